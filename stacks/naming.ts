@@ -31,6 +31,15 @@ export function monitorSeconds(app: AppConfig, policy: "update" | "rollback"): n
     return app[policy].monitor ?? hc.startPeriod + hc.interval * hc.retries + 5;
 }
 
+/**
+ * Extra tasks that exist at once while swarm applies an update or rollback policy: start-first starts
+ * `parallelism` new tasks before stopping old ones, and parallelism 0 means all tasks at once.
+ */
+export function updateSurge(policy: { readonly order: "start-first" | "stop-first"; readonly parallelism: number }, replicas: number): number {
+    if (policy.order !== "start-first") return 0;
+    return policy.parallelism === 0 ? Math.max(replicas, 1) : policy.parallelism;
+}
+
 export function overlayNameOf(c: Pick<StackConfig, "networks">, zone: string): string {
     return c.networks.zones[zone]?.name ?? `zone-${zone}`;
 }

@@ -1,5 +1,5 @@
 // StackConfig → Plan: every decision that needs no machine. Pure and deterministic.
-import { effectiveAvailability, GATEWAY_SERVICE, monitorSeconds, overlayNameOf, serviceNameOf, vipGroupsOf } from "./naming";
+import { effectiveAvailability, GATEWAY_SERVICE, monitorSeconds, overlayNameOf, serviceNameOf, updateSurge, vipGroupsOf } from "./naming";
 import type { AppConfig, StackConfig } from "./schema";
 
 export type DriverName = "docker" | "ssh";
@@ -120,6 +120,10 @@ export interface PlanGateway {
     readonly registry?: { readonly server: string; readonly username: string; readonly passwordSecret: string };
     /** Where the routes file lives on each gateway node (bind-mounted into the gateway so routes reload in place). */
     readonly routesDir: string;
+    /** Host dir shared by the gateway and keepalived's check: a `draining` file there moves the VIP away. */
+    readonly stateDir: string;
+    /** Seconds a stopping gateway keeps serving after flagging itself as draining, so the VIP leaves first. */
+    readonly drainSeconds: number;
 }
 
 export interface PlanUpdatePolicy {
@@ -188,6 +192,7 @@ export interface Plan {
 
 const DEFAULT_BASE_IMAGE = { nginx: "nginx:1.27-bookworm", haproxy: "haproxy:2.8-bookworm" } as const;
 export const ROUTES_DIR = "/etc/swarm-gateway";
+export const STATE_DIR = "/run/swarm-gateway";
 const APP_LABEL = "swarm-platform.app";
 const RELEASE_LABEL = "swarm-platform.release";
 
@@ -229,6 +234,8 @@ export function planStack(c: StackConfig): Plan {
     }));
     const routes = planRoutes(c, releases, tls);
     const vrrp = planVrrp(c, nodes);
+    // The VIP holder notices the flag after fall × interval, then a backup takes over within ~1 advert.
+    const drainSeconds = vrrp ? Math.ceil(vrrp.healthCheck.fall * vrrp.healthCheck.interval + 2 * vrrp.advertInt + 1) : 0;
     const gateway: PlanGateway = {
         engine: c.gateway.engine,
         baseImage: c.gateway.baseImage ?? DEFAULT_BASE_IMAGE[c.gateway.engine],
@@ -243,10 +250,12 @@ export function planStack(c: StackConfig): Plan {
         clientMaxBodySize: c.gateway.clientMaxBodySize,
         timeouts: { ...c.gateway.timeouts },
         resolverValid: c.gateway.resolverValid,
-        stopGracePeriod: c.gateway.stopGracePeriod,
+        stopGracePeriod: Math.max(c.gateway.stopGracePeriod, drainSeconds + 10),
         delivery: c.gateway.delivery,
         ...(c.gateway.registry ? { registry: { ...c.gateway.registry } } : {}),
         routesDir: ROUTES_DIR,
+        stateDir: STATE_DIR,
+        drainSeconds,
     };
     return {
         driver: c.driver,
@@ -335,7 +344,7 @@ function planRoutes(c: StackConfig, releases: readonly PlanRelease[], tls: reado
     const routes = releases.flatMap((r) =>
         r.hostnames.map((hostname): PlanRoute => {
             const cert = tls.find((t) => t.hostnames.includes(hostname));
-            const surge = r.update.order === "start-first" ? Math.max(r.update.parallelism, 1) : 0;
+            const surge = Math.max(updateSurge(r.update, r.replicas), updateSurge(r.rollback, r.replicas));
             return {
                 hostname,
                 app: r.app,

@@ -2,7 +2,7 @@
 import { z } from "zod";
 import { Cidr, cidrOf, cidrToString, contains, intToIp, overlaps, parseCidr, reservedAddresses } from "./net";
 import { AppConfig, StackConfig, StackConfigSchema } from "./schema";
-import { effectiveAvailability, GATEWAY_SERVICE, monitorSeconds, overlayNameOf, serviceNameOf, vipGroupsOf } from "./naming";
+import { effectiveAvailability, GATEWAY_SERVICE, overlayNameOf, serviceNameOf, updateSurge, vipGroupsOf } from "./naming";
 
 export interface ConfigError {
     /** Key path like `nodes[3].zone`. */
@@ -34,7 +34,8 @@ export function formatPath(path: readonly PropertyKey[]): string {
 
 /** Validates shape first (all shape errors), then the cross-key rules (all of them). */
 export function validateConfig(raw: unknown): ValidationResult {
-    const parsed = StackConfigSchema.safeParse(raw ?? {});
+    // reportInput: without it zod leaves issue.input undefined and every wrong type would read as "is required".
+    const parsed = StackConfigSchema.safeParse(raw ?? {}, { reportInput: true });
     if (!parsed.success) {
         return { ok: false, errors: parsed.error.issues.map(issueToError) };
     }
@@ -55,12 +56,22 @@ function issueToError(issue: z.core.$ZodIssue): ConfigError {
         return { path, message: `unknown key${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => `"${k}"`).join(", ")}` };
     }
     if (issue.code === "invalid_value") {
-        return { path, message: `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")}` };
+        const values = issue.values.map((v) => JSON.stringify(v)).join(", ");
+        return { path, message: issue.input === undefined ? `is required (one of ${values})` : `must be one of ${values}` };
     }
-    if (issue.code === "invalid_type" && issue.input === undefined) {
-        return { path, message: `is required (${issue.expected})` };
+    if (issue.code === "invalid_type") {
+        if (issue.input === undefined) return { path, message: `is required (${issue.expected})` };
+        const expected = issue.expected === "int" ? "a whole number" : `${/^[aeiou]/.test(issue.expected) ? "an" : "a"} ${issue.expected}`;
+        return { path, message: `must be ${expected} (got ${kindOf(issue.input)})` };
     }
     return { path, message: issue.message };
+}
+
+function kindOf(value: unknown): string {
+    if (value === null) return "null";
+    if (Array.isArray(value)) return "a list";
+    if (typeof value === "number") return String(value);
+    return typeof value === "object" ? "a map" : `a ${typeof value}`;
 }
 
 // ---- cross-key rules ----------------------------------------------------------------------
@@ -99,8 +110,8 @@ function checkNodes(c: StackConfig, report: Report): void {
     );
 
     const zones = zonesOf(c);
-    const drivers = new Set(c.nodes.map((n) => n.driver ?? c.driver));
     const dockerNet = parseCidr(c.drivers.docker.network.subnet);
+    const overlays = overlaySubnets(c);
     c.nodes.forEach((node, i) => {
         const at = `nodes[${i}]`;
         if (!zones.includes(node.zone)) report(`${at}.zone`, `unknown zone "${node.zone}" (zones: ${listOrNone(zones)}; declare zones under networks.zones)`);
@@ -116,13 +127,18 @@ function checkNodes(c: StackConfig, report: Report): void {
                 report(`${at}.address`, `${node.address} is reserved in ${c.drivers.docker.network.subnet} (network, broadcast or bridge gateway)`);
             }
         }
+        if (driver !== "docker") {
+            const overlay = overlays.find((s) => contains(s.cidr, node.address));
+            if (overlay) report(`${at}.address`, `${node.address} lies inside ${overlay.text} (${overlay.path}); overlay subnets must not overlap the nodes' network`);
+        }
         if (node.gateway && effectiveAvailability(c, node) !== "active") {
             report(`${at}.availability`, `gateway node "${node.name}" must be active to run the gateway (is ${effectiveAvailability(c, node)})`);
         }
     });
-    if (drivers.size > 1) {
-        const i = c.nodes.findIndex((n) => (n.driver ?? c.driver) !== c.driver);
-        report(`nodes[${i}].driver`, `all nodes of one swarm use one driver (stack driver is "${c.driver}", this node "${c.nodes[i].driver}")`);
+    // Compared with the stack driver, not among nodes: nodes that all override it would leave plan.driver wrong.
+    const otherDriver = c.nodes.findIndex((n) => (n.driver ?? c.driver) !== c.driver);
+    if (otherDriver >= 0) {
+        report(`nodes[${otherDriver}].driver`, `all nodes of one swarm use one driver (stack driver is "${c.driver}", this node "${c.nodes[otherDriver].driver}")`);
     }
     const gateways = c.nodes.filter((n) => n.gateway);
     if (gateways.length > 100) report("nodes", `at most 100 gateway nodes (have ${gateways.length}); VRRP priorities must stay distinct`);
@@ -257,9 +273,10 @@ function checkApps(c: StackConfig, report: Report): void {
 
     const services = new Map<string, string>([[GATEWAY_SERVICE, "the gateway service"]]);
     const hostOwners = new Map<string, string>();
-    const publishedBy = new Map<number, string>([
-        [c.gateway.ports.http, "gateway.ports.http"],
-        [c.gateway.ports.https, "gateway.ports.https"],
+    // Keyed by `<port>/<protocol>`: 53/tcp and 53/udp are two different ports.
+    const publishedBy = new Map<string, string>([
+        [`${c.gateway.ports.http}/tcp`, "gateway.ports.http"],
+        [`${c.gateway.ports.https}/tcp`, "gateway.ports.https"],
     ]);
 
     c.apps.forEach((app, i) => {
@@ -273,14 +290,20 @@ function checkApps(c: StackConfig, report: Report): void {
                 report(`${at}.zone`, `no active node in zone "${app.zone}" can run ${app.name} (nodes in zone: ${listOrNone(inZone)})`);
             }
         }
-        firstDuplicates(app.releases.map((r) => r.name), (j, k) => report(`${at}.releases[${j}].name`, `duplicate release "${app.releases[j].name}" of ${app.name} (also releases[${k}])`));
+        const duplicateReleases = new Set<number>();
+        firstDuplicates(app.releases.map((r) => r.name), (j, k) => {
+            duplicateReleases.add(j);
+            report(`${at}.releases[${j}].name`, `duplicate release "${app.releases[j].name}" of ${app.name} (also releases[${k}])`);
+        });
         app.releases.forEach((rel, j) => {
             const rat = `${at}.releases[${j}]`;
             const svc = serviceNameOf(app, rel);
+            // A duplicate release (already reported) clashes with its twin's derived service name by construction.
+            const reportedAsDuplicate = duplicateReleases.has(j) && !rel.service;
             if (svc.length > 63 || !/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/.test(svc)) {
                 report(rel.service ? `${rat}.service` : `${rat}.name`, `service name "${svc}" must be a DNS label: lower-case letters, digits and '-', at most 63 characters${rel.service ? "" : " (set service: to choose one)"}`);
             } else if (services.has(svc)) {
-                report(rel.service ? `${rat}.service` : `${rat}.name`, `service name "${svc}" is also ${services.get(svc)}`);
+                if (!reportedAsDuplicate) report(rel.service ? `${rat}.service` : `${rat}.name`, `service name "${svc}" is also ${services.get(svc)}`);
             } else services.set(svc, `${app.name} release ${rel.name}`);
             rel.hostnames.forEach((host, k) => {
                 const owner = hostOwners.get(host);
@@ -296,16 +319,17 @@ function checkApps(c: StackConfig, report: Report): void {
     });
 }
 
-function checkPublish(app: AppConfig, at: string, publishedBy: Map<number, string>, report: Report): void {
+function checkPublish(app: AppConfig, at: string, publishedBy: Map<string, string>, report: Report): void {
     app.publish.forEach((p, k) => {
         const path = `${at}.publish[${k}]`;
         if (!app.allowPublishedPorts) {
             report(path, `published ports bypass the gateway and its zone isolation; set ${at}.allowPublishedPorts: true to allow`);
         }
         if (p.mode === "ingress" && app.endpointMode === "dnsrr") report(`${path}.mode`, "ingress-published ports need endpointMode: vip (dnsrr has no routing mesh)");
-        const other = publishedBy.get(p.published);
-        if (other) report(`${path}.published`, `port ${p.published} is already published by ${other}`);
-        else publishedBy.set(p.published, path);
+        const key = `${p.published}/${p.protocol}`;
+        const other = publishedBy.get(key);
+        if (other) report(`${path}.published`, `port ${key} is already published by ${other}`);
+        else publishedBy.set(key, path);
     });
 }
 
@@ -317,7 +341,6 @@ function checkUpdatePolicy(app: AppConfig, at: string, report: Report): void {
             report(`${at}.${key}.monitor`, `${monitor}s is shorter than healthcheck startPeriod + interval × retries = ${floor}s; failures would go unnoticed`);
         }
     }
-    if (monitorSeconds(app, "update") <= 0) report(`${at}.update.monitor`, "must be positive");
 }
 
 function checkGateway(c: StackConfig, report: Report): void {
@@ -331,7 +354,8 @@ function checkGateway(c: StackConfig, report: Report): void {
             if (!served.has(h)) report(`gateway.tls[${i}].hostnames[${k}]`, `"${h}" is not served by any release`);
         }),
     );
-    firstDuplicates(g.tls.flatMap((t) => t.hostnames), (i) => report("gateway.tls", `hostname "${g.tls.flatMap((t) => t.hostnames)[i]}" has two certificates`));
+    const tlsHosts = g.tls.flatMap((t, i) => t.hostnames.map((h, k) => ({ h, path: `gateway.tls[${i}].hostnames[${k}]` })));
+    firstDuplicates(tlsHosts.map((t) => t.h), (i, j) => report(tlsHosts[i].path, `hostname "${tlsHosts[i].h}" has two certificates (also ${tlsHosts[j].path})`));
     if (g.defaultHost !== "reject" && !served.has(g.defaultHost)) {
         report("gateway.defaultHost", `"${g.defaultHost}" is not served by any release (use "reject" or a served hostname)`);
     }
@@ -340,7 +364,8 @@ function checkGateway(c: StackConfig, report: Report): void {
         const slots = g.serverSlots;
         c.apps.forEach((app, i) =>
             app.releases.forEach((r, j) => {
-                const need = (r.replicas ?? app.replicas) + (app.update.order === "start-first" ? Math.max(app.update.parallelism, 1) : 0);
+                const replicas = r.replicas ?? app.replicas;
+                const need = replicas + Math.max(updateSurge(app.update, replicas), updateSurge(app.rollback, replicas));
                 if (slots !== undefined && slots < need) {
                     report("gateway.serverSlots", `${slots} slots cannot hold apps[${i}].releases[${j}] (${need} tasks during an update)`);
                 }

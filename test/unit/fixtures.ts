@@ -1,0 +1,139 @@
+// Shared fixtures for the unit tests: a small valid config, a way to derive variants from it, stack files.
+import * as assert from "node:assert/strict";
+import * as path from "node:path";
+import { readStackFile } from "../../stacks/config";
+import { planStack, type Plan } from "../../stacks/plan";
+import type { StackConfig, StackConfigInput } from "../../stacks/schema";
+import { parseConfig, validateConfig, type ConfigError } from "../../stacks/validate";
+
+export const ROOT = path.resolve(__dirname, "../..");
+
+/** Every key present and writable, so a mutation reads like the YAML it stands for. */
+export type Draft = DeepRequired<StackConfigInput>;
+type DeepRequired<T> = T extends readonly (infer U)[]
+    ? DeepRequired<U>[]
+    : T extends object
+      ? { -readonly [K in keyof T]-?: DeepRequired<T[K]> }
+      : T;
+
+/**
+ * A valid config, written the way a user would (defaults left out where they do not matter):
+ * three managers and a worker in `intra`, two gateway workers in `dmz`, one VIP, two apps.
+ *   nodes[0..2] manager-1..3 (intra)   nodes[3] gw-1 (dmz)   nodes[4] gw-2 (dmz)   nodes[5] worker-1 (intra)
+ *   apps[0] shop (dmz): releases[0] 1.9 → stary.sklep.example; releases[1] 2.0 → nowy.sklep.example, sklep.example
+ *   apps[1] stock (intra): releases[0] 1.0 → stock.example
+ */
+export const BASE: StackConfigInput = {
+    driver: "docker",
+    drivers: { docker: { network: { name: "swarm-lab", subnet: "172.28.40.0/24" } }, ssh: {} },
+    nodes: [
+        { name: "manager-1", role: "manager", zone: "intra", address: "172.28.40.11" },
+        { name: "manager-2", role: "manager", zone: "intra", address: "172.28.40.12" },
+        { name: "manager-3", role: "manager", zone: "intra", address: "172.28.40.13" },
+        { name: "gw-1", role: "worker", zone: "dmz", address: "172.28.40.21", gateway: true },
+        { name: "gw-2", role: "worker", zone: "dmz", address: "172.28.40.22", gateway: true },
+        { name: "worker-1", role: "worker", zone: "intra", address: "172.28.40.31" },
+    ],
+    swarm: { defaultAddrPool: ["10.208.0.0/16"] },
+    networks: {
+        zones: { dmz: { subnet: "10.209.1.0/24" }, intra: { subnet: "10.209.2.0/24" } },
+        gateway: { name: "gateway", subnet: "10.209.0.0/24" },
+    },
+    virtualIp: { address: "172.28.40.100", virtualRouterId: 51, healthCheck: {} },
+    gateway: { engine: "nginx", ports: {}, tls: [] },
+    apps: [
+        {
+            name: "shop",
+            zone: "dmz",
+            image: "registry.example.com/shop",
+            update: {},
+            releases: [
+                { name: "1.9", hostnames: ["stary.sklep.example"] },
+                { name: "2.0", hostnames: ["nowy.sklep.example", "sklep.example"] },
+            ],
+        },
+        {
+            name: "stock",
+            zone: "intra",
+            image: "registry.example.com/stock",
+            replicas: 1,
+            update: {},
+            releases: [{ name: "1.0", hostnames: ["stock.example"] }],
+        },
+    ],
+    dns: {},
+};
+
+/** A deep copy of `base` changed by `change`: the way every variant in these tests is made. */
+export function mutate(base: StackConfigInput, change: (draft: Draft) => void): StackConfigInput {
+    const draft = structuredClone(base) as Draft;
+    change(draft);
+    return draft as StackConfigInput;
+}
+
+type DeepPartial<T> = T extends readonly (infer U)[] ? DeepPartial<U>[] : T extends object ? { [K in keyof T]?: DeepPartial<T[K]> } : T;
+
+/**
+ * Types a value written into a draft as the config a user writes: `d.apps[0].publish = partial([{ target: 80, published: 8080 }])`.
+ * The Draft type makes every key present for reading; values written into it may leave keys out, as YAML does.
+ */
+export function partial<T>(value: NoInfer<DeepPartial<T>>): T {
+    return value as T;
+}
+
+/** Removes a key (for keys the Draft type marks as present). */
+export function unset<T extends object>(obj: T, key: keyof T): void {
+    Reflect.deleteProperty(obj, key);
+}
+
+export function errorsOf(raw: unknown): ConfigError[] {
+    const result = validateConfig(raw);
+    return result.ok ? [] : result.errors;
+}
+
+export function showErrors(errors: readonly ConfigError[]): string {
+    return errors.length ? errors.map((e) => `${e.path}: ${e.message}`).join("\n") : "(no errors)";
+}
+
+export function validOrThrow(raw: unknown): StackConfig {
+    const result = validateConfig(raw);
+    assert.ok(result.ok, `expected a valid config, got:\n${result.ok ? "" : showErrors(result.errors)}`);
+    return result.config;
+}
+
+export function planOf(raw: unknown): Plan {
+    return planStack(parseConfig(raw));
+}
+
+/** The platform config of Pulumi.<stack>.yaml at the repository root. */
+export function stackConfig(stack: "dev" | "prod"): Record<string, unknown> {
+    const file = readStackFile(path.join(ROOT, `Pulumi.${stack}.yaml`));
+    assert.deepEqual(file.errors, [], `Pulumi.${stack}.yaml has unknown keys`);
+    return file.config;
+}
+
+/** JSON round trip: what the plan looks like once serialized (undefined keys dropped). */
+export function json<T>(value: T): T {
+    return JSON.parse(JSON.stringify(value)) as T;
+}
+
+/**
+ * Paths (like `routes[0].service`) where two JSON values differ. Arrays are compared index by index;
+ * an array of different length is one difference at the array's path.
+ */
+export function diffPaths(a: unknown, b: unknown, at = ""): string[] {
+    if (Object.is(a, b)) return [];
+    if (Array.isArray(a) && Array.isArray(b)) {
+        if (a.length !== b.length) return [at || "(root)"];
+        return a.flatMap((v, i) => diffPaths(v, b[i], `${at}[${i}]`));
+    }
+    if (isRecord(a) && isRecord(b)) {
+        const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].sort();
+        return keys.flatMap((k) => diffPaths(a[k], b[k], at ? `${at}.${k}` : k));
+    }
+    return [at || "(root)"];
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+    return typeof v === "object" && v !== null && !Array.isArray(v);
+}
