@@ -46,6 +46,7 @@ _lab_dockerd_main() (
       else
         mount -t tmpfs -o mode=755 cgroup /sys/fs/cgroup
         local ctrl
+        # shellcheck disable=SC2013 # controller names are single words
         for ctrl in $(awk 'NR>1 && $4==1 {print $1}' /proc/cgroups); do
           mkdir -p "/sys/fs/cgroup/$ctrl"
           mount -t cgroup -o "$ctrl" cgroup "/sys/fs/cgroup/$ctrl" 2>/dev/null || rmdir "/sys/fs/cgroup/$ctrl"

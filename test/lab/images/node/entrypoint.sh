@@ -1,0 +1,104 @@
+#!/bin/bash
+# swarm-lab/node entrypoint (runs under tini as PID 1): prepares the container for a nested
+# dockerd and execs it. keepalived is NOT started here (the platform's scripts start it).
+#
+# Arguments are appended to dockerd's command line.
+# Environment:
+#   DOCKERD_STORAGE_DRIVER  overlay2 | vfs | auto (default auto: overlay2 when /var/lib/docker is
+#                           not itself on overlayfs and an overlay mount works, else vfs)
+#   DOCKERD_TCP             listen address for the API besides the unix socket
+#                           (default tcp://0.0.0.0:2375, unauthenticated; "" disables)
+#   NODE_IPTABLES           auto | nft | legacy (default auto: nft if it works, else legacy)
+#   DOCKERD_CGROUP_PARENT   cgroup parent for inner containers (default: nested under this
+#                           container's own cgroup when the host cgroup tree is bind-mounted)
+#   DOCKERD_EXTRA_ARGS      extra dockerd flags (word-split)
+set -euo pipefail
+
+log() { echo "node-entrypoint: $*" >&2; }
+
+# --- stale state from a previous run of this container --------------------------------------
+rm -f /var/run/docker.pid /var/run/docker/containerd/containerd.pid /var/run/keepalived.pid \
+      /run/keepalived/*.pid 2>/dev/null || true
+rm -f /var/run/docker.sock
+
+# --- mounts ------------------------------------------------------------------------------------
+# shared propagation lets inner containers' volume mounts behave (as in docker:dind)
+mount --make-rshared / 2>/dev/null || true
+
+if grep -qE ' /sys/fs/cgroup(/[^ ]*)? [^ ]+ ro[, ]' /proc/mounts; then
+  log "WARNING: /sys/fs/cgroup is not writable; run with -v /sys/fs/cgroup:/sys/fs/cgroup:rw"
+fi
+
+# cgroup v2 with a private cgroup namespace (as docker:dind does): move ourselves out of the root
+# so that controllers can be enabled for children.
+if [[ -f /sys/fs/cgroup/cgroup.controllers ]] && [[ "$(cat /proc/self/cgroup)" == "0::/" ]]; then
+  mkdir -p /sys/fs/cgroup/init
+  xargs -rn1 </sys/fs/cgroup/cgroup.procs >/sys/fs/cgroup/init/cgroup.procs 2>/dev/null || true
+  sed -e 's/ / +/g' -e 's/^/+/' </sys/fs/cgroup/cgroup.controllers \
+    >/sys/fs/cgroup/cgroup.subtree_control 2>/dev/null || true
+fi
+
+args=(--host=unix:///var/run/docker.sock)
+tcp="${DOCKERD_TCP-tcp://0.0.0.0:2375}"
+if [[ -n "$tcp" ]]; then
+  # --tls=false: explicit opt-out, otherwise dockerd >= 20.10 warns (and newer ones refuse)
+  args+=(--host="$tcp" --tls=false)
+fi
+
+# --- cgroup parent: nest inner containers below this container's cgroup (cgroup v1 host tree) ---
+cgparent="${DOCKERD_CGROUP_PARENT-auto}"
+if [[ "$cgparent" == auto ]]; then
+  cgparent=""
+  own=$(awk -F: '$2 == "memory" {print $3}' /proc/self/cgroup)
+  if [[ -n "$own" && "$own" != "/" && -d "/sys/fs/cgroup/memory$own" ]]; then
+    cgparent="$own/dind"
+  fi
+fi
+[[ -n "$cgparent" ]] && args+=(--cgroup-parent="$cgparent")
+
+# --- storage driver --------------------------------------------------------------------------
+driver="${DOCKERD_STORAGE_DRIVER:-auto}"
+if [[ "$driver" == auto ]]; then
+  mkdir -p /var/lib/docker
+  if [[ -n "$(ls -A /var/lib/docker/overlay2 2>/dev/null)" ]]; then
+    driver=overlay2
+  elif [[ -n "$(ls -A /var/lib/docker/vfs/dir 2>/dev/null)" ]]; then
+    driver=vfs
+  elif [[ "$(stat -f -c %T /var/lib/docker)" == overlayfs ]]; then
+    driver=vfs
+  else
+    probe=$(mktemp -d /var/lib/docker/.overlay-probe.XXXXXX)
+    mkdir -p "$probe"/{l,u,w,m}
+    if mount -t overlay overlay -o "lowerdir=$probe/l,upperdir=$probe/u,workdir=$probe/w" "$probe/m" 2>/dev/null; then
+      umount "$probe/m"
+      driver=overlay2
+    else
+      driver=vfs
+    fi
+    rm -rf "$probe"
+  fi
+fi
+args+=(--storage-driver="$driver")
+
+# --- iptables backend ------------------------------------------------------------------------
+use_ipt() {
+  update-alternatives --quiet --set iptables "/usr/sbin/iptables-$1" >/dev/null
+  update-alternatives --quiet --set ip6tables "/usr/sbin/ip6tables-$1" >/dev/null
+}
+case "${NODE_IPTABLES:-auto}" in
+  nft | legacy) use_ipt "${NODE_IPTABLES}" ;;
+  auto)
+    use_ipt nft
+    if ! { iptables -t nat -S && iptables -t filter -S; } >/dev/null 2>&1; then
+      log "iptables-nft unusable, switching to iptables-legacy"
+      use_ipt legacy
+    fi
+    ;;
+  *) log "bad NODE_IPTABLES=${NODE_IPTABLES}"; exit 2 ;;
+esac
+
+# shellcheck disable=SC2206
+args+=(${DOCKERD_EXTRA_ARGS:-} "$@")
+
+log "exec dockerd ${args[*]}"
+exec /usr/sbin/dockerd "${args[@]}"
