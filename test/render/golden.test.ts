@@ -1,0 +1,51 @@
+// Golden files: `npm run render` output for the real stack files, committed under test/render/golden/<stack>/.
+// A template or plan change shows up as a reviewable diff. Rewrite them with UPDATE_GOLDEN=1.
+import * as assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { describe, test } from "node:test";
+import { renderAll } from "../../stacks/render";
+import { stackPlan } from "./helpers";
+
+const GOLDEN_DIR = path.join(__dirname, "golden");
+
+function listFiles(dir: string, prefix = ""): string[] {
+    if (!fs.existsSync(dir)) return [];
+    return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+        const rel = prefix ? `${prefix}/${e.name}` : e.name;
+        return e.isDirectory() ? listFiles(path.join(dir, e.name), rel) : [rel];
+    });
+}
+
+function updateGolden(dir: string, artifacts: ReturnType<typeof renderAll>): void {
+    fs.rmSync(dir, { recursive: true, force: true });
+    for (const a of artifacts) {
+        const file = path.join(dir, a.path);
+        fs.mkdirSync(path.dirname(file), { recursive: true });
+        fs.writeFileSync(file, a.content);
+    }
+}
+
+for (const stack of ["dev", "prod"] as const) {
+    describe(`golden render of Pulumi.${stack}.yaml`, () => {
+        const artifacts = renderAll(stackPlan(stack));
+        const dir = path.join(GOLDEN_DIR, stack);
+        if (process.env.UPDATE_GOLDEN === "1") updateGolden(dir, artifacts);
+
+        test("renders exactly the committed set of files", () => {
+            assert.deepEqual(artifacts.map((a) => a.path).sort(), listFiles(dir).sort(), "run with UPDATE_GOLDEN=1 and review the diff");
+        });
+
+        for (const a of artifacts) {
+            test(`${a.path} matches the golden file`, () => {
+                const file = path.join(dir, a.path);
+                assert.ok(fs.existsSync(file), `${file} is missing: run with UPDATE_GOLDEN=1 and review the diff`);
+                assert.equal(a.content, fs.readFileSync(file, "utf8"), `${a.path} differs from ${file} (UPDATE_GOLDEN=1 rewrites it)`);
+            });
+        }
+
+        test("rendering twice gives byte-identical artifacts", () => {
+            assert.deepEqual(renderAll(stackPlan(stack)), artifacts);
+        });
+    });
+}

@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# node-membership: converge one node's role, labels and availability (runs on the first manager).
+#   Labels this script set before and no longer desired are removed; the keys it manages are recorded in
+#   the label swarm-platform.managed-labels, so labels set by hand are left alone.
+# env:    NODE_ID       swarm node id
+#         MEMBER_NAME   the member node's name in the stack (for messages; NODE_NAME is the manager running this)
+#         ROLE          manager|worker
+#         AVAILABILITY  active|pause|drain
+#         LABELS        desired labels, one key=value per line
+# stdout: one JSON line {"nodeId":…,"labels":{…}} with the node's labels after the change
+set -euo pipefail
+exec 3>&1 1>&2 # stdout is the result only; everything else goes to stderr
+
+: "${NODE_ID:?NODE_ID is required}"
+: "${MEMBER_NAME:?MEMBER_NAME is required}"
+: "${ROLE:?ROLE is required}"
+: "${AVAILABILITY:?AVAILABILITY is required}"
+LABELS="${LABELS-}"
+MANAGED_KEY=swarm-platform.managed-labels
+READY_TIMEOUT=60
+
+log() { echo "node-membership ($MEMBER_NAME): $*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+case "$ROLE" in manager | worker) ;; *) die "ROLE must be manager or worker (got '$ROLE')" ;; esac
+case "$AVAILABILITY" in active | pause | drain) ;; *) die "AVAILABILITY must be active, pause or drain (got '$AVAILABILITY')" ;; esac
+[[ $NODE_ID =~ ^[a-z0-9]+$ ]] || die "NODE_ID '$NODE_ID' is not a swarm node id"
+
+inspect() { docker node inspect --format "$1" "$NODE_ID"; }
+
+wait_ready() {
+    local deadline=$((SECONDS + READY_TIMEOUT)) state=""
+    while ((SECONDS < deadline)); do
+        state=$(inspect '{{.Status.State}}' 2>/dev/null || true)
+        [[ $state == ready ]] && return 0
+        sleep 1
+    done
+    die "node $NODE_ID is not Ready after ${READY_TIMEOUT} s (state: ${state:-unknown})"
+}
+
+converge_role() {
+    local current self
+    current=$(inspect '{{.Spec.Role}}')
+    [[ $current == "$ROLE" ]] && return 0
+    if [[ $ROLE == manager ]]; then
+        log "promoting to manager"
+        docker node promote "$NODE_ID" >/dev/null
+    else
+        self=$(docker info --format '{{.Swarm.NodeID}}')
+        [[ $self != "$NODE_ID" ]] || die "refusing to demote the manager this script runs on"
+        log "demoting to worker"
+        docker node demote "$NODE_ID" >/dev/null
+    fi
+}
+
+declare -A desired=() current=()
+
+read_desired() {
+    local line
+    while IFS= read -r line; do
+        [[ -n $line ]] || continue
+        [[ $line == *=* ]] || die "LABELS line '$line' is not key=value"
+        [[ ${line%%=*} != "$MANAGED_KEY" ]] || die "$MANAGED_KEY is reserved"
+        desired["${line%%=*}"]="${line#*=}"
+    done <<<"$LABELS"
+}
+
+read_current() {
+    local key
+    while IFS= read -r key; do
+        if [[ -n $key ]]; then current["$key"]=1; fi
+    done < <(inspect '{{range $k, $v := .Spec.Labels}}{{println $k}}{{end}}')
+}
+
+converge_labels_and_availability() {
+    local args=() key managed previous
+    previous=$(inspect "{{index .Spec.Labels \"$MANAGED_KEY\"}}")
+    [[ $previous != "<no value>" ]] || previous=""
+    for key in "${!desired[@]}"; do args+=(--label-add "$key=${desired[$key]}"); done
+    for key in ${previous//,/ }; do
+        if [[ ! -v "desired[$key]" && -v "current[$key]" ]]; then
+            log "removing label $key (no longer desired)"
+            args+=(--label-rm "$key")
+        fi
+    done
+    managed=""
+    if ((${#desired[@]})); then managed=$(printf '%s\n' "${!desired[@]}" | LC_ALL=C sort | paste -sd, -); fi
+    args+=(--label-add "$MANAGED_KEY=$managed" --availability "$AVAILABILITY")
+    docker node update "${args[@]}" "$NODE_ID" >/dev/null
+}
+
+wait_ready
+converge_role
+read_desired
+read_current
+converge_labels_and_availability
+
+labels=$(inspect '{{json .Spec.Labels}}')
+[[ $labels != null ]] || labels="{}"
+printf '{"nodeId":"%s","labels":%s}\n' "$NODE_ID" "$labels" >&3

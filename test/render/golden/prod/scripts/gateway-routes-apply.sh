@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# gateway-routes-apply: write the gateway's routes file on a gateway node and reload the running gateway
+#   in place. The new file is checked inside the running gateway first; when the check fails the previous
+#   file is restored and nothing is reloaded.
+# env:    ROUTES_DIR   host directory of the routes file (bind-mounted at the same path in the gateway)
+#         ROUTES_FILE  file name: routes.conf (nginx) or routes.cfg (haproxy)
+#         ROUTES       the file's content
+#         ENGINE       nginx|haproxy
+#         SERVICE      the gateway's swarm service name
+#         STATE_DIR    host directory shared by the gateway and keepalived's check (created here)
+# stdout: routes: unchanged|written|reloaded
+set -euo pipefail
+exec 3>&1 1>&2 # stdout is the result only; everything else goes to stderr
+
+: "${ROUTES_DIR:?ROUTES_DIR is required}"
+: "${ROUTES_FILE:?ROUTES_FILE is required}"
+: "${ROUTES?ROUTES is required}"
+: "${ENGINE:?ENGINE is required}"
+: "${SERVICE:?SERVICE is required}"
+: "${STATE_DIR:?STATE_DIR is required}"
+# Where templates/gateway/Dockerfile.mustache puts HAProxy's main config.
+HAPROXY_MAIN=/usr/local/etc/haproxy/haproxy.cfg
+
+log() { echo "gateway-routes-apply: $*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+[[ $ROUTES_FILE != */* ]] || die "ROUTES_FILE must be a file name, not a path ('$ROUTES_FILE')"
+case "$ENGINE" in
+    nginx) reload_signal=HUP ;;
+    haproxy) reload_signal=USR2 ;;
+    *) die "ENGINE must be nginx or haproxy (got '$ENGINE')" ;;
+esac
+
+target="$ROUTES_DIR/$ROUTES_FILE"
+previous="$target.prev"
+
+# Writes stdin to $1 through a temporary file in the same directory (rename is atomic).
+write_atomically() {
+    local tmp
+    tmp=$(mktemp "$ROUTES_DIR/.$ROUTES_FILE.XXXXXX")
+    cat >"$tmp"
+    chmod 0644 "$tmp"
+    mv -f "$tmp" "$1"
+}
+
+restore_previous() {
+    if [[ -f $previous ]]; then
+        write_atomically "$target" <"$previous"
+    else
+        rm -f "$target"
+    fi
+}
+
+validate_in() {
+    case "$ENGINE" in
+        nginx) docker exec "$1" nginx -t -q ;;
+        haproxy) docker exec "$1" haproxy -c -q -f "$HAPROXY_MAIN" -f "$target" ;;
+    esac
+}
+
+mkdir -p "$ROUTES_DIR" "$STATE_DIR"
+if [[ -f $target ]] && printf '%s' "$ROUTES" | cmp -s - "$target"; then
+    echo "routes: unchanged" >&3
+    exit 0
+fi
+
+if [[ -f $target ]]; then
+    write_atomically "$previous" <"$target"
+else
+    rm -f "$previous"
+fi
+printf '%s' "$ROUTES" | write_atomically "$target"
+
+mapfile -t containers < <(docker ps -q --filter "label=com.docker.swarm.service.name=$SERVICE")
+if ((${#containers[@]} == 0)); then
+    log "no running $SERVICE task on this node: written, it is read when the gateway starts"
+    echo "routes: written" >&3
+    exit 0
+fi
+
+for container in "${containers[@]}"; do
+    if ! out=$(validate_in "$container" 2>&1); then
+        printf '%s\n' "$out" >&2
+        restore_previous
+        die "$ENGINE rejected the new routes in container $container; the previous routes are restored"
+    fi
+done
+for container in "${containers[@]}"; do
+    docker kill -s "$reload_signal" "$container" >/dev/null
+done
+log "reloaded $ENGINE in ${containers[*]}"
+echo "routes: reloaded" >&3

@@ -1,0 +1,171 @@
+#!/usr/bin/env bash
+# keepalived-apply: install the rendered keepalived config and scripts on a gateway node, then reload or
+#   start keepalived. The new config is checked with `keepalived -t` first; when it fails, the old files stay.
+#   keepalived is reloaded with SIGHUP (graceful) and never killed with SIGKILL (that would leave the VIP
+#   on this node as well as on the new master).
+# env:    KEEPALIVED_CONF  keepalived.conf content
+#         CHECK_SCRIPT     check_gateway.sh content
+#         NOTIFY_SCRIPT    notify.sh content
+#         SCRIPT_USER      the user keepalived runs the scripts as (created when missing)
+# stdout: keepalived: unchanged|reloaded|started
+set -euo pipefail
+exec 3>&1 1>&2 # stdout is the result only; everything else goes to stderr
+
+: "${KEEPALIVED_CONF:?KEEPALIVED_CONF is required}"
+: "${CHECK_SCRIPT:?CHECK_SCRIPT is required}"
+: "${NOTIFY_SCRIPT:?NOTIFY_SCRIPT is required}"
+: "${SCRIPT_USER:?SCRIPT_USER is required}"
+
+KDIR=/etc/keepalived
+PIDFILE=/run/keepalived.pid
+NOTIFY_STATE_DIR=/run/keepalived # notify.sh writes <instance>.state here, as SCRIPT_USER
+FILES=(check_gateway.sh notify.sh keepalived.conf) # scripts first: the new config refers to them
+
+log() { echo "keepalived-apply: $*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+ensure_script_user() {
+    id -u "$SCRIPT_USER" >/dev/null 2>&1 && return 0
+    log "creating system user $SCRIPT_USER"
+    if command -v useradd >/dev/null 2>&1; then
+        useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$SCRIPT_USER"
+    else
+        adduser -S -D -H -h /nonexistent -s /sbin/nologin "$SCRIPT_USER"
+    fi
+}
+
+# enable_script_security: root-owned scripts in a directory nobody else can write to.
+prepare_dirs() {
+    mkdir -p "$KDIR" "$NOTIFY_STATE_DIR"
+    chown root:root "$KDIR"
+    chmod 0755 "$KDIR"
+    chown "$SCRIPT_USER" "$NOTIFY_STATE_DIR"
+    chmod 0755 "$NOTIFY_STATE_DIR"
+}
+
+stage_files() {
+    printf '%s' "$KEEPALIVED_CONF" >"$stage/keepalived.conf"
+    printf '%s' "$CHECK_SCRIPT" >"$stage/check_gateway.sh"
+    printf '%s' "$NOTIFY_SCRIPT" >"$stage/notify.sh"
+    chmod 0600 "$stage/keepalived.conf"
+    chmod 0755 "$stage/check_gateway.sh" "$stage/notify.sh"
+}
+
+# keepalived < 2.2.8 kills itself during `-t` when it checks a script run as another user and its parent
+# is not a keepalived process (fixed upstream in aae8e910); in a fresh PID namespace its parent pid reads
+# as 0, which passes that check. Without unshare, run it directly.
+config_test() {
+    if unshare -p -f true >/dev/null 2>&1; then
+        unshare -p -f keepalived -t -f "$1"
+    else
+        keepalived -t -f "$1"
+    fi
+}
+
+# Check a copy whose script paths point into the stage dir, so the live files stay untouched until it passes.
+validate_staged() {
+    local out
+    sed "s#$KDIR/#$stage/#g" "$stage/keepalived.conf" >"$stage/test.conf"
+    chmod 0600 "$stage/test.conf"
+    if ! out=$(config_test "$stage/test.conf" 2>&1); then
+        printf '%s\n' "$out" >&2
+        die "keepalived -t rejected the new config; the current files stay in place"
+    fi
+}
+
+files_changed() {
+    local f
+    for f in "${FILES[@]}"; do
+        cmp -s "$stage/$f" "$KDIR/$f" || return 0
+    done
+    return 1
+}
+
+install_staged() {
+    local f
+    for f in "${FILES[@]}"; do
+        chown root:root "$stage/$f"
+        mv -f "$stage/$f" "$KDIR/$f"
+    done
+}
+
+uses_systemd() {
+    [[ -d /run/systemd/system ]] && command -v systemctl >/dev/null 2>&1 &&
+        systemctl cat keepalived.service >/dev/null 2>&1
+}
+
+# The main keepalived process: from the pidfile, else the keepalived process whose parent is not keepalived
+# (its VRRP child's parent is). Processes in other PID namespaces (containers on this host) are not ours.
+running_pid() {
+    local pid own parent
+    if [[ -r $PIDFILE ]]; then
+        pid=$(cat "$PIDFILE")
+        if [[ $pid =~ ^[0-9]+$ && $(cat "/proc/$pid/comm" 2>/dev/null) == keepalived ]]; then
+            echo "$pid"
+            return 0
+        fi
+    fi
+    own=$(readlink /proc/self/ns/pid)
+    for pid in $(pgrep -x keepalived 2>/dev/null || true); do
+        [[ $(readlink "/proc/$pid/ns/pid" 2>/dev/null) == "$own" ]] || continue
+        parent=$(awk '{print $4}' "/proc/$pid/stat" 2>/dev/null) || continue
+        [[ $(cat "/proc/$parent/comm" 2>/dev/null) != keepalived ]] || continue
+        echo "$pid"
+        return 0
+    done
+}
+
+start_direct() {
+    rm -f "$PIDFILE"
+    keepalived -D -p "$PIDFILE" -f "$KDIR/keepalived.conf"
+    local i
+    for i in $(seq 1 50); do
+        [[ -n $(running_pid) ]] && return 0
+        sleep 0.1
+    done
+    die "keepalived did not start (after $i checks); see its log (syslog)"
+}
+
+ensure_script_user
+prepare_dirs
+stage=$(mktemp -d "$KDIR/.stage.XXXXXX")
+trap 'rm -rf "$stage"' EXIT
+chmod 0755 "$stage" # the script user must reach the staged scripts during the check
+stage_files
+validate_staged
+
+changed=false
+if files_changed; then
+    install_staged
+    changed=true
+fi
+
+if uses_systemd; then
+    if systemctl is-active --quiet keepalived; then
+        if $changed; then
+            systemctl reload keepalived
+            result=reloaded
+        else
+            result=unchanged
+        fi
+    else
+        systemctl enable keepalived >/dev/null 2>&1 || true
+        systemctl start keepalived
+        result=started
+    fi
+else
+    pid=$(running_pid)
+    if [[ -n $pid ]]; then
+        if $changed; then
+            kill -HUP "$pid"
+            result=reloaded
+        else
+            result=unchanged
+        fi
+    else
+        start_direct
+        result=started
+    fi
+fi
+log "$result"
+echo "keepalived: $result" >&3

@@ -1,0 +1,234 @@
+// Shared by the render tests: stack plans and variants, real-tool helpers (skip when missing, fail in CI), temp dirs.
+import * as assert from "node:assert/strict";
+import { spawnSync, SpawnSyncOptions } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import type { TestContext } from "node:test";
+import { readStackFile } from "../../stacks/config";
+import { Plan, planStack } from "../../stacks/plan";
+import { formatErrors, validateConfig } from "../../stacks/validate";
+
+export const ROOT = path.resolve(__dirname, "..", "..");
+
+// ---- plans ---------------------------------------------------------------------------------------
+
+type Raw = Record<string, unknown> & {
+    nodes: Record<string, unknown>[];
+    virtualIp?: Record<string, unknown>;
+    gateway?: Record<string, unknown>;
+    apps: { releases: { hostnames?: string[] }[] }[];
+};
+
+export function rawConfig(stack: "dev" | "prod"): Raw {
+    const file = readStackFile(path.join(ROOT, `Pulumi.${stack}.yaml`));
+    assert.deepEqual(file.errors, [], `Pulumi.${stack}.yaml has unknown keys`);
+    return structuredClone(file.config) as Raw;
+}
+
+export function planOf(raw: unknown): Plan {
+    const result = validateConfig(raw);
+    if (!result.ok) assert.fail(`invalid test config:\n${formatErrors(result.errors)}`);
+    return planStack(result.config);
+}
+
+function withChanges(stack: "dev" | "prod", change: (raw: Raw) => void): Plan {
+    const raw = rawConfig(stack);
+    change(raw);
+    return planOf(raw);
+}
+
+/** A third gateway node and two VIP groups, so priorities rotate and peers have two entries. */
+function threeGatewaysTwoGroups(raw: Raw, extra: Record<string, unknown>): void {
+    raw.nodes.push({ name: "gw-3", role: "worker", zone: "dmz", address: "172.28.40.15", gateway: true });
+    const vip = raw.virtualIp ?? {};
+    delete vip.address;
+    delete vip.virtualRouterId;
+    raw.virtualIp = {
+        ...vip,
+        groups: [
+            { name: "web", address: "172.28.40.100", virtualRouterId: 51 },
+            { name: "api", address: "172.28.40.101", virtualRouterId: 52 },
+        ],
+        ...extra,
+    };
+}
+
+/** dev with TLS for its hostnames, a wildcard hostname and a default host instead of rejecting unknown hosts. */
+function tlsVariant(raw: Raw): void {
+    raw.apps[0].releases[1].hostnames = [...(raw.apps[0].releases[1].hostnames ?? []), "*.sklep.localhost"];
+    raw.gateway = {
+        ...(raw.gateway ?? {}),
+        defaultHost: "sklep.localhost",
+        tls: [
+            { hostnames: ["sklep.localhost", "*.sklep.localhost"], certificateSecret: "tlsCert", keySecret: "tlsKey" },
+            { hostnames: ["stary.sklep.localhost"], certificateSecret: "tlsOldCert", keySecret: "tlsOldKey" },
+        ],
+    };
+}
+
+/** No apps and no virtual IP: a gateway with nothing to route, no keepalived, an empty zone. */
+function bare(raw: Raw): void {
+    raw.apps = [];
+    delete raw.virtualIp;
+}
+
+export interface Variant {
+    readonly name: string;
+    readonly plan: Plan;
+}
+
+/** The stacks and variants every real validator runs on. */
+export function variants(): Variant[] {
+    return [
+        { name: "dev", plan: withChanges("dev", () => undefined) },
+        { name: "prod", plan: withChanges("prod", () => undefined) },
+        { name: "dev-haproxy", plan: withChanges("dev", (r) => (r.gateway = { ...r.gateway, engine: "haproxy" })) },
+        { name: "prod-haproxy", plan: withChanges("prod", (r) => (r.gateway = { ...r.gateway, engine: "haproxy" })) },
+        { name: "tls", plan: withChanges("dev", tlsVariant) },
+        {
+            name: "tls-haproxy",
+            plan: withChanges("dev", (r) => {
+                tlsVariant(r);
+                r.gateway = { ...r.gateway, engine: "haproxy" };
+            }),
+        },
+        { name: "bare", plan: withChanges("dev", bare) },
+        {
+            name: "bare-haproxy",
+            plan: withChanges("dev", (r) => {
+                bare(r);
+                r.gateway = { ...r.gateway, engine: "haproxy" };
+            }),
+        },
+        { name: "groups-unicast", plan: withChanges("dev", (r) => threeGatewaysTwoGroups(r, {})) },
+        {
+            name: "groups-v3-multicast-preempt",
+            plan: withChanges("dev", (r) =>
+                threeGatewaysTwoGroups(r, { vrrpVersion: 3, advertInt: 0.5, transport: "multicast", preempt: true, preemptDelay: 5 }),
+            ),
+        },
+    ];
+}
+
+export function stackPlan(stack: "dev" | "prod"): Plan {
+    return withChanges(stack, () => undefined);
+}
+
+// ---- real tools --------------------------------------------------------------------------------------
+
+const toolCache = new Map<string, boolean>();
+
+export function hasTool(tool: string): boolean {
+    let found = toolCache.get(tool);
+    if (found === undefined) {
+        found = spawnSync("sh", ["-c", 'command -v "$1" >/dev/null 2>&1', "_", tool]).status === 0;
+        toolCache.set(tool, found);
+    }
+    return found;
+}
+
+/** True when every tool is there; otherwise skips the test loudly, or fails it when CI is set. */
+export function needTools(t: TestContext, ...tools: string[]): boolean {
+    const missing = tools.filter((tool) => !hasTool(tool));
+    if (missing.length === 0) return true;
+    const why = `${missing.join(", ")} not installed`;
+    if (process.env.CI) assert.fail(`${why} (required when CI is set)`);
+    t.skip(why);
+    return false;
+}
+
+/** Root and the ability to create network namespaces (keepalived's interface check, the gateway lab). */
+export function needNetns(t: TestContext): boolean {
+    if (!needTools(t, "ip", "unshare")) return false;
+    const isRoot = typeof process.getuid === "function" && process.getuid() === 0;
+    if (isRoot) return true;
+    if (process.env.CI) assert.fail("network namespace tests need root (required when CI is set)");
+    t.skip("not root: cannot create network namespaces");
+    return false;
+}
+
+export interface RunResult {
+    readonly status: number | null;
+    readonly stdout: string;
+    readonly stderr: string;
+}
+
+export function run(cmd: string, args: readonly string[], opts: SpawnSyncOptions = {}): RunResult {
+    const r = spawnSync(cmd, args, { encoding: "utf8", timeout: 60_000, ...opts });
+    if (r.error) throw r.error;
+    return { status: r.status, stdout: String(r.stdout ?? ""), stderr: String(r.stderr ?? "") };
+}
+
+export function assertRunOk(r: RunResult, what: string): void {
+    assert.equal(r.status, 0, `${what} failed (exit ${r.status}):\n${r.stdout}${r.stderr}`);
+}
+
+// ---- temp dirs and namespaces --------------------------------------------------------------------------
+
+export function tempDir(prefix: string): string {
+    return fs.mkdtempSync(path.join(os.tmpdir(), `swarm-render-${prefix}-`));
+}
+
+export function removeDir(dir: string | undefined): void {
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+}
+
+export function writeFile(file: string, content: string, mode = 0o644): string {
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.writeFileSync(file, content, { mode });
+    fs.chmodSync(file, mode);
+    return file;
+}
+
+let netnsCounter = 0;
+
+/** A fresh network namespace with `lo` up; `ifaces` get a link of that name (dummy, or veth when dummy is missing). */
+export function createNetns(ifaces: readonly string[] = []): string {
+    const name = `swr-${process.pid}-${++netnsCounter}`;
+    assertRunOk(run("ip", ["netns", "add", name]), `ip netns add ${name}`);
+    try {
+        assertRunOk(run("ip", ["-n", name, "link", "set", "lo", "up"]), "lo up");
+        ifaces.forEach((iface, i) => {
+            const dummy = run("ip", ["-n", name, "link", "add", iface, "type", "dummy"]);
+            if (dummy.status !== 0) {
+                // No dummy module: a veth pair, both ends up, so the link has carrier (keepalived FAULTs without it).
+                assertRunOk(run("ip", ["-n", name, "link", "add", iface, "type", "veth", "peer", "name", `swrpeer${i}`]), `veth ${iface}`);
+                assertRunOk(run("ip", ["-n", name, "link", "set", `swrpeer${i}`, "up"]), `swrpeer${i} up`);
+            }
+            assertRunOk(run("ip", ["-n", name, "link", "set", iface, "up"]), `${iface} up`);
+        });
+    } catch (err) {
+        deleteNetns(name);
+        throw err;
+    }
+    return name;
+}
+
+export function deleteNetns(name: string | undefined): void {
+    if (name) run("ip", ["netns", "del", name]);
+}
+
+/** A self-signed certificate and key (openssl) for `hostnames` (all of them as subject alternative names). */
+export function selfSignedCertificate(dir: string, stem: string, hostnames: readonly string[]): { certificatePath: string; keyPath: string } {
+    const certificatePath = path.join(dir, `${stem}.crt`);
+    const keyPath = path.join(dir, `${stem}.key`);
+    const cn = hostnames[0].replace(/^\*\./, "wildcard.");
+    assertRunOk(
+        run("openssl", [
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", `/CN=${cn}`,
+            "-addext", `subjectAltName=${hostnames.map((h) => `DNS:${h}`).join(",")}`, "-keyout", keyPath, "-out", certificatePath,
+        ]),
+        "openssl req",
+    );
+    return { certificatePath, keyPath };
+}
+
+/** The plan with TLS certificate paths and the routes dir moved into `dir` (the files exist there). */
+export function withLocalPaths(plan: Plan, dir: string, opts: { certificates: boolean }): Plan {
+    const tls = plan.gateway.tls.map((t) => {
+        if (!opts.certificates) return { ...t, certificatePath: path.join(dir, `${t.name}.crt`), keyPath: path.join(dir, `${t.name}.key`) };
+        return { ...t, ...selfSignedCertificate(dir, t.name, t.hostnames) };
+    });
+    return { ...plan, gateway: { ...plan.gateway, tls, routesDir: dir } };
+}

@@ -1,0 +1,148 @@
+// keepalived-apply and keepalived-stop, run for real: real keepalived in a private network, mount and PID
+// namespace (the node's /etc/keepalived, /run and passwd are private copies), with a stand-in gateway health
+// endpoint (a one-line node HTTP server). One driver session runs the whole life cycle; each test checks one behaviour of it.
+import * as assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { after, before, describe, test } from "node:test";
+import { renderKeepalivedConf, renderKeepalivedScripts, renderNodeScript } from "../../stacks/render";
+import { createNetns, deleteNetns, hasTool, needNetns, needTools, removeDir, run, stackPlan, tempDir, writeFile } from "./helpers";
+
+const TOOLS = ["keepalived", "curl", "bash"];
+const plan = stackPlan("dev");
+const NODE = "gw-1";
+const vrrp = plan.vrrp;
+assert.ok(vrrp);
+const group = vrrp.groups[0];
+const member = group.members.find((m) => m.node === NODE);
+assert.ok(member);
+const VIP = `${group.address}/${vrrp.prefix}`;
+
+/** The whole life cycle, inside the namespaces; every step leaves <step>.out/.err/.rc and observations in $W. */
+const DRIVER = String.raw`
+set -u
+W=$1
+NODE_BIN=$2
+mount -t tmpfs tmpfs /run
+mount --bind "$W/etc-keepalived" /etc/keepalived
+mount --bind "$W/passwd" /etc/passwd
+mount --bind "$W/group" /etc/group
+step() { bash -s <"$W/$2" >"$W/$1.out" 2>"$W/$1.err"; echo $? >"$W/$1.rc"; }
+wait_for() { local i; for i in $(seq 1 150); do if eval "$1"; then return 0; fi; sleep 0.1; done; return 1; }
+has_vip() { ip -4 addr show dev ${vrrp.interface} | grep -q "inet ${VIP} "; }
+state_is() { [ "$(cat /run/keepalived/${group.name}.state 2>/dev/null)" = "$1" ]; }
+observe() { if eval "$2"; then echo yes >"$W/$1.obs"; else echo no >"$W/$1.obs"; fi; }
+
+"$NODE_BIN" -e 'require("node:http").createServer((q, s) => s.end("ok\n")).listen(Number(process.argv[1]), "127.0.0.1")' ${plan.gateway.ports.http} >/dev/null 2>&1 &
+web=$!
+wait_for "curl -fsS -o /dev/null ${vrrp.healthCheck.url}"
+
+step start apply.sh
+observe master-after-start 'wait_for "state_is MASTER && has_vip"'
+cat /run/keepalived.pid >"$W/pid-before" 2>/dev/null
+step again apply.sh
+step bad apply-bad.sh
+cp /etc/keepalived/keepalived.conf "$W/conf-after-bad"
+step changed apply-changed.sh
+cat /run/keepalived.pid >"$W/pid-after" 2>/dev/null
+observe alive-after-reload 'kill -0 "$(cat /run/keepalived.pid)"'
+
+mkdir -p ${plan.gateway.stateDir} && touch ${plan.gateway.stateDir}/draining
+observe fault-when-draining 'wait_for "state_is FAULT && ! has_vip"'
+rm -f ${plan.gateway.stateDir}/draining
+observe master-after-drain 'wait_for "state_is MASTER && has_vip"'
+
+step stop stop.sh
+observe vip-gone-after-stop '! has_vip'
+observe no-keepalived-after-stop '! pgrep -x keepalived >/dev/null'
+step stop-again stop.sh
+kill "$web"
+`;
+
+describe("keepalived-apply and keepalived-stop on a (namespaced) node", () => {
+    let netns: string | undefined;
+    let work: string | undefined;
+    const read = (name: string) => fs.readFileSync(path.join(work as string, name), "utf8");
+    const step = (name: string) => ({ rc: Number(read(`${name}.rc`)), out: read(`${name}.out`), err: read(`${name}.err`) });
+
+    before(() => {
+        if (!TOOLS.every(hasTool) || process.getuid?.() !== 0) return;
+        work = tempDir("keepalived-apply");
+        fs.chmodSync(work, 0o755);
+        const w = work;
+        fs.mkdirSync(path.join(w, "etc-keepalived"), { mode: 0o755 });
+        writeFile(path.join(w, "passwd"), `${fs.readFileSync("/etc/passwd", "utf8")}${vrrp.scriptUser}:x:64990:64990::/nonexistent:/usr/sbin/nologin\n`);
+        writeFile(path.join(w, "group"), `${fs.readFileSync("/etc/group", "utf8")}${vrrp.scriptUser}:x:64990:\n`);
+        const scripts = renderKeepalivedScripts(plan);
+        const conf = renderKeepalivedConf(plan, NODE, { authPass: "t3st-pw" });
+        const apply = (c: string) =>
+            renderNodeScript("keepalived-apply", { node: NODE, env: { KEEPALIVED_CONF: c, CHECK_SCRIPT: scripts.check, NOTIFY_SCRIPT: scripts.notify, SCRIPT_USER: vrrp.scriptUser } });
+        writeFile(path.join(w, "conf-original"), conf);
+        writeFile(path.join(w, "apply.sh"), apply(conf));
+        writeFile(path.join(w, "apply-bad.sh"), apply(conf.replace(`interface ${vrrp.interface}\n`, "interface swrmissing0\n")));
+        writeFile(path.join(w, "apply-changed.sh"), apply(conf.replace(`priority ${member.priority}\n`, `priority ${member.priority - 5}\n`)));
+        writeFile(path.join(w, "stop.sh"), renderNodeScript("keepalived-stop", { node: NODE }));
+        netns = createNetns([vrrp.interface]);
+        run("ip", ["-n", netns, "addr", "add", `${member.address}/${vrrp.prefix}`, "dev", vrrp.interface]);
+        const r = run(
+            "ip",
+            ["netns", "exec", netns, "unshare", "--mount", "--propagation", "private", "--pid", "--fork", "--mount-proc", "bash", "-c", DRIVER, "_", w, process.execPath],
+            { timeout: 120_000 },
+        );
+        assert.equal(r.status, 0, `driver failed: ${r.stderr}`);
+    });
+    after(() => {
+        deleteNetns(netns);
+        removeDir(work);
+    });
+
+    const ready = (t: Parameters<typeof needTools>[0]) => needTools(t, ...TOOLS) && needNetns(t) && work !== undefined;
+
+    test("the first apply installs the files with safe modes and starts keepalived, which takes the VIP", (t) => {
+        if (!ready(t)) return;
+        assert.deepEqual(step("start"), { rc: 0, out: "keepalived: started\n", err: step("start").err });
+        assert.equal(read("master-after-start.obs").trim(), "yes", "MASTER with the VIP after the start");
+    });
+
+    test("applying the same files again changes nothing", (t) => {
+        if (!ready(t)) return;
+        const s = step("again");
+        assert.equal(s.rc, 0, s.err);
+        assert.equal(s.out, "keepalived: unchanged\n");
+    });
+
+    test("a config keepalived -t rejects fails with keepalived's output and leaves the installed config alone", (t) => {
+        if (!ready(t)) return;
+        const s = step("bad");
+        assert.equal(s.rc, 1);
+        assert.equal(s.out, "");
+        assert.match(s.err, /swrmissing0/);
+        assert.match(s.err, /keepalived -t rejected the new config/);
+        assert.equal(read("conf-after-bad"), read("conf-original"));
+    });
+
+    test("a changed config is installed and reloaded in place (same keepalived process)", (t) => {
+        if (!ready(t)) return;
+        const s = step("changed");
+        assert.equal(s.rc, 0, s.err);
+        assert.equal(s.out, "keepalived: reloaded\n");
+        assert.equal(read("pid-after"), read("pid-before"));
+        assert.equal(read("alive-after-reload.obs").trim(), "yes");
+    });
+
+    test("the gateway's draining flag puts the instance in FAULT and the VIP leaves; removing it brings both back", (t) => {
+        if (!ready(t)) return;
+        assert.equal(read("fault-when-draining.obs").trim(), "yes");
+        assert.equal(read("master-after-drain.obs").trim(), "yes");
+    });
+
+    test("keepalived-stop stops keepalived gracefully (the VIP is released) and is fine when it is not running", (t) => {
+        if (!ready(t)) return;
+        const s = step("stop");
+        assert.equal(s.rc, 0, s.err);
+        assert.equal(s.out, "keepalived: stopped\n");
+        assert.equal(read("vip-gone-after-stop.obs").trim(), "yes");
+        assert.equal(read("no-keepalived-after-stop.obs").trim(), "yes");
+        assert.deepEqual({ ...step("stop-again"), err: "" }, { rc: 0, out: "keepalived: not-running\n", err: "" });
+    });
+});

@@ -1,0 +1,311 @@
+// The node scripts' logic, run with real bash against a fake `docker` (fixtures/fake-docker.sh): output
+// contracts (one JSON line, nothing else on stdout), idempotence, secrets kept out of logs, label bookkeeping,
+// and gateway-routes-apply's write / validate / restore / reload on a real file system.
+import * as assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { after, describe, test } from "node:test";
+import { NodeScript, renderNodeScript } from "../../stacks/render";
+import { needTools, removeDir, run, RunResult, tempDir, writeFile } from "./helpers";
+
+const FAKE_DOCKER = path.join(__dirname, "fixtures", "fake-docker.sh");
+const dirs: string[] = [];
+after(() => dirs.forEach(removeDir));
+
+interface FakeNode {
+    readonly state: string;
+    readonly bin: string;
+    run(script: NodeScript, env: Record<string, string>): RunResult;
+    set(file: string, content: string): void;
+    get(file: string): string;
+    calls(): string[];
+}
+
+/** A scratch "node": a state dir for the fake docker, and PATH with the fake first. */
+function fakeNode(files: Record<string, string> = {}): FakeNode {
+    const root = tempDir("node");
+    dirs.push(root);
+    const state = path.join(root, "docker-state");
+    const bin = path.join(root, "bin");
+    fs.mkdirSync(state);
+    fs.mkdirSync(bin);
+    fs.symlinkSync(FAKE_DOCKER, path.join(bin, "docker"));
+    for (const [f, c] of Object.entries(files)) writeFile(path.join(state, f), c);
+    return {
+        state,
+        bin,
+        run: (script, env) =>
+            run("bash", ["-s"], {
+                input: renderNodeScript(script, { node: "n1", env }),
+                env: { PATH: `${bin}:${process.env.PATH}`, FAKE_DOCKER_STATE: state, HOME: root },
+            }),
+        set: (f, c) => writeFile(path.join(state, f), c),
+        get: (f) => (fs.existsSync(path.join(state, f)) ? fs.readFileSync(path.join(state, f), "utf8") : ""),
+        calls: () => (fs.existsSync(path.join(state, "calls")) ? fs.readFileSync(path.join(state, "calls"), "utf8").trim().split("\n") : []),
+    };
+}
+
+function oneJsonLine(r: RunResult): Record<string, unknown> {
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^\{.*\}\n$/, `stdout must be exactly one JSON line, got ${JSON.stringify(r.stdout)}`);
+    return JSON.parse(r.stdout) as Record<string, unknown>;
+}
+
+const INIT_ENV = {
+    ADVERTISE_ADDR: "10.0.10.11",
+    DATA_PATH_PORT: "4789",
+    DEFAULT_ADDR_POOL: "10.128.0.0/14 10.200.0.0/16",
+    DEFAULT_ADDR_POOL_MASK_LENGTH: "24",
+    AUTOLOCK: "true",
+};
+
+describe("swarm-init", () => {
+    test("creates the swarm once and prints exactly one JSON line with the tokens; the tokens appear nowhere else", (t) => {
+        if (!needTools(t, "bash")) return;
+        const n = fakeNode();
+        const first = n.run("swarm-init", INIT_ENV);
+        assert.deepEqual(oneJsonLine(first), {
+            nodeId: "node0init",
+            managerAddr: "10.0.10.11:2377",
+            workerToken: "SWMTKN-1-worker-secret",
+            managerToken: "SWMTKN-1-manager-secret",
+            unlockKey: "SWMKEY-1-unlock-secret",
+        });
+        assert.doesNotMatch(first.stderr, /SWMTKN|SWMKEY/);
+        const init = n.calls().filter((c) => c.startsWith("swarm init"));
+        assert.deepEqual(init, [
+            "swarm init --advertise-addr 10.0.10.11 --data-path-port 4789 --default-addr-pool-mask-length 24 --default-addr-pool 10.128.0.0/14 --default-addr-pool 10.200.0.0/16 --autolock",
+        ]);
+
+        const second = n.run("swarm-init", INIT_ENV);
+        assert.deepEqual(oneJsonLine(second), oneJsonLine(first));
+        assert.equal(n.calls().filter((c) => c.startsWith("swarm init")).length, 1, "an active manager is not re-initialised");
+    });
+
+    test("turning autolock off on an existing swarm updates it and reports an empty unlock key", (t) => {
+        if (!needTools(t, "bash")) return;
+        const n = fakeNode({ state: "active", control: "true", node_id: "node0init", autolock: "true" });
+        const out = oneJsonLine(n.run("swarm-init", { ...INIT_ENV, AUTOLOCK: "false" }));
+        assert.equal(out.unlockKey, "");
+        assert.ok(n.calls().includes("swarm update --autolock=false"));
+        assert.equal(n.get("autolock"), "false");
+    });
+
+    test("refuses to run on a worker of another swarm or on a locked swarm", (t) => {
+        if (!needTools(t, "bash")) return;
+        const worker = fakeNode({ state: "active", control: "false" }).run("swarm-init", INIT_ENV);
+        assert.notEqual(worker.status, 0);
+        assert.equal(worker.stdout, "");
+        assert.match(worker.stderr, /worker of an existing swarm/);
+        const locked = fakeNode({ state: "locked" }).run("swarm-init", INIT_ENV);
+        assert.notEqual(locked.status, 0);
+        assert.match(locked.stderr, /locked/);
+    });
+});
+
+describe("swarm-join and swarm-leave", () => {
+    const JOIN_ENV = { JOIN_TOKEN: "SWMTKN-1-worker-secret", MANAGER_ADDR: "10.0.10.11:2377", ADVERTISE_ADDR: "10.0.10.21" };
+
+    test("joins once and prints {nodeId}; a second run skips the join; the token is never printed", (t) => {
+        if (!needTools(t, "bash")) return;
+        const n = fakeNode();
+        const first = n.run("swarm-join", JOIN_ENV);
+        assert.deepEqual(oneJsonLine(first), { nodeId: "node1join" });
+        assert.doesNotMatch(first.stderr, /SWMTKN/);
+        assert.deepEqual(n.calls().filter((c) => c.startsWith("swarm join")), ["swarm join --token SWMTKN-1-worker-secret --advertise-addr 10.0.10.21 10.0.10.11:2377"]);
+        assert.deepEqual(oneJsonLine(n.run("swarm-join", JOIN_ENV)), { nodeId: "node1join" });
+        assert.equal(n.calls().filter((c) => c.startsWith("swarm join")).length, 1);
+    });
+
+    test("a node already in another swarm is not joined", (t) => {
+        if (!needTools(t, "bash")) return;
+        const r = fakeNode({ state: "active", node_id: "x1", managers: "192.0.2.1:2377 " }).run("swarm-join", JOIN_ENV);
+        assert.notEqual(r.status, 0);
+        assert.equal(r.stdout, "");
+        assert.match(r.stderr, /in another swarm \(managers: 192\.0\.2\.1:2377 \); run swarm-leave first/);
+    });
+
+    test("swarm-leave leaves an active swarm and is fine outside one", (t) => {
+        if (!needTools(t, "bash")) return;
+        const n = fakeNode({ state: "active" });
+        assert.equal(n.run("swarm-leave", {}).stdout, "swarm-leave: left\n");
+        assert.ok(n.calls().includes("swarm leave --force"));
+        assert.equal(n.run("swarm-leave", {}).stdout, "swarm-leave: not-in-swarm\n");
+    });
+});
+
+describe("node-membership", () => {
+    const ENV = { NODE_ID: "abc123", MEMBER_NAME: "gw-1", ROLE: "manager", AVAILABILITY: "active", LABELS: "zone=dmz\ngateway=true\nrack=a b" };
+
+    test("adds desired labels, removes labels it set before that are no longer desired, keeps labels set by hand", (t) => {
+        if (!needTools(t, "bash")) return;
+        const n = fakeNode({
+            node_exists: "",
+            labels: "zone=intra\nold=x\nmanual=keep\nswarm-platform.managed-labels=old,zone\n",
+        });
+        const out = oneJsonLine(n.run("node-membership", ENV));
+        assert.deepEqual(out, {
+            nodeId: "abc123",
+            labels: { gateway: "true", manual: "keep", rack: "a b", "swarm-platform.managed-labels": "gateway,rack,zone", zone: "dmz" },
+        });
+    });
+
+    test("promotes to the desired role and sets the availability", (t) => {
+        if (!needTools(t, "bash")) return;
+        const n = fakeNode({ node_exists: "", role: "worker" });
+        oneJsonLine(n.run("node-membership", { ...ENV, AVAILABILITY: "drain" }));
+        assert.equal(n.get("role"), "manager");
+        assert.equal(n.get("availability"), "drain");
+        assert.ok(n.calls().includes("node promote abc123"));
+        oneJsonLine(n.run("node-membership", { ...ENV, AVAILABILITY: "drain" }));
+        assert.equal(n.calls().filter((c) => c.startsWith("node promote")).length, 1, "no second promotion");
+    });
+
+    test("an empty LABELS removes every label it manages", (t) => {
+        if (!needTools(t, "bash")) return;
+        const n = fakeNode({ node_exists: "", labels: "zone=dmz\nswarm-platform.managed-labels=zone\n" });
+        assert.deepEqual(oneJsonLine(n.run("node-membership", { ...ENV, LABELS: "" })).labels, { "swarm-platform.managed-labels": "" });
+    });
+
+    test("refuses bad input with a clear message and no output", (t) => {
+        if (!needTools(t, "bash")) return;
+        const n = fakeNode({ node_exists: "" });
+        for (const [env, message] of [
+            [{ ROLE: "boss" }, /ROLE must be manager or worker/],
+            [{ AVAILABILITY: "maybe" }, /AVAILABILITY must be active, pause or drain/],
+            [{ LABELS: "no-equals-sign" }, /is not key=value/],
+        ] as const) {
+            const r = n.run("node-membership", { ...ENV, ...env });
+            assert.notEqual(r.status, 0);
+            assert.equal(r.stdout, "");
+            assert.match(r.stderr, message);
+        }
+    });
+
+    test("waits (bounded) for the node to be Ready", (t) => {
+        if (!needTools(t, "bash")) return;
+        // A separate process turns the node ready 1 s after the script first asked for its state.
+        const n = fakeNode({ node_exists: "", node_state: "down" });
+        const flip = spawn(
+            "bash",
+            ["-c", 'until grep -qF "{{.Status.State}}" "$1/calls" 2>/dev/null; do sleep 0.05; done; sleep 1; printf ready >"$1/node_state"', "_", n.state],
+            { stdio: "ignore" },
+        );
+        try {
+            oneJsonLine(n.run("node-membership", ENV));
+            assert.ok(n.calls().filter((c) => c.startsWith("node inspect --format {{.Status.State}}")).length >= 2, "it did not wait");
+        } finally {
+            flip.kill();
+        }
+    });
+});
+
+describe("node-remove", () => {
+    test("drains, demotes a manager and removes the node", (t) => {
+        if (!needTools(t, "bash")) return;
+        const n = fakeNode({ node_exists: "", role: "manager", node_id: "self0", node_tasks: "Shutdown 1 second ago" });
+        const r = n.run("node-remove", { NODE_ID: "abc123", MEMBER_NAME: "gw-9" });
+        assert.equal(r.status, 0, r.stderr);
+        assert.equal(r.stdout, "node-remove: removed\n");
+        const order = n.calls().filter((c) => /^node (update|demote|rm)/.test(c));
+        assert.deepEqual(order, ["node update --availability drain abc123", "node demote abc123", "node rm --force abc123"]);
+    });
+
+    test("on delete, the node id comes from the membership step's previous stdout", (t) => {
+        if (!needTools(t, "bash")) return;
+        const n = fakeNode({ node_exists: "", role: "worker", node_id: "self0" });
+        const r = n.run("node-remove", { MEMBER_NAME: "gw-9", PULUMI_COMMAND_STDOUT: '{"nodeId":"abc123","labels":{"zone":"dmz"}}' });
+        assert.equal(r.status, 0, r.stderr);
+        assert.equal(r.stdout, "node-remove: removed\n");
+        assert.ok(n.calls().includes("node rm --force abc123"));
+        const none = fakeNode().run("node-remove", { MEMBER_NAME: "gw-9" });
+        assert.notEqual(none.status, 0);
+        assert.match(none.stderr, /NODE_ID is required/);
+    });
+
+    test("without an id, the node is found by its address (a manager's by its manager address)", (t) => {
+        if (!needTools(t, "bash")) return;
+        const addrs = "self0 0.0.0.0 10.0.10.11:2377\nabc123 10.0.10.21 \nmgr222 0.0.0.0 10.0.10.12:2377\n";
+        const worker = fakeNode({ node_exists: "", node_id: "self0", node_addrs: addrs });
+        assert.equal(worker.run("node-remove", { MEMBER_NAME: "gw-1", MEMBER_ADDR: "10.0.10.21" }).stdout, "node-remove: removed\n");
+        assert.ok(worker.calls().includes("node rm --force abc123"));
+        const manager = fakeNode({ node_exists: "", node_id: "self0", role: "manager", node_addrs: addrs });
+        assert.equal(manager.run("node-remove", { MEMBER_NAME: "manager-2", MEMBER_ADDR: "10.0.10.12" }).stdout, "node-remove: removed\n");
+        assert.ok(manager.calls().includes("node rm --force mgr222"));
+        const gone = fakeNode({ node_exists: "", node_id: "self0", node_addrs: addrs });
+        assert.equal(gone.run("node-remove", { MEMBER_NAME: "x", MEMBER_ADDR: "10.0.10.99" }).stdout, "node-remove: absent\n");
+        assert.ok(!gone.calls().some((c) => c.startsWith("node rm")));
+    });
+
+    test("a node that is already gone is fine", (t) => {
+        if (!needTools(t, "bash")) return;
+        const r = fakeNode().run("node-remove", { NODE_ID: "abc123", MEMBER_NAME: "gw-9" });
+        assert.equal(r.status, 0, r.stderr);
+        assert.equal(r.stdout, "node-remove: absent\n");
+    });
+
+    test("refuses to remove the node it runs on", (t) => {
+        if (!needTools(t, "bash")) return;
+        const r = fakeNode({ node_exists: "", node_id: "abc123" }).run("node-remove", { NODE_ID: "abc123", MEMBER_NAME: "manager-1" });
+        assert.notEqual(r.status, 0);
+        assert.match(r.stderr, /refusing to remove the node this script runs on/);
+    });
+});
+
+describe("gateway-routes-apply", () => {
+    function routesEnv(dir: string, routes: string, engine = "nginx") {
+        return { ROUTES_DIR: path.join(dir, "routes"), ROUTES_FILE: engine === "nginx" ? "routes.conf" : "routes.cfg", ROUTES: routes, ENGINE: engine, SERVICE: "gateway", STATE_DIR: path.join(dir, "state") };
+    }
+    const file = (env: ReturnType<typeof routesEnv>) => path.join(env.ROUTES_DIR, env.ROUTES_FILE);
+
+    test("without a running gateway: writes the file (and the state dir), then reports unchanged", (t) => {
+        if (!needTools(t, "bash")) return;
+        const n = fakeNode();
+        const env = routesEnv(n.state, "server { a }\n");
+        const r = n.run("gateway-routes-apply", env);
+        assert.equal(r.status, 0, r.stderr);
+        assert.equal(r.stdout, "routes: written\n");
+        assert.equal(fs.readFileSync(file(env), "utf8"), "server { a }\n");
+        assert.ok(fs.statSync(env.STATE_DIR).isDirectory());
+        assert.equal(n.run("gateway-routes-apply", env).stdout, "routes: unchanged\n");
+    });
+
+    test("with a running gateway: validates inside it, then reloads it in place (HUP for nginx, USR2 for HAProxy)", (t) => {
+        if (!needTools(t, "bash")) return;
+        for (const [engine, signal, check] of [["nginx", "HUP", "exec c0ffee nginx -t -q"], ["haproxy", "USR2", "exec c0ffee haproxy -c -q -f /usr/local/etc/haproxy/haproxy.cfg -f "]] as const) {
+            const n = fakeNode({ containers: "c0ffee" });
+            const env = routesEnv(n.state, "v1\n", engine);
+            const r = n.run("gateway-routes-apply", env);
+            assert.equal(r.status, 0, r.stderr);
+            assert.equal(r.stdout, "routes: reloaded\n");
+            assert.ok(n.calls().some((c) => c.startsWith(check)), `${engine}: ${n.calls().join("; ")}`);
+            assert.equal(n.get("kills"), `${signal} c0ffee\n`);
+        }
+    });
+
+    test("routes the gateway rejects are rolled back to the previous file, with the validator's output, and not reloaded", (t) => {
+        if (!needTools(t, "bash")) return;
+        const n = fakeNode({ containers: "c0ffee" });
+        assert.equal(n.run("gateway-routes-apply", routesEnv(n.state, "good\n")).stdout, "routes: reloaded\n");
+        n.set("kills", "");
+        n.set("validate_rc", "1");
+        n.set("validate_out", 'nginx: [emerg] unexpected "}" in routes.conf:3');
+        const env = routesEnv(n.state, "bad\n");
+        const r = n.run("gateway-routes-apply", env);
+        assert.equal(r.status, 1);
+        assert.equal(r.stdout, "");
+        assert.match(r.stderr, /\[emerg\] unexpected/);
+        assert.match(r.stderr, /previous routes are restored/);
+        assert.equal(fs.readFileSync(file(env), "utf8"), "good\n");
+        assert.equal(n.get("kills"), "", "nothing reloaded");
+    });
+
+    test("a first write the gateway rejects leaves no routes file behind", (t) => {
+        if (!needTools(t, "bash")) return;
+        const n = fakeNode({ containers: "c0ffee", validate_rc: "1", validate_out: "[emerg] bad" });
+        const env = routesEnv(n.state, "bad\n");
+        assert.equal(n.run("gateway-routes-apply", env).status, 1);
+        assert.ok(!fs.existsSync(file(env)));
+    });
+});

@@ -1,0 +1,169 @@
+// Node scripts and rendered shell scripts: syntax (bash -n / sh -n), shellcheck -S warning, and the envelope's
+// promises checked with real bash (byte-exact env values, error line numbers, stdin cannot eat the script).
+import * as assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { after, describe, test } from "node:test";
+import { NODE_SCRIPTS, NodeScript, nodeScriptBody, renderEnvelope, renderGatewayFiles, renderKeepalivedScripts, renderNodeScript } from "../../stacks/render";
+import { assertRunOk, needTools, removeDir, run, tempDir, variants } from "./helpers";
+
+const dirs: string[] = [];
+after(() => dirs.forEach(removeDir));
+
+/** Env values that break naive quoting. */
+const NASTY: Readonly<Record<string, string>> = {
+    QUOTES: `it's "quoted" and \`back-ticked\``,
+    SPACES: "  leading, inner   and trailing  ",
+    NEWLINES: "line 1\nline 2\n\n",
+    SUBSTITUTION: "$(touch /tmp/swarm-render-pwned) ${HOME} $HOME",
+    BACKSLASHES: "a\\b\\\\c\\n",
+    UNICODE: "zażółć gęślą jaźń ✓",
+    DASHES: "-n -e --",
+    EMPTY: "",
+    PERCENT: "%s %d %%",
+};
+
+/** Plausible env per script, so the rendered payloads look like the real ones. */
+const SAMPLE_ENV: Readonly<Record<NodeScript, Readonly<Record<string, string>>>> = {
+    "node-bootstrap": { SCRIPT_USER: "keepalived_script", GATEWAY_PORTS: "80 443" },
+    "node-ready": { DOCKER_WAIT_SECONDS: "90" },
+    "swarm-init": { ADVERTISE_ADDR: "10.0.10.11", DATA_PATH_PORT: "4789", DEFAULT_ADDR_POOL: "10.128.0.0/14", DEFAULT_ADDR_POOL_MASK_LENGTH: "24", AUTOLOCK: "true" },
+    "swarm-join": { JOIN_TOKEN: "SWMTKN-1-abc-def", MANAGER_ADDR: "10.0.10.11:2377", ADVERTISE_ADDR: "10.0.10.21" },
+    "swarm-leave": {},
+    "node-membership": { NODE_ID: "abc123", MEMBER_NAME: "gw-1", ROLE: "worker", AVAILABILITY: "active", LABELS: "gateway=true\nzone=dmz" },
+    "node-remove": { NODE_ID: "abc123", MEMBER_NAME: "gw-1" },
+    "ingress-remove": { SUBNET: "10.127.0.0/24" },
+    "keepalived-apply": { KEEPALIVED_CONF: "global_defs {\n}\n", CHECK_SCRIPT: "#!/bin/sh\nexit 0\n", NOTIFY_SCRIPT: "#!/bin/sh\n", SCRIPT_USER: "keepalived_script" },
+    "keepalived-stop": {},
+    "gateway-routes-apply": { ROUTES_DIR: "/etc/swarm-gateway", ROUTES_FILE: "routes.conf", ROUTES: "server {}\n", ENGINE: "nginx", SERVICE: "gateway", STATE_DIR: "/run/swarm-gateway" },
+};
+
+function sampleEnv(name: NodeScript): Record<string, string> {
+    return { ...SAMPLE_ENV[name] };
+}
+
+function checkShell(text: string, label: string, shell: "bash" | "sh"): void {
+    assertRunOk(run(shell, ["-n"], { input: text }), `${shell} -n ${label}`);
+    assertRunOk(run("shellcheck", ["-S", "warning", "-"], { input: text }), `shellcheck ${label}`);
+}
+
+describe("node scripts pass bash -n and shellcheck -S warning", () => {
+    test("every templates/scripts/*.sh is a known node script and vice versa", () => {
+        const files = fs.readdirSync(path.join(__dirname, "..", "..", "templates", "scripts")).filter((f) => f.endsWith(".sh")).map((f) => f.slice(0, -3));
+        assert.deepEqual([...files].sort(), [...NODE_SCRIPTS].sort());
+    });
+
+    for (const name of NODE_SCRIPTS) {
+        test(`${name}: the script body`, (t) => {
+            if (!needTools(t, "bash", "shellcheck")) return;
+            checkShell(nodeScriptBody(name), name, "bash");
+        });
+
+        test(`${name}: the rendered payload (envelope + body)`, (t) => {
+            if (!needTools(t, "bash", "shellcheck")) return;
+            checkShell(renderNodeScript(name, { node: "gw-1", env: sampleEnv(name) }), `${name} payload`, "bash");
+        });
+    }
+});
+
+describe("rendered gateway and keepalived scripts pass sh -n and shellcheck -S warning", () => {
+    for (const v of variants().filter((x) => ["dev", "dev-haproxy", "prod"].includes(x.name))) {
+        test(`${v.name}: gateway entrypoint.sh`, (t) => {
+            if (!needTools(t, "sh", "shellcheck")) return;
+            checkShell(renderGatewayFiles(v.plan).entrypoint.content, `${v.name} entrypoint`, "sh");
+        });
+
+        test(`${v.name}: check_gateway.sh and notify.sh`, (t) => {
+            if (!needTools(t, "sh", "shellcheck")) return;
+            const s = renderKeepalivedScripts(v.plan);
+            checkShell(s.check, `${v.name} check_gateway.sh`, "sh");
+            checkShell(s.notify, `${v.name} notify.sh`, "sh");
+        });
+    }
+});
+
+describe("the lab node image's entrypoint passes sh -n and shellcheck -S warning", () => {
+    const file = path.join(__dirname, "..", "..", "templates", "node", "entrypoint.sh");
+    test("templates/node/entrypoint.sh", (t) => {
+        if (!fs.existsSync(file)) return t.skip("no templates/node/entrypoint.sh");
+        if (!needTools(t, "sh", "shellcheck")) return;
+        checkShell(fs.readFileSync(file, "utf8"), "templates/node/entrypoint.sh", "sh");
+    });
+});
+
+describe("the envelope, run by real bash -s", () => {
+    test("exports env values with quotes, blanks, newlines and $(...) byte-exactly", (t) => {
+        if (!needTools(t, "bash", "base64")) return;
+        const out = tempDir("envelope");
+        dirs.push(out);
+        const body = `#!/usr/bin/env bash\nfor k in ${Object.keys(NASTY).join(" ")} NODE_NAME; do printf '%s' "\${!k}" >"$OUT_DIR/$k"; done\n`;
+        const payload = renderEnvelope("probe", body, { node: "gw-1", env: { ...NASTY, OUT_DIR: out } });
+        assertRunOk(run("bash", ["-s"], { input: payload }), "bash -s");
+        for (const [k, v] of Object.entries(NASTY)) assert.equal(fs.readFileSync(path.join(out, k), "utf8"), v, k);
+        assert.equal(fs.readFileSync(path.join(out, "NODE_NAME"), "utf8"), "gw-1");
+        assert.ok(!fs.existsSync("/tmp/swarm-render-pwned"), "a value was executed");
+    });
+
+    test("the values never appear in the payload text (only their base64)", () => {
+        const payload = renderEnvelope("probe", "true\n", { node: "gw-1", env: NASTY });
+        for (const [k, v] of Object.entries(NASTY)) {
+            if (v.trim().length >= 4) assert.ok(!payload.includes(v), `${k} appears in clear`);
+            assert.ok(payload.includes(Buffer.from(v).toString("base64")), `${k} base64`);
+        }
+        const secret = renderNodeScript("swarm-join", { node: "gw-1", env: { ...sampleEnv("swarm-join"), JOIN_TOKEN: "SWMTKN-1-very-secret-token" } });
+        assert.ok(!secret.includes("SWMTKN-1-very-secret-token"));
+    });
+
+    test("a failing command reports the node, the script and the line in the script body", (t) => {
+        if (!needTools(t, "bash", "base64")) return;
+        const body = "#!/usr/bin/env bash\nset -euo pipefail\necho before\nfalse\necho after\n";
+        const r = run("bash", ["-s"], { input: renderEnvelope("probe-script", body, { node: "gw-2" }) });
+        assert.notEqual(r.status, 0);
+        assert.equal(r.stdout, "before\n");
+        assert.match(r.stderr, /^node gw-2: probe-script failed \(line 4\)$/m);
+    });
+
+    test("a command reading stdin cannot swallow the rest of the script", (t) => {
+        if (!needTools(t, "bash", "base64")) return;
+        const body = "#!/usr/bin/env bash\ncat >/dev/null\necho still-running\n";
+        const r = run("bash", ["-s"], { input: renderEnvelope("probe", body, { node: "n" }) });
+        assertRunOk(r, "bash -s");
+        assert.equal(r.stdout, "still-running\n");
+    });
+
+    test("env names must be shell identifiers and not the envelope's own", () => {
+        assert.throws(() => renderNodeScript("swarm-leave", { node: "n", env: { "BAD-NAME": "x" } }), /not a shell identifier/);
+        assert.throws(() => renderNodeScript("swarm-leave", { node: "n", env: { "A;rm -rf /": "x" } }), /not a shell identifier/);
+        assert.throws(() => renderNodeScript("swarm-leave", { node: "n", env: { NODE_NAME: "x" } }), /set by the envelope/);
+        assert.throws(() => renderNodeScript("no-such-script" as NodeScript, { node: "n" }), /unknown node script/);
+    });
+
+    test("a script whose required env is missing fails with the variable's name", (t) => {
+        if (!needTools(t, "bash", "base64")) return;
+        const r = run("bash", ["-s"], { input: renderNodeScript("swarm-join", { node: "gw-1", env: { MANAGER_ADDR: "10.0.0.1:2377" } }) });
+        assert.notEqual(r.status, 0);
+        assert.match(r.stderr, /JOIN_TOKEN is required/);
+    });
+});
+
+describe("node script contracts that need no machine", () => {
+    test("scripts with a result keep stdout for it alone (everything else goes to stderr)", () => {
+        for (const name of NODE_SCRIPTS.filter((n) => !["node-ready", "ingress-remove"].includes(n))) {
+            assert.match(nodeScriptBody(name), /^exec 3>&1 1>&2/m, name);
+        }
+    });
+
+    test("join tokens and unlock keys are never echoed: swarm init/join/update output goes to /dev/null", () => {
+        assert.match(nodeScriptBody("swarm-init"), /docker swarm init "\$\{args\[@\]\}" >\/dev\/null/);
+        assert.match(nodeScriptBody("swarm-init"), /docker swarm update --autolock="\$AUTOLOCK" >\/dev\/null/);
+        assert.match(nodeScriptBody("swarm-join"), /docker swarm join --token "\$JOIN_TOKEN" [^\n]*>\/dev\/null/);
+        for (const name of NODE_SCRIPTS) assert.doesNotMatch(nodeScriptBody(name), /(echo|printf)[^\n]*(JOIN_TOKEN|_token\b)[^\n]*>&2/, name);
+    });
+
+    test("keepalived is never sent SIGKILL (nor stopped by systemctl stop, which escalates to it)", () => {
+        for (const name of ["keepalived-apply", "keepalived-stop"] as const) {
+            const code = nodeScriptBody(name).split("\n").filter((l) => !/^\s*#/.test(l)).join("\n");
+            assert.doesNotMatch(code, /kill\s+(-9|-KILL|-SIGKILL|-s\s*(SIG)?KILL)|--signal[= ](SIG)?KILL|systemctl stop keepalived/, name);
+        }
+    });
+});
