@@ -1,0 +1,51 @@
+// DeliveredImage: an image built on the engine running Pulumi (optional) and delivered to the nodes that run it,
+// by `docker save | docker load` (air-gapped, dev) or by a registry push the nodes pull from.
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import type { NodeRunner } from "./nodes";
+
+export interface DeliveredImageArgs {
+    /** Full reference, tag included. */
+    readonly imageName: string;
+    readonly build?: { readonly context: string; readonly dockerfile?: string; readonly args?: Readonly<Record<string, string>> };
+    readonly delivery: "load" | "registry";
+    readonly registry?: { readonly server: pulumi.Input<string>; readonly username: pulumi.Input<string>; readonly password: pulumi.Input<string> };
+    /** Nodes that must hold the image (load delivery). */
+    readonly targets: readonly NodeRunner[];
+    /** Per node, what loading waits for. */
+    readonly after?: Readonly<Record<string, pulumi.Input<pulumi.Resource>[]>>;
+}
+
+export class DeliveredImage extends pulumi.ComponentResource {
+    /** The reference services use. */
+    public readonly ref: pulumi.Output<string>;
+    /** The delivery step per node name; services wait for these. */
+    public readonly deliveries: Record<string, pulumi.Resource> = {};
+
+    constructor(name: string, args: DeliveredImageArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("swarm:images:DeliveredImage", name, {}, opts);
+        let ref: pulumi.Output<string> = pulumi.output(args.imageName);
+        if (args.build) {
+            const image = new docker.Image(`${name}-build`, {
+                imageName: args.imageName,
+                build: {
+                    context: args.build.context,
+                    ...(args.build.dockerfile ? { dockerfile: args.build.dockerfile } : {}),
+                    ...(args.build.args ? { args: { ...args.build.args } } : {}),
+                },
+                skipPush: args.delivery === "load",
+                ...(args.delivery === "registry" && args.registry ? { registry: args.registry } : {}),
+            }, { parent: this });
+            // A pushed image is pinned by digest, so every node runs the very same bytes.
+            ref = args.delivery === "registry" ? image.repoDigest.apply((d) => d || args.imageName) : image.imageName;
+        }
+        if (args.delivery === "load") {
+            for (const runner of args.targets) {
+                const node = runner.node.name;
+                this.deliveries[node] = runner.loadImage(`${name}-load-${node}`, ref, { parent: this, dependsOn: args.after?.[node] ?? [] }).resource;
+            }
+        }
+        this.ref = ref;
+        this.registerOutputs({ ref });
+    }
+}

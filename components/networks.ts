@@ -1,0 +1,86 @@
+// SwarmNetworks: one overlay per zone and one for the gateway; optionally the swarm's ingress replaced by a custom one.
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import type { Plan, PlanIngress, PlanNetwork } from "../stacks/plan";
+import type { NodeRunner } from "./nodes";
+
+export interface SwarmNetworksArgs {
+    readonly plan: Plan;
+    readonly provider: docker.Provider;
+    /** The first manager: replaces the default ingress before anything publishes ports. */
+    readonly manager: NodeRunner;
+    /** The swarm must exist (init done) before networks are created. */
+    readonly swarmReady: pulumi.Input<pulumi.Resource>[];
+}
+
+export class SwarmNetworks extends pulumi.ComponentResource {
+    /** Overlay networks by plan name. Services reference them by `id` (by name would replace them on every run). */
+    public readonly byName: Record<string, docker.Network> = {};
+    public readonly ingress?: docker.Network;
+
+    constructor(name: string, args: SwarmNetworksArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("swarm:networks:SwarmNetworks", name, {}, opts);
+        const { plan, provider } = args;
+        for (const net of plan.networks) {
+            this.byName[net.name] = new docker.Network(`${name}-${net.name}`, overlayArgs(net), {
+                parent: this,
+                provider,
+                dependsOn: args.swarmReady,
+                // The engine reads overlay options back with an extra vxlanid key: ignore that diff; the
+                // options label below carries the real options, so changing them still replaces the network.
+                ignoreChanges: ["options"],
+            });
+        }
+        if (plan.ingress) {
+            // The default ingress must go first; the script refuses while any service still publishes ports.
+            const removal = args.manager.run(`${name}-default-ingress-removed`, {
+                script: "ingress-remove",
+                env: { SUBNET: plan.ingress.subnet },
+            }, { parent: this, dependsOn: args.swarmReady });
+            this.ingress = new docker.Network(`${name}-ingress`, ingressArgs(plan.ingress), {
+                parent: this,
+                provider,
+                dependsOn: [removal.resource],
+                ignoreChanges: ["options"],
+            });
+        }
+        this.registerOutputs({ networks: Object.fromEntries(Object.entries(this.byName).map(([k, n]) => [k, n.id])) });
+    }
+
+    idOf(name: string): pulumi.Output<string> {
+        const net = this.byName[name];
+        if (!net) throw new Error(`no overlay network named ${name} in the plan`);
+        return net.id;
+    }
+}
+
+export function overlayArgs(net: PlanNetwork): docker.NetworkArgs {
+    return {
+        name: net.name,
+        driver: "overlay",
+        attachable: net.attachable,
+        ...(net.subnet ? { ipamConfigs: [{ subnet: net.subnet }] } : {}),
+        options: driverOptions(net.encrypted, net.mtu),
+        labels: [
+            { label: "swarm-platform.network", value: net.key },
+            { label: "swarm-platform.options", value: JSON.stringify(driverOptions(net.encrypted, net.mtu)) },
+        ],
+    };
+}
+
+function ingressArgs(ingress: PlanIngress): docker.NetworkArgs {
+    return {
+        name: ingress.name,
+        driver: "overlay",
+        ingress: true,
+        ipamConfigs: [{ subnet: ingress.subnet, ...(ingress.gateway ? { gateway: ingress.gateway } : {}) }],
+        options: driverOptions(ingress.encrypted, ingress.mtu),
+    };
+}
+
+function driverOptions(encrypted: boolean, mtu?: number): Record<string, string> {
+    return {
+        ...(encrypted ? { encrypted: "true" } : {}),
+        ...(mtu ? { "com.docker.network.driver.mtu": String(mtu) } : {}),
+    };
+}

@@ -1,0 +1,119 @@
+// Driver `docker`: every node a docker-in-docker container on one bridge network of the local engine.
+import * as command from "@pulumi/command";
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import * as path from "node:path";
+import type { Plan, PlanNode } from "../../stacks/plan";
+import { commandOptions, deleteCommandLine, logging, NodeRunner, RunScriptArgs, scriptPayload, ScriptRun, toScriptRun } from "./runner";
+
+export interface DockerNodesArgs {
+    readonly plan: Plan;
+    /** Prefix for container, volume and network names on the local engine (unique per stack). */
+    readonly namePrefix: string;
+    /** Folder holding templates/node/Dockerfile (the build context when drivers.docker.build is true). */
+    readonly nodeImageContext: string;
+}
+
+/** The port of the inner engine API inside each node container; published on 127.0.0.1 for the first manager only. */
+export const INNER_API_PORT = 2375;
+
+export class DockerNodes extends pulumi.ComponentResource {
+    public readonly runners: Record<string, NodeRunner> = {};
+    public readonly containers: Record<string, docker.Container> = {};
+    public readonly network: docker.Network;
+    /** tcp://127.0.0.1:<port>: the first manager's engine, for the swarm-level docker provider. */
+    public readonly managerHost: string;
+
+    constructor(name: string, args: DockerNodesArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("swarm:nodes:DockerNodes", name, {}, opts);
+        const { plan, namePrefix } = args;
+        const cfg = plan.drivers.docker;
+
+        this.network = new docker.Network(`${name}-lan`, {
+            name: `${namePrefix}-${cfg.network.name}`,
+            driver: "bridge",
+            ipamConfigs: [{ subnet: cfg.network.subnet, ...(cfg.network.gateway ? { gateway: cfg.network.gateway } : {}) }],
+        }, { parent: this });
+
+        const image: pulumi.Input<string> = cfg.build
+            ? new docker.Image(`${name}-image`, {
+                  imageName: cfg.image,
+                  build: { context: path.join(args.nodeImageContext), dockerfile: path.join(args.nodeImageContext, "Dockerfile") },
+                  skipPush: true,
+              }, { parent: this }).imageName
+            : cfg.image;
+
+        for (const node of plan.nodes) {
+            const isApiNode = node.name === plan.bootstrap.firstManager;
+            const volume = new docker.Volume(`${name}-${node.name}-data`, { name: `${namePrefix}-${node.name}-docker` }, { parent: this });
+            const container = new docker.Container(`${name}-${node.name}`, {
+                name: `${namePrefix}-${node.name}`,
+                hostname: node.name,
+                image,
+                restart: "unless-stopped",
+                privileged: cfg.privileged,
+                ...(cfg.privileged ? {} : { capabilities: { adds: cfg.capabilities.add, drops: cfg.capabilities.drop } }),
+                securityOpts: cfg.securityOpts,
+                networksAdvanced: [{ name: this.network.name, ipv4Address: node.address }],
+                volumes: [
+                    { volumeName: volume.name, containerPath: "/var/lib/docker" },
+                    ...(cfg.mountCgroup ? [{ hostPath: "/sys/fs/cgroup", containerPath: "/sys/fs/cgroup" }] : []),
+                ],
+                // Read by the node image's entrypoint (templates/node/entrypoint.sh, and the lab's node image).
+                envs: [`DOCKERD_STORAGE_DRIVER=${cfg.storageDriver}`],
+                // Only the first manager's API is reachable from the host, and only on loopback.
+                ports: isApiNode ? [{ internal: INNER_API_PORT, external: cfg.managerApiPort, ip: "127.0.0.1" }] : [],
+                labels: [{ label: "swarm-platform.node", value: node.name }],
+            }, { parent: this, deleteBeforeReplace: true });
+            this.containers[node.name] = container;
+            this.runners[node.name] = new DockerRunner(this, `${name}-${node.name}`, node, container);
+        }
+        this.managerHost = `tcp://127.0.0.1:${cfg.managerApiPort}`;
+        this.registerOutputs({ network: this.network.name, managerHost: this.managerHost });
+    }
+}
+
+class DockerRunner implements NodeRunner {
+    public readonly ready: pulumi.Input<pulumi.Resource>[];
+    private readonly container: pulumi.Output<string>;
+    private readonly shell: pulumi.Output<string>;
+
+    constructor(private readonly parent: pulumi.Resource, prefix: string, public readonly node: PlanNode, container: docker.Container) {
+        this.container = container.name;
+        this.shell = pulumi.interpolate`docker exec -i ${container.name} bash -s`;
+        // The inner engine needs a few seconds after the container starts: wait for it once, in one place.
+        const ready = new command.local.Command(`${prefix}-engine-ready`, {
+            create: this.shell,
+            stdin: scriptPayload(node.name, "node-ready"),
+            addPreviousOutputInEnv: false,
+        }, { parent, dependsOn: [container] });
+        this.ready = [ready];
+    }
+
+    run(name: string, args: RunScriptArgs, opts: pulumi.CustomResourceOptions): ScriptRun {
+        return toScriptRun(new command.local.Command(name, {
+            create: this.shell,
+            stdin: scriptPayload(this.node.name, args.script, args.env),
+            delete: this.shell.apply((shell) => deleteCommandLine(this.node.name, args.onDelete, shell) ?? ""),
+            logging: logging(args),
+            addPreviousOutputInEnv: false,
+            interpreter: ["/bin/bash", "-c"],
+            ...(args.triggers ? { triggers: args.triggers } : {}),
+        }, commandOptions(args, { parent: this.parent, ...opts, dependsOn: dependsOn(this.ready, opts) })));
+    }
+
+    loadImage(name: string, image: pulumi.Input<string>, opts: pulumi.CustomResourceOptions): ScriptRun {
+        return toScriptRun(new command.local.Command(name, {
+            create: pulumi.interpolate`set -euo pipefail; docker save ${image} | docker exec -i ${this.container} docker load`,
+            interpreter: ["/bin/bash", "-c"],
+            triggers: [image],
+            addPreviousOutputInEnv: false,
+        }, { parent: this.parent, ...opts, dependsOn: dependsOn(this.ready, opts) }));
+    }
+}
+
+export function dependsOn(ready: pulumi.Input<pulumi.Resource>[], opts: pulumi.CustomResourceOptions): pulumi.Input<pulumi.Resource>[] {
+    const extra = opts.dependsOn;
+    const list = extra === undefined ? [] : Array.isArray(extra) ? extra : [extra as pulumi.Input<pulumi.Resource>];
+    return [...ready, ...list];
+}

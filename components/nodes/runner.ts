@@ -1,0 +1,58 @@
+// The one way to run a rendered node script on any node, whatever its driver.
+import * as command from "@pulumi/command";
+import * as pulumi from "@pulumi/pulumi";
+import type { PlanNode } from "../../stacks/plan";
+import { NodeScript, renderNodeScript } from "../../stacks/render";
+
+export type Env = Record<string, pulumi.Input<string>>;
+
+export interface RunScriptArgs {
+    readonly script: NodeScript;
+    /** Variables the script reads; secret inputs stay secret (they travel base64-encoded on stdin, never on a command line). */
+    readonly env?: Env;
+    /** Run on delete; no secrets allowed (delete commands are plain command lines). */
+    readonly onDelete?: { readonly script: NodeScript; readonly env?: Record<string, string> };
+    /** stdout carries secrets (join tokens): mark it secret and keep it out of the logs. */
+    readonly secretStdout?: boolean;
+    /** Values whose change replaces the command (runs create again from scratch). */
+    readonly triggers?: pulumi.Input<unknown[]>;
+}
+
+/** What every driver's command resource offers. */
+export interface ScriptRun {
+    readonly resource: pulumi.CustomResource;
+    readonly stdout: pulumi.Output<string>;
+}
+
+export interface NodeRunner {
+    readonly node: PlanNode;
+    /** Resources a script on this node must wait for (the container, the bootstrap). */
+    readonly ready: pulumi.Input<pulumi.Resource>[];
+    run(name: string, args: RunScriptArgs, opts: pulumi.CustomResourceOptions): ScriptRun;
+    /** Copies an image from the engine running Pulumi into this node's engine (docker save | docker load). */
+    loadImage(name: string, image: pulumi.Input<string>, opts: pulumi.CustomResourceOptions): ScriptRun;
+}
+
+/** The stdin payload: envelope + script, with env values resolved (and secret if any value is). */
+export function scriptPayload(node: string, script: NodeScript, env: Env = {}): pulumi.Output<string> {
+    return pulumi.all(env).apply((resolved) => renderNodeScript(script, { node, env: resolved }));
+}
+
+/** A delete command line that feeds a rendered script to `shell` without any quoting: base64 is quote-safe. */
+export function deleteCommandLine(node: string, onDelete: RunScriptArgs["onDelete"], shell: string): string | undefined {
+    if (!onDelete) return undefined;
+    const payload = Buffer.from(renderNodeScript(onDelete.script, { node, env: onDelete.env ?? {} })).toString("base64");
+    return `printf %s '${payload}' | base64 -d | ${shell}`;
+}
+
+export function commandOptions(args: RunScriptArgs, opts: pulumi.CustomResourceOptions): pulumi.CustomResourceOptions {
+    return args.secretStdout ? { ...opts, additionalSecretOutputs: ["stdout", "stderr"] } : opts;
+}
+
+export function logging(args: RunScriptArgs): "none" | "stdoutAndStderr" {
+    return args.secretStdout ? "none" : "stdoutAndStderr";
+}
+
+export function toScriptRun(cmd: command.local.Command | command.remote.Command): ScriptRun {
+    return { resource: cmd, stdout: cmd.stdout };
+}

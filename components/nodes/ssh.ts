@@ -1,0 +1,88 @@
+// Driver `ssh`: existing machines reached over SSH; bootstrap installs the Docker engine and keepalived when missing.
+import * as command from "@pulumi/command";
+import * as pulumi from "@pulumi/pulumi";
+import type { Plan, PlanNode } from "../../stacks/plan";
+import { dependsOn } from "./docker";
+import { commandOptions, deleteCommandLine, logging, NodeRunner, RunScriptArgs, scriptPayload, ScriptRun, toScriptRun } from "./runner";
+
+export interface SshNodesArgs {
+    readonly plan: Plan;
+    /** The deploy user's private key (a Pulumi secret). */
+    readonly privateKey: pulumi.Input<string>;
+}
+
+export class SshNodes extends pulumi.ComponentResource {
+    public readonly runners: Record<string, NodeRunner> = {};
+    /** ssh://user@host:port of the first manager, for the swarm-level docker provider (uses the local ssh client and agent). */
+    public readonly managerHost: string;
+
+    constructor(name: string, args: SshNodesArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("swarm:nodes:SshNodes", name, {}, opts);
+        const { plan } = args;
+        const gatewayPorts = [plan.gateway.ports.http, plan.gateway.ports.https].join(" ");
+        for (const node of plan.nodes) {
+            const ssh = requireSsh(node);
+            const connection: command.types.input.remote.ConnectionArgs = {
+                host: ssh.host,
+                port: ssh.port,
+                user: ssh.user,
+                privateKey: pulumi.secret(args.privateKey),
+                dialErrorLimit: 3,
+            };
+            const shell = plan.drivers.ssh.sudo ? "sudo -n bash -s" : "bash -s";
+            const bootstrap = new command.remote.Command(`${name}-${node.name}-bootstrap`, {
+                connection,
+                create: shell,
+                stdin: scriptPayload(node.name, "node-bootstrap", {
+                    GATEWAY_PORTS: node.gateway ? gatewayPorts : "",
+                    SCRIPT_USER: plan.vrrp?.scriptUser ?? "keepalived_script",
+                }),
+                addPreviousOutputInEnv: false,
+            }, { parent: this });
+            this.runners[node.name] = new SshRunner(this, node, connection, shell, plan.drivers.ssh.sudo, [bootstrap]);
+        }
+        const first = requireSsh(plan.nodes.find((n) => n.name === plan.bootstrap.firstManager) as PlanNode);
+        this.managerHost = `ssh://${first.user}@${first.host}:${first.port}`;
+        this.registerOutputs({ managerHost: this.managerHost });
+    }
+}
+
+function requireSsh(node: PlanNode): NonNullable<PlanNode["ssh"]> {
+    if (!node.ssh) throw new Error(`node ${node.name}: driver ssh needs an ssh host`);
+    return node.ssh;
+}
+
+class SshRunner implements NodeRunner {
+    constructor(
+        private readonly parent: pulumi.Resource,
+        public readonly node: PlanNode,
+        private readonly connection: command.types.input.remote.ConnectionArgs,
+        private readonly shell: string,
+        private readonly sudo: boolean,
+        public readonly ready: pulumi.Input<pulumi.Resource>[],
+    ) {}
+
+    run(name: string, args: RunScriptArgs, opts: pulumi.CustomResourceOptions): ScriptRun {
+        return toScriptRun(new command.remote.Command(name, {
+            connection: this.connection,
+            create: this.shell,
+            stdin: scriptPayload(this.node.name, args.script, args.env),
+            delete: deleteCommandLine(this.node.name, args.onDelete, this.shell) ?? "",
+            logging: logging(args),
+            addPreviousOutputInEnv: false,
+            ...(args.triggers ? { triggers: args.triggers } : {}),
+        }, commandOptions(args, { parent: this.parent, ...opts, dependsOn: dependsOn(this.ready, opts) })));
+    }
+
+    /** docker save | ssh … docker load: the local ssh client authenticates with the agent, like the docker provider's ssh:// host. */
+    loadImage(name: string, image: pulumi.Input<string>, opts: pulumi.CustomResourceOptions): ScriptRun {
+        const ssh = requireSsh(this.node);
+        const load = this.sudo ? "sudo -n docker load" : "docker load";
+        return toScriptRun(new command.local.Command(name, {
+            create: pulumi.interpolate`set -euo pipefail; docker save ${image} | ssh -o BatchMode=yes -p ${ssh.port} ${ssh.user}@${ssh.host} ${load}`,
+            interpreter: ["/bin/bash", "-c"],
+            triggers: [image],
+            addPreviousOutputInEnv: false,
+        }, { parent: this.parent, ...opts, dependsOn: dependsOn(this.ready, opts) }));
+    }
+}

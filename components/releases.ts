@@ -1,0 +1,88 @@
+// Release: one app version as one replicated swarm service, placed by zone, on the zone's overlay (and the gateway
+// network when it has hostnames), healthchecked, updated start-first with automatic rollback.
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import type { PlanRelease, PlanUpdatePolicy } from "../stacks/plan";
+import { seconds } from "./durations";
+import { DeliveredImage } from "./images";
+import type { NodeRunner } from "./nodes";
+
+export interface ReleaseArgs {
+    readonly release: PlanRelease;
+    readonly provider: docker.Provider;
+    /** Network ids by plan network name. */
+    readonly networkIds: Readonly<Record<string, pulumi.Input<string>>>;
+    /** Nodes of the release's zone: where a loaded image must be. */
+    readonly zoneNodes: readonly NodeRunner[];
+    /** What the service waits for: the zone nodes' labels and the networks. */
+    readonly dependsOn: pulumi.Input<pulumi.Resource>[];
+}
+
+export class Release extends pulumi.ComponentResource {
+    public readonly service: docker.Service;
+    public readonly serviceName: string;
+
+    constructor(name: string, args: ReleaseArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("swarm:releases:Release", name, {}, opts);
+        const r = args.release;
+        let image: pulumi.Input<string> = r.image;
+        const deliveries: pulumi.Resource[] = [];
+        if (r.build || r.load) {
+            const delivered = new DeliveredImage(`${name}-image`, {
+                imageName: r.image,
+                ...(r.build ? { build: r.build } : {}),
+                delivery: r.load ? "load" : "registry",
+                targets: args.zoneNodes,
+            }, { parent: this });
+            image = delivered.ref;
+            deliveries.push(...Object.values(delivered.deliveries));
+        }
+        const networks = r.networks.map((n) => {
+            const id = args.networkIds[n];
+            if (id === undefined) throw new Error(`release ${r.app} ${r.release}: network ${n} is not planned`);
+            return { name: id, aliases: [] as string[] };
+        });
+        this.serviceName = r.service;
+        this.service = new docker.Service(`${name}-service`, {
+            name: r.service,
+            mode: { replicated: { replicas: r.replicas } },
+            labels: Object.entries(r.labels).map(([label, value]) => ({ label, value })),
+            taskSpec: {
+                containerSpec: {
+                    image,
+                    env: { ...r.env },
+                    healthcheck: {
+                        tests: [...r.healthcheck.test],
+                        interval: seconds(r.healthcheck.interval),
+                        timeout: seconds(r.healthcheck.timeout),
+                        retries: r.healthcheck.retries,
+                        startPeriod: seconds(r.healthcheck.startPeriod),
+                    },
+                    stopGracePeriod: seconds(r.stopGracePeriod),
+                    labels: Object.entries(r.labels).map(([label, value]) => ({ label, value })),
+                },
+                placement: { constraints: [...r.constraints] },
+                networksAdvanceds: networks,
+                restartPolicy: { condition: "any", delay: "2s" },
+            },
+            endpointSpec: {
+                mode: r.endpointMode,
+                ports: r.publish.map((p) => ({ targetPort: p.target, publishedPort: p.published, protocol: p.protocol, publishMode: p.mode })),
+            },
+            updateConfig: policy(r.update),
+            rollbackConfig: policy(r.rollback),
+        }, { parent: this, provider: args.provider, dependsOn: [...args.dependsOn, ...deliveries] });
+        this.registerOutputs({ service: this.serviceName });
+    }
+}
+
+function policy(p: PlanUpdatePolicy): docker.types.input.ServiceUpdateConfig {
+    return {
+        parallelism: p.parallelism,
+        delay: seconds(p.delay),
+        order: p.order,
+        failureAction: p.failureAction,
+        monitor: seconds(p.monitor),
+        maxFailureRatio: String(p.maxFailureRatio),
+    };
+}

@@ -1,0 +1,127 @@
+// SwarmCluster: init on the first manager, join managers one at a time and workers in parallel,
+// then labels/role/availability per node from the first manager. Deleting a node removes it and makes it leave.
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import type { Plan, PlanNode } from "../stacks/plan";
+import type { NodeRunner, ScriptRun } from "./nodes";
+
+export interface SwarmClusterArgs {
+    readonly plan: Plan;
+    readonly runners: Readonly<Record<string, NodeRunner>>;
+    /** How Pulumi reaches the first manager's engine (tcp://127.0.0.1:… or ssh://…). */
+    readonly managerHost: string;
+    readonly sshOpts?: string[];
+}
+
+export interface JoinTokens {
+    readonly worker: string;
+    readonly manager: string;
+    readonly unlockKey: string;
+}
+
+/** The one JSON line swarm-init prints. */
+interface InitOutput {
+    readonly nodeId: string;
+    readonly managerAddr: string;
+    readonly workerToken: string;
+    readonly managerToken: string;
+    readonly unlockKey: string;
+}
+
+export class SwarmCluster extends pulumi.ComponentResource {
+    /** Secret. */
+    public readonly joinTokens: pulumi.Output<JoinTokens>;
+    /** Swarm node IDs by node name. */
+    public readonly nodeIds: Record<string, pulumi.Output<string>> = {};
+    /** The label/role/availability step of each node: swarm resources placed on a node wait for it. */
+    public readonly memberships: Record<string, pulumi.Resource> = {};
+    /** A docker provider talking to the first manager, for networks, secrets and services. */
+    public readonly provider: docker.Provider;
+
+    constructor(name: string, args: SwarmClusterArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("swarm:swarm:SwarmCluster", name, {}, opts);
+        const { plan, runners } = args;
+        const first = nodeOf(plan, plan.bootstrap.firstManager);
+        const runner = (node: string) => {
+            const r = runners[node];
+            if (!r) throw new Error(`node ${node}: no runner (driver not created)`);
+            return r;
+        };
+
+        const init = runner(first.name).run(`${name}-init`, {
+            script: "swarm-init",
+            env: {
+                ADVERTISE_ADDR: first.address,
+                DATA_PATH_PORT: String(plan.swarm.dataPathPort),
+                DEFAULT_ADDR_POOL: plan.swarm.defaultAddrPool.join(" "),
+                DEFAULT_ADDR_POOL_MASK_LENGTH: String(plan.swarm.defaultAddrPoolMaskLength),
+                AUTOLOCK: String(plan.swarm.autolock),
+            },
+            onDelete: { script: "swarm-leave" },
+            secretStdout: true,
+        }, { parent: this });
+        const initOut = parseJson<InitOutput>(init, `swarm init on ${first.name}`);
+        this.joinTokens = pulumi.secret(initOut.apply((o): JoinTokens => ({ worker: o.workerToken, manager: o.managerToken, unlockKey: o.unlockKey })));
+        this.nodeIds[first.name] = pulumi.unsecret(initOut.apply((o) => o.nodeId));
+        const managerAddr = `${first.address}:2377`;
+
+        // Managers join one at a time (each changes the Raft membership); workers in parallel after the managers.
+        let previous: pulumi.Resource = init.resource;
+        const joins: pulumi.Resource[] = [];
+        const join = (node: PlanNode, after: pulumi.Resource) => {
+            const tokens = this.joinTokens;
+            const run = runner(node.name).run(`${name}-join-${node.name}`, {
+                script: "swarm-join",
+                env: {
+                    JOIN_TOKEN: tokens.apply((t) => (node.role === "manager" ? t.manager : t.worker)),
+                    MANAGER_ADDR: managerAddr,
+                    ADVERTISE_ADDR: node.address,
+                },
+                onDelete: { script: "swarm-leave" },
+            }, { parent: this, dependsOn: [after] });
+            this.nodeIds[node.name] = pulumi.unsecret(parseJson<{ nodeId: string }>(run, `swarm join on ${node.name}`).apply((o) => o.nodeId));
+            return run.resource;
+        };
+        for (const m of plan.bootstrap.managers) {
+            previous = join(nodeOf(plan, m), previous);
+            joins.push(previous);
+        }
+        for (const w of plan.bootstrap.workers) joins.push(join(nodeOf(plan, w), previous));
+
+        for (const node of plan.nodes) {
+            const labels = Object.entries(node.labels).map(([k, v]) => `${k}=${v}`).join("\n");
+            const membership = runner(first.name).run(`${name}-member-${node.name}`, {
+                script: "node-membership",
+                env: { NODE_ID: this.nodeIds[node.name], MEMBER_NAME: node.name, ROLE: node.role, AVAILABILITY: node.availability, LABELS: labels },
+                onDelete: { script: "node-remove", env: { MEMBER_NAME: node.name } },
+            }, { parent: this, dependsOn: node.name === first.name ? [init.resource] : joins });
+            this.memberships[node.name] = membership.resource;
+        }
+
+        this.provider = new docker.Provider(`${name}-manager`, {
+            // Unknown until init has run, so a first preview never dials a manager that does not exist yet.
+            host: initOut.apply(() => args.managerHost),
+            ...(args.sshOpts?.length ? { sshOpts: args.sshOpts } : {}),
+        }, { parent: this });
+
+        this.registerOutputs({ joinTokens: this.joinTokens, nodeIds: this.nodeIds, managerHost: args.managerHost });
+    }
+}
+
+function nodeOf(plan: Plan, name: string): PlanNode {
+    const node = plan.nodes.find((n) => n.name === name);
+    if (!node) throw new Error(`plan has no node ${name}`);
+    return node;
+}
+
+/** Parses the script's single JSON line of stdout, failing with the step's name when it is not JSON. */
+function parseJson<T>(run: ScriptRun, step: string): pulumi.Output<T> {
+    return run.stdout.apply((out) => {
+        const line = out.trim().split("\n").pop() ?? "";
+        try {
+            return JSON.parse(line) as T;
+        } catch {
+            throw new Error(`${step}: expected one JSON line on stdout, got ${line.length} characters that are not JSON`);
+        }
+    });
+}

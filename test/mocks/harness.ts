@@ -1,0 +1,192 @@
+// Runs the real index.ts in-process under pulumi.runtime.setMocks and records what it declares:
+// every resource (type, name, inputs, provider), its explicit dependsOn edges and which inputs are secret.
+import * as pulumi from "@pulumi/pulumi";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { readStackFile } from "../../stacks/config";
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { runInPulumiStack } = require("@pulumi/pulumi/runtime/stack") as { runInPulumiStack(init: () => Promise<unknown>): Promise<unknown> };
+
+export const PROJECT = "swarm-platform";
+export const ROOT = path.resolve(__dirname, "..", "..");
+const INDEX = path.join(ROOT, "index.ts");
+
+export interface Registered {
+    readonly type: string;
+    readonly name: string;
+    readonly inputs: Record<string, unknown>;
+    readonly provider?: string;
+}
+
+export interface Declared {
+    readonly type: string;
+    readonly name: string;
+    /** Logical names of the explicit dependsOn resources. */
+    readonly dependsOn: string[];
+    /** Logical name of the parent resource. */
+    readonly parent?: string;
+    /** Input property names whose value is a secret Output. */
+    readonly secretInputs: string[];
+}
+
+export interface RunResult {
+    readonly resources: Registered[];
+    readonly declared: Map<string, Declared>;
+    readonly outputs: Record<string, unknown>;
+    readonly secretOutputs: Set<string>;
+}
+
+export interface RunOptions {
+    readonly stack: string;
+    /** Platform config keys (without the project prefix). */
+    readonly config: Record<string, unknown>;
+    /** Secret config values by key. */
+    readonly secrets?: Record<string, string>;
+    readonly preview?: boolean;
+}
+
+/** The platform keys and secret names of a committed stack file. */
+export function stackConfig(stack: string): Record<string, unknown> {
+    return structuredClone(readStackFile(path.join(ROOT, `Pulumi.${stack}.yaml`)).config);
+}
+
+/** What the fake nodes print: swarm-init and swarm-join are the only scripts whose stdout the program parses. */
+function commandStdout(inputs: Record<string, unknown>, name: string): string {
+    const stdin = String(inputs.stdin ?? "");
+    if (stdin.includes("swarm-init")) {
+        return JSON.stringify({ nodeId: `id-${name}`, managerAddr: "x:2377", workerToken: "SWMTKN-worker", managerToken: "SWMTKN-manager", unlockKey: "" });
+    }
+    if (stdin.includes("swarm-join")) return JSON.stringify({ nodeId: `id-${name}` });
+    return "ok";
+}
+
+function fakeState(type: string, name: string, inputs: Record<string, unknown>): Record<string, unknown> {
+    switch (type) {
+        case "command:local:Command":
+        case "command:remote:Command":
+            return { ...inputs, stdout: commandStdout(inputs, name), stderr: "" };
+        case "random:index/randomPassword:RandomPassword":
+            return { ...inputs, result: "Pa55w0rd" };
+        case "docker:index/image:Image":
+            return { ...inputs, repoDigest: `${String(inputs.imageName)}@sha256:0` };
+        default:
+            return inputs;
+    }
+}
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { waitForRPCs } = require("@pulumi/pulumi/runtime/settings") as { waitForRPCs(): Promise<void> };
+
+process.on("exit", () => fs.rmSync(path.join(os.tmpdir(), `swarm-platform-mocks-${process.pid}`), { recursive: true, force: true }));
+
+export async function runProgram(opts: RunOptions): Promise<RunResult> {
+    const resources: Registered[] = [];
+    const pending: Promise<Declared>[] = [];
+    await pulumi.runtime.setMocks(
+        {
+            newResource(args: pulumi.runtime.MockResourceArgs) {
+                const inputs = unwrapSecrets(args.inputs) as Record<string, unknown>;
+                resources.push({ type: args.type, name: args.name, inputs, ...(args.provider ? { provider: args.provider } : {}) });
+                return { id: `${args.name}-id`, state: fakeState(args.type, args.name, inputs) };
+            },
+            call(args: pulumi.runtime.MockCallArgs) {
+                return args.inputs;
+            },
+        },
+        PROJECT,
+        opts.stack,
+        opts.preview ?? false,
+    );
+    const config: Record<string, string> = {};
+    for (const [k, v] of Object.entries(opts.config)) config[`${PROJECT}:${k}`] = JSON.stringify(v);
+    for (const [k, v] of Object.entries(opts.secrets ?? {})) config[`${PROJECT}:${k}`] = v;
+    pulumi.runtime.setAllConfig(config, Object.keys(opts.secrets ?? {}).map((k) => `${PROJECT}:${k}`));
+    // One build dir per stack, as in real use (.build/<stack>): the image build context path is an input.
+    process.env.SWARM_PLATFORM_BUILD_DIR = path.join(os.tmpdir(), `swarm-platform-mocks-${process.pid}`, opts.stack);
+    try {
+        let program: Record<string, unknown> = {};
+        let loadError: unknown;
+        // Inside a root stack resource, as under the CLI: stack transformations need one.
+        await runInPulumiStack(async () => {
+            pulumi.runtime.registerStackTransformation((args) => {
+                pending.push(describe(args));
+                return undefined;
+            });
+            delete require.cache[require.resolve(INDEX)];
+            try {
+                // eslint-disable-next-line @typescript-eslint/no-require-imports
+                program = require(INDEX) as Record<string, unknown>;
+            } catch (err) {
+                // Rethrown below, after the stack resource settles, so no promise is left rejected behind.
+                loadError = err;
+            }
+            return undefined;
+        });
+        if (loadError !== undefined) {
+            await waitForRPCs();
+            // What was registered before the failure (the root stack aside): tests assert it is nothing.
+            throw Object.assign(loadError as Error, { registered: resources.filter((r) => r.type !== "pulumi:pulumi:Stack").map((r) => r.name) });
+        }
+        const outputs: Record<string, unknown> = {};
+        const secretOutputs = new Set<string>();
+        for (const [key, value] of Object.entries(program)) {
+            if (pulumi.Output.isInstance(value)) {
+                outputs[key] = await settle(value);
+                if (await pulumi.isSecret(value)) secretOutputs.add(key);
+            } else outputs[key] = value;
+        }
+        await waitForRPCs();
+        const declared = new Map((await Promise.all(pending)).map((d) => [d.name, d]));
+        return { resources, declared, outputs, secretOutputs };
+    } finally {
+        delete process.env.SWARM_PLATFORM_BUILD_DIR;
+    }
+}
+
+async function describe(args: pulumi.ResourceTransformationArgs): Promise<Declared> {
+    const deps = args.opts.dependsOn;
+    const list = (deps === undefined ? [] : Array.isArray(deps) ? deps : [deps]) as pulumi.Input<pulumi.Resource>[];
+    const dependsOn = await Promise.all(list.map(async (d) => {
+        const res = pulumi.Output.isInstance(d) ? await settle(d as pulumi.Output<pulumi.Resource>) : await d;
+        return nameOfUrn(await settle(res.urn));
+    }));
+    const parent = args.opts.parent ? nameOfUrn(await settle(args.opts.parent.urn)) : undefined;
+    const secretInputs: string[] = [];
+    for (const [key, value] of Object.entries(args.props ?? {})) {
+        if (pulumi.Output.isInstance(value) && (await pulumi.isSecret(value))) secretInputs.push(key);
+    }
+    return { type: args.type, name: args.name, dependsOn, ...(parent ? { parent } : {}), secretInputs };
+}
+
+const SECRET_SIG = "4dabf18193072939515e22adb298388d";
+
+/** Mocks receive secret inputs wrapped in the wire format's secret envelope; tests want the plain values. */
+function unwrapSecrets(value: unknown): unknown {
+    if (Array.isArray(value)) return value.map(unwrapSecrets);
+    if (value && typeof value === "object") {
+        const obj = value as Record<string, unknown>;
+        if (SECRET_SIG in obj && "value" in obj) return unwrapSecrets(obj.value);
+        return Object.fromEntries(Object.entries(obj).map(([k, v]) => [k, unwrapSecrets(v)]));
+    }
+    return value;
+}
+
+function settle<T>(o: pulumi.Output<T>): Promise<T> {
+    return new Promise((resolve) => o.apply((v) => resolve(v)));
+}
+
+function nameOfUrn(urn: string): string {
+    return urn.split("::").pop() ?? urn;
+}
+
+export function ofType(r: RunResult, type: string): Registered[] {
+    return r.resources.filter((x) => x.type === type);
+}
+
+export function byName(r: RunResult, name: string): Registered {
+    const found = r.resources.find((x) => x.name === name);
+    if (!found) throw new Error(`no resource named ${name}; have: ${r.resources.map((x) => x.name).join(", ")}`);
+    return found;
+}

@@ -1,0 +1,346 @@
+// Mock tests of index.ts: the resources the program declares for the dev and prod stacks and for changed configs.
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import type { StackConfigInput } from "../../stacks/schema";
+import { byName, ofType, Registered, RunResult, runProgram, stackConfig } from "./harness";
+
+const SERVICE = "docker:index/service:Service";
+const COMMAND = "command:local:Command";
+const REMOTE = "command:remote:Command";
+const PROD_SECRETS = { sshPrivateKey: "-----BEGIN OPENSSH PRIVATE KEY-----\nfake\n", tlsSklepCert: "CERT", tlsSklepKey: "KEY" };
+
+type ServiceInputs = {
+    name: string;
+    mode: { global?: boolean; replicated?: { replicas: number } };
+    taskSpec: {
+        containerSpec: { image: string; env?: Record<string, string>; mounts?: { type: string; source: string; target: string }[] };
+        placement: { constraints: string[] };
+        networksAdvanceds: { name: string }[];
+    };
+    endpointSpec: { mode: string; ports?: { publishMode: string; publishedPort: number; targetPort: number }[] };
+    updateConfig: { order: string; failureAction: string; parallelism: number; monitor: string };
+    rollbackConfig: { order: string };
+};
+
+function services(r: RunResult): Map<string, ServiceInputs> {
+    return new Map(ofType(r, SERVICE).map((s) => [String(s.inputs.name), s.inputs as unknown as ServiceInputs]));
+}
+
+function count(r: RunResult, type: string): number {
+    return ofType(r, type).length;
+}
+
+function stdinOf(res: Registered): string {
+    return String(res.inputs.stdin ?? "");
+}
+
+type DevConfig = StackConfigInput & { apps: NonNullable<StackConfigInput["apps"]> };
+
+function mutateDev(change: (c: DevConfig) => void): Record<string, unknown> {
+    const config = stackConfig("dev") as unknown as DevConfig;
+    change(config);
+    return config as unknown as Record<string, unknown>;
+}
+
+describe("dev stack (docker driver)", () => {
+    let dev: RunResult;
+    it("declares four node containers with one volume each on one bridge network", async () => {
+        dev = await runProgram({ stack: "dev", config: stackConfig("dev") });
+        assert.equal(count(dev, "docker:index/container:Container"), 4);
+        assert.equal(count(dev, "docker:index/volume:Volume"), 4);
+        const bridges = ofType(dev, "docker:index/network:Network").filter((n) => n.inputs.driver === "bridge");
+        assert.deepEqual(bridges.map((b) => b.inputs.ipamConfigs), [[{ subnet: "172.28.40.0/24" }]]);
+        const gw1 = byName(dev, "nodes-gw-1").inputs as { hostname: string; networksAdvanced: { ipv4Address: string }[] };
+        assert.equal(gw1.hostname, "gw-1");
+        assert.equal(gw1.networksAdvanced[0].ipv4Address, "172.28.40.12");
+    });
+
+    it("publishes only the first manager's engine API, and only on loopback", () => {
+        const published = ofType(dev, "docker:index/container:Container").filter((c) => (c.inputs.ports as unknown[] | undefined)?.length);
+        assert.deepEqual(published.map((c) => c.name), ["nodes-manager-1"]);
+        assert.deepEqual(published[0].inputs.ports, [{ internal: 2375, external: 23750, ip: "127.0.0.1" }]);
+    });
+
+    it("declares overlays per zone and for the gateway on the swarm provider", () => {
+        const overlays = ofType(dev, "docker:index/network:Network").filter((n) => n.inputs.driver === "overlay");
+        assert.deepEqual(overlays.map((n) => n.inputs.name).sort(), ["gateway", "zone-dmz", "zone-intra"]);
+        for (const o of overlays) assert.match(String(o.provider), /swarm-manager/);
+    });
+
+    it("runs one swarm init, three joins and a membership step per node", () => {
+        const commands = ofType(dev, COMMAND);
+        const named = (prefix: string) => commands.filter((c) => c.name.startsWith(prefix)).map((c) => c.name).sort();
+        assert.deepEqual(named("swarm-init"), ["swarm-init"]);
+        assert.deepEqual(named("swarm-join-"), ["swarm-join-gw-1", "swarm-join-gw-2", "swarm-join-worker-1"]);
+        assert.deepEqual(named("swarm-member-"), ["swarm-member-gw-1", "swarm-member-gw-2", "swarm-member-manager-1", "swarm-member-worker-1"]);
+        for (const c of commands.filter((x) => x.name.startsWith("swarm-"))) assert.match(String(c.inputs.create), /^docker exec -i swarm-platform-dev-\S+ bash -s$/);
+    });
+
+    it("gives every release one replicated service placed by its zone, on its zone overlay and the gateway network", () => {
+        const svc = services(dev);
+        assert.deepEqual([...svc.keys()].sort(), ["gateway", "shop-1-9", "shop-2-0", "stock-1-0"]);
+        const overlayId = (name: string) => `networks-${name}-id`;
+        for (const [name, zone, routed] of [["shop-1-9", "dmz", true], ["shop-2-0", "dmz", true], ["stock-1-0", "intra", false]] as const) {
+            const s = svc.get(name)!;
+            assert.deepEqual(s.taskSpec.placement.constraints, [`node.labels.zone==${zone}`], name);
+            assert.deepEqual(s.taskSpec.networksAdvanceds.map((n) => n.name), [overlayId(`zone-${zone}`), ...(routed ? [overlayId("gateway")] : [])], name);
+            assert.ok(s.mode.replicated, `${name} is replicated`);
+            assert.equal(s.updateConfig.order, "start-first");
+            assert.equal(s.updateConfig.failureAction, "rollback");
+            assert.equal(s.updateConfig.parallelism, 1);
+            assert.equal(s.updateConfig.monitor, "30s", "startPeriod 10 + interval 5 × retries 3 + 5");
+            assert.equal(s.rollbackConfig.order, "stop-first");
+            assert.equal(s.endpointSpec.mode, "dnsrr");
+        }
+        assert.equal(svc.get("shop-2-0")!.taskSpec.containerSpec.env?.RELEASE, "2.0");
+    });
+
+    it("runs the gateway globally on gateway nodes with host-mode ports only, stop-first", () => {
+        const gw = services(dev).get("gateway")!;
+        assert.deepEqual(gw.mode, { global: true });
+        assert.deepEqual(gw.taskSpec.placement.constraints, ["node.labels.gateway==true"]);
+        assert.ok(gw.endpointSpec.ports!.length > 0);
+        for (const p of gw.endpointSpec.ports!) assert.equal(p.publishMode, "host");
+        assert.equal(gw.updateConfig.order, "stop-first");
+        assert.equal(gw.updateConfig.parallelism, 1);
+        assert.ok(gw.taskSpec.containerSpec.mounts!.some((m) => m.type === "bind" && m.target === "/etc/swarm-gateway"), "routes are bind-mounted, not baked in");
+    });
+
+    it("publishes no ingress port from any service", () => {
+        for (const [name, s] of services(dev)) {
+            for (const p of s.endpointSpec.ports ?? []) assert.notEqual(p.publishMode, "ingress", name);
+        }
+    });
+
+    it("waits: joins on init, memberships on joins, services on memberships, networks and image loads", () => {
+        const deps = (name: string) => dev.declared.get(name)?.dependsOn ?? assert.fail(`${name} not declared`);
+        assert.ok(deps("swarm-join-gw-1").includes("swarm-init"));
+        for (const member of ["swarm-member-gw-1", "swarm-member-worker-1"]) {
+            for (const join of ["swarm-join-gw-1", "swarm-join-gw-2", "swarm-join-worker-1"]) assert.ok(deps(member).includes(join), `${member} after ${join}`);
+        }
+        const shop = deps("shop-1-9-service");
+        for (const d of ["swarm-member-gw-1", "swarm-member-gw-2", "networks-zone-dmz", "networks-gateway", "shop-1-9-image-load-gw-1", "shop-1-9-image-load-gw-2"]) {
+            assert.ok(shop.includes(d), `shop-1-9 waits for ${d} (has ${shop.join(", ")})`);
+        }
+        const gateway = deps("gateway-service");
+        for (const d of ["gateway-routes-gw-1", "gateway-routes-gw-2", "gateway-image-load-gw-1", "vip-keepalived-gw-1", "swarm-member-gw-2"]) {
+            assert.ok(gateway.includes(d), `gateway waits for ${d}`);
+        }
+        assert.ok(deps("vip-keepalived-gw-1").includes("swarm-member-gw-1"));
+        for (const n of ["networks-zone-dmz", "networks-gateway"]) assert.ok(deps(n).includes("swarm-member-manager-1"));
+    });
+
+    it("keeps join tokens and the VRRP password secret, and out of the logs", () => {
+        assert.ok(dev.secretOutputs.has("joinTokens"));
+        assert.ok(dev.declared.get("swarm-join-gw-1")!.secretInputs.includes("stdin"), "join token travels in a secret stdin");
+        assert.ok(dev.declared.get("vip-keepalived-gw-1")!.secretInputs.includes("stdin"), "keepalived.conf holds the password");
+        assert.equal(byName(dev, "swarm-init").inputs.logging, "none");
+        const password = byName(dev, "vip-password");
+        assert.equal(password.inputs.length, 8);
+        for (const c of ofType(dev, COMMAND)) {
+            assert.ok(!String(c.inputs.create).includes("SWMTKN"), `${c.name}: no token on a command line`);
+            assert.ok(!String(c.inputs.delete ?? "").includes("SWMTKN"), `${c.name}: no token in the delete command`);
+        }
+    });
+
+    it("renders each gateway node's keepalived.conf with the shared VRID and its own priority", () => {
+        const decoded = (node: string) => envOf(byName(dev, `vip-keepalived-${node}`)).KEEPALIVED_CONF;
+        const gw1 = decoded("gw-1");
+        const gw2 = decoded("gw-2");
+        assert.match(gw1, /virtual_router_id 51/);
+        assert.match(gw2, /virtual_router_id 51/);
+        assert.match(gw1, /priority 200/);
+        assert.match(gw2, /priority 190/);
+        assert.match(gw1, /Pa55w0rd/);
+    });
+
+    it("exports DNS records, a zone file and the routes for DNS", () => {
+        const records = dev.outputs.dnsRecords as { name: string; value: string }[];
+        assert.deepEqual(records.map((r) => `${r.name}=${r.value}`), [
+            "nowy.sklep.localhost=172.28.40.100",
+            "sklep.localhost=172.28.40.100",
+            "stary.sklep.localhost=172.28.40.100",
+        ]);
+        assert.match(String(dev.outputs.zoneFile), /stary\.sklep\.localhost\.?\s+\d*\s*IN\s+A\s+172\.28\.40\.100/);
+        assert.equal(dev.outputs.vip, "172.28.40.100");
+        assert.equal(dev.outputs.managerHost, "tcp://127.0.0.1:23750");
+    });
+});
+
+/** Decodes the env the envelope carries (base64 values) from a command's stdin. */
+export function envOf(res: Registered): Record<string, string> {
+    const env: Record<string, string> = {};
+    for (const m of stdinOf(res).matchAll(/^sp_env ([A-Z_][A-Z0-9_]*) '([A-Za-z0-9+/=]*)'$/gm)) {
+        env[m[1]] = Buffer.from(m[2], "base64").toString("utf8");
+    }
+    return env;
+}
+
+describe("prod stack (ssh driver)", () => {
+    let prod: RunResult;
+    it("bootstraps every machine over SSH and runs the swarm steps there", async () => {
+        prod = await runProgram({ stack: "prod", config: stackConfig("prod"), secrets: PROD_SECRETS });
+        assert.equal(count(prod, "docker:index/container:Container"), 0);
+        const remote = ofType(prod, REMOTE);
+        assert.equal(remote.filter((c) => c.name.endsWith("-bootstrap")).length, 8);
+        const join = byName(prod, "swarm-join-manager-2").inputs as { connection: { host: string; user: string; port: number }; create: string };
+        assert.deepEqual({ host: join.connection.host, user: join.connection.user, port: join.connection.port }, { host: "10.0.10.12", user: "deploy", port: 22 });
+        assert.equal(join.create, "sudo -n bash -s");
+    });
+
+    it("joins managers one at a time, then the workers", () => {
+        const deps = (n: string) => prod.declared.get(n)!.dependsOn;
+        assert.ok(deps("swarm-join-manager-2").includes("swarm-init"));
+        assert.ok(deps("swarm-join-manager-3").includes("swarm-join-manager-2"));
+        assert.ok(deps("swarm-join-gw-1").includes("swarm-join-manager-3"));
+        assert.ok(!deps("swarm-join-gw-1").includes("swarm-join-gw-2"), "workers join in parallel");
+    });
+
+    it("keeps the SSH key secret and drains the managers", () => {
+        assert.ok(prod.declared.get("nodes-manager-1-bootstrap")!.secretInputs.includes("connection"));
+        for (const m of ["manager-1", "manager-2", "manager-3"]) assert.equal(envOf(byName(prod, `swarm-member-${m}`)).AVAILABILITY, "drain");
+    });
+
+    it("replaces the ingress with an encrypted custom one and mounts TLS material as swarm secrets", () => {
+        const ingress = ofType(prod, "docker:index/network:Network").find((n) => n.inputs.ingress === true);
+        assert.ok(ingress, "custom ingress declared");
+        assert.deepEqual(ingress!.inputs.ipamConfigs, [{ subnet: "10.127.0.0/24" }]);
+        assert.ok(prod.declared.get("networks-ingress")!.dependsOn.includes("networks-default-ingress-removed"));
+        assert.equal(count(prod, "docker:index/secret:Secret"), 2);
+        const gw = services(prod).get("gateway")!;
+        assert.deepEqual(gw.endpointSpec.ports!.map((p) => `${p.publishedPort}/${p.publishMode}`), ["80/host", "443/host"]);
+        assert.match(String(prod.outputs.managerHost), /^ssh:\/\/deploy@10\.0\.10\.11:22$/);
+    });
+
+    it("refuses to start without the SSH key, naming the key path, before any resource", async () => {
+        await assert.rejects(
+            runProgram({ stack: "prod", config: stackConfig("prod"), secrets: { tlsSklepCert: "C", tlsSklepKey: "K" } }),
+            /drivers\.ssh\.privateKeySecret: secret "sshPrivateKey" is not set/,
+        );
+    });
+});
+
+describe("changes between two runs", () => {
+    const signature = (r: RunResult) => new Map(r.resources.map((x) => [`${x.type}::${x.name}`, JSON.stringify(x.inputs)]));
+    function diff(a: RunResult, b: RunResult) {
+        const sa = signature(a);
+        const sb = signature(b);
+        return {
+            added: [...sb.keys()].filter((k) => !sa.has(k)).map((k) => k.split("::")[1]).sort(),
+            removed: [...sa.keys()].filter((k) => !sb.has(k)).map((k) => k.split("::")[1]).sort(),
+            changed: [...sa.keys()].filter((k) => sb.has(k) && sa.get(k) !== sb.get(k)).map((k) => k.split("::")[1]).sort(),
+        };
+    }
+
+    it("a hostname moved to another release changes only the gateway routes on each gateway node", async () => {
+        const before = await runProgram({ stack: "dev", config: stackConfig("dev") });
+        const after = await runProgram({
+            stack: "dev",
+            config: mutateDev((c) => {
+                c.apps[0].releases[1].hostnames = ["nowy.sklep.localhost"];
+                c.apps[0].releases[0].hostnames = ["stary.sklep.localhost", "sklep.localhost"];
+            }),
+        });
+        assert.deepEqual(diff(before, after), { added: [], removed: [], changed: ["gateway-routes-gw-1", "gateway-routes-gw-2"] });
+    });
+
+    it("adding a release adds one service with its image delivery, and changes the routes", async () => {
+        const before = await runProgram({ stack: "dev", config: stackConfig("dev") });
+        const after = await runProgram({
+            stack: "dev",
+            config: mutateDev((c) => c.apps[0].releases.push({ name: "2.1", hostnames: ["beta.sklep.localhost"], env: { RELEASE: "2.1" } })),
+        });
+        const d = diff(before, after);
+        assert.deepEqual(d.removed, []);
+        assert.deepEqual(d.added, ["shop-2-1", "shop-2-1-image", "shop-2-1-image-build", "shop-2-1-image-load-gw-1", "shop-2-1-image-load-gw-2", "shop-2-1-service"]);
+        assert.deepEqual(d.changed, ["gateway-routes-gw-1", "gateway-routes-gw-2"]);
+    });
+
+    it("removing a release removes exactly its resources and its routes", async () => {
+        const before = await runProgram({ stack: "dev", config: stackConfig("dev") });
+        const after = await runProgram({
+            stack: "dev",
+            config: mutateDev((c) => {
+                c.apps[0].releases = c.apps[0].releases.slice(1);
+            }),
+        });
+        const d = diff(before, after);
+        assert.deepEqual(d.added, []);
+        assert.deepEqual(d.removed, ["shop-1-9", "shop-1-9-image", "shop-1-9-image-build", "shop-1-9-image-load-gw-1", "shop-1-9-image-load-gw-2", "shop-1-9-service"]);
+        assert.deepEqual(d.changed, ["gateway-routes-gw-1", "gateway-routes-gw-2"]);
+    });
+
+    it("raising replicas changes only that release's service", async () => {
+        const before = await runProgram({ stack: "dev", config: stackConfig("dev") });
+        const after = await runProgram({ stack: "dev", config: mutateDev((c) => (c.apps[0].releases[1].replicas = 4)) });
+        assert.deepEqual(diff(before, after), { added: [], removed: [], changed: ["shop-2-0-service"] });
+    });
+});
+
+describe("bad input", () => {
+    it("reaches the user as validation errors with key paths before any resource is registered", async () => {
+        await assert.rejects(runProgram({ stack: "dev", config: mutateDev((c) => (c.nodes[3].zone = "dmx")) }), (err: Error & { registered?: string[] }) => {
+            assert.match(err.message, /nodes\[3\]\.zone: unknown zone "dmx" \(zones: dmz, intra/);
+            assert.deepEqual(err.registered, []);
+            return true;
+        });
+    });
+
+    it("names an unknown config key (a typo) instead of ignoring it", async () => {
+        await assert.rejects(
+            runProgram({ stack: "dev", config: { ...stackConfig("dev"), virtualIP: { address: "172.28.40.100" } } }),
+            /virtualIP: unknown config key "swarm-platform:virtualIP"/,
+        );
+    });
+
+    it("allows an ingress-published port only where the app opts in", async () => {
+        await assert.rejects(
+            runProgram({ stack: "dev", config: mutateDev((c) => (c.apps[1].publish = [{ target: 8000, published: 8080, mode: "ingress" }])) }),
+            /apps\[1\]\.publish\[0\]: published ports bypass the gateway/,
+        );
+        const allowed = await runProgram({
+            stack: "dev",
+            config: mutateDev((c) => {
+                c.apps[1].publish = [{ target: 8000, published: 8080, mode: "ingress" }];
+                c.apps[1].allowPublishedPorts = true;
+                c.apps[1].endpointMode = "vip";
+            }),
+        });
+        const stock = services(allowed).get("stock-1-0")!;
+        assert.deepEqual(stock.endpointSpec.ports!.map((p) => `${p.publishedPort}/${p.publishMode}`), ["8080/ingress"]);
+    });
+});
+
+describe("large generated config", () => {
+    it("declares one container, join and membership per node and one service per release for 60 nodes and 20 apps", async () => {
+        const config = mutateDev((c) => {
+            c.nodes = [
+                { name: "m-1", role: "manager", zone: "intra", address: "172.28.40.11" },
+                { name: "m-2", role: "manager", zone: "intra", address: "172.28.40.12" },
+                { name: "m-3", role: "manager", zone: "intra", address: "172.28.40.13" },
+                ...Array.from({ length: 57 }, (_, i) => ({
+                    name: `w-${i}`,
+                    role: "worker" as const,
+                    zone: i % 2 ? "intra" : "dmz",
+                    address: `172.28.40.${20 + i}`,
+                    gateway: i < 3,
+                })),
+            ];
+            c.apps = Array.from({ length: 20 }, (_, a) => ({
+                name: `app${a}`,
+                zone: a % 2 ? "intra" : "dmz",
+                image: "registry.example.com/app",
+                releases: [1, 2].map((v) => ({ name: `${v}.0`, hostnames: [`v${v}.app${a}.example.com`] })),
+            }));
+        });
+        const r = await runProgram({ stack: "dev", config });
+        assert.equal(count(r, "docker:index/container:Container"), 60);
+        assert.equal(ofType(r, COMMAND).filter((c) => c.name.startsWith("swarm-join-")).length, 59);
+        assert.equal(ofType(r, COMMAND).filter((c) => c.name.startsWith("swarm-member-")).length, 60);
+        assert.equal(count(r, SERVICE), 41);
+        assert.equal(ofType(r, COMMAND).filter((c) => c.name.startsWith("vip-keepalived-")).length, 3);
+        assert.equal((r.outputs.dnsRecords as unknown[]).length, 40);
+        // Registry images (no build, no load): nothing copied into nodes.
+        assert.equal(ofType(r, COMMAND).filter((c) => c.name.includes("app0-1-0-image-load")).length, 0);
+    });
+});
