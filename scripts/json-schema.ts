@@ -12,6 +12,17 @@ import { StackConfigSchema } from "../stacks/schema";
 const ROOT = path.resolve(__dirname, "..");
 export const JSON_SCHEMA_FILE = path.join(ROOT, "schema", "stack-config.schema.json");
 export const REFERENCE_FILE = path.join(ROOT, "schema", "config-reference.md");
+export const README_FILE = path.join(ROOT, "README.md");
+const README_BEGIN = "<!-- config-reference:begin -->";
+const README_END = "<!-- config-reference:end -->";
+
+/** The README with its config reference section replaced by `table`. */
+export function withReadmeReference(readme: string, table: string): string {
+    const begin = readme.indexOf(README_BEGIN);
+    const end = readme.indexOf(README_END);
+    if (begin < 0 || end < begin) throw new Error(`README.md needs the markers ${README_BEGIN} and ${README_END}`);
+    return readme.slice(0, begin + README_BEGIN.length) + "\n" + table + readme.slice(end);
+}
 
 /** The subset of JSON Schema that z.toJSONSchema emits for this config. */
 export interface JsonSchema {
@@ -139,7 +150,10 @@ function main(argv: readonly string[]): number {
     const schema = buildJsonSchema();
     const rows = referenceRows(schema);
     const outputs: [string, string][] = [[JSON_SCHEMA_FILE, JSON.stringify(schema, null, 2) + "\n"]];
-    if (markdown || check) outputs.push([REFERENCE_FILE, renderMarkdown(rows)]);
+    if (markdown || check) {
+        outputs.push([REFERENCE_FILE, renderMarkdown(rows)]);
+        outputs.push([README_FILE, withReadmeReference(fs.readFileSync(README_FILE, "utf8"), renderMarkdown(rows))]);
+    }
 
     const undocumented = rows.filter((r) => !r.description).map((r) => r.key);
     if (undocumented.length) console.error(`keys without a .describe() in stacks/schema.ts: ${undocumented.join(", ")}`);

@@ -4,7 +4,7 @@ import * as fs from "node:fs";
 import { describe, test } from "node:test";
 import fc from "fast-check";
 import { isCidr, isIpv4 } from "../../stacks/net";
-import { buildJsonSchema, JSON_SCHEMA_FILE, referenceRows, REFERENCE_FILE, renderMarkdown, type JsonSchema } from "../../scripts/json-schema";
+import { buildJsonSchema, JSON_SCHEMA_FILE, README_FILE, referenceRows, REFERENCE_FILE, renderMarkdown, withReadmeReference, type JsonSchema } from "../../scripts/json-schema";
 
 const schema = buildJsonSchema();
 const rows = referenceRows(schema);
@@ -16,6 +16,11 @@ describe("generated schema files", () => {
 
     test("schema/config-reference.md is up to date (npm run schema -- --markdown)", () => {
         assert.equal(fs.readFileSync(REFERENCE_FILE, "utf8"), renderMarkdown(rows));
+    });
+
+    test("the README's config reference is the generated table (npm run schema -- --markdown)", () => {
+        const readme = fs.readFileSync(README_FILE, "utf8");
+        assert.equal(readme, withReadmeReference(readme, renderMarkdown(rows)));
     });
 
     test("every key has a description", () => {
