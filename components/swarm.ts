@@ -93,14 +93,15 @@ export class SwarmCluster extends pulumi.ComponentResource {
             const membership = runner(first.name).run(`${name}-member-${node.name}`, {
                 script: "node-membership",
                 env: { NODE_ID: this.nodeIds[node.name], MEMBER_NAME: node.name, ROLE: node.role, AVAILABILITY: node.availability, LABELS: labels },
-                onDelete: { script: "node-remove", env: { MEMBER_NAME: node.name } },
+                // The address too: over SSH, PULUMI_COMMAND_STDOUT (with the node id) only arrives where sshd accepts it.
+                onDelete: { script: "node-remove", env: { MEMBER_NAME: node.name, MEMBER_ADDR: node.address } },
             }, { parent: this, dependsOn: node.name === first.name ? [init.resource] : joins });
             this.memberships[node.name] = membership.resource;
         }
 
         this.provider = new docker.Provider(`${name}-manager`, {
             // Unknown until init has run, so a first preview never dials a manager that does not exist yet.
-            host: initOut.apply(() => args.managerHost),
+            host: pulumi.unsecret(initOut.apply(() => args.managerHost)),
             ...(args.sshOpts?.length ? { sshOpts: args.sshOpts } : {}),
         }, { parent: this });
 

@@ -188,6 +188,8 @@ export interface Plan {
     readonly releases: readonly PlanRelease[];
     readonly routes: readonly PlanRoute[];
     readonly dns: readonly PlanDnsRecord[];
+    /** TTL of the zone file and of every record. */
+    readonly dnsTtl: number;
 }
 
 const DEFAULT_BASE_IMAGE = { nginx: "nginx:1.27-bookworm", haproxy: "haproxy:2.8-bookworm" } as const;
@@ -274,6 +276,7 @@ export function planStack(c: StackConfig): Plan {
         releases,
         routes,
         dns: planDns(c, nodes, routes, vrrp),
+        dnsTtl: c.dns.ttl,
     };
 }
 
@@ -291,7 +294,9 @@ function overlay(key: string, name: string, net: Omit<StackConfig["networks"]["g
 
 function planReleases(c: StackConfig, app: AppConfig, gatewayNetwork: string): PlanRelease[] {
     const hc = app.healthcheck;
-    const test = hc.test ?? ["CMD", "curl", "-fsS", "-o", "/dev/null", `http://127.0.0.1:${app.port}${hc.path}`];
+    // curl, or wget where the image has no curl (busybox/alpine); the path is URL characters only (schema).
+    const url = `http://127.0.0.1:${app.port}${hc.path}`;
+    const test = hc.test ?? ["CMD-SHELL", `curl -fsS -o /dev/null ${url} || wget -q -O /dev/null ${url}`];
     return app.releases.map((rel) => {
         const service = serviceNameOf(app, rel);
         const routed = rel.hostnames.length > 0;

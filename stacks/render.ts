@@ -303,11 +303,10 @@ export function renderGatewayFiles(plan: Plan): GatewayFiles {
 
 // ---- DNS ------------------------------------------------------------------------------------------
 
-const DEFAULT_ZONE_TTL = 300;
 
 export function renderZoneFile(plan: Plan): string {
     return renderTemplate("zone.mustache", {
-        ttl: plan.dns[0]?.ttl ?? DEFAULT_ZONE_TTL,
+        ttl: plan.dnsTtl,
         records: plan.dns,
     });
 }

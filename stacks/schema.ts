@@ -6,7 +6,10 @@ import { z } from "zod";
 import { isCidr, isIpv4 } from "./net";
 
 const DNS_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
-const HOSTNAME = /^(?=.{1,253}$)([a-z0-9*]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
+// A DNS name, optionally a leading `*.` wildcard (what nginx and HAProxy accept as a server name).
+const HOSTNAME = /^(?=.{1,253}$)(\*\.)?[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
+// Goes into nginx, HAProxy, a Dockerfile and a shell script: keep it to URL path characters.
+const URL_PATH = /^\/[A-Za-z0-9._~\/-]*$/;
 const NAME = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
 const LABEL_KEY = /^[a-zA-Z0-9]([a-zA-Z0-9._-]*[a-zA-Z0-9])?$/;
 const SIZE = /^\d+[kmg]?$/;
@@ -29,7 +32,12 @@ const name = (what: string) =>
 /** The name of another config key that holds a secret (`pulumi config set --secret <name> …`). */
 const secretRef = () => z.string().regex(/^[a-zA-Z][a-zA-Z0-9_-]*$/, "must name a secret config key");
 const labels = () =>
-    z.record(z.string().regex(LABEL_KEY, "label keys are letters, digits, '.', '_' and '-'"), z.string()).default({});
+    z
+        .record(
+            z.string().regex(LABEL_KEY, "label keys are letters, digits, '.', '_' and '-'"),
+            z.string().regex(/^[^\r\n]*$/, "label values are one line"),
+        )
+        .default({});
 const image = () => z.string().regex(IMAGE, "must be a lower-case image reference like registry.example.com/team/app");
 const hostname = () => z.string().regex(HOSTNAME, "must be a lower-case DNS name");
 const capability = () => z.string().regex(/^[A-Z_]+$/, "capability names are upper-case, like NET_ADMIN");
@@ -199,7 +207,7 @@ export const VirtualIpSchema = z.strictObject({
         .describe("Config key of a fixed password instead of a generated one (VRRPv2 PASS: at most 8 characters count)."),
     healthCheck: z
         .strictObject({
-            path: z.string().startsWith("/").default("/healthz").describe("HTTP path of the local gateway that keepalived checks."),
+            path: z.string().regex(URL_PATH, "a URL path like /healthz").default("/healthz").describe("HTTP path of the local gateway that keepalived checks."),
             interval: seconds(1).default(1).describe("Seconds between checks."),
             timeout: seconds(1).default(1).describe("Seconds before a check fails; at most `interval`."),
             fall: z.number().int().min(1).max(10).default(2).describe("Failed checks before the node gives up the VIP."),
@@ -284,7 +292,7 @@ const HealthcheckSchema = z.strictObject({
         .min(1)
         .optional()
         .describe('Exec form (["CMD", "curl", "-fsS", "http://127.0.0.1:8000/healthz"]) or ["NONE"] to disable the image\'s.'),
-    path: z.string().startsWith("/").default("/healthz").describe("HTTP path probed with curl when `test` is not given."),
+    path: z.string().regex(URL_PATH, "a URL path like /healthz").default("/healthz").describe("HTTP path probed with curl (or wget) when `test` is not given."),
     interval: seconds(1).default(5).describe("Seconds between probes."),
     timeout: seconds(1).default(3).describe("Seconds before a probe fails."),
     retries: z.number().int().min(1).max(100).default(3).describe("Failed probes before the task is unhealthy."),

@@ -21,6 +21,24 @@ interface InvalidCase {
 const TLS = { certificateSecret: "tlsCert", keySecret: "tlsKey" };
 
 const CASES: readonly InvalidCase[] = [
+    {
+        name: "a wildcard that is not a leading *. label",
+        change: (d) => (d.apps[0].releases[0].hostnames = ["*sklep.example"]),
+        path: "apps[0].releases[0].hostnames[0]",
+        words: ["lower-case DNS name"],
+    },
+    {
+        name: "a health check path with characters that would break the configs",
+        change: (d) => (d.virtualIp.healthCheck = { path: "/health z;" }),
+        path: "virtualIp.healthCheck.path",
+        words: ["URL path"],
+    },
+    {
+        name: "a node label value spanning two lines",
+        change: (d) => (d.nodes[3].labels = { rack: "a\nzone=intra" }),
+        path: "nodes[3].labels.rack",
+        words: ["one line"],
+    },
     // ---- nodes
     {
         name: "an even number of managers",
