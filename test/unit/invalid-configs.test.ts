@@ -29,7 +29,7 @@ const CASES: readonly InvalidCase[] = [
     },
     {
         name: "a health check path with characters that would break the configs",
-        change: (d) => (d.virtualIp.healthCheck = { path: "/health z;" }),
+        change: (d) => (d.virtualIp.healthCheck.path = "/health z;"),
         path: "virtualIp.healthCheck.path",
         words: ["URL path"],
     },
