@@ -9,7 +9,7 @@ const DNS_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 // A DNS name, optionally a leading `*.` wildcard (what nginx and HAProxy accept as a server name).
 const HOSTNAME = /^(?=.{1,253}$)(\*\.)?[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
 // Goes into nginx, HAProxy, a Dockerfile and a shell script: keep it to URL path characters.
-const URL_PATH = /^\/[A-Za-z0-9._~\/-]*$/;
+const URL_PATH = /^\/[A-Za-z0-9._~/-]*$/;
 const NAME = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
 const LABEL_KEY = /^[a-zA-Z0-9]([a-zA-Z0-9._-]*[a-zA-Z0-9])?$/;
 const SIZE = /^\d+[kmg]?$/;
