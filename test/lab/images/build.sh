@@ -14,6 +14,8 @@
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# The one demo app of the project (also the dev stack's build context), baked into the lab's offline image.
+DEMO_APP="$HERE/../../../templates/demo-app/server.py"
 LAB_CACHE=${LAB_CACHE:-/var/cache/swarm-lab}
 SUITE=bookworm
 MIRROR=${LAB_DEBIAN_MIRROR:-http://deb.debian.org/debian}
@@ -72,7 +74,7 @@ HEALTHCHECK --interval=5s --timeout=3s --start-period=5s --retries=3 CMD [\"pyth
 CMD [\"python3\", \"/app/app.py\"]"
 post_demo-app() {
   mkdir -p "$1/app"
-  install -m 0755 "$HERE/demo-app/app.py" "$1/app/app.py"
+  install -m 0755 "$DEMO_APP" "$1/app/app.py"
   # trim the python stdlib bits an HTTP server never needs
   rm -rf "$1"/usr/lib/python3.*/{ensurepip,idlelib,lib2to3,pydoc_data,tkinter,turtledemo,unittest/test}
 }
@@ -172,7 +174,8 @@ image_key() { # $1 = name
     declare -f "post_$name" finalize_rootfs pack
     if [[ -d "$HERE/$name" ]]; then
       (cd "$HERE/$name" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0r sha256sum)
-    fi; } | sha
+    fi
+    if [[ $name == demo-app ]]; then sha256sum <"$DEMO_APP"; fi; } | sha
 }
 
 ensure_base() { # prints path of the cached base tarball
