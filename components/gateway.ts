@@ -99,6 +99,10 @@ export class Gateway extends pulumi.ComponentResource {
         this.service = new docker.Service(`${name}-service`, {
             name: gw.service,
             mode: { global: true },
+            // Nodes pull a pushed image with these credentials (secret); a loaded image needs none.
+            ...(gw.delivery === "registry" && gw.registry && args.registryPassword !== undefined
+                ? { auth: { serverAddress: gw.registry.server, username: gw.registry.username, password: pulumi.secret(args.registryPassword) } }
+                : {}),
             labels: [{ label: "swarm-platform.role", value: "gateway" }],
             taskSpec: {
                 containerSpec: {
@@ -112,7 +116,7 @@ export class Gateway extends pulumi.ComponentResource {
                     stopSignal: "SIGTERM",
                 },
                 placement: { constraints: ["node.labels.gateway==true"] },
-                networksAdvanceds: [{ name: args.gatewayNetworkId }],
+                networksAdvanceds: [{ id: args.gatewayNetworkId }],
                 restartPolicy: { condition: "any", delay: "2s" },
             },
             endpointSpec: { mode: "dnsrr", ports },
@@ -121,6 +125,7 @@ export class Gateway extends pulumi.ComponentResource {
         }, {
             parent: this,
             provider: args.provider,
+            deleteBeforeReplace: true,
             dependsOn: [
                 ...Object.values(this.routes),
                 ...Object.values(image.deliveries),

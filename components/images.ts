@@ -2,6 +2,9 @@
 // by `docker save | docker load` (air-gapped, dev) or by a registry push the nodes pull from.
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
+import * as crypto from "node:crypto";
+import * as fs from "node:fs";
+import * as path from "node:path";
 import type { NodeRunner } from "./nodes";
 
 export interface DeliveredImageArgs {
@@ -48,4 +51,18 @@ export class DeliveredImage extends pulumi.ComponentResource {
         this.ref = ref;
         this.registerOutputs({ ref });
     }
+}
+
+/** A short hash of every file in a build context: tagging by it makes a changed build a new image everywhere. */
+export function contextHash(dir: string): string {
+    const h = crypto.createHash("sha256");
+    const walk = (rel: string): void => {
+        for (const entry of fs.readdirSync(path.join(dir, rel), { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+            const child = path.join(rel, entry.name);
+            if (entry.isDirectory()) walk(child);
+            else if (entry.isFile()) h.update(child).update("\0").update(fs.readFileSync(path.join(dir, child))).update("\0");
+        }
+    };
+    walk(".");
+    return h.digest("hex").slice(0, 12);
 }

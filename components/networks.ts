@@ -29,6 +29,8 @@ export class SwarmNetworks extends pulumi.ComponentResource {
                 // The engine reads overlay options back with an extra vxlanid key: ignore that diff; the
                 // options label below carries the real options, so changing them still replaces the network.
                 ignoreChanges: ["options"],
+                // Names are fixed and unique in a swarm; a network still used by tasks refuses deletion (clear error).
+                deleteBeforeReplace: true,
             });
         }
         if (plan.ingress) {
@@ -42,6 +44,7 @@ export class SwarmNetworks extends pulumi.ComponentResource {
                 provider,
                 dependsOn: [removal.resource],
                 ignoreChanges: ["options"],
+                deleteBeforeReplace: true,
             });
         }
         this.registerOutputs({ networks: Object.fromEntries(Object.entries(this.byName).map(([k, n]) => [k, n.id])) });
@@ -75,6 +78,7 @@ function ingressArgs(ingress: PlanIngress): docker.NetworkArgs {
         ingress: true,
         ipamConfigs: [{ subnet: ingress.subnet, ...(ingress.gateway ? { gateway: ingress.gateway } : {}) }],
         options: driverOptions(ingress.encrypted, ingress.mtu),
+        labels: [{ label: "swarm-platform.options", value: JSON.stringify(driverOptions(ingress.encrypted, ingress.mtu)) }],
     };
 }
 

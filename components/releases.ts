@@ -3,8 +3,8 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import type { PlanRelease, PlanUpdatePolicy } from "../stacks/plan";
-import { seconds } from "./durations";
-import { DeliveredImage } from "./images";
+import { ratio, seconds } from "./durations";
+import { contextHash, DeliveredImage } from "./images";
 import type { NodeRunner } from "./nodes";
 
 export interface ReleaseArgs {
@@ -29,7 +29,8 @@ export class Release extends pulumi.ComponentResource {
         const deliveries: pulumi.Resource[] = [];
         if (r.build || r.load) {
             const delivered = new DeliveredImage(`${name}-image`, {
-                imageName: r.image,
+                // A built image is tagged by its context's content: rebuilt code reaches the nodes and the service.
+                imageName: r.build ? `${r.image}-${contextHash(r.build.context)}` : r.image,
                 ...(r.build ? { build: r.build } : {}),
                 delivery: r.load ? "load" : "registry",
                 targets: args.zoneNodes,
@@ -40,7 +41,8 @@ export class Release extends pulumi.ComponentResource {
         const networks = r.networks.map((n) => {
             const id = args.networkIds[n];
             if (id === undefined) throw new Error(`release ${r.app} ${r.release}: network ${n} is not planned`);
-            return { name: id, aliases: [] as string[] };
+            // By id: the provider reads networks back as ids, a name would replace the service on every run.
+            return { id };
         });
         this.serviceName = r.service;
         this.service = new docker.Service(`${name}-service`, {
@@ -71,7 +73,8 @@ export class Release extends pulumi.ComponentResource {
             },
             updateConfig: policy(r.update),
             rollbackConfig: policy(r.rollback),
-        }, { parent: this, provider: args.provider, dependsOn: [...args.dependsOn, ...deliveries] });
+        // A fixed service name cannot exist twice: a replacement (new networks, new name) must delete first.
+        }, { parent: this, provider: args.provider, dependsOn: [...args.dependsOn, ...deliveries], deleteBeforeReplace: true });
         this.registerOutputs({ service: this.serviceName });
     }
 }
@@ -83,6 +86,6 @@ function policy(p: PlanUpdatePolicy): docker.types.input.ServiceUpdateConfig {
         order: p.order,
         failureAction: p.failureAction,
         monitor: seconds(p.monitor),
-        maxFailureRatio: String(p.maxFailureRatio),
+        maxFailureRatio: ratio(p.maxFailureRatio),
     };
 }

@@ -93,8 +93,8 @@ export class SwarmCluster extends pulumi.ComponentResource {
             const membership = runner(first.name).run(`${name}-member-${node.name}`, {
                 script: "node-membership",
                 env: { NODE_ID: this.nodeIds[node.name], MEMBER_NAME: node.name, ROLE: node.role, AVAILABILITY: node.availability, LABELS: labels },
-                // The address too: over SSH, PULUMI_COMMAND_STDOUT (with the node id) only arrives where sshd accepts it.
-                onDelete: { script: "node-remove", env: { MEMBER_NAME: node.name, MEMBER_ADDR: node.address } },
+                // The first manager is not removed from its own swarm: its init step's delete makes it leave.
+                ...(node.name === first.name ? {} : { onDelete: { script: "node-remove" as const, env: { MEMBER_NAME: node.name, MEMBER_ADDR: node.address } } }),
             }, { parent: this, dependsOn: node.name === first.name ? [init.resource] : joins });
             this.memberships[node.name] = membership.resource;
         }

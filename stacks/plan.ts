@@ -152,7 +152,7 @@ export interface PlanRelease {
         readonly retries: number;
         readonly startPeriod: number;
     };
-    /** Network names: the zone's overlay, then the gateway network when the release has hostnames. */
+    /** Network names: the zone's overlay, then the gateway network when any release of the app has hostnames. */
     readonly networks: readonly string[];
     readonly constraints: readonly string[];
     readonly endpointMode: "vip" | "dnsrr";
@@ -194,7 +194,8 @@ export interface Plan {
 
 const DEFAULT_BASE_IMAGE = { nginx: "nginx:1.27-bookworm", haproxy: "haproxy:2.8-bookworm" } as const;
 export const ROUTES_DIR = "/etc/swarm-gateway";
-export const STATE_DIR = "/run/swarm-gateway";
+// Not under /run: swarm bind mounts need the source to exist, and /run is emptied by a reboot.
+export const STATE_DIR = "/var/lib/swarm-gateway";
 const APP_LABEL = "swarm-platform.app";
 const RELEASE_LABEL = "swarm-platform.release";
 
@@ -297,9 +298,11 @@ function planReleases(c: StackConfig, app: AppConfig, gatewayNetwork: string): P
     // curl, or wget where the image has no curl (busybox/alpine); the path is URL characters only (schema).
     const url = `http://127.0.0.1:${app.port}${hc.path}`;
     const test = hc.test ?? ["CMD-SHELL", `curl -fsS -o /dev/null ${url} || wget -q -O /dev/null ${url}`];
+    // Every release of a routed app joins the gateway network, so moving its last hostname away (or back) changes
+    // only routes: networks of a swarm service cannot change in place (the service would be replaced).
+    const routed = app.releases.some((r) => r.hostnames.length > 0);
     return app.releases.map((rel) => {
         const service = serviceNameOf(app, rel);
-        const routed = rel.hostnames.length > 0;
         return {
             app: app.name,
             release: rel.name,

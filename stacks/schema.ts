@@ -9,6 +9,7 @@ const DNS_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 // A DNS name, optionally a leading `*.` wildcard (what nginx and HAProxy accept as a server name).
 const HOSTNAME = /^(?=.{1,253}$)(\*\.)?[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
 // Goes into nginx, HAProxy, a Dockerfile and a shell script: keep it to URL path characters.
+const UNIX_USER = /^[a-z_][a-z0-9_-]{0,31}$/;
 const URL_PATH = /^\/[A-Za-z0-9._~/-]*$/;
 const NAME = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
 const LABEL_KEY = /^[a-zA-Z0-9]([a-zA-Z0-9._-]*[a-zA-Z0-9])?$/;
@@ -75,19 +76,20 @@ export const DockerDriverSchema = z.strictObject({
 });
 
 export const SshDriverSchema = z.strictObject({
-    user: z.string().min(1).default("root").describe("SSH user on every node (override per node with `nodes[].ssh.user`)."),
+    user: z.string().regex(UNIX_USER, "a user name like deploy").default("root").describe("SSH user on every node (override per node with `nodes[].ssh.user`)."),
     port: port().default(22).describe("SSH port on every node."),
     privateKeySecret: secretRef().default("sshPrivateKey").describe("Config key of the secret holding the private key (PEM/OpenSSH)."),
     sshOpts: z
-        .array(z.string())
+        // Passed to ssh on a command line (image loads): plain option words only, no spaces or quotes.
+        .array(z.string().regex(/^[A-Za-z0-9_.,=/@:+-]+$/, "one ssh argument without spaces or quotes, e.g. -o or StrictHostKeyChecking=yes"))
         .default([])
-        .describe("Extra ssh options for the docker provider (`ssh://…` shells out to ssh; the key must be in the agent)."),
+        .describe("Extra ssh arguments for the docker provider and image loads (both use the local ssh client; the key must be in the agent), e.g. [-o, UserKnownHostsFile=/etc/swarm/known_hosts]."),
     sudo: z.boolean().default(false).describe("Run node scripts through sudo (when `user` is not root)."),
 });
 
 const NodeSshOverride = z.strictObject({
     host: z.string().min(1).optional().describe("Host ssh connects to; default: the node's `address`."),
-    user: z.string().min(1).optional().describe("Overrides `drivers.ssh.user` for this node."),
+    user: z.string().regex(UNIX_USER, "a user name like deploy").optional().describe("Overrides `drivers.ssh.user` for this node."),
     port: port().optional().describe("Overrides `drivers.ssh.port` for this node."),
 });
 
@@ -307,7 +309,14 @@ const UpdatePolicySchema = z.strictObject({
     monitor: seconds(0)
         .optional()
         .describe("Seconds each task is watched after an update; default start_period + interval × retries + 5."),
-    maxFailureRatio: z.number().min(0).max(1).default(0).describe("Fraction of tasks that may fail before `failureAction` applies."),
+    maxFailureRatio: z
+        .number()
+        .min(0)
+        .max(1)
+        // The docker provider reads the ratio back with one decimal: more would show a diff on every run.
+        .refine((r) => Number.isInteger(Math.round(r * 1e6) / 1e5), { message: "one decimal at most (0.1 steps)" })
+        .default(0)
+        .describe("Fraction of tasks that may fail before `failureAction` applies (0.1 steps)."),
 });
 
 const PublishSchema = z.strictObject({
@@ -358,6 +367,8 @@ export const AppSchema = z.strictObject({
     update: UpdatePolicySchema.prefault({}).describe("How a release's service is updated."),
     rollback: UpdatePolicySchema.extend({
         order: z.enum(["start-first", "stop-first"]).default("stop-first").describe("Start the new task before stopping the old one, or after."),
+        // A failing rollback can only pause or continue (Docker and the provider reject "rollback" here).
+        failureAction: z.enum(["pause", "continue"]).default("pause").describe("What a failing rollback does: pause or continue."),
     })
         .prefault({})
         .describe("How a failed update is rolled back."),

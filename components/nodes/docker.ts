@@ -76,29 +76,34 @@ export class DockerNodes extends pulumi.ComponentResource {
 class DockerRunner implements NodeRunner {
     public readonly ready: pulumi.Input<pulumi.Resource>[];
     private readonly container: pulumi.Output<string>;
+    private readonly containerId: pulumi.Output<string>;
     private readonly shell: pulumi.Output<string>;
 
     constructor(private readonly parent: pulumi.Resource, prefix: string, public readonly node: PlanNode, container: docker.Container) {
         this.container = container.name;
+        this.containerId = container.id;
         this.shell = pulumi.interpolate`docker exec -i ${container.name} bash -s`;
         // The inner engine needs a few seconds after the container starts: wait for it once, in one place.
         const ready = new command.local.Command(`${prefix}-engine-ready`, {
             create: this.shell,
             stdin: scriptPayload(node.name, "node-ready"),
             addPreviousOutputInEnv: false,
+            triggers: [container.id],
         }, { parent, dependsOn: [container] });
         this.ready = [ready];
     }
 
     run(name: string, args: RunScriptArgs, opts: pulumi.CustomResourceOptions): ScriptRun {
+        const onDelete = args.onDelete;
         return toScriptRun(new command.local.Command(name, {
             create: this.shell,
             stdin: scriptPayload(this.node.name, args.script, args.env),
-            delete: this.shell.apply((shell) => deleteCommandLine(this.node.name, args.onDelete, shell) ?? ""),
+            ...(onDelete ? { delete: this.shell.apply((shell) => deleteCommandLine(this.node.name, onDelete, shell)) } : {}),
             logging: logging(args),
             addPreviousOutputInEnv: false,
             interpreter: ["/bin/bash", "-c"],
-            ...(args.triggers ? { triggers: args.triggers } : {}),
+            // A replaced node container has none of the scripts' effects: its id in the triggers runs them again.
+            triggers: pulumi.all([this.containerId, args.triggers ?? []]).apply(([id, extra]) => [id, ...extra]),
         }, commandOptions(args, { parent: this.parent, ...opts, dependsOn: dependsOn(this.ready, opts) })));
     }
 
@@ -106,7 +111,7 @@ class DockerRunner implements NodeRunner {
         return toScriptRun(new command.local.Command(name, {
             create: pulumi.interpolate`set -euo pipefail; docker save ${image} | docker exec -i ${this.container} docker load`,
             interpreter: ["/bin/bash", "-c"],
-            triggers: [image],
+            triggers: [image, this.containerId],
             addPreviousOutputInEnv: false,
         }, { parent: this.parent, ...opts, dependsOn: dependsOn(this.ready, opts) }));
     }

@@ -39,8 +39,7 @@ export function scriptPayload(node: string, script: NodeScript, env: Env = {}): 
 }
 
 /** A delete command line that feeds a rendered script to `shell` without any quoting: base64 is quote-safe. */
-export function deleteCommandLine(node: string, onDelete: RunScriptArgs["onDelete"], shell: string): string | undefined {
-    if (!onDelete) return undefined;
+export function deleteCommandLine(node: string, onDelete: NonNullable<RunScriptArgs["onDelete"]>, shell: string): string {
     const payload = Buffer.from(renderNodeScript(onDelete.script, { node, env: onDelete.env ?? {} })).toString("base64");
     return `printf %s '${payload}' | base64 -d | ${shell}`;
 }

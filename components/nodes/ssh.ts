@@ -36,10 +36,12 @@ export class SshNodes extends pulumi.ComponentResource {
                 stdin: scriptPayload(node.name, "node-bootstrap", {
                     GATEWAY_PORTS: node.gateway ? gatewayPorts : "",
                     SCRIPT_USER: plan.vrrp?.scriptUser ?? "keepalived_script",
+                    // The docker provider's ssh:// connection runs `docker system dial-stdio` as this user.
+                    DOCKER_USER: ssh.user,
                 }),
                 addPreviousOutputInEnv: false,
             }, { parent: this });
-            this.runners[node.name] = new SshRunner(this, node, connection, shell, plan.drivers.ssh.sudo, [bootstrap]);
+            this.runners[node.name] = new SshRunner(this, node, connection, shell, plan.drivers.ssh, [bootstrap]);
         }
         const first = requireSsh(plan.nodes.find((n) => n.name === plan.bootstrap.firstManager) as PlanNode);
         this.managerHost = `ssh://${first.user}@${first.host}:${first.port}`;
@@ -58,16 +60,17 @@ class SshRunner implements NodeRunner {
         public readonly node: PlanNode,
         private readonly connection: command.types.input.remote.ConnectionArgs,
         private readonly shell: string,
-        private readonly sudo: boolean,
+        private readonly settings: Plan["drivers"]["ssh"],
         public readonly ready: pulumi.Input<pulumi.Resource>[],
     ) {}
 
     run(name: string, args: RunScriptArgs, opts: pulumi.CustomResourceOptions): ScriptRun {
+        const onDelete = args.onDelete;
         return toScriptRun(new command.remote.Command(name, {
             connection: this.connection,
             create: this.shell,
             stdin: scriptPayload(this.node.name, args.script, args.env),
-            delete: deleteCommandLine(this.node.name, args.onDelete, this.shell) ?? "",
+            ...(onDelete ? { delete: deleteCommandLine(this.node.name, onDelete, this.shell) } : {}),
             logging: logging(args),
             addPreviousOutputInEnv: false,
             ...(args.triggers ? { triggers: args.triggers } : {}),
@@ -77,9 +80,11 @@ class SshRunner implements NodeRunner {
     /** docker save | ssh … docker load: the local ssh client authenticates with the agent, like the docker provider's ssh:// host. */
     loadImage(name: string, image: pulumi.Input<string>, opts: pulumi.CustomResourceOptions): ScriptRun {
         const ssh = requireSsh(this.node);
-        const load = this.sudo ? "sudo -n docker load" : "docker load";
+        const load = this.settings.sudo ? "sudo -n docker load" : "docker load";
+        // The same ssh options as the docker provider (known_hosts, jump hosts…); options are validated config.
+        const sshArgs = ["-o", "BatchMode=yes", ...this.settings.sshOpts, "-p", String(ssh.port)].join(" ");
         return toScriptRun(new command.local.Command(name, {
-            create: pulumi.interpolate`set -euo pipefail; docker save ${image} | ssh -o BatchMode=yes -p ${ssh.port} ${ssh.user}@${ssh.host} ${load}`,
+            create: pulumi.interpolate`set -euo pipefail; docker save ${image} | ssh ${sshArgs} ${ssh.user}@${ssh.host} ${load}`,
             interpreter: ["/bin/bash", "-c"],
             triggers: [image],
             addPreviousOutputInEnv: false,

@@ -59,21 +59,26 @@ validate_in() {
 }
 
 mkdir -p "$ROUTES_DIR" "$STATE_DIR"
-if [[ -f $target ]] && printf '%s' "$ROUTES" | cmp -s - "$target"; then
+# The hash of the routes the gateway last loaded: a run that wrote the file but failed to reload is not "done".
+stamp="$STATE_DIR/routes.applied"
+wanted=$(printf '%s' "$ROUTES" | sha256sum | cut -d' ' -f1)
+if [[ -f $target ]] && printf '%s' "$ROUTES" | cmp -s - "$target" && [[ $(cat "$stamp" 2>/dev/null) == "$wanted" ]]; then
     echo "routes: unchanged" >&3
     exit 0
 fi
 
-if [[ -f $target ]]; then
+if [[ -f $target ]] && ! printf '%s' "$ROUTES" | cmp -s - "$target"; then
     write_atomically "$previous" <"$target"
-else
+    printf '%s' "$ROUTES" | write_atomically "$target"
+elif [[ ! -f $target ]]; then
     rm -f "$previous"
+    printf '%s' "$ROUTES" | write_atomically "$target"
 fi
-printf '%s' "$ROUTES" | write_atomically "$target"
 
 mapfile -t containers < <(docker ps -q --filter "label=com.docker.swarm.service.name=$SERVICE")
 if ((${#containers[@]} == 0)); then
     log "no running $SERVICE task on this node: written, it is read when the gateway starts"
+    printf '%s\n' "$wanted" >"$stamp"
     echo "routes: written" >&3
     exit 0
 fi
@@ -88,5 +93,6 @@ done
 for container in "${containers[@]}"; do
     docker kill -s "$reload_signal" "$container" >/dev/null
 done
+printf '%s\n' "$wanted" >"$stamp"
 log "reloaded $ENGINE in ${containers[*]}"
 echo "routes: reloaded" >&3

@@ -4,6 +4,8 @@
 #   ports, VRRP and the gateway ports when ufw or firewalld is active; creates the keepalived script user.
 # env:    SCRIPT_USER    keepalived script user (enable_script_security)
 #         GATEWAY_PORTS  space-separated TCP ports to open for the gateway ("" on other nodes)
+#         DOCKER_USER    optional: the SSH user, added to the docker group (the docker provider's ssh:// connection
+#                        runs `docker system dial-stdio` as that user, without sudo)
 # stdout: bootstrap: ok
 set -euo pipefail
 exec 3>&1 1>&2 # stdout is the result only; everything else goes to stderr
@@ -120,8 +122,16 @@ ensure_script_user() {
     fi
 }
 
+grant_docker() {
+    [[ -n ${DOCKER_USER:-} && $DOCKER_USER != root ]] || return 0
+    id -nG "$DOCKER_USER" | tr ' ' '\n' | grep -qx docker && return 0
+    log "adding $DOCKER_USER to the docker group"
+    usermod -aG docker "$DOCKER_USER" 2>/dev/null || addgroup "$DOCKER_USER" docker
+}
+
 install_packages
 start_docker
 open_firewall
 ensure_script_user
+grant_docker
 echo "bootstrap: ok" >&3

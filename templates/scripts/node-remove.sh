@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
 # node-remove: take a node out of the swarm for good (runs on the first manager).
 #   Drains it, waits (bounded) for its tasks to stop, demotes it if it is a manager, then removes it.
-# env:    NODE_ID      swarm node id; when unset: the "nodeId" in PULUMI_COMMAND_STDOUT (the membership step's
-#                      output, which @pulumi/command hands to its delete command), else the node whose address
-#                      is MEMBER_ADDR
+# env:    NODE_ID      swarm node id; when unset, the node whose address is MEMBER_ADDR (delete commands are
+#                      plain command lines, so the program passes the address, which it knows without a lookup)
 #         MEMBER_NAME  the member node's name in the stack (for messages; NODE_NAME is the manager running this)
 #         MEMBER_ADDR  optional: the member node's address, to find it when its id is not known
 # stdout: node-remove: removed|absent
@@ -25,9 +24,6 @@ node_by_address() {
         awk -v a="$1" '$2 == a || index($3, a ":") == 1 { print $1; exit }'
 }
 
-if [[ -z ${NODE_ID:-} && ${PULUMI_COMMAND_STDOUT:-} =~ \"nodeId\":\"([a-z0-9]+)\" ]]; then
-    NODE_ID=${BASH_REMATCH[1]}
-fi
 if [[ -z ${NODE_ID:-} && -n ${MEMBER_ADDR:-} ]]; then
     NODE_ID=$(node_by_address "$MEMBER_ADDR")
     if [[ -z $NODE_ID ]]; then
@@ -36,7 +32,7 @@ if [[ -z ${NODE_ID:-} && -n ${MEMBER_ADDR:-} ]]; then
         exit 0
     fi
 fi
-[[ -n ${NODE_ID:-} ]] || die "NODE_ID is required (or PULUMI_COMMAND_STDOUT with a nodeId, or MEMBER_ADDR)"
+[[ -n ${NODE_ID:-} ]] || die "NODE_ID or MEMBER_ADDR is required"
 
 [[ $NODE_ID =~ ^[a-z0-9]+$ ]] || die "NODE_ID '$NODE_ID' is not a swarm node id"
 

@@ -11,6 +11,8 @@ exec 3>&1 1>&2 # stdout is the result only; everything else goes to stderr
 : "${MANAGER_ADDR:?MANAGER_ADDR is required}"
 : "${ADVERTISE_ADDR:?ADVERTISE_ADDR is required}"
 
+DOCKER_SOCKET=${DOCKER_SOCKET:-/var/run/docker.sock}
+
 log() { echo "swarm-join: $*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
@@ -42,8 +44,13 @@ case "$state" in
         ;;
     inactive)
         log "joining the swarm at $MANAGER_ADDR as $ADVERTISE_ADDR"
-        # The token is on this command line (visible in ps on this node only) and never printed.
-        docker swarm join --token "$JOIN_TOKEN" --advertise-addr "$ADVERTISE_ADDR" "$MANAGER_ADDR" >/dev/null
+        # Through the Engine API with the request on stdin (printf is a builtin): the token is on no command
+        # line (the CLI would put it in the process list, on a docker-in-docker host visible to the host too).
+        printf '{"ListenAddr":"0.0.0.0:2377","AdvertiseAddr":"%s","RemoteAddrs":["%s"],"JoinToken":"%s"}' \
+            "$ADVERTISE_ADDR" "$MANAGER_ADDR" "$JOIN_TOKEN" |
+            curl -sS --fail-with-body --unix-socket "$DOCKER_SOCKET" -H 'Content-Type: application/json' \
+                --data-binary @- http://localhost/swarm/join >/dev/null ||
+            die "the engine refused to join the swarm at $MANAGER_ADDR"
         wait_active
         ;;
     pending) wait_active ;;

@@ -15,7 +15,7 @@ type ServiceInputs = {
     taskSpec: {
         containerSpec: { image: string; env?: Record<string, string>; mounts?: { type: string; source: string; target: string }[] };
         placement: { constraints: string[] };
-        networksAdvanceds: { name: string }[];
+        networksAdvanceds: { id: string }[];
     };
     endpointSpec: { mode: string; ports?: { publishMode: string; publishedPort: number; targetPort: number }[] };
     updateConfig: { order: string; failureAction: string; parallelism: number; monitor: string };
@@ -83,13 +83,15 @@ describe("dev stack (docker driver)", () => {
         for (const [name, zone, routed] of [["shop-1-9", "dmz", true], ["shop-2-0", "dmz", true], ["stock-1-0", "intra", false]] as const) {
             const s = svc.get(name)!;
             assert.deepEqual(s.taskSpec.placement.constraints, [`node.labels.zone==${zone}`], name);
-            assert.deepEqual(s.taskSpec.networksAdvanceds.map((n) => n.name), [overlayId(`zone-${zone}`), ...(routed ? [overlayId("gateway")] : [])], name);
+            assert.deepEqual(s.taskSpec.networksAdvanceds, [{ id: overlayId(`zone-${zone}`) }, ...(routed ? [{ id: overlayId("gateway") }] : [])], name);
             assert.ok(s.mode.replicated, `${name} is replicated`);
             assert.equal(s.updateConfig.order, "start-first");
             assert.equal(s.updateConfig.failureAction, "rollback");
             assert.equal(s.updateConfig.parallelism, 1);
             assert.equal(s.updateConfig.monitor, "30s", "startPeriod 10 + interval 5 × retries 3 + 5");
             assert.equal(s.rollbackConfig.order, "stop-first");
+            assert.equal((s.rollbackConfig as { failureAction?: string }).failureAction, "pause", "a rollback can only pause or continue");
+            assert.equal((s.updateConfig as { maxFailureRatio?: string }).maxFailureRatio, "0.0", "as the provider reads it back");
             assert.equal(s.endpointSpec.mode, "dnsrr");
         }
         assert.equal(svc.get("shop-2-0")!.taskSpec.containerSpec.env?.RELEASE, "2.0");
@@ -239,6 +241,18 @@ describe("changes between two runs", () => {
             config: mutateDev((c) => {
                 c.apps[0].releases[1].hostnames = ["nowy.sklep.localhost"];
                 c.apps[0].releases[0].hostnames = ["stary.sklep.localhost", "sklep.localhost"];
+            }),
+        });
+        assert.deepEqual(diff(before, after), { added: [], removed: [], changed: ["gateway-routes-gw-1", "gateway-routes-gw-2"] });
+    });
+
+    it("moving a release's last hostname away changes only the routes, not its service (networks stay)", async () => {
+        const before = await runProgram({ stack: "dev", config: stackConfig("dev") });
+        const after = await runProgram({
+            stack: "dev",
+            config: mutateDev((c) => {
+                c.apps[0].releases[1].hostnames = ["nowy.sklep.localhost", "sklep.localhost", "stary.sklep.localhost"];
+                c.apps[0].releases[0].hostnames = [];
             }),
         });
         assert.deepEqual(diff(before, after), { added: [], removed: [], changed: ["gateway-routes-gw-1", "gateway-routes-gw-2"] });

@@ -10,6 +10,7 @@ import { NodeScript, renderNodeScript } from "../../stacks/render";
 import { needTools, removeDir, run, RunResult, tempDir, writeFile } from "./helpers";
 
 const FAKE_DOCKER = path.join(__dirname, "fixtures", "fake-docker.sh");
+const FAKE_CURL = path.join(__dirname, "fixtures", "fake-curl.sh");
 const dirs: string[] = [];
 after(() => dirs.forEach(removeDir));
 
@@ -31,6 +32,7 @@ function fakeNode(files: Record<string, string> = {}): FakeNode {
     fs.mkdirSync(state);
     fs.mkdirSync(bin);
     fs.symlinkSync(FAKE_DOCKER, path.join(bin, "docker"));
+    fs.symlinkSync(FAKE_CURL, path.join(bin, "curl"));
     for (const [f, c] of Object.entries(files)) writeFile(path.join(state, f), c);
     return {
         state,
@@ -113,9 +115,17 @@ describe("swarm-join and swarm-leave", () => {
         const first = n.run("swarm-join", JOIN_ENV);
         assert.deepEqual(oneJsonLine(first), { nodeId: "node1join" });
         assert.doesNotMatch(first.stderr, /SWMTKN/);
-        assert.deepEqual(n.calls().filter((c) => c.startsWith("swarm join")), ["swarm join --token SWMTKN-1-worker-secret --advertise-addr 10.0.10.21 10.0.10.11:2377"]);
+        const joins = n.calls().filter((c) => c.includes("/swarm/join"));
+        assert.equal(joins.length, 1);
+        assert.doesNotMatch(n.calls().join("\n"), /SWMTKN/, "the token is on no command line");
+        assert.deepEqual(JSON.parse(n.get("join_body")), {
+            ListenAddr: "0.0.0.0:2377",
+            AdvertiseAddr: "10.0.10.21",
+            RemoteAddrs: ["10.0.10.11:2377"],
+            JoinToken: "SWMTKN-1-worker-secret",
+        });
         assert.deepEqual(oneJsonLine(n.run("swarm-join", JOIN_ENV)), { nodeId: "node1join" });
-        assert.equal(n.calls().filter((c) => c.startsWith("swarm join")).length, 1);
+        assert.equal(n.calls().filter((c) => c.includes("/swarm/join")).length, 1);
     });
 
     test("a node already in another swarm is not joined", (t) => {
@@ -212,16 +222,11 @@ describe("node-remove", () => {
         assert.deepEqual(order, ["node update --availability drain abc123", "node demote abc123", "node rm --force abc123"]);
     });
 
-    test("on delete, the node id comes from the membership step's previous stdout", (t) => {
+    test("refuses to run without a node id or address", (t) => {
         if (!needTools(t, "bash")) return;
-        const n = fakeNode({ node_exists: "", role: "worker", node_id: "self0" });
-        const r = n.run("node-remove", { MEMBER_NAME: "gw-9", PULUMI_COMMAND_STDOUT: '{"nodeId":"abc123","labels":{"zone":"dmz"}}' });
-        assert.equal(r.status, 0, r.stderr);
-        assert.equal(r.stdout, "node-remove: removed\n");
-        assert.ok(n.calls().includes("node rm --force abc123"));
         const none = fakeNode().run("node-remove", { MEMBER_NAME: "gw-9" });
         assert.notEqual(none.status, 0);
-        assert.match(none.stderr, /NODE_ID is required/);
+        assert.match(none.stderr, /NODE_ID or MEMBER_ADDR is required/);
     });
 
     test("without an id, the node is found by its address (a manager's by its manager address)", (t) => {
@@ -299,6 +304,19 @@ describe("gateway-routes-apply", () => {
         assert.match(r.stderr, /previous routes are restored/);
         assert.equal(fs.readFileSync(file(env), "utf8"), "good\n");
         assert.equal(n.get("kills"), "", "nothing reloaded");
+    });
+
+    test("a reload that failed after the file was written is retried by the next run, not reported unchanged", (t) => {
+        if (!needTools(t, "bash")) return;
+        const n = fakeNode({ containers: "c0ffee", kill_rc: "1" });
+        const env = routesEnv(n.state, "v2\n");
+        assert.notEqual(n.run("gateway-routes-apply", env).status, 0, "the reload failed");
+        assert.equal(fs.readFileSync(file(env), "utf8"), "v2\n");
+        n.set("kill_rc", "0");
+        const again = n.run("gateway-routes-apply", env);
+        assert.equal(again.stdout, "routes: reloaded\n", again.stderr);
+        assert.equal(n.get("kills"), "HUP c0ffee\n");
+        assert.equal(n.run("gateway-routes-apply", env).stdout, "routes: unchanged\n");
     });
 
     test("a first write the gateway rejects leaves no routes file behind", (t) => {

@@ -35,7 +35,7 @@ const SAMPLE_ENV: Readonly<Record<NodeScript, Readonly<Record<string, string>>>>
     "ingress-remove": { SUBNET: "10.127.0.0/24" },
     "keepalived-apply": { KEEPALIVED_CONF: "global_defs {\n}\n", CHECK_SCRIPT: "#!/bin/sh\nexit 0\n", NOTIFY_SCRIPT: "#!/bin/sh\n", SCRIPT_USER: "keepalived_script" },
     "keepalived-stop": {},
-    "gateway-routes-apply": { ROUTES_DIR: "/etc/swarm-gateway", ROUTES_FILE: "routes.conf", ROUTES: "server {}\n", ENGINE: "nginx", SERVICE: "gateway", STATE_DIR: "/run/swarm-gateway" },
+    "gateway-routes-apply": { ROUTES_DIR: "/etc/swarm-gateway", ROUTES_FILE: "routes.conf", ROUTES: "server {}\n", ENGINE: "nginx", SERVICE: "gateway", STATE_DIR: "/var/lib/swarm-gateway" },
 };
 
 function sampleEnv(name: NodeScript): Record<string, string> {
@@ -156,7 +156,10 @@ describe("node script contracts that need no machine", () => {
     test("join tokens and unlock keys are never echoed: swarm init/join/update output goes to /dev/null", () => {
         assert.match(nodeScriptBody("swarm-init"), /docker swarm init "\$\{args\[@\]\}" >\/dev\/null/);
         assert.match(nodeScriptBody("swarm-init"), /docker swarm update --autolock="\$AUTOLOCK" >\/dev\/null/);
-        assert.match(nodeScriptBody("swarm-join"), /docker swarm join --token "\$JOIN_TOKEN" [^\n]*>\/dev\/null/);
+        const join = nodeScriptBody("swarm-join");
+        assert.doesNotMatch(join, /--token/, "the join token is on no command line");
+        assert.match(join, /"JoinToken":"%s"\}' \\\n\s*"\$ADVERTISE_ADDR" "\$MANAGER_ADDR" "\$JOIN_TOKEN" \|/, "the token goes into the request on stdin");
+        assert.match(join, /--data-binary @- http:\/\/localhost\/swarm\/join >\/dev\/null/);
         for (const name of NODE_SCRIPTS) assert.doesNotMatch(nodeScriptBody(name), /(echo|printf)[^\n]*(JOIN_TOKEN|_token\b)[^\n]*>&2/, name);
     });
 

@@ -1,6 +1,6 @@
 #!/bin/bash
 # swarm-lab/node entrypoint (runs under tini as PID 1): prepares the container for a nested
-# dockerd and execs it. keepalived is NOT started here (the platform's scripts start it).
+# dockerd and execs it. keepalived is started by the platform's scripts (and here again after a restart).
 #
 # Arguments are appended to dockerd's command line.
 # Environment:
@@ -99,6 +99,12 @@ esac
 
 # shellcheck disable=SC2206
 args+=(${DOCKERD_EXTRA_ARGS:-} "$@")
+
+# After a restart of the node container, bring keepalived back with the config keepalived-apply left
+# (the platform's node image does the same: templates/node/entrypoint.sh).
+if [[ -s /etc/keepalived/keepalived.conf ]]; then
+  keepalived -D -p /run/keepalived.pid -f /etc/keepalived/keepalived.conf || log "keepalived did not start"
+fi
 
 log "exec dockerd ${args[*]}"
 exec /usr/sbin/dockerd "${args[@]}"

@@ -5,7 +5,7 @@
 # then stops nginx gracefully (QUIT: open requests finish).
 set -eu
 
-state_dir='/run/swarm-gateway'
+state_dir='/var/lib/swarm-gateway'
 drain_seconds=5
 
 mkdir -p "$state_dir"
