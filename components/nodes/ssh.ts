@@ -35,7 +35,6 @@ export class SshNodes extends pulumi.ComponentResource {
                 create: shell,
                 stdin: scriptPayload(node.name, "node-bootstrap", {
                     GATEWAY_PORTS: node.gateway ? gatewayPorts : "",
-                    SCRIPT_USER: plan.vrrp?.scriptUser ?? "keepalived_script",
                     // The docker provider's ssh:// connection runs `docker system dial-stdio` as this user.
                     DOCKER_USER: ssh.user,
                 }),

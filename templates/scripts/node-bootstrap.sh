@@ -1,16 +1,14 @@
 #!/usr/bin/env bash
 # node-bootstrap: prepare an ssh-driven host for the swarm (run as root; idempotent).
 #   Installs the Docker engine, keepalived and curl when missing; enables and starts Docker; opens the swarm
-#   ports, VRRP and the gateway ports when ufw or firewalld is active; creates the keepalived script user.
-# env:    SCRIPT_USER    keepalived script user (enable_script_security)
-#         GATEWAY_PORTS  space-separated TCP ports to open for the gateway ("" on other nodes)
+#   ports, VRRP and the gateway ports when ufw or firewalld is active. (keepalived-apply creates the script user.)
+# env:    GATEWAY_PORTS  space-separated TCP ports to open for the gateway ("" on other nodes)
 #         DOCKER_USER    optional: the SSH user, added to the docker group (the docker provider's ssh:// connection
 #                        runs `docker system dial-stdio` as that user, without sudo)
 # stdout: bootstrap: ok
 set -euo pipefail
 exec 3>&1 1>&2 # stdout is the result only; everything else goes to stderr
 
-: "${SCRIPT_USER:?SCRIPT_USER is required}"
 GATEWAY_PORTS="${GATEWAY_PORTS:-}"
 
 log() { echo "bootstrap: $*" >&2; }
@@ -112,15 +110,6 @@ open_firewall() {
     fi
 }
 
-ensure_script_user() {
-    id -u "$SCRIPT_USER" >/dev/null 2>&1 && return 0
-    log "creating system user $SCRIPT_USER"
-    if command -v useradd >/dev/null 2>&1; then
-        useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$SCRIPT_USER"
-    else
-        adduser -S -D -H -h /nonexistent -s /sbin/nologin "$SCRIPT_USER"
-    fi
-}
 
 grant_docker() {
     [[ -n ${DOCKER_USER:-} && $DOCKER_USER != root ]] || return 0
@@ -132,6 +121,5 @@ grant_docker() {
 install_packages
 start_docker
 open_firewall
-ensure_script_user
 grant_docker
 echo "bootstrap: ok" >&3

@@ -25,7 +25,7 @@ const NASTY: Readonly<Record<string, string>> = {
 
 /** Plausible env per script, so the rendered payloads look like the real ones. */
 const SAMPLE_ENV: Readonly<Record<NodeScript, Readonly<Record<string, string>>>> = {
-    "node-bootstrap": { SCRIPT_USER: "keepalived_script", GATEWAY_PORTS: "80 443" },
+    "node-bootstrap": { GATEWAY_PORTS: "80 443", DOCKER_USER: "deploy" },
     "node-ready": { DOCKER_WAIT_SECONDS: "90" },
     "swarm-init": { ADVERTISE_ADDR: "10.0.10.11", DATA_PATH_PORT: "4789", DEFAULT_ADDR_POOL: "10.128.0.0/14", DEFAULT_ADDR_POOL_MASK_LENGTH: "24", AUTOLOCK: "true" },
     "swarm-join": { JOIN_TOKEN: "SWMTKN-1-abc-def", MANAGER_ADDR: "10.0.10.11:2377", ADVERTISE_ADDR: "10.0.10.21" },
