@@ -14,8 +14,8 @@ export function readRuntimeConfig(project: string): RuntimeConfig {
     const cfg = new pulumi.Config(project);
     const raw: Record<string, unknown> = {};
     for (const key of CONFIG_KEYS) {
-        const value = cfg.getObject<unknown>(key);
-        if (value !== undefined) raw[key] = value;
+        const text = cfg.get(key);
+        if (text !== undefined) raw[key] = configValue(text);
     }
     const result = validateConfig(raw);
     const source = `stack ${pulumi.getStack()} config`;
@@ -34,4 +34,13 @@ export function readRuntimeConfig(project: string): RuntimeConfig {
 
     const secrets = Object.fromEntries(refs.map((r) => [r.key, cfg.requireSecret(r.key)]));
     return { config: result.config, secrets };
+}
+
+/** Pulumi hands structured values over as JSON and plain ones (`driver: docker`) as the bare string. */
+export function configValue(text: string): unknown {
+    try {
+        return JSON.parse(text);
+    } catch {
+        return text;
+    }
 }

@@ -75,7 +75,10 @@ elif [[ ! -f $target ]]; then
     printf '%s' "$ROUTES" | write_atomically "$target"
 fi
 
-mapfile -t containers < <(docker ps -q --filter "label=com.docker.swarm.service.name=$SERVICE")
+# Not `mapfile < <(docker ps …)`: a failing docker ps must fail the script, not look like "no gateway here".
+ids=$(docker ps -q --filter "label=com.docker.swarm.service.name=$SERVICE") || die "docker ps failed on this node"
+containers=()
+[[ -z $ids ]] || mapfile -t containers <<<"$ids"
 if ((${#containers[@]} == 0)); then
     log "no running $SERVICE task on this node: written, it is read when the gateway starts"
     printf '%s\n' "$wanted" >"$stamp"

@@ -100,7 +100,8 @@ export async function runProgram(opts: RunOptions): Promise<RunResult> {
         opts.preview ?? false,
     );
     const config: Record<string, string> = {};
-    for (const [k, v] of Object.entries(opts.config)) config[`${PROJECT}:${k}`] = JSON.stringify(v);
+    // As the CLI passes config: structured values as JSON, plain strings bare (`swarm-platform:driver: docker`).
+    for (const [k, v] of Object.entries(opts.config)) config[`${PROJECT}:${k}`] = typeof v === "string" ? v : JSON.stringify(v);
     for (const [k, v] of Object.entries(opts.secrets ?? {})) config[`${PROJECT}:${k}`] = v;
     pulumi.runtime.setAllConfig(config, Object.keys(opts.secrets ?? {}).map((k) => `${PROJECT}:${k}`));
     // One build dir per stack, as in real use (.build/<stack>): the image build context path is an input.
