@@ -1,0 +1,33 @@
+// One engine run per process (fresh SDK state): `node --import tsx test/lab/engine/cli.ts up|destroy [overrides.json]`.
+// Progress goes to stderr; the last stdout line is `LAB-RESULT <json>`.
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { LAB_DIR, labConfig, LabOverrides, PROJECT, PROJECT_DIR, STACK } from "../lab-config";
+import { destroy, up } from "./engine";
+
+async function main(): Promise<void> {
+    const [cmd, overridesFile] = process.argv.slice(2);
+    const overrides = (overridesFile ? JSON.parse(fs.readFileSync(overridesFile, "utf8")) : {}) as LabOverrides;
+    process.env.SWARM_PLATFORM_BUILD_DIR ??= path.join(LAB_DIR, "build");
+    const opts = {
+        // LAB_PROJECT_DIR: run another copy of the program (development of the lab only; the suite runs the real one).
+        projectDir: process.env.LAB_PROJECT_DIR ?? PROJECT_DIR,
+        project: PROJECT,
+        stack: STACK,
+        statePath: process.env.LAB_STATE ?? path.join(LAB_DIR, `state-${STACK}.json`),
+        config: labConfig(overrides),
+        refresh: process.env.LAB_REFRESH === "1",
+        log: (m: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${m}\n`),
+    };
+    let result;
+    if (cmd === "up") result = await up(opts);
+    else if (cmd === "destroy") result = await destroy(opts);
+    else throw new Error(`usage: cli.ts up|destroy [overrides.json]`);
+    process.stdout.write(`LAB-RESULT ${JSON.stringify(result)}\n`);
+    process.exit(result.ok ? 0 : 1);
+}
+
+main().catch((e) => {
+    process.stdout.write(`LAB-RESULT ${JSON.stringify({ ok: false, errors: [String(e?.stack ?? e)], counts: {}, changes: [], seconds: 0, outputs: {} })}\n`);
+    process.exit(1);
+});

@@ -1,0 +1,329 @@
+// The lab engine: runs the REAL program (index.ts) under pulumi.runtime.setMocks, with a mock whose newResource
+// performs each resource for real (resources.ts) and a state file keyed by URN, so that a second run does what
+// `pulumi up` would: unchanged → untouched, changed → update in place or replace, gone → deleted (reverse creation
+// order, after the program's registrations drained); `destroy` deletes everything in reverse order.
+// It stands in for the Pulumi engine only because no CLI/plugins can run here. What it does NOT do: refresh
+// (it diffs inputs against the stored inputs, like `pulumi up` without --refresh), previews, protect, aliases.
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { HOST_ENGINE } from "./docker-api";
+import { canonical, Ctx, HANDLERS, Props } from "./resources";
+
+export interface StoredResource {
+    readonly urn: string;
+    readonly type: string;
+    readonly name: string;
+    readonly id: string;
+    readonly inputs: Props;
+    readonly outputs: Props;
+    /** The docker engine the resource lives on (kept so it can be deleted after its provider is gone). */
+    readonly engine: string;
+    /** Creation sequence number: deletion runs in reverse. */
+    readonly seq: number;
+    readonly dependencies: readonly string[];
+}
+
+export interface LabState {
+    version: 1;
+    seq: number;
+    resources: Record<string, StoredResource>;
+}
+
+export type Op = "create" | "update" | "replace" | "delete" | "same";
+
+export interface EngineResult {
+    readonly ok: boolean;
+    readonly errors: string[];
+    readonly counts: { created: number; updated: number; replaced: number; deleted: number; unchanged: number };
+    readonly changes: { urn: string; op: Op }[];
+    readonly seconds: number;
+    /** Stack outputs (plain values), when the program ran. */
+    readonly outputs: Record<string, unknown>;
+}
+
+export interface EngineOptions {
+    /** Folder with index.ts and Pulumi.yaml. */
+    readonly projectDir: string;
+    readonly project: string;
+    readonly stack: string;
+    readonly statePath: string;
+    /** Full config: `<project>:<key>` → value (objects are JSON-encoded for the runtime). */
+    readonly config: Record<string, unknown>;
+    readonly secretKeys?: string[];
+    readonly log?: (msg: string) => void;
+    /** `pulumi up --refresh`, reduced to existence: resources the engine no longer has are dropped from state (and created again). */
+    readonly refresh?: boolean;
+}
+
+export function loadState(statePath: string): LabState {
+    if (!fs.existsSync(statePath)) return { version: 1, seq: 0, resources: {} };
+    return JSON.parse(fs.readFileSync(statePath, "utf8")) as LabState;
+}
+
+function saveState(statePath: string, state: LabState): void {
+    fs.mkdirSync(path.dirname(statePath), { recursive: true });
+    const tmp = `${statePath}.tmp`;
+    fs.writeFileSync(tmp, JSON.stringify(state, null, 1));
+    fs.renameSync(tmp, statePath);
+}
+
+/** Secret wrappers from the mock monitor's deserializer → plain values. */
+function plain(v: unknown, sigKey: string, secretSig: string): unknown {
+    if (Array.isArray(v)) return v.map((x) => plain(x, sigKey, secretSig));
+    if (v && typeof v === "object") {
+        const o = v as Props;
+        if (o[sigKey] === secretSig) return plain(o.value, sigKey, secretSig);
+        return Object.fromEntries(Object.entries(o).map(([k, x]) => [k, plain(x, sigKey, secretSig)]));
+    }
+    return v;
+}
+
+/** Which top-level inputs differ; for strings, where (so a surprising diff can be explained). */
+function diffKeys(olds: Props, news: Props): string {
+    const keys = [...new Set([...Object.keys(olds), ...Object.keys(news)])].filter((k) => canonical(olds[k]) !== canonical(news[k]));
+    return keys
+        .map((k) => {
+            const a = olds[k];
+            const b = news[k];
+            if (typeof a !== "string" || typeof b !== "string") return k;
+            let i = 0;
+            while (i < a.length && a[i] === b[i]) i++;
+            return `${k}@${i}: ${JSON.stringify(a.slice(Math.max(0, i - 40), i + 40))} -> ${JSON.stringify(b.slice(Math.max(0, i - 40), i + 40))}`;
+        })
+        .join(", ");
+}
+
+function emptyCounts() {
+    return { created: 0, updated: 0, replaced: 0, deleted: 0, unchanged: 0 };
+}
+
+/** Deletes resources in reverse creation order; collects (does not throw) errors when `keepGoing`. */
+async function deleteAll(items: StoredResource[], state: LabState, opts: EngineOptions, result: { errors: string[]; counts: ReturnType<typeof emptyCounts>; changes: { urn: string; op: Op }[] }, keepGoing: boolean, fromState = true): Promise<void> {
+    const log = opts.log ?? (() => undefined);
+    for (const r of [...items].sort((a, b) => b.seq - a.seq)) {
+        const handler = HANDLERS[r.type];
+        try {
+            log(`- delete ${r.type} ${r.name}`);
+            if (handler) await handler.delete(r.name, r.id, r.inputs, r.outputs, { engine: r.engine, log });
+            if (fromState && state.resources[r.urn]?.seq === r.seq) delete state.resources[r.urn];
+            saveState(opts.statePath, state);
+            // the old half of a replacement is part of that replace, not a separate delete
+            if (fromState) {
+                result.counts.deleted++;
+                result.changes.push({ urn: r.urn, op: "delete" });
+            }
+        } catch (e) {
+            result.errors.push(`delete ${r.urn}: ${e instanceof Error ? e.message : String(e)}`);
+            if (!keepGoing) return;
+        }
+    }
+}
+
+/** Runs the program once (`pulumi up`). */
+export async function up(opts: EngineOptions): Promise<EngineResult> {
+    const t0 = Date.now();
+    const log = opts.log ?? (() => undefined);
+    const pulumi = await import("@pulumi/pulumi");
+    // The SDK's internals the mock monitor needs (not in the public typings).
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const settings = require("@pulumi/pulumi/runtime/settings");
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const rpc = require("@pulumi/pulumi/runtime/rpc");
+    const state = loadState(opts.statePath);
+    if (opts.refresh) {
+        for (const r of Object.values(state.resources)) {
+            const h = HANDLERS[r.type];
+            if (h?.exists && !(await h.exists(r.id, { engine: r.engine, log }))) {
+                log(`refresh: ${r.type} ${r.name} is gone`);
+                delete state.resources[r.urn];
+            }
+        }
+    }
+    const before = JSON.stringify(state);
+    const result = { errors: [] as string[], counts: emptyCounts(), changes: [] as { urn: string; op: Op }[] };
+    const seen = new Set<string>();
+    const pendingDeletes: StoredResource[] = [];
+    let inflight = 0;
+    let lastActivity = Date.now();
+    // assigned after setMocks (the mock closure below reads it later, when the program registers resources)
+    // eslint-disable-next-line prefer-const
+    let mon: { registerResource(req: unknown, cb: unknown): unknown; newUrn(p: string, t: string, n: string): string };
+    const meta = new Map<string, { parent: string; deps: string[]; deleteBeforeReplace: boolean; ignoreChanges: string[] }>();
+
+    const engineOf = (providerRef: string | undefined): string => {
+        if (!providerRef) return HOST_ENGINE;
+        const id = providerRef.slice(providerRef.lastIndexOf("::") + 2);
+        const p = Object.values(state.resources).find((r) => r.type.startsWith("pulumi:providers:") && r.id === id);
+        if (!p) return HOST_ENGINE; // a default provider: the engine running the program
+        return String(p.outputs.host ?? HOST_ENGINE);
+    };
+
+    const mocks = {
+        async newResource(args: { type: string; name: string; inputs: Props; provider?: string; custom?: boolean; id?: string }) {
+            if (args.custom === false) return { id: undefined, state: {} };
+            inflight++;
+            lastActivity = Date.now();
+            try {
+                return await perform(args);
+            } finally {
+                inflight--;
+                lastActivity = Date.now();
+            }
+        },
+        call(args: { token: string; inputs: Props }) {
+            throw new Error(`lab engine: no invoke support (${args.token})`);
+        },
+    };
+
+    async function perform(args: { type: string; name: string; inputs: Props; provider?: string; custom?: boolean; id?: string }) {
+        {
+            const key = `${args.type}::${args.name}`;
+            const m = meta.get(key) ?? { parent: "", deps: [], deleteBeforeReplace: false, ignoreChanges: [] };
+            const urn = mon.newUrn(m.parent, args.type, args.name);
+            seen.add(urn);
+            try {
+                const handler = HANDLERS[args.type];
+                if (!handler) throw new Error(`lab engine: unsupported resource type ${args.type} (${args.name})`);
+                let inputs = plain(args.inputs, rpc.specialSigKey, rpc.specialSecretSig) as Props;
+                const engine = args.type.startsWith("pulumi:providers:") ? HOST_ENGINE : engineOf(args.provider);
+                const ctx: Ctx = { engine, log };
+                const prior = state.resources[urn];
+                if (prior && m.ignoreChanges.length) {
+                    inputs = { ...inputs };
+                    for (const k of m.ignoreChanges) if (k in prior.inputs) inputs[k] = prior.inputs[k];
+                }
+                const store = (id: string, outputs: Props, seq: number) => {
+                    state.resources[urn] = { urn, type: args.type, name: args.name, id, inputs, outputs, engine, seq, dependencies: m.deps };
+                    saveState(opts.statePath, state);
+                    return { id, state: outputs };
+                };
+                if (!prior) {
+                    log(`+ create ${args.type} ${args.name}`);
+                    const c = await handler.create(args.name, inputs, ctx);
+                    result.counts.created++;
+                    result.changes.push({ urn, op: "create" });
+                    return store(c.id, c.outputs, ++state.seq);
+                }
+                if (canonical(prior.inputs) === canonical(inputs)) {
+                    result.counts.unchanged++;
+                    return { id: prior.id, state: prior.outputs };
+                }
+                if (!handler.update || handler.replaces(prior.inputs, inputs)) {
+                    log(`+- replace ${args.type} ${args.name} (${diffKeys(prior.inputs, inputs)})${m.deleteBeforeReplace ? " delete first" : ""}`);
+                    if (m.deleteBeforeReplace) {
+                        await handler.delete(prior.name, prior.id, prior.inputs, prior.outputs, { engine: prior.engine, log });
+                    } else pendingDeletes.push(prior);
+                    const c = await handler.create(args.name, inputs, ctx);
+                    result.counts.replaced++;
+                    result.changes.push({ urn, op: "replace" });
+                    return store(c.id, c.outputs, ++state.seq);
+                }
+                log(`~ update ${args.type} ${args.name} (${diffKeys(prior.inputs, inputs)})`);
+                const outputs = await handler.update(args.name, prior.id, prior.inputs, inputs, prior.outputs, ctx);
+                result.counts.updated++;
+                result.changes.push({ urn, op: "update" });
+                return store(prior.id, outputs, prior.seq);
+            } catch (e) {
+                const msg = e instanceof Error ? e.message : String(e);
+                result.errors.push(`${urn}: ${msg}`);
+                throw e;
+            }
+        }
+    }
+
+    // Fresh SDK state for this run, then the program's config.
+    await pulumi.runtime.setMocks(mocks, opts.project, opts.stack, false);
+    mon = settings.getMonitor() as typeof mon;
+    const orig = mon.registerResource.bind(mon);
+    // The mock monitor drops the parent, dependencies and options: read them off the request here.
+    mon.registerResource = (req: unknown, cb: unknown) => {
+        const r = req as {
+            getType(): string;
+            getName(): string;
+            getParent(): string;
+            getDependenciesList(): string[];
+            getDeletebeforereplace(): boolean;
+            getIgnorechangesList(): string[];
+        };
+        meta.set(`${r.getType()}::${r.getName()}`, {
+            parent: r.getParent(),
+            deps: r.getDependenciesList(),
+            deleteBeforeReplace: r.getDeletebeforereplace(),
+            ignoreChanges: r.getIgnorechangesList(),
+        });
+        return orig(req, cb);
+    };
+    const configMap = Object.fromEntries(Object.entries(opts.config).map(([k, v]) => [k, JSON.stringify(v)]));
+    pulumi.runtime.setAllConfig(configMap, opts.secretKeys ?? []);
+
+    // Unhandled rejections of the program's outputs (a failed resource) must not kill the run.
+    const onRejection = (e: unknown) => {
+        const msg = e instanceof Error ? e.message : String(e);
+        if (!result.errors.some((x) => x.includes(msg.slice(0, 200)))) result.errors.push(`program: ${msg}`);
+    };
+    process.on("unhandledRejection", onRejection);
+    const outputs: Record<string, unknown> = {};
+    try {
+        const entry = path.join(opts.projectDir, "index.ts");
+        purgeProgram(opts.projectDir);
+        let mod: Record<string, unknown> = {};
+        try {
+            // eslint-disable-next-line @typescript-eslint/no-require-imports
+            mod = require(entry) as Record<string, unknown>;
+        } catch (e) {
+            result.errors.push(`program: ${e instanceof Error ? e.message : String(e)}`);
+        }
+        // After a failure the SDK never settles the registrations that depend on the failed resource: like the
+        // engine, stop once nothing is in flight any more (and keep the event loop alive while waiting).
+        let drained = false;
+        const settled = async () => {
+            while (!drained) {
+                await new Promise((r) => setTimeout(r, 250));
+                if (result.errors.length && inflight === 0 && Date.now() - lastActivity > 3000) return;
+            }
+        };
+        await Promise.race([settings.waitForRPCs(), settled()]);
+        drained = true;
+        // Resolve the stack outputs (plain values).
+        for (const [k, v] of result.errors.length ? [] : Object.entries(mod)) {
+            try {
+                outputs[k] = pulumi.Output.isInstance(v)
+                    ? await Promise.race([new Promise((res) => (v as { apply(f: (x: unknown) => unknown): unknown }).apply((x) => { res(x); return x; })), new Promise((res) => setTimeout(() => res(undefined), 5000))])
+                    : v;
+            } catch {
+                /* unresolvable output */
+            }
+        }
+        if (!result.errors.length) await settings.waitForRPCs();
+        // let the unhandled-rejection hook see failed outputs before deciding
+        await new Promise((r) => setTimeout(r, 50));
+        if (result.errors.length === 0) {
+            const gone = Object.values(state.resources).filter((r) => !seen.has(r.urn));
+            await deleteAll(gone, state, opts, result, false);
+            await deleteAll(pendingDeletes, state, opts, result, false, false);
+        } else if (pendingDeletes.length) {
+            log(`not deleting ${pendingDeletes.length} replaced resources: the update failed`);
+        }
+    } finally {
+        process.off("unhandledRejection", onRejection);
+    }
+    if (JSON.stringify(state) !== before) saveState(opts.statePath, state);
+    return { ok: result.errors.length === 0, errors: result.errors, counts: result.counts, changes: result.changes, seconds: (Date.now() - t0) / 1000, outputs };
+}
+
+/** `pulumi destroy`: every resource in state, reverse creation order; keeps going past errors and reports them. */
+export async function destroy(opts: EngineOptions): Promise<EngineResult> {
+    const t0 = Date.now();
+    const state = loadState(opts.statePath);
+    const result = { errors: [] as string[], counts: emptyCounts(), changes: [] as { urn: string; op: Op }[] };
+    await deleteAll(Object.values(state.resources), state, opts, result, true);
+    return { ok: result.errors.length === 0, errors: result.errors, counts: result.counts, changes: result.changes, seconds: (Date.now() - t0) / 1000, outputs: {} };
+}
+
+/** Drops the program's own modules (not node_modules) from require.cache, so index.ts is evaluated afresh. */
+function purgeProgram(projectDir: string): void {
+    const root = path.resolve(projectDir) + path.sep;
+    for (const k of Object.keys(require.cache)) {
+        if (k.startsWith(root) && !k.includes(`${path.sep}node_modules${path.sep}`) && !k.includes(`${path.sep}test${path.sep}lab${path.sep}`)) delete require.cache[k];
+    }
+}

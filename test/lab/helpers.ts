@@ -1,0 +1,273 @@
+// Lab helpers: engine runs (one child process each, bounded), docker/shell probes, HTTP through the VIP and
+// bounded load loops. Everything talks only to containers the lab created and to loopback.
+import { spawn } from "node:child_process";
+import * as fs from "node:fs";
+import * as http from "node:http";
+import * as path from "node:path";
+import { LAB_DIR, LabOverrides, PROJECT_DIR, releaseTags } from "./lab-config";
+
+export const VIP = "172.28.40.100";
+export const MANAGER = "tcp://127.0.0.1:23750";
+export const PREFIX = "swarm-platform-dev";
+export const NODES = ["manager-1", "gw-1", "gw-2", "worker-1"] as const;
+export const GATEWAYS = ["gw-1", "gw-2"] as const;
+export const containerOf = (node: string) => `${PREFIX}-${node}`;
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+export const now = () => Date.now() / 1000;
+
+// ---- figures ----------------------------------------------------------------------------------
+
+const FIGURES = path.join(LAB_DIR, "figures.txt");
+/** Prints `LAB name=value` and keeps it in .lab/figures.txt (run.sh prints them all at the end). */
+export function figure(name: string, value: string | number): void {
+    const line = `LAB ${name}=${typeof value === "number" ? Number(value.toFixed(2)) : value}`;
+    fs.mkdirSync(LAB_DIR, { recursive: true });
+    fs.appendFileSync(FIGURES, `${line}\n`);
+    console.log(line);
+}
+
+// ---- shell --------------------------------------------------------------------------------------
+
+export interface Sh {
+    readonly code: number;
+    readonly stdout: string;
+    readonly stderr: string;
+}
+
+/** bash -c, bounded (SIGKILL of the process group after timeoutMs). */
+export function sh(cmd: string, timeoutMs = 60_000, stdin?: string): Promise<Sh> {
+    return new Promise((resolve) => {
+        const child = spawn("bash", ["-c", cmd], { stdio: ["pipe", "pipe", "pipe"], detached: true });
+        let out = "";
+        let err = "";
+        child.stdout.on("data", (c: Buffer) => (out += c.toString()));
+        child.stderr.on("data", (c: Buffer) => (err += c.toString()));
+        const timer = setTimeout(() => {
+            try {
+                process.kill(-(child.pid as number), "SIGKILL");
+            } catch {
+                /* gone */
+            }
+            err += `\n(timed out after ${timeoutMs} ms)`;
+        }, timeoutMs);
+        child.on("close", (code) => {
+            clearTimeout(timer);
+            resolve({ code: code ?? 137, stdout: out.trim(), stderr: err.trim() });
+        });
+        child.stdin.on("error", () => undefined);
+        child.stdin.end(stdin ?? "");
+    });
+}
+
+/** sh that must succeed. */
+export async function must(cmd: string, timeoutMs = 60_000): Promise<string> {
+    const r = await sh(cmd, timeoutMs);
+    if (r.code !== 0) throw new Error(`${cmd}: exit ${r.code}: ${r.stderr}`);
+    return r.stdout;
+}
+
+/** docker on the swarm's first manager. */
+export const onManager = (args: string, timeoutMs = 30_000) => must(`docker -H ${MANAGER} ${args}`, timeoutMs);
+/** A command inside a node container (its own engine is `docker` there). */
+export const onNode = (node: string, cmd: string, timeoutMs = 30_000) => sh(`docker exec ${containerOf(node)} sh -c ${shQuote(cmd)}`, timeoutMs);
+
+/** Single-quotes a string for bash (so `$…` is expanded inside the node, not on the host). */
+export const shQuote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+
+/** Polls fn until it returns a truthy value or `seconds` pass; returns the last value. */
+export async function until<T>(seconds: number, fn: () => Promise<T>, everyMs = 500): Promise<T> {
+    const end = Date.now() + seconds * 1000;
+    let last: T;
+    for (;;) {
+        try {
+            last = await fn();
+        } catch {
+            last = undefined as T;
+        }
+        if (last || Date.now() > end) return last;
+        await sleep(everyMs);
+    }
+}
+
+// ---- engine runs -----------------------------------------------------------------------------
+
+export interface EngineRun {
+    readonly ok: boolean;
+    readonly errors: string[];
+    readonly counts: { created: number; updated: number; replaced: number; deleted: number; unchanged: number };
+    readonly changes: { urn: string; op: string }[];
+    readonly seconds: number;
+    readonly outputs: Record<string, unknown>;
+}
+
+let runNo = 0;
+/** One engine run (`up`/`destroy`) in a child process with a fresh Pulumi SDK; bounded by timeoutMs. */
+export async function engine(cmd: "up" | "destroy", overrides: LabOverrides = {}, timeoutMs = 600_000, env: Record<string, string> = {}): Promise<EngineRun> {
+    fs.mkdirSync(LAB_DIR, { recursive: true });
+    const n = ++runNo;
+    const file = path.join(LAB_DIR, `overrides-${n}.json`);
+    fs.writeFileSync(file, JSON.stringify(overrides, null, 1));
+    if (cmd === "up") await tagReleases(overrides);
+    const log = path.join(LAB_DIR, "engine.log");
+    fs.appendFileSync(log, `\n===== run ${n}: ${cmd} ${file}\n`);
+    const envs = Object.entries(env).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(" ");
+    const r = await sh(
+        `cd ${PROJECT_DIR} && ${envs} node --import tsx test/lab/engine/cli.ts ${cmd} ${file} 2>>${log}`,
+        timeoutMs,
+    );
+    const line = r.stdout.split("\n").reverse().find((l) => l.startsWith("LAB-RESULT "));
+    if (!line) throw new Error(`engine ${cmd} produced no result (exit ${r.code}): ${r.stderr.slice(-2000)}; see ${log}`);
+    return JSON.parse(line.slice("LAB-RESULT ".length)) as EngineRun;
+}
+
+export const changed = (r: EngineRun) => r.counts.created + r.counts.updated + r.counts.replaced + r.counts.deleted;
+
+/** `docker tag swarm-lab/demo-app:latest swarm-lab/demo-app:<release>` for every release the overrides name. */
+export async function tagReleases(overrides: LabOverrides): Promise<void> {
+    const { devApps } = await import("./lab-config");
+    for (const tag of releaseTags(overrides.apps ?? devApps())) await must(`docker tag swarm-lab/demo-app:latest ${tag}`);
+}
+
+// ---- swarm probes ----------------------------------------------------------------------------
+
+/** name → "running/desired" for every service. */
+export async function serviceReplicas(): Promise<Record<string, string>> {
+    const out = await onManager(`service ls --format '{{.Name}} {{.Replicas}}'`);
+    return Object.fromEntries(out.split("\n").filter(Boolean).map((l) => l.split(" ") as [string, string]));
+}
+
+/** Waits until every service runs all its tasks (bounded). */
+export async function converged(seconds = 90, expect?: Record<string, number>): Promise<boolean> {
+    return until(seconds, async () => {
+        const reps = await serviceReplicas();
+        const all = Object.entries(reps).every(([, r]) => {
+            const [a, b] = r.split("/");
+            return a === b && b !== "0";
+        });
+        const want = Object.entries(expect ?? {}).every(([s, n]) => reps[s] === `${n}/${n}`);
+        return all && want;
+    }, 1000);
+}
+
+/** Running task ids of a service. */
+export async function taskIds(service: string): Promise<string[]> {
+    const out = await onManager(`service ps ${service} -q --filter desired-state=running`);
+    return out.split("\n").filter(Boolean).sort();
+}
+
+/** Which gateway nodes hold the VIP on their interface. */
+export async function vipHolders(nodes: readonly string[] = NODES): Promise<string[]> {
+    const held: string[] = [];
+    for (const n of nodes) {
+        const r = await onNode(n, "ip -4 -o addr show", 10_000);
+        if (r.code === 0 && r.stdout.includes(` ${VIP}/`)) held.push(n);
+    }
+    return held;
+}
+
+// ---- HTTP through the VIP ----------------------------------------------------------------------
+
+export interface Answer {
+    readonly t: number;
+    readonly host: string;
+    /** HTTP status, or 0 when the connection failed / was closed without a response. */
+    readonly status: number;
+    readonly body: string;
+    readonly error?: string;
+    readonly release?: string;
+    readonly task?: string;
+}
+
+/** One GET to http://VIP<path> with the Host header; a fresh connection each time (follows the VIP at once). */
+export function get(host: string, urlPath = "/", timeoutMs = 2000, address = VIP): Promise<Answer> {
+    const t = now();
+    return new Promise((resolve) => {
+        const req = http.request({ host: address, port: 80, path: urlPath, method: "GET", headers: { Host: host }, agent: false, timeout: timeoutMs }, (res) => {
+            let body = "";
+            res.on("data", (c: Buffer) => (body += c.toString()));
+            res.on("end", () => {
+                const m = /release=(\S+) host=(\S+)/.exec(body);
+                resolve({ t, host, status: res.statusCode ?? 0, body: body.trim(), ...(m ? { release: m[1], task: m[2] } : {}) });
+            });
+            res.on("error", (e) => resolve({ t, host, status: 0, body: "", error: e.message }));
+        });
+        req.on("timeout", () => req.destroy(new Error("timeout")));
+        req.on("error", (e) => resolve({ t, host, status: 0, body: "", error: (e as NodeJS.ErrnoException).code ?? e.message }));
+        req.end();
+    });
+}
+
+export interface Load {
+    /** Stops the loop and returns every answer. */
+    stop(): Promise<Answer[]>;
+    readonly answers: Answer[];
+}
+
+/**
+ * A bounded background load: requests round-robin over `hosts`, one at a time per worker, until stop(),
+ * `maxRequests` or `maxSeconds` — whichever comes first.
+ */
+export function load(hosts: string[], opts: { maxRequests?: number; maxSeconds?: number; workers?: number; pauseMs?: number; timeoutMs?: number } = {}): Load {
+    const maxRequests = opts.maxRequests ?? 5000;
+    const end = Date.now() + (opts.maxSeconds ?? 120) * 1000;
+    const answers: Answer[] = [];
+    let stopped = false;
+    let i = 0;
+    const worker = async () => {
+        while (!stopped && answers.length < maxRequests && Date.now() < end) {
+            const host = hosts[i++ % hosts.length];
+            answers.push(await get(host, "/", opts.timeoutMs ?? 1000));
+            await sleep(opts.pauseMs ?? 20);
+        }
+    };
+    const done = Promise.all(Array.from({ length: opts.workers ?? 2 }, worker));
+    return {
+        answers,
+        async stop() {
+            stopped = true;
+            await done;
+            return answers;
+        },
+    };
+}
+
+export const failed = (a: Answer) => a.status !== 200;
+
+/** The longest stretch without a successful answer that overlaps [from, to] (seconds), measured between successes. */
+export function outage(answers: Answer[], from: number): number {
+    const sorted = [...answers].sort((a, b) => a.t - b.t);
+    let lastOk = from;
+    let worst = 0;
+    let sawFailure = false;
+    for (const a of sorted) {
+        if (a.t < from) continue;
+        if (failed(a)) sawFailure = true;
+        else {
+            if (sawFailure) worst = Math.max(worst, a.t - lastOk);
+            lastOk = a.t;
+            sawFailure = false;
+        }
+    }
+    return worst;
+}
+
+/** Counts by host and outcome, with the first/last time (s, relative to the first answer) of each. */
+export function summary(answers: Answer[]): string {
+    const t0 = Math.min(...answers.map((a) => a.t));
+    const by: Record<string, { n: number; from: number; to: number }> = {};
+    for (const a of answers) {
+        const k = `${a.host} ${a.status === 200 ? `200:${a.release ?? "?"}` : `${a.status}${a.error ? `:${a.error}` : ""}`}`;
+        const e = (by[k] ??= { n: 0, from: a.t - t0, to: a.t - t0 });
+        e.n++;
+        e.to = a.t - t0;
+    }
+    return Object.entries(by)
+        .map(([k, e]) => `${k} ×${e.n} [${e.from.toFixed(1)}–${e.to.toFixed(1)} s]`)
+        .join("; ");
+}
+
+/** Keeps a load's answers in .lab/load-<label>.json for later analysis. */
+export function keep(label: string, answers: Answer[]): void {
+    fs.writeFileSync(path.join(LAB_DIR, `load-${label}.json`), JSON.stringify(answers));
+}

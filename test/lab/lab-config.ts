@@ -1,0 +1,109 @@
+// The lab's stack: Pulumi.dev.yaml unchanged, plus overrides that make it run offline on this machine
+// (prebuilt swarm-lab/* images, no builds, no pulls, dind nodes without --privileged).
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { parse } from "yaml";
+
+export const PROJECT_DIR = path.resolve(__dirname, "..", "..");
+export const PROJECT = "swarm-platform";
+export const STACK = "dev";
+export const LAB_DIR = path.join(PROJECT_DIR, ".lab");
+export const DEMO_IMAGE = "swarm-lab/demo-app";
+
+export interface LabRelease {
+    name: string;
+    hostnames?: string[];
+    replicas?: number;
+    env?: Record<string, string>;
+}
+
+export interface LabApp {
+    name: string;
+    zone: string;
+    releases: LabRelease[];
+    replicas?: number;
+}
+
+/** The dev stack's apps, as the lab runs them: the prebuilt demo image, loaded into the nodes, dnsrr. */
+export function devApps(): LabApp[] {
+    return [
+        {
+            name: "shop",
+            zone: "dmz",
+            replicas: 2,
+            releases: [
+                { name: "1.9", hostnames: ["stary.sklep.localhost"], env: { RELEASE: "1.9" } },
+                { name: "2.0", hostnames: ["nowy.sklep.localhost", "sklep.localhost"], env: { RELEASE: "2.0" } },
+            ],
+        },
+        { name: "stock", zone: "intra", replicas: 1, releases: [{ name: "1.0", env: { RELEASE: "stock-1.0" } }] },
+    ];
+}
+
+export interface LabOverrides {
+    apps?: LabApp[];
+    /** Raw extra config keys (short names), merged last: used to feed invalid input on purpose. */
+    extra?: Record<string, unknown>;
+}
+
+export function storageDriver(): string {
+    return process.env.LAB_NODE_STORAGE_DRIVER ?? "overlay2";
+}
+
+/** Every release tag the apps reference (the lab tags swarm-lab/demo-app:latest with each). */
+export function releaseTags(apps: LabApp[]): string[] {
+    return [...new Set(apps.flatMap((a) => a.releases.map((r) => `${DEMO_IMAGE}:${r.name}`)))];
+}
+
+function deepMerge(base: unknown, over: unknown): unknown {
+    if (over && typeof over === "object" && !Array.isArray(over) && base && typeof base === "object" && !Array.isArray(base)) {
+        const out: Record<string, unknown> = { ...(base as Record<string, unknown>) };
+        for (const [k, v] of Object.entries(over as Record<string, unknown>)) out[k] = deepMerge(out[k], v);
+        return out;
+    }
+    return over;
+}
+
+/** Full runtime config (`swarm-platform:<key>` → value) = Pulumi.dev.yaml + lab overrides. */
+export function labConfig(o: LabOverrides = {}): Record<string, unknown> {
+    const doc = parse(fs.readFileSync(path.join(PROJECT_DIR, `Pulumi.${STACK}.yaml`), "utf8")) as { config: Record<string, unknown> };
+    const cfg: Record<string, unknown> = { ...doc.config };
+    const set = (key: string, value: unknown) => {
+        const k = `${PROJECT}:${key}`;
+        cfg[k] = deepMerge(cfg[k], value);
+    };
+    set("drivers", {
+        docker: {
+            image: "swarm-lab/node:latest",
+            build: false,
+            privileged: false,
+            capabilities: { add: ["ALL"], drop: ["SYS_RESOURCE"] },
+            securityOpts: ["seccomp=unconfined", "apparmor=unconfined", "systempaths=unconfined"],
+            mountCgroup: true,
+            storageDriver: storageDriver(),
+        },
+    });
+    set("gateway", { baseImage: "swarm-lab/nginx:latest" });
+    const apps = (o.apps ?? devApps()).map((a) => ({
+        name: a.name,
+        zone: a.zone,
+        image: DEMO_IMAGE,
+        port: 8000,
+        replicas: a.replicas ?? 2,
+        endpointMode: "dnsrr",
+        load: true,
+        // The image has no curl (the app's default check). A bare TCP connect: every task runs it every 5 s, and on
+        // this 2-CPU machine heavier checks (python + http.client every 2 s) starved the tasks into being killed.
+        healthcheck: {
+            test: ["CMD", "python3", "-S", "-c", "import socket; socket.create_connection(('127.0.0.1', 8000), 3).close()"],
+            interval: 5,
+            timeout: 5,
+            retries: 3,
+            startPeriod: 5,
+        },
+        releases: a.releases.map((r) => ({ name: r.name, hostnames: r.hostnames ?? [], env: r.env ?? { RELEASE: r.name }, ...(r.replicas !== undefined ? { replicas: r.replicas } : {}) })),
+    }));
+    cfg[`${PROJECT}:apps`] = apps;
+    for (const [k, v] of Object.entries(o.extra ?? {})) cfg[`${PROJECT}:${k}`] = v;
+    return cfg;
+}
