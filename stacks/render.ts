@@ -361,11 +361,12 @@ function keepalivedArtifacts(plan: Plan): Artifact[] {
     const scripts = renderKeepalivedScripts(plan);
     const members = [...new Set(plan.vrrp.groups.flatMap((g) => g.members.map((m) => m.node)))];
     const secrets = plan.vrrp.authentication ? { authPass: AUTH_PASS_PLACEHOLDER } : {};
-    return members.flatMap((node) => [
-        { path: `nodes/${node}/keepalived.conf`, content: renderKeepalivedConf(plan, node, secrets), mode: 0o600 },
-        { path: `nodes/${node}/check_gateway.sh`, content: scripts.check, mode: 0o755 },
-        { path: `nodes/${node}/notify.sh`, content: scripts.notify, mode: 0o755 },
-    ]);
+    // keepalived.conf differs per node (priority, peers); the check and notify scripts are the same everywhere.
+    return [
+        ...members.map((node) => ({ path: `nodes/${node}/keepalived.conf`, content: renderKeepalivedConf(plan, node, secrets), mode: 0o600 })),
+        { path: "keepalived/check_gateway.sh", content: scripts.check, mode: 0o755 },
+        { path: "keepalived/notify.sh", content: scripts.notify, mode: 0o755 },
+    ];
 }
 
 function gatewayArtifacts(plan: Plan): Artifact[] {
