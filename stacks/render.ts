@@ -333,14 +333,31 @@ function envEntries(env: Readonly<Record<string, string>>) {
  * A `bash -s` payload: the envelope (NODE_NAME and env exported from base64, an ERR trap naming the node and
  * the script) around `body`. `script` is only used in messages.
  */
-export function renderEnvelope(script: string, body: string, ctx: { node: string; env?: Readonly<Record<string, string>> }): string {
+export function renderEnvelope(
+    script: string,
+    body: string,
+    ctx: { node: string; env?: Readonly<Record<string, string>> },
+    libs: readonly string[] = [],
+): string {
     return renderTemplate("scripts/envelope.sh.mustache", {
         script,
         node: ctx.node,
         nodeBase64: base64(ctx.node),
         env: envEntries(ctx.env ?? {}),
+        // Before the body's line offset, so error line numbers still count from the script's first line.
+        libs: libs.map((l) => l.replace(/\n$/, "")),
         body: body.replace(/\n$/, ""),
     });
+}
+
+/** Shared function libraries (templates/scripts/lib/<name>.sh) a node script needs, sent ahead of it. */
+const SCRIPT_LIBS: Partial<Record<NodeScript, readonly string[]>> = {
+    "keepalived-apply": ["keepalived"],
+    "keepalived-stop": ["keepalived"],
+};
+
+export function nodeScriptLibs(name: NodeScript): string[] {
+    return (SCRIPT_LIBS[name] ?? []).map((lib) => readTemplate(`scripts/lib/${lib}.sh`));
 }
 
 /** The script body (templates/scripts/<name>.sh) without the envelope. */
@@ -351,7 +368,7 @@ export function nodeScriptBody(name: NodeScript): string {
 
 /** The full stdin payload for `bash -s` on a node: envelope (node name, env decoded from base64, ERR trap) + the script. */
 export function renderNodeScript(name: NodeScript, ctx: { node: string; env?: Readonly<Record<string, string>> }): string {
-    return renderEnvelope(name, nodeScriptBody(name), ctx);
+    return renderEnvelope(name, nodeScriptBody(name), ctx, nodeScriptLibs(name));
 }
 
 // ---- everything, for `npm run render` ----------------------------------------------------------------
@@ -388,6 +405,11 @@ export function renderAll(plan: Plan): Artifact[] {
         ...gatewayArtifacts(plan),
         ...keepalivedArtifacts(plan),
         ...NODE_SCRIPTS.map((name) => ({ path: `scripts/${name}.sh`, content: nodeScriptBody(name), mode: 0o755 })),
+        ...[...new Set(Object.values(SCRIPT_LIBS).flat())].map((lib) => ({
+            path: `scripts/lib/${lib}.sh`,
+            content: readTemplate(`scripts/lib/${lib}.sh`),
+            mode: 0o644,
+        })),
     ];
     return artifacts.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
