@@ -5,6 +5,7 @@ import * as fs from "node:fs";
 import * as http from "node:http";
 import * as path from "node:path";
 import { LAB_DIR, LabOverrides, PROJECT_DIR, releaseTags } from "./lab-config";
+import type { EngineResult } from "./engine/engine";
 
 export const VIP = "172.28.40.100";
 export const MANAGER = "tcp://127.0.0.1:23750";
@@ -92,14 +93,8 @@ export async function until<T>(seconds: number, fn: () => Promise<T>, everyMs = 
 
 // ---- engine runs -----------------------------------------------------------------------------
 
-export interface EngineRun {
-    readonly ok: boolean;
-    readonly errors: string[];
-    readonly counts: { created: number; updated: number; replaced: number; deleted: number; unchanged: number };
-    readonly changes: { urn: string; op: string }[];
-    readonly seconds: number;
-    readonly outputs: Record<string, unknown>;
-}
+/** What one engine run reports (the engine prints it as JSON; the type is the engine's own). */
+export type EngineRun = EngineResult;
 
 let runNo = 0;
 /** One engine run (`up`/`destroy`) in a child process with a fresh Pulumi SDK; bounded by timeoutMs. */
