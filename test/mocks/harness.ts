@@ -29,6 +29,10 @@ export interface Declared {
     readonly parent?: string;
     /** Input property names whose value is a secret Output. */
     readonly secretInputs: string[];
+    /** The URN the Pulumi engine gives this resource: the parents' types (the root stack aside) joined by `$`. */
+    readonly urn: string;
+    /** Aliases given in the resource options, as the program passed them. */
+    readonly aliases: readonly (string | pulumi.Alias)[];
 }
 
 export interface RunResult {
@@ -111,8 +115,13 @@ export async function runProgram(opts: RunOptions): Promise<RunResult> {
         let loadError: unknown;
         // Inside a root stack resource, as under the CLI: stack transformations need one.
         await runInPulumiStack(async () => {
+            const qualifiedTypes = new Map<pulumi.Resource, string>();
             pulumi.runtime.registerStackTransformation((args) => {
-                pending.push(describe(args));
+                const parentType = args.opts.parent ? qualifiedTypes.get(args.opts.parent) : undefined;
+                const qualifiedType = parentType ? `${parentType}$${args.type}` : args.type;
+                qualifiedTypes.set(args.resource, qualifiedType);
+                const urn = `urn:pulumi:${opts.stack}::${PROJECT}::${qualifiedType}::${args.name}`;
+                pending.push(describe(args, urn));
                 return undefined;
             });
             delete require.cache[require.resolve(INDEX)];
@@ -146,7 +155,7 @@ export async function runProgram(opts: RunOptions): Promise<RunResult> {
     }
 }
 
-async function describe(args: pulumi.ResourceTransformationArgs): Promise<Declared> {
+async function describe(args: pulumi.ResourceTransformationArgs, urn: string): Promise<Declared> {
     const deps = args.opts.dependsOn;
     const list = (deps === undefined ? [] : Array.isArray(deps) ? deps : [deps]) as pulumi.Input<pulumi.Resource>[];
     const dependsOn = await Promise.all(list.map(async (d) => {
@@ -158,7 +167,8 @@ async function describe(args: pulumi.ResourceTransformationArgs): Promise<Declar
     for (const [key, value] of Object.entries(args.props ?? {})) {
         if (pulumi.Output.isInstance(value) && (await pulumi.isSecret(value))) secretInputs.push(key);
     }
-    return { type: args.type, name: args.name, dependsOn, ...(parent ? { parent } : {}), secretInputs };
+    const aliases = (args.opts.aliases ?? []) as (string | pulumi.Alias)[];
+    return { type: args.type, name: args.name, dependsOn, ...(parent ? { parent } : {}), secretInputs, urn, aliases };
 }
 
 const SECRET_SIG = "4dabf18193072939515e22adb298388d";
