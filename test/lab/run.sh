@@ -6,9 +6,10 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 mkdir -p .lab
-# one lab at a time on this machine (they share the dev stack's names, subnet and state file)
-exec 8>.lab/run.lock
-flock -n 8 || { echo "lab: another run holds .lab/run.lock" >&2; exit 1; }
+# One lab at a time on this machine, from any checkout: they share the dev stack's names and subnet.
+# LAB_LOCK_WAIT (s, default 0) waits for a running lab instead of failing at once.
+exec 8>"${LAB_LOCK:-/tmp/swarm-platform-lab.lock}"
+flock -w "${LAB_LOCK_WAIT:-0}" 8 || { echo "lab: another lab run holds ${LAB_LOCK:-/tmp/swarm-platform-lab.lock}" >&2; exit 1; }
 : >.lab/figures.txt
 : >.lab/engine.log
 
