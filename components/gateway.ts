@@ -1,25 +1,34 @@
 // Gateway: the nginx/HAProxy image built from the rendered templates, the routes file on every gateway node
 // (reloaded in place, so promotion never replaces gateway tasks), and a global service with host-mode ports.
+// Swarm resources use the docker provider in `opts.providers`; the image is built on `localEngine`.
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import type { Plan } from "../stacks/plan";
-import { GatewayFiles, renderGatewayFiles } from "../stacks/render";
+import type { PlanGateway, PlanRoute } from "../model";
+import { type GatewayFiles, type PlanGatewayUpdatePolicy, renderGatewayFiles } from "../model/gateway";
+import { seconds } from "./durations";
 import { DeliveredImage } from "./images";
 import type { NodeRunner } from "./nodes";
-import { seconds } from "./durations";
 
+/** The gateway slice of the plan, the routes it serves and what it runs on. */
 export interface GatewayArgs {
-    readonly plan: Plan;
-    readonly provider: docker.Provider;
+    /** The gateway: engine, nodes, ports, TLS, timings. */
+    readonly gateway: PlanGateway;
+    /** The routes the gateway serves (rendered into the routes file). */
+    readonly routes: readonly PlanRoute[];
+    /** A runner per node name (at least every gateway node). */
     readonly runners: Readonly<Record<string, NodeRunner>>;
-    readonly gatewayNetworkId: pulumi.Input<string>;
+    /** The local engine that builds the image. */
+    readonly localEngine: docker.Provider;
+    /** The id of the gateway overlay. */
+    readonly networkId: pulumi.Input<string>;
     /** Where the image build context is written (one folder per stack). */
     readonly buildDir: string;
     /** Certificate and key per plan TLS entry name (secrets). */
     readonly tls?: Readonly<Record<string, { readonly certificate: pulumi.Input<string>; readonly key: pulumi.Input<string> }>>;
+    /** The registry password (secret) for `delivery: registry`. */
     readonly registryPassword?: pulumi.Input<string>;
     /** Per gateway node: what the gateway waits for there (membership labels, keepalived). */
     readonly after?: Readonly<Record<string, pulumi.Input<pulumi.Resource>[]>>;
@@ -27,19 +36,25 @@ export interface GatewayArgs {
     readonly dependsOn?: pulumi.Input<pulumi.Resource>[];
 }
 
+/** The gateway: its image, its routes on each gateway node and its global service. */
 export class Gateway extends pulumi.ComponentResource {
+    /** The global gateway service. */
     public readonly service: docker.Service;
+    /** The image reference the service runs. */
     public readonly image: pulumi.Output<string>;
     /** The routes step per gateway node. */
     public readonly routes: Record<string, pulumi.Resource> = {};
 
     constructor(name: string, args: GatewayArgs, opts?: pulumi.ComponentResourceOptions) {
         super("swarm:gateway:Gateway", name, {}, opts);
-        const { plan } = args;
-        const gw = plan.gateway;
-        const files = renderGatewayFiles(plan);
+        const gw = args.gateway;
+        const files = renderGatewayFiles(gw, args.routes);
         const context = writeBuildContext(args.buildDir, files);
-        const targets = gw.nodes.map((n) => requireRunner(args.runners, n));
+        const targets = gw.nodes.map((n) => {
+            const runner = args.runners[n];
+            if (!runner) throw new Error(`gateway: node ${n} has no runner`);
+            return runner;
+        });
 
         const image = new DeliveredImage(`${name}-image`, {
             // Tagged by content: a changed static config or entrypoint is a new image, an unchanged one is no diff.
@@ -51,7 +66,7 @@ export class Gateway extends pulumi.ComponentResource {
                 : {}),
             targets,
             after: args.after,
-        }, { parent: this });
+        }, { parent: this, providers: { docker: args.localEngine } });
         this.image = image.ref;
 
         for (const runner of targets) {
@@ -60,9 +75,11 @@ export class Gateway extends pulumi.ComponentResource {
                 script: "gateway-routes-apply",
                 env: {
                     ROUTES_DIR: gw.routesDir,
-                    ROUTES_FILE: files.routes.name,
+                    ROUTES_FILE: gw.routesFile.name,
                     ROUTES: files.routes.content,
                     ENGINE: gw.engine,
+                    MAIN_CONFIG: gw.mainFile.path,
+                    RELOAD_SIGNAL: gw.reloadSignal,
                     SERVICE: gw.service,
                     STATE_DIR: gw.stateDir,
                 },
@@ -71,13 +88,13 @@ export class Gateway extends pulumi.ComponentResource {
 
         const secrets = gw.tls.flatMap((cert) => {
             const material = args.tls?.[cert.name];
-            if (!material) throw new Error(`gateway.tls: no certificate material for ${cert.name} (${cert.hostnames.join(", ")})`);
+            if (!material) throw new Error(`gateway.tls[${cert.name}]: no certificate material (${cert.hostnames.join(", ")})`);
             const secret = (suffix: "crt" | "key", value: pulumi.Input<string>) => ({
                 secretId: new docker.Secret(`${name}-${cert.name}-${suffix}`, {
                     // No explicit name: swarm secrets are immutable, auto-naming gives create-before-delete on rotation.
                     data: pulumi.secret(pulumi.output(value).apply((v) => Buffer.from(v).toString("base64"))),
                     labels: [{ label: "swarm-platform.tls", value: cert.name }],
-                }, { parent: this, provider: args.provider }).id,
+                }, { parent: this }).id,
                 fileName: suffix === "crt" ? cert.certificatePath : cert.keyPath,
             });
             return [secret("crt", material.certificate), secret("key", material.key)];
@@ -87,15 +104,6 @@ export class Gateway extends pulumi.ComponentResource {
             { targetPort: gw.ports.http, publishedPort: gw.ports.http, publishMode: "host", protocol: "tcp" },
             ...(gw.tls.length ? [{ targetPort: gw.ports.https, publishedPort: gw.ports.https, publishMode: "host", protocol: "tcp" }] : []),
         ];
-        // stop-first with parallelism 1: host ports cannot be held by two tasks; the delay lets the VIP settle
-        // (a stopping gateway flags itself draining, keepalived moves the VIP, then it stops).
-        const update = {
-            parallelism: 1,
-            order: "stop-first",
-            failureAction: "rollback",
-            delay: seconds(gw.drainSeconds + 5),
-            monitor: seconds(gw.drainSeconds + 15),
-        };
         this.service = new docker.Service(`${name}-service`, {
             name: gw.service,
             mode: { global: true },
@@ -116,15 +124,15 @@ export class Gateway extends pulumi.ComponentResource {
                     stopSignal: "SIGTERM",
                 },
                 placement: { constraints: ["node.labels.gateway==true"] },
-                networksAdvanceds: [{ id: args.gatewayNetworkId }],
+                networksAdvanceds: [{ id: args.networkId }],
                 restartPolicy: { condition: "any", delay: "2s" },
             },
             endpointSpec: { mode: "dnsrr", ports },
-            updateConfig: update,
-            rollbackConfig: { ...update, failureAction: "pause" },
+            // stop-first, one node at a time (host ports cannot be held by two tasks); the delay lets the VIP settle.
+            updateConfig: policy(gw.update),
+            rollbackConfig: policy(gw.rollback),
         }, {
             parent: this,
-            provider: args.provider,
             deleteBeforeReplace: true,
             dependsOn: [
                 ...Object.values(this.routes),
@@ -137,10 +145,8 @@ export class Gateway extends pulumi.ComponentResource {
     }
 }
 
-function requireRunner(runners: Readonly<Record<string, NodeRunner>>, node: string): NodeRunner {
-    const r = runners[node];
-    if (!r) throw new Error(`gateway node ${node}: no runner`);
-    return r;
+function policy(p: PlanGatewayUpdatePolicy): docker.types.input.ServiceUpdateConfig {
+    return { parallelism: p.parallelism, order: p.order, failureAction: p.failureAction, delay: seconds(p.delay), monitor: seconds(p.monitor) };
 }
 
 function contentTag(files: GatewayFiles): string {

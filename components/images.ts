@@ -1,5 +1,6 @@
 // DeliveredImage: an image built on the engine running Pulumi (optional) and delivered to the nodes that run it,
-// by `docker save | docker load` (air-gapped, dev) or by a registry push the nodes pull from.
+// by `docker save | docker load` (air-gapped, dev) or by a registry push the nodes pull from. The build uses the
+// local engine's docker provider from `opts.providers`.
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as crypto from "node:crypto";
@@ -7,11 +8,15 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import type { NodeRunner } from "./nodes";
 
+/** An image and the nodes that need it. */
 export interface DeliveredImageArgs {
     /** Full reference, tag included. */
     readonly imageName: string;
+    /** Build it first, from this context. */
     readonly build?: { readonly context: string; readonly dockerfile?: string; readonly args?: Readonly<Record<string, string>> };
+    /** How it reaches the nodes. */
     readonly delivery: "load" | "registry";
+    /** Push target and credentials, for registry delivery. */
     readonly registry?: { readonly server: pulumi.Input<string>; readonly username: pulumi.Input<string>; readonly password: pulumi.Input<string> };
     /** Nodes that must hold the image (load delivery). */
     readonly targets: readonly NodeRunner[];
@@ -19,6 +24,7 @@ export interface DeliveredImageArgs {
     readonly after?: Readonly<Record<string, pulumi.Input<pulumi.Resource>[]>>;
 }
 
+/** An image built locally (optional) and delivered to the nodes that run it. */
 export class DeliveredImage extends pulumi.ComponentResource {
     /** The reference services use. */
     public readonly ref: pulumi.Output<string>;

@@ -1,30 +1,33 @@
-// SwarmNetworks: one overlay per zone and one for the gateway; optionally the swarm's ingress replaced by a custom one.
+// Networks: one overlay per zone and one for the gateway; optionally the swarm's ingress replaced by a custom one.
+// Created through the swarm's docker provider, which comes in `opts.providers`.
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import type { Plan, PlanIngress, PlanNetwork } from "../stacks/plan";
+import type { PlanIngress, PlanNetwork, PlanNetworks } from "../model";
 import type { NodeRunner } from "./nodes";
 
-export interface SwarmNetworksArgs {
-    readonly plan: Plan;
-    readonly provider: docker.Provider;
-    /** The first manager: replaces the default ingress before anything publishes ports. */
+/** The networks slice of the plan and where it is created. */
+export interface NetworksArgs {
+    /** The overlays and the optional custom ingress. */
+    readonly networks: PlanNetworks;
+    /** The bootstrap manager: replaces the default ingress before anything publishes ports. */
     readonly manager: NodeRunner;
     /** The swarm must exist (init done) before networks are created. */
     readonly swarmReady: pulumi.Input<pulumi.Resource>[];
 }
 
-export class SwarmNetworks extends pulumi.ComponentResource {
+/** The swarm's overlay networks (and its custom ingress). */
+export class Networks extends pulumi.ComponentResource {
     /** Overlay networks by plan name. Services reference them by `id` (by name would replace them on every run). */
     public readonly byName: Record<string, docker.Network> = {};
+    /** The custom ingress network, when planned. */
     public readonly ingress?: docker.Network;
 
-    constructor(name: string, args: SwarmNetworksArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("swarm:networks:SwarmNetworks", name, {}, opts);
-        const { plan, provider } = args;
-        for (const net of plan.networks) {
+    constructor(name: string, args: NetworksArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("swarm:networks:Networks", name, {}, opts);
+        const { networks } = args;
+        for (const net of networks.overlays) {
             this.byName[net.name] = new docker.Network(`${name}-${net.name}`, overlayArgs(net), {
                 parent: this,
-                provider,
                 dependsOn: args.swarmReady,
                 // The engine reads overlay options back with an extra vxlanid key: ignore that diff; the
                 // options label below carries the real options, so changing them still replaces the network.
@@ -33,15 +36,14 @@ export class SwarmNetworks extends pulumi.ComponentResource {
                 deleteBeforeReplace: true,
             });
         }
-        if (plan.ingress) {
+        if (networks.ingress) {
             // The default ingress must go first; the script refuses while any service still publishes ports.
             const removal = args.manager.run(`${name}-default-ingress-removed`, {
                 script: "ingress-remove",
-                env: { SUBNET: plan.ingress.subnet },
+                env: { SUBNET: networks.ingress.subnet },
             }, { parent: this, dependsOn: args.swarmReady });
-            this.ingress = new docker.Network(`${name}-ingress`, ingressArgs(plan.ingress), {
+            this.ingress = new docker.Network(`${name}-ingress`, ingressArgs(networks.ingress), {
                 parent: this,
-                provider,
                 dependsOn: [removal.resource],
                 ignoreChanges: ["options"],
                 deleteBeforeReplace: true,
@@ -50,9 +52,10 @@ export class SwarmNetworks extends pulumi.ComponentResource {
         this.registerOutputs({ networks: Object.fromEntries(Object.entries(this.byName).map(([k, n]) => [k, n.id])) });
     }
 
+    /** The id of a planned overlay. */
     idOf(name: string): pulumi.Output<string> {
         const net = this.byName[name];
-        if (!net) throw new Error(`no overlay network named ${name} in the plan`);
+        if (!net) throw new Error(`networks: no overlay network named ${name} in the plan`);
         return net.id;
     }
 }

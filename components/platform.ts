@@ -1,16 +1,21 @@
-// Platform: the whole stack from one plan. Wires the components in dependency order; decides nothing itself.
+// Platform: the whole stack from one plan. Wires the concepts' components in dependency order; decides nothing.
+// Providers: the local engine's docker provider comes in `opts.providers` (images, docker-driver nodes); the
+// swarm's provider is made by the Swarm component and handed to the swarm-side components the same way.
+import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as path from "node:path";
-import type { Plan, PlanVrrp } from "../stacks/plan";
-import { renderZoneFile } from "../stacks/render";
+import type { Plan } from "../model";
+import { Dns } from "./dns";
 import { Gateway } from "./gateway";
-import { SwarmNetworks } from "./networks";
-import { createNodes } from "./nodes";
+import { Networks } from "./networks";
+import { createNodes, type NodeSet } from "./nodes";
 import { Release } from "./releases";
-import { SwarmCluster } from "./swarm";
+import { Swarm } from "./swarm";
 import { VirtualIp } from "./virtual-ip";
 
+/** The plan and what the components need besides it. */
 export interface PlatformArgs {
+    /** The whole plan (model/index.ts `planStack`); each component gets its own slice. */
     readonly plan: Plan;
     /** Names on the local engine and in the swarm are prefixed with this (project-stack). */
     readonly namePrefix: string;
@@ -22,86 +27,111 @@ export interface PlatformArgs {
     readonly secrets: Readonly<Record<string, pulumi.Output<string>>>;
 }
 
+// Before concepts had one name each, the program's one platform was named `platform` and its components were named
+// without that prefix, with other type tokens: these aliases carry a stack deployed then over without replacement.
+const LEGACY_PLATFORM = "platform";
+const LEGACY_NAMES = {
+    nodes: { name: "nodes" },
+    swarm: { name: "swarm", type: "swarm:swarm:SwarmCluster" },
+    networks: { name: "networks", type: "swarm:networks:SwarmNetworks" },
+    virtualIp: { name: "vip", type: "swarm:vip:VirtualIp" },
+    gateway: { name: "gateway" },
+} as const;
+
+/** A whole Docker Swarm platform: nodes, swarm, networks, virtual IP, gateway, releases and DNS records. */
 export class Platform extends pulumi.ComponentResource {
-    public readonly swarm: SwarmCluster;
-    public readonly networks: SwarmNetworks;
+    /** The nodes, whatever their driver. */
+    public readonly nodes: NodeSet;
+    public readonly swarm: Swarm;
+    public readonly networks: Networks;
+    /** Absent when the plan has no virtual IP. */
     public readonly virtualIp?: VirtualIp;
     public readonly gateway: Gateway;
+    /** Releases by service name. */
     public readonly releases: Record<string, Release> = {};
+    public readonly dns: Dns;
+    /** How Pulumi reaches the bootstrap manager's engine. */
     public readonly managerHost: string;
-    public readonly zoneFile: string;
 
     constructor(name: string, args: PlatformArgs, opts?: pulumi.ComponentResourceOptions) {
         super("swarm:index:Platform", name, {}, opts);
         const { plan, secrets } = args;
         const secret = (key: string | undefined) => (key === undefined ? undefined : secrets[key]);
+        const legacy = name === LEGACY_PLATFORM;
+        const child = (concept: keyof typeof LEGACY_NAMES) => ({ parent: this, ...(legacy ? { aliases: [LEGACY_NAMES[concept]] } : {}) });
+        const localEngine = this.getProvider("docker:index/image:Image") as docker.Provider | undefined;
+        if (!localEngine) throw new Error(`platform ${name}: pass the local engine's docker provider in opts.providers`);
 
-        const nodes = createNodes("nodes", {
-            plan,
+        this.nodes = createNodes(`${name}-nodes`, {
+            nodes: plan.nodes,
+            driver: plan.driver,
             namePrefix: args.namePrefix,
-            nodeImageContext: path.join(args.projectDir, "templates", "node"),
-            sshPrivateKey: secret(plan.drivers.ssh.privateKeySecret),
-        }, { parent: this });
-        this.managerHost = nodes.managerHost;
+            nodeImageContext: path.join(args.projectDir, "templates", "nodes"),
+            sshPrivateKey: plan.driver.name === "ssh" ? secret(plan.driver.ssh.privateKeySecret) : undefined,
+        }, child("nodes"));
+        const runners = this.nodes.runners;
+        this.managerHost = this.nodes.managerHost;
 
-        this.swarm = new SwarmCluster("swarm", {
-            plan,
-            runners: nodes.runners,
-            managerHost: nodes.managerHost,
-            sshOpts: plan.driver === "ssh" ? plan.drivers.ssh.sshOpts : [],
-        }, { parent: this });
-        const provider = this.swarm.provider;
+        this.swarm = new Swarm(`${name}-swarm`, {
+            swarm: plan.swarm,
+            nodes: plan.nodes,
+            runners,
+            managerHost: this.nodes.managerHost,
+            sshOpts: plan.driver.name === "ssh" ? plan.driver.ssh.sshOpts : [],
+        }, child("swarm"));
+        const onSwarm = (concept: keyof typeof LEGACY_NAMES) => ({ ...child(concept), providers: { docker: this.swarm.provider } });
         const membership = (node: string) => [this.swarm.memberships[node]];
-        const firstManager = nodes.runners[plan.bootstrap.firstManager];
+        const bootstrap = plan.swarm.bootstrap.firstManager;
 
-        this.networks = new SwarmNetworks("networks", {
-            plan,
-            provider,
-            manager: firstManager,
-            swarmReady: [this.swarm.memberships[plan.bootstrap.firstManager]],
-        }, { parent: this });
+        this.networks = new Networks(`${name}-networks`, {
+            networks: plan.networks,
+            manager: runners[bootstrap],
+            swarmReady: [this.swarm.memberships[bootstrap]],
+        }, onSwarm("networks"));
 
-        if (plan.vrrp) {
-            this.virtualIp = new VirtualIp("vip", {
-                plan: plan as Plan & { vrrp: PlanVrrp },
-                runners: nodes.runners,
-                password: secret(plan.vrrp.passwordSecret),
+        if (plan.virtualIp) {
+            this.virtualIp = new VirtualIp(`${name}-virtualIp`, {
+                virtualIp: plan.virtualIp,
+                runners,
+                password: secret(plan.virtualIp.passwordSecret),
                 after: Object.fromEntries(plan.gateway.nodes.map((n) => [n, membership(n)])),
-            }, { parent: this });
+            }, child("virtualIp"));
         }
-        const vip = this.virtualIp;
-        const gatewayAfter = Object.fromEntries(
-            plan.gateway.nodes.map((n) => [n, [...membership(n), ...(vip?.keepalived[n] ? [vip.keepalived[n]] : [])]]),
-        );
+        const keepalived = this.virtualIp?.keepalived ?? {};
         const tls = Object.fromEntries(plan.gateway.tls.map((t) => [t.name, { certificate: secrets[t.certificateSecret], key: secrets[t.keySecret] }]));
-        this.gateway = new Gateway("gateway", {
-            plan,
-            provider,
-            runners: nodes.runners,
-            gatewayNetworkId: this.networks.idOf(plan.gateway.network),
+        this.gateway = new Gateway(`${name}-gateway`, {
+            gateway: plan.gateway,
+            routes: plan.routes,
+            runners,
+            localEngine,
+            networkId: this.networks.idOf(plan.gateway.network),
             buildDir: path.join(args.buildDir, "gateway"),
             tls,
             registryPassword: secret(plan.gateway.registry?.passwordSecret),
-            after: gatewayAfter,
+            after: Object.fromEntries(plan.gateway.nodes.map((n) => [n, [...membership(n), ...(keepalived[n] ? [keepalived[n]] : [])]])),
             dependsOn: this.networks.ingress ? [this.networks.ingress] : [],
-        }, { parent: this });
+        }, onSwarm("gateway"));
 
-        const networkIds = Object.fromEntries(plan.networks.map((n) => [n.name, this.networks.idOf(n.name)]));
+        const networkIds = Object.fromEntries(plan.networks.overlays.map((n) => [n.name, this.networks.idOf(n.name)]));
         for (const release of plan.releases) {
             const zoneNodes = plan.nodes.filter((n) => n.zone === release.zone);
-            this.releases[release.service] = new Release(release.service, {
+            this.releases[release.service] = new Release(`${name}-${release.service}`, {
                 release: release.build ? { ...release, build: { ...release.build, context: path.resolve(args.projectDir, release.build.context) } } : release,
-                provider,
+                localEngine,
                 networkIds,
-                zoneNodes: zoneNodes.map((n) => nodes.runners[n.name]),
+                zoneNodes: zoneNodes.map((n) => runners[n.name]),
                 dependsOn: [
                     ...zoneNodes.map((n) => this.swarm.memberships[n.name]),
                     ...Object.values(this.networks.byName),
                     ...(this.networks.ingress ? [this.networks.ingress] : []),
                 ],
-            }, { parent: this });
+            }, {
+                parent: this,
+                providers: { docker: this.swarm.provider },
+                ...(legacy ? { aliases: [{ name: release.service }] } : {}),
+            });
         }
-        this.zoneFile = renderZoneFile(plan);
-        this.registerOutputs({ managerHost: this.managerHost, zoneFile: this.zoneFile });
+        this.dns = new Dns(`${name}-dns`, { dns: plan.dns }, { parent: this });
+        this.registerOutputs({ managerHost: this.managerHost, zoneFile: this.dns.zoneFile });
     }
 }

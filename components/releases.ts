@@ -1,15 +1,19 @@
 // Release: one app version as one replicated swarm service, placed by zone, on the zone's overlay (and the gateway
 // network when it has hostnames), healthchecked, updated start-first with automatic rollback.
+// The service uses the swarm's docker provider from `opts.providers`; a built image is built on `localEngine`.
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import type { PlanRelease, PlanUpdatePolicy } from "../stacks/plan";
+import type { PlanRelease, PlanUpdatePolicy } from "../model";
 import { ratio, seconds } from "./durations";
 import { contextHash, DeliveredImage } from "./images";
 import type { NodeRunner } from "./nodes";
 
+/** One release of the plan and what it runs on. */
 export interface ReleaseArgs {
+    /** The release: image, replicas, placement, policies. */
     readonly release: PlanRelease;
-    readonly provider: docker.Provider;
+    /** The local engine that builds the image (when the app has `build`). */
+    readonly localEngine: docker.Provider;
     /** Network ids by plan network name. */
     readonly networkIds: Readonly<Record<string, pulumi.Input<string>>>;
     /** Nodes of the release's zone: where a loaded image must be. */
@@ -18,8 +22,11 @@ export interface ReleaseArgs {
     readonly dependsOn: pulumi.Input<pulumi.Resource>[];
 }
 
+/** One app release as one swarm service. */
 export class Release extends pulumi.ComponentResource {
+    /** The release's swarm service. */
     public readonly service: docker.Service;
+    /** Its name in the swarm. */
     public readonly serviceName: string;
 
     constructor(name: string, args: ReleaseArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -34,13 +41,13 @@ export class Release extends pulumi.ComponentResource {
                 ...(r.build ? { build: r.build } : {}),
                 delivery: r.load ? "load" : "registry",
                 targets: args.zoneNodes,
-            }, { parent: this });
+            }, { parent: this, providers: { docker: args.localEngine } });
             image = delivered.ref;
             deliveries.push(...Object.values(delivered.deliveries));
         }
         const networks = r.networks.map((n) => {
             const id = args.networkIds[n];
-            if (id === undefined) throw new Error(`release ${r.app} ${r.release}: network ${n} is not planned`);
+            if (id === undefined) throw new Error(`release ${r.app} ${r.name}: network ${n} is not planned`);
             // By id: the provider reads networks back as ids, a name would replace the service on every run.
             return { id };
         });
@@ -74,7 +81,7 @@ export class Release extends pulumi.ComponentResource {
             updateConfig: policy(r.update),
             rollbackConfig: policy(r.rollback),
         // A fixed service name cannot exist twice: a replacement (new networks, new name) must delete first.
-        }, { parent: this, provider: args.provider, dependsOn: [...args.dependsOn, ...deliveries], deleteBeforeReplace: true });
+        }, { parent: this, dependsOn: [...args.dependsOn, ...deliveries], deleteBeforeReplace: true });
         this.registerOutputs({ service: this.serviceName });
     }
 }

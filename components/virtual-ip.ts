@@ -2,12 +2,15 @@
 // the VRRP password generated (secret), reloaded gracefully only when the rendered config changes.
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import type { Plan, PlanVrrp } from "../stacks/plan";
-import { renderKeepalivedConf, renderKeepalivedScripts } from "../stacks/render";
+import type { PlanVirtualIp } from "../model";
+import { renderKeepalivedConf, renderKeepalivedScripts, virtualIpMembersOf } from "../model/virtual-ip";
 import type { NodeRunner } from "./nodes";
 
+/** The virtual IP slice of the plan and the nodes that hold it. */
 export interface VirtualIpArgs {
-    readonly plan: Plan & { readonly vrrp: PlanVrrp };
+    /** The VRRP groups, members and timings. */
+    readonly virtualIp: PlanVirtualIp;
+    /** A runner per node name (at least every member). */
     readonly runners: Readonly<Record<string, NodeRunner>>;
     /** A fixed password from config (virtualIp.passwordSecret) instead of a generated one. */
     readonly password?: pulumi.Input<string>;
@@ -18,47 +21,50 @@ export interface VirtualIpArgs {
 /** VRRPv2 PASS authentication compares only the first 8 characters. */
 export const VRRP_PASSWORD_LENGTH = 8;
 
+/** keepalived on the gateway nodes, holding the virtual IPs. */
 export class VirtualIp extends pulumi.ComponentResource {
+    /** The virtual IPs, one per group. */
     public readonly addresses: string[];
-    /** Secret. */
+    /** The VRRP password (secret), when authentication is on. */
     public readonly password?: pulumi.Output<string>;
     /** The keepalived step per gateway node; the gateway's task replacement waits for these. */
     public readonly keepalived: Record<string, pulumi.Resource> = {};
 
     constructor(name: string, args: VirtualIpArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("swarm:vip:VirtualIp", name, {}, opts);
-        const { plan } = args;
-        const vrrp = plan.vrrp;
-        this.addresses = vrrp.groups.map((g) => g.address);
+        super("swarm:virtualIp:VirtualIp", name, {}, opts);
+        const { virtualIp } = args;
+        this.addresses = virtualIp.groups.map((g) => g.address);
 
-        if (vrrp.authentication) {
+        if (virtualIp.authentication) {
             this.password = pulumi.secret(
                 args.password !== undefined
-                    ? pulumi.output(args.password).apply((p) => checkPassword(p))
+                    ? pulumi.output(args.password).apply((p) => this.checkPassword(p))
                     : new random.RandomPassword(`${name}-password`, { length: VRRP_PASSWORD_LENGTH, special: false }, { parent: this }).result,
             );
         }
-        const scripts = renderKeepalivedScripts(plan);
-        const members = [...new Set(vrrp.groups.flatMap((g) => g.members.map((m) => m.node)))];
-        for (const node of members) {
+        const scripts = renderKeepalivedScripts(virtualIp);
+        for (const node of virtualIpMembersOf(virtualIp)) {
             const conf = this.password
-                ? pulumi.secret(this.password.apply((authPass) => renderKeepalivedConf(plan, node, { authPass })))
-                : pulumi.output(renderKeepalivedConf(plan, node, {}));
+                ? pulumi.secret(this.password.apply((authPass) => renderKeepalivedConf(virtualIp, node, { authPass })))
+                : pulumi.output(renderKeepalivedConf(virtualIp, node, {}));
             const runner = args.runners[node];
-            if (!runner) throw new Error(`node ${node}: no runner for the VRRP member`);
+            if (!runner) throw new Error(`virtualIp: node ${node} has no runner for the VRRP member`);
             this.keepalived[node] = runner.run(`${name}-keepalived-${node}`, {
                 script: "keepalived-apply",
-                env: { KEEPALIVED_CONF: conf, CHECK_SCRIPT: scripts.check, NOTIFY_SCRIPT: scripts.notify, SCRIPT_USER: vrrp.scriptUser },
+                env: { KEEPALIVED_CONF: conf, CHECK_SCRIPT: scripts.check, NOTIFY_SCRIPT: scripts.notify, SCRIPT_USER: virtualIp.scriptUser },
                 onDelete: { script: "keepalived-stop" },
             }, { parent: this, dependsOn: args.after?.[node] ?? [] }).resource;
         }
         this.registerOutputs({ addresses: this.addresses });
     }
-}
 
-function checkPassword(p: string): string {
-    if (p.length === 0 || p.length > VRRP_PASSWORD_LENGTH) {
-        throw new Error(`virtualIp.passwordSecret: VRRPv2 PASS uses 1-${VRRP_PASSWORD_LENGTH} characters (got ${p.length}); longer passwords are silently cut and mismatch`);
+    private checkPassword(p: string): string {
+        if (p.length === 0 || p.length > VRRP_PASSWORD_LENGTH) {
+            throw new pulumi.ResourceError(
+                `virtualIp.passwordSecret: VRRPv2 PASS uses 1-${VRRP_PASSWORD_LENGTH} characters (got ${p.length}); longer passwords are silently cut and mismatch`,
+                this,
+            );
+        }
+        return p;
     }
-    return p;
 }

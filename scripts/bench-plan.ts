@@ -2,10 +2,7 @@
 // Times validate → plan → render on a generated large stack: 100 nodes (3 managers, 4 gateway nodes, 4 zones),
 // 50 apps × 3 releases with hostnames, one VIP. Prints the median (and min/max) of N runs in ms. No assertions.
 import { performance } from "node:perf_hooks";
-import * as render from "../stacks/render";
-import { planStack, type Plan } from "../stacks/plan";
-import type { StackConfigInput } from "../stacks/schema";
-import { parseConfig } from "../stacks/validate";
+import { parseConfig, planStack, renderAll, type StackConfigInput } from "../model";
 
 const NODES = 100;
 const MANAGERS = 3;
@@ -53,7 +50,7 @@ export function benchConfig(): StackConfigInput {
         virtualIp: { address: "10.0.1.250", virtualRouterId: 51 },
         gateway: {
             engine: "nginx",
-            tls: [{ hostnames: Array.from({ length: APPS }, (_, a) => `app${a}.example.com`), certificateSecret: "tlsCert", keySecret: "tlsKey" }],
+            tls: [{ name: "apps", hostnames: Array.from({ length: APPS }, (_, a) => `app${a}.example.com`), certificateSecret: "tlsCert", keySecret: "tlsKey" }],
         },
         apps,
     };
@@ -71,18 +68,6 @@ function time<T>(fn: () => T): [T, number] {
     return [value, performance.now() - start];
 }
 
-/** renderAll, or why it cannot run yet (stacks/render.ts is written by another track; a `declare` stub is undefined at runtime). */
-function renderer(plan: Plan): { render?: (p: Plan) => unknown[]; why?: string } {
-    const renderAll = (render as { renderAll?: unknown }).renderAll;
-    if (typeof renderAll !== "function") return { why: "stacks/render.ts does not implement renderAll yet (declared only)" };
-    try {
-        (renderAll as (p: Plan) => unknown[])(plan);
-        return { render: renderAll as (p: Plan) => unknown[] };
-    } catch (err) {
-        return { why: `renderAll threw: ${err instanceof Error ? err.message : String(err)}` };
-    }
-}
-
 function main(argv: readonly string[]): void {
     const runsArg = argv.indexOf("--runs");
     const runs = runsArg >= 0 ? Math.max(1, Number(argv[runsArg + 1]) || 21) : 21;
@@ -90,14 +75,14 @@ function main(argv: readonly string[]): void {
 
     // Warm-up (JIT, template loading) outside the measured runs.
     const warm = planStack(parseConfig(raw));
-    const { render: renderAll, why } = renderer(warm);
+    renderAll(warm);
 
     const figures = { validate: [] as number[], plan: [] as number[], render: [] as number[], total: [] as number[] };
     let artifacts = 0;
     for (let i = 0; i < runs; i++) {
         const [config, tValidate] = time(() => parseConfig(raw));
         const [plan, tPlan] = time(() => planStack(config));
-        const [out, tRender] = renderAll ? time(() => renderAll(plan)) : [[], 0];
+        const [out, tRender] = time(() => renderAll(plan));
         artifacts = out.length;
         figures.validate.push(tValidate);
         figures.plan.push(tPlan);
@@ -107,7 +92,7 @@ function main(argv: readonly string[]): void {
 
     const nodes = raw.nodes?.length ?? 0;
     const releases = warm.releases.length;
-    console.log(`bench:plan  ${nodes} nodes (${MANAGERS} managers, ${GATEWAYS} gateways, ${ZONES.length} zones), ${APPS} apps × ${RELEASES} releases = ${releases} services, ${warm.routes.length} routes, ${warm.dns.length} DNS records`);
+    console.log(`bench:plan  ${nodes} nodes (${MANAGERS} managers, ${GATEWAYS} gateways, ${ZONES.length} zones), ${APPS} apps × ${RELEASES} releases = ${releases} services, ${warm.routes.length} routes, ${warm.dns.records.length} DNS records`);
     console.log(`            node ${process.version}, ${runs} runs after one warm-up; ms`);
     console.log("");
     console.log("step        median      min      max");
@@ -115,10 +100,9 @@ function main(argv: readonly string[]): void {
         console.log(`${label.padEnd(10)} ${median(xs).toFixed(2).padStart(7)} ${Math.min(...xs).toFixed(2).padStart(8)} ${Math.max(...xs).toFixed(2).padStart(8)}`);
     row("validate", figures.validate);
     row("plan", figures.plan);
-    if (renderAll) row("render", figures.render);
-    else console.log(`render     skipped: ${why}`);
+    row("render", figures.render);
     row("total", figures.total);
-    if (renderAll) console.log(`\nrender produced ${artifacts} artifacts`);
+    console.log(`\nrender produced ${artifacts} artifacts`);
 }
 
 if (require.main === module) main(process.argv.slice(2));

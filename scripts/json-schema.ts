@@ -1,13 +1,13 @@
 // npm run schema               writes schema/stack-config.schema.json (the config as a user writes it: defaults optional)
 // npm run schema -- --markdown  also writes schema/config-reference.md and prints that table (for the README)
-// npm run schema -- --check     exits 1 when the committed files differ from what stacks/schema.ts generates
+// npm run schema -- --check     exits 1 when the committed files differ from what the model (model/schema.ts and the concepts' fragments) generates
 //
-// Descriptions come from the `.describe()` calls in stacks/schema.ts; keys without one are listed on stderr.
+// Descriptions come from the `.describe()` calls in the model (model/schema.ts and the concepts' fragments); keys without one are listed on stderr.
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { z } from "zod";
-import { PROJECT } from "../stacks/config";
-import { StackConfigSchema } from "../stacks/schema";
+import { PROJECT } from "../model/config";
+import { StackConfigSchema } from "../model/schema";
 
 const ROOT = path.resolve(__dirname, "..");
 export const JSON_SCHEMA_FILE = path.join(ROOT, "schema", "stack-config.schema.json");
@@ -53,7 +53,7 @@ export function buildJsonSchema(): JsonSchema {
     return {
         $schema: generated.$schema,
         title: `${PROJECT} stack config`,
-        description: `The value of each \`${PROJECT}:<key>\` in Pulumi.<stack>.yaml, as one object. Generated from stacks/schema.ts by \`npm run schema\`; do not edit.`,
+        description: `The value of each \`${PROJECT}:<key>\` in Pulumi.<stack>.yaml, as one object. Generated from the model (model/schema.ts and the concepts' fragments) by \`npm run schema\`; do not edit.`,
         ...Object.fromEntries(Object.entries(generated).filter(([k]) => k !== "$schema")),
     };
 }
@@ -111,7 +111,7 @@ function typeOf(s: JsonSchema): string {
         if (min !== undefined && max !== undefined) return `${type} ${min}–${max}`;
         if (min !== undefined) return `${type} ≥ ${min}`;
     }
-    // IPv4 addresses and networks carry a title in stacks/schema.ts.
+    // IPv4 addresses and networks carry a title in the model (model/schema.ts and the concepts' fragments).
     if (type === "string" && typeof s.title === "string") return s.title;
     return type;
 }
@@ -132,7 +132,7 @@ function isEmptyObject(v: unknown): boolean {
 export function renderMarkdown(rows: readonly ReferenceRow[]): string {
     const cell = (text: string) => text.replace(/\|/g, "\\|").replace(/\n/g, " ");
     const lines = [
-        "<!-- Generated from stacks/schema.ts by `npm run schema -- --markdown`; do not edit. -->",
+        "<!-- Generated from the model (model/schema.ts and the concepts' fragments) by `npm run schema -- --markdown`; do not edit. -->",
         "",
         `Each top-level key is a Pulumi config key: \`${PROJECT}:<key>\` in Pulumi.<stack>.yaml. ` +
             "`[]` marks the items of a list, `<zone>` the keys of a map. Secrets are named by `…Secret` keys and set with `pulumi config set --secret`.",
@@ -156,7 +156,7 @@ function main(argv: readonly string[]): number {
     }
 
     const undocumented = rows.filter((r) => !r.description).map((r) => r.key);
-    if (undocumented.length) console.error(`keys without a .describe() in stacks/schema.ts: ${undocumented.join(", ")}`);
+    if (undocumented.length) console.error(`keys without a .describe() in the model (model/schema.ts and the concepts' fragments): ${undocumented.join(", ")}`);
 
     if (check) {
         const stale = outputs.filter(([file, text]) => !fs.existsSync(file) || fs.readFileSync(file, "utf8") !== text);

@@ -3,10 +3,10 @@
 import { LocalWorkspace } from "@pulumi/pulumi/automation";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
-import { PROJECT } from "../stacks/config";
-import { promoteReleases } from "../stacks/promote";
-import { validateConfig, formatErrors } from "../stacks/validate";
-import { CONFIG_KEYS } from "../stacks/schema";
+import { PROJECT } from "../model/config";
+import { promoteReleases } from "../model/promote";
+import { formatErrors, validateConfig } from "../model";
+import { CONFIG_KEYS } from "../model/schema";
 
 async function main(): Promise<void> {
     const { values } = parseArgs({

@@ -4,10 +4,8 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
-import { readStackFile } from "../stacks/config";
-import { planStack } from "../stacks/plan";
-import { Artifact, renderAll } from "../stacks/render";
-import { ConfigError, formatErrors, validateConfig } from "../stacks/validate";
+import { readStackFile } from "../model/config";
+import { type Artifact, type ConfigError, formatErrors, planStack, renderAll, validateConfig } from "../model";
 
 const USAGE = "usage: npm run render -- --stack-file <Pulumi.<stack>.yaml> --out <dir>";
 

@@ -3,31 +3,39 @@ import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as path from "node:path";
-import type { Plan, PlanNode } from "../../stacks/plan";
+import type { PlanDriver, PlanNode } from "../../model";
 import { commandOptions, deleteCommandLine, logging, NodeRunner, RunScriptArgs, scriptPayload, ScriptRun, toScriptRun } from "./runner";
 
+/** The nodes and the docker driver's settings. */
 export interface DockerNodesArgs {
-    readonly plan: Plan;
+    /** The planned nodes: one container each. */
+    readonly nodes: readonly PlanNode[];
+    /** The docker driver's settings. */
+    readonly docker: Extract<PlanDriver, { name: "docker" }>["docker"];
     /** Prefix for container, volume and network names on the local engine (unique per stack). */
     readonly namePrefix: string;
-    /** Folder holding templates/node/Dockerfile (the build context when drivers.docker.build is true). */
+    /** Folder holding templates/nodes/Dockerfile (the build context when drivers.docker.build is true). */
     readonly nodeImageContext: string;
 }
 
 /** The port of the inner engine API inside each node container; published on 127.0.0.1 for the first manager only. */
 export const INNER_API_PORT = 2375;
 
+/** Driver `docker`: one docker-in-docker container per node on a bridge network of the local engine. */
 export class DockerNodes extends pulumi.ComponentResource {
+    /** A runner per node name. */
     public readonly runners: Record<string, NodeRunner> = {};
+    /** The node containers by node name. */
     public readonly containers: Record<string, docker.Container> = {};
+    /** The bridge network (the nodes' LAN). */
     public readonly network: docker.Network;
     /** tcp://127.0.0.1:<port>: the first manager's engine, for the swarm-level docker provider. */
     public readonly managerHost: string;
 
     constructor(name: string, args: DockerNodesArgs, opts?: pulumi.ComponentResourceOptions) {
         super("swarm:nodes:DockerNodes", name, {}, opts);
-        const { plan, namePrefix } = args;
-        const cfg = plan.drivers.docker;
+        const { namePrefix } = args;
+        const cfg = args.docker;
 
         this.network = new docker.Network(`${name}-lan`, {
             name: `${namePrefix}-${cfg.network.name}`,
@@ -43,8 +51,8 @@ export class DockerNodes extends pulumi.ComponentResource {
               }, { parent: this }).imageName
             : cfg.image;
 
-        for (const node of plan.nodes) {
-            const isApiNode = node.name === plan.bootstrap.firstManager;
+        for (const node of args.nodes) {
+            const isApiNode = node.bootstrap;
             const volume = new docker.Volume(`${name}-${node.name}-data`, { name: `${namePrefix}-${node.name}-docker` }, { parent: this });
             const container = new docker.Container(`${name}-${node.name}`, {
                 name: `${namePrefix}-${node.name}`,
@@ -59,7 +67,7 @@ export class DockerNodes extends pulumi.ComponentResource {
                     { volumeName: volume.name, containerPath: "/var/lib/docker" },
                     ...(cfg.mountCgroup ? [{ hostPath: "/sys/fs/cgroup", containerPath: "/sys/fs/cgroup" }] : []),
                 ],
-                // Read by the node image's entrypoint (templates/node/entrypoint.sh, and the lab's node image).
+                // Read by the node image's entrypoint (templates/nodes/entrypoint.sh, and the lab's node image).
                 envs: [`DOCKERD_STORAGE_DRIVER=${cfg.storageDriver}`],
                 // Only the first manager's API is reachable from the host, and only on loopback.
                 ports: isApiNode ? [{ internal: INNER_API_PORT, external: cfg.managerApiPort, ip: "127.0.0.1" }] : [],

@@ -1,6 +1,6 @@
-// Node drivers behind one interface: pick the driver the plan names; everything after this is driver-agnostic.
+// Nodes: pick the driver the plan names; everything after this is driver-agnostic.
 import * as pulumi from "@pulumi/pulumi";
-import type { Plan } from "../../stacks/plan";
+import type { PlanDriver, PlanNode } from "../../model";
 import { DockerNodes } from "./docker";
 import type { NodeRunner } from "./runner";
 import { SshNodes } from "./ssh";
@@ -9,28 +9,39 @@ export { DockerNodes } from "./docker";
 export { SshNodes } from "./ssh";
 export type { NodeRunner, RunScriptArgs, ScriptRun } from "./runner";
 
+/** The nodes slice of the plan and what a driver needs besides. */
 export interface NodesArgs {
-    readonly plan: Plan;
+    /** The planned nodes. */
+    readonly nodes: readonly PlanNode[];
+    /** How they are reached. */
+    readonly driver: PlanDriver;
+    /** Prefix for names on the local engine (docker driver; unique per stack). */
     readonly namePrefix: string;
+    /** Folder holding the node image's Dockerfile (docker driver, when it builds the image). */
     readonly nodeImageContext: string;
-    /** Required by driver ssh. */
+    /** The deploy user's private key (ssh driver; a secret). */
     readonly sshPrivateKey?: pulumi.Input<string>;
 }
 
+/** The nodes, whatever their driver. */
 export interface NodeSet {
+    /** The driver's component. */
     readonly component: pulumi.ComponentResource;
+    /** A runner per node name. */
     readonly runners: Readonly<Record<string, NodeRunner>>;
+    /** How Pulumi reaches the bootstrap manager's engine (tcp://127.0.0.1:… or ssh://…). */
     readonly managerHost: string;
 }
 
 export function createNodes(name: string, args: NodesArgs, opts?: pulumi.ComponentResourceOptions): NodeSet {
-    if (args.plan.driver === "docker") {
-        const nodes = new DockerNodes(name, args, opts);
+    const driver = args.driver;
+    if (driver.name === "docker") {
+        const nodes = new DockerNodes(name, { nodes: args.nodes, docker: driver.docker, namePrefix: args.namePrefix, nodeImageContext: args.nodeImageContext }, opts);
         return { component: nodes, runners: nodes.runners, managerHost: nodes.managerHost };
     }
     if (args.sshPrivateKey === undefined) {
-        throw new Error(`driver ssh needs the private key: pulumi config set --secret ${args.plan.drivers.ssh.privateKeySecret} < key`);
+        throw new Error(`driver ssh needs the private key: pulumi config set --secret ${driver.ssh.privateKeySecret} < key`);
     }
-    const nodes = new SshNodes(name, { plan: args.plan, privateKey: args.sshPrivateKey }, opts);
+    const nodes = new SshNodes(name, { nodes: args.nodes, ssh: driver.ssh, privateKey: args.sshPrivateKey }, opts);
     return { component: nodes, runners: nodes.runners, managerHost: nodes.managerHost };
 }

@@ -1,12 +1,14 @@
 // The one way to run a rendered node script on any node, whatever its driver.
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import type { PlanNode } from "../../stacks/plan";
-import { NodeScript, renderNodeScript } from "../../stacks/render";
+import type { PlanNode } from "../../model";
+import { type NodeScript, renderNodeScript } from "../../model/scripts";
 
 export type Env = Record<string, pulumi.Input<string>>;
 
+/** One node script to run on a node, with its variables. */
 export interface RunScriptArgs {
+    /** The script (templates/<concept>/<script>.sh). */
     readonly script: NodeScript;
     /** Variables the script reads; secret inputs stay secret (they travel base64-encoded on stdin, never on a command line). */
     readonly env?: Env;
@@ -20,11 +22,15 @@ export interface RunScriptArgs {
 
 /** What every driver's command resource offers. */
 export interface ScriptRun {
+    /** The command resource: later steps depend on it. */
     readonly resource: pulumi.CustomResource;
+    /** What the script printed (secret when `secretStdout`). */
     readonly stdout: pulumi.Output<string>;
 }
 
+/** Runs node scripts and loads images on one node, whatever its driver. */
 export interface NodeRunner {
+    /** The node it runs on. */
     readonly node: PlanNode;
     /** Resources a script on this node must wait for (the container, the bootstrap). */
     readonly ready: pulumi.Input<pulumi.Resource>[];

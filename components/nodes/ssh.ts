@@ -1,26 +1,32 @@
 // Driver `ssh`: existing machines reached over SSH; bootstrap installs the Docker engine and keepalived when missing.
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import type { Plan, PlanNode } from "../../stacks/plan";
+import type { PlanDriver, PlanNode } from "../../model";
 import { dependsOn } from "./docker";
 import { commandOptions, deleteCommandLine, logging, NodeRunner, RunScriptArgs, scriptPayload, ScriptRun, toScriptRun } from "./runner";
 
+type SshSettings = Extract<PlanDriver, { name: "ssh" }>["ssh"];
+
+/** The nodes and the ssh driver's settings. */
 export interface SshNodesArgs {
-    readonly plan: Plan;
+    /** The planned nodes: existing machines. */
+    readonly nodes: readonly PlanNode[];
+    /** The ssh driver's settings. */
+    readonly ssh: SshSettings;
     /** The deploy user's private key (a Pulumi secret). */
     readonly privateKey: pulumi.Input<string>;
 }
 
+/** Driver `ssh`: existing machines; bootstrap installs the Docker engine and keepalived when missing. */
 export class SshNodes extends pulumi.ComponentResource {
+    /** A runner per node name. */
     public readonly runners: Record<string, NodeRunner> = {};
     /** ssh://user@host:port of the first manager, for the swarm-level docker provider (uses the local ssh client and agent). */
     public readonly managerHost: string;
 
     constructor(name: string, args: SshNodesArgs, opts?: pulumi.ComponentResourceOptions) {
         super("swarm:nodes:SshNodes", name, {}, opts);
-        const { plan } = args;
-        const gatewayPorts = [plan.gateway.ports.http, plan.gateway.ports.https].join(" ");
-        for (const node of plan.nodes) {
+        for (const node of args.nodes) {
             const ssh = requireSsh(node);
             const connection: command.types.input.remote.ConnectionArgs = {
                 host: ssh.host,
@@ -29,20 +35,20 @@ export class SshNodes extends pulumi.ComponentResource {
                 privateKey: pulumi.secret(args.privateKey),
                 dialErrorLimit: 3,
             };
-            const shell = plan.drivers.ssh.sudo ? "sudo -n bash -s" : "bash -s";
+            const shell = args.ssh.sudo ? "sudo -n bash -s" : "bash -s";
             const bootstrap = new command.remote.Command(`${name}-${node.name}-bootstrap`, {
                 connection,
                 create: shell,
                 stdin: scriptPayload(node.name, "node-bootstrap", {
-                    GATEWAY_PORTS: node.gateway ? gatewayPorts : "",
+                    GATEWAY_PORTS: node.gatewayPorts.join(" "),
                     // The docker provider's ssh:// connection runs `docker system dial-stdio` as this user.
                     DOCKER_USER: ssh.user,
                 }),
                 addPreviousOutputInEnv: false,
             }, { parent: this });
-            this.runners[node.name] = new SshRunner(this, node, connection, shell, plan.drivers.ssh, [bootstrap]);
+            this.runners[node.name] = new SshRunner(this, node, connection, shell, args.ssh, [bootstrap]);
         }
-        const first = requireSsh(plan.nodes.find((n) => n.name === plan.bootstrap.firstManager) as PlanNode);
+        const first = requireSsh(args.nodes.find((n) => n.bootstrap) as PlanNode);
         this.managerHost = `ssh://${first.user}@${first.host}:${first.port}`;
         this.registerOutputs({ managerHost: this.managerHost });
     }
@@ -59,7 +65,7 @@ class SshRunner implements NodeRunner {
         public readonly node: PlanNode,
         private readonly connection: command.types.input.remote.ConnectionArgs,
         private readonly shell: string,
-        private readonly settings: Plan["drivers"]["ssh"],
+        private readonly settings: SshSettings,
         public readonly ready: pulumi.Input<pulumi.Resource>[],
     ) {}
 

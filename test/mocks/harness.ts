@@ -4,10 +4,8 @@ import * as pulumi from "@pulumi/pulumi";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { readStackFile } from "../../stacks/config";
+import { readStackFile } from "../../model/config";
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const { runInPulumiStack } = require("@pulumi/pulumi/runtime/stack") as { runInPulumiStack(init: () => Promise<unknown>): Promise<unknown> };
 
 export const PROJECT = "swarm-platform";
 export const ROOT = path.resolve(__dirname, "..", "..");
@@ -56,21 +54,26 @@ export function stackConfig(stack: string): Record<string, unknown> {
     return structuredClone(readStackFile(path.join(ROOT, `Pulumi.${stack}.yaml`)).config);
 }
 
-/** What the fake nodes print: swarm-init and swarm-join are the only scripts whose stdout the program parses. */
-function commandStdout(inputs: Record<string, unknown>, name: string): string {
+/**
+ * What the fake nodes print: swarm-init and swarm-join are the only scripts whose stdout the program parses. A node
+ * id names the machine the command runs on (its container or ssh host), as a real swarm node id would.
+ */
+function commandStdout(inputs: Record<string, unknown>): string {
     const stdin = String(inputs.stdin ?? "");
+    const connection = inputs.connection as { host?: string } | undefined;
+    const machine = connection?.host ?? String(inputs.create ?? "").replace(/^docker exec -i (\S+) .*$/, "$1");
     if (stdin.includes("swarm-init")) {
-        return JSON.stringify({ nodeId: `id-${name}`, managerAddr: "x:2377", workerToken: "SWMTKN-worker", managerToken: "SWMTKN-manager", unlockKey: "" });
+        return JSON.stringify({ nodeId: `id-${machine}`, managerAddr: "x:2377", workerToken: "SWMTKN-worker", managerToken: "SWMTKN-manager", unlockKey: "" });
     }
-    if (stdin.includes("swarm-join")) return JSON.stringify({ nodeId: `id-${name}` });
+    if (stdin.includes("swarm-join")) return JSON.stringify({ nodeId: `id-${machine}` });
     return "ok";
 }
 
-function fakeState(type: string, name: string, inputs: Record<string, unknown>): Record<string, unknown> {
+function fakeState(type: string, inputs: Record<string, unknown>): Record<string, unknown> {
     switch (type) {
         case "command:local:Command":
         case "command:remote:Command":
-            return { ...inputs, stdout: commandStdout(inputs, name), stderr: "" };
+            return { ...inputs, stdout: commandStdout(inputs), stderr: "" };
         case "random:index/randomPassword:RandomPassword":
             return { ...inputs, result: "Pa55w0rd" };
         case "docker:index/image:Image":
@@ -80,8 +83,6 @@ function fakeState(type: string, name: string, inputs: Record<string, unknown>):
     }
 }
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const { waitForRPCs } = require("@pulumi/pulumi/runtime/settings") as { waitForRPCs(): Promise<void> };
 
 process.on("exit", () => fs.rmSync(path.join(os.tmpdir(), `swarm-platform-mocks-${process.pid}`), { recursive: true, force: true }));
 
@@ -93,7 +94,7 @@ export async function runProgram(opts: RunOptions): Promise<RunResult> {
             newResource(args: pulumi.runtime.MockResourceArgs) {
                 const inputs = unwrapSecrets(args.inputs) as Record<string, unknown>;
                 resources.push({ type: args.type, name: args.name, inputs, ...(args.provider ? { provider: args.provider } : {}) });
-                return { id: `${args.name}-id`, state: fakeState(args.type, args.name, inputs) };
+                return { id: `${args.name}-id`, state: fakeState(args.type, inputs) };
             },
             call(args: pulumi.runtime.MockCallArgs) {
                 return args.inputs;
@@ -114,7 +115,7 @@ export async function runProgram(opts: RunOptions): Promise<RunResult> {
         let program: Record<string, unknown> = {};
         let loadError: unknown;
         // Inside a root stack resource, as under the CLI: stack transformations need one.
-        await runInPulumiStack(async () => {
+        await pulumi.runtime.runInPulumiStack(async () => {
             const qualifiedTypes = new Map<pulumi.Resource, string>();
             pulumi.runtime.registerStackTransformation((args) => {
                 const parentType = args.opts.parent ? qualifiedTypes.get(args.opts.parent) : undefined;
@@ -135,7 +136,7 @@ export async function runProgram(opts: RunOptions): Promise<RunResult> {
             return undefined;
         });
         if (loadError !== undefined) {
-            await waitForRPCs();
+            await pulumi.runtime.disconnect();
             // What was registered before the failure (the root stack aside): tests assert it is nothing.
             throw Object.assign(loadError as Error, { registered: resources.filter((r) => r.type !== "pulumi:pulumi:Stack").map((r) => r.name) });
         }
@@ -147,7 +148,8 @@ export async function runProgram(opts: RunOptions): Promise<RunResult> {
                 if (await pulumi.isSecret(value)) secretOutputs.add(key);
             } else outputs[key] = value;
         }
-        await waitForRPCs();
+        // The program has ended: every registration is answered before the monitor closes.
+        await pulumi.runtime.disconnect();
         const declared = new Map((await Promise.all(pending)).map((d) => [d.name, d]));
         return { resources, declared, outputs, secretOutputs };
     } finally {

@@ -1,7 +1,7 @@
 // Mock tests of index.ts: the resources the program declares for the dev and prod stacks and for changed configs.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import type { StackConfigInput } from "../../stacks/schema";
+import { type StackConfigInput } from "../../model";
 import { byName, ofType, Registered, RunResult, runProgram, stackConfig } from "./harness";
 
 const SERVICE = "docker:index/service:Service";
@@ -50,36 +50,36 @@ describe("dev stack (docker driver)", () => {
         assert.equal(count(dev, "docker:index/volume:Volume"), 4);
         const bridges = ofType(dev, "docker:index/network:Network").filter((n) => n.inputs.driver === "bridge");
         assert.deepEqual(bridges.map((b) => b.inputs.ipamConfigs), [[{ subnet: "172.28.40.0/24" }]]);
-        const gw1 = byName(dev, "nodes-gw-1").inputs as { hostname: string; networksAdvanced: { ipv4Address: string }[] };
+        const gw1 = byName(dev, "platform-nodes-gw-1").inputs as { hostname: string; networksAdvanced: { ipv4Address: string }[] };
         assert.equal(gw1.hostname, "gw-1");
         assert.equal(gw1.networksAdvanced[0].ipv4Address, "172.28.40.12");
     });
 
     it("publishes only the first manager's engine API, and only on loopback", () => {
         const published = ofType(dev, "docker:index/container:Container").filter((c) => (c.inputs.ports as unknown[] | undefined)?.length);
-        assert.deepEqual(published.map((c) => c.name), ["nodes-manager-1"]);
+        assert.deepEqual(published.map((c) => c.name), ["platform-nodes-manager-1"]);
         assert.deepEqual(published[0].inputs.ports, [{ internal: 2375, external: 23750, ip: "127.0.0.1" }]);
     });
 
     it("declares overlays per zone and for the gateway on the swarm provider", () => {
         const overlays = ofType(dev, "docker:index/network:Network").filter((n) => n.inputs.driver === "overlay");
         assert.deepEqual(overlays.map((n) => n.inputs.name).sort(), ["gateway", "zone-dmz", "zone-intra"]);
-        for (const o of overlays) assert.match(String(o.provider), /swarm-manager/);
+        for (const o of overlays) assert.match(String(o.provider), /platform-swarm-manager/);
     });
 
     it("runs one swarm init, three joins and a membership step per node", () => {
         const commands = ofType(dev, COMMAND);
         const named = (prefix: string) => commands.filter((c) => c.name.startsWith(prefix)).map((c) => c.name).sort();
-        assert.deepEqual(named("swarm-init"), ["swarm-init"]);
-        assert.deepEqual(named("swarm-join-"), ["swarm-join-gw-1", "swarm-join-gw-2", "swarm-join-worker-1"]);
-        assert.deepEqual(named("swarm-member-"), ["swarm-member-gw-1", "swarm-member-gw-2", "swarm-member-manager-1", "swarm-member-worker-1"]);
+        assert.deepEqual(named("platform-swarm-init"), ["platform-swarm-init"]);
+        assert.deepEqual(named("platform-swarm-join-"), ["platform-swarm-join-gw-1", "platform-swarm-join-gw-2", "platform-swarm-join-worker-1"]);
+        assert.deepEqual(named("platform-swarm-member-"), ["platform-swarm-member-gw-1", "platform-swarm-member-gw-2", "platform-swarm-member-manager-1", "platform-swarm-member-worker-1"]);
         for (const c of commands.filter((x) => x.name.startsWith("swarm-"))) assert.match(String(c.inputs.create), /^docker exec -i swarm-platform-dev-\S+ bash -s$/);
     });
 
     it("gives every release one replicated service placed by its zone, on its zone overlay and the gateway network", () => {
         const svc = services(dev);
         assert.deepEqual([...svc.keys()].sort(), ["gateway", "shop-1-9", "shop-2-0", "stock-1-0"]);
-        const overlayId = (name: string) => `networks-${name}-id`;
+        const overlayId = (name: string) => `platform-networks-${name}-id`;
         for (const [name, zone, routed] of [["shop-1-9", "dmz", true], ["shop-2-0", "dmz", true], ["stock-1-0", "intra", false]] as const) {
             const s = svc.get(name)!;
             assert.deepEqual(s.taskSpec.placement.constraints, [`node.labels.zone==${zone}`], name);
@@ -116,28 +116,28 @@ describe("dev stack (docker driver)", () => {
 
     it("waits: joins on init, memberships on joins, services on memberships, networks and image loads", () => {
         const deps = (name: string) => dev.declared.get(name)?.dependsOn ?? assert.fail(`${name} not declared`);
-        assert.ok(deps("swarm-join-gw-1").includes("swarm-init"));
-        for (const member of ["swarm-member-gw-1", "swarm-member-worker-1"]) {
-            for (const join of ["swarm-join-gw-1", "swarm-join-gw-2", "swarm-join-worker-1"]) assert.ok(deps(member).includes(join), `${member} after ${join}`);
+        assert.ok(deps("platform-swarm-join-gw-1").includes("platform-swarm-init"));
+        for (const member of ["platform-swarm-member-gw-1", "platform-swarm-member-worker-1"]) {
+            for (const join of ["platform-swarm-join-gw-1", "platform-swarm-join-gw-2", "platform-swarm-join-worker-1"]) assert.ok(deps(member).includes(join), `${member} after ${join}`);
         }
-        const shop = deps("shop-1-9-service");
-        for (const d of ["swarm-member-gw-1", "swarm-member-gw-2", "networks-zone-dmz", "networks-gateway", "shop-1-9-image-load-gw-1", "shop-1-9-image-load-gw-2"]) {
+        const shop = deps("platform-shop-1-9-service");
+        for (const d of ["platform-swarm-member-gw-1", "platform-swarm-member-gw-2", "platform-networks-zone-dmz", "platform-networks-gateway", "platform-shop-1-9-image-load-gw-1", "platform-shop-1-9-image-load-gw-2"]) {
             assert.ok(shop.includes(d), `shop-1-9 waits for ${d} (has ${shop.join(", ")})`);
         }
-        const gateway = deps("gateway-service");
-        for (const d of ["gateway-routes-gw-1", "gateway-routes-gw-2", "gateway-image-load-gw-1", "vip-keepalived-gw-1", "swarm-member-gw-2"]) {
+        const gateway = deps("platform-gateway-service");
+        for (const d of ["platform-gateway-routes-gw-1", "platform-gateway-routes-gw-2", "platform-gateway-image-load-gw-1", "platform-virtualIp-keepalived-gw-1", "platform-swarm-member-gw-2"]) {
             assert.ok(gateway.includes(d), `gateway waits for ${d}`);
         }
-        assert.ok(deps("vip-keepalived-gw-1").includes("swarm-member-gw-1"));
-        for (const n of ["networks-zone-dmz", "networks-gateway"]) assert.ok(deps(n).includes("swarm-member-manager-1"));
+        assert.ok(deps("platform-virtualIp-keepalived-gw-1").includes("platform-swarm-member-gw-1"));
+        for (const n of ["platform-networks-zone-dmz", "platform-networks-gateway"]) assert.ok(deps(n).includes("platform-swarm-member-manager-1"));
     });
 
     it("keeps join tokens and the VRRP password secret, and out of the logs", () => {
         assert.ok(dev.secretOutputs.has("joinTokens"));
-        assert.ok(dev.declared.get("swarm-join-gw-1")!.secretInputs.includes("stdin"), "join token travels in a secret stdin");
-        assert.ok(dev.declared.get("vip-keepalived-gw-1")!.secretInputs.includes("stdin"), "keepalived.conf holds the password");
-        assert.equal(byName(dev, "swarm-init").inputs.logging, "none");
-        const password = byName(dev, "vip-password");
+        assert.ok(dev.declared.get("platform-swarm-join-gw-1")!.secretInputs.includes("stdin"), "join token travels in a secret stdin");
+        assert.ok(dev.declared.get("platform-virtualIp-keepalived-gw-1")!.secretInputs.includes("stdin"), "keepalived.conf holds the password");
+        assert.equal(byName(dev, "platform-swarm-init").inputs.logging, "none");
+        const password = byName(dev, "platform-virtualIp-password");
         assert.equal(password.inputs.length, 8);
         for (const c of ofType(dev, COMMAND)) {
             assert.ok(!String(c.inputs.create).includes("SWMTKN"), `${c.name}: no token on a command line`);
@@ -146,7 +146,7 @@ describe("dev stack (docker driver)", () => {
     });
 
     it("renders each gateway node's keepalived.conf with the shared VRID and its own priority", () => {
-        const decoded = (node: string) => envOf(byName(dev, `vip-keepalived-${node}`)).KEEPALIVED_CONF;
+        const decoded = (node: string) => envOf(byName(dev, `platform-virtualIp-keepalived-${node}`)).KEEPALIVED_CONF;
         const gw1 = decoded("gw-1");
         const gw2 = decoded("gw-2");
         assert.match(gw1, /virtual_router_id 51/);
@@ -164,7 +164,7 @@ describe("dev stack (docker driver)", () => {
             "stary.sklep.localhost=172.28.40.100",
         ]);
         assert.match(String(dev.outputs.zoneFile), /stary\.sklep\.localhost\.?\s+\d*\s*IN\s+A\s+172\.28\.40\.100/);
-        assert.equal(dev.outputs.vip, "172.28.40.100");
+        assert.equal(dev.outputs.virtualIp, "172.28.40.100");
         assert.equal(dev.outputs.managerHost, "tcp://127.0.0.1:23750");
     });
 });
@@ -185,29 +185,29 @@ describe("prod stack (ssh driver)", () => {
         assert.equal(count(prod, "docker:index/container:Container"), 0);
         const remote = ofType(prod, REMOTE);
         assert.equal(remote.filter((c) => c.name.endsWith("-bootstrap")).length, 8);
-        const join = byName(prod, "swarm-join-manager-2").inputs as { connection: { host: string; user: string; port: number }; create: string };
+        const join = byName(prod, "platform-swarm-join-manager-2").inputs as { connection: { host: string; user: string; port: number }; create: string };
         assert.deepEqual({ host: join.connection.host, user: join.connection.user, port: join.connection.port }, { host: "10.0.10.12", user: "deploy", port: 22 });
         assert.equal(join.create, "sudo -n bash -s");
     });
 
     it("joins managers one at a time, then the workers", () => {
         const deps = (n: string) => prod.declared.get(n)!.dependsOn;
-        assert.ok(deps("swarm-join-manager-2").includes("swarm-init"));
-        assert.ok(deps("swarm-join-manager-3").includes("swarm-join-manager-2"));
-        assert.ok(deps("swarm-join-gw-1").includes("swarm-join-manager-3"));
-        assert.ok(!deps("swarm-join-gw-1").includes("swarm-join-gw-2"), "workers join in parallel");
+        assert.ok(deps("platform-swarm-join-manager-2").includes("platform-swarm-init"));
+        assert.ok(deps("platform-swarm-join-manager-3").includes("platform-swarm-join-manager-2"));
+        assert.ok(deps("platform-swarm-join-gw-1").includes("platform-swarm-join-manager-3"));
+        assert.ok(!deps("platform-swarm-join-gw-1").includes("platform-swarm-join-gw-2"), "workers join in parallel");
     });
 
     it("keeps the SSH key secret and drains the managers", () => {
-        assert.ok(prod.declared.get("nodes-manager-1-bootstrap")!.secretInputs.includes("connection"));
-        for (const m of ["manager-1", "manager-2", "manager-3"]) assert.equal(envOf(byName(prod, `swarm-member-${m}`)).AVAILABILITY, "drain");
+        assert.ok(prod.declared.get("platform-nodes-manager-1-bootstrap")!.secretInputs.includes("connection"));
+        for (const m of ["manager-1", "manager-2", "manager-3"]) assert.equal(envOf(byName(prod, `platform-swarm-member-${m}`)).AVAILABILITY, "drain");
     });
 
     it("replaces the ingress with an encrypted custom one and mounts TLS material as swarm secrets", () => {
         const ingress = ofType(prod, "docker:index/network:Network").find((n) => n.inputs.ingress === true);
         assert.ok(ingress, "custom ingress declared");
         assert.deepEqual(ingress!.inputs.ipamConfigs, [{ subnet: "10.127.0.0/24" }]);
-        assert.ok(prod.declared.get("networks-ingress")!.dependsOn.includes("networks-default-ingress-removed"));
+        assert.ok(prod.declared.get("platform-networks-ingress")!.dependsOn.includes("platform-networks-default-ingress-removed"));
         assert.equal(count(prod, "docker:index/secret:Secret"), 2);
         const gw = services(prod).get("gateway")!;
         assert.deepEqual(gw.endpointSpec.ports!.map((p) => `${p.publishedPort}/${p.publishMode}`), ["80/host", "443/host"]);
@@ -243,7 +243,7 @@ describe("changes between two runs", () => {
                 c.apps[0].releases[0].hostnames = ["stary.sklep.localhost", "sklep.localhost"];
             }),
         });
-        assert.deepEqual(diff(before, after), { added: [], removed: [], changed: ["gateway-routes-gw-1", "gateway-routes-gw-2"] });
+        assert.deepEqual(diff(before, after), { added: [], removed: [], changed: ["platform-gateway-routes-gw-1", "platform-gateway-routes-gw-2"] });
     });
 
     it("moving a release's last hostname away changes only the routes, not its service (networks stay)", async () => {
@@ -255,7 +255,7 @@ describe("changes between two runs", () => {
                 c.apps[0].releases[0].hostnames = [];
             }),
         });
-        assert.deepEqual(diff(before, after), { added: [], removed: [], changed: ["gateway-routes-gw-1", "gateway-routes-gw-2"] });
+        assert.deepEqual(diff(before, after), { added: [], removed: [], changed: ["platform-gateway-routes-gw-1", "platform-gateway-routes-gw-2"] });
     });
 
     it("adding a release adds one service with its image delivery, and changes the routes", async () => {
@@ -266,8 +266,8 @@ describe("changes between two runs", () => {
         });
         const d = diff(before, after);
         assert.deepEqual(d.removed, []);
-        assert.deepEqual(d.added, ["shop-2-1", "shop-2-1-image", "shop-2-1-image-build", "shop-2-1-image-load-gw-1", "shop-2-1-image-load-gw-2", "shop-2-1-service"]);
-        assert.deepEqual(d.changed, ["gateway-routes-gw-1", "gateway-routes-gw-2"]);
+        assert.deepEqual(d.added, ["platform-shop-2-1", "platform-shop-2-1-image", "platform-shop-2-1-image-build", "platform-shop-2-1-image-load-gw-1", "platform-shop-2-1-image-load-gw-2", "platform-shop-2-1-service"]);
+        assert.deepEqual(d.changed, ["platform-gateway-routes-gw-1", "platform-gateway-routes-gw-2"]);
     });
 
     it("removing a release removes exactly its resources and its routes", async () => {
@@ -280,15 +280,38 @@ describe("changes between two runs", () => {
         });
         const d = diff(before, after);
         assert.deepEqual(d.added, []);
-        assert.deepEqual(d.removed, ["shop-1-9", "shop-1-9-image", "shop-1-9-image-build", "shop-1-9-image-load-gw-1", "shop-1-9-image-load-gw-2", "shop-1-9-service"]);
-        assert.deepEqual(d.changed, ["gateway-routes-gw-1", "gateway-routes-gw-2"]);
+        assert.deepEqual(d.removed, ["platform-shop-1-9", "platform-shop-1-9-image", "platform-shop-1-9-image-build", "platform-shop-1-9-image-load-gw-1", "platform-shop-1-9-image-load-gw-2", "platform-shop-1-9-service"]);
+        assert.deepEqual(d.changed, ["platform-gateway-routes-gw-1", "platform-gateway-routes-gw-2"]);
     });
 
     it("raising replicas changes only that release's service", async () => {
         const before = await runProgram({ stack: "dev", config: stackConfig("dev") });
         const after = await runProgram({ stack: "dev", config: mutateDev((c) => (c.apps[0].releases[1].replicas = 4)) });
-        assert.deepEqual(diff(before, after), { added: [], removed: [], changed: ["shop-2-0-service"] });
+        assert.deepEqual(diff(before, after), { added: [], removed: [], changed: ["platform-shop-2-0-service"] });
     });
+});
+
+describe("identity never by list position", () => {
+    /** A deep copy with every list reversed, at every depth: nodes, pools, apps, releases, hostnames, TLS entries… */
+    function reverseLists(value: unknown): unknown {
+        if (Array.isArray(value)) return value.map(reverseLists).reverse();
+        if (value && typeof value === "object") return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, reverseLists(v)]));
+        return value;
+    }
+    const signature = (r: RunResult) => new Map(r.resources.map((x) => [`${x.type}::${x.name}`, JSON.stringify(x.inputs)]));
+
+    for (const stack of ["dev", "prod"] as const) {
+        it(`every list in Pulumi.${stack}.yaml reversed changes no resource, no input and no output`, async () => {
+            const secrets = stack === "prod" ? { secrets: PROD_SECRETS } : {};
+            const config = stackConfig(stack);
+            const reversed = reverseLists(config) as Record<string, unknown>;
+            assert.notDeepEqual(reversed, config, "the stack file has lists whose order could matter");
+            const before = await runProgram({ stack, config, ...secrets });
+            const after = await runProgram({ stack, config: reversed, ...secrets });
+            assert.deepEqual([...signature(after).entries()].sort(), [...signature(before).entries()].sort());
+            assert.deepEqual(after.outputs, before.outputs);
+        });
+    }
 });
 
 describe("bad input", () => {
@@ -349,10 +372,10 @@ describe("large generated config", () => {
         });
         const r = await runProgram({ stack: "dev", config });
         assert.equal(count(r, "docker:index/container:Container"), 60);
-        assert.equal(ofType(r, COMMAND).filter((c) => c.name.startsWith("swarm-join-")).length, 59);
-        assert.equal(ofType(r, COMMAND).filter((c) => c.name.startsWith("swarm-member-")).length, 60);
+        assert.equal(ofType(r, COMMAND).filter((c) => c.name.startsWith("platform-swarm-join-")).length, 59);
+        assert.equal(ofType(r, COMMAND).filter((c) => c.name.startsWith("platform-swarm-member-")).length, 60);
         assert.equal(count(r, SERVICE), 41);
-        assert.equal(ofType(r, COMMAND).filter((c) => c.name.startsWith("vip-keepalived-")).length, 3);
+        assert.equal(ofType(r, COMMAND).filter((c) => c.name.startsWith("platform-virtualIp-keepalived-")).length, 3);
         assert.equal((r.outputs.dnsRecords as unknown[]).length, 40);
         // Registry images (no build, no load): nothing copied into nodes.
         assert.equal(ofType(r, COMMAND).filter((c) => c.name.includes("app0-1-0-image-load")).length, 0);

@@ -3,7 +3,7 @@ import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, describe, test } from "node:test";
-import { renderAll } from "../../stacks/render";
+import { renderAll } from "../../model";
 import { removeDir, ROOT, run, stackPlan, tempDir, writeFile } from "./helpers";
 
 const dirs: string[] = [];

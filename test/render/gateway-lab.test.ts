@@ -6,8 +6,8 @@ import { ChildProcess, spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
-import type { Plan } from "../../stacks/plan";
-import { GATEWAY_ENGINES, renderGatewayFiles } from "../../stacks/render";
+import { type Plan } from "../../model";
+import { renderGatewayFiles } from "../../model/gateway";
 import { createNetns, deleteNetns, hasTool, needNetns, needTools, removeDir, run, tempDir, variants, withLocalPaths, writeFile } from "./helpers";
 
 const STUB = path.join(__dirname, "fixtures", "upstream-stub.ts");
@@ -144,7 +144,7 @@ function stopLab(lab: Lab | undefined): void {
 
 /** The engine in the foreground, on the rendered files (nginx's pid file moved into the lab dir). */
 async function startEngine(lab: Lab): Promise<ChildProcess> {
-    const files = renderGatewayFiles(lab.plan);
+    const files = renderGatewayFiles(lab.plan.gateway, lab.plan.routes);
     const routes = writeFile(path.join(lab.dir, files.routes.name), files.routes.content);
     const mainText = files.main.content.replace("pid /run/nginx.pid;", `pid ${lab.dir}/nginx.pid;`);
     const main = writeFile(path.join(lab.dir, files.main.name), mainText);
@@ -293,16 +293,16 @@ for (const engine of ["nginx", "haproxy"] as const) {
         /** The entrypoint as in the image: main config at its image path (a private mount), routes and state in the lab dir. */
         async function startEntrypoint(l: Lab): Promise<ChildProcess> {
             const gwPlan: Plan = { ...l.plan, gateway: { ...l.plan.gateway, stateDir: path.join(l.dir, "state"), drainSeconds: DRAIN } };
-            const files = renderGatewayFiles(gwPlan);
-            const meta = GATEWAY_ENGINES[engine];
+            const files = renderGatewayFiles(gwPlan.gateway, gwPlan.routes);
+            const mainPath = gwPlan.gateway.mainFile.path;
             writeFile(path.join(l.dir, files.routes.name), files.routes.content);
             const main = writeFile(path.join(l.dir, files.main.name), files.main.content);
             const entrypoint = writeFile(path.join(l.dir, "entrypoint.sh"), files.entrypoint.content, 0o755);
             // A fresh /run keeps the pid files private; the main config goes where the Dockerfile copies it.
             const placeMain =
                 engine === "nginx"
-                    ? `mount --bind "$1" ${meta.mainPath}`
-                    : `mount -t tmpfs tmpfs /usr/local/etc && mkdir -p ${path.dirname(meta.mainPath)} && cp "$1" ${meta.mainPath}`;
+                    ? `mount --bind "$1" ${mainPath}`
+                    : `mount -t tmpfs tmpfs /usr/local/etc && mkdir -p ${path.dirname(mainPath)} && cp "$1" ${mainPath}`;
             const script = `mount -t tmpfs tmpfs /run && ${placeMain} && exec sh "$2"`;
             const child = await startIn(l.netns, ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "_", main, entrypoint]);
             await eventually("entrypoint health", () => get(l.netns, 80, "127.0.0.1", "/healthz").code, (c) => c === 200);
@@ -320,7 +320,7 @@ for (const engine of ["nginx", "haproxy"] as const) {
             const l = lab;
             const child = await startEntrypoint(l);
             try {
-                const routes = path.join(l.dir, GATEWAY_ENGINES[engine].routes);
+                const routes = path.join(l.dir, l.plan.gateway.routesFile.name);
                 const probe =
                     engine === "nginx"
                         ? '\nserver {\n    listen 8081;\n    location / {\n        return 200 "v2";\n    }\n}\n'

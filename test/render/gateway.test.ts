@@ -1,8 +1,9 @@
 // Config-level behaviour of the rendered gateway: what nginx -t / haproxy -c accept but would still be wrong.
 import * as assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import type { Plan } from "../../stacks/plan";
-import { GATEWAY_ENGINES, nodeScriptBody, renderGatewayFiles, renderZoneFile } from "../../stacks/render";
+import { type Plan } from "../../model";
+import { renderGatewayFiles } from "../../model/gateway";
+import { renderZoneFile } from "../../model/dns";
 import { variants } from "./helpers";
 
 const ALL = variants();
@@ -19,7 +20,7 @@ function nginxServers(routes: string): string[] {
 
 describe("nginx routes", () => {
     for (const v of ALL.filter((x) => x.plan.gateway.engine === "nginx")) {
-        const files = renderGatewayFiles(v.plan);
+        const files = renderGatewayFiles(v.plan.gateway, v.plan.routes);
         const routes = files.routes.content;
         const main = files.main.content;
         const servers = nginxServers(routes);
@@ -102,7 +103,7 @@ function section(cfg: string, header: string): string {
 
 describe("HAProxy routes", () => {
     for (const v of ALL.filter((x) => x.plan.gateway.engine === "haproxy")) {
-        const files = renderGatewayFiles(v.plan);
+        const files = renderGatewayFiles(v.plan.gateway, v.plan.routes);
         const routes = files.routes.content;
         const main = files.main.content;
 
@@ -153,65 +154,60 @@ describe("HAProxy routes", () => {
 describe("gateway image", () => {
     for (const v of ALL.filter((x) => x.name === "dev" || x.name === "dev-haproxy" || x.name === "prod")) {
         const gw = v.plan.gateway;
-        const files = renderGatewayFiles(v.plan);
-        const engine = GATEWAY_ENGINES[gw.engine];
+        const files = renderGatewayFiles(v.plan.gateway, v.plan.routes);
 
         test(`${v.name}: Dockerfile builds FROM the base image, copies the static config and entrypoint, checks health`, () => {
             const d = files.dockerfile;
             assert.match(d, new RegExp(`^FROM ${gw.baseImage}$`, "m"));
             assert.match(d, /command -v curl/);
-            assert.match(d, new RegExp(`^COPY ${engine.main} ${engine.mainPath}$`, "m"));
+            assert.match(d, new RegExp(`^COPY ${gw.mainFile.name} ${gw.mainFile.path}$`, "m"));
             assert.match(d, new RegExp(`^COPY ${files.entrypoint.name} /usr/local/bin/gateway-entrypoint$`, "m"));
             assert.match(d, /^ENTRYPOINT \["\/usr\/local\/bin\/gateway-entrypoint"\]$/m);
             assert.match(d, /^STOPSIGNAL SIGTERM$/m);
             assert.match(d, new RegExp(`HEALTHCHECK [^\\n]*\\\\\\n\\s+CMD \\["curl", "-fsS", "-o", "/dev/null", "http://127\\.0\\.0\\.1:${gw.ports.http}${gw.healthPath}"\\]`));
-            assert.doesNotMatch(d, new RegExp(engine.routes), "routes must not be baked into the image");
+            assert.doesNotMatch(d, new RegExp(gw.routesFile.name), "routes must not be baked into the image");
         });
 
-        test(`${v.name}: the entrypoint drains ${gw.drainSeconds} s before a graceful ${engine.stopSignal}`, () => {
+        test(`${v.name}: the entrypoint drains ${gw.drainSeconds} s before a graceful ${gw.stopSignal}`, () => {
             const e = files.entrypoint.content;
             assert.match(e, new RegExp(`rm -f "\\$state_dir/draining"`));
             assert.match(e, new RegExp(`state_dir='${gw.stateDir}'`));
             assert.match(e, new RegExp(`drain_seconds=${gw.drainSeconds}\\n`));
-            assert.match(e, new RegExp(`touch "\\$state_dir/draining"\\n\\s+sleep "\\$drain_seconds"\\n\\s+kill -${engine.stopSignal} "\\$engine"`));
-            const start = gw.engine === "nginx" ? "nginx -g 'daemon off;' &" : `haproxy -W -db -f '${engine.mainPath}' -f '${gw.routesDir}/${engine.routes}' &`;
+            assert.match(e, new RegExp(`touch "\\$state_dir/draining"\\n\\s+sleep "\\$drain_seconds"\\n\\s+kill -${gw.stopSignal} "\\$engine"`));
+            const start = gw.engine === "nginx" ? "nginx -g 'daemon off;' &" : `haproxy -W -db -f '${gw.mainFile.path}' -f '${gw.routesFile.path}' &`;
             assert.ok(e.includes(start), start);
         });
     }
-
-    test("gateway-routes-apply validates HAProxy with the main config where the Dockerfile puts it", () => {
-        assert.match(nodeScriptBody("gateway-routes-apply"), new RegExp(`^HAPROXY_MAIN=${GATEWAY_ENGINES.haproxy.mainPath}$`, "m"));
-    });
 });
 
 describe("template values", () => {
     test("a value with a line break is refused instead of adding config lines", () => {
         const dev = byName("dev");
         const injected: Plan = { ...dev, routes: dev.routes.map((r, i) => (i === 0 ? { ...r, service: "x;\n    return 200 pwned" } : r)) };
-        assert.throws(() => renderGatewayFiles(injected), /contains a line break/);
+        assert.throws(() => renderGatewayFiles(injected.gateway, injected.routes), /contains a line break/);
     });
 
     test("a path that is not shell-safe is refused in the generated scripts", () => {
         const dev = byName("dev");
-        assert.throws(() => renderGatewayFiles({ ...dev, gateway: { ...dev.gateway, stateDir: "/run/x'; rm -rf /" } }), /not safe in a generated script/);
+        assert.throws(() => renderGatewayFiles({ ...dev.gateway, stateDir: "/run/x'; rm -rf /" }, dev.routes), /not safe in a generated script/);
     });
 });
 
 describe("DNS zone snippet", () => {
     test("one absolute A record per plan record, with the stack's TTL", () => {
         for (const v of ALL.slice(0, 2)) {
-            const zone = renderZoneFile(v.plan);
+            const zone = renderZoneFile(v.plan.dns);
             const records = [...zone.matchAll(/^(\S+)\t(\d+)\tIN\tA\t(\S+)$/gm)].map((m) => ({ name: m[1], ttl: Number(m[2]), value: m[3] }));
-            assert.deepEqual(records, v.plan.dns.map((r) => ({ name: `${r.name}.`, ttl: r.ttl, value: r.value })));
-            assert.match(zone, new RegExp(`^\\$TTL ${v.plan.dns[0].ttl}$`, "m"));
+            assert.deepEqual(records, v.plan.dns.records.map((r) => ({ name: `${r.name}.`, ttl: r.ttl, value: r.value })));
+            assert.match(zone, new RegExp(`^\\$TTL ${v.plan.dns.ttl}$`, "m"));
         }
     });
 
     test("without records the snippet has only the default $TTL", () => {
-        assert.equal(renderZoneFile(byName("bare")).split("\n").filter((l) => l && !l.startsWith(";")).join("\n"), "$TTL 300");
+        assert.equal(renderZoneFile(byName("bare").dns).split("\n").filter((l) => l && !l.startsWith(";")).join("\n"), "$TTL 300");
     });
 
     test("a wildcard hostname becomes a wildcard record", () => {
-        assert.match(renderZoneFile(byName("tls")), /^\*\.sklep\.localhost\.\t300\tIN\tA\t172\.28\.40\.100$/m);
+        assert.match(renderZoneFile(byName("tls").dns), /^\*\.sklep\.localhost\.\t300\tIN\tA\t172\.28\.40\.100$/m);
     });
 });

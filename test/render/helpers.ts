@@ -5,9 +5,8 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import type { TestContext } from "node:test";
-import { readStackFile } from "../../stacks/config";
-import { Plan, planStack } from "../../stacks/plan";
-import { formatErrors, validateConfig } from "../../stacks/validate";
+import { readStackFile } from "../../model/config";
+import { formatErrors, type Plan, planStack, type PlanVirtualIp, validateConfig } from "../../model";
 
 export const ROOT = path.resolve(__dirname, "..", "..");
 
@@ -26,6 +25,12 @@ export function rawConfig(stack: "dev" | "prod"): Raw {
     return structuredClone(file.config) as Raw;
 }
 
+/** The plan's virtual IP slice, which the stacks and variants under test have. */
+export function virtualIpOf(plan: Plan): PlanVirtualIp {
+    assert.ok(plan.virtualIp, "this plan has no virtual IP");
+    return plan.virtualIp;
+}
+
 export function planOf(raw: unknown): Plan {
     const result = validateConfig(raw);
     if (!result.ok) assert.fail(`invalid test config:\n${formatErrors(result.errors)}`);
@@ -40,7 +45,10 @@ function withChanges(stack: "dev" | "prod", change: (raw: Raw) => void): Plan {
 
 /** A third gateway node and two VIP groups, so priorities rotate and peers have two entries. */
 function threeGatewaysTwoGroups(raw: Raw, extra: Record<string, unknown>): void {
-    raw.nodes.push({ name: "gw-3", role: "worker", zone: "dmz", address: "172.28.40.15", gateway: true });
+    // Preference gw-1, gw-2, gw-3 (the stack file ranks its two gateway nodes by priority).
+    const priority: Record<string, number> = { "gw-1": 3, "gw-2": 2 };
+    for (const n of raw.nodes) if (n.gateway) n.priority = priority[String(n.name)];
+    raw.nodes.push({ name: "gw-3", role: "worker", zone: "dmz", address: "172.28.40.15", gateway: true, priority: 1 });
     const vip = raw.virtualIp ?? {};
     delete vip.address;
     delete vip.virtualRouterId;
@@ -61,8 +69,8 @@ function tlsVariant(raw: Raw): void {
         ...(raw.gateway ?? {}),
         defaultHost: "sklep.localhost",
         tls: [
-            { hostnames: ["sklep.localhost", "*.sklep.localhost"], certificateSecret: "tlsCert", keySecret: "tlsKey" },
-            { hostnames: ["stary.sklep.localhost"], certificateSecret: "tlsOldCert", keySecret: "tlsOldKey" },
+            { name: "sklep", hostnames: ["sklep.localhost", "*.sklep.localhost"], certificateSecret: "tlsCert", keySecret: "tlsKey" },
+            { name: "stary", hostnames: ["stary.sklep.localhost"], certificateSecret: "tlsOldCert", keySecret: "tlsOldKey" },
         ],
     };
 }
@@ -230,5 +238,6 @@ export function withLocalPaths(plan: Plan, dir: string, opts: { certificates: bo
         if (!opts.certificates) return { ...t, certificatePath: path.join(dir, `${t.name}.crt`), keyPath: path.join(dir, `${t.name}.key`) };
         return { ...t, ...selfSignedCertificate(dir, t.name, t.hostnames) };
     });
-    return { ...plan, gateway: { ...plan.gateway, tls, routesDir: dir } };
+    const routesFile = { ...plan.gateway.routesFile, path: path.join(dir, plan.gateway.routesFile.name) };
+    return { ...plan, gateway: { ...plan.gateway, tls, routesDir: dir, routesFile } };
 }

@@ -5,13 +5,14 @@ import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { renderKeepalivedConf, renderKeepalivedScripts, renderNodeScript } from "../../stacks/render";
-import { createNetns, deleteNetns, hasTool, needNetns, needTools, removeDir, run, stackPlan, tempDir, writeFile } from "./helpers";
+import { renderKeepalivedConf, renderKeepalivedScripts } from "../../model/virtual-ip";
+import { renderNodeScript } from "../../model/scripts";
+import { createNetns, deleteNetns, hasTool, needNetns, needTools, removeDir, run, stackPlan, tempDir, writeFile, virtualIpOf } from "./helpers";
 
 const TOOLS = ["keepalived", "curl", "bash"];
 const plan = stackPlan("dev");
 const NODE = "gw-1";
-const vrrp = plan.vrrp;
+const vrrp = plan.virtualIp;
 assert.ok(vrrp);
 const group = vrrp.groups[0];
 const member = group.members.find((m) => m.node === NODE);
@@ -73,8 +74,8 @@ describe("keepalived-apply and keepalived-stop on a (namespaced) node", () => {
         fs.mkdirSync(path.join(w, "etc-keepalived"), { mode: 0o755 });
         writeFile(path.join(w, "passwd"), `${fs.readFileSync("/etc/passwd", "utf8")}${vrrp.scriptUser}:x:64990:64990::/nonexistent:/usr/sbin/nologin\n`);
         writeFile(path.join(w, "group"), `${fs.readFileSync("/etc/group", "utf8")}${vrrp.scriptUser}:x:64990:\n`);
-        const scripts = renderKeepalivedScripts(plan);
-        const conf = renderKeepalivedConf(plan, NODE, { authPass: "t3st-pw" });
+        const scripts = renderKeepalivedScripts(virtualIpOf(plan));
+        const conf = renderKeepalivedConf(virtualIpOf(plan), NODE, { authPass: "t3st-pw" });
         const apply = (c: string) =>
             renderNodeScript("keepalived-apply", { node: NODE, env: { KEEPALIVED_CONF: c, CHECK_SCRIPT: scripts.check, NOTIFY_SCRIPT: scripts.notify, SCRIPT_USER: vrrp.scriptUser } });
         writeFile(path.join(w, "conf-original"), conf);

@@ -2,9 +2,9 @@
 // brain), plus the rendering rules (BACKUP + nopreempt by default, weight 0, password handling).
 import * as assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import type { Plan, PlanVrrpGroup } from "../../stacks/plan";
-import { renderKeepalivedConf, renderKeepalivedScripts } from "../../stacks/render";
-import { variants } from "./helpers";
+import { type Plan, type PlanVirtualIpGroup } from "../../model";
+import { renderKeepalivedConf, renderKeepalivedScripts, virtualIpArtifacts } from "../../model/virtual-ip";
+import { variants, virtualIpOf } from "./helpers";
 
 interface ParsedInstance {
     readonly name: string;
@@ -43,16 +43,16 @@ function parseInstances(conf: string): ParsedInstance[] {
     });
 }
 
-function membersOf(group: PlanVrrpGroup): string[] {
+function membersOf(group: PlanVirtualIpGroup): string[] {
     return group.members.map((m) => m.node);
 }
 
-const VRRP_VARIANTS = variants().filter((v) => v.plan.vrrp);
+const VRRP_VARIANTS = variants().filter((v) => v.plan.virtualIp);
 const PASSWORD = "s3cr3t-x";
 
-function renderedGroup(plan: Plan, group: PlanVrrpGroup) {
+function renderedGroup(plan: Plan, group: PlanVirtualIpGroup) {
     return membersOf(group).map((node) => {
-        const instance = parseInstances(renderKeepalivedConf(plan, node, { authPass: PASSWORD })).find((i) => i.name === group.name);
+        const instance = parseInstances(renderKeepalivedConf(virtualIpOf(plan), node, { authPass: PASSWORD })).find((i) => i.name === group.name);
         assert.ok(instance, `${node} has no vrrp_instance ${group.name}`);
         return { node, address: plan.nodes.find((n) => n.name === node)?.address, instance };
     });
@@ -60,7 +60,7 @@ function renderedGroup(plan: Plan, group: PlanVrrpGroup) {
 
 describe("keepalived configs agree across the members of each VRRP group", () => {
     for (const v of VRRP_VARIANTS) {
-        const vrrp = v.plan.vrrp;
+        const vrrp = v.plan.virtualIp;
         assert.ok(vrrp);
         for (const group of vrrp.groups) {
             const members = renderedGroup(v.plan, group);
@@ -102,7 +102,7 @@ describe("keepalived configs agree across the members of each VRRP group", () =>
     test("the stacks' defaults: nopreempt and BACKUP on every node of dev and prod", () => {
         for (const v of VRRP_VARIANTS.filter((x) => x.name === "dev" || x.name === "prod")) {
             for (const node of v.plan.gateway.nodes) {
-                for (const i of parseInstances(renderKeepalivedConf(v.plan, node, { authPass: PASSWORD }))) {
+                for (const i of parseInstances(renderKeepalivedConf(virtualIpOf(v.plan), node, { authPass: PASSWORD }))) {
                     assert.equal(i.state, "BACKUP", `${v.name} ${node}`);
                     assert.ok(i.nopreempt, `${v.name} ${node} nopreempt`);
                 }
@@ -117,57 +117,55 @@ describe("keepalived rendering rules", () => {
     assert.ok(dev && v3);
 
     test("the gateway check has weight 0 (FAULT moves the VIP; a negative weight would not with nopreempt)", () => {
-        const conf = renderKeepalivedConf(dev, "gw-1", { authPass: PASSWORD });
+        const conf = renderKeepalivedConf(virtualIpOf(dev), "gw-1", { authPass: PASSWORD });
         const script = /vrrp_script chk_gateway \{([\s\S]*?)\}/.exec(conf)?.[1] ?? "";
         assert.match(script, /^\s*weight 0$/m);
         assert.match(script, /^\s*script "\/etc\/keepalived\/check_gateway\.sh"$/m);
         assert.match(conf, /^\s*enable_script_security$/m);
-        assert.match(conf, new RegExp(`^\\s*script_user ${dev.vrrp?.scriptUser}$`, "m"));
+        assert.match(conf, new RegExp(`^\\s*script_user ${dev.virtualIp?.scriptUser}$`, "m"));
         assert.match(conf, /^\s*router_id gw-1$/m);
         assert.match(conf, /^\s*notify "\/etc\/keepalived\/notify\.sh"$/m);
     });
 
     test("VRRPv3 sets vrrp_version 3, has no authentication block, and preempt_delay only with preempt", () => {
-        const conf = renderKeepalivedConf(v3, "gw-1", {});
+        const conf = renderKeepalivedConf(virtualIpOf(v3), "gw-1", {});
         assert.match(conf, /^\s*vrrp_version 3$/m);
         assert.doesNotMatch(conf, /^\s*(authentication|auth_pass)/m);
         assert.match(conf, /^\s*preempt_delay 5$/m);
         assert.doesNotMatch(conf, /^\s*nopreempt$/m);
         assert.match(conf, /^\s*advert_int 0\.5$/m);
-        assert.doesNotMatch(renderKeepalivedConf(dev, "gw-1", { authPass: PASSWORD }), /vrrp_version|preempt_delay/);
+        assert.doesNotMatch(renderKeepalivedConf(virtualIpOf(dev), "gw-1", { authPass: PASSWORD }), /vrrp_version|preempt_delay/);
     });
 
     test("with two groups a node has one vrrp_instance per group, each preferring a different node", () => {
-        const masters = v3.vrrp?.groups.map((g) => g.members[0].node);
+        const masters = v3.virtualIp?.groups.map((g) => g.members[0].node);
         assert.equal(new Set(masters).size, masters?.length);
-        assert.deepEqual(parseInstances(renderKeepalivedConf(v3, "gw-3", {})).map((i) => i.name), ["web", "api"]);
+        assert.deepEqual(parseInstances(renderKeepalivedConf(virtualIpOf(v3), "gw-3", {})).map((i) => i.name), ["api", "web"], "instances in group-name order");
     });
 
     test("authentication without a password throws instead of rendering an empty auth_pass", () => {
-        assert.throws(() => renderKeepalivedConf(dev, "gw-1", {}), /no password/);
-        assert.throws(() => renderKeepalivedConf(dev, "gw-1", { authPass: "" }), /no password/);
+        assert.throws(() => renderKeepalivedConf(virtualIpOf(dev), "gw-1", {}), /no password/);
+        assert.throws(() => renderKeepalivedConf(virtualIpOf(dev), "gw-1", { authPass: "" }), /no password/);
     });
 
     test("a password keepalived would cut or misparse throws (more than 8 characters, blanks, '#', '!', quotes)", () => {
         for (const bad of ["123456789", "ab cd", "ab#cd", "ab!cd", 'ab"cd', "ab\\cd", "zażółć"]) {
-            assert.throws(() => renderKeepalivedConf(dev, "gw-1", { authPass: bad }), /1-8 printable/, JSON.stringify(bad));
+            assert.throws(() => renderKeepalivedConf(virtualIpOf(dev), "gw-1", { authPass: bad }), /1-8 printable/, JSON.stringify(bad));
         }
-        assert.match(renderKeepalivedConf(dev, "gw-1", { authPass: "Ab3$%&*+" }), /^\s*auth_pass Ab3\$%&\*\+$/m);
+        assert.match(renderKeepalivedConf(virtualIpOf(dev), "gw-1", { authPass: "Ab3$%&*+" }), /^\s*auth_pass Ab3\$%&\*\+$/m);
     });
 
     test("a node in no VRRP group throws, naming the members", () => {
-        assert.throws(() => renderKeepalivedConf(dev, "manager-1", { authPass: PASSWORD }), /"manager-1" is in no VRRP group \(members: gw-1, gw-2\)/);
+        assert.throws(() => renderKeepalivedConf(virtualIpOf(dev), "manager-1", { authPass: PASSWORD }), /"manager-1" is in no VRRP group \(members: gw-1, gw-2\)/);
     });
 
-    test("a plan without a virtual IP has no keepalived config", () => {
-        const noVip: Plan = { ...dev, vrrp: undefined };
-        assert.throws(() => renderKeepalivedConf(noVip, "gw-1", {}), /no virtual IP/);
-        assert.throws(() => renderKeepalivedScripts(noVip), /no virtual IP/);
+    test("a plan without a virtual IP renders no keepalived files", () => {
+        assert.deepEqual(virtualIpArtifacts(undefined), []);
     });
 
     test("the check script fails while draining, else curls the health URL with the check timeout", () => {
-        const { check } = renderKeepalivedScripts(dev);
+        const { check } = renderKeepalivedScripts(virtualIpOf(dev));
         assert.match(check, new RegExp(`if \\[ -e '${dev.gateway.stateDir}/draining' \\]; then\\n\\s+exit 1`));
-        assert.match(check, new RegExp(`curl -fsS --max-time ${dev.vrrp?.healthCheck.timeout} -o /dev/null '${dev.vrrp?.healthCheck.url}'`));
+        assert.match(check, new RegExp(`curl -fsS --max-time ${dev.virtualIp?.healthCheck.timeout} -o /dev/null '${dev.virtualIp?.healthCheck.url}'`));
     });
 });

@@ -6,7 +6,7 @@ import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, describe, test } from "node:test";
-import { NodeScript, renderNodeScript } from "../../stacks/render";
+import { NodeScript, renderNodeScript } from "../../model/scripts";
 import { needTools, removeDir, run, RunResult, tempDir, writeFile } from "./helpers";
 
 const FAKE_DOCKER = path.join(__dirname, "fixtures", "fake-docker.sh");
@@ -260,7 +260,8 @@ describe("node-remove", () => {
 
 describe("gateway-routes-apply", () => {
     function routesEnv(dir: string, routes: string, engine = "nginx") {
-        return { ROUTES_DIR: path.join(dir, "routes"), ROUTES_FILE: engine === "nginx" ? "routes.conf" : "routes.cfg", ROUTES: routes, ENGINE: engine, SERVICE: "gateway", STATE_DIR: path.join(dir, "state") };
+        const facts = engine === "nginx" ? { MAIN_CONFIG: "/etc/nginx/nginx.conf", RELOAD_SIGNAL: "HUP" } : { MAIN_CONFIG: "/usr/local/etc/haproxy/haproxy.cfg", RELOAD_SIGNAL: "USR2" };
+        return { ROUTES_DIR: path.join(dir, "routes"), ROUTES_FILE: engine === "nginx" ? "routes.conf" : "routes.cfg", ROUTES: routes, ENGINE: engine, ...facts, SERVICE: "gateway", STATE_DIR: path.join(dir, "state") };
     }
     const file = (env: ReturnType<typeof routesEnv>) => path.join(env.ROUTES_DIR, env.ROUTES_FILE);
 

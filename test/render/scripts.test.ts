@@ -4,8 +4,10 @@ import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, describe, test } from "node:test";
-import { NODE_SCRIPTS, NodeScript, nodeScriptBody, renderEnvelope, renderGatewayFiles, renderKeepalivedScripts, renderNodeScript } from "../../stacks/render";
-import { assertRunOk, needTools, removeDir, run, tempDir, variants } from "./helpers";
+import { NODE_SCRIPTS, type NodeScript, nodeScriptBody, nodeScriptFile, nodeScriptLibFiles, renderEnvelope, renderNodeScript } from "../../model/scripts";
+import { renderGatewayFiles } from "../../model/gateway";
+import { renderKeepalivedScripts } from "../../model/virtual-ip";
+import { assertRunOk, needTools, removeDir, run, tempDir, variants, virtualIpOf } from "./helpers";
 
 const dirs: string[] = [];
 after(() => dirs.forEach(removeDir));
@@ -35,7 +37,16 @@ const SAMPLE_ENV: Readonly<Record<NodeScript, Readonly<Record<string, string>>>>
     "ingress-remove": { SUBNET: "10.127.0.0/24" },
     "keepalived-apply": { KEEPALIVED_CONF: "global_defs {\n}\n", CHECK_SCRIPT: "#!/bin/sh\nexit 0\n", NOTIFY_SCRIPT: "#!/bin/sh\n", SCRIPT_USER: "keepalived_script" },
     "keepalived-stop": {},
-    "gateway-routes-apply": { ROUTES_DIR: "/etc/swarm-gateway", ROUTES_FILE: "routes.conf", ROUTES: "server {}\n", ENGINE: "nginx", SERVICE: "gateway", STATE_DIR: "/var/lib/swarm-gateway" },
+    "gateway-routes-apply": {
+        ROUTES_DIR: "/etc/swarm-gateway",
+        ROUTES_FILE: "routes.conf",
+        ROUTES: "server {}\n",
+        ENGINE: "nginx",
+        MAIN_CONFIG: "/etc/nginx/nginx.conf",
+        RELOAD_SIGNAL: "HUP",
+        SERVICE: "gateway",
+        STATE_DIR: "/var/lib/swarm-gateway",
+    },
 };
 
 function sampleEnv(name: NodeScript): Record<string, string> {
@@ -48,9 +59,15 @@ function checkShell(text: string, label: string, shell: "bash" | "sh"): void {
 }
 
 describe("node scripts pass bash -n and shellcheck -S warning", () => {
-    test("every templates/scripts/*.sh is a known node script and vice versa", () => {
-        const files = fs.readdirSync(path.join(__dirname, "..", "..", "templates", "scripts")).filter((f) => f.endsWith(".sh")).map((f) => f.slice(0, -3));
-        assert.deepEqual([...files].sort(), [...NODE_SCRIPTS].sort());
+    test("every script under templates/<concept>/ is a known node script, a library of one, or the node image's entrypoint", () => {
+        const templates = path.join(__dirname, "..", "..", "templates");
+        const shells = fs
+            .readdirSync(templates, { recursive: true, encoding: "utf8" })
+            .filter((f) => f.endsWith(".sh"))
+            .sort();
+        const known = new Set([...NODE_SCRIPTS.map(nodeScriptFile), ...NODE_SCRIPTS.flatMap(nodeScriptLibFiles), "nodes/entrypoint.sh"]);
+        assert.deepEqual(shells, [...known].sort());
+        for (const name of NODE_SCRIPTS) assert.equal(path.basename(nodeScriptFile(name)), `${name}.sh`, "a script's file is named after it");
     });
 
     for (const name of NODE_SCRIPTS) {
@@ -70,12 +87,12 @@ describe("rendered gateway and keepalived scripts pass sh -n and shellcheck -S w
     for (const v of variants().filter((x) => ["dev", "dev-haproxy", "prod"].includes(x.name))) {
         test(`${v.name}: gateway entrypoint.sh`, (t) => {
             if (!needTools(t, "sh", "shellcheck")) return;
-            checkShell(renderGatewayFiles(v.plan).entrypoint.content, `${v.name} entrypoint`, "sh");
+            checkShell(renderGatewayFiles(v.plan.gateway, v.plan.routes).entrypoint.content, `${v.name} entrypoint`, "sh");
         });
 
         test(`${v.name}: check_gateway.sh and notify.sh`, (t) => {
             if (!needTools(t, "sh", "shellcheck")) return;
-            const s = renderKeepalivedScripts(v.plan);
+            const s = renderKeepalivedScripts(virtualIpOf(v.plan));
             checkShell(s.check, `${v.name} check_gateway.sh`, "sh");
             checkShell(s.notify, `${v.name} notify.sh`, "sh");
         });
@@ -83,11 +100,10 @@ describe("rendered gateway and keepalived scripts pass sh -n and shellcheck -S w
 });
 
 describe("the lab node image's entrypoint passes sh -n and shellcheck -S warning", () => {
-    const file = path.join(__dirname, "..", "..", "templates", "node", "entrypoint.sh");
-    test("templates/node/entrypoint.sh", (t) => {
-        if (!fs.existsSync(file)) return t.skip("no templates/node/entrypoint.sh");
+    const file = path.join(__dirname, "..", "..", "templates", "nodes", "entrypoint.sh");
+    test("templates/nodes/entrypoint.sh", (t) => {
         if (!needTools(t, "sh", "shellcheck")) return;
-        checkShell(fs.readFileSync(file, "utf8"), "templates/node/entrypoint.sh", "sh");
+        checkShell(fs.readFileSync(file, "utf8"), "templates/nodes/entrypoint.sh", "sh");
     });
 });
 

@@ -4,9 +4,10 @@ import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { renderGatewayFiles, renderKeepalivedConf, renderKeepalivedScripts } from "../../stacks/render";
-import type { Plan } from "../../stacks/plan";
-import { assertRunOk, createNetns, deleteNetns, hasTool, needNetns, needTools, removeDir, run, tempDir, variants, withLocalPaths, writeFile } from "./helpers";
+import { renderGatewayFiles } from "../../model/gateway";
+import { renderKeepalivedConf, renderKeepalivedScripts } from "../../model/virtual-ip";
+import { type Plan } from "../../model";
+import { assertRunOk, createNetns, deleteNetns, hasTool, needNetns, needTools, removeDir, run, tempDir, variants, withLocalPaths, writeFile, virtualIpOf } from "./helpers";
 
 const VARIANTS = variants();
 const dirs: string[] = [];
@@ -22,7 +23,7 @@ function workDir(prefix: string): string {
 function writeGateway(plan: Plan, prefix: string, opts = { certificates: true }): { dir: string; main: string; routes: string } {
     const dir = workDir(prefix);
     const local = withLocalPaths(plan, dir, opts);
-    const files = renderGatewayFiles(local);
+    const files = renderGatewayFiles(local.gateway, local.routes);
     return {
         dir,
         main: writeFile(path.join(dir, files.main.name), files.main.content),
@@ -91,7 +92,7 @@ interface KeepalivedCase {
 
 function keepalivedCases(): KeepalivedCase[] {
     return VARIANTS.flatMap((v) => {
-        const vrrp = v.plan.vrrp;
+        const vrrp = v.plan.virtualIp;
         if (!vrrp) return [];
         const nodes = [...new Set(vrrp.groups.flatMap((g) => g.members.map((m) => m.node)))];
         return nodes.map((node) => ({ name: v.name, plan: v.plan, node }));
@@ -133,7 +134,7 @@ describe("keepalived -t accepts every rendered keepalived.conf (in a netns with 
             fs.mkdirSync(KEEPALIVED_DIR, { mode: 0o755 });
             createdMountPoint = true;
         }
-        const ifaces = [...new Set(cases.map((c) => c.plan.vrrp?.interface ?? "eth0"))];
+        const ifaces = [...new Set(cases.map((c) => c.plan.virtualIp?.interface ?? "eth0"))];
         netns = createNetns(ifaces);
     });
     after(() => {
@@ -145,10 +146,10 @@ describe("keepalived -t accepts every rendered keepalived.conf (in a netns with 
         test(`${c.name}: ${c.node}'s keepalived.conf passes keepalived -t`, (t) => {
             if (!needTools(t, "keepalived") || !needNetns(t)) return;
             assert.ok(netns);
-            const vrrp = c.plan.vrrp;
+            const vrrp = c.plan.virtualIp;
             assert.ok(vrrp);
-            const scripts = renderKeepalivedScripts(c.plan);
-            const conf = renderKeepalivedConf(c.plan, c.node, { authPass: "pa55-w0r" });
+            const scripts = renderKeepalivedScripts(virtualIpOf(c.plan));
+            const conf = renderKeepalivedConf(virtualIpOf(c.plan), c.node, { authPass: "pa55-w0r" });
             assertRunOk(keepalivedTest(netns, { conf, ...scripts }, vrrp.scriptUser), "keepalived -t");
         });
     }
@@ -157,11 +158,11 @@ describe("keepalived -t accepts every rendered keepalived.conf (in a netns with 
         if (!needTools(t, "keepalived") || !needNetns(t)) return;
         assert.ok(netns);
         const c = cases[0];
-        const scripts = renderKeepalivedScripts(c.plan);
-        const conf = renderKeepalivedConf(c.plan, c.node, { authPass: "pa55-w0r" });
-        const user = c.plan.vrrp?.scriptUser ?? "keepalived_script";
+        const scripts = renderKeepalivedScripts(virtualIpOf(c.plan));
+        const conf = renderKeepalivedConf(virtualIpOf(c.plan), c.node, { authPass: "pa55-w0r" });
+        const user = c.plan.virtualIp?.scriptUser ?? "keepalived_script";
         assertRunOk(keepalivedTest(netns, { conf, ...scripts }, user), "keepalived -t (control)");
-        const iface = c.plan.vrrp?.interface ?? "eth0";
+        const iface = c.plan.virtualIp?.interface ?? "eth0";
         const wrongInterface = conf.replaceAll(` ${iface}\n`, " swrmissing0\n");
         assert.notEqual(keepalivedTest(netns, { conf: wrongInterface, ...scripts }, user).status, 0, "a missing interface must fail");
         const insecure = conf.replace(/^\s*enable_script_security\n/m, "");

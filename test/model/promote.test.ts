@@ -1,14 +1,12 @@
 // Promotion across stacks and the secrets a stack needs: pure functions, tested without Pulumi.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { promoteReleases } from "../../stacks/promote";
-import { secretRefsOf } from "../../stacks/secrets";
-import { parseConfig } from "../../stacks/validate";
-import { readStackFile } from "../../stacks/config";
-import * as path from "node:path";
+import { parseConfig } from "../../model";
+import { promoteReleases } from "../../model/promote";
+import { secretRefsOf } from "../../model/secrets";
+import { BASE, mutate, stackConfig } from "./fixtures";
 
-const ROOT = path.resolve(__dirname, "../..");
-const stack = (name: string) => readStackFile(path.join(ROOT, `Pulumi.${name}.yaml`)).config;
+const stack = (name: "dev" | "prod") => stackConfig(name);
 type Apps = Parameters<typeof promoteReleases>[0];
 
 describe("promoteReleases", () => {
@@ -54,9 +52,42 @@ describe("promoteReleases", () => {
         assert.deepEqual(pruned.changes, ["- release 1.9"]);
     });
 
+    it("an unchanged release is no change; a changed tag or env is one", () => {
+        assert.deepEqual(promoteReleases(prod(), prod(), { app: "shop" }).changes, []);
+        const source = prod();
+        source[0].releases[0].tag = "1.9.1";
+        source[0].releases[1].env = { RELEASE: "2.0", DEBUG: "1" };
+        const { apps, changes } = promoteReleases(source, prod(), { app: "shop" });
+        assert.deepEqual(changes, ["~ release 1.9", "~ release 2.0"]);
+        const shop = apps.find((a) => a.name === "shop")!;
+        assert.equal(shop.releases[0].tag, "1.9.1");
+        assert.deepEqual(shop.releases[1].env, { RELEASE: "2.0", DEBUG: "1" });
+        assert.deepEqual(shop.releases[1].hostnames, ["nowy.sklep.pl", "sklep.pl"], "the target keeps its hostnames");
+    });
+
+    it("the domain map rewrites a hostname equal to a key or ending in .<key>, and drops the others", () => {
+        const source = dev();
+        source[0].releases[0].hostnames = ["sklep.localhost", "a.sklep.localhost", "xsklep.localhost", "other.localhost"];
+        const { apps, changes } = promoteReleases(source, prod(), { app: "shop", domainMap: { "sklep.localhost": "sklep.pl" } });
+        assert.deepEqual(apps.find((a) => a.name === "shop")!.releases[0].hostnames, ["sklep.pl", "a.sklep.pl"]);
+        assert.ok(changes.includes("~ release 1.9"));
+        const added = dev();
+        added[0].releases.push({ name: "2.1", hostnames: ["beta.sklep.localhost"] });
+        const result = promoteReleases(added, prod(), { app: "shop", domainMap: { "sklep.localhost": "sklep.pl" } });
+        assert.ok(result.changes.includes("+ release 2.1 on beta.sklep.pl"), result.changes.join("\n"));
+    });
+
+    it("a release of the target the source also has keeps the target's other fields", () => {
+        const target = prod();
+        target[0].releases[0].replicas = 5;
+        const { apps } = promoteReleases(dev(), target, { app: "shop" });
+        assert.equal(apps.find((a) => a.name === "shop")!.releases[0].replicas, 5);
+    });
+
     it("names the missing app in either stack", () => {
         assert.throws(() => promoteReleases(dev(), prod(), { app: "cart" }), /source stack has no app "cart" \(apps: shop, stock\)/);
         assert.throws(() => promoteReleases(dev(), prod().filter((a) => a.name !== "shop"), { app: "shop" }), /target stack has no app "shop"/);
+        assert.throws(() => promoteReleases([], prod(), { app: "shop" }), /\(apps: none\)/);
     });
 });
 
@@ -72,5 +103,17 @@ describe("secretRefsOf", () => {
 
     it("needs no secret config for dev: its only secrets are generated", () => {
         assert.deepEqual(secretRefsOf(parseConfig(stack("dev"))), []);
+    });
+
+    it("a VRRP password and a registry password are secrets too; a registry is only read with registry delivery", () => {
+        const config = mutate(BASE, (d) => {
+            d.virtualIp.passwordSecret = "vrrpPassword";
+            d.gateway.delivery = "registry";
+            d.gateway.registry = { server: "registry.example.com", username: "ci", passwordSecret: "registryPassword" };
+        });
+        assert.deepEqual(secretRefsOf(parseConfig(config)), [
+            { path: "virtualIp.passwordSecret", key: "vrrpPassword" },
+            { path: "gateway.registry.passwordSecret", key: "registryPassword" },
+        ]);
     });
 });

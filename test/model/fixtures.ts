@@ -1,10 +1,10 @@
-// Shared fixtures for the unit tests: a small valid config, a way to derive variants from it, stack files.
+// Shared fixtures for the model's unit tests: a small valid config, a way to derive variants from it, the stack
+// files, and the one runner every concept's table of invalid configs goes through.
 import * as assert from "node:assert/strict";
 import * as path from "node:path";
-import { readStackFile } from "../../stacks/config";
-import { planStack, type Plan } from "../../stacks/plan";
-import type { StackConfig, StackConfigInput } from "../../stacks/schema";
-import { parseConfig, validateConfig, type ConfigError } from "../../stacks/validate";
+import { describe, test } from "node:test";
+import { type ConfigError, parseConfig, type Plan, planStack, type StackConfig, type StackConfigInput, validateConfig } from "../../model";
+import { readStackFile } from "../../model/config";
 
 export const ROOT = path.resolve(__dirname, "../..");
 
@@ -86,6 +86,18 @@ export function unset<T extends object>(obj: T, key: keyof T): void {
     Reflect.deleteProperty(obj, key);
 }
 
+/** Replaces the shorthand VIP (address + virtualRouterId) of a draft by `groups`. */
+export function useGroups(d: Draft, groups: { name: string; address: string; virtualRouterId: number }[]): void {
+    unset(d.virtualIp, "address");
+    unset(d.virtualIp, "virtualRouterId");
+    d.virtualIp.groups = groups;
+}
+
+/** A copy of a config with VRRP groups instead of the single address. */
+export function withGroups(base: StackConfigInput, groups: { name: string; address: string; virtualRouterId: number }[]): StackConfigInput {
+    return mutate(base, (d) => useGroups(d, groups));
+}
+
 export function errorsOf(raw: unknown): ConfigError[] {
     const result = validateConfig(raw);
     return result.ok ? [] : result.errors;
@@ -106,10 +118,10 @@ export function planOf(raw: unknown): Plan {
 }
 
 /** The platform config of Pulumi.<stack>.yaml at the repository root. */
-export function stackConfig(stack: "dev" | "prod"): Record<string, unknown> {
+export function stackConfig(stack: "dev" | "prod"): StackConfigInput {
     const file = readStackFile(path.join(ROOT, `Pulumi.${stack}.yaml`));
     assert.deepEqual(file.errors, [], `Pulumi.${stack}.yaml has unknown keys`);
-    return file.config;
+    return file.config as StackConfigInput;
 }
 
 /** JSON round trip: what the plan looks like once serialized (undefined keys dropped). */
@@ -136,4 +148,54 @@ export function diffPaths(a: unknown, b: unknown, at = ""): string[] {
 
 function isRecord(v: unknown): v is Record<string, unknown> {
     return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+// ---- invalid configs ------------------------------------------------------------------------------
+
+/** One invalid config: a small mutation of BASE that breaks one rule. */
+export interface InvalidCase {
+    /** What is wrong, as a person would say it. */
+    readonly name: string;
+    readonly change: (d: Draft) => void;
+    /** The exact key path of the error. */
+    readonly path: string;
+    /** Words the message must contain. */
+    readonly words: readonly string[];
+    /** How many errors the whole config yields (default 1: the mutation breaks exactly one rule). */
+    readonly count?: number;
+}
+
+/**
+ * Runs one concept's table: every case must fail with an error at its exact key path whose message has all its
+ * words, and with exactly `count` (default 1) errors in all. `atLeast` guards the table against losing cases:
+ * it is the number of cases the concept had when the table was last grown.
+ */
+export function invalidConfigs(concept: string, cases: readonly InvalidCase[], atLeast: number): void {
+    describe(`invalid ${concept} configs fail at their key path`, () => {
+        test(`there are at least ${atLeast} distinct ${concept} cases`, () => {
+            assert.ok(cases.length >= atLeast, `${cases.length} cases`);
+            assert.equal(new Set(cases.map((c) => c.name)).size, cases.length, "case names are unique");
+            const configs = cases.map((c) => JSON.stringify(mutate(BASE, c.change)));
+            assert.ok(!configs.includes(JSON.stringify(BASE)), "every case changes the base config");
+            assert.equal(new Set(configs).size, cases.length, "no two cases are the same config");
+        });
+
+        for (const c of cases) {
+            test(`${c.name} → ${c.path}`, () => {
+                const errors = errorsOf(mutate(BASE, c.change));
+                const at = errors.filter((e) => e.path === c.path);
+                assert.ok(at.length > 0, `no error at ${c.path}; got:\n${showErrors(errors)}`);
+                const match = at.find((e) => c.words.every((w) => e.message.includes(w)));
+                assert.ok(match, `no error at ${c.path} says ${c.words.map((w) => JSON.stringify(w)).join(" + ")}; got:\n${showErrors(errors)}`);
+                assert.equal(errors.length, c.count ?? 1, `expected ${c.count ?? 1} error(s), got:\n${showErrors(errors)}`);
+            });
+        }
+    });
+}
+
+/** Near misses: variants of BASE that look wrong but must stay valid. */
+export function validConfigs(concept: string, cases: readonly { readonly name: string; readonly change: (d: Draft) => void }[]): void {
+    describe(`${concept} near misses stay valid`, () => {
+        for (const c of cases) test(c.name, () => void validOrThrow(mutate(BASE, c.change)));
+    });
 }

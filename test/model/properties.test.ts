@@ -2,12 +2,11 @@
 import * as assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import fc from "fast-check";
-import { planStack, type Plan } from "../../stacks/plan";
-import type { StackConfig, StackConfigInput } from "../../stacks/schema";
-import { validateConfig } from "../../stacks/validate";
-import { showErrors } from "./fixtures";
+import { type Plan, planStack, type StackConfig, type StackConfigInput, validateConfig } from "../../model";
+import { json, showErrors } from "./fixtures";
 
-const RUNS = { numRuns: 100 };
+// STRYKER=1 (mutation testing runs the whole suite once per mutant): fewer generated configs per property.
+const RUNS = { numRuns: process.env.STRYKER ? 10 : 100 };
 const LAN = "192.168.50"; // the gateway/bridge subnet: nodes .10-.29, VIPs .200-.254
 
 const labelArb = fc.stringMatching(/^[a-z0-9]([a-z0-9-]{0,8}[a-z0-9])?$/);
@@ -56,6 +55,10 @@ const shapeArb = fc.record({
     apps: fc.array(appArb, { minLength: 1, maxLength: 8 }),
     hostPool: fc.uniqueArray(hostnameArb, { minLength: 0, maxLength: 40 }),
     labelOrder: fc.boolean(),
+    /** Mark a bootstrap manager (by index) and rank the gateway nodes by distinct priorities. */
+    ranked: fc.option(fc.record({ bootstrap: fc.nat({ max: 4 }), priorities: fc.shuffledSubarray(Array.from({ length: 100 }, (_, i) => i + 1), { minLength: 6, maxLength: 6 }) }), {
+        nil: undefined,
+    }),
 });
 
 type Shape = typeof shapeArb extends fc.Arbitrary<infer T> ? T : never;
@@ -66,17 +69,20 @@ function configOf(s: Shape): StackConfigInput {
     let next = 10;
     let pick = 0;
     const zoneFor = () => zones[s.zoneOf[pick++ % s.zoneOf.length] % zones.length];
-    const node = (name: string, role: "manager" | "worker", zone: string, gateway = false) => ({
+    const ranked = s.ranked;
+    const node = (name: string, role: "manager" | "worker", zone: string, gateway = false, rank = 0) => ({
         name,
         role,
         zone,
         address: `${LAN}.${next++}`,
         ...(gateway ? { gateway } : {}),
+        ...(ranked && role === "manager" && rank === ranked.bootstrap % s.managers ? { bootstrap: true } : {}),
+        ...(ranked && gateway ? { priority: ranked.priorities[rank] } : {}),
         labels: s.labelOrder ? { rack: `r${next % 3}`, "a.b": "x" } : { "a.b": "x", rack: `r${next % 3}` },
     });
     const nodes = [
-        ...Array.from({ length: s.managers }, (_, i) => node(`manager-${i + 1}`, "manager", zoneFor())),
-        ...Array.from({ length: s.gateways }, (_, i) => node(`gw-${i + 1}`, "worker", zoneFor(), true)),
+        ...Array.from({ length: s.managers }, (_, i) => node(`manager-${i + 1}`, "manager", zoneFor(), false, i)),
+        ...Array.from({ length: s.gateways }, (_, i) => node(`gw-${i + 1}`, "worker", zoneFor(), true, i)),
         ...zones.map((z) => node(`worker-${z}`, "worker", z)),
         ...Array.from({ length: s.extraWorkers }, (_, i) => node(`extra-${i + 1}`, "worker", zoneFor())),
     ];
@@ -95,7 +101,7 @@ function configOf(s: Shape): StackConfigInput {
         })),
     }));
     const vip = s.vip;
-    const groups = vip ? vip.vrids.map((vrid, i) => ({ address: `${LAN}.${vip.hosts[i]}`, virtualRouterId: vrid })) : [];
+    const groups = vip ? vip.vrids.map((vrid, i) => ({ name: `vip${i + 1}`, address: `${LAN}.${vip.hosts[i]}`, virtualRouterId: vrid })) : [];
     return {
         driver: s.driver,
         drivers: { docker: { network: { subnet: `${LAN}.0/24` } } },
@@ -105,7 +111,7 @@ function configOf(s: Shape): StackConfigInput {
         ...(vip
             ? {
                   virtualIp: {
-                      ...(vip.shorthand && groups.length === 1 ? groups[0] : { groups }),
+                      ...(vip.shorthand && groups.length === 1 ? { address: groups[0].address, virtualRouterId: groups[0].virtualRouterId } : { groups }),
                       vrrpVersion: vip.version,
                       advertInt: vip.advertInt,
                       preempt: vip.preempt,
@@ -172,15 +178,67 @@ describe("generated valid configs", () => {
         );
     });
 
+    test("the bootstrap manager is the marked one, else the first manager; it is the only one not in the join lists", () => {
+        fc.assert(
+            fc.property(shapeArb, (shape) => {
+                const raw = configOf(shape);
+                const plan = planStack(validate(raw));
+                const managers = (raw.nodes ?? []).filter((n) => n.role === "manager");
+                const expected = (managers.find((n) => n.bootstrap) ?? managers[0]).name;
+                assert.equal(plan.swarm.bootstrap.firstManager, expected);
+                assert.deepEqual(plan.nodes.filter((n) => n.bootstrap).map((n) => n.name), [expected]);
+                const joined = [...plan.swarm.bootstrap.managers, ...plan.swarm.bootstrap.workers, expected].sort();
+                assert.deepEqual(joined, plan.nodes.map((n) => n.name).sort());
+            }),
+            RUNS,
+        );
+    });
+
+    test("with bootstrap and priorities set, reversing nodes, apps, releases and hostnames changes nothing", () => {
+        fc.assert(
+            fc.property(shapeArb.filter((s) => s.ranked !== undefined), (shape) => {
+                const raw = configOf(shape);
+                const reversed = structuredClone(raw);
+                reversed.nodes?.reverse();
+                reversed.apps?.reverse();
+                for (const app of reversed.apps ?? []) {
+                    app.releases.reverse();
+                    for (const r of app.releases) r.hostnames?.reverse();
+                }
+                assert.deepEqual(json(planStack(validate(reversed))), json(planStack(validate(raw))));
+            }),
+            RUNS,
+        );
+    });
+
+    test("gateway timings follow the VIP's drain time", () => {
+        fc.assert(
+            fc.property(configArb, (raw) => {
+                const plan = planStack(validate(raw));
+                const vip = plan.virtualIp;
+                const drain = vip ? Math.ceil(vip.healthCheck.fall * vip.healthCheck.interval + 2 * vip.advertInt + 1) : 0;
+                const g = plan.gateway;
+                assert.equal(vip?.drainSeconds ?? 0, drain);
+                assert.equal(g.drainSeconds, drain);
+                assert.equal(g.stopGracePeriod, Math.max(30, drain + 10));
+                assert.equal(g.stopTimeout, Math.max(1, g.stopGracePeriod - drain - 2));
+                assert.deepEqual([g.update.delay, g.update.monitor, g.update.failureAction], [drain + 5, drain + 15, "rollback"]);
+                assert.deepEqual([g.rollback.delay, g.rollback.monitor, g.rollback.failureAction], [drain + 5, drain + 15, "pause"]);
+                assert.deepEqual(g.nodes, plan.nodes.filter((n) => n.gateway).map((n) => n.name));
+            }),
+            RUNS,
+        );
+    });
+
     test("VRRP groups: one VRID each, every gateway a member, distinct priorities 1-254, peers = the other members", () => {
         fc.assert(
             fc.property(configArb, (raw) => {
                 const plan = planStack(validate(raw));
-                if (!plan.vrrp) return;
+                if (!plan.virtualIp) return;
                 const gateways = plan.nodes.filter((n) => n.gateway);
-                const vrids = plan.vrrp.groups.map((g) => g.virtualRouterId);
+                const vrids = plan.virtualIp.groups.map((g) => g.virtualRouterId);
                 assert.equal(new Set(vrids).size, vrids.length, "VRIDs are distinct across groups");
-                for (const g of plan.vrrp.groups) {
+                for (const g of plan.virtualIp.groups) {
                     assert.deepEqual(g.members.map((m) => m.node).sort(), gateways.map((n) => n.name).sort());
                     const priorities = g.members.map((m) => m.priority);
                     assert.equal(new Set(priorities).size, priorities.length, `priorities in ${g.name}: ${priorities.join(", ")}`);
@@ -191,7 +249,7 @@ describe("generated valid configs", () => {
                     }
                 }
                 // As many groups as gateways (up to the group count) each prefer a different node.
-                const preferred = plan.vrrp.groups.map((g) => g.members[0].node);
+                const preferred = plan.virtualIp.groups.map((g) => g.members[0].node);
                 assert.equal(new Set(preferred).size, Math.min(preferred.length, gateways.length));
             }),
             RUNS,
@@ -219,8 +277,8 @@ describe("generated valid configs", () => {
             fc.property(configArb, (raw) => {
                 const config = validate(raw);
                 const plan: Plan = planStack(config);
-                const targets = plan.vrrp ? plan.vrrp.groups.length : plan.nodes.filter((n) => n.gateway).length;
-                assert.equal(plan.dns.length, hostnamesOf(config).length * targets);
+                const targets = plan.virtualIp ? plan.virtualIp.groups.length : plan.nodes.filter((n) => n.gateway).length;
+                assert.equal(plan.dns.records.length, hostnamesOf(config).length * targets);
             }),
             RUNS,
         );

@@ -2,7 +2,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import { CONFIG_KEYS, StackConfig } from "./schema";
 import { secretRefsOf } from "./secrets";
-import { ConfigError, ConfigValidationError, validateConfig } from "./validate";
+import { validateConfig } from "./index";
+import { type ConfigError, ConfigValidationError } from "./validation";
 
 export interface RuntimeConfig {
     readonly config: StackConfig;

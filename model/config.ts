@@ -2,7 +2,7 @@
 import * as fs from "node:fs";
 import * as YAML from "yaml";
 import { CONFIG_KEYS } from "./schema";
-import { ConfigError } from "./validate";
+import type { ConfigError } from "./validation";
 
 export interface StackFile {
     /** The platform keys, without the `<project>:` prefix, as the schema expects them. */

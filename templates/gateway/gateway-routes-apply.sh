@@ -6,6 +6,8 @@
 #         ROUTES_FILE  file name: routes.conf (nginx) or routes.cfg (haproxy)
 #         ROUTES       the file's content
 #         ENGINE       nginx|haproxy
+#         MAIN_CONFIG  path of the engine's main config inside the gateway image (HAProxy checks it with the routes)
+#         RELOAD_SIGNAL  the signal the gateway's entrypoint turns into a graceful reload (HUP or USR2)
 #         SERVICE      the gateway's swarm service name
 #         STATE_DIR    host directory shared by the gateway and keepalived's check (created here)
 # stdout: routes: unchanged|written|reloaded
@@ -16,20 +18,17 @@ exec 3>&1 1>&2 # stdout is the result only; everything else goes to stderr
 : "${ROUTES_FILE:?ROUTES_FILE is required}"
 : "${ROUTES?ROUTES is required}"
 : "${ENGINE:?ENGINE is required}"
+: "${MAIN_CONFIG:?MAIN_CONFIG is required}"
+: "${RELOAD_SIGNAL:?RELOAD_SIGNAL is required}"
 : "${SERVICE:?SERVICE is required}"
 : "${STATE_DIR:?STATE_DIR is required}"
-# Where templates/gateway/Dockerfile.mustache puts HAProxy's main config.
-HAPROXY_MAIN=/usr/local/etc/haproxy/haproxy.cfg
 
 log() { echo "gateway-routes-apply: $*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
 [[ $ROUTES_FILE != */* ]] || die "ROUTES_FILE must be a file name, not a path ('$ROUTES_FILE')"
-case "$ENGINE" in
-    nginx) reload_signal=HUP ;;
-    haproxy) reload_signal=USR2 ;;
-    *) die "ENGINE must be nginx or haproxy (got '$ENGINE')" ;;
-esac
+case "$ENGINE" in nginx | haproxy) ;; *) die "ENGINE must be nginx or haproxy (got '$ENGINE')" ;; esac
+case "$RELOAD_SIGNAL" in HUP | USR2) ;; *) die "RELOAD_SIGNAL must be HUP or USR2 (got '$RELOAD_SIGNAL')" ;; esac
 
 target="$ROUTES_DIR/$ROUTES_FILE"
 previous="$target.prev"
@@ -54,7 +53,7 @@ restore_previous() {
 validate_in() {
     case "$ENGINE" in
         nginx) docker exec "$1" nginx -t -q ;;
-        haproxy) docker exec "$1" haproxy -c -q -f "$HAPROXY_MAIN" -f "$target" ;;
+        haproxy) docker exec "$1" haproxy -c -q -f "$MAIN_CONFIG" -f "$target" ;;
     esac
 }
 
@@ -94,7 +93,7 @@ for container in "${containers[@]}"; do
     fi
 done
 for container in "${containers[@]}"; do
-    docker kill -s "$reload_signal" "$container" >/dev/null
+    docker kill -s "$RELOAD_SIGNAL" "$container" >/dev/null
 done
 printf '%s\n' "$wanted" >"$stamp"
 log "reloaded $ENGINE in ${containers[*]}"

@@ -1,0 +1,382 @@
+// Gateway: nginx or HAProxy on every gateway node, routing by Host to releases through Docker DNS. Schema fragment,
+// cross-key rules, plan slice (engine facts, drain and stop timings, update policy) and the image/routes renderers.
+import * as path from "node:path";
+import { z } from "zod";
+import { HOSTNAME, hostname, image, name, port, secretRef, seconds } from "./fields";
+import type { PlanNode } from "./nodes";
+import { compare } from "./order";
+import { type PlanRoute, type PlanUpdatePolicy, updateSurge } from "./releases";
+import type { StackConfig } from "./schema";
+import { type Artifact, renderTemplate, shellSafe } from "./templates";
+import type { PlanVirtualIp } from "./virtual-ip";
+import { firstDuplicates, type Report } from "./validation";
+
+const SIZE = /^\d+[kmg]?$/;
+
+const TlsCertificateSchema = z.strictObject({
+    name: name("TLS certificate name").describe("Names the certificate's swarm secrets and files (`/run/secrets/<name>.crt`); keep it stable (`tls-<index>` were the names before names were required)."),
+    hostnames: z.array(hostname()).min(1).describe("Hostnames this certificate serves; each must be served by a release."),
+    certificateSecret: secretRef().describe("Config key of the secret holding the PEM certificate chain."),
+    keySecret: secretRef().describe("Config key of the secret holding the PEM private key."),
+});
+
+export const GatewaySchema = z
+    .strictObject({
+        engine: z.enum(["nginx", "haproxy"]).default("nginx").describe("The reverse proxy: `nginx`, or `haproxy` (per-task health checks)."),
+        baseImage: image().optional().describe("Base image; defaults per engine."),
+        image: image().default("swarm-platform/gateway").describe("Name (without tag) of the gateway image this program builds."),
+        delivery: z
+            .enum(["load", "registry"])
+            .default("load")
+            .describe("How the image reaches the nodes: `load` (docker save | docker load, air-gapped) or `registry` (push/pull)."),
+        registry: z
+            .strictObject({
+                server: z.string().min(1).describe("Registry host[:port]."),
+                username: z.string().min(1).describe("Registry user."),
+                passwordSecret: secretRef().describe("Config key of the secret holding the registry password."),
+            })
+            .optional()
+            .describe("The registry for `delivery: registry`."),
+        ports: z
+            .strictObject({
+                http: port().default(80).describe("HTTP port published in host mode on the gateway nodes."),
+                https: port().default(443).describe("HTTPS port published in host mode on the gateway nodes."),
+            })
+            .prefault({})
+            .describe("Ports of the gateway."),
+        tls: z.array(TlsCertificateSchema).default([]).describe("TLS certificates; a hostname has at most one."),
+        defaultHost: z
+            .string()
+            .regex(HOSTNAME, 'must be "reject" or a lower-case DNS name')
+            .default("reject")
+            .describe("What an unknown or missing Host gets: `reject` closes the connection (nginx 444), or a hostname to serve instead."),
+        clientMaxBodySize: z.string().regex(SIZE, "a size like 10m").default("10m").describe("Largest request body, like `10m`."),
+        timeouts: z
+            .strictObject({
+                connect: seconds(1).default(5).describe("Seconds to connect to a backend."),
+                read: seconds(1).default(60).describe("Seconds between two reads from a backend."),
+                send: seconds(1).default(60).describe("Seconds between two writes to a backend."),
+            })
+            .prefault({})
+            .describe("Backend timeouts."),
+        resolverValid: z.number().int().min(1).max(600).default(10).describe("Seconds nginx caches Docker DNS answers (Docker answers with TTL 600)."),
+        serverSlots: z
+            .number()
+            .int()
+            .min(1)
+            .max(1000)
+            .optional()
+            .describe("HAProxy server-template slots per release; must hold replicas + update surge. Default: max(10, 2 × that)."),
+        stopGracePeriod: seconds(0)
+            .default(30)
+            .describe("Seconds a stopping gateway may finish requests; raised to the VIP drain time + 10 when shorter."),
+    })
+    .prefault({})
+    .describe("The gateway: reverse proxy on the gateway nodes, routing hostnames to releases.");
+
+export type GatewayConfig = StackConfig["gateway"];
+
+/** The gateway's swarm service name. */
+export const GATEWAY_SERVICE = "gateway";
+/** Where the routes file lives on each gateway node (bind-mounted into the gateway, so routes reload in place). */
+export const GATEWAY_ROUTES_DIR = "/etc/swarm-gateway";
+/** Host dir shared by the gateway and keepalived's check: a `draining` file there moves the VIP away.
+ *  Not under /run: swarm bind mounts need the source to exist, and /run is emptied by a reboot. */
+export const GATEWAY_STATE_DIR = "/var/lib/swarm-gateway";
+
+const DEFAULT_BASE_IMAGE = { nginx: "nginx:1.27-bookworm", haproxy: "haproxy:2.8-bookworm" } as const;
+
+/** Per engine: its files, where the main config goes in the image, and the signals the entrypoint uses. */
+const ENGINES = {
+    nginx: { main: "nginx.conf", mainPath: "/etc/nginx/nginx.conf", routes: "routes.conf", reloadSignal: "HUP", stopSignal: "QUIT" },
+    haproxy: { main: "haproxy.cfg", mainPath: "/usr/local/etc/haproxy/haproxy.cfg", routes: "routes.cfg", reloadSignal: "USR2", stopSignal: "USR1" },
+} as const;
+
+// Seconds added to the drain time: a stopping gateway's grace period keeps this much after draining; the update
+// waits this long between nodes (the VIP settles) and watches each new task this long.
+const GRACE_AFTER_DRAIN = 10;
+const UPDATE_DELAY_AFTER_DRAIN = 5;
+const UPDATE_MONITOR_AFTER_DRAIN = 15;
+// A graceful engine stop ends this long before swarm's SIGKILL.
+const STOP_MARGIN = 2;
+
+/** A TLS certificate of the gateway. */
+export interface PlanTlsCertificate {
+    /** From config: names its swarm secrets and files. */
+    readonly name: string;
+    /** Sorted. */
+    readonly hostnames: readonly string[];
+    /** Config key of the certificate chain secret. */
+    readonly certificateSecret: string;
+    /** Config key of the private key secret. */
+    readonly keySecret: string;
+    /** Where the gateway reads the chain. */
+    readonly certificatePath: string;
+    /** Where the gateway reads the key. */
+    readonly keyPath: string;
+}
+
+/** The gateway's update or rollback policy (no failure ratio: one global task per node). */
+export type PlanGatewayUpdatePolicy = Omit<PlanUpdatePolicy, "maxFailureRatio">;
+
+/** The gateway as the Gateway component builds and runs it; every timing is derived here. */
+export interface PlanGateway {
+    readonly engine: "nginx" | "haproxy";
+    readonly baseImage: string;
+    /** Image name without tag; the tag is the content hash of the rendered image files. */
+    readonly image: string;
+    /** Swarm service name. */
+    readonly service: string;
+    /** The gateway overlay's name. */
+    readonly network: string;
+    /** Gateway node names, sorted. */
+    readonly nodes: readonly string[];
+    readonly ports: { readonly http: number; readonly https: number };
+    /** The gateway's own health endpoint. */
+    readonly healthPath: string;
+    readonly tls: readonly PlanTlsCertificate[];
+    /** `reject` or a routed hostname. */
+    readonly defaultHost: string;
+    readonly clientMaxBodySize: string;
+    readonly timeouts: { readonly connect: number; readonly read: number; readonly send: number };
+    /** Seconds nginx caches Docker DNS answers. */
+    readonly resolverValid: number;
+    readonly delivery: "load" | "registry";
+    readonly registry?: { readonly server: string; readonly username: string; readonly passwordSecret: string };
+    /** Where the routes file lives on each gateway node. */
+    readonly routesDir: string;
+    /** The draining flag's dir, shared with keepalived's check. */
+    readonly stateDir: string;
+    /** The static engine config baked into the image: file name and path inside the image. */
+    readonly mainFile: { readonly name: string; readonly path: string };
+    /** The routes file: name, and path on the node and in the container. */
+    readonly routesFile: { readonly name: string; readonly path: string };
+    /** Signal the entrypoint forwards to the engine for a reload. */
+    readonly reloadSignal: string;
+    /** Signal for the engine's graceful stop. */
+    readonly stopSignal: string;
+    /** Seconds a stopping gateway keeps serving after flagging itself draining, so the VIP leaves first. */
+    readonly drainSeconds: number;
+    /** Swarm's stop grace period: at least the drain time plus a margin. */
+    readonly stopGracePeriod: number;
+    /** Seconds the engine gets for its graceful stop after draining. */
+    readonly stopTimeout: number;
+    /** stop-first, one node at a time: host ports cannot be held by two tasks. */
+    readonly update: PlanGatewayUpdatePolicy;
+    readonly rollback: PlanGatewayUpdatePolicy;
+}
+
+export function checkGateway(c: StackConfig, report: Report): void {
+    const g = c.gateway;
+    if (g.ports.http === g.ports.https) report("gateway.ports.https", `must differ from gateway.ports.http (${g.ports.http})`);
+    if (g.delivery === "registry" && !g.registry) report("gateway.registry", "is required when gateway.delivery is registry");
+    if (g.delivery === "load" && g.registry) report("gateway.registry", "is only used with gateway.delivery: registry");
+    const served = new Set(c.apps.flatMap((a) => a.releases.flatMap((r) => r.hostnames)));
+    g.tls.forEach((t, i) =>
+        t.hostnames.forEach((h, k) => {
+            if (!served.has(h)) report(`gateway.tls[${i}].hostnames[${k}]`, `"${h}" is not served by any release`);
+        }),
+    );
+    firstDuplicates(g.tls.map((t) => t.name), (i, j) => report(`gateway.tls[${i}].name`, `certificate name "${g.tls[i].name}" is also gateway.tls[${j}]`));
+    const tlsHosts = g.tls.flatMap((t, i) => t.hostnames.map((h, k) => ({ h, path: `gateway.tls[${i}].hostnames[${k}]` })));
+    firstDuplicates(tlsHosts.map((t) => t.h), (i, j) => report(tlsHosts[i].path, `hostname "${tlsHosts[i].h}" has two certificates (also ${tlsHosts[j].path})`));
+    if (g.defaultHost !== "reject" && !served.has(g.defaultHost)) {
+        report("gateway.defaultHost", `"${g.defaultHost}" is not served by any release (use "reject" or a served hostname)`);
+    }
+    if (served.size > 0 && !c.nodes.some((n) => n.gateway)) report("nodes", "no gateway node: set gateway: true on at least one node to serve the apps' hostnames");
+    if (g.engine === "haproxy") {
+        const slots = g.serverSlots;
+        c.apps.forEach((app, i) =>
+            app.releases.forEach((r, j) => {
+                const replicas = r.replicas ?? app.replicas;
+                const need = replicas + Math.max(updateSurge(app.update, replicas), updateSurge(app.rollback, replicas));
+                if (slots !== undefined && slots < need) {
+                    report("gateway.serverSlots", `${slots} slots cannot hold apps[${i}].releases[${j}] (${need} tasks during an update)`);
+                }
+            }),
+        );
+    }
+    if (g.engine === "nginx" && g.serverSlots !== undefined) report("gateway.serverSlots", "only applies to engine haproxy");
+}
+
+/** The gateway's TLS certificates, by config name. */
+export function planTls(c: StackConfig): PlanTlsCertificate[] {
+    return c.gateway.tls
+        .map((t) => ({
+            name: t.name,
+            hostnames: [...t.hostnames].sort(compare),
+            certificateSecret: t.certificateSecret,
+            keySecret: t.keySecret,
+            certificatePath: `/run/secrets/${t.name}.crt`,
+            keyPath: `/run/secrets/${t.name}.key`,
+        }))
+        .sort((a, b) => compare(a.name, b.name));
+}
+
+export function planGateway(c: StackConfig, nodes: readonly PlanNode[], tls: readonly PlanTlsCertificate[], virtualIp?: PlanVirtualIp): PlanGateway {
+    const g = c.gateway;
+    const engine = ENGINES[g.engine];
+    const drainSeconds = virtualIp?.drainSeconds ?? 0;
+    const stopGracePeriod = Math.max(g.stopGracePeriod, drainSeconds + GRACE_AFTER_DRAIN);
+    const update: PlanGatewayUpdatePolicy = {
+        parallelism: 1,
+        delay: drainSeconds + UPDATE_DELAY_AFTER_DRAIN,
+        order: "stop-first",
+        failureAction: "rollback",
+        monitor: drainSeconds + UPDATE_MONITOR_AFTER_DRAIN,
+    };
+    return {
+        engine: g.engine,
+        baseImage: g.baseImage ?? DEFAULT_BASE_IMAGE[g.engine],
+        image: g.image,
+        service: GATEWAY_SERVICE,
+        network: c.networks.gateway.name,
+        nodes: nodes.filter((n) => n.gateway).map((n) => n.name),
+        ports: { ...g.ports },
+        healthPath: c.virtualIp?.healthCheck.path ?? "/healthz",
+        tls,
+        defaultHost: g.defaultHost,
+        clientMaxBodySize: g.clientMaxBodySize,
+        timeouts: { ...g.timeouts },
+        resolverValid: g.resolverValid,
+        delivery: g.delivery,
+        ...(g.registry ? { registry: { ...g.registry } } : {}),
+        routesDir: GATEWAY_ROUTES_DIR,
+        stateDir: GATEWAY_STATE_DIR,
+        mainFile: { name: engine.main, path: engine.mainPath },
+        routesFile: { name: engine.routes, path: path.posix.join(GATEWAY_ROUTES_DIR, engine.routes) },
+        reloadSignal: engine.reloadSignal,
+        stopSignal: engine.stopSignal,
+        drainSeconds,
+        stopGracePeriod,
+        stopTimeout: Math.max(1, stopGracePeriod - drainSeconds - STOP_MARGIN),
+        update,
+        rollback: { ...update, failureAction: "pause" },
+    };
+}
+
+// ---- rendering --------------------------------------------------------------------------------------
+
+/** The gateway's rendered files. */
+export interface GatewayFiles {
+    /** Static engine config baked into the image: `nginx.conf` or `haproxy.cfg`. */
+    readonly main: { readonly name: string; readonly content: string };
+    /** Routes file written to the routes dir on every gateway node and reloaded in place. */
+    readonly routes: { readonly name: string; readonly content: string };
+    /** The entrypoint wrapper baked into the image (drain on stop). */
+    readonly entrypoint: { readonly name: string; readonly content: string };
+    readonly dockerfile: string;
+}
+
+const ENTRYPOINT_NAME = "entrypoint.sh";
+const SIZE_UNITS: Readonly<Record<string, number>> = { "": 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
+
+/** nginx size (`10m`) → bytes, for HAProxy's body-size rule. */
+function sizeInBytes(size: string): number {
+    const m = /^(\d+)([kmg]?)$/.exec(size.toLowerCase());
+    if (!m) throw new Error(`gateway.clientMaxBodySize "${size}" is not a size like 10m`);
+    return Number(m[1]) * SIZE_UNITS[m[2]];
+}
+
+function routeFor(routes: readonly PlanRoute[], hostname: string): PlanRoute {
+    const route = routes.find((r) => r.hostname === hostname);
+    if (!route) throw new Error(`gateway.defaultHost "${hostname}" is not a routed hostname`);
+    return route;
+}
+
+function backendName(service: string): string {
+    return `svc.${service}`;
+}
+
+/** HAProxy matches exact hostnames before wildcards (`*.example.com`), longer suffixes first, like nginx. */
+function hostRules(routes: readonly PlanRoute[]) {
+    const rules = routes.map((route) => {
+        const wildcard = route.hostname.startsWith("*.");
+        return {
+            backend: backendName(route.service),
+            match: wildcard ? "end" : "str",
+            pattern: wildcard ? route.hostname.slice(1) : route.hostname,
+            wildcard,
+        };
+    });
+    const exact = rules.filter((r) => !r.wildcard);
+    const wildcards = rules.filter((r) => r.wildcard).sort((a, b) => b.pattern.length - a.pattern.length);
+    return [...exact, ...wildcards];
+}
+
+/** One HAProxy backend per routed service (several hostnames may share it). */
+function backends(routes: readonly PlanRoute[]) {
+    const byService = new Map<string, PlanRoute>();
+    for (const r of routes) if (!byService.has(r.service)) byService.set(r.service, r);
+    return [...byService.values()]
+        .sort((a, b) => compare(a.service, b.service))
+        .map((r) => ({ name: backendName(r.service), service: r.service, port: r.port, slots: r.slots, app: r.app, release: r.release }));
+}
+
+function tlsServers(gateway: PlanGateway, routes: readonly PlanRoute[]) {
+    return routes
+        .filter((r) => r.tls !== undefined)
+        .map((r) => {
+            const cert = gateway.tls.find((t) => t.name === r.tls);
+            if (!cert) throw new Error(`route ${r.hostname}: unknown TLS certificate "${r.tls}"`);
+            return { ...r, certificate: cert.name, certificatePath: cert.certificatePath, keyPath: cert.keyPath };
+        });
+}
+
+function gatewayView(gateway: PlanGateway, routes: readonly PlanRoute[]) {
+    const tlsRoutes = routes.filter((r) => r.tls !== undefined);
+    const defaultRoute = gateway.defaultHost === "reject" ? false : routeFor(routes, gateway.defaultHost);
+    return {
+        engine: gateway.engine,
+        nginx: gateway.engine === "nginx",
+        haproxy: gateway.engine === "haproxy",
+        baseImage: gateway.baseImage,
+        mainName: gateway.mainFile.name,
+        mainPath: gateway.mainFile.path,
+        routesDir: gateway.routesDir,
+        routesPath: gateway.routesFile.path,
+        stateDir: shellSafe("gateway.stateDir", gateway.stateDir),
+        drainSeconds: gateway.drainSeconds,
+        reloadSignal: gateway.reloadSignal,
+        stopSignal: gateway.stopSignal,
+        stopTimeout: gateway.stopTimeout,
+        http: gateway.ports.http,
+        https: gateway.ports.https,
+        healthPath: gateway.healthPath,
+        resolverValid: gateway.resolverValid,
+        clientMaxBodySize: gateway.clientMaxBodySize,
+        maxBodyBytes: sizeInBytes(gateway.clientMaxBodySize),
+        timeouts: { ...gateway.timeouts, idle: Math.max(gateway.timeouts.read, gateway.timeouts.send) },
+        hasTls: gateway.tls.length > 0,
+        defaultRoute,
+        defaultBackend: defaultRoute ? backendName(defaultRoute.service) : "reject",
+        servers: routes,
+        tlsServers: tlsServers(gateway, routes),
+        certificates: gateway.tls.map((t) => t.certificatePath),
+        hostRules: hostRules(routes),
+        tlsHostRules: hostRules(tlsRoutes),
+        backends: backends(routes),
+    };
+}
+
+export function renderGatewayFiles(gateway: PlanGateway, routes: readonly PlanRoute[]): GatewayFiles {
+    const view = gatewayView(gateway, routes);
+    const dir = `gateway/${gateway.engine}`;
+    return {
+        main: { name: gateway.mainFile.name, content: renderTemplate(`${dir}/${gateway.mainFile.name}.mustache`, view) },
+        routes: { name: gateway.routesFile.name, content: renderTemplate(`${dir}/${gateway.routesFile.name}.mustache`, view) },
+        entrypoint: { name: ENTRYPOINT_NAME, content: renderTemplate("gateway/entrypoint.sh.mustache", view) },
+        dockerfile: renderTemplate("gateway/Dockerfile.mustache", view),
+    };
+}
+
+/** What `npm run render` writes for the gateway. */
+export function gatewayArtifacts(gateway: PlanGateway, routes: readonly PlanRoute[]): Artifact[] {
+    const files = renderGatewayFiles(gateway, routes);
+    return [
+        { path: "gateway/Dockerfile", content: files.dockerfile, mode: 0o644 },
+        { path: `gateway/${files.main.name}`, content: files.main.content, mode: 0o644 },
+        { path: `gateway/${files.entrypoint.name}`, content: files.entrypoint.content, mode: 0o755 },
+        { path: `gateway/${files.routes.name}`, content: files.routes.content, mode: 0o644 },
+    ];
+}

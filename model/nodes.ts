@@ -1,0 +1,247 @@
+// Nodes and their drivers: the machines of the swarm, reached as docker-in-docker containers (`docker`) or over
+// SSH (`ssh`). Schema fragment, cross-key rules and plan slice.
+import { z } from "zod";
+import { overlaySubnets } from "./networks";
+import { contains, intToIp, parseCidr, reservedAddresses } from "./net";
+import { compare } from "./order";
+import { cidr, image, ipv4, labels, name, port, secretRef, UNIX_USER } from "./fields";
+import type { StackConfig } from "./schema";
+import { firstDuplicates, listOrNone, type Report } from "./validation";
+import { sortedRecord } from "./order";
+
+const capability = () => z.string().regex(/^[A-Z_]+$/, "capability names are upper-case, like NET_ADMIN");
+
+export const DockerDriverSchema = z.strictObject({
+    image: image()
+        .default("swarm-platform/node:latest")
+        .describe("Node image (docker-in-docker + keepalived). Built from templates/nodes/Dockerfile when `build` is true."),
+    build: z.boolean().default(true).describe("Build the node image on the engine running Pulumi."),
+    network: z
+        .strictObject({
+            name: name("network name").default("swarm-lab").describe("Name of the bridge network."),
+            subnet: cidr().default("172.28.40.0/24").describe("Subnet of the bridge; node addresses and the VIP are taken from it."),
+            gateway: ipv4().optional().describe("Bridge gateway address; default: the subnet's first address."),
+        })
+        .prefault({})
+        .describe('The bridge network the node containers live on (the "LAN" of the lab).'),
+    privileged: z.boolean().default(true).describe("`--privileged`; when false, `capabilities` and `securityOpts` are used instead."),
+    capabilities: z
+        .strictObject({
+            add: z.array(capability()).default(["ALL"]).describe("`--cap-add` for the node containers."),
+            drop: z.array(capability()).default([]).describe("`--cap-drop` for the node containers."),
+        })
+        .prefault({})
+        .describe("Capabilities of the node containers when `privileged` is false."),
+    securityOpts: z.array(z.string()).default([]).describe("`--security-opt` values when `privileged` is false."),
+    mountCgroup: z.boolean().default(false).describe("Mount the host's cgroup tree read-write (needed by docker-in-docker without --privileged)."),
+    managerApiPort: port()
+        .default(23750)
+        .describe("Loopback port on the host where the first manager's engine API is published (never on another interface)."),
+    storageDriver: z.enum(["overlay2", "vfs", "fuse-overlayfs"]).default("overlay2").describe("Storage driver of the inner engines."),
+});
+
+export const SshDriverSchema = z.strictObject({
+    user: z.string().regex(UNIX_USER, "a user name like deploy").default("root").describe("SSH user on every node (override per node with `nodes[].ssh.user`)."),
+    port: port().default(22).describe("SSH port on every node."),
+    privateKeySecret: secretRef().default("sshPrivateKey").describe("Config key of the secret holding the private key (PEM/OpenSSH)."),
+    sshOpts: z
+        // Passed to ssh on a command line (image loads): plain option words only, no spaces or quotes.
+        .array(z.string().regex(/^[A-Za-z0-9_.,=/@:+-]+$/, "one ssh argument without spaces or quotes, e.g. -o or StrictHostKeyChecking=yes"))
+        .default([])
+        .describe("Extra ssh arguments for the docker provider and image loads (both use the local ssh client; the key must be in the agent), e.g. [-o, UserKnownHostsFile=/etc/swarm/known_hosts]."),
+    sudo: z.boolean().default(false).describe("Run node scripts through sudo (when `user` is not root)."),
+});
+
+const NodeSshOverride = z.strictObject({
+    host: z.string().min(1).optional().describe("Host ssh connects to; default: the node's `address`."),
+    user: z.string().regex(UNIX_USER, "a user name like deploy").optional().describe("Overrides `drivers.ssh.user` for this node."),
+    port: port().optional().describe("Overrides `drivers.ssh.port` for this node."),
+});
+
+export const NodeSchema = z.strictObject({
+    name: name("node name").describe("Node name, unique in the stack."),
+    role: z.enum(["manager", "worker"]).describe("Swarm role; use an odd number of managers (1, 3, 5) for a Raft quorum."),
+    zone: name("zone").describe("The node's zone, a key of `networks.zones`: it runs the releases of that zone's apps."),
+    address: ipv4().describe("The node's IPv4 address on the LAN (advertise and data-path address)."),
+    gateway: z.boolean().default(false).describe("Runs the gateway and is a VRRP member for the virtual IP."),
+    bootstrap: z
+        .boolean()
+        .optional()
+        .describe("This manager creates the swarm (`docker swarm init`). Default: the first manager in `nodes`; set it so that the order of `nodes` does not matter."),
+    priority: z
+        .number()
+        .int()
+        .min(1)
+        .max(100)
+        .optional()
+        .describe("Gateway nodes: preference for holding the virtual IP, higher first, distinct; set on every gateway node or on none. Default: the order of the gateway nodes in `nodes`."),
+    labels: labels().describe("Extra swarm node labels; `zone` and `gateway` are set from the fields of the same name."),
+    availability: z.enum(["active", "pause", "drain"]).optional().describe("Overrides `swarm.managerAvailability` for this node."),
+    driver: z.enum(["docker", "ssh"]).optional().describe("The node's driver; must equal the stack `driver` (one driver per swarm)."),
+    ssh: NodeSshOverride.optional().describe("SSH connection overrides for this node (driver ssh only)."),
+});
+
+/** The nodes concept's top-level config keys. */
+export const NodesConfigShape = {
+    localEngine: z
+        .string()
+        .regex(/^(unix|tcp|ssh):\/\/[A-Za-z0-9._~:/@%+-]+$/, "an engine address like unix:///var/run/docker.sock or ssh://user@host")
+        .default("unix:///var/run/docker.sock")
+        .describe("The Docker engine on the machine running Pulumi: it builds the images and (driver docker) runs the node containers. `DOCKER_HOST` is not read."),
+    driver: z.enum(["docker", "ssh"]).default("docker").describe("How nodes are reached: `docker` (docker-in-docker lab) or `ssh` (existing machines)."),
+    drivers: z
+        .strictObject({
+            docker: DockerDriverSchema.prefault({}).describe("Settings of the docker-in-docker driver."),
+            ssh: SshDriverSchema.prefault({}).describe("Settings of the ssh driver."),
+        })
+        .prefault({})
+        .describe("Driver settings."),
+    nodes: z.array(NodeSchema).min(1, "at least one node is needed").describe("The machines of the swarm."),
+};
+
+export type NodeConfig = StackConfig["nodes"][number];
+export type DriverName = "docker" | "ssh";
+export type NodeRole = "manager" | "worker";
+export type Availability = "active" | "pause" | "drain";
+
+/** A node as the components see it. */
+export interface PlanNode {
+    /** Unique in the stack; names the node's resources and its container or host. */
+    readonly name: string;
+    /** Swarm role. */
+    readonly role: NodeRole;
+    /** The zone whose releases it runs. */
+    readonly zone: string;
+    /** IPv4 address on the LAN: advertise and data-path address. */
+    readonly address: string;
+    /** Runs the gateway and is a member of every virtual IP group. */
+    readonly gateway: boolean;
+    /** The manager that creates the swarm. */
+    readonly bootstrap: boolean;
+    /** Swarm node labels, `zone` and `gateway` included; keys sorted. */
+    readonly labels: Readonly<Record<string, string>>;
+    /** Swarm availability. */
+    readonly availability: Availability;
+    /** TCP ports the node's firewall opens for the gateway (none on other nodes). */
+    readonly gatewayPorts: readonly number[];
+    /** SSH connection, for driver ssh. */
+    readonly ssh?: { readonly host: string; readonly user: string; readonly port: number };
+}
+
+/** How the program reaches the nodes: one driver per swarm, with its settings, and the local engine. */
+export type PlanDriver = { readonly localEngine: string } & (
+    | { readonly name: "docker"; readonly docker: StackConfig["drivers"]["docker"] }
+    | { readonly name: "ssh"; readonly ssh: StackConfig["drivers"]["ssh"] }
+);
+
+export function effectiveAvailability(c: Pick<StackConfig, "swarm">, node: NodeConfig): Availability {
+    return node.availability ?? (node.role === "manager" ? c.swarm.managerAvailability : "active");
+}
+
+/** The manager that creates the swarm: the one marked `bootstrap`, else the first manager in the list. */
+export function bootstrapNodeOf(c: Pick<StackConfig, "nodes">): NodeConfig | undefined {
+    return c.nodes.find((n) => n.role === "manager" && n.bootstrap) ?? c.nodes.find((n) => n.role === "manager");
+}
+
+/** Gateway nodes, most preferred VIP holder first: by `priority` when set, else in stack-file order. */
+export function gatewayNodesOf(c: Pick<StackConfig, "nodes">): NodeConfig[] {
+    const gateways = c.nodes.filter((n) => n.gateway);
+    return gateways.every((n) => n.priority !== undefined) ? [...gateways].sort((a, b) => (b.priority ?? 0) - (a.priority ?? 0)) : gateways;
+}
+
+export function bridgeGateway(c: StackConfig): string {
+    const net = parseCidr(c.drivers.docker.network.subnet);
+    return c.drivers.docker.network.gateway ?? (net ? intToIp(net.network + 1) : "");
+}
+
+export function usesDockerDriver(c: StackConfig): boolean {
+    return c.nodes.some((n) => (n.driver ?? c.driver) === "docker");
+}
+
+export function checkNodes(c: StackConfig, report: Report): void {
+    const managers = c.nodes.filter((n) => n.role === "manager");
+    if (managers.length === 0) report("nodes", "needs at least one node with role: manager");
+    else if (managers.length % 2 === 0) {
+        report("nodes", `needs an odd number of managers for a Raft quorum (have ${managers.length}: ${managers.map((m) => m.name).join(", ")})`);
+    }
+    firstDuplicates(c.nodes.map((n) => n.name), (i, j) => report(`nodes[${i}].name`, `duplicate node name "${c.nodes[i].name}" (also nodes[${j}])`));
+    firstDuplicates(c.nodes.map((n) => n.address), (i, j) =>
+        report(`nodes[${i}].address`, `duplicate address ${c.nodes[i].address} (also nodes[${j}] ${c.nodes[j].name})`),
+    );
+
+    const zones = Object.keys(c.networks.zones);
+    const dockerNet = parseCidr(c.drivers.docker.network.subnet);
+    const overlays = overlaySubnets(c);
+    let bootstrap: number | undefined;
+    c.nodes.forEach((node, i) => {
+        const at = `nodes[${i}]`;
+        if (!zones.includes(node.zone)) report(`${at}.zone`, `unknown zone "${node.zone}" (zones: ${listOrNone(zones)}; declare zones under networks.zones)`);
+        for (const reserved of ["zone", "gateway"]) {
+            if (reserved in node.labels) report(`${at}.labels.${reserved}`, `"${reserved}" is set from the node's ${reserved} field; remove it from labels`);
+        }
+        const driver = node.driver ?? c.driver;
+        if (driver === "docker") {
+            if (node.ssh) report(`${at}.ssh`, `only for driver "ssh" (this node uses driver "docker")`);
+            if (dockerNet && !contains(dockerNet, node.address)) {
+                report(`${at}.address`, `${node.address} is outside the docker driver network ${c.drivers.docker.network.subnet} (drivers.docker.network.subnet)`);
+            } else if (dockerNet && [...reservedAddresses(dockerNet), bridgeGateway(c)].includes(node.address)) {
+                report(`${at}.address`, `${node.address} is reserved in ${c.drivers.docker.network.subnet} (network, broadcast or bridge gateway)`);
+            }
+        }
+        if (driver !== "docker") {
+            const overlay = overlays.find((s) => contains(s.cidr, node.address));
+            if (overlay) report(`${at}.address`, `${node.address} lies inside ${overlay.text} (${overlay.path}); overlay subnets must not overlap the nodes' network`);
+        }
+        if (node.gateway && effectiveAvailability(c, node) !== "active") {
+            report(`${at}.availability`, `gateway node "${node.name}" must be active to run the gateway (is ${effectiveAvailability(c, node)})`);
+        }
+        if (node.bootstrap && node.role !== "manager") report(`${at}.bootstrap`, `only a manager can create the swarm ("${node.name}" is a ${node.role})`);
+        else if (node.bootstrap && bootstrap !== undefined) {
+            report(`${at}.bootstrap`, `only one node creates the swarm (also nodes[${bootstrap}] ${c.nodes[bootstrap].name})`);
+        } else if (node.bootstrap) bootstrap = i;
+        if (node.priority !== undefined && !node.gateway) report(`${at}.priority`, `only gateway nodes hold the virtual IP ("${node.name}" has gateway: false)`);
+    });
+    // Compared with the stack driver, not among nodes: nodes that all override it would leave the plan's driver wrong.
+    const otherDriver = c.nodes.findIndex((n) => (n.driver ?? c.driver) !== c.driver);
+    if (otherDriver >= 0) {
+        report(`nodes[${otherDriver}].driver`, `all nodes of one swarm use one driver (stack driver is "${c.driver}", this node "${c.nodes[otherDriver].driver}")`);
+    }
+    const gateways = c.nodes.map((n, i) => ({ n, i })).filter(({ n }) => n.gateway);
+    if (gateways.length > 100) report("nodes", `at most 100 gateway nodes (have ${gateways.length}); VRRP priorities must stay distinct`);
+    const ranked = gateways.filter(({ n }) => n.priority !== undefined);
+    if (ranked.length > 0 && ranked.length < gateways.length) {
+        const missing = gateways.filter(({ n }) => n.priority === undefined);
+        for (const { n, i } of missing) report(`nodes[${i}].priority`, `set priority on every gateway node or on none ("${n.name}" has none)`);
+    }
+    firstDuplicates(ranked.map(({ n }) => n.priority), (a, b) =>
+        report(`nodes[${ranked[a].i}].priority`, `priority ${ranked[a].n.priority} is also nodes[${ranked[b].i}] ${ranked[b].n.name}'s; gateway priorities are distinct`),
+    );
+}
+
+/** The nodes (sorted by name) and the driver that reaches them. */
+export function planNodes(c: StackConfig): { nodes: PlanNode[]; driver: PlanDriver } {
+    const bootstrap = bootstrapNodeOf(c)?.name;
+    const gatewayPorts = [c.gateway.ports.http, c.gateway.ports.https];
+    const nodes = c.nodes.map((n): PlanNode => {
+        const driver = n.driver ?? c.driver;
+        return {
+            name: n.name,
+            role: n.role,
+            zone: n.zone,
+            address: n.address,
+            gateway: n.gateway,
+            bootstrap: n.name === bootstrap,
+            labels: sortedRecord({ ...n.labels, zone: n.zone, ...(n.gateway ? { gateway: "true" } : {}) }),
+            availability: effectiveAvailability(c, n),
+            gatewayPorts: n.gateway ? gatewayPorts : [],
+            ...(driver === "ssh"
+                ? { ssh: { host: n.ssh?.host ?? n.address, user: n.ssh?.user ?? c.drivers.ssh.user, port: n.ssh?.port ?? c.drivers.ssh.port } }
+                : {}),
+        };
+    });
+    const driver: PlanDriver =
+        c.driver === "docker"
+            ? { name: "docker", localEngine: c.localEngine, docker: c.drivers.docker }
+            : { name: "ssh", localEngine: c.localEngine, ssh: c.drivers.ssh };
+    return { nodes: nodes.sort((a, b) => compare(a.name, b.name)), driver };
+}

@@ -1,0 +1,372 @@
+// Releases and routes: each app release is one swarm service placed by its app's zone; each hostname routes to
+// exactly one release. Schema fragment, cross-key rules and plan slices.
+import { z } from "zod";
+import { hostname, image, labels, name, port, seconds, urlPath } from "./fields";
+import { GATEWAY_SERVICE, type PlanTlsCertificate } from "./gateway";
+import { overlayNameOf, zonesOf } from "./networks";
+import { effectiveAvailability } from "./nodes";
+import { compare, sortedRecord } from "./order";
+import type { StackConfig } from "./schema";
+import { firstDuplicates, listOrNone, type Report } from "./validation";
+
+const RELEASE = /^[a-zA-Z0-9][a-zA-Z0-9._-]*$/;
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const SERVICE_NAME = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
+
+const HealthcheckSchema = z.strictObject({
+    test: z
+        .array(z.string())
+        .min(1)
+        .optional()
+        .describe('Exec form (["CMD", "curl", "-fsS", "http://127.0.0.1:8000/healthz"]) or ["NONE"] to disable the image\'s.'),
+    path: urlPath().default("/healthz").describe("HTTP path probed with curl (or wget) when `test` is not given."),
+    interval: seconds(1).default(5).describe("Seconds between probes."),
+    timeout: seconds(1).default(3).describe("Seconds before a probe fails."),
+    retries: z.number().int().min(1).max(100).default(3).describe("Failed probes before the task is unhealthy."),
+    startPeriod: seconds(0).default(10).describe("Seconds after start in which failed probes do not count."),
+});
+
+const UpdatePolicySchema = z.strictObject({
+    parallelism: z.number().int().min(0).default(1).describe("Tasks replaced at once (0 = all)."),
+    delay: seconds(0).default(0).describe("Seconds between batches."),
+    order: z.enum(["start-first", "stop-first"]).default("start-first").describe("Start the new task before stopping the old one, or after."),
+    failureAction: z.enum(["rollback", "pause", "continue"]).default("rollback").describe("What swarm does when an updated task fails."),
+    monitor: seconds(0)
+        .optional()
+        .describe("Seconds each task is watched after an update; default start_period + interval × retries + 5."),
+    maxFailureRatio: z
+        .number()
+        .min(0)
+        .max(1)
+        // The docker provider reads the ratio back with one decimal: more would show a diff on every run.
+        .refine((r) => Number.isInteger(Math.round(r * 1e6) / 1e5), { message: "one decimal at most (0.1 steps)" })
+        .default(0)
+        .describe("Fraction of tasks that may fail before `failureAction` applies (0.1 steps)."),
+});
+
+const PublishSchema = z.strictObject({
+    target: port().describe("Container port."),
+    published: port().describe("Port opened on the nodes."),
+    protocol: z.enum(["tcp", "udp"]).default("tcp").describe("`tcp` or `udp`."),
+    mode: z.enum(["ingress", "host"]).default("host").describe("`host`: only on nodes running a task; `ingress`: on every node (routing mesh)."),
+});
+
+export const ReleaseSchema = z.strictObject({
+    name: z
+        .string()
+        .max(40)
+        .regex(RELEASE, "release names are letters, digits, '.', '_' and '-'")
+        .describe("Release name, like `2.0`; the service is `<app>-<release>` made DNS-safe."),
+    tag: z
+        .string()
+        .regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/, "must be a Docker tag: letters, digits, '_', '.' and '-', at most 128")
+        .optional()
+        .describe("Image tag; defaults to the release name."),
+    image: image().optional().describe("Full image reference overriding app.image:tag."),
+    replicas: z.number().int().min(0).max(1000).optional().describe("Replicas of this release; default: the app's `replicas`."),
+    hostnames: z.array(hostname()).default([]).describe("Hostnames the gateway routes to this release; a hostname belongs to exactly one release."),
+    env: z.record(z.string(), z.string()).default({}).describe("Environment of this release, over the app's `env`."),
+    service: z.string().optional().describe("Explicit swarm service name; defaults to `<app>-<release>` made DNS-safe."),
+});
+
+export const AppSchema = z.strictObject({
+    name: name("app name").describe("App name, unique in the stack."),
+    zone: name("zone").describe("Zone whose nodes run the app's releases (a key of `networks.zones`)."),
+    image: image().describe("Image repository; a release runs `image:<tag>`."),
+    port: port().default(8000).describe("Port the app listens on in the container; the gateway proxies to it."),
+    env: z
+        .record(z.string().regex(ENV_NAME, "env names are shell identifiers"), z.string())
+        .default({})
+        .describe("Environment of every release."),
+    healthcheck: HealthcheckSchema.prefault({}).describe("Container healthcheck: a task gets traffic only when healthy."),
+    replicas: z.number().int().min(0).max(1000).default(2).describe("Replicas of each release."),
+    endpointMode: z
+        .enum(["vip", "dnsrr"])
+        .default("vip")
+        .describe("`vip` (service VIP, needs IPVS) or `dnsrr` (DNS round robin over the tasks)."),
+    publish: z.array(PublishSchema).default([]).describe("Ports published outside the gateway; needs `allowPublishedPorts`."),
+    allowPublishedPorts: z
+        .boolean()
+        .default(false)
+        .describe("Published ports bypass the gateway (and, in ingress mode, open on every node): opt in per app."),
+    update: UpdatePolicySchema.prefault({}).describe("How a release's service is updated."),
+    rollback: UpdatePolicySchema.extend({
+        order: z.enum(["start-first", "stop-first"]).default("stop-first").describe("Start the new task before stopping the old one, or after."),
+        // A failing rollback can only pause or continue (Docker and the provider reject "rollback" here).
+        failureAction: z.enum(["pause", "continue"]).default("pause").describe("What a failing rollback does: pause or continue."),
+    })
+        .prefault({})
+        .describe("How a failed update is rolled back."),
+    stopGracePeriod: seconds(0).default(30).describe("Seconds a stopping task may finish requests; longer than the longest request."),
+    labels: labels().describe("Extra service labels."),
+    build: z
+        .strictObject({
+            context: z.string().min(1).describe("Build context directory."),
+            dockerfile: z.string().min(1).optional().describe("Dockerfile, relative to the context."),
+            args: z.record(z.string(), z.string()).default({}).describe("Build args; `RELEASE` is set to the release name."),
+        })
+        .optional()
+        .describe("Build `image:<tag>` for each release on the engine running Pulumi (build arg RELEASE=<release name>)."),
+    load: z
+        .boolean()
+        .optional()
+        .describe(
+            "Copy each release image from the engine running Pulumi into the zone's nodes (docker save | docker load), for built or air-gapped images. Default: true when `build` is set.",
+        ),
+    releases: z.array(ReleaseSchema).min(1, "an app needs at least one release").describe("The app's releases: one swarm service each."),
+});
+
+export type AppConfig = StackConfig["apps"][number];
+export type ReleaseConfig = AppConfig["releases"][number];
+
+const APP_LABEL = "swarm-platform.app";
+const RELEASE_LABEL = "swarm-platform.release";
+// Seconds swarm watches a task beyond its healthcheck's own failure time.
+const MONITOR_MARGIN = 5;
+
+/** A swarm update or rollback policy. */
+export interface PlanUpdatePolicy {
+    /** Tasks at once (0 = all). */
+    readonly parallelism: number;
+    /** Seconds between batches. */
+    readonly delay: number;
+    readonly order: "start-first" | "stop-first";
+    readonly failureAction: "rollback" | "pause" | "continue";
+    /** Seconds each new task is watched. */
+    readonly monitor: number;
+    /** Fraction of tasks that may fail. */
+    readonly maxFailureRatio: number;
+}
+
+/** One app release: one replicated swarm service. */
+export interface PlanRelease {
+    /** The app it belongs to. */
+    readonly app: string;
+    /** The release's name, like `2.0`. */
+    readonly name: string;
+    /** Swarm service name (a DNS label). */
+    readonly service: string;
+    /** Zone whose nodes run it. */
+    readonly zone: string;
+    /** Image reference (tag included). */
+    readonly image: string;
+    /** Port the app listens on. */
+    readonly port: number;
+    readonly replicas: number;
+    /** App env overlaid with the release's; keys sorted. */
+    readonly env: Readonly<Record<string, string>>;
+    /** Routed hostnames, sorted. */
+    readonly hostnames: readonly string[];
+    readonly healthcheck: {
+        readonly test: readonly string[];
+        readonly interval: number;
+        readonly timeout: number;
+        readonly retries: number;
+        readonly startPeriod: number;
+    };
+    /** Network names: the zone's overlay, then the gateway network when any release of the app has hostnames. */
+    readonly networks: readonly string[];
+    readonly constraints: readonly string[];
+    readonly endpointMode: "vip" | "dnsrr";
+    readonly publish: readonly { target: number; published: number; protocol: "tcp" | "udp"; mode: "ingress" | "host" }[];
+    readonly update: PlanUpdatePolicy;
+    readonly rollback: PlanUpdatePolicy;
+    /** Seconds a stopping task may finish requests. */
+    readonly stopGracePeriod: number;
+    /** Service labels (app and release included); keys sorted. */
+    readonly labels: Readonly<Record<string, string>>;
+    /** Build the image on the engine running Pulumi before deploying. */
+    readonly build?: { readonly context: string; readonly dockerfile?: string; readonly args: Readonly<Record<string, string>> };
+    /** Deliver the image into the zone's nodes with docker save | docker load instead of a registry pull. */
+    readonly load: boolean;
+}
+
+/** A hostname and the release serving it. */
+export interface PlanRoute {
+    readonly hostname: string;
+    readonly app: string;
+    /** The serving release's name. */
+    readonly release: string;
+    /** The serving release's service. */
+    readonly service: string;
+    readonly port: number;
+    /** Name of the TLS certificate serving this hostname, if any. */
+    readonly tls?: string;
+    /** HAProxy server-template slots for this route's service. */
+    readonly slots: number;
+}
+
+/** `shop` + `1.9` → `shop-1-9`: a DNS label Docker's resolver answers for. */
+export function serviceNameOf(app: Pick<AppConfig, "name">, release: Pick<ReleaseConfig, "name" | "service">): string {
+    if (release.service) return release.service;
+    const slug = release.name.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "");
+    return `${app.name}-${slug}`;
+}
+
+/** Seconds swarm watches a task after an update: long enough for the healthcheck to fail. */
+export function monitorSeconds(app: AppConfig, policy: "update" | "rollback"): number {
+    const hc = app.healthcheck;
+    return app[policy].monitor ?? hc.startPeriod + hc.interval * hc.retries + MONITOR_MARGIN;
+}
+
+/**
+ * Extra tasks that exist at once while swarm applies an update or rollback policy: start-first starts
+ * `parallelism` new tasks before stopping old ones, and parallelism 0 means all tasks at once.
+ */
+export function updateSurge(policy: { readonly order: "start-first" | "stop-first"; readonly parallelism: number }, replicas: number): number {
+    if (policy.order !== "start-first") return 0;
+    return policy.parallelism === 0 ? Math.max(replicas, 1) : policy.parallelism;
+}
+
+export function checkApps(c: StackConfig, report: Report): void {
+    const zones = zonesOf(c);
+    firstDuplicates(c.apps.map((a) => a.name), (i, j) => report(`apps[${i}].name`, `duplicate app name "${c.apps[i].name}" (also apps[${j}])`));
+
+    const services = new Map<string, string>([[GATEWAY_SERVICE, "the gateway service"]]);
+    const hostOwners = new Map<string, string>();
+    // Keyed by `<port>/<protocol>`: 53/tcp and 53/udp are two different ports.
+    const publishedBy = new Map<string, string>([
+        [`${c.gateway.ports.http}/tcp`, "gateway.ports.http"],
+        [`${c.gateway.ports.https}/tcp`, "gateway.ports.https"],
+    ]);
+
+    c.apps.forEach((app, i) => {
+        const at = `apps[${i}]`;
+        if (!zones.includes(app.zone)) {
+            report(`${at}.zone`, `unknown zone "${app.zone}" (zones: ${listOrNone(zones)})`);
+        } else if (app.releases.some((r) => (r.replicas ?? app.replicas) > 0)) {
+            const eligible = c.nodes.filter((n) => n.zone === app.zone && effectiveAvailability(c, n) === "active");
+            if (eligible.length === 0) {
+                const inZone = c.nodes.filter((n) => n.zone === app.zone).map((n) => `${n.name} (${effectiveAvailability(c, n)})`);
+                report(`${at}.zone`, `no active node in zone "${app.zone}" can run ${app.name} (nodes in zone: ${listOrNone(inZone)})`);
+            }
+        }
+        const duplicateReleases = new Set<number>();
+        firstDuplicates(app.releases.map((r) => r.name), (j, k) => {
+            duplicateReleases.add(j);
+            report(`${at}.releases[${j}].name`, `duplicate release "${app.releases[j].name}" of ${app.name} (also releases[${k}])`);
+        });
+        app.releases.forEach((rel, j) => {
+            const rat = `${at}.releases[${j}]`;
+            const svc = serviceNameOf(app, rel);
+            // A duplicate release (already reported) clashes with its twin's derived service name by construction.
+            const reportedAsDuplicate = duplicateReleases.has(j) && !rel.service;
+            if (svc.length > 63 || !SERVICE_NAME.test(svc)) {
+                report(rel.service ? `${rat}.service` : `${rat}.name`, `service name "${svc}" must be a DNS label: lower-case letters, digits and '-', at most 63 characters${rel.service ? "" : " (set service: to choose one)"}`);
+            } else if (services.has(svc)) {
+                if (!reportedAsDuplicate) report(rel.service ? `${rat}.service` : `${rat}.name`, `service name "${svc}" is also ${services.get(svc)}`);
+            } else services.set(svc, `${app.name} release ${rel.name}`);
+            rel.hostnames.forEach((host, k) => {
+                const owner = hostOwners.get(host);
+                if (owner) report(`${rat}.hostnames[${k}]`, `"${host}" is already served by ${owner}; a hostname belongs to exactly one release`);
+                else hostOwners.set(host, `${app.name} release ${rel.name} (${rat})`);
+            });
+            for (const key of Object.keys(rel.env)) {
+                if (!ENV_NAME.test(key)) report(`${rat}.env.${key}`, "env names are shell identifiers");
+            }
+        });
+        checkPublish(app, at, publishedBy, report);
+        checkUpdatePolicy(app, at, report);
+    });
+}
+
+function checkPublish(app: AppConfig, at: string, publishedBy: Map<string, string>, report: Report): void {
+    app.publish.forEach((p, k) => {
+        const path = `${at}.publish[${k}]`;
+        if (!app.allowPublishedPorts) {
+            report(path, `published ports bypass the gateway and its zone isolation; set ${at}.allowPublishedPorts: true to allow`);
+        }
+        if (p.mode === "ingress" && app.endpointMode === "dnsrr") report(`${path}.mode`, "ingress-published ports need endpointMode: vip (dnsrr has no routing mesh)");
+        const key = `${p.published}/${p.protocol}`;
+        const other = publishedBy.get(key);
+        if (other) report(`${path}.published`, `port ${key} is already published by ${other}`);
+        else publishedBy.set(key, path);
+    });
+}
+
+function checkUpdatePolicy(app: AppConfig, at: string, report: Report): void {
+    const floor = app.healthcheck.startPeriod + app.healthcheck.interval * app.healthcheck.retries;
+    for (const key of ["update", "rollback"] as const) {
+        const monitor = app[key].monitor;
+        if (monitor !== undefined && monitor < floor) {
+            report(`${at}.${key}.monitor`, `${monitor}s is shorter than healthcheck startPeriod + interval × retries = ${floor}s; failures would go unnoticed`);
+        }
+    }
+}
+
+function updatePolicy(app: AppConfig, which: "update" | "rollback"): PlanUpdatePolicy {
+    const p = app[which];
+    return {
+        parallelism: p.parallelism,
+        delay: p.delay,
+        order: p.order,
+        failureAction: p.failureAction,
+        monitor: monitorSeconds(app, which),
+        maxFailureRatio: p.maxFailureRatio,
+    };
+}
+
+function planAppReleases(c: StackConfig, app: AppConfig): PlanRelease[] {
+    const hc = app.healthcheck;
+    // curl, or wget where the image has no curl (busybox/alpine); the path is URL characters only (schema).
+    const url = `http://127.0.0.1:${app.port}${hc.path}`;
+    const test = hc.test ?? ["CMD-SHELL", `curl -fsS -o /dev/null ${url} || wget -q -O /dev/null ${url}`];
+    // Every release of a routed app joins the gateway network, so moving its last hostname away (or back) changes
+    // only routes: networks of a swarm service cannot change in place (the service would be replaced).
+    const routed = app.releases.some((r) => r.hostnames.length > 0);
+    return app.releases.map((rel) => ({
+        app: app.name,
+        name: rel.name,
+        service: serviceNameOf(app, rel),
+        zone: app.zone,
+        image: rel.image ?? `${app.image}:${rel.tag ?? rel.name}`,
+        port: app.port,
+        replicas: rel.replicas ?? app.replicas,
+        env: sortedRecord({ ...app.env, ...rel.env }),
+        hostnames: [...rel.hostnames].sort(compare),
+        healthcheck: { test, interval: hc.interval, timeout: hc.timeout, retries: hc.retries, startPeriod: hc.startPeriod },
+        networks: [overlayNameOf(c, app.zone), ...(routed ? [c.networks.gateway.name] : [])],
+        constraints: [`node.labels.zone==${app.zone}`],
+        endpointMode: app.endpointMode,
+        publish: app.publish.map((p) => ({ ...p })),
+        update: updatePolicy(app, "update"),
+        rollback: updatePolicy(app, "rollback"),
+        stopGracePeriod: app.stopGracePeriod,
+        labels: sortedRecord({ ...app.labels, [APP_LABEL]: app.name, [RELEASE_LABEL]: rel.name }),
+        ...(app.build
+            ? {
+                  build: {
+                      context: app.build.context,
+                      ...(app.build.dockerfile ? { dockerfile: app.build.dockerfile } : {}),
+                      args: sortedRecord({ ...app.build.args, RELEASE: rel.name }),
+                  },
+              }
+            : {}),
+        load: app.load ?? app.build !== undefined,
+    }));
+}
+
+/** Every release of every app, by service name. */
+export function planReleases(c: StackConfig): PlanRelease[] {
+    return c.apps.flatMap((app) => planAppReleases(c, app)).sort((a, b) => compare(a.service, b.service));
+}
+
+/** One route per hostname, by hostname. */
+export function planRoutes(c: StackConfig, releases: readonly PlanRelease[], tls: readonly PlanTlsCertificate[]): PlanRoute[] {
+    const routes = releases.flatMap((r) =>
+        r.hostnames.map((hostname): PlanRoute => {
+            const cert = tls.find((t) => t.hostnames.includes(hostname));
+            const surge = Math.max(updateSurge(r.update, r.replicas), updateSurge(r.rollback, r.replicas));
+            return {
+                hostname,
+                app: r.app,
+                release: r.name,
+                service: r.service,
+                port: r.port,
+                ...(cert ? { tls: cert.name } : {}),
+                slots: c.gateway.serverSlots ?? Math.max(10, 2 * (r.replicas + surge)),
+            };
+        }),
+    );
+    return routes.sort((a, b) => compare(a.hostname, b.hostname));
+}

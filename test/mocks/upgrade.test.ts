@@ -1,0 +1,134 @@
+// Upgrade: a stack deployed with the program as it was before the reshape by concept (commit b0fca06) updates
+// with this program with no replacement and no delete. test/mocks/fixtures/before-reshape-<stack>.json holds what
+// that program registered (URN, type, a hash per input; made with upgrade-fingerprint.ts from that commit).
+// Mocks apply no aliases, so this test resolves them as the engine does: a resource's own alias specs, and the
+// aliases it inherits from a parent that was found under an old URN (the parent's name prefix swapped for the
+// old one). Then it compares the inputs that decide between update and replace.
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { describe, it } from "node:test";
+import * as pulumi from "@pulumi/pulumi";
+import { type Declared, PROJECT, ROOT, runProgram, stackConfig } from "./harness";
+import { type Fingerprint, fingerprints } from "./upgrade-fingerprint";
+
+const PROD_SECRETS = { sshPrivateKey: "-----BEGIN OPENSSH PRIVATE KEY-----\nfake\n", tlsSklepCert: "CERT", tlsSklepKey: "KEY" };
+const DOCKER_VERSION = (JSON.parse(fs.readFileSync(require.resolve("@pulumi/docker/package.json"), "utf8")) as { version: string }).version;
+
+/** Inputs whose change replaces a resource, by type (the provider rules in docs/provider-rules.md). */
+function replaces(type: string, changed: readonly string[]): string[] {
+    switch (type) {
+        case "command:local:Command":
+        case "command:remote:Command":
+            return changed.filter((k) => k === "triggers");
+        case "docker:index/container:Container":
+            return changed.filter((k) => !["restart", "memory", "cpuShares", "healthcheck"].includes(k));
+        case "docker:index/network:Network":
+        case "docker:index/volume:Volume":
+        case "docker:index/secret:Secret":
+        case "random:index/randomPassword:RandomPassword":
+            return [...changed];
+        case "docker:index/service:Service":
+            return changed.filter((k) => k.startsWith("@"));
+        default:
+            return []; // components, providers, and docker Image (never replaced: a changed build rebuilds in place)
+    }
+}
+
+function urnOf(stack: string, qualifiedType: string, name: string): string {
+    return `urn:pulumi:${stack}::${PROJECT}::${qualifiedType}::${name}`;
+}
+
+/** `urn:pulumi:<stack>::<project>::<qualified type>::<name>` */
+function partsOf(urn: string): { qualifiedType: string; name: string } {
+    const [, , qualifiedType, name] = urn.split("::");
+    return { qualifiedType, name };
+}
+
+interface Resolved {
+    readonly resource: Declared;
+    /** The old URN this resource is found under: its own URN, or one of its aliases. */
+    readonly oldUrn?: string;
+    readonly aliases: readonly string[];
+}
+
+/** Every declared resource with its alias URNs and the old URN it matches, parents first. */
+function resolveAliases(stack: string, declared: readonly Declared[], old: ReadonlySet<string>): Resolved[] {
+    const resolved = new Map<string, Resolved>();
+    const resolve = (d: Declared): Resolved => {
+        const done = resolved.get(d.urn);
+        if (done) return done;
+        const parent = d.parent ? declared.find((p) => p.name === d.parent && partsOf(d.urn).qualifiedType.startsWith(`${partsOf(p.urn).qualifiedType}$`)) : undefined;
+        const parentType = parent ? partsOf(parent.urn).qualifiedType : undefined;
+        const aliases = new Set<string>();
+        for (const a of d.aliases) {
+            if (typeof a === "string") aliases.add(a);
+            else {
+                const spec = a as pulumi.Alias;
+                const type = (spec.type as string | undefined) ?? d.type;
+                const name = (spec.name as string | undefined) ?? d.name;
+                aliases.add(urnOf(stack, parentType ? `${parentType}$${type}` : type, name));
+            }
+        }
+        const parentMatch = parent ? resolve(parent).oldUrn : undefined;
+        if (parent && parentMatch && parentMatch !== parent.urn) {
+            const old = partsOf(parentMatch);
+            const name = d.name.startsWith(parent.name) ? old.name + d.name.slice(parent.name.length) : d.name;
+            aliases.add(urnOf(stack, `${old.qualifiedType}$${d.type}`, name));
+        }
+        const matches = [d.urn, ...aliases].filter((u) => old.has(u));
+        assert.ok(matches.length <= 1, `${d.urn} matches several old resources: ${matches.join(", ")}`);
+        const r = { resource: d, aliases: [...aliases], ...(matches[0] ? { oldUrn: matches[0] } : {}) };
+        resolved.set(d.urn, r);
+        return r;
+    };
+    return declared.map(resolve);
+}
+
+for (const stack of ["dev", "prod"] as const) {
+    describe(`upgrading the ${stack} stack from the program before the reshape`, () => {
+        const before = JSON.parse(fs.readFileSync(path.join(__dirname, "fixtures", `before-reshape-${stack}.json`), "utf8")) as Record<string, Fingerprint>;
+        const defaultProvider = `urn:pulumi:${stack}::${PROJECT}::pulumi:providers:docker::default_${DOCKER_VERSION.replace(/\./g, "_")}`;
+        let resolved: Resolved[];
+        let after: Record<string, Fingerprint>;
+
+        it("every old resource is found under exactly one new resource (nothing deleted)", async () => {
+            const run = await runProgram({ stack, config: stackConfig(stack), ...(stack === "prod" ? { secrets: PROD_SECRETS } : {}) });
+            resolved = resolveAliases(stack, [...run.declared.values()], new Set(Object.keys(before)));
+            const oldNames = new Map(resolved.flatMap((r) => (r.oldUrn ? [[r.resource.name, partsOf(r.oldUrn).name] as const] : [])));
+            after = fingerprints(run, ROOT, oldNames);
+            const found = resolved.flatMap((r) => (r.oldUrn ? [r.oldUrn] : []));
+            assert.equal(new Set(found).size, found.length, "no old resource is claimed twice");
+            assert.deepEqual(Object.keys(before).filter((u) => !found.includes(u)), [], "old resources no new resource claims");
+        });
+
+        it("the only new resources are the DNS component and the local engine's provider, which adopts the default provider", () => {
+            const fresh = resolved.filter((r) => !r.oldUrn).map((r) => r.resource);
+            assert.deepEqual(fresh.map((d) => d.name).sort(), ["local-engine", "platform-dns"]);
+            assert.deepEqual(fresh.find((d) => d.name === "local-engine")?.aliases, [defaultProvider]);
+            assert.equal(fresh.find((d) => d.name === "platform-dns")?.type, "swarm:dns:Dns", "a component: no state, nothing to create");
+        });
+
+        it("no resource is replaced; the updated ones are exactly the listed ones", () => {
+            const replaced: string[] = [];
+            const updated: string[] = [];
+            for (const r of resolved) {
+                if (!r.oldUrn) continue;
+                const was = before[r.oldUrn];
+                const now = after[r.resource.urn];
+                // Components (swarm:…) may change type under an alias; a resource of another type would be a new resource.
+                if (!now.type.startsWith("swarm:")) assert.equal(now.type, was.type, `${r.resource.name} keeps its type`);
+                const keys = [...new Set([...Object.keys(was.inputs), ...Object.keys(now.inputs)])];
+                const changed = keys.filter((k) => was.inputs[k] !== now.inputs[k]).sort();
+                if (replaces(now.type, changed).length) replaced.push(`${r.resource.name} (${replaces(now.type, changed).join(", ")})`);
+                else if (changed.length) updated.push(`${r.resource.name} (${changed.join(", ")})`);
+            }
+            assert.deepEqual(replaced, []);
+            // gateway-routes-apply now receives the engine's main config path and reload signal from the plan (it re-runs,
+            // finds the routes file unchanged and reloads nothing); dev's node image is built from templates/nodes/ (its
+            // new folder: a rebuild of the same files, same tag, so no container changes).
+            const expected = ["platform-gateway-routes-gw-1 (stdin)", "platform-gateway-routes-gw-2 (stdin)", ...(stack === "dev" ? ["platform-nodes-image (build)"] : [])];
+            assert.deepEqual(updated.sort(), expected.sort());
+        });
+    });
+}

@@ -1,0 +1,573 @@
+// Gateway: which gateway configs are valid, and the planned gateway: engine facts, nodes, TLS certificates, and the
+// drain, stop and update timings derived once from the virtual IP's failover time.
+import * as assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { BASE, invalidConfigs, json, mutate, partial, planOf, stackConfig, unset, validConfigs } from "./fixtures";
+import type { Plan, StackConfigInput } from "../../model";
+import { gatewayArtifacts, renderGatewayFiles } from "../../model/gateway";
+
+const DEV = stackConfig("dev");
+const PROD = stackConfig("prod");
+const dev = planOf(DEV);
+const prod = planOf(PROD);
+
+const TLS = { certificateSecret: "tlsCert", keySecret: "tlsKey" };
+
+invalidConfigs(
+    "gateway",
+    [
+        {
+            name: "gateway http and https on one port",
+            change: (d) => (d.gateway.ports.https = 80),
+            path: "gateway.ports.https",
+            words: ["must differ from gateway.ports.http (80)"],
+        },
+        {
+            name: "registry delivery without a registry",
+            change: (d) => (d.gateway.delivery = "registry"),
+            path: "gateway.registry",
+            words: ["is required when gateway.delivery is registry"],
+        },
+        {
+            name: "a registry with load delivery",
+            change: (d) => (d.gateway.registry = { server: "registry.example.com", username: "ci", passwordSecret: "registryPassword" }),
+            path: "gateway.registry",
+            words: ["only used with gateway.delivery: registry"],
+        },
+        {
+            name: "a TLS hostname no release serves",
+            change: (d) => (d.gateway.tls = [{ name: "sklep", hostnames: ["sklep.example", "other.example"], ...TLS }]),
+            path: "gateway.tls[0].hostnames[1]",
+            words: ['"other.example" is not served by any release'],
+        },
+        {
+            name: "a hostname with two certificates",
+            change: (d) =>
+                (d.gateway.tls = [
+                    { name: "sklep", hostnames: ["sklep.example"], ...TLS },
+                    { name: "stock", hostnames: ["stock.example", "sklep.example"], ...TLS },
+                ]),
+            path: "gateway.tls[1].hostnames[1]",
+            words: ['hostname "sklep.example" has two certificates', "gateway.tls[0].hostnames[0]"],
+        },
+        {
+            name: "a default host no release serves",
+            change: (d) => (d.gateway.defaultHost = "www.example"),
+            path: "gateway.defaultHost",
+            words: ['"www.example" is not served by any release', '"reject"'],
+        },
+        {
+            name: "too few HAProxy server slots",
+            change: (d) => {
+                d.gateway.engine = "haproxy";
+                d.gateway.serverSlots = 2;
+            },
+            path: "gateway.serverSlots",
+            words: ["2 slots cannot hold apps[0].releases[0] (3 tasks during an update)"],
+            count: 2, // both shop releases: 2 replicas + 1 surge
+        },
+        {
+            name: "too few HAProxy server slots for an update of all tasks at once",
+            change: (d) => {
+                d.gateway.engine = "haproxy";
+                d.gateway.serverSlots = 5;
+                d.apps[0].releases = partial([{ name: "2.0", hostnames: ["sklep.example"], replicas: 3 }]);
+                d.apps[0].update.parallelism = 0;
+            },
+            path: "gateway.serverSlots",
+            words: ["5 slots cannot hold apps[0].releases[0] (6 tasks during an update)"],
+        },
+        {
+            name: "server slots with nginx",
+            change: (d) => (d.gateway.serverSlots = 10),
+            path: "gateway.serverSlots",
+            words: ["only applies to engine haproxy"],
+        },
+        {
+            name: "hostnames but no gateway node and no VIP",
+            change: (d) => {
+                unset(d, "virtualIp");
+                d.nodes.forEach((n) => (n.gateway = false));
+            },
+            path: "nodes",
+            words: ["no gateway node", "gateway: true"],
+        },
+        {
+            name: "a TLS certificate without a name",
+            change: (d) => (d.gateway.tls = partial([{ hostnames: ["sklep.example"], ...TLS }])),
+            path: "gateway.tls[0].name",
+            words: ["is required"],
+        },
+        {
+            name: "two TLS certificates with one name",
+            change: (d) =>
+                (d.gateway.tls = [
+                    { name: "sklep", hostnames: ["sklep.example"], ...TLS },
+                    { name: "sklep", hostnames: ["stock.example"], ...TLS },
+                ]),
+            path: "gateway.tls[1].name",
+            words: ['certificate name "sklep" is also gateway.tls[0]'],
+        },
+        {
+            name: "a TLS certificate name that is not DNS-safe",
+            change: (d) => (d.gateway.tls = [{ name: "Sklep_Cert", hostnames: ["sklep.example"], ...TLS }]),
+            path: "gateway.tls[0].name",
+            words: ["TLS certificate name must be lower-case letters"],
+        },
+        {
+            name: "a TLS certificate without hostnames",
+            change: (d) => (d.gateway.tls = [{ name: "sklep", hostnames: [], ...TLS }]),
+            path: "gateway.tls[0].hostnames",
+            words: [">=1"],
+        },
+        {
+            name: "a body size with a blank",
+            change: (d) => (d.gateway.clientMaxBodySize = "10 m"),
+            path: "gateway.clientMaxBodySize",
+            words: ["a size like 10m"],
+        },
+        {
+            name: "an engine that is neither nginx nor haproxy",
+            change: (d) => Object.assign(d.gateway, { engine: "traefik" }),
+            path: "gateway.engine",
+            words: ['must be one of "nginx", "haproxy"'],
+        },
+        {
+            name: "too few HAProxy server slots for a start-first rollback",
+            change: (d) => {
+                d.gateway.engine = "haproxy";
+                d.gateway.serverSlots = 4;
+                d.apps[1].releases[0].replicas = 2;
+                d.apps[1].rollback = partial({ order: "start-first", parallelism: 3 });
+            },
+            path: "gateway.serverSlots",
+            words: ["4 slots cannot hold apps[1].releases[0] (5 tasks during an update)"],
+        },
+        {
+            name: "a default host that is not a hostname",
+            change: (d) => (d.gateway.defaultHost = "Reject"),
+            path: "gateway.defaultHost",
+            words: ['must be "reject" or a lower-case DNS name'],
+        },
+        {
+            name: "a negative stop grace period",
+            change: (d) => (d.gateway.stopGracePeriod = -1),
+            path: "gateway.stopGracePeriod",
+            words: [">=0"],
+        },
+        {
+            name: "a backend connect timeout of 0",
+            change: (d) => (d.gateway.timeouts = partial({ connect: 0 })),
+            path: "gateway.timeouts.connect",
+            words: [">=1"],
+        },
+        {
+            name: "a TLS hostname of a release without hostnames (served by none)",
+            change: (d) => {
+                d.apps[1].releases[0].hostnames = [];
+                d.gateway.tls = [{ name: "stock", hostnames: ["stock.example"], ...TLS }];
+            },
+            path: "gateway.tls[0].hostnames[0]",
+            words: ['"stock.example" is not served by any release'],
+        },
+    ],
+    21,
+);
+
+validConfigs("gateway", [
+    {
+        name: "registry delivery with a registry",
+        change: (d) => {
+            d.gateway.delivery = "registry";
+            d.gateway.registry = { server: "registry.example.com", username: "ci", passwordSecret: "registryPassword" };
+        },
+    },
+    { name: "a default host that a release serves", change: (d) => (d.gateway.defaultHost = "stock.example") },
+    { name: "one certificate for several served hostnames", change: (d) => (d.gateway.tls = [{ name: "sklep", hostnames: ["sklep.example", "nowy.sklep.example"], ...TLS }]) },
+    {
+        name: "no gateway node when no release has a hostname and there is no VIP",
+        change: (d) => {
+            unset(d, "virtualIp");
+            d.nodes.forEach((n) => (n.gateway = false));
+            d.apps.forEach((a) => a.releases.forEach((r) => (r.hostnames = [])));
+        },
+    },
+    {
+        name: "exactly enough HAProxy server slots for an update of all tasks at once",
+        change: (d) => {
+            d.gateway.engine = "haproxy";
+            d.gateway.serverSlots = 6;
+            d.apps[0].releases = partial([{ name: "2.0", hostnames: ["sklep.example"], replicas: 3 }]);
+            d.apps[0].update.parallelism = 0;
+        },
+    },
+    { name: "enough HAProxy server slots", change: (d) => Object.assign(d.gateway, { engine: "haproxy", serverSlots: 3 }) },
+    { name: "a stop grace period of 0 (raised by the plan)", change: (d) => (d.gateway.stopGracePeriod = 0) },
+    { name: "HAProxy without server slots (the plan sizes them)", change: (d) => (d.gateway.engine = "haproxy") },
+    {
+        name: "HAProxy server slots enough for a start-first rollback",
+        change: (d) => {
+            d.gateway.engine = "haproxy";
+            d.gateway.serverSlots = 5;
+            d.apps[1].releases[0].replicas = 2;
+            d.apps[1].rollback = partial({ order: "start-first", parallelism: 3 });
+        },
+    },
+    { name: "https on a port other than 443", change: (d) => Object.assign(d.gateway, { ports: { http: 80, https: 8443 } }) },
+]);
+
+describe("planned gateway", () => {
+    test("nginx: its files, signals and default base image", () => {
+        const g = dev.gateway;
+        assert.deepEqual(
+            [g.engine, g.baseImage, g.image, g.service, g.mainFile, g.routesFile, g.reloadSignal, g.stopSignal],
+            [
+                "nginx",
+                "nginx:1.27-bookworm",
+                "swarm-platform/gateway",
+                "gateway",
+                { name: "nginx.conf", path: "/etc/nginx/nginx.conf" },
+                { name: "routes.conf", path: "/etc/swarm-gateway/routes.conf" },
+                "HUP",
+                "QUIT",
+            ],
+        );
+    });
+
+    test("haproxy: its files, signals and default base image; a base image can be chosen", () => {
+        const g = planOf(mutate(BASE, (d) => (d.gateway.engine = "haproxy"))).gateway;
+        assert.deepEqual(
+            [g.engine, g.baseImage, g.mainFile, g.routesFile, g.reloadSignal, g.stopSignal],
+            [
+                "haproxy",
+                "haproxy:2.8-bookworm",
+                { name: "haproxy.cfg", path: "/usr/local/etc/haproxy/haproxy.cfg" },
+                { name: "routes.cfg", path: "/etc/swarm-gateway/routes.cfg" },
+                "USR2",
+                "USR1",
+            ],
+        );
+        const custom = planOf(mutate(BASE, (d) => (d.gateway.baseImage = "registry.example.com/nginx:1.27"))).gateway;
+        assert.equal(custom.baseImage, "registry.example.com/nginx:1.27");
+    });
+
+    test("runs on the gateway nodes, by name, on the gateway network", () => {
+        assert.deepEqual(dev.gateway.nodes, ["gw-1", "gw-2"]);
+        assert.equal(dev.gateway.network, "gateway");
+        const plan = planOf(
+            mutate(PROD, (d) => {
+                d.nodes[5].gateway = true;
+                d.nodes[5].priority = 3;
+                d.nodes.reverse();
+            }),
+        );
+        assert.deepEqual(plan.gateway.nodes, ["gw-1", "gw-2", "web-1"]);
+        const none = planOf(
+            mutate(BASE, (d) => {
+                unset(d, "virtualIp");
+                d.nodes.forEach((n) => (n.gateway = false));
+                d.apps.forEach((a) => a.releases.forEach((r) => (r.hostnames = [])));
+            }),
+        );
+        assert.deepEqual(none.gateway.nodes, []);
+    });
+
+    test("settings pass through: ports, default host, body size, timeouts, resolver, delivery, registry", () => {
+        const g = planOf(
+            mutate(BASE, (d) => {
+                d.gateway.ports = { http: 8080, https: 8443 };
+                d.gateway.defaultHost = "stock.example";
+                d.gateway.clientMaxBodySize = "1g";
+                d.gateway.timeouts = { connect: 2, read: 30, send: 20 };
+                d.gateway.resolverValid = 30;
+                d.gateway.delivery = "registry";
+                d.gateway.registry = { server: "registry.example.com", username: "ci", passwordSecret: "registryPassword" };
+            }),
+        ).gateway;
+        assert.deepEqual(
+            json({ ports: g.ports, defaultHost: g.defaultHost, size: g.clientMaxBodySize, timeouts: g.timeouts, rv: g.resolverValid, delivery: g.delivery, registry: g.registry }),
+            {
+                ports: { http: 8080, https: 8443 },
+                defaultHost: "stock.example",
+                size: "1g",
+                timeouts: { connect: 2, read: 30, send: 20 },
+                rv: 30,
+                delivery: "registry",
+                registry: { server: "registry.example.com", username: "ci", passwordSecret: "registryPassword" },
+            },
+        );
+        assert.equal("registry" in dev.gateway, false);
+        assert.deepEqual(
+            [dev.gateway.defaultHost, dev.gateway.clientMaxBodySize, dev.gateway.resolverValid, dev.gateway.delivery],
+            ["reject", "10m", 10, "load"],
+        );
+        assert.deepEqual(dev.gateway.timeouts, { connect: 5, read: 60, send: 60 });
+    });
+
+    test("the routes dir and the draining flag's dir shared with keepalived", () => {
+        assert.equal(dev.gateway.routesDir, "/etc/swarm-gateway");
+        assert.equal(dev.gateway.stateDir, "/var/lib/swarm-gateway");
+        assert.equal(dev.virtualIp?.healthCheck.gatewayStateDir, dev.gateway.stateDir);
+    });
+
+    test("the health path is the virtual IP's health check path, else /healthz", () => {
+        assert.equal(dev.gateway.healthPath, "/healthz");
+        assert.equal(planOf(mutate(BASE, (d) => (d.virtualIp.healthCheck.path = "/ready"))).gateway.healthPath, "/ready");
+        assert.equal(planOf(mutate(DEV, (d) => unset(d, "virtualIp"))).gateway.healthPath, "/healthz");
+    });
+
+    test("TLS certificates: by name, hostnames sorted, read from /run/secrets/<name>.crt and .key", () => {
+        assert.deepEqual(prod.gateway.tls, [
+            {
+                name: "tls-0",
+                hostnames: ["nowy.sklep.pl", "sklep.pl", "stary.sklep.pl"],
+                certificateSecret: "tlsSklepCert",
+                keySecret: "tlsSklepKey",
+                certificatePath: "/run/secrets/tls-0.crt",
+                keyPath: "/run/secrets/tls-0.key",
+            },
+        ]);
+        const two = planOf(
+            mutate(BASE, (d) => {
+                d.gateway.tls = [
+                    { name: "stock", hostnames: ["stock.example"], ...TLS },
+                    { name: "shop", hostnames: ["sklep.example", "nowy.sklep.example"], ...TLS },
+                ];
+            }),
+        );
+        assert.deepEqual(two.gateway.tls.map((t) => [t.name, t.hostnames]), [
+            ["shop", ["nowy.sklep.example", "sklep.example"]],
+            ["stock", ["stock.example"]],
+        ]);
+        assert.deepEqual(two.routes.map((r) => [r.hostname, r.tls]), [
+            ["nowy.sklep.example", "shop"],
+            ["sklep.example", "shop"],
+            ["stary.sklep.example", undefined],
+            ["stock.example", "stock"],
+        ]);
+    });
+});
+
+describe("gateway timings", () => {
+    const gatewayOf = (config: StackConfigInput) => planOf(config).gateway;
+    const UPDATE = { parallelism: 1, order: "stop-first" };
+
+    test("with the default VIP: drain 5 s, grace 30 s, stop 23 s, update every drain + 5 s, watched drain + 15 s", () => {
+        const g = dev.gateway;
+        assert.equal(g.drainSeconds, dev.virtualIp?.drainSeconds);
+        assert.deepEqual(
+            [g.drainSeconds, g.stopGracePeriod, g.stopTimeout],
+            [5, 30, 30 - 5 - 2],
+        );
+        assert.deepEqual(g.update, { ...UPDATE, delay: 5 + 5, failureAction: "rollback", monitor: 5 + 15 });
+        assert.deepEqual(g.rollback, { ...UPDATE, delay: 5 + 5, failureAction: "pause", monitor: 5 + 15 });
+    });
+
+    test("a short grace period is raised to drain + 10; the engine then gets grace − drain − 2", () => {
+        const g = gatewayOf(mutate(BASE, (d) => (d.gateway.stopGracePeriod = 3)));
+        assert.deepEqual([g.drainSeconds, g.stopGracePeriod, g.stopTimeout], [5, 15, 8]);
+        const exact = gatewayOf(mutate(BASE, (d) => (d.gateway.stopGracePeriod = 15)));
+        assert.deepEqual([exact.stopGracePeriod, exact.stopTimeout], [15, 8]);
+        const longer = gatewayOf(mutate(BASE, (d) => (d.gateway.stopGracePeriod = 16)));
+        assert.deepEqual([longer.stopGracePeriod, longer.stopTimeout], [16, 9]);
+    });
+
+    test("a slow failover (fall 10 × interval 5) stretches drain, grace and the update policy", () => {
+        const g = gatewayOf(mutate(BASE, (d) => (d.virtualIp.healthCheck = partial({ fall: 10, interval: 5 }))));
+        const drain = 10 * 5 + 2 * 1 + 1;
+        assert.deepEqual([g.drainSeconds, g.stopGracePeriod, g.stopTimeout], [drain, drain + 10, 8]);
+        assert.deepEqual([g.update.delay, g.update.monitor, g.rollback.delay, g.rollback.monitor], [drain + 5, drain + 15, drain + 5, drain + 15]);
+    });
+
+    test("without a virtual IP there is nothing to drain: drain 0, grace as configured (at least 10)", () => {
+        const g = gatewayOf(mutate(BASE, (d) => unset(d, "virtualIp")));
+        assert.deepEqual([g.drainSeconds, g.stopGracePeriod, g.stopTimeout], [0, 30, 28]);
+        assert.deepEqual(g.update, { ...UPDATE, delay: 5, failureAction: "rollback", monitor: 15 });
+        assert.deepEqual(g.rollback, { ...UPDATE, delay: 5, failureAction: "pause", monitor: 15 });
+        const zero = gatewayOf(
+            mutate(BASE, (d) => {
+                unset(d, "virtualIp");
+                d.gateway.stopGracePeriod = 0;
+            }),
+        );
+        assert.deepEqual([zero.drainSeconds, zero.stopGracePeriod, zero.stopTimeout], [0, 10, 8]);
+    });
+
+    test("the update policy has no failure ratio: one task per gateway node", () => {
+        assert.equal("maxFailureRatio" in dev.gateway.update, false);
+        assert.equal("maxFailureRatio" in dev.gateway.rollback, false);
+    });
+});
+
+// ---- rendered files -------------------------------------------------------------------------------
+
+/** BASE with wildcards, two certificates, a default host and tuned settings: every branch of the routes files. */
+const EDGE = mutate(BASE, (d) => {
+    d.apps[0].releases[0].hostnames = ["*.sklep.example", "*.shop.sklep.example", "stary.sklep.example"];
+    d.gateway.tls = [
+        { name: "shop", hostnames: ["sklep.example", "*.shop.sklep.example"], ...TLS },
+        { name: "stock", hostnames: ["stock.example"], ...TLS },
+    ];
+    d.gateway.defaultHost = "stock.example";
+    d.gateway.clientMaxBodySize = "2m";
+    d.gateway.timeouts = { connect: 4, read: 30, send: 90 };
+    d.gateway.resolverValid = 20;
+    d.gateway.ports = { http: 8080, https: 8443 };
+});
+const filesOf = (plan: Plan) => renderGatewayFiles(plan.gateway, plan.routes);
+const linesOf = (text: string) => text.split("\n").map((l) => l.trim());
+const haproxy = planOf(mutate(EDGE, (d) => (d.gateway.engine = "haproxy")));
+const nginx = planOf(EDGE);
+
+describe("HAProxy files", () => {
+    const routes = filesOf(haproxy).routes.content;
+
+    test("host rules: exact hostnames first, then wildcards by longest suffix", () => {
+        const rules = linesOf(routes).filter((l) => l.startsWith("use_backend"));
+        assert.deepEqual(rules, [
+            "use_backend svc.shop-2-0 if { var(txn.host) -m str nowy.sklep.example }",
+            "use_backend svc.shop-2-0 if { var(txn.host) -m str sklep.example }",
+            "use_backend svc.shop-1-9 if { var(txn.host) -m str stary.sklep.example }",
+            "use_backend svc.stock-1-0 if { var(txn.host) -m str stock.example }",
+            "use_backend svc.shop-1-9 if { var(txn.host) -m end .shop.sklep.example }",
+            "use_backend svc.shop-1-9 if { var(txn.host) -m end .sklep.example }",
+            // the https frontend: only the hostnames with a certificate
+            "use_backend svc.shop-2-0 if { var(txn.host) -m str sklep.example }",
+            "use_backend svc.stock-1-0 if { var(txn.host) -m str stock.example }",
+            "use_backend svc.shop-1-9 if { var(txn.host) -m end .shop.sklep.example }",
+        ]);
+    });
+
+    test("frontends: ports, body limit in bytes, idle timeout, certificates, default backend", () => {
+        const lines = linesOf(routes);
+        for (const line of [
+            "bind :8080",
+            "bind :8443 ssl strict-sni crt /run/secrets/shop.crt crt /run/secrets/stock.crt",
+            "http-request deny deny_status 413 if { req.hdr_val(content-length) gt 2097152 }",
+            "timeout client 90s",
+            "http-request return status 200 content-type text/plain string ok if { path /healthz }",
+            "default_backend svc.stock-1-0",
+            "default_backend reject",
+        ]) {
+            assert.ok(lines.includes(line), `routes.cfg has ${JSON.stringify(line)}`);
+        }
+    });
+
+    test("one backend per routed service, by service, with its slots", () => {
+        const backends = [...routes.matchAll(/^backend (svc\.\S+)\n(?:.*\n)*?\s+server-template (.*)$/gm)].map((m) => [m[1], m[2]]);
+        assert.deepEqual(backends, [
+            ["svc.shop-1-9", "shop-1-9 10 tasks.shop-1-9:8000 check resolvers docker resolve-prefer ipv4 init-addr none"],
+            ["svc.shop-2-0", "shop-2-0 10 tasks.shop-2-0:8000 check resolvers docker resolve-prefer ipv4 init-addr none"],
+            ["svc.stock-1-0", "stock-1-0 10 tasks.stock-1-0:8000 check resolvers docker resolve-prefer ipv4 init-addr none"],
+        ]);
+        assert.equal(linesOf(routes).filter((l) => l.startsWith("backend ")).length, 4, "reject + one per service");
+        assert.ok(routes.includes("# shop release 1.9: 10 slots for the tasks behind tasks.shop-1-9\nbackend svc.shop-1-9\n    timeout connect 4s\n    timeout server 90s\n"));
+    });
+
+    test("without certificates there is no https frontend; without a default host, unknown hosts are rejected", () => {
+        const plain = filesOf(planOf(mutate(BASE, (d) => (d.gateway.engine = "haproxy"))));
+        assert.ok(!plain.routes.content.includes("frontend https"));
+        assert.ok(linesOf(plain.routes.content).includes("default_backend reject"));
+        assert.ok(!plain.main.content.includes("ssl-load-extra-del-ext"));
+        assert.ok(filesOf(haproxy).main.content.includes("ssl-load-extra-del-ext"));
+    });
+
+    test("haproxy.cfg: the hard stop after the stop timeout, DNS answers held resolverValid seconds", () => {
+        const main = linesOf(filesOf(haproxy).main.content);
+        assert.ok(main.includes(`hard-stop-after ${haproxy.gateway.stopTimeout}s`));
+        assert.ok(main.includes("hold valid 20s"));
+        assert.ok(main.includes("timeout connect 4s"));
+        assert.ok(main.includes("timeout server 90s"));
+    });
+
+    test("body sizes: bare bytes, k, m and g", () => {
+        const bytes = (size: string) => {
+            const plan = planOf(mutate(BASE, (d) => Object.assign(d.gateway, { engine: "haproxy", clientMaxBodySize: size })));
+            return /gt (\d+) \}/.exec(filesOf(plan).routes.content)?.[1];
+        };
+        assert.deepEqual(["512", "3k", "10m", "1g"].map(bytes), ["512", String(3 * 1024), String(10 * 1024 ** 2), String(1024 ** 3)]);
+    });
+});
+
+describe("nginx files", () => {
+    const { routes, main } = filesOf(nginx);
+
+    test("routes.conf: resolver, body size, backend timeouts", () => {
+        const lines = linesOf(routes.content);
+        for (const line of ["resolver 127.0.0.11 valid=20s ipv6=off;", "client_max_body_size 2m;", "proxy_connect_timeout 4s;", "proxy_read_timeout 30s;", "proxy_send_timeout 90s;"]) {
+            assert.ok(lines.includes(line), `routes.conf has ${JSON.stringify(line)}`);
+        }
+    });
+
+    test("one server per hostname, one TLS server per certified hostname, the default host served for unknown hosts", () => {
+        const servers = [...routes.content.matchAll(/^# (\S+) (?:over TLS \((\S+)\) )?-> (\S+) release (\S+)$/gm)].map((m) => [m[1], m[2] ?? "", m[3], m[4]]);
+        assert.deepEqual(servers, [
+            ["*.shop.sklep.example", "", "shop", "1.9"],
+            ["*.sklep.example", "", "shop", "1.9"],
+            ["nowy.sklep.example", "", "shop", "2.0"],
+            ["sklep.example", "", "shop", "2.0"],
+            ["stary.sklep.example", "", "shop", "1.9"],
+            ["stock.example", "", "stock", "1.0"],
+            ["*.shop.sklep.example", "shop", "shop", "1.9"],
+            ["sklep.example", "shop", "shop", "2.0"],
+            ["stock.example", "stock", "stock", "1.0"],
+        ]);
+        assert.ok(routes.content.includes("    listen 8443 ssl;\n    server_name stock.example;\n    ssl_certificate /run/secrets/stock.crt;\n    ssl_certificate_key /run/secrets/stock.key;\n"));
+        assert.ok(routes.content.includes("        # defaultHost: stock.example\n        set $upstream stock-1-0;\n        proxy_pass http://$upstream:8000;\n"));
+        assert.ok(routes.content.includes("    listen 8443 ssl default_server;"));
+        assert.ok(!routes.content.includes("return 444;"));
+    });
+
+    test("without certificates and a default host: no TLS servers, unknown hosts get 444", () => {
+        const plain = filesOf(planOf(BASE)).routes.content;
+        assert.ok(plain.includes("        return 444;\n"));
+        assert.ok(!plain.includes("ssl"));
+    });
+
+    test("nginx.conf stops workers after the stop timeout and includes the routes file", () => {
+        assert.ok(main.content.includes(`worker_shutdown_timeout ${nginx.gateway.stopTimeout}s;`));
+        assert.ok(main.content.includes("include /etc/swarm-gateway/routes.conf;"));
+    });
+});
+
+describe("gateway image files", () => {
+    test("the entrypoint drains for the plan's drain time and uses the engine's signals", () => {
+        const nginxEntry = filesOf(nginx).entrypoint;
+        assert.equal(nginxEntry.name, "entrypoint.sh");
+        assert.ok(nginxEntry.content.includes("drain_seconds=5\n"));
+        assert.ok(nginxEntry.content.includes("state_dir='/var/lib/swarm-gateway'\n"));
+        assert.ok(nginxEntry.content.includes('kill -QUIT "$engine"'));
+        assert.ok(nginxEntry.content.includes('kill -HUP "$engine"'));
+        const haproxyEntry = filesOf(haproxy).entrypoint.content;
+        assert.ok(haproxyEntry.includes("haproxy -W -db -f '/usr/local/etc/haproxy/haproxy.cfg' -f '/etc/swarm-gateway/routes.cfg' &"));
+        assert.ok(haproxyEntry.includes('kill -USR1 "$engine"') && haproxyEntry.includes('kill -USR2 "$engine"'));
+        const noVip = filesOf(planOf(mutate(EDGE, (d) => unset(d, "virtualIp")))).entrypoint.content;
+        assert.ok(noVip.includes("drain_seconds=0\n"));
+    });
+
+    test("the Dockerfile builds on the base image, copies the main config and checks the health URL", () => {
+        const dockerfile = filesOf(nginx).dockerfile;
+        assert.ok(dockerfile.includes("FROM nginx:1.27-bookworm\n"));
+        assert.ok(dockerfile.includes("COPY nginx.conf /etc/nginx/nginx.conf\n"));
+        assert.ok(dockerfile.includes("mkdir -p /etc/swarm-gateway /var/lib/swarm-gateway"));
+        assert.ok(dockerfile.includes('"http://127.0.0.1:8080/healthz"'));
+        assert.ok(filesOf(haproxy).dockerfile.includes("COPY haproxy.cfg /usr/local/etc/haproxy/haproxy.cfg\n"));
+    });
+
+    test("render writes the Dockerfile, the main config, the entrypoint (executable) and the routes file", () => {
+        const files = filesOf(haproxy);
+        assert.deepEqual(gatewayArtifacts(haproxy.gateway, haproxy.routes), [
+            { path: "gateway/Dockerfile", content: files.dockerfile, mode: 0o644 },
+            { path: "gateway/haproxy.cfg", content: files.main.content, mode: 0o644 },
+            { path: "gateway/entrypoint.sh", content: files.entrypoint.content, mode: 0o755 },
+            { path: "gateway/routes.cfg", content: files.routes.content, mode: 0o644 },
+        ]);
+    });
+
+    test("a routes list without the default host or a certificate the gateway lacks is refused", () => {
+        assert.throws(() => renderGatewayFiles(nginx.gateway, nginx.routes.filter((r) => r.hostname !== "stock.example")), /gateway.defaultHost "stock.example" is not a routed hostname/);
+        const unknownCert = nginx.routes.map((r) => (r.tls === "stock" ? { ...r, tls: "gone" } : r));
+        assert.throws(() => renderGatewayFiles(nginx.gateway, unknownCert), /route stock.example: unknown TLS certificate "gone"/);
+        assert.throws(() => renderGatewayFiles({ ...nginx.gateway, clientMaxBodySize: "10 m" }, nginx.routes), /gateway.clientMaxBodySize "10 m" is not a size like 10m/);
+    });
+});

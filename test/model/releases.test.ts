@@ -1,0 +1,634 @@
+// Releases and routes: which apps and releases are valid, and the planned services (one per release, by service
+// name) and routes (one per hostname, by hostname).
+import * as assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { BASE, diffPaths, invalidConfigs, json, mutate, partial, planOf, stackConfig, validConfigs } from "./fixtures";
+import type { Plan, PlanRelease } from "../../model";
+import { serviceNameOf, updateSurge } from "../../model/releases";
+
+const DEV = stackConfig("dev");
+const PROD = stackConfig("prod");
+const dev = planOf(DEV);
+const prod = planOf(PROD);
+
+const byService = (plan: Plan, service: string): PlanRelease => {
+    const r = plan.releases.find((x) => x.service === service);
+    assert.ok(r, `no release with service ${service}`);
+    return r;
+};
+
+invalidConfigs(
+    "releases",
+    [
+        {
+            name: "a wildcard that is not a leading *. label",
+            change: (d) => (d.apps[0].releases[0].hostnames = ["*sklep.example"]),
+            path: "apps[0].releases[0].hostnames[0]",
+            words: ["lower-case DNS name"],
+        },
+        {
+            name: "an app in an undeclared zone",
+            change: (d) => (d.apps[1].zone = "intr"),
+            path: "apps[1].zone",
+            words: ['unknown zone "intr"', "dmz, intra"],
+        },
+        {
+            name: "an app whose zone has no active node (all drained)",
+            change: (d) => {
+                d.swarm.managerAvailability = "drain";
+                d.nodes[5].availability = "drain";
+            },
+            path: "apps[1].zone",
+            words: ['no active node in zone "intra" can run stock', "manager-1 (drain)", "worker-1 (drain)"],
+        },
+        {
+            name: "one hostname on two releases of one app",
+            change: (d) => d.apps[0].releases[1].hostnames.push("stary.sklep.example"),
+            path: "apps[0].releases[1].hostnames[2]",
+            words: ['"stary.sklep.example" is already served by shop release 1.9', "exactly one release"],
+        },
+        {
+            name: "one hostname on releases of two apps",
+            change: (d) => (d.apps[1].releases[0].hostnames = ["sklep.example"]),
+            path: "apps[1].releases[0].hostnames[0]",
+            words: ['"sklep.example" is already served by shop release 2.0'],
+        },
+        {
+            name: "an upper-case hostname",
+            change: (d) => (d.apps[1].releases[0].hostnames = ["Stock.example"]),
+            path: "apps[1].releases[0].hostnames[0]",
+            words: ["lower-case DNS name"],
+        },
+        {
+            name: "a derived service name longer than 63 characters",
+            change: (d) => {
+                d.apps[1].name = "a-very-long-application-name-that-is-ok";
+                d.apps[1].releases[0].name = "2024.06.01-build.123456789-hotfix.1.0.0";
+            },
+            path: "apps[1].releases[0].name",
+            words: ["must be a DNS label", "at most 63 characters", "set service:"],
+        },
+        {
+            name: "an explicit service name longer than 63 characters",
+            change: (d) => (d.apps[1].releases[0].service = "s".repeat(64)),
+            path: "apps[1].releases[0].service",
+            words: ["at most 63 characters"],
+        },
+        {
+            name: "an explicit service name that clashes with another release's",
+            change: (d) => (d.apps[1].releases[0].service = "shop-2-0"),
+            path: "apps[1].releases[0].service",
+            words: ['service name "shop-2-0" is also shop release 2.0'],
+        },
+        {
+            name: "two release names of one app that make one service name",
+            change: (d) => d.apps[0].releases.push(partial({ name: "1-9" })),
+            path: "apps[0].releases[2].name",
+            words: ['service name "shop-1-9" is also shop release 1.9'],
+        },
+        {
+            name: "a service named like the gateway",
+            change: (d) => (d.apps[1].releases[0].service = "gateway"),
+            path: "apps[1].releases[0].service",
+            words: ['service name "gateway" is also the gateway service'],
+        },
+        {
+            name: "two releases of one app with one name",
+            change: (d) => (d.apps[0].releases[1].name = "1.9"),
+            path: "apps[0].releases[1].name",
+            words: ['duplicate release "1.9" of shop', "releases[0]"],
+        },
+        {
+            name: "two apps with one name",
+            change: (d) => (d.apps[1].name = "shop"),
+            path: "apps[1].name",
+            words: ['duplicate app name "shop"', "apps[0]"],
+        },
+        {
+            name: "an app without releases",
+            change: (d) => (d.apps[1].releases = []),
+            path: "apps[1].releases",
+            words: ["at least one release"],
+        },
+        {
+            name: "an app port out of range",
+            change: (d) => (d.apps[0].port = 0),
+            path: "apps[0].port",
+            words: ["must be a port 1-65535"],
+        },
+        {
+            name: "a gateway port out of range",
+            change: (d) => (d.gateway.ports.http = 70000),
+            path: "gateway.ports.http",
+            words: ["must be a port 1-65535"],
+        },
+        {
+            name: "a fractional replica count",
+            change: (d) => (d.apps[0].releases[0].replicas = 1.5),
+            path: "apps[0].releases[0].replicas",
+            words: ["must be a whole number", "got 1.5"],
+        },
+        {
+            name: "a release env name that is not a shell identifier",
+            change: (d) => (d.apps[0].releases[0].env = { "1BAD": "x" }),
+            path: "apps[0].releases[0].env.1BAD",
+            words: ["shell identifiers"],
+        },
+        {
+            name: "a published port without allowPublishedPorts",
+            change: (d) => (d.apps[0].publish = partial([{ target: 8000, published: 8080 }])),
+            path: "apps[0].publish[0]",
+            words: ["bypass the gateway", "apps[0].allowPublishedPorts: true"],
+        },
+        {
+            name: "an ingress-published port with dnsrr",
+            change: (d) => {
+                d.apps[0].allowPublishedPorts = true;
+                d.apps[0].endpointMode = "dnsrr";
+                d.apps[0].publish = partial([{ target: 8000, published: 8080, mode: "ingress" }]);
+            },
+            path: "apps[0].publish[0].mode",
+            words: ["endpointMode: vip", "dnsrr"],
+        },
+        {
+            name: "an app publishing the gateway's port",
+            change: (d) => {
+                d.apps[1].allowPublishedPorts = true;
+                d.apps[1].publish = partial([{ target: 8000, published: 443 }]);
+            },
+            path: "apps[1].publish[0].published",
+            words: ["port 443/tcp is already published by gateway.ports.https"],
+        },
+        {
+            name: "two apps publishing one port",
+            change: (d) => {
+                d.apps[0].allowPublishedPorts = true;
+                d.apps[0].publish = partial([{ target: 8000, published: 9000 }]);
+                d.apps[1].allowPublishedPorts = true;
+                d.apps[1].publish = partial([{ target: 8000, published: 9000 }]);
+            },
+            path: "apps[1].publish[0].published",
+            words: ["port 9000/tcp is already published by apps[0].publish[0]"],
+        },
+        {
+            name: "an update monitor shorter than the healthcheck window",
+            change: (d) => (d.apps[0].update.monitor = 10),
+            path: "apps[0].update.monitor",
+            words: ["10s is shorter than healthcheck startPeriod + interval × retries = 25s"],
+        },
+        {
+            name: "an update monitor of zero",
+            change: (d) => (d.apps[0].update.monitor = 0),
+            path: "apps[0].update.monitor",
+            words: ["0s is shorter than", "25s"],
+        },
+        {
+            name: "a rollback monitor of zero",
+            change: (d) => (d.apps[0].rollback = partial({ monitor: 0 })),
+            path: "apps[0].rollback.monitor",
+            words: ["0s is shorter than", "25s"],
+        },
+        {
+            name: "a typo in a release key",
+            change: (d) => Object.assign(d.apps[0].releases[0], { hostname: ["x.example"] }),
+            path: "apps[0].releases[0]",
+            words: ['unknown key "hostname"'],
+        },
+
+        {
+            name: "a failure ratio with two decimals",
+            change: (d) => (d.apps[0].update.maxFailureRatio = 0.15),
+            path: "apps[0].update.maxFailureRatio",
+            words: ["one decimal at most"],
+        },
+        {
+            name: "a failure ratio above 1",
+            change: (d) => (d.apps[0].update.maxFailureRatio = 1.5),
+            path: "apps[0].update.maxFailureRatio",
+            words: ["<=1"],
+        },
+        {
+            name: "a rollback that would roll back on failure",
+            change: (d) => (d.apps[0].rollback = partial({ failureAction: "rollback" } as never)),
+            path: "apps[0].rollback.failureAction",
+            words: ['must be one of "pause", "continue"'],
+        },
+        {
+            name: "an empty healthcheck test",
+            change: (d) => (d.apps[0].healthcheck = partial({ test: [] })),
+            path: "apps[0].healthcheck.test",
+            words: [">=1"],
+        },
+        {
+            name: "a healthcheck path with a blank",
+            change: (d) => (d.apps[0].healthcheck = partial({ path: "/health check" })),
+            path: "apps[0].healthcheck.path",
+            words: ["a URL path like /healthz"],
+        },
+        {
+            name: "a tag with a colon",
+            change: (d) => (d.apps[0].releases[0].tag = "1.9:latest"),
+            path: "apps[0].releases[0].tag",
+            words: ["must be a Docker tag"],
+        },
+        {
+            name: "a release name longer than 40 characters",
+            change: (d) => (d.apps[0].releases[0].name = "r".repeat(41)),
+            path: "apps[0].releases[0].name",
+            words: ["<=40"],
+        },
+        {
+            name: "a release name with a slash",
+            change: (d) => (d.apps[0].releases[0].name = "feature/x"),
+            path: "apps[0].releases[0].name",
+            words: ["release names are letters, digits, '.', '_' and '-'"],
+        },
+        {
+            name: "a published UDP port with an unknown protocol",
+            change: (d) => {
+                d.apps[1].allowPublishedPorts = true;
+                d.apps[1].publish = partial([{ target: 53, published: 53, protocol: "sctp" } as never]);
+            },
+            path: "apps[1].publish[0].protocol",
+            words: ['must be one of "tcp", "udp"'],
+        },
+        {
+            name: "an upper-case image",
+            change: (d) => (d.apps[0].image = "Registry.example.com/shop"),
+            path: "apps[0].image",
+            words: ["lower-case image reference"],
+        },
+        {
+            name: "a release env name starting with a digit in the second release",
+            change: (d) => (d.apps[0].releases[1].env = { OK: "1", "2BAD": "x" }),
+            path: "apps[0].releases[1].env.2BAD",
+            words: ["shell identifiers"],
+        },
+        {
+            name: "an app with no active node because its only node is paused",
+            change: (d) => {
+                d.swarm.managerAvailability = "drain";
+                d.nodes[5].availability = "pause";
+            },
+            path: "apps[1].zone",
+            words: ["worker-1 (pause)"],
+        },
+        {
+            name: "a rollback monitor shorter than a tuned healthcheck window",
+            change: (d) => {
+                d.apps[1].healthcheck = partial({ startPeriod: 0, interval: 2, retries: 4 });
+                d.apps[1].rollback = partial({ monitor: 7 });
+            },
+            path: "apps[1].rollback.monitor",
+            words: ["7s is shorter than healthcheck startPeriod + interval × retries = 8s"],
+        },
+        {
+            name: "a release with replicas in an app of replicas 0 whose zone has no active node",
+            change: (d) => {
+                d.swarm.managerAvailability = "drain";
+                d.nodes[5].availability = "drain";
+                d.apps[1].replicas = 0;
+                d.apps[1].releases[0].replicas = 1;
+            },
+            path: "apps[1].zone",
+            words: ['no active node in zone "intra" can run stock'],
+        },
+        {
+            name: "a duplicate release whose explicit service also clashes: both are reported",
+            change: (d) => d.apps[0].releases.push(partial({ name: "1.9", service: "shop-2-0" })),
+            path: "apps[0].releases[2].service",
+            words: ['service name "shop-2-0" is also shop release 2.0'],
+            count: 2,
+        },
+        {
+            name: "a hostname served twice within one release",
+            change: (d) => d.apps[1].releases[0].hostnames.push("stock.example"),
+            path: "apps[1].releases[0].hostnames[1]",
+            words: ['"stock.example" is already served by stock release 1.0 (apps[1].releases[0])'],
+        },
+        {
+            name: "an app publishing the gateway's http port",
+            change: (d) => {
+                d.apps[1].allowPublishedPorts = true;
+                d.apps[1].publish = partial([{ target: 8000, published: 80 }]);
+            },
+            path: "apps[1].publish[0].published",
+            words: ["port 80/tcp is already published by gateway.ports.http"],
+        },
+        {
+            name: "one app publishing one port twice",
+            change: (d) => {
+                d.apps[1].allowPublishedPorts = true;
+                d.apps[1].publish = partial([{ target: 8000, published: 9000 }, { target: 8001, published: 9000 }]);
+            },
+            path: "apps[1].publish[1].published",
+            words: ["port 9000/tcp is already published by apps[1].publish[0]"],
+        },
+    ],
+    44,
+);
+
+validConfigs("releases", [
+    {
+        name: "an explicit service name on one release of an app",
+        change: (d) => {
+            d.apps[0].releases[1].service = "shop-next";
+        },
+    },
+    {
+        name: "a rollback monitor equal to the healthcheck window",
+        change: (d) => (d.apps[0].rollback = partial({ monitor: 25 })),
+    },
+    {
+        name: "53/tcp and 53/udp published by one app are two ports",
+        change: (d) => {
+            d.apps[1].allowPublishedPorts = true;
+            d.apps[1].publish = partial([
+                { target: 53, published: 53, protocol: "tcp" },
+                { target: 53, published: 53, protocol: "udp" },
+            ]);
+        },
+    },
+    {
+        name: "80/udp next to the gateway's 80/tcp",
+        change: (d) => {
+            d.apps[1].allowPublishedPorts = true;
+            d.apps[1].publish = partial([{ target: 80, published: 80, protocol: "udp" }]);
+        },
+    },
+    {
+        name: "a zone whose apps have no replicas needs no active node",
+        change: (d) => {
+            d.nodes[5].availability = "drain";
+            d.swarm.managerAvailability = "drain";
+            d.apps[1].replicas = 0;
+        },
+    },
+    {
+        name: "a zone whose only release has replicas 0 needs no active node",
+        change: (d) => {
+            d.nodes[5].availability = "drain";
+            d.swarm.managerAvailability = "drain";
+            d.apps[1].releases[0].replicas = 0;
+        },
+    },
+    { name: "an update monitor equal to the healthcheck window", change: (d) => (d.apps[0].update.monitor = 25) },
+    { name: "a failure ratio of 0.3", change: (d) => (d.apps[0].update.maxFailureRatio = 0.3) },
+    { name: "an explicit service name resolving a clash", change: (d) => d.apps[0].releases.push(partial({ name: "1-9", service: "shop-legacy" })) },
+    { name: "a wildcard hostname", change: (d) => (d.apps[1].releases[0].hostnames = ["*.stock.example"]) },
+    {
+        name: "a derived service name of exactly 63 characters",
+        change: (d) => {
+            d.apps[1].name = "s".repeat(22);
+            d.apps[1].releases[0].name = "r".repeat(40);
+        },
+    },
+    {
+        name: "an ingress-published port with endpointMode vip",
+        change: (d) => {
+            d.apps[0].allowPublishedPorts = true;
+            d.apps[0].publish = partial([{ target: 8000, published: 8080, mode: "ingress" }]);
+        },
+    },
+]);
+
+describe("planned releases", () => {
+    test("one service per release, constrained to its app's zone, sorted by service", () => {
+        for (const plan of [dev, prod]) {
+            assert.deepEqual(
+                plan.releases.map((r) => [r.app, r.name, r.service, r.zone, r.constraints]),
+                [
+                    ["shop", "1.9", "shop-1-9", "dmz", ["node.labels.zone==dmz"]],
+                    ["shop", "2.0", "shop-2-0", "dmz", ["node.labels.zone==dmz"]],
+                    ["stock", "1.0", "stock-1-0", "intra", ["node.labels.zone==intra"]],
+                ],
+            );
+        }
+        const reordered = planOf(mutate(PROD, (d) => d.apps.reverse().forEach((a) => a.releases.reverse())));
+        assert.deepEqual(reordered.releases, prod.releases);
+    });
+
+    test("service names: <app>-<release> made DNS-safe, or the explicit service", () => {
+        assert.equal(serviceNameOf({ name: "shop" }, { name: "2.0" }), "shop-2-0");
+        assert.equal(serviceNameOf({ name: "shop" }, { name: "RC_1..final-" }), "shop-rc-1-final");
+        assert.equal(serviceNameOf({ name: "shop" }, { name: "-x-" }), "shop-x");
+        assert.equal(serviceNameOf({ name: "shop" }, { name: "2.0", service: "web" }), "web");
+    });
+
+    test("every release of an app with hostnames joins the gateway network, even a release without hostnames", () => {
+        assert.deepEqual(byService(dev, "shop-2-0").networks, ["zone-dmz", "gateway"]);
+        assert.deepEqual(byService(dev, "stock-1-0").networks, ["zone-intra"]);
+        const unrouted = planOf(mutate(DEV, (d) => (d.apps[0].releases[0].hostnames = [])));
+        assert.deepEqual(byService(unrouted, "shop-1-9").networks, ["zone-dmz", "gateway"]);
+    });
+
+    test("images, replicas, env and labels: release over app", () => {
+        const r = byService(prod, "shop-1-9");
+        assert.equal(r.image, "registry.example.com/sklep/shop:1.9");
+        assert.equal(r.replicas, 3);
+        assert.deepEqual(r.env, { RELEASE: "1.9" });
+        assert.deepEqual(r.labels, { "swarm-platform.app": "shop", "swarm-platform.release": "1.9" });
+        const tuned = planOf(
+            mutate(BASE, (d) => {
+                d.apps[0].env = { Z: "app", A: "app" };
+                d.apps[0].labels = { team: "web", "swarm-platform.app": "spoofed" };
+                d.apps[0].releases[0].env = { A: "release" };
+                d.apps[0].releases[0].tag = "1.9.3";
+                d.apps[0].releases[0].replicas = 5;
+                d.apps[0].releases[1].image = "registry.example.com/shop-next:rc1";
+            }),
+        );
+        const old = byService(tuned, "shop-1-9");
+        assert.equal(old.image, "registry.example.com/shop:1.9.3");
+        assert.equal(old.replicas, 5);
+        assert.deepEqual(Object.entries(old.env), [
+            ["A", "release"],
+            ["Z", "app"],
+        ]);
+        assert.deepEqual(Object.entries(old.labels), [
+            ["swarm-platform.app", "shop"],
+            ["swarm-platform.release", "1.9"],
+            ["team", "web"],
+        ]);
+        const next = byService(tuned, "shop-2-0");
+        assert.equal(next.image, "registry.example.com/shop-next:rc1");
+        assert.equal(next.replicas, 2);
+        assert.deepEqual(next.env, { A: "app", Z: "app" });
+    });
+
+    test("build: context, optional dockerfile, args with RELEASE; built images are loaded into the nodes by default", () => {
+        assert.deepEqual(byService(dev, "shop-1-9").build, { context: "templates/demo-app", args: { RELEASE: "1.9" } });
+        assert.equal(byService(dev, "shop-1-9").load, true, "dev builds its images and loads them into the nodes");
+        assert.equal(byService(prod, "shop-1-9").load, false);
+        assert.equal("build" in byService(prod, "shop-1-9"), false);
+        const custom = planOf(
+            mutate(BASE, (d) => {
+                d.apps[0].build = partial({ context: "apps/shop", dockerfile: "Dockerfile.prod", args: { RELEASE: "spoofed", NODE: "20" } });
+                d.apps[0].load = false;
+                d.apps[1].load = true;
+            }),
+        );
+        assert.deepEqual(byService(custom, "shop-2-0").build, { context: "apps/shop", dockerfile: "Dockerfile.prod", args: { NODE: "20", RELEASE: "2.0" } });
+        assert.equal(byService(custom, "shop-2-0").load, false);
+        assert.equal(byService(custom, "stock-1-0").load, true);
+    });
+
+    test("healthcheck default: curl, or wget where the image has none, on the app's port and path", () => {
+        const r = byService(dev, "shop-1-9");
+        assert.deepEqual(r.healthcheck, {
+            test: ["CMD-SHELL", "curl -fsS -o /dev/null http://127.0.0.1:8000/healthz || wget -q -O /dev/null http://127.0.0.1:8000/healthz"],
+            interval: 5,
+            timeout: 3,
+            retries: 3,
+            startPeriod: 10,
+        });
+        const tuned = planOf(
+            mutate(BASE, (d) => {
+                d.apps[0].port = 3000;
+                d.apps[0].healthcheck = partial({ path: "/ready", interval: 2, timeout: 1, retries: 5, startPeriod: 0 });
+                d.apps[1].healthcheck = partial({ test: ["NONE"] });
+            }),
+        );
+        assert.deepEqual(byService(tuned, "shop-2-0").healthcheck, {
+            test: ["CMD-SHELL", "curl -fsS -o /dev/null http://127.0.0.1:3000/ready || wget -q -O /dev/null http://127.0.0.1:3000/ready"],
+            interval: 2,
+            timeout: 1,
+            retries: 5,
+            startPeriod: 0,
+        });
+        assert.equal(byService(tuned, "shop-2-0").port, 3000);
+        assert.deepEqual(byService(tuned, "stock-1-0").healthcheck.test, ["NONE"]);
+    });
+
+    test("update policy: start-first with automatic rollback; monitor defaults to startPeriod + interval × retries + 5", () => {
+        const r = byService(prod, "shop-2-0");
+        assert.deepEqual(r.update, { parallelism: 1, delay: 0, order: "start-first", failureAction: "rollback", monitor: 10 + 5 * 3 + 5, maxFailureRatio: 0 });
+        assert.deepEqual(r.rollback, { parallelism: 1, delay: 0, order: "stop-first", failureAction: "pause", monitor: 30, maxFailureRatio: 0 });
+
+        const tuned = planOf(mutate(PROD, (d) => (d.apps[0].healthcheck = partial({ startPeriod: 20, interval: 2, retries: 4 }))));
+        assert.equal(byService(tuned, "shop-2-0").update.monitor, 20 + 2 * 4 + 5);
+        assert.equal(byService(tuned, "shop-2-0").rollback.monitor, 20 + 2 * 4 + 5);
+        const explicit = planOf(
+            mutate(PROD, (d) => {
+                d.apps[0].update = partial({ monitor: 120, delay: 3, parallelism: 2, order: "stop-first", failureAction: "continue", maxFailureRatio: 0.2 });
+                d.apps[0].rollback = partial({ monitor: 90, failureAction: "continue" });
+            }),
+        );
+        assert.deepEqual(byService(explicit, "shop-2-0").update, { parallelism: 2, delay: 3, order: "stop-first", failureAction: "continue", monitor: 120, maxFailureRatio: 0.2 });
+        assert.deepEqual(byService(explicit, "shop-2-0").rollback, { parallelism: 1, delay: 0, order: "stop-first", failureAction: "continue", monitor: 90, maxFailureRatio: 0 });
+    });
+
+    test("publish defaults to tcp in host mode; endpoint mode and stop grace period pass through", () => {
+        const plan = planOf(
+            mutate(BASE, (d) => {
+                d.apps[1].allowPublishedPorts = true;
+                d.apps[1].publish = partial([{ target: 53, published: 5353 }, { target: 53, published: 53, protocol: "udp", mode: "ingress" }]);
+                d.apps[1].endpointMode = "vip";
+                d.apps[1].stopGracePeriod = 45;
+            }),
+        );
+        const r = byService(plan, "stock-1-0");
+        assert.deepEqual(r.publish, [
+            { target: 53, published: 5353, protocol: "tcp", mode: "host" },
+            { target: 53, published: 53, protocol: "udp", mode: "ingress" },
+        ]);
+        assert.equal(r.endpointMode, "vip");
+        assert.equal(r.stopGracePeriod, 45);
+        assert.deepEqual(byService(dev, "stock-1-0").publish, []);
+        assert.equal(byService(dev, "stock-1-0").endpointMode, "dnsrr");
+        assert.equal(byService(planOf(BASE), "stock-1-0").endpointMode, "vip");
+        assert.equal(byService(planOf(BASE), "stock-1-0").stopGracePeriod, 30);
+    });
+
+    test("update surge: start-first starts parallelism extra tasks (all with 0), stop-first none", () => {
+        assert.equal(updateSurge({ order: "start-first", parallelism: 2 }, 5), 2);
+        assert.equal(updateSurge({ order: "start-first", parallelism: 0 }, 5), 5);
+        assert.equal(updateSurge({ order: "start-first", parallelism: 0 }, 0), 1);
+        assert.equal(updateSurge({ order: "stop-first", parallelism: 0 }, 5), 0);
+        assert.equal(updateSurge({ order: "stop-first", parallelism: 3 }, 5), 0);
+    });
+});
+
+describe("planned routes", () => {
+    test("each hostname routes to its release's service, sorted by hostname", () => {
+        assert.deepEqual(json(dev.routes), [
+            { hostname: "nowy.sklep.localhost", app: "shop", release: "2.0", service: "shop-2-0", port: 8000, slots: 10 },
+            { hostname: "sklep.localhost", app: "shop", release: "2.0", service: "shop-2-0", port: 8000, slots: 10 },
+            { hostname: "stary.sklep.localhost", app: "shop", release: "1.9", service: "shop-1-9", port: 8000, slots: 10 },
+        ]);
+        assert.deepEqual(byService(dev, "shop-2-0").hostnames, ["nowy.sklep.localhost", "sklep.localhost"]);
+    });
+
+    test("prod routes name the certificate serving them", () => {
+        assert.deepEqual(prod.routes.map((r) => [r.hostname, r.tls]), [
+            ["nowy.sklep.pl", "tls-0"],
+            ["sklep.pl", "tls-0"],
+            ["stary.sklep.pl", "tls-0"],
+        ]);
+        assert.ok(dev.routes.every((r) => !("tls" in r)));
+    });
+
+    test("HAProxy slots hold twice replicas + surge (at least 10), also when parallelism 0 updates every task at once", () => {
+        const scaled = (parallelism: number, rollback?: { order: "start-first"; parallelism: number }) =>
+            planOf(
+                mutate(PROD, (d) => {
+                    d.gateway.engine = "haproxy";
+                    d.apps[0].replicas = 8;
+                    d.apps[0].update = partial({ parallelism });
+                    if (rollback) d.apps[0].rollback = partial(rollback);
+                }),
+            );
+        assert.equal(scaled(1).routes[0].slots, 2 * (8 + 1));
+        assert.equal(scaled(0).routes[0].slots, 2 * (8 + 8));
+        assert.equal(scaled(1, { order: "start-first", parallelism: 3 }).routes[0].slots, 2 * (8 + 3), "the larger of update and rollback surge");
+        assert.equal(prod.routes[0].slots, 10, "small releases get the floor of 10");
+        const five = planOf(mutate(PROD, (d) => (d.apps[0].replicas = 4)));
+        assert.equal(five.routes[0].slots, 10, "2 × (4 + 1) is exactly the floor");
+        const six = planOf(mutate(PROD, (d) => (d.apps[0].replicas = 5)));
+        assert.equal(six.routes[0].slots, 12);
+        const fixed = planOf(mutate(PROD, (d) => Object.assign(d.gateway, { engine: "haproxy", serverSlots: 40 })));
+        assert.ok(fixed.routes.every((r) => r.slots === 40));
+    });
+});
+
+describe("how plans change", () => {
+    test("a hostname moved to another release changes only its route and the two releases' hostname lists; DNS stays", () => {
+        const moved = planOf(
+            mutate(DEV, (d) => {
+                d.apps[0].releases[1].hostnames = ["nowy.sklep.localhost"];
+                d.apps[0].releases[0].hostnames.push("sklep.localhost");
+            }),
+        );
+        assert.deepEqual(diffPaths(json(dev), json(moved)), ["releases[0].hostnames", "releases[1].hostnames", "routes[1].release", "routes[1].service"]);
+        assert.deepEqual(moved.routes[1], { ...dev.routes[1], release: "1.9", service: "shop-1-9" });
+        assert.deepEqual(moved.dns, dev.dns);
+    });
+
+    test("adding a release adds one service, its routes and their DNS records, and nothing else", () => {
+        const added = planOf(
+            mutate(DEV, (d) => {
+                d.apps[0].releases.push(partial({ name: "2.1", hostnames: ["beta.sklep.localhost"], env: { RELEASE: "2.1" } }));
+            }),
+        );
+        assert.deepEqual(diffPaths(json(dev), json(added)), ["dns.records", "releases", "routes"]);
+        const newReleases = added.releases.filter((r) => !dev.releases.some((o) => o.service === r.service));
+        assert.deepEqual(newReleases.map((r) => [r.service, r.image, r.hostnames]), [["shop-2-1", "swarm-platform/demo-app:2.1", ["beta.sklep.localhost"]]]);
+        assert.deepEqual(json(added.releases.filter((r) => r.service !== "shop-2-1")), json(dev.releases));
+        assert.deepEqual(json(added.routes.filter((r) => r.hostname !== "beta.sklep.localhost")), json(dev.routes));
+        assert.deepEqual(added.routes.filter((r) => r.hostname === "beta.sklep.localhost").map((r) => r.service), ["shop-2-1"]);
+        assert.deepEqual(added.dns.records.filter((r) => r.name === "beta.sklep.localhost").map((r) => r.value), ["172.28.40.100"]);
+    });
+
+    test("removing a release removes its service, routes and DNS records, and nothing else", () => {
+        const removed = planOf(mutate(DEV, (d) => d.apps[0].releases.splice(0, 1)));
+        assert.deepEqual(diffPaths(json(dev), json(removed)), ["dns.records", "releases", "routes"]);
+        assert.deepEqual(removed.releases.map((r) => r.service), ["shop-2-0", "stock-1-0"]);
+        assert.ok(!removed.routes.some((r) => r.hostname === "stary.sklep.localhost"));
+        assert.ok(!removed.dns.records.some((r) => r.name === "stary.sklep.localhost"));
+    });
+
+    test("scaling a release changes only that release's replicas", () => {
+        const scaled = planOf(mutate(DEV, (d) => (d.apps[0].releases[1].replicas = 4)));
+        assert.deepEqual(diffPaths(json(dev), json(scaled)), ["releases[1].replicas"]);
+    });
+});
