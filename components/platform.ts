@@ -42,13 +42,17 @@ const LEGACY_NAMES = {
 export class Platform extends pulumi.ComponentResource {
     /** The nodes, whatever their driver. */
     public readonly nodes: NodeSet;
+    /** The swarm: init, joins, memberships, and its docker provider. */
     public readonly swarm: Swarm;
+    /** The overlays (and the custom ingress). */
     public readonly networks: Networks;
     /** Absent when the plan has no virtual IP. */
     public readonly virtualIp?: VirtualIp;
+    /** The gateway: image, routes per node, global service. */
     public readonly gateway: Gateway;
     /** Releases by service name. */
     public readonly releases: Record<string, Release> = {};
+    /** The DNS records and zone file. */
     public readonly dns: Dns;
     /** How Pulumi reaches the bootstrap manager's engine. */
     public readonly managerHost: string;

@@ -21,8 +21,11 @@ export interface SwarmArgs {
 
 /** The swarm's join tokens and unlock key (a secret). */
 export interface JoinTokens {
+    /** Joins a worker. */
     readonly worker: string;
+    /** Joins a manager. */
     readonly manager: string;
+    /** Unlocks a restarted manager under autolock ("" without). */
     readonly unlockKey: string;
 }
 

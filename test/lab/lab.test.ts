@@ -148,7 +148,7 @@ test("c. new replicas followed: 2.0 from 2 to 4 tasks, the gateway spreads over 
     const apps = withRelease(devApps(), "shop", "2.0", (r) => (r.replicas = 4));
     const r = await up({ apps }, "2.0 x4");
     assert.equal(r.ok, true, r.errors.join("\n"));
-    assert.deepEqual(r.changes.map((c) => `${c.op} ${c.urn.split("::").pop()}`), ["update shop-2-0-service"]);
+    assert.deepEqual(r.changes.map((c) => `${c.op} ${c.urn.split("::").pop()}`), ["update platform-shop-2-0-service"]);
     const tUp = now();
     assert.ok(await converged(60, { "shop-2-0": 4 }), `2.0 did not reach 4 tasks: ${JSON.stringify(await serviceReplicas())}`);
     const tRunning = now();
@@ -240,7 +240,7 @@ test("f. missing backend: 1.9's service gone → its hostname 502/504, the rest 
         // `pulumi up --refresh`: the engine notices the service is gone and creates it again
         const r = await engine("up", { apps: apps21() }, 600_000, { LAB_REFRESH: "1" });
         assert.equal(r.ok, true, r.errors.join("\n"));
-        assert.deepEqual(r.changes.map((c) => `${c.op} ${c.urn.split("::").pop()}`), ["create shop-1-9-service"]);
+        assert.deepEqual(r.changes.map((c) => `${c.op} ${c.urn.split("::").pop()}`), ["create platform-shop-1-9-service"]);
     }
     const t1 = now();
     assert.ok(await answersFrom("stary.sklep.localhost", "1.9", 60), "1.9 does not answer again");
