@@ -47,6 +47,8 @@ export interface RunOptions {
     /** Secret config values by key. */
     readonly secrets?: Record<string, string>;
     readonly preview?: boolean;
+    /** The program to run (default: the real index.ts). */
+    readonly program?: string;
 }
 
 /** The platform keys and secret names of a committed stack file. */
@@ -125,10 +127,11 @@ export async function runProgram(opts: RunOptions): Promise<RunResult> {
                 pending.push(describe(args, urn));
                 return undefined;
             });
-            delete require.cache[require.resolve(INDEX)];
+            const entry = opts.program ?? INDEX;
+            delete require.cache[require.resolve(entry)];
             try {
                 // eslint-disable-next-line @typescript-eslint/no-require-imports
-                program = require(INDEX) as Record<string, unknown>;
+                program = require(entry) as Record<string, unknown>;
             } catch (err) {
                 // Rethrown below, after the stack resource settles, so no promise is left rejected behind.
                 loadError = err;

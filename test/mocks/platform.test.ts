@@ -1,5 +1,6 @@
 // Mock tests of index.ts: the resources the program declares for the dev and prod stacks and for changed configs.
 import assert from "node:assert/strict";
+import * as path from "node:path";
 import { describe, it } from "node:test";
 import { type StackConfigInput } from "../../model";
 import { byName, ofType, Registered, RunResult, runProgram, stackConfig } from "./harness";
@@ -312,6 +313,21 @@ describe("identity never by list position", () => {
             assert.deepEqual(after.outputs, before.outputs);
         });
     }
+});
+
+describe("two platforms in one program", () => {
+    it("do not collide: every resource of each is named from its platform's name", async () => {
+        const r = await runProgram({ stack: "dev", config: stackConfig("dev"), program: path.join(__dirname, "fixtures", "two-platforms.ts") });
+        const urns = [...r.declared.values()].map((d) => d.urn);
+        assert.equal(new Set(urns).size, urns.length, "URNs are unique");
+        const children = [...r.declared.values()].filter((d) => d.parent === "blue" || d.parent === "green");
+        assert.ok(children.length >= 2 * 6, `each platform has its concept components (${children.length})`);
+        for (const d of r.declared.values()) {
+            if (d.type === "pulumi:pulumi:Stack" || d.name === "local-engine") continue;
+            assert.match(d.name, /^(blue|green)(-|$)/, `${d.type} ${d.name}`);
+        }
+        assert.equal(r.resources.filter((x) => x.name.startsWith("blue-")).length, r.resources.filter((x) => x.name.startsWith("green-")).length);
+    });
 });
 
 describe("bad input", () => {
