@@ -275,6 +275,7 @@ export async function up(opts: EngineOptions): Promise<EngineResult> {
                                 deletedAsDependent.add(d.urn);
                                 saveState(opts.statePath, state);
                             }
+                            log(`- delete ${args.type} ${args.name} (replaced delete-first)`);
                             await handler.delete(prior.name, prior.id, prior.inputs, prior.outputs, { engine: prior.engine, log });
                             delete state.resources[urn];
                             saveState(opts.statePath, state);

@@ -92,7 +92,7 @@ const readPolicy = (p: ApiPolicy | undefined) =>
         order: p.Order,
     };
 
-/** The spec as the provider flattens it (durations via shortDur, ratios with one decimal, networks by id). */
+/** The spec as the provider flattens it (durations via shortDur, ratios with one decimal, networks by id, the image as docker holds it). */
 async function read(id: string, ctx: Ctx, inputs: Props): Promise<Props> {
     // eslint-disable-next-line @typescript-eslint/no-explicit-any
     const s = (await dockerApi(ctx.engine, "GET", `/services/${id}`)) as { Spec: any };
@@ -109,7 +109,7 @@ async function read(id: string, ctx: Ctx, inputs: Props): Promise<Props> {
         mode: spec.Mode?.Global ? { global: true } : { replicated: { replicas: spec.Mode?.Replicated?.Replicas ?? 1 } },
         taskSpec: {
             containerSpec: {
-                image: String(c.Image ?? "").replace(/@sha256:[0-9a-f]+$/, ""),
+                image: c.Image,
                 ...(c.Command ? { commands: c.Command } : {}),
                 ...(c.Args ? { args: c.Args } : {}),
                 env: Object.fromEntries(((c.Env as string[]) ?? []).map((e) => [e.slice(0, e.indexOf("=")), e.slice(e.indexOf("=") + 1)])),
