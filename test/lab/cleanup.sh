@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sweeps everything the lab can have left on the host engine (after an interrupted run): the dev stack's node
-# containers, volumes and bridge network, the gateway images the lab built, the release tags it made, its state.
+# containers, volumes and bridge network, the gateway images the lab built (the docker provider never deletes a
+# built image, not even on destroy), the release tags it made, its state.
 # Only names the lab creates; bounded. Usage: bash test/lab/cleanup.sh
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."

@@ -1,13 +1,13 @@
 // The lab engine: runs the REAL program (index.ts) under pulumi.runtime.setMocks, with a mock whose newResource
-// performs each resource for real (resources.ts) and a state file keyed by URN, so that a second run does what
-// `pulumi up` would: unchanged → untouched, changed → update in place or replace, gone → deleted (reverse creation
-// order, after the program's registrations drained); `destroy` deletes everything in reverse order.
-// It stands in for the Pulumi engine only because no CLI/plugins can run here. What it does NOT do: refresh
-// (it diffs inputs against the stored inputs, like `pulumi up` without --refresh), previews, protect, aliases.
+// performs each resource for real (resources/, one file per type) and a state file keyed by URN, so that a second
+// run does what `pulumi up` would. This file holds only the generic step logic: the provider's diff of the stored
+// (read-back) state against the new inputs → same / update / replace (create-first, or delete-first together with
+// the dependents that would be replaced), gone → deleted (reverse creation order, after the program's
+// registrations drained); `destroy` deletes everything in reverse order. The rules: docs/provider-rules.md.
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { HOST_ENGINE } from "./docker-api";
-import { canonical, Ctx, HANDLERS, Props } from "./resources";
+import { canonical, Ctx, Handler, HANDLERS, Props, UNKNOWN } from "./resources";
 
 export interface StoredResource {
     readonly urn: string;
@@ -15,12 +15,15 @@ export interface StoredResource {
     readonly name: string;
     readonly id: string;
     readonly inputs: Props;
+    /** The state as the provider read it back after create/update: what the next diff runs against. */
     readonly outputs: Props;
     /** The docker engine the resource lives on (kept so it can be deleted after its provider is gone). */
     readonly engine: string;
     /** Creation sequence number: deletion runs in reverse. */
     readonly seq: number;
     readonly dependencies: readonly string[];
+    /** Per input: the resources its value came from (the engine's property dependencies). */
+    readonly propertyDependencies?: Readonly<Record<string, readonly string[]>>;
 }
 
 export interface LabState {
@@ -78,13 +81,20 @@ function plain(v: unknown, sigKey: string, secretSig: string): unknown {
     return v;
 }
 
-/** Which top-level inputs differ; for strings, where (so a surprising diff can be explained). */
-function diffKeys(olds: Props, news: Props): string {
-    const keys = [...new Set([...Object.keys(olds), ...Object.keys(news)])].filter((k) => canonical(olds[k]) !== canonical(news[k]));
+interface Meta {
+    parent: string;
+    deps: string[];
+    propertyDeps: Record<string, string[]>;
+    deleteBeforeReplace: boolean;
+    ignoreChanges: string[];
+}
+
+/** The differing keys, each with where a string differs (so a surprising diff can be explained). */
+function diffKeys(olds: Props, news: Props, keys: string[]): string {
     return keys
         .map((k) => {
-            const a = olds[k];
-            const b = news[k];
+            const a = typeof olds[k] === "string" ? olds[k] : canonical(olds[k]);
+            const b = typeof news[k] === "string" ? news[k] : canonical(news[k]);
             if (typeof a !== "string" || typeof b !== "string") return k;
             let i = 0;
             while (i < a.length && a[i] === b[i]) i++;
@@ -148,7 +158,9 @@ export async function up(opts: EngineOptions): Promise<EngineResult> {
     // assigned after setMocks (the mock closure below reads it later, when the program registers resources)
     // eslint-disable-next-line prefer-const
     let mon: { registerResource(req: unknown, cb: unknown): unknown; newUrn(p: string, t: string, n: string): string };
-    const meta = new Map<string, { parent: string; deps: string[]; deleteBeforeReplace: boolean; ignoreChanges: string[] }>();
+    const meta = new Map<string, Meta>();
+    /** Dependents deleted ahead of a delete-first replacement: created again (a replace) when the program registers them. */
+    const deletedAsDependent = new Set<string>();
 
     const engineOf = (providerRef: string | undefined): string => {
         if (!providerRef) return HOST_ENGINE;
@@ -156,6 +168,38 @@ export async function up(opts: EngineOptions): Promise<EngineResult> {
         const p = Object.values(state.resources).find((r) => r.type.startsWith("pulumi:providers:") && r.id === id);
         if (!p) return HOST_ENGINE; // a default provider: the engine running the program
         return String(p.outputs.host ?? HOST_ENGINE);
+    };
+
+    /** Runs f after every f queued before it has finished. */
+    let queue: Promise<unknown> = Promise.resolve();
+    const serially = (f: () => Promise<void>): Promise<void> => {
+        const next = queue.then(f);
+        queue = next.catch(() => undefined);
+        return next;
+    };
+    /**
+     * The engine's calculateDependentReplacements: every resource that (transitively) depends on `root` and whose
+     * own provider diff forces a replacement once the inputs it takes from a resource being replaced are unknown.
+     * In dependency (creation) order.
+     */
+    const dependentReplacements = (root: StoredResource): StoredResource[] => {
+        const replaceSet = new Set([root.urn]);
+        const dependents = new Set([root.urn]);
+        const out: StoredResource[] = [];
+        for (const d of Object.values(state.resources).sort((a, b) => a.seq - b.seq)) {
+            const deps = [...d.dependencies, ...Object.values(d.propertyDependencies ?? {}).flat()];
+            if (d.urn === root.urn || !deps.some((u) => dependents.has(u))) continue;
+            dependents.add(d.urn);
+            const h: Handler | undefined = HANDLERS[d.type];
+            const unknownKeys = Object.entries(d.propertyDependencies ?? {}).filter(([, urns]) => urns.some((u) => replaceSet.has(u))).map(([k]) => k);
+            if (!h || !unknownKeys.length) continue;
+            const inputsForDiff = { ...d.inputs, ...Object.fromEntries(unknownKeys.map((k) => [k, UNKNOWN])) };
+            if (h.diff(d.outputs, d.inputs, inputsForDiff).replaces.length) {
+                replaceSet.add(d.urn);
+                out.push(d);
+            }
+        }
+        return out;
     };
 
     const mocks = {
@@ -178,7 +222,7 @@ export async function up(opts: EngineOptions): Promise<EngineResult> {
     async function perform(args: { type: string; name: string; inputs: Props; provider?: string; custom?: boolean; id?: string }) {
         {
             const key = `${args.type}::${args.name}`;
-            const m = meta.get(key) ?? { parent: "", deps: [], deleteBeforeReplace: false, ignoreChanges: [] };
+            const m = meta.get(key) ?? { parent: "", deps: [], propertyDeps: {}, deleteBeforeReplace: false, ignoreChanges: [] };
             const urn = mon.newUrn(m.parent, args.type, args.name);
             seen.add(urn);
             try {
@@ -193,33 +237,57 @@ export async function up(opts: EngineOptions): Promise<EngineResult> {
                     for (const k of m.ignoreChanges) if (k in prior.inputs) inputs[k] = prior.inputs[k];
                 }
                 const store = (id: string, outputs: Props, seq: number) => {
-                    state.resources[urn] = { urn, type: args.type, name: args.name, id, inputs, outputs, engine, seq, dependencies: m.deps };
+                    state.resources[urn] = { urn, type: args.type, name: args.name, id, inputs, outputs, engine, seq, dependencies: m.deps, propertyDependencies: m.propertyDeps };
                     saveState(opts.statePath, state);
                     return { id, state: outputs };
                 };
                 if (!prior) {
-                    log(`+ create ${args.type} ${args.name}`);
+                    const again = deletedAsDependent.has(urn);
+                    log(`+ create ${args.type} ${args.name}${again ? " (its dependency was replaced delete-first)" : ""}`);
                     const c = await handler.create(args.name, inputs, ctx);
-                    result.counts.created++;
-                    result.changes.push({ urn, op: "create" });
+                    result.counts[again ? "replaced" : "created"]++;
+                    result.changes.push({ urn, op: again ? "replace" : "create" });
                     return store(c.id, c.outputs, ++state.seq);
                 }
-                if (canonical(prior.inputs) === canonical(inputs)) {
+                const diff = handler.diff(prior.outputs, prior.inputs, inputs);
+                // ignoreChanges: the engine keeps the old inputs there (above) and the bridge drops those paths from its diff
+                const ignored = (k: string) => m.ignoreChanges.some((p) => p === k || p.startsWith(`${k}.`) || p.startsWith(`${k}[`));
+                const changed = diff.changed.filter((k) => !ignored(k));
+                const replaces = diff.replaces.filter((k) => !ignored(k.split(".")[0]));
+                if (!changed.length) {
                     result.counts.unchanged++;
+                    // a "same" step still records the new inputs (the state read back stays)
+                    if (canonical(prior.inputs) !== canonical(inputs)) store(prior.id, prior.outputs, prior.seq);
                     return { id: prior.id, state: prior.outputs };
                 }
-                if (!handler.update || handler.replaces(prior.inputs, inputs)) {
-                    log(`+- replace ${args.type} ${args.name} (${diffKeys(prior.inputs, inputs)})${m.deleteBeforeReplace ? " delete first" : ""}`);
-                    if (m.deleteBeforeReplace) {
-                        await handler.delete(prior.name, prior.id, prior.inputs, prior.outputs, { engine: prior.engine, log });
+                if (!handler.update || replaces.length) {
+                    const deleteFirst = m.deleteBeforeReplace || (handler.deleteBeforeReplace?.(inputs) ?? false);
+                    log(`+- replace ${args.type} ${args.name} (${replaces.join(", ") || changed.join(", ")}: ${diffKeys(prior.outputs, inputs, replaces.length ? replaces : changed)})${deleteFirst ? " delete first" : ""}`);
+                    if (deleteFirst) {
+                        // One delete-first replacement at a time (the engine plans them one after the other): a
+                        // dependent of two replaced resources is deleted once.
+                        await serially(async () => {
+                            // like the engine: first the dependents that the unknown new id/name would replace, newest first
+                            for (const d of dependentReplacements(prior).reverse()) {
+                                log(`- delete ${d.type} ${d.name} (depends on ${args.name}, replaced delete-first)`);
+                                await HANDLERS[d.type].delete(d.name, d.id, d.inputs, d.outputs, { engine: d.engine, log });
+                                delete state.resources[d.urn];
+                                deletedAsDependent.add(d.urn);
+                                saveState(opts.statePath, state);
+                            }
+                            log(`- delete ${args.type} ${args.name} (replaced delete-first)`);
+                            await handler.delete(prior.name, prior.id, prior.inputs, prior.outputs, { engine: prior.engine, log });
+                            delete state.resources[urn];
+                            saveState(opts.statePath, state);
+                        });
                     } else pendingDeletes.push(prior);
                     const c = await handler.create(args.name, inputs, ctx);
                     result.counts.replaced++;
                     result.changes.push({ urn, op: "replace" });
                     return store(c.id, c.outputs, ++state.seq);
                 }
-                log(`~ update ${args.type} ${args.name} (${diffKeys(prior.inputs, inputs)})`);
-                const outputs = await handler.update(args.name, prior.id, prior.inputs, inputs, prior.outputs, ctx);
+                log(`~ update ${args.type} ${args.name} (${diffKeys(prior.outputs, inputs, changed)})`);
+                const outputs = await handler.update(args.name, prior.id, prior.outputs, inputs, ctx);
                 result.counts.updated++;
                 result.changes.push({ urn, op: "update" });
                 return store(prior.id, outputs, prior.seq);
@@ -244,10 +312,14 @@ export async function up(opts: EngineOptions): Promise<EngineResult> {
             getDependenciesList(): string[];
             getDeletebeforereplace(): boolean;
             getIgnorechangesList(): string[];
+            getPropertydependenciesMap(): { forEach(f: (v: { getUrnsList(): string[] }, k: string) => void): void };
         };
+        const propertyDeps: Record<string, string[]> = {};
+        r.getPropertydependenciesMap().forEach((v, k) => (propertyDeps[k] = v.getUrnsList()));
         meta.set(`${r.getType()}::${r.getName()}`, {
             parent: r.getParent(),
             deps: r.getDependenciesList(),
+            propertyDeps,
             deleteBeforeReplace: r.getDeletebeforereplace(),
             ignoreChanges: r.getIgnorechangesList(),
         });
