@@ -65,7 +65,7 @@ export function overlayArgs(net: PlanNetwork): docker.NetworkArgs {
         name: net.name,
         driver: "overlay",
         attachable: net.attachable,
-        ...(net.subnet ? { ipamConfigs: [{ subnet: net.subnet }] } : {}),
+        ...(net.subnet ? { ipamConfigs: [{ subnet: net.subnet, gateway: net.gateway }] } : {}),
         options: driverOptions(net.encrypted, net.mtu),
         labels: [
             { label: "swarm-platform.network", value: net.key },
@@ -79,7 +79,7 @@ function ingressArgs(ingress: PlanIngress): docker.NetworkArgs {
         name: ingress.name,
         driver: "overlay",
         ingress: true,
-        ipamConfigs: [{ subnet: ingress.subnet, ...(ingress.gateway ? { gateway: ingress.gateway } : {}) }],
+        ipamConfigs: [{ subnet: ingress.subnet, gateway: ingress.gateway }],
         options: driverOptions(ingress.encrypted, ingress.mtu),
         labels: [{ label: "swarm-platform.options", value: JSON.stringify(driverOptions(ingress.encrypted, ingress.mtu)) }],
     };

@@ -1,7 +1,7 @@
 // Networks: one overlay per zone, the gateway overlay, optionally a custom ingress replacing swarm's default.
 import { z } from "zod";
 import { cidr, ipv4, name } from "./fields";
-import { type Cidr, contains, overlaps, parseCidr } from "./net";
+import { type Cidr, contains, intToIp, overlaps, parseCidr } from "./net";
 import { compare } from "./order";
 import type { StackConfig } from "./schema";
 import type { Report } from "./validation";
@@ -47,6 +47,9 @@ export interface PlanNetwork {
     readonly zone?: string;
     /** Fixed subnet; else allocated from the swarm's pools. */
     readonly subnet?: string;
+    /** With a fixed subnet: its gateway, the address docker assigns (the subnet's first host). Sent explicitly:
+     *  the provider reads it back and a changed IPAM entry replaces the network. */
+    readonly gateway?: string;
     /** IPsec for data traffic. */
     readonly encrypted: boolean;
     /** `docker run --network` allowed. */
@@ -60,7 +63,8 @@ export interface PlanIngress {
     /** Always `ingress`: swarm has one ingress network. */
     readonly name: "ingress";
     readonly subnet: string;
-    readonly gateway?: string;
+    /** From config, else the subnet's first host (what docker assigns; see PlanNetwork.gateway). */
+    readonly gateway: string;
     readonly encrypted: boolean;
     readonly mtu?: number;
 }
@@ -139,11 +143,18 @@ export function checkNetworks(c: StackConfig, report: Report): void {
     if (names.has("ingress")) report(names.get("ingress") ?? "networks", `"ingress" is reserved for the swarm's ingress network`);
 }
 
+/** The address docker gives a network's gateway when none is set: the subnet's first host. */
+export function firstHost(subnet: string): string {
+    const net = parseCidr(subnet);
+    if (!net) throw new Error(`not a subnet: ${subnet}`);
+    return intToIp(net.network + 1);
+}
+
 function overlay(key: string, name: string, net: Omit<StackConfig["networks"]["gateway"], "name">): PlanNetwork {
     return {
         key,
         name,
-        ...(net.subnet ? { subnet: net.subnet } : {}),
+        ...(net.subnet ? { subnet: net.subnet, gateway: firstHost(net.subnet) } : {}),
         encrypted: net.encrypted,
         attachable: net.attachable,
         ...(net.mtu ? { mtu: net.mtu } : {}),
@@ -160,6 +171,8 @@ export function planNetworks(c: StackConfig): PlanNetworks {
     return {
         overlays,
         gateway: c.networks.gateway.name,
-        ...(c.networks.ingress ? { ingress: { name: "ingress" as const, ...c.networks.ingress } } : {}),
+        ...(c.networks.ingress
+            ? { ingress: { name: "ingress" as const, ...c.networks.ingress, gateway: c.networks.ingress.gateway ?? firstHost(c.networks.ingress.subnet) } }
+            : {}),
     };
 }

@@ -65,6 +65,8 @@ describe("dev stack (docker driver)", () => {
     it("declares overlays per zone and for the gateway on the swarm provider", () => {
         const overlays = ofType(dev, "docker:index/network:Network").filter((n) => n.inputs.driver === "overlay");
         assert.deepEqual(overlays.map((n) => n.inputs.name).sort(), ["gateway", "zone-dmz", "zone-intra"]);
+        // The gateway docker assigns, sent as the provider reads it back: with [{ subnet }] alone every run would replace the network.
+        assert.deepEqual(overlays.map((n) => n.inputs.ipamConfigs).sort(), [[{ subnet: "10.209.0.0/24", gateway: "10.209.0.1" }], [{ subnet: "10.209.1.0/24", gateway: "10.209.1.1" }], [{ subnet: "10.209.2.0/24", gateway: "10.209.2.1" }]]);
         for (const o of overlays) assert.match(String(o.provider), /platform-swarm-manager/);
     });
 
@@ -207,7 +209,7 @@ describe("prod stack (ssh driver)", () => {
     it("replaces the ingress with an encrypted custom one and mounts TLS material as swarm secrets", () => {
         const ingress = ofType(prod, "docker:index/network:Network").find((n) => n.inputs.ingress === true);
         assert.ok(ingress, "custom ingress declared");
-        assert.deepEqual(ingress!.inputs.ipamConfigs, [{ subnet: "10.127.0.0/24" }]);
+        assert.deepEqual(ingress!.inputs.ipamConfigs, [{ subnet: "10.127.0.0/24", gateway: "10.127.0.1" }], "the gateway docker assigns, as the provider reads it back");
         assert.ok(prod.declared.get("platform-networks-ingress")!.dependsOn.includes("platform-networks-default-ingress-removed"));
         assert.equal(count(prod, "docker:index/secret:Secret"), 2);
         const gw = services(prod).get("gateway")!;

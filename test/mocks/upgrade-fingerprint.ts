@@ -14,7 +14,7 @@ export interface Fingerprint {
     readonly inputs: Readonly<Record<string, string>>;
 }
 
-function hash(value: unknown): string {
+export function hash(value: unknown): string {
     return crypto.createHash("sha256").update(JSON.stringify(value ?? null)).digest("hex").slice(0, 16);
 }
 

@@ -125,9 +125,9 @@ describe("planned overlays", () => {
     test("dev: the gateway overlay first, then one overlay per zone with its subnet", () => {
         assert.deepEqual(json(dev.networks), {
             overlays: [
-                { key: "gateway", name: "gateway", subnet: "10.209.0.0/24", encrypted: false, attachable: true },
-                { key: "zone:dmz", name: "zone-dmz", subnet: "10.209.1.0/24", encrypted: false, attachable: false, zone: "dmz" },
-                { key: "zone:intra", name: "zone-intra", subnet: "10.209.2.0/24", encrypted: false, attachable: false, zone: "intra" },
+                { key: "gateway", name: "gateway", subnet: "10.209.0.0/24", gateway: "10.209.0.1", encrypted: false, attachable: true },
+                { key: "zone:dmz", name: "zone-dmz", subnet: "10.209.1.0/24", gateway: "10.209.1.1", encrypted: false, attachable: false, zone: "dmz" },
+                { key: "zone:intra", name: "zone-intra", subnet: "10.209.2.0/24", gateway: "10.209.2.1", encrypted: false, attachable: false, zone: "intra" },
             ],
             gateway: "gateway",
         });
@@ -143,7 +143,7 @@ describe("planned overlays", () => {
                 ["zone:intra", "zone-intra", undefined, true],
             ],
         );
-        assert.deepEqual(prod.networks.ingress, { name: "ingress", subnet: "10.127.0.0/24", encrypted: true });
+        assert.deepEqual(prod.networks.ingress, { name: "ingress", subnet: "10.127.0.0/24", gateway: "10.127.0.1", encrypted: true });
     });
 
     test("zone overlays are ordered by zone, whatever the order of networks.zones", () => {
@@ -163,7 +163,7 @@ describe("planned overlays", () => {
             overlays: [
                 { key: "gateway", name: "edge", encrypted: false, attachable: false, mtu: 1400 },
                 { key: "zone:dmz", name: "dmz-net", encrypted: true, attachable: true, zone: "dmz" },
-                { key: "zone:intra", name: "zone-intra", subnet: "10.209.2.0/24", encrypted: false, attachable: false, zone: "intra" },
+                { key: "zone:intra", name: "zone-intra", subnet: "10.209.2.0/24", gateway: "10.209.2.1", encrypted: false, attachable: false, zone: "intra" },
             ],
             gateway: "edge",
             ingress: { name: "ingress", subnet: "10.210.0.0/24", gateway: "10.210.0.1", encrypted: false, mtu: 1450 },
