@@ -1,0 +1,242 @@
+// CI that cannot leak: the GitHub Actions workflows, read as data. Code from a pull request never runs with a
+// secret or in an environment; every action is pinned by commit SHA; the prod jobs stay behind their environments.
+// The real guard is the environments (prod secrets only there, deployment branches = main; docs/ci.md): this test
+// keeps the workflow files from drifting away from that.
+import assert from "node:assert/strict";
+import { readdirSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { describe, it } from "node:test";
+import { parse } from "yaml";
+
+type Job = Record<string, unknown>;
+type Workflow = Record<string, unknown> & { jobs?: Record<string, Job> };
+
+const DIR = path.join(__dirname, "..", "..", ".github", "workflows");
+const PR_EVENTS = new Set(["pull_request", "pull_request_target"]);
+const SHA_PIN = /^[^@\s]+@[0-9a-f]{40}$/;
+// `secrets.X`, `secrets['X']`, `toJSON(secrets)`; and the job token under its two names.
+const SECRET_REF = /\bsecrets\b/;
+const TOKEN_REF = /\bgithub\.token\b|\bGITHUB_TOKEN\b/;
+
+/** The events a workflow runs on, whichever of the three `on:` forms it uses. */
+export function eventsOf(wf: Workflow): string[] {
+    // YAML 1.1 readers turn a bare `on` into `true`: accept both keys.
+    const on = wf.on ?? wf["true"];
+    if (typeof on === "string") return [on];
+    if (Array.isArray(on)) return on.map(String);
+    if (on && typeof on === "object") return Object.keys(on);
+    return [];
+}
+
+/** Every string (keys included) anywhere in a value. */
+function stringsIn(value: unknown): string[] {
+    if (typeof value === "string") return [value];
+    if (Array.isArray(value)) return value.flatMap(stringsIn);
+    if (value && typeof value === "object") return Object.entries(value).flatMap(([k, v]) => [k, ...stringsIn(v)]);
+    return [];
+}
+
+const refsSecret = (value: unknown) => stringsIn(value).some((s) => SECRET_REF.test(s));
+const refsToken = (value: unknown) => stringsIn(value).some((s) => TOKEN_REF.test(s));
+/** A `permissions:` block that grants any write (`write-all` or a scope set to `write`). */
+const grantsWrite = (permissions: unknown) =>
+    permissions === "write-all" || (typeof permissions === "object" && permissions !== null && Object.values(permissions).includes("write"));
+
+function usesOf(job: Job): string[] {
+    const steps = Array.isArray(job.steps) ? (job.steps as Record<string, unknown>[]) : [];
+    const uses = steps.map((s) => s.uses).filter((u): u is string => typeof u === "string");
+    return typeof job.uses === "string" ? [job.uses, ...uses] : uses;
+}
+
+/** What is wrong with one parsed workflow; empty when nothing is. */
+export function checkWorkflow(name: string, wf: Workflow): string[] {
+    const problems: string[] = [];
+    const events = eventsOf(wf);
+    if (events.length === 0) problems.push(`${name}: no \`on:\` events`);
+    if (events.includes("pull_request_target")) {
+        problems.push(`${name}: runs on pull_request_target (the base repo's secrets with the PR's code in reach; docs/ci.md)`);
+    }
+    const fromPr = events.some((e) => PR_EVENTS.has(e));
+    const { jobs = {}, ...top } = wf;
+    if (fromPr) {
+        if (refsSecret(top)) problems.push(`${name}: pull-request workflow references secrets outside its jobs`);
+        if (refsToken(top)) problems.push(`${name}: pull-request workflow references the GitHub token outside its jobs`);
+        if (top.permissions === undefined) problems.push(`${name}: pull-request workflow does not set \`permissions:\` (the default token may write)`);
+        if (grantsWrite(top.permissions)) problems.push(`${name}: pull-request workflow grants a write permission`);
+    }
+    for (const [id, job] of Object.entries(jobs)) {
+        const where = `${name} job ${id}`;
+        for (const u of usesOf(job)) {
+            if (!u.startsWith("./") && !SHA_PIN.test(u)) problems.push(`${where}: \`uses: ${u}\` is not pinned by a 40-hex commit SHA`);
+        }
+        if (fromPr) {
+            if (refsSecret(job) || job.secrets !== undefined) problems.push(`${where}: runs on a pull request and references secrets`);
+            if (refsToken(job)) problems.push(`${where}: runs on a pull request and references the GitHub token`);
+            if (job.environment !== undefined) problems.push(`${where}: runs on a pull request and has an environment`);
+            if (grantsWrite(job.permissions)) problems.push(`${where}: runs on a pull request and grants a write permission`);
+            if (typeof job["runs-on"] !== "string" || !/^ubuntu-/.test(job["runs-on"])) {
+                problems.push(`${where}: runs on a pull request on a runner that is not GitHub-hosted ubuntu-*`);
+            }
+        } else if (refsSecret(job) && job.environment === undefined) {
+            problems.push(`${where}: references secrets but has no environment (prod secrets live only in environments)`);
+        }
+    }
+    return problems;
+}
+
+/** Every `uses:` line carries the version it pins as a trailing comment: `uses: owner/repo@<sha> # v1.2.3`. */
+export function checkPinComments(name: string, text: string): string[] {
+    return text
+        .split("\n")
+        .map((line, i) => ({ line, n: i + 1 }))
+        .filter(({ line }) => /^\s*(-\s+)?uses:/.test(line))
+        .filter(({ line }) => !/^\s*(-\s+)?uses:\s*\S+@[0-9a-f]{40}\s+#\s*v\d+(\.\d+)*\s*$/.test(line))
+        .map(({ line, n }) => `${name}:${n}: \`${line.trim()}\` lacks a SHA pin with a \`# vX.Y.Z\` comment`);
+}
+
+const environmentName = (job: Job | undefined) => {
+    const env = job?.environment;
+    return typeof env === "object" && env !== null ? (env as { name?: unknown }).name : env;
+};
+
+const files = readdirSync(DIR).filter((f) => /\.ya?ml$/.test(f)).sort();
+const text = (f: string) => readFileSync(path.join(DIR, f), "utf8");
+const workflow = (f: string) => parse(text(f)) as Workflow;
+
+describe("workflows in .github/workflows", () => {
+    it("are the three this test knows about", () => {
+        assert.deepEqual(files, ["preview-prod.yml", "preview.yml", "up.yml"]);
+    });
+
+    for (const f of files) {
+        it(`${f}: no secret, token, environment or write permission for pull requests; every action SHA-pinned`, () => {
+            assert.deepEqual(checkWorkflow(f, workflow(f)), []);
+        });
+        it(`${f}: every \`uses:\` carries its version as a comment`, () => {
+            assert.deepEqual(checkPinComments(f, text(f)), []);
+        });
+    }
+
+    it("preview.yml runs on pull requests and runs npm test there with the validators installed", () => {
+        const wf = workflow("preview.yml");
+        assert.deepEqual(eventsOf(wf), ["pull_request"]);
+        const runs = Object.values(wf.jobs ?? {}).map((job) =>
+            ((job.steps as { run?: string }[]) ?? []).map((s) => s.run ?? "").join("\n"),
+        );
+        const tested = runs.find((r) => /\bnpm test\b/.test(r));
+        assert.ok(tested, "a pull-request job runs npm test");
+        for (const pkg of ["nginx-light", "haproxy", "keepalived", "shellcheck", "iproute2", "openssl"]) {
+            assert.match(tested, new RegExp(`apt-get install[^\\n]*\\b${pkg}\\b`), `the npm test job installs ${pkg}`);
+        }
+    });
+
+    it("prod runs only from main, behind its environments: up.yml's prod in `production`, preview-prod in `production-preview`", () => {
+        const up = workflow("up.yml");
+        assert.deepEqual(up.on, { push: { branches: ["main"] } });
+        assert.equal(environmentName(up.jobs?.prod), "production");
+        assert.deepEqual(up.jobs?.prod.needs, "dev", "prod still follows dev");
+
+        const preview = workflow("preview-prod.yml");
+        assert.deepEqual(eventsOf(preview), ["workflow_dispatch"]);
+        assert.equal(environmentName(preview.jobs?.prod), "production-preview");
+        for (const job of [up.jobs?.prod, preview.jobs?.prod]) {
+            assert.equal(job?.if, "github.ref == 'refs/heads/main'");
+        }
+    });
+});
+
+describe("the checks fail on a bad workflow", () => {
+    const checkout = "actions/checkout@11d5960a326750d5838078e36cf38b85af677262";
+    const good = (): Workflow => ({
+        on: { pull_request: { branches: ["main"] } },
+        permissions: { contents: "read" },
+        jobs: { test: { "runs-on": "ubuntu-latest", steps: [{ uses: checkout }, { run: "npm test" }] } },
+    });
+    const problemsOf = (edit: (wf: Workflow) => void) => {
+        const wf = good();
+        edit(wf);
+        return checkWorkflow("bad.yml", wf);
+    };
+    const testJob = (wf: Workflow) => wf.jobs!.test;
+
+    it("a good pull-request workflow passes", () => {
+        assert.deepEqual(checkWorkflow("good.yml", good()), []);
+    });
+
+    it("a pull-request job that references a secret (step env, with:, job env, secrets: inherit)", () => {
+        const cases: ((wf: Workflow) => void)[] = [
+            (wf) => ((testJob(wf).steps as object[])[1] = { run: "x", env: { K: "${{ secrets.PROD_SSH_PRIVATE_KEY }}" } }),
+            (wf) => ((testJob(wf).steps as object[])[0] = { uses: checkout, with: { token: "${{ secrets['PAT'] }}" } }),
+            (wf) => (testJob(wf).env = { P: "${{ toJSON(secrets) }}" }),
+            (wf) => (wf.jobs = { call: { uses: "./.github/workflows/up.yml", secrets: "inherit" } }),
+        ];
+        for (const edit of cases) assert.match(problemsOf(edit).join("\n"), /references secrets/);
+    });
+
+    it("a pull-request workflow with a secret at the top, or no permissions, or a write permission", () => {
+        assert.match(problemsOf((wf) => (wf.env = { B: "${{ secrets.PULUMI_BACKEND_URL }}" })).join("\n"), /references secrets outside its jobs/);
+        assert.match(problemsOf((wf) => delete wf.permissions).join("\n"), /does not set `permissions:`/);
+        assert.match(problemsOf((wf) => (wf.permissions = "write-all")).join("\n"), /grants a write permission/);
+        assert.match(problemsOf((wf) => (testJob(wf).permissions = { "pull-requests": "write" })).join("\n"), /grants a write permission/);
+    });
+
+    it("a pull-request job with the GitHub token, an environment, or a self-hosted runner", () => {
+        assert.match(
+            problemsOf((wf) => ((testJob(wf).steps as object[])[1] = { run: "x", env: { T: "${{ github.token }}" } })).join("\n"),
+            /references the GitHub token/,
+        );
+        assert.match(problemsOf((wf) => (testJob(wf).environment = "production")).join("\n"), /has an environment/);
+        assert.match(problemsOf((wf) => (testJob(wf).environment = { name: "production-preview" })).join("\n"), /has an environment/);
+        assert.match(problemsOf((wf) => (testJob(wf)["runs-on"] = ["self-hosted", "prod"])).join("\n"), /not GitHub-hosted/);
+    });
+
+    it("pull_request_target, in any `on:` form", () => {
+        for (const on of ["pull_request_target", ["push", "pull_request_target"], { pull_request_target: { types: ["opened"] } }]) {
+            const problems = problemsOf((wf) => (wf.on = on));
+            assert.match(problems.join("\n"), /runs on pull_request_target/);
+        }
+        // …and its jobs count as pull-request jobs.
+        const withSecret = problemsOf((wf) => {
+            wf.on = "pull_request_target";
+            testJob(wf).env = { K: "${{ secrets.X }}" };
+        });
+        assert.match(withSecret.join("\n"), /runs on a pull request and references secrets/);
+    });
+
+    it("an action pinned by tag, branch or short SHA", () => {
+        for (const ref of ["actions/checkout@v4", "actions/checkout@main", "actions/checkout@11d5960", "actions/checkout@11D5960A326750D5838078E36CF38B85AF677262"]) {
+            assert.match(problemsOf((wf) => ((testJob(wf).steps as object[])[0] = { uses: ref })).join("\n"), /not pinned by a 40-hex commit SHA/);
+        }
+        assert.match(problemsOf((wf) => (wf.jobs = { call: { uses: "org/repo/.github/workflows/x.yml@v1" } })).join("\n"), /not pinned/);
+    });
+
+    it("a job outside pull requests that references secrets without an environment", () => {
+        const problems = problemsOf((wf) => {
+            wf.on = { push: { branches: ["main"] } };
+            testJob(wf).env = { P: "${{ secrets.PULUMI_CONFIG_PASSPHRASE }}" };
+        });
+        assert.match(problems.join("\n"), /references secrets but has no environment/);
+        assert.deepEqual(
+            problemsOf((wf) => {
+                wf.on = { push: { branches: ["main"] } };
+                testJob(wf).env = { P: "${{ secrets.PULUMI_CONFIG_PASSPHRASE }}" };
+                testJob(wf).environment = "production";
+            }),
+            [],
+        );
+    });
+
+    it("a `uses:` line without its version comment, or pinned by tag", () => {
+        const yml = [
+            "    steps:",
+            `      - uses: ${checkout} # v4.4.0`,
+            `      - uses: ${checkout}`,
+            "      - uses: actions/setup-node@v4 # v4",
+            `        uses: ${checkout} # pinned`,
+        ].join("\n");
+        assert.deepEqual(
+            checkPinComments("bad.yml", yml).map((p) => p.split(":")[1]),
+            ["3", "4", "5"],
+        );
+    });
+});
