@@ -1,6 +1,7 @@
 // Upgrade: a stack deployed with the program as it was before the reshape by concept (commit b0fca06) updates
 // with this program with no replacement and no delete. test/mocks/fixtures/before-reshape-<stack>.json holds what
-// that program registered (URN, type, a hash per input; made with upgrade-fingerprint.ts from that commit).
+// that program registered with its own stack files (URN, type, a hash per input): made by running b0fca06's
+// index.ts under this harness's mocks (node ids named by machine, as here) through upgrade-fingerprint.ts.
 // Mocks apply no aliases, so this test resolves them as the engine does: a resource's own alias specs, and the
 // aliases it inherits from a parent that was found under an old URN (the parent's name prefix swapped for the
 // old one). Then it compares the inputs that decide between update and replace.
