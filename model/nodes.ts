@@ -3,11 +3,10 @@
 import { z } from "zod";
 import { overlaySubnets } from "./networks";
 import { contains, intToIp, parseCidr, reservedAddresses } from "./net";
-import { compare } from "./order";
+import { compare, sortedRecord } from "./order";
 import { cidr, image, ipv4, labels, name, port, secretRef, UNIX_USER } from "./fields";
 import type { StackConfig } from "./schema";
 import { firstDuplicates, listOrNone, type Report } from "./validation";
-import { sortedRecord } from "./order";
 
 const capability = () => z.string().regex(/^[A-Z_]+$/, "capability names are upper-case, like NET_ADMIN");
 
