@@ -139,11 +139,21 @@ for (const stack of ["dev", "prod"] as const) {
                 if (replaces(now.type, changed).length) replaced.push(`${r.resource.name} (${replaces(now.type, changed).join(", ")})`);
                 else if (changed.length) updated.push(`${r.resource.name} (${changed.join(", ")})`);
             }
-            assert.deepEqual(replaced, []);
+            // The gateway image is new (its entrypoint now exits with the engine's own status after a drain): loading a
+            // new image is a new load command on each gateway node (no delete action: nothing is removed).
+            assert.deepEqual(replaced.sort(), ["platform-gateway-image-load-gw-1 (triggers)", "platform-gateway-image-load-gw-2 (triggers)"]);
             // gateway-routes-apply now receives the engine's main config path and reload signal from the plan (it re-runs,
             // finds the routes file unchanged and reloads nothing); dev's node image is built from templates/nodes/ (its
             // new folder: a rebuild of the same files, same tag, so no container changes).
-            const expected = ["platform-gateway-routes-gw-1 (stdin)", "platform-gateway-routes-gw-2 (stdin)", ...(stack === "dev" ? ["platform-nodes-image (build)"] : [])];
+            // The new gateway image is built under its new content tag and the service rolls to it (stop-first, one
+            // node at a time, the VIP moving away first).
+            const expected = [
+                "platform-gateway-routes-gw-1 (stdin)",
+                "platform-gateway-routes-gw-2 (stdin)",
+                "platform-gateway-image-build (imageName)",
+                "platform-gateway-service (taskSpec)",
+                ...(stack === "dev" ? ["platform-nodes-image (build)"] : []),
+            ];
             assert.deepEqual(updated.sort(), expected.sort());
         });
     });

@@ -14,21 +14,26 @@ rm -f "$state_dir/draining"
 nginx -g 'daemon off;' &
 engine=$!
 
+interrupted=0
 drain() {
+    interrupted=1
     echo "gateway: stopping: draining for ${drain_seconds}s, then nginx stops gracefully" >&2
     touch "$state_dir/draining"
     sleep "$drain_seconds"
     kill -QUIT "$engine" 2>/dev/null || true
 }
 reload() {
+    interrupted=1
     kill -HUP "$engine" 2>/dev/null || true
 }
 trap drain TERM INT
 trap reload HUP USR2
 
-# `wait` returns early whenever a trapped signal arrives: keep waiting until the engine has exited.
-status=0
-while kill -0 "$engine" 2>/dev/null; do
+# `wait` returns early (status > 128) whenever a trapped signal arrives: wait again, also when the engine exited
+# during the handler (the shell keeps its status for the next wait), so the exit status is the engine's own.
+while :; do
+    interrupted=0
     if wait "$engine"; then status=0; else status=$?; fi
+    [ "$interrupted" = 1 ] || break
 done
 exit "$status"
