@@ -2,7 +2,6 @@
 import { z } from "zod";
 import { isCidr, isIpv4 } from "./net";
 
-export const DNS_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 /** A DNS name, optionally a leading `*.` wildcard (what nginx and HAProxy accept as a server name). */
 export const HOSTNAME = /^(?=.{1,253}$)(\*\.)?[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
 export const UNIX_USER = /^[a-z_][a-z0-9_-]{0,31}$/;

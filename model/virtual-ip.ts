@@ -166,7 +166,7 @@ export function checkVirtualIp(c: StackConfig, report: Report): void {
     if (!vip.groups) {
         if (!vip.address) report("virtualIp.address", "is required (or give virtualIp.groups)");
         if (vip.virtualRouterId === undefined) report("virtualIp.virtualRouterId", "is required: 1-255, the same on every node of the group and unique on the L2 segment");
-        if (!vip.address || vip.virtualRouterId === undefined) return;
+        // An incomplete shorthand has no group to check; the rules below still run, so every error shows at once.
     }
     if (gateways.length === 0) report("virtualIp", "needs at least one node with gateway: true to hold the address");
     const groups = virtualIpGroupsOf(vip);

@@ -8,7 +8,8 @@ import { ConfigValidationError, formatErrors, parseConfig, planStack, renderAll,
 import { parseStackFile } from "../../model/config";
 import { NODE_SCRIPTS, nodeScriptBody, nodeScriptFile, nodeScriptLibFiles, nodeScriptLibs, renderEnvelope, renderNodeScript, type NodeScript } from "../../model/scripts";
 import { readTemplate, renderTemplate, shellSafe, TEMPLATES_DIR } from "../../model/templates";
-import { isCidr, isIpv4 } from "../../model/net";
+import { intToIp, ipToInt, isCidr, isIpv4, parseCidr, reservedAddresses } from "../../model/net";
+import { compare, sortedBy, sortedRecord } from "../../model/order";
 import { buildJsonSchema, JSON_SCHEMA_FILE, README_FILE, referenceRows, REFERENCE_FILE, renderMarkdown, withReadmeReference, type JsonSchema } from "../../scripts/json-schema";
 import { BASE, type Draft, errorsOf, invalidConfigs, json, mutate, partial, planOf, showErrors, stackConfig, unset, validConfigs, validOrThrow } from "./fixtures";
 
@@ -77,8 +78,15 @@ invalidConfigs(
             path: "swarm.autolock",
             words: ["must be a boolean (got a string)"],
         },
+        {
+            name: "no zones at all: every node and app names the empty zone list",
+            change: (d) => (d.networks.zones = {}),
+            path: "nodes[0].zone",
+            words: ['unknown zone "intra" (zones: none; declare zones under networks.zones)'],
+            count: 8,
+        },
     ],
-    8,
+    9,
 );
 
 // The shared field types (model/fields.ts, model/net.ts): each pattern is what the consuming tool accepts.
@@ -363,7 +371,7 @@ describe("parseStackFile", () => {
         const file = parseStackFile(FILE);
         assert.deepEqual(file.errors.map((e) => e.path), ["node"]);
         assert.match(file.errors[0].message, /unknown config key "swarm-platform:node"/);
-        assert.match(file.errors[0].message, /nodes/);
+        assert.match(file.errors[0].message, /\(keys: localEngine, driver, drivers, nodes, swarm, networks, virtualIp, gateway, apps, dns; secrets are set with --secret\)$/);
     });
 
     test("secure: keys are collected as secretKeys, not config", () => {
@@ -383,6 +391,11 @@ describe("parseStackFile", () => {
         const other = parseStackFile("config:\n  other:driver: ssh\n  swarm-platform:driver: docker\n", "other");
         assert.deepEqual(other.config, { driver: "ssh" });
         assert.deepEqual(other.errors.map((e) => e.path), []);
+    });
+
+    test("an empty value is kept as null (for the schema to reject), not mistaken for a secret", () => {
+        assert.deepEqual(parseStackFile("config:\n  swarm-platform:virtualIp:\n").config, { virtualIp: null });
+        assert.deepEqual(parseStackFile("config:\n  swarm-platform:dns: { secure: 1 }\n").secretKeys, ["dns"]);
     });
 
     test("an empty file, or one without config, is an empty config", () => {
@@ -562,6 +575,15 @@ describe("render", () => {
         assert.equal(artifacts.find((a) => a.path === "scripts/swarm-init.sh")?.mode, 0o755);
         assert.equal(artifacts.find((a) => a.path === "scripts/keepalived-lib.sh")?.mode, 0o644);
         assert.equal(paths.filter((p) => p === "scripts/keepalived-lib.sh").length, 1, "a library shared by two scripts is written once");
+        const many = renderAll(
+            planOf(
+                mutate(BASE, (d) => {
+                    for (let i = 0; i < 14; i++) d.nodes.push(partial({ name: `gw-${String.fromCharCode(122 - i)}`, role: "worker", zone: "dmz", address: `172.28.40.${150 + i}`, gateway: true }));
+                }),
+            ),
+        ).map((a) => a.path);
+        assert.ok(many.length > 32, "enough artifacts for a merge sort");
+        assert.deepEqual(many, [...many].sort());
         const withoutVip = renderAll(planOf(mutate(PROD, (d) => unset(d, "virtualIp")))).map((a) => a.path);
         assert.deepEqual(withoutVip.filter((p) => p.startsWith("keepalived/") || p.startsWith("nodes/")), [], "no keepalived files without a VIP");
     });
@@ -591,6 +613,8 @@ describe("node scripts", () => {
         assert.ok(text.includes("{\necho hi\n} </dev/null"), "the body without its last newline, in braces");
         assert.ok(text.includes('demo failed (line $(($1 - SP_BODY_OFFSET)))'));
         const bare = renderEnvelope("demo", "true", { node: "m-1" });
+        assert.ok(bare.includes("\n}\nSP_BODY_OFFSET=$((LINENO + 2))\n"), "no libraries: nothing between sp_failed and the body offset");
+        assert.ok(renderEnvelope("demo", "a\nb\n", { node: "m-1" }).includes("\n{\na\nb\n} </dev/null"), "only the body's last newline is dropped");
         assert.ok(!bare.split("\n").some((l) => /^sp_env [A-Z]/.test(l) && !l.startsWith("sp_env NODE_NAME")), "no env, no exports");
     });
 
@@ -631,5 +655,33 @@ describe("templates", () => {
         for (const bad of ["it's", "a b", "$HOME", "`id`", 'a"b', "a;b", "a\nb"]) {
             assert.throws(() => shellSafe("the value", bad), /the value .* has characters that are not safe in a generated script/, bad);
         }
+    });
+});
+
+describe("IPv4 helpers and ordering", () => {
+    test("CIDRs: the whole text is one network with a prefix 0-32 and no host bits", () => {
+        for (const ok of ["10.0.0.1/32", "0.0.0.0/0", "10.0.0.0/8", "192.168.1.128/25"]) assert.ok(isCidr(ok), ok);
+        for (const bad of ["a/10.0.0.0/8", "10.0.0.0/8x", "10.0.0.0/33", "10.0.0.1/31", "10.0.0.0", "10.0.0.0/", "/8"]) assert.ok(!isCidr(bad), bad);
+        assert.deepEqual(parseCidr("10.1.2.0/24"), { network: ipToInt("10.1.2.0"), prefix: 24 });
+    });
+
+    test("addresses convert to numbers and back; a non-address is refused", () => {
+        assert.equal(ipToInt("10.0.0.1"), 167772161);
+        assert.equal(intToIp(4294967295), "255.255.255.255");
+        assert.throws(() => ipToInt("10.0.0"), /not an IPv4 address: "10.0.0"/);
+    });
+
+    test("a /31 or /32 has no network or broadcast address to avoid", () => {
+        assert.deepEqual(reservedAddresses({ network: ipToInt("10.0.0.0"), prefix: 31 }), []);
+        assert.deepEqual(reservedAddresses({ network: ipToInt("10.0.0.1"), prefix: 32 }), []);
+        assert.deepEqual(reservedAddresses({ network: ipToInt("10.0.0.0"), prefix: 30 }), ["10.0.0.0", "10.0.0.3"]);
+    });
+
+    test("compare is code-unit order; sortedBy and sortedRecord sort copies", () => {
+        assert.deepEqual([compare("a", "b"), compare("b", "a"), compare("a", "a"), compare("B", "a")], [-1, 1, 0, -1]);
+        const items = ["b", "c", "a"];
+        assert.deepEqual(sortedBy(items, (x) => x), ["a", "b", "c"]);
+        assert.deepEqual(items, ["b", "c", "a"], "the input is untouched");
+        assert.deepEqual(Object.keys(sortedRecord({ z: "1", a: "2", m: "3" })), ["a", "m", "z"]);
     });
 });

@@ -170,8 +170,14 @@ invalidConfigs(
             path: "gateway.tls[0].hostnames[0]",
             words: ['"stock.example" is not served by any release'],
         },
+        {
+            name: "too few server slots with nginx: only the engine is wrong",
+            change: (d) => (d.gateway.serverSlots = 2),
+            path: "gateway.serverSlots",
+            words: ["only applies to engine haproxy"],
+        },
     ],
-    21,
+    22,
 );
 
 validConfigs("gateway", [
@@ -480,6 +486,24 @@ describe("HAProxy files", () => {
         assert.ok(main.includes("timeout server 90s"));
     });
 
+    test("wildcards by suffix length whatever their hostname order; backends by service whatever the hostname order", () => {
+        const plan = planOf(
+            mutate(BASE, (d) => {
+                d.gateway.engine = "haproxy";
+                d.apps[1].releases[0].hostnames = ["a.example", "*.a.example", "*.bbbb.example", "*.cc.example"];
+            }),
+        );
+        const lines = linesOf(filesOf(plan).routes.content);
+        assert.deepEqual(
+            lines.filter((l) => l.includes("-m end")).map((l) => /-m end (\S+)/.exec(l)?.[1]),
+            [".bbbb.example", ".cc.example", ".a.example"],
+        );
+        assert.deepEqual(
+            lines.filter((l) => l.startsWith("backend svc.")),
+            ["backend svc.shop-1-9", "backend svc.shop-2-0", "backend svc.stock-1-0"],
+        );
+    });
+
     test("body sizes: bare bytes, k, m and g", () => {
         const bytes = (size: string) => {
             const plan = planOf(mutate(BASE, (d) => Object.assign(d.gateway, { engine: "haproxy", clientMaxBodySize: size })));
@@ -538,7 +562,9 @@ describe("gateway image files", () => {
         assert.ok(nginxEntry.content.includes("state_dir='/var/lib/swarm-gateway'\n"));
         assert.ok(nginxEntry.content.includes('kill -QUIT "$engine"'));
         assert.ok(nginxEntry.content.includes('kill -HUP "$engine"'));
+        assert.ok(nginxEntry.content.includes("nginx -g 'daemon off;' &\n") && !nginxEntry.content.includes("haproxy -W"));
         const haproxyEntry = filesOf(haproxy).entrypoint.content;
+        assert.ok(!haproxyEntry.includes("nginx -g"));
         assert.ok(haproxyEntry.includes("haproxy -W -db -f '/usr/local/etc/haproxy/haproxy.cfg' -f '/etc/swarm-gateway/routes.cfg' &"));
         assert.ok(haproxyEntry.includes('kill -USR1 "$engine"') && haproxyEntry.includes('kill -USR2 "$engine"'));
         const noVip = filesOf(planOf(mutate(EDGE, (d) => unset(d, "virtualIp")))).entrypoint.content;
@@ -569,5 +595,7 @@ describe("gateway image files", () => {
         const unknownCert = nginx.routes.map((r) => (r.tls === "stock" ? { ...r, tls: "gone" } : r));
         assert.throws(() => renderGatewayFiles(nginx.gateway, unknownCert), /route stock.example: unknown TLS certificate "gone"/);
         assert.throws(() => renderGatewayFiles({ ...nginx.gateway, clientMaxBodySize: "10 m" }, nginx.routes), /gateway.clientMaxBodySize "10 m" is not a size like 10m/);
+        assert.throws(() => renderGatewayFiles({ ...nginx.gateway, clientMaxBodySize: "x10m" }, nginx.routes), /is not a size like 10m/);
+        assert.throws(() => renderGatewayFiles({ ...nginx.gateway, stateDir: "/var/lib/a b" }, nginx.routes), /^Error: gateway.stateDir "\/var\/lib\/a b" has characters/);
     });
 });

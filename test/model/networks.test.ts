@@ -2,6 +2,7 @@
 // gateway overlay, one per zone) and the optional custom ingress.
 import * as assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import { firstHost } from "../../model/networks";
 import { BASE, invalidConfigs, json, mutate, partial, planOf, stackConfig, validConfigs } from "./fixtures";
 
 const DEV = stackConfig("dev");
@@ -102,8 +103,39 @@ invalidConfigs(
             path: "networks.gateway.subnet",
             words: ["10.208.255.0/24 overlaps 10.208.0.0/16 (swarm.defaultAddrPool[0])"],
         },
+        {
+            name: "a zone overlay name that is not DNS-safe",
+            change: (d) => (d.networks.zones.intra = partial({ subnet: "10.209.2.0/24", name: "Zone_Intra" })),
+            path: "networks.zones.intra.name",
+            words: ["network name must be lower-case letters"],
+        },
+        {
+            name: "a gateway overlay name that is not DNS-safe",
+            change: (d) => (d.networks.gateway.name = "Gateway"),
+            path: "networks.gateway.name",
+            words: ["network name must be lower-case letters"],
+        },
+        {
+            name: "an ssh node inside the gateway overlay's subnet",
+            change: (d) => {
+                d.driver = "ssh";
+                d.nodes[5].address = "10.209.0.7";
+            },
+            path: "nodes[5].address",
+            words: ["10.209.0.7 lies inside 10.209.0.0/24 (networks.gateway.subnet)"],
+        },
+        {
+            name: "an ssh node inside the ingress subnet",
+            change: (d) => {
+                d.driver = "ssh";
+                d.networks.ingress = partial({ subnet: "10.210.0.0/24" });
+                d.nodes[5].address = "10.210.0.7";
+            },
+            path: "nodes[5].address",
+            words: ["10.210.0.7 lies inside 10.210.0.0/24 (networks.ingress.subnet)"],
+        },
     ],
-    15,
+    19,
 );
 
 validConfigs("networks", [
@@ -170,5 +202,12 @@ describe("planned overlays", () => {
         });
         assert.equal(plan.gateway.network, "edge");
         assert.deepEqual(plan.releases.find((r) => r.service === "shop-2-0")?.networks, ["dmz-net", "edge"]);
+    });
+});
+
+describe("firstHost", () => {
+    test("is the subnet's first address; a non-subnet is refused", () => {
+        assert.equal(firstHost("10.209.1.0/24"), "10.209.1.1");
+        assert.throws(() => firstHost("10.209.1.1/24"), /^Error: not a subnet: 10.209.1.1\/24$/);
     });
 });

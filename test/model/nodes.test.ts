@@ -280,8 +280,39 @@ invalidConfigs(
             path: "nodes[5].address",
             words: ["172.28.40.254 is reserved in 172.28.40.0/24"],
         },
+        {
+            name: "an upper-case ssh user override on a node",
+            change: (d) => {
+                d.driver = "ssh";
+                d.nodes[5].ssh = partial({ user: "Deploy" });
+            },
+            path: "nodes[5].ssh.user",
+            words: ["a user name like deploy"],
+        },
+        {
+            name: "a docker network name that is not DNS-safe",
+            change: (d) => (d.drivers.docker.network.name = "Swarm_Lab"),
+            path: "drivers.docker.network.name",
+            words: ["network name must be lower-case letters"],
+        },
+        {
+            name: "a docker node inside the address pool is only outside the bridge (not also inside an overlay)",
+            change: (d) => (d.nodes[5].address = "10.208.3.7"),
+            path: "nodes[5].address",
+            words: ["10.208.3.7 is outside the docker driver network 172.28.40.0/24"],
+        },
+        {
+            name: "mixed drivers with a zone overlay on the bridge subnet: the overlap is still reported",
+            change: (d) => {
+                d.nodes[5].driver = "ssh";
+                d.networks.zones.intra = partial({ subnet: "172.28.40.128/25" });
+            },
+            path: "nodes[5].driver",
+            words: ["one driver"],
+            count: 2,
+        },
     ],
-    39,
+    43,
 );
 
 validConfigs("nodes", [

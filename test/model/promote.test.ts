@@ -4,7 +4,7 @@ import { describe, it } from "node:test";
 import { parseConfig } from "../../model";
 import { promoteReleases } from "../../model/promote";
 import { secretRefsOf } from "../../model/secrets";
-import { BASE, mutate, stackConfig } from "./fixtures";
+import { BASE, mutate, stackConfig, unset } from "./fixtures";
 
 const stack = (name: "dev" | "prod") => stackConfig(name);
 type Apps = Parameters<typeof promoteReleases>[0];
@@ -84,6 +84,41 @@ describe("promoteReleases", () => {
         assert.equal(apps.find((a) => a.name === "shop")!.releases[0].replicas, 5);
     });
 
+    it("a promoted release without tag or env gets none; a release without hostnames maps to none", () => {
+        const source = dev();
+        source[0].releases = [{ name: "3.0" }];
+        const { apps, changes } = promoteReleases(source, prod(), { app: "shop", domainMap: { "sklep.localhost": "sklep.pl" } });
+        const promoted = apps.find((a) => a.name === "shop")!.releases.find((r) => r.name === "3.0")!;
+        assert.deepStrictEqual(promoted, { name: "3.0", hostnames: [] });
+        assert.deepEqual(changes, ["+ release 3.0 (no hostname yet)"]);
+    });
+
+    it("a new release with several mapped hostnames lists them all", () => {
+        const source = dev();
+        source[0].releases.push({ name: "2.1", hostnames: ["a.sklep.localhost", "b.sklep.localhost"] });
+        const { changes } = promoteReleases(source, prod(), { app: "shop", domainMap: { "sklep.localhost": "sklep.pl" } });
+        assert.ok(changes.includes("+ release 2.1 on a.sklep.pl, b.sklep.pl"), changes.join("\n"));
+    });
+
+    it("a kept target release loses the hostnames promoted onto another release, and keeps a missing list empty", () => {
+        const target = prod();
+        target[0].releases.push({ name: "1.8", hostnames: ["sklep.pl", "old.sklep.pl"] }, { name: "1.7" });
+        const { apps } = promoteReleases(dev(), target, { app: "shop", domainMap: { "sklep.localhost": "sklep.pl" } });
+        const shop = apps.find((a) => a.name === "shop")!;
+        assert.deepEqual(shop.releases.map((r) => [r.name, r.hostnames]), [
+            ["1.9", ["stary.sklep.pl"]],
+            ["2.0", ["nowy.sklep.pl", "sklep.pl"]],
+            ["1.8", ["old.sklep.pl"]],
+            ["1.7", []],
+        ]);
+    });
+
+    it("pruning removes only the releases the source lacks", () => {
+        const { changes, apps } = promoteReleases(dev(), prod(), { app: "shop", prune: true });
+        assert.deepEqual(changes, []);
+        assert.deepEqual(apps.find((a) => a.name === "shop")!.releases.map((r) => r.name), ["1.9", "2.0"]);
+    });
+
     it("names the missing app in either stack", () => {
         assert.throws(() => promoteReleases(dev(), prod(), { app: "cart" }), /source stack has no app "cart" \(apps: shop, stock\)/);
         assert.throws(() => promoteReleases(dev(), prod().filter((a) => a.name !== "shop"), { app: "shop" }), /target stack has no app "shop"/);
@@ -103,6 +138,17 @@ describe("secretRefsOf", () => {
 
     it("needs no secret config for dev: its only secrets are generated", () => {
         assert.deepEqual(secretRefsOf(parseConfig(stack("dev"))), []);
+    });
+
+    it("a stack without a virtual IP or ssh nodes needs only its certificates' secrets", () => {
+        const config = mutate(BASE, (d) => {
+            unset(d, "virtualIp");
+            d.gateway.tls = [{ name: "shop", hostnames: ["sklep.example"], certificateSecret: "shopCert", keySecret: "shopKey" }];
+        });
+        assert.deepEqual(secretRefsOf(parseConfig(config)), [
+            { path: "gateway.tls[0].certificateSecret", key: "shopCert" },
+            { path: "gateway.tls[0].keySecret", key: "shopKey" },
+        ]);
     });
 
     it("a VRRP password and a registry password are secrets too; a registry is only read with registry delivery", () => {

@@ -2,7 +2,7 @@
 // name) and routes (one per hostname, by hostname).
 import * as assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { BASE, diffPaths, invalidConfigs, json, mutate, partial, planOf, stackConfig, validConfigs } from "./fixtures";
+import { BASE, diffPaths, errorsOf, invalidConfigs, json, mutate, partial, planOf, stackConfig, validConfigs } from "./fixtures";
 import type { Plan, PlanRelease } from "../../model";
 import { serviceNameOf, updateSurge } from "../../model/releases";
 
@@ -39,7 +39,7 @@ invalidConfigs(
                 d.nodes[5].availability = "drain";
             },
             path: "apps[1].zone",
-            words: ['no active node in zone "intra" can run stock', "manager-1 (drain)", "worker-1 (drain)"],
+            words: ['no active node in zone "intra" can run stock', "manager-1 (drain)", "worker-1 (drain)", "(nodes in zone: manager-1 (drain), manager-2 (drain), manager-3 (drain), worker-1 (drain))"],
         },
         {
             name: "one hostname on two releases of one app",
@@ -324,11 +324,57 @@ invalidConfigs(
             path: "apps[1].publish[1].published",
             words: ["port 9000/tcp is already published by apps[1].publish[0]"],
         },
+        {
+            name: "a zone without active nodes for an app whose second release has replicas",
+            change: (d) => {
+                d.swarm.managerAvailability = "drain";
+                d.nodes[5].availability = "drain";
+                d.apps[1].releases = partial([
+                    { name: "1.0", replicas: 0 },
+                    { name: "1.1", hostnames: ["stock.example"] },
+                ]);
+            },
+            path: "apps[1].zone",
+            words: ['no active node in zone "intra" can run stock'],
+        },
+        {
+            name: "an explicit service name starting with a hyphen",
+            change: (d) => (d.apps[1].releases[0].service = "-stock"),
+            path: "apps[1].releases[0].service",
+            words: ['service name "-stock" must be a DNS label'],
+        },
+        {
+            name: "an explicit service name ending with a hyphen",
+            change: (d) => (d.apps[1].releases[0].service = "stock-"),
+            path: "apps[1].releases[0].service",
+            words: ['service name "stock-" must be a DNS label'],
+        },
+        {
+            name: "an app name that is not DNS-safe",
+            change: (d) => (d.apps[1].name = "Stock"),
+            path: "apps[1].name",
+            words: ["app name must be lower-case letters, digits and '-' (DNS-safe)"],
+        },
+        {
+            name: "an app zone that is not DNS-safe",
+            change: (d) => (d.apps[1].zone = "Intra"),
+            path: "apps[1].zone",
+            words: ["zone must be lower-case letters, digits and '-' (DNS-safe)"],
+        },
     ],
-    44,
+    49,
 );
 
 validConfigs("releases", [
+    { name: "a one-character explicit service name", change: (d) => (d.apps[1].releases[0].service = "s") },
+    {
+        name: "a host-published port with endpointMode dnsrr",
+        change: (d) => {
+            d.apps[0].allowPublishedPorts = true;
+            d.apps[0].endpointMode = "dnsrr";
+            d.apps[0].publish = partial([{ target: 8000, published: 8080, mode: "host" }]);
+        },
+    },
     {
         name: "an explicit service name on one release of an app",
         change: (d) => {
@@ -391,6 +437,20 @@ validConfigs("releases", [
         },
     },
 ]);
+
+describe("service name errors", () => {
+    test("an explicit service is not told to set service:, a derived one is", () => {
+        const explicit = errorsOf(mutate(BASE, (d) => (d.apps[1].releases[0].service = "s".repeat(64))));
+        assert.deepEqual(explicit.map((e) => e.message), [`service name "${"s".repeat(64)}" must be a DNS label: lower-case letters, digits and '-', at most 63 characters`]);
+        const derived = errorsOf(
+            mutate(BASE, (d) => {
+                d.apps[1].name = "s".repeat(23);
+                d.apps[1].releases[0].name = "r".repeat(40);
+            }),
+        );
+        assert.deepEqual(derived.map((e) => e.message), [`service name "${"s".repeat(23)}-${"r".repeat(40)}" must be a DNS label: lower-case letters, digits and '-', at most 63 characters (set service: to choose one)`]);
+    });
+});
 
 describe("planned releases", () => {
     test("one service per release, constrained to its app's zone, sorted by service", () => {

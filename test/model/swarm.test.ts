@@ -2,6 +2,8 @@
 // the workers).
 import * as assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import { parseConfig } from "../../model";
+import { planSwarm } from "../../model/swarm";
 import { BASE, invalidConfigs, mutate, planOf, stackConfig, unset, validConfigs } from "./fixtures";
 
 const DEV = stackConfig("dev");
@@ -156,5 +158,12 @@ describe("swarm settings", () => {
         assert.equal(plan.swarm.defaultAddrPoolMaskLength, 26);
         assert.equal(plan.swarm.dataPathPort, 7789);
         assert.equal(prod.swarm.autolock, true);
+    });
+});
+
+describe("planSwarm", () => {
+    test("refuses planned nodes without a bootstrap manager", () => {
+        const nodes = prod.nodes.map((n) => ({ ...n, bootstrap: false }));
+        assert.throws(() => planSwarm(parseConfig(PROD), nodes), /^Error: the plan has no bootstrap manager \(validation requires one manager\)$/);
     });
 });

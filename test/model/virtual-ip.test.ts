@@ -2,7 +2,7 @@
 // (priority, else list order), rotated per group, and the failover timing the gateway drains for.
 import * as assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { BASE, diffPaths, type Draft, invalidConfigs, json, mutate, partial, planOf, stackConfig, unset, useGroups, validConfigs, validOrThrow, withGroups } from "./fixtures";
+import { BASE, diffPaths, type Draft, errorsOf, invalidConfigs, json, mutate, partial, planOf, showErrors, stackConfig, unset, useGroups, validConfigs, validOrThrow, withGroups } from "./fixtures";
 import type { Plan, PlanVirtualIp } from "../../model";
 import { renderKeepalivedConf, renderKeepalivedScripts, virtualIpArtifacts, virtualIpGroupsOf, virtualIpMembersOf } from "../../model/virtual-ip";
 
@@ -46,7 +46,7 @@ invalidConfigs(
             name: "a VIP outside the gateway nodes' subnet",
             change: (d) => (d.virtualIp.address = "172.28.41.100"),
             path: "virtualIp.address",
-            words: ["172.28.41.100/24 is not in the subnet of gateway nodes", "gw-1 (172.28.40.21)", "gw-2 (172.28.40.22)"],
+            words: ["172.28.41.100/24 is not in the subnet of gateway nodes", "gw-1 (172.28.40.21)", "gw-2 (172.28.40.22)", "nodes gw-1 (172.28.40.21), gw-2 (172.28.40.22)"],
         },
         {
             name: "a VIP equal to a node's address",
@@ -418,6 +418,12 @@ describe("VRRP groups", () => {
         ]);
     });
 
+    test("the shorthand without both address and virtualRouterId is no group", () => {
+        assert.deepEqual(virtualIpGroupsOf(partial<VipConfig>({ virtualRouterId: 51 })), []);
+        assert.deepEqual(virtualIpGroupsOf(partial<VipConfig>({ address: "172.28.40.100" })), []);
+        assert.deepEqual(virtualIpGroupsOf(partial<VipConfig>({ address: "172.28.40.100", virtualRouterId: 0 })), [{ name: "vip1", address: "172.28.40.100", virtualRouterId: 0 }]);
+    });
+
     test("the shorthand address + virtualRouterId is the group vip1", () => {
         assert.deepEqual(virtualIpGroupsOf(vipConfig(BASE)), [{ name: "vip1", address: "172.28.40.100", virtualRouterId: 51 }]);
         const named = mutate(BASE, (d) => useGroups(d, [{ name: "front", address: "172.28.40.100", virtualRouterId: 51 }]));
@@ -446,6 +452,32 @@ describe("VRRP groups", () => {
             [
                 ["vip1", 51, ["gw-1:200", "gw-2:190"]],
                 ["vip2", 52, ["gw-2:200", "gw-1:190"]],
+            ],
+        );
+    });
+
+    test("groups are planned by name, and the rotation follows the name order, not the list order", () => {
+        const listed = vipOf(planOf(withGroups(PROD, [...TWO_GROUPS].reverse()))).groups;
+        assert.deepEqual(
+            listed.map((g) => [g.name, g.members[0].node]),
+            [
+                ["vip1", "gw-1"],
+                ["vip2", "gw-2"],
+            ],
+        );
+        const renamed = vipOf(
+            planOf(
+                withGroups(PROD, [
+                    { name: "b-front", address: "10.0.10.100", virtualRouterId: 51 },
+                    { name: "a-back", address: "10.0.10.101", virtualRouterId: 52 },
+                ]),
+            ),
+        ).groups;
+        assert.deepEqual(
+            renamed.map((g) => [g.name, g.address, g.members[0].node]),
+            [
+                ["a-back", "10.0.10.101", "gw-1"],
+                ["b-front", "10.0.10.100", "gw-2"],
             ],
         );
     });
@@ -725,11 +757,12 @@ describe("keepalived.conf", () => {
         assert.throws(() => renderKeepalivedConf(vip, "gw-1", {}), /no password was given/);
         assert.throws(() => renderKeepalivedConf(vip, "gw-1", { authPass: "" }), /no password was given/);
         for (const bad of ["123456789", "pass word", 'a"b', "a#b", "a!b", "a\\b", "zażółć"]) {
-            assert.throws(() => renderKeepalivedConf(vip, "gw-1", { authPass: bad }), /1-8 printable ASCII characters/, bad);
+            assert.throws(() => renderKeepalivedConf(vip, "gw-1", { authPass: bad }), /1-8 printable ASCII characters.*; keepalived would cut it silently$/, bad);
         }
         assert.ok(renderKeepalivedConf(vip, "gw-1", { authPass: "12345678" }).includes("auth_pass 12345678"));
         assert.ok(renderKeepalivedConf(vip, "gw-1", { authPass: "~" }).includes("auth_pass ~"));
         assert.throws(() => renderKeepalivedConf(vip, "worker-1", { authPass: "x" }), /node "worker-1" is in no VRRP group \(members: gw-1, gw-2\)/);
+        assert.throws(() => renderKeepalivedConf({ ...vip, groups: [] }, "gw-1", { authPass: "x" }), /is in no VRRP group \(members: none\)/);
         const noAuth = vipOf(planOf(mutate(BASE, (d) => (d.virtualIp.authentication = false))));
         assert.ok(!renderKeepalivedConf(noAuth, "gw-1", { authPass: "ignored" }).includes("auth_pass"));
     });
@@ -739,6 +772,9 @@ describe("keepalived.conf", () => {
         assert.ok(check.includes("if [ -e '/var/lib/swarm-gateway/draining' ]; then\n    exit 1\nfi\n"), check);
         assert.ok(check.includes("exec curl -fsS --max-time 2 -o /dev/null 'http://127.0.0.1:80/ready'\n"), check);
         assert.ok(notify.includes("dir='/run/keepalived'\n"), notify);
+        const vip = vipOf(dev);
+        assert.throws(() => renderKeepalivedScripts({ ...vip, healthCheck: { ...vip.healthCheck, url: "http://127.0.0.1/'x" } }), /^Error: the health check URL "http:\/\/127.0.0.1\/'x" has characters/);
+        assert.throws(() => renderKeepalivedScripts({ ...vip, healthCheck: { ...vip.healthCheck, gatewayStateDir: "/var/lib/a b" } }), /^Error: gateway.stateDir "\/var\/lib\/a b" has characters/);
     });
 
     test("render writes one keepalived.conf per member (mode 600, placeholder password) and the two scripts", () => {
@@ -761,8 +797,22 @@ describe("keepalived.conf", () => {
     });
 });
 
+type VipConfig = Parameters<typeof virtualIpGroupsOf>[0];
+
 function vipConfig(raw: unknown) {
     const config = validOrThrow(raw);
     assert.ok(config.virtualIp);
     return config.virtualIp;
 }
+
+describe("an incomplete virtual IP shorthand", () => {
+    test("does not hide the other virtual IP mistakes: every error at once", () => {
+        const errors = errorsOf(
+            mutate(BASE, (d) => {
+                unset(d.virtualIp, "address");
+                d.virtualIp.advertInt = 0.5;
+            }),
+        );
+        assert.deepEqual(errors.map((e) => e.path).sort(), ["virtualIp.address", "virtualIp.advertInt"], showErrors(errors));
+    });
+});
