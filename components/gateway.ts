@@ -7,8 +7,8 @@ import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { PlanGateway, PlanRoute } from "../model";
-import { type GatewayFiles, type PlanGatewayUpdatePolicy, renderGatewayFiles } from "../model/gateway";
-import { seconds } from "./durations";
+import { type GatewayFiles, renderGatewayFiles } from "../model/gateway";
+import { seconds, updateConfig } from "./durations";
 import { DeliveredImage } from "./images";
 import type { NodeRunner } from "./nodes";
 
@@ -129,8 +129,8 @@ export class Gateway extends pulumi.ComponentResource {
             },
             endpointSpec: { mode: "dnsrr", ports },
             // stop-first, one node at a time (host ports cannot be held by two tasks); the delay lets the VIP settle.
-            updateConfig: policy(gw.update),
-            rollbackConfig: policy(gw.rollback),
+            updateConfig: updateConfig(gw.update),
+            rollbackConfig: updateConfig(gw.rollback),
         }, {
             parent: this,
             deleteBeforeReplace: true,
@@ -143,10 +143,6 @@ export class Gateway extends pulumi.ComponentResource {
         });
         this.registerOutputs({ image: this.image, service: this.service.name });
     }
-}
-
-function policy(p: PlanGatewayUpdatePolicy): docker.types.input.ServiceUpdateConfig {
-    return { parallelism: p.parallelism, order: p.order, failureAction: p.failureAction, delay: seconds(p.delay), monitor: seconds(p.monitor) };
 }
 
 function contentTag(files: GatewayFiles): string {

@@ -3,8 +3,8 @@
 // The service uses the swarm's docker provider from `opts.providers`; a built image is built on `localEngine`.
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import type { PlanRelease, PlanUpdatePolicy } from "../model";
-import { ratio, seconds } from "./durations";
+import type { PlanRelease } from "../model";
+import { seconds, updateConfig } from "./durations";
 import { contextHash, DeliveredImage } from "./images";
 import type { NodeRunner } from "./nodes";
 
@@ -78,21 +78,11 @@ export class Release extends pulumi.ComponentResource {
                 mode: r.endpointMode,
                 ports: r.publish.map((p) => ({ targetPort: p.target, publishedPort: p.published, protocol: p.protocol, publishMode: p.mode })),
             },
-            updateConfig: policy(r.update),
-            rollbackConfig: policy(r.rollback),
+            updateConfig: updateConfig(r.update),
+            rollbackConfig: updateConfig(r.rollback),
         // A fixed service name cannot exist twice: a replacement (new networks, new name) must delete first.
         }, { parent: this, dependsOn: [...args.dependsOn, ...deliveries], deleteBeforeReplace: true });
         this.registerOutputs({ service: this.serviceName });
     }
 }
 
-function policy(p: PlanUpdatePolicy): docker.types.input.ServiceUpdateConfig {
-    return {
-        parallelism: p.parallelism,
-        delay: seconds(p.delay),
-        order: p.order,
-        failureAction: p.failureAction,
-        monitor: seconds(p.monitor),
-        maxFailureRatio: ratio(p.maxFailureRatio),
-    };
-}
