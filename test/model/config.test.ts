@@ -11,7 +11,7 @@ import { readTemplate, renderTemplate, shellSafe, TEMPLATES_DIR } from "../../mo
 import { intToIp, ipToInt, isCidr, isIpv4, parseCidr, reservedAddresses } from "../../model/net";
 import { compare, sortedBy, sortedRecord } from "../../model/order";
 import { buildJsonSchema, JSON_SCHEMA_FILE, README_FILE, referenceRows, REFERENCE_FILE, renderMarkdown, withReadmeReference, type JsonSchema } from "../../scripts/json-schema";
-import { BASE, type Draft, errorsOf, invalidConfigs, json, mutate, partial, planOf, showErrors, stackConfig, unset, validConfigs, validOrThrow } from "./fixtures";
+import { BASE, type Draft, errorsOf, invalidConfigs, json, mutate, partial, planOf, showErrors, stackConfig, unset, useGroups, validConfigs, validOrThrow } from "./fixtures";
 
 const DEV = stackConfig("dev");
 const PROD = stackConfig("prod");
@@ -522,12 +522,10 @@ describe("the order of lists in the config does not matter", () => {
         "VRRP groups in another order give the same plan",
         () => {
             const grouped = mutate(RANKED, (d) => {
-                unset(d.virtualIp, "address");
-                unset(d.virtualIp, "virtualRouterId");
-                d.virtualIp.groups = [
+                useGroups(d, [
                     { name: "vip1", address: "172.28.40.100", virtualRouterId: 51 },
                     { name: "vip2", address: "172.28.40.101", virtualRouterId: 52 },
-                ];
+                ]);
             });
             assert.deepEqual(json(planOf(reversed(grouped))), json(planOf(grouped)));
         },

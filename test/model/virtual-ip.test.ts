@@ -94,9 +94,7 @@ invalidConfigs(
         {
             name: "a VRID 0 in a group",
             change: (d) => {
-                unset(d.virtualIp, "address");
-                unset(d.virtualIp, "virtualRouterId");
-                d.virtualIp.groups = [{ name: "a", address: "172.28.40.100", virtualRouterId: 0 }];
+                useGroups(d, [{ name: "a", address: "172.28.40.100", virtualRouterId: 0 }]);
             },
             path: "virtualIp.groups[0].virtualRouterId",
             words: ["1-255"],
@@ -110,12 +108,10 @@ invalidConfigs(
         {
             name: "two VRRP groups with one VRID",
             change: (d) => {
-                unset(d.virtualIp, "address");
-                unset(d.virtualIp, "virtualRouterId");
-                d.virtualIp.groups = [
+                useGroups(d, [
                     { name: "a", address: "172.28.40.100", virtualRouterId: 51 },
                     { name: "b", address: "172.28.40.101", virtualRouterId: 51 },
-                ];
+                ]);
             },
             path: "virtualIp.groups[1].virtualRouterId",
             words: ["VRID 51 is already used by virtualIp.groups[0]"],
@@ -123,12 +119,10 @@ invalidConfigs(
         {
             name: "two VRRP groups with one address",
             change: (d) => {
-                unset(d.virtualIp, "address");
-                unset(d.virtualIp, "virtualRouterId");
-                d.virtualIp.groups = [
+                useGroups(d, [
                     { name: "a", address: "172.28.40.100", virtualRouterId: 51 },
                     { name: "b", address: "172.28.40.100", virtualRouterId: 52 },
-                ];
+                ]);
             },
             path: "virtualIp.groups[1].address",
             words: ["address 172.28.40.100 is also virtualIp.groups[0]"],
