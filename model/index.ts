@@ -4,7 +4,8 @@
 //   read (config.ts: a stack file; runtime-config.ts: the Pulumi runtime)
 //     → validate: the schema's shape rules, then each concept's cross-key rules, every error with its key path
 //     → plan:     each concept's slice, computed once (derived timings and paths included)
-//     → render:   each concept's artifacts from its templates under templates/<concept>/
+//     → render:   each concept's artifacts from its templates under templates/<concept>/, and the diagram of the whole (diagram.ts)
+import { diagramArtifacts } from "./diagram";
 import { dnsArtifacts, planDns, type PlanDns } from "./dns";
 import { checkGateway, gatewayArtifacts, planGateway, planTls, type PlanGateway } from "./gateway";
 import { checkNetworks, planNetworks, type PlanNetworks } from "./networks";
@@ -91,6 +92,7 @@ function scriptArtifacts(): Artifact[] {
 export function renderAll(plan: Plan): Artifact[] {
     const artifacts: Artifact[] = [
         { path: "plan.json", content: `${JSON.stringify(plan, null, 2)}\n`, mode: 0o644 },
+        ...diagramArtifacts(plan),
         ...dnsArtifacts(plan.dns),
         ...gatewayArtifacts(plan.gateway, plan.routes),
         ...virtualIpArtifacts(plan.virtualIp),
@@ -100,6 +102,7 @@ export function renderAll(plan: Plan): Artifact[] {
 }
 
 export type { Artifact } from "./templates";
+export { diagramKey, diagramOf, type DiagramOptions } from "./diagram";
 export type { StackConfig, StackConfigInput } from "./schema";
 export type { ConfigError } from "./validation";
 export { ConfigValidationError, formatErrors } from "./validation";

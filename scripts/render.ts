@@ -1,11 +1,13 @@
 // npm run render -- --stack-file Pulumi.dev.yaml --out out/dev
-// Renders every artifact of a stack (plan, DNS, gateway image files, keepalived configs, node scripts) into a
-// directory, without Pulumi and without touching any machine. Invalid config: every error, nothing written.
+// Renders every artifact of a stack (plan, diagram, DNS, gateway image files, keepalived configs, node scripts) into
+// a directory, without Pulumi and without touching any machine. Invalid config: every error, nothing written.
+// The diagram also becomes diagram.svg where mermaid-cli and a Chromium are installed; else one line says why not.
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { readStackFile } from "../model/config";
 import { type Artifact, type ConfigError, formatErrors, planStack, renderAll, validateConfig } from "../model";
+import { writeSvg } from "./lib/mermaid-svg";
 
 const USAGE = "usage: npm run render -- --stack-file <Pulumi.<stack>.yaml> --out <dir>";
 
@@ -54,6 +56,16 @@ function writeArtifacts(out: string, artifacts: readonly Artifact[]): string[] {
     });
 }
 
+/** diagram.mmd → diagram.svg: a picture is a bonus, so a missing renderer or a failed run only says so. */
+function diagramSvgLine(out: string): string {
+    const svg = path.join(out, "diagram.svg");
+    fs.rmSync(svg, { force: true }); // an earlier render's picture would no longer match
+    const written = writeSvg(path.join(out, "diagram.mmd"), svg);
+    if (!written.ok) return `skipped ${svg}: ${written.reason}`;
+    const stat = fs.statSync(svg);
+    return `wrote ${svg} (${stat.size} bytes, mode ${(stat.mode & 0o777).toString(8).padStart(4, "0")})`;
+}
+
 export function main(argv: readonly string[]): number {
     let args: { stackFile: string; out: string };
     try {
@@ -74,6 +86,7 @@ export function main(argv: readonly string[]): number {
         return 1;
     }
     for (const line of writeArtifacts(args.out, result.artifacts)) console.log(line);
+    console.log(diagramSvgLine(args.out));
     return 0;
 }
 

@@ -15,8 +15,14 @@ function scratch(): string {
     return dir;
 }
 
+// No SVG renderer here (diagram-svg.test.ts covers the SVG): the run stays fast and says why it skipped the SVG.
+const NO_BROWSER = "/nonexistent/chromium";
+
 function render(...args: string[]) {
-    return run(process.execPath, ["--import", "tsx", path.join(ROOT, "scripts", "render.ts"), ...args], { cwd: ROOT });
+    return run(process.execPath, ["--import", "tsx", path.join(ROOT, "scripts", "render.ts"), ...args], {
+        cwd: ROOT,
+        env: { ...process.env, CHROMIUM_PATH: NO_BROWSER },
+    });
 }
 
 const INVALID_STACK = `config:
@@ -34,6 +40,8 @@ describe("npm run render", () => {
         assert.equal(r.status, 0, r.stderr);
         const expected = renderAll(stackPlan("dev"));
         const lines = r.stdout.trim().split("\n");
+        assert.equal(lines.pop(), `skipped ${path.join(out, "diagram.svg")}: CHROMIUM_PATH=${NO_BROWSER} is not an executable file`);
+        assert.ok(!fs.existsSync(path.join(out, "diagram.svg")));
         assert.equal(lines.length, expected.length);
         for (const a of expected) {
             const file = path.join(out, a.path);

@@ -4,7 +4,7 @@ import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { describe, test } from "node:test";
-import { renderAll } from "../../model";
+import { diagramOf, renderAll } from "../../model";
 import { stackPlan } from "./helpers";
 
 const GOLDEN_DIR = path.join(__dirname, "golden");
@@ -55,3 +55,19 @@ for (const stack of ["dev", "prod"] as const) {
         });
     });
 }
+
+// docs/diagram.md shows the dev diagram; it must be the one render writes.
+describe("docs/diagram.md", () => {
+    const doc = path.join(__dirname, "..", "..", "docs", "diagram.md");
+    const block = /(<!-- BEGIN generated: the dev diagram[^\n]*-->\n```mermaid\n)([\s\S]*?)(```\n<!-- END generated -->)/;
+    const expected = diagramOf(stackPlan("dev"));
+    if (process.env.UPDATE_GOLDEN === "1") {
+        fs.writeFileSync(doc, fs.readFileSync(doc, "utf8").replace(block, (_, begin: string, _old: string, end: string) => `${begin}${expected}${end}`));
+    }
+
+    test("shows the dev diagram as npm run render draws it", () => {
+        const found = fs.readFileSync(doc, "utf8").match(block);
+        assert.ok(found, "docs/diagram.md has no generated dev diagram block");
+        assert.equal(found[2], expected, "docs/diagram.md is out of date (UPDATE_GOLDEN=1 rewrites it)");
+    });
+});
