@@ -39,6 +39,8 @@ export interface RunResult {
     readonly declared: Map<string, Declared>;
     readonly outputs: Record<string, unknown>;
     readonly secretOutputs: Set<string>;
+    /** Where the program wrote its image build contexts (a path inside some inputs). */
+    readonly buildDir: string;
 }
 
 export interface RunOptions {
@@ -110,7 +112,8 @@ export async function runProgram(opts: RunOptions): Promise<RunResult> {
     for (const [k, v] of Object.entries(opts.secrets ?? {})) config[`${PROJECT}:${k}`] = v;
     pulumi.runtime.setAllConfig(config, Object.keys(opts.secrets ?? {}).map((k) => `${PROJECT}:${k}`));
     // One build dir per stack, as in real use (.build/<stack>): the image build context path is an input.
-    process.env.SWARM_PLATFORM_BUILD_DIR = opts.buildDir ?? path.join(os.tmpdir(), `swarm-platform-mocks-${process.pid}`, opts.stack);
+    const buildDir = opts.buildDir ?? path.join(os.tmpdir(), `swarm-platform-mocks-${process.pid}`, opts.stack);
+    process.env.SWARM_PLATFORM_BUILD_DIR = buildDir;
     try {
         let program: Record<string, unknown> = {};
         let loadError: unknown;
@@ -152,7 +155,7 @@ export async function runProgram(opts: RunOptions): Promise<RunResult> {
         // The program has ended: every registration is answered before the monitor closes.
         await pulumi.runtime.disconnect();
         const declared = new Map((await Promise.all(pending)).map((d) => [d.name, d]));
-        return { resources, declared, outputs, secretOutputs };
+        return { resources, declared, outputs, secretOutputs, buildDir };
     } finally {
         delete process.env.SWARM_PLATFORM_BUILD_DIR;
     }
