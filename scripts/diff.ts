@@ -166,6 +166,11 @@ export async function runDiff(argv: readonly string[], cwd = process.cwd()): Pro
             `${baseText === undefined ? ", where it does not exist (everything is added)," : ""} → the working tree.`,
     );
     out.push("");
+    const headRun = standIns(head.side);
+    if (headRun.missing.length) {
+        out.push(...headRun.missing.map((m) => `> ⚠ ${m}`));
+        out.push("");
+    }
     if (before && !before.ok) {
         out.push(`**The base's \`${fileName}\` is invalid** (${before.errors.length} error${before.errors.length === 1 ? "" : "s"}), so everything is shown as added:`);
         out.push("");
@@ -177,11 +182,6 @@ export async function runDiff(argv: readonly string[], cwd = process.cwd()): Pro
     out.push(formatDomainDiff(changes).trimEnd());
     out.push("");
 
-    const headRun = standIns(head.side);
-    if (headRun.missing.length) {
-        out.push(...headRun.missing.map((m) => `- ⚠ ${m}`));
-        out.push("");
-    }
     out.push("#### Resources");
     out.push("");
     out.push("_This checkout's program run under Pulumi mocks with each stack file; changes to the program itself (templates, components) are not in this list: `pulumi preview` shows them._");
