@@ -168,7 +168,7 @@ export async function runDiff(argv: readonly string[], cwd = process.cwd()): Pro
     out.push("");
     const headRun = standIns(head.side);
     if (headRun.missing.length) {
-        out.push(...headRun.missing.map((m) => `> ⚠ ${m}`));
+        out.push(...headRun.missing.map((m) => `> - ⚠ ${m}`));
         out.push("");
     }
     if (before && !before.ok) {
