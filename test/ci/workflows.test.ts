@@ -1,5 +1,6 @@
 // CI that cannot leak: the GitHub Actions workflows, read as data. Code from a pull request never runs with a
-// secret or in an environment; every action is pinned by commit SHA; the prod jobs stay behind their environments.
+// secret, in an environment or with a token that can write (the PR comment is posted by a workflow_run workflow
+// that runs no code); every action is pinned by commit SHA; the prod jobs stay behind their environments.
 // The real guard is the environments (prod secrets only there, deployment branches = main; docs/ci.md): this test
 // keeps the workflow files from drifting away from that.
 import assert from "node:assert/strict";
@@ -64,8 +65,20 @@ export function checkWorkflow(name: string, wf: Workflow): string[] {
         if (top.permissions === undefined) problems.push(`${name}: pull-request workflow does not set \`permissions:\` (the default token may write)`);
         if (grantsWrite(top.permissions)) problems.push(`${name}: pull-request workflow grants a write permission`);
     }
+    // workflow_run: runs main's copy of the file, often with a write token, after a PR's run. It may read that
+    // run's artifacts as data; it must never check out or execute code (the PR's would run with the token).
+    const afterRun = events.includes("workflow_run");
+    if (afterRun && top.permissions === undefined) problems.push(`${name}: workflow_run workflow does not set \`permissions:\``);
     for (const [id, job] of Object.entries(jobs)) {
         const where = `${name} job ${id}`;
+        if (afterRun) {
+            if (usesOf(job).some((u) => u.startsWith("actions/checkout@"))) problems.push(`${where}: a workflow_run job checks out code`);
+            if (usesOf(job).some((u) => u.startsWith("actions/setup-node@"))) problems.push(`${where}: a workflow_run job sets up a toolchain to run code`);
+            if (((job.steps as Record<string, unknown>[] | undefined) ?? []).some((st) => st.run !== undefined)) {
+                problems.push(`${where}: a workflow_run job runs shell steps (download and post only)`);
+            }
+            if (typeof job.uses === "string") problems.push(`${where}: a workflow_run job calls another workflow`);
+        }
         for (const u of usesOf(job)) {
             if (!u.startsWith("./") && !SHA_PIN.test(u)) problems.push(`${where}: \`uses: ${u}\` is not pinned by a 40-hex commit SHA`);
         }
@@ -104,8 +117,8 @@ const text = (f: string) => readFileSync(path.join(DIR, f), "utf8");
 const workflow = (f: string) => parse(text(f)) as Workflow;
 
 describe("workflows in .github/workflows", () => {
-    it("are the three this test knows about", () => {
-        assert.deepEqual(files, ["preview-prod.yml", "preview.yml", "up.yml"]);
+    it("are the four this test knows about", () => {
+        assert.deepEqual(files, ["preview-comment.yml", "preview-prod.yml", "preview.yml", "up.yml"]);
     });
 
     for (const f of files) {
@@ -128,6 +141,40 @@ describe("workflows in .github/workflows", () => {
         for (const pkg of ["nginx-light", "haproxy", "keepalived", "shellcheck", "iproute2", "openssl"]) {
             assert.match(tested, new RegExp(`apt-get install[^\\n]*\\b${pkg}\\b`), `the npm test job installs ${pkg}`);
         }
+    });
+
+    it("preview.yml's diff job: both stacks' `npm run diff` with the full history, uploaded with the dev preview for the comment", () => {
+        const wf = workflow("preview.yml");
+        const job = wf.jobs?.diff;
+        assert.ok(job, "a diff job");
+        const steps = (job.steps as { uses?: string; run?: string; with?: Record<string, unknown>; if?: string }[]) ?? [];
+        const checkout = steps.find((st) => st.uses?.startsWith("actions/checkout@"));
+        assert.equal(checkout?.with?.["fetch-depth"], 0, "fetch-depth 0: the merge-base with origin/main needs the history");
+        assert.equal(checkout?.with?.["persist-credentials"], false);
+        const run = steps.map((st) => st.run ?? "").join("\n");
+        assert.match(run, /for stack in dev prod; do\n\s+npm run --silent diff -- "\$stack" > "comment\/diff-\$stack\.md"/);
+        const uploads = (j: Job | undefined) =>
+            ((j?.steps as { uses?: string; with?: { name?: string }; if?: string }[]) ?? []).filter((st) => st.uses?.startsWith("actions/upload-artifact@"));
+        assert.deepEqual(uploads(job).map((u) => [u.with?.name, u.if]), [["pr-comment-diff", "always()"]]);
+        assert.deepEqual(uploads(wf.jobs?.["preview-dev"]).map((u) => [u.with?.name, u.if]), [["pr-comment-preview", "always()"]]);
+    });
+
+    it("preview-comment.yml: after a preview run, with only `pull-requests: write` and `actions: read`, posts the artifacts", () => {
+        const wf = workflow("preview-comment.yml");
+        assert.deepEqual(wf.on, { workflow_run: { workflows: ["preview"], types: ["completed"] } });
+        assert.deepEqual(wf.permissions, {});
+        const jobs = Object.values(wf.jobs ?? {});
+        assert.equal(jobs.length, 1);
+        const [job] = jobs;
+        assert.deepEqual(job.permissions, { actions: "read", "pull-requests": "write" });
+        assert.equal(job.if, "github.event.workflow_run.event == 'pull_request'");
+        const steps = (job.steps as { uses?: string; with?: Record<string, unknown> }[]) ?? [];
+        assert.deepEqual(steps.map((st) => st.uses?.split("@")[0]), ["actions/download-artifact", "actions/github-script"]);
+        assert.equal(steps[0].with?.pattern, "pr-comment-*");
+        assert.equal(steps[0].with?.["run-id"], "${{ github.event.workflow_run.id }}", "the artifacts of the run that triggered this one");
+        const script = String(steps[1].with?.script);
+        assert.match(script, /p\.head\.sha === run\.head_sha/, "the PR is found by the run's head commit, not named by the artifact");
+        assert.doesNotMatch(script, /child_process|exec|eval|require\((?!"node:(fs|path)")/, "the script runs nothing from the artifacts");
     });
 
     it("prod runs only from main, behind its environments: up.yml's prod in `production`, preview-prod in `production-preview`", () => {
@@ -224,6 +271,18 @@ describe("the checks fail on a bad workflow", () => {
             }),
             [],
         );
+    });
+
+    it("a workflow_run workflow that checks out, sets up node, runs a shell step, calls a workflow, or sets no permissions", () => {
+        const afterRun = (job: Job, withPermissions = true): string[] =>
+            checkWorkflow("after.yml", { on: { workflow_run: { workflows: ["preview"], types: ["completed"] } }, ...(withPermissions ? { permissions: {} } : {}), jobs: { post: job } });
+        const post = { "runs-on": "ubuntu-latest", permissions: { "pull-requests": "write" } };
+        assert.deepEqual(afterRun({ ...post, steps: [{ uses: "actions/github-script@60a0d83039c74a4aee543508d2ffcb1c3799cdea" }] }), []);
+        assert.match(afterRun({ ...post, steps: [{ uses: checkout }] }).join("\n"), /checks out code/);
+        assert.match(afterRun({ ...post, steps: [{ uses: "actions/setup-node@49933ea5288caeca8642d1e84afbd3f7d6820020" }] }).join("\n"), /sets up a toolchain/);
+        assert.match(afterRun({ ...post, steps: [{ run: "npm ci" }] }).join("\n"), /runs shell steps/);
+        assert.match(afterRun({ uses: "./.github/workflows/up.yml" }).join("\n"), /calls another workflow/);
+        assert.match(afterRun({ ...post, steps: [] }, false).join("\n"), /does not set `permissions:`/);
     });
 
     it("a `uses:` line without its version comment, or pinned by tag", () => {

@@ -3,10 +3,8 @@
 // two checkouts of one program give the same fingerprints.
 import * as crypto from "node:crypto";
 import * as os from "node:os";
+import { SERVICE_REPLACING_PATHS, valueAt } from "../../scripts/lib/provider-rules";
 import type { RunResult } from "./harness";
-
-/** Service inputs whose change replaces the service (the docker provider's ForceNew fields we use). */
-export const SERVICE_REPLACING_PATHS = ["name", "auth", "taskSpec.networksAdvanceds", "taskSpec.containerSpec.labels"] as const;
 
 export interface Fingerprint {
     readonly type: string;
@@ -16,10 +14,6 @@ export interface Fingerprint {
 
 export function hash(value: unknown): string {
     return crypto.createHash("sha256").update(JSON.stringify(value ?? null)).digest("hex").slice(0, 16);
-}
-
-function at(value: unknown, path: string): unknown {
-    return path.split(".").reduce<unknown>((v, k) => (v && typeof v === "object" ? (v as Record<string, unknown>)[k] : undefined), value);
 }
 
 /**
@@ -36,7 +30,7 @@ export function fingerprints(run: RunResult, root: string, oldNames: ReadonlyMap
         const inputs = normalize(registered.get(d.name)?.inputs ?? {}) as Record<string, unknown>;
         const fields: Record<string, string> = {};
         for (const [k, v] of Object.entries(inputs)) fields[k] = hash(v);
-        if (d.type === "docker:index/service:Service") for (const p of SERVICE_REPLACING_PATHS) fields[`@${p}`] = hash(at(inputs, p));
+        if (d.type === "docker:index/service:Service") for (const p of SERVICE_REPLACING_PATHS) fields[`@${p}`] = hash(valueAt(inputs, p));
         out[d.urn] = { type: d.type, inputs: Object.fromEntries(Object.entries(fields).sort(([a], [b]) => (a < b ? -1 : 1))) };
     }
     return out;

@@ -13,29 +13,10 @@ import * as pulumi from "@pulumi/pulumi";
 import { type Declared, PROJECT, ROOT, runProgram, stackConfig } from "./harness";
 import { type Fingerprint, fingerprints, hash } from "./upgrade-fingerprint";
 import { firstHost } from "../../model/networks";
+import { replacingChanges as replaces } from "../../scripts/lib/provider-rules";
 
 const PROD_SECRETS = { sshPrivateKey: "-----BEGIN OPENSSH PRIVATE KEY-----\nfake\n", tlsSklepCert: "CERT", tlsSklepKey: "KEY" };
 const DOCKER_VERSION = (JSON.parse(fs.readFileSync(require.resolve("@pulumi/docker/package.json"), "utf8")) as { version: string }).version;
-
-/** Inputs whose change replaces a resource, by type (the provider rules in docs/provider-rules.md). */
-function replaces(type: string, changed: readonly string[]): string[] {
-    switch (type) {
-        case "command:local:Command":
-        case "command:remote:Command":
-            return changed.filter((k) => k === "triggers");
-        case "docker:index/container:Container":
-            return changed.filter((k) => !["restart", "memory", "cpuShares", "healthcheck"].includes(k));
-        case "docker:index/network:Network":
-        case "docker:index/volume:Volume":
-        case "docker:index/secret:Secret":
-        case "random:index/randomPassword:RandomPassword":
-            return [...changed];
-        case "docker:index/service:Service":
-            return changed.filter((k) => k.startsWith("@"));
-        default:
-            return []; // components, providers, and docker Image (never replaced: a changed build rebuilds in place)
-    }
-}
 
 function urnOf(stack: string, qualifiedType: string, name: string): string {
     return `urn:pulumi:${stack}::${PROJECT}::${qualifiedType}::${name}`;

@@ -11,5 +11,6 @@ import "./releases.test";
 import "./dns.test";
 import "./diagram.test";
 import "./promote.test";
+import "./diff.test";
 import "./config.test";
 import "./properties.test";

@@ -1,0 +1,199 @@
+// Runs the real index.ts in-process under pulumi.runtime.setMocks and records what it declares: every resource
+// (type, name, inputs, provider), its explicit dependsOn edges and which inputs are secret. Used by the mock tests
+// (test/mocks/) and by `npm run diff` (one run per stack file, each in its own process: see resource-diff.ts).
+import * as pulumi from "@pulumi/pulumi";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { PROJECT } from "../../model/config";
+
+
+export { PROJECT };
+export const ROOT = path.resolve(__dirname, "..", "..");
+const INDEX = path.join(ROOT, "index.ts");
+
+export interface Registered {
+    readonly type: string;
+    readonly name: string;
+    readonly inputs: Record<string, unknown>;
+    readonly provider?: string;
+}
+
+export interface Declared {
+    readonly type: string;
+    readonly name: string;
+    /** Logical names of the explicit dependsOn resources. */
+    readonly dependsOn: string[];
+    /** Logical name of the parent resource. */
+    readonly parent?: string;
+    /** Input property names whose value is a secret Output. */
+    readonly secretInputs: string[];
+    /** The URN the Pulumi engine gives this resource: the parents' types (the root stack aside) joined by `$`. */
+    readonly urn: string;
+    /** Aliases given in the resource options, as the program passed them. */
+    readonly aliases: readonly (string | pulumi.Alias)[];
+}
+
+export interface RunResult {
+    readonly resources: Registered[];
+    readonly declared: Map<string, Declared>;
+    readonly outputs: Record<string, unknown>;
+    readonly secretOutputs: Set<string>;
+    /** Where the program wrote its image build contexts (a path inside some inputs). */
+    readonly buildDir: string;
+}
+
+export interface RunOptions {
+    readonly stack: string;
+    /** Platform config keys (without the project prefix). */
+    readonly config: Record<string, unknown>;
+    /** Secret config values by key. */
+    readonly secrets?: Record<string, string>;
+    readonly preview?: boolean;
+    /** The program to run (default: the real index.ts). */
+    readonly program?: string;
+    /** Where the program writes image build contexts (default: a directory per process and stack under the OS temp dir). */
+    readonly buildDir?: string;
+}
+
+/**
+ * What the fake nodes print: swarm-init and swarm-join are the only scripts whose stdout the program parses. A node
+ * id names the machine the command runs on (its container or ssh host), as a real swarm node id would.
+ */
+function commandStdout(inputs: Record<string, unknown>): string {
+    const stdin = String(inputs.stdin ?? "");
+    const connection = inputs.connection as { host?: string } | undefined;
+    const machine = connection?.host ?? String(inputs.create ?? "").replace(/^docker exec -i (\S+) .*$/, "$1");
+    if (stdin.includes("swarm-init")) {
+        return JSON.stringify({ nodeId: `id-${machine}`, managerAddr: "x:2377", workerToken: "SWMTKN-worker", managerToken: "SWMTKN-manager", unlockKey: "" });
+    }
+    if (stdin.includes("swarm-join")) return JSON.stringify({ nodeId: `id-${machine}` });
+    return "ok";
+}
+
+function fakeState(type: string, inputs: Record<string, unknown>): Record<string, unknown> {
+    switch (type) {
+        case "command:local:Command":
+        case "command:remote:Command":
+            return { ...inputs, stdout: commandStdout(inputs), stderr: "" };
+        case "random:index/randomPassword:RandomPassword":
+            return { ...inputs, result: "Pa55w0rd" };
+        case "docker:index/image:Image":
+            return { ...inputs, repoDigest: `${String(inputs.imageName)}@sha256:0` };
+        default:
+            return inputs;
+    }
+}
+
+
+process.on("exit", () => fs.rmSync(path.join(os.tmpdir(), `swarm-platform-mocks-${process.pid}`), { recursive: true, force: true }));
+
+export async function runProgram(opts: RunOptions): Promise<RunResult> {
+    const resources: Registered[] = [];
+    const pending: Promise<Declared>[] = [];
+    await pulumi.runtime.setMocks(
+        {
+            newResource(args: pulumi.runtime.MockResourceArgs) {
+                const inputs = unwrapSecrets(args.inputs) as Record<string, unknown>;
+                resources.push({ type: args.type, name: args.name, inputs, ...(args.provider ? { provider: args.provider } : {}) });
+                return { id: `${args.name}-id`, state: fakeState(args.type, inputs) };
+            },
+            call(args: pulumi.runtime.MockCallArgs) {
+                return args.inputs;
+            },
+        },
+        PROJECT,
+        opts.stack,
+        opts.preview ?? false,
+    );
+    const config: Record<string, string> = {};
+    // As the CLI passes config: structured values as JSON, plain strings bare (`swarm-platform:driver: docker`).
+    for (const [k, v] of Object.entries(opts.config)) config[`${PROJECT}:${k}`] = typeof v === "string" ? v : JSON.stringify(v);
+    for (const [k, v] of Object.entries(opts.secrets ?? {})) config[`${PROJECT}:${k}`] = v;
+    pulumi.runtime.setAllConfig(config, Object.keys(opts.secrets ?? {}).map((k) => `${PROJECT}:${k}`));
+    // One build dir per stack, as in real use (.build/<stack>): the image build context path is an input.
+    const buildDir = opts.buildDir ?? path.join(os.tmpdir(), `swarm-platform-mocks-${process.pid}`, opts.stack);
+    process.env.SWARM_PLATFORM_BUILD_DIR = buildDir;
+    try {
+        let program: Record<string, unknown> = {};
+        let loadError: unknown;
+        // Inside a root stack resource, as under the CLI: stack transformations need one.
+        await pulumi.runtime.runInPulumiStack(async () => {
+            const qualifiedTypes = new Map<pulumi.Resource, string>();
+            pulumi.runtime.registerStackTransformation((args) => {
+                const parentType = args.opts.parent ? qualifiedTypes.get(args.opts.parent) : undefined;
+                const qualifiedType = parentType ? `${parentType}$${args.type}` : args.type;
+                qualifiedTypes.set(args.resource, qualifiedType);
+                const urn = `urn:pulumi:${opts.stack}::${PROJECT}::${qualifiedType}::${args.name}`;
+                pending.push(describe(args, urn));
+                return undefined;
+            });
+            const entry = opts.program ?? INDEX;
+            delete require.cache[require.resolve(entry)];
+            try {
+                // eslint-disable-next-line @typescript-eslint/no-require-imports
+                program = require(entry) as Record<string, unknown>;
+            } catch (err) {
+                // Rethrown below, after the stack resource settles, so no promise is left rejected behind.
+                loadError = err;
+            }
+            return undefined;
+        });
+        if (loadError !== undefined) {
+            await pulumi.runtime.disconnect();
+            // What was registered before the failure (the root stack aside): tests assert it is nothing.
+            throw Object.assign(loadError as Error, { registered: resources.filter((r) => r.type !== "pulumi:pulumi:Stack").map((r) => r.name) });
+        }
+        const outputs: Record<string, unknown> = {};
+        const secretOutputs = new Set<string>();
+        for (const [key, value] of Object.entries(program)) {
+            if (pulumi.Output.isInstance(value)) {
+                outputs[key] = await settle(value);
+                if (await pulumi.isSecret(value)) secretOutputs.add(key);
+            } else outputs[key] = value;
+        }
+        // The program has ended: every registration is answered before the monitor closes.
+        await pulumi.runtime.disconnect();
+        const declared = new Map((await Promise.all(pending)).map((d) => [d.name, d]));
+        return { resources, declared, outputs, secretOutputs, buildDir };
+    } finally {
+        delete process.env.SWARM_PLATFORM_BUILD_DIR;
+    }
+}
+
+async function describe(args: pulumi.ResourceTransformationArgs, urn: string): Promise<Declared> {
+    const deps = args.opts.dependsOn;
+    const list = (deps === undefined ? [] : Array.isArray(deps) ? deps : [deps]) as pulumi.Input<pulumi.Resource>[];
+    const dependsOn = await Promise.all(list.map(async (d) => {
+        const res = pulumi.Output.isInstance(d) ? await settle(d as pulumi.Output<pulumi.Resource>) : await d;
+        return nameOfUrn(await settle(res.urn));
+    }));
+    const parent = args.opts.parent ? nameOfUrn(await settle(args.opts.parent.urn)) : undefined;
+    const secretInputs: string[] = [];
+    for (const [key, value] of Object.entries(args.props ?? {})) {
+        if (pulumi.Output.isInstance(value) && (await pulumi.isSecret(value))) secretInputs.push(key);
+    }
+    const aliases = (args.opts.aliases ?? []) as (string | pulumi.Alias)[];
+    return { type: args.type, name: args.name, dependsOn, ...(parent ? { parent } : {}), secretInputs, urn, aliases };
+}
+
+const SECRET_SIG = "4dabf18193072939515e22adb298388d";
+
+/** Mocks receive secret inputs wrapped in the wire format's secret envelope; tests want the plain values. */
+function unwrapSecrets(value: unknown): unknown {
+    if (Array.isArray(value)) return value.map(unwrapSecrets);
+    if (value && typeof value === "object") {
+        const obj = value as Record<string, unknown>;
+        if (SECRET_SIG in obj && "value" in obj) return unwrapSecrets(obj.value);
+        return Object.fromEntries(Object.entries(obj).map(([k, v]) => [k, unwrapSecrets(v)]));
+    }
+    return value;
+}
+
+function settle<T>(o: pulumi.Output<T>): Promise<T> {
+    return new Promise((resolve) => o.apply((v) => resolve(v)));
+}
+
+function nameOfUrn(urn: string): string {
+    return urn.split("::").pop() ?? urn;
+}

@@ -1,0 +1,80 @@
+// The replace rules used without a machine (scripts/lib/provider-rules.ts: `npm run diff`, the upgrade test) agree
+// with the lab engine's handlers (test/lab/engine/resources/), which apply them to the state docker reads back.
+// Each case changes one input and asks both whether that replaces the resource.
+import * as assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { HANDLERS } from "../lab/engine/resources";
+import { CONTAINER_UPDATABLE, comparedInputs, replacingChanges } from "../../scripts/lib/provider-rules";
+
+type Props = Record<string, unknown>;
+
+const SERVICE: Props = {
+    name: "shop-2-0",
+    labels: [{ label: "a", value: "1" }],
+    mode: { replicated: { replicas: 2 } },
+    taskSpec: {
+        containerSpec: { image: "shop:2.0", env: { RELEASE: "2.0" }, labels: [{ label: "c", value: "1" }] },
+        networksAdvanceds: [{ id: "net-1", aliases: [] }],
+        placement: { constraints: ["node.labels.zone==dmz"] },
+    },
+    endpointSpec: { mode: "vip" },
+    updateConfig: { parallelism: 1, order: "start-first" },
+};
+
+/** One input changed at a dotted path. */
+function changed(inputs: Props, dotted: string, value: unknown): Props {
+    const copy = structuredClone(inputs);
+    const keys = dotted.split(".");
+    let at = copy;
+    for (const k of keys.slice(0, -1)) at = at[k] as Props;
+    at[keys[keys.length - 1]] = value;
+    return copy;
+}
+
+/** The shared table's answer for a change from `olds` to `news`. */
+function tableReplaces(type: string, olds: Props, news: Props): boolean {
+    const b = comparedInputs(type, olds);
+    const a = comparedInputs(type, news);
+    const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k]));
+    return replacingChanges(type, keys).length > 0;
+}
+
+/** The lab engine's answer, with the state read back equal to the old inputs. */
+function labReplaces(type: string, olds: Props, news: Props): boolean {
+    const handler = HANDLERS[type];
+    assert.ok(handler, `the lab engine has no handler for ${type}`);
+    return !handler.update || handler.diff(olds, olds, news).replaces.length > 0;
+}
+
+const CASES: readonly { type: string; olds: Props; path: string; value: unknown }[] = [
+    ...["name", "taskSpec.networksAdvanceds", "taskSpec.containerSpec.labels", "taskSpec.containerSpec.image", "taskSpec.containerSpec.env", "mode.replicated.replicas", "labels", "endpointSpec.mode", "updateConfig.order"].map(
+        (path) => ({ type: "docker:index/service:Service", olds: SERVICE, path, value: path.endsWith("s") ? [{ label: "x", value: "2", id: "net-2" }] : path === "taskSpec.containerSpec.env" ? { RELEASE: "2.1" } : "changed" }),
+    ),
+    ...["triggers", "stdin", "create", "environment"].map((path) => ({ type: "command:local:Command", olds: { create: "a", stdin: "b", triggers: ["t"], environment: { A: "1" } }, path, value: path === "triggers" ? ["u"] : path === "environment" ? { A: "2" } : "c" })),
+    ...[...CONTAINER_UPDATABLE, "image", "envs", "privileged"].map((path) => ({
+        type: "docker:index/container:Container",
+        olds: { name: "n", image: "i", envs: ["A=1"], privileged: true, restart: "always", maxRetryCount: 1, cpuShares: 1, memory: 1, memoryReservation: 1, cpuSet: "0", memorySwap: 1 },
+        path,
+        value: path === "envs" ? ["A=2"] : path === "privileged" ? false : path === "restart" || path === "image" || path === "cpuSet" ? "other" : 2,
+    })),
+    { type: "docker:index/network:Network", olds: { name: "zone-dmz", driver: "overlay", attachable: false }, path: "attachable", value: true },
+    { type: "docker:index/secret:Secret", olds: { name: "s", data: "ZGF0YQ==" }, path: "data", value: "b3RoZXI=" },
+    { type: "random:index/randomPassword:RandomPassword", olds: { length: 8, special: false }, path: "length", value: 12 },
+    { type: "docker:index/image:Image", olds: { imageName: "gateway:1", build: { context: "/nonexistent" } }, path: "imageName", value: "gateway:2" },
+    { type: "pulumi:providers:docker", olds: { host: "unix:///var/run/docker.sock" }, path: "host", value: "tcp://127.0.0.1:2375" },
+];
+
+describe("the replace rules agree with the lab engine", () => {
+    for (const c of CASES) {
+        test(`${c.type}: ${c.path}`, () => {
+            const news = changed(c.olds, c.path, c.value);
+            assert.notDeepEqual(news, c.olds, "the case changes something");
+            assert.equal(tableReplaces(c.type, c.olds, news), labReplaces(c.type, c.olds, news));
+        });
+    }
+
+    test("both sides say replace for the ForceNew inputs and update for the rest (the table is not all one answer)", () => {
+        const answers = CASES.map((c) => tableReplaces(c.type, c.olds, changed(c.olds, c.path, c.value)));
+        assert.ok(answers.includes(true) && answers.includes(false));
+    });
+});
