@@ -9,9 +9,10 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
 import * as YAML from "yaml";
-import { type ConfigError, formatErrors, type StackConfig, validateConfig } from "../model";
+import { type ConfigError, formatErrors, planStack, type StackConfig, validateConfig } from "../model";
 import { parseStackFile, PROJECT } from "../model/config";
-import { domainDiff, formatDomainDiff, NO_CHANGE, type SecretVersions } from "../model/diff";
+import { changedKeys, domainDiff, formatDomainDiff, NO_CHANGE, type SecretVersions } from "../model/diff";
+import { diagramOf } from "../model/diagram";
 import { secretRefsOf } from "../model/secrets";
 import { formatResourceChanges, resourceChanges, type ResourceSnapshot, snapshotOf } from "./lib/resource-diff";
 
@@ -181,6 +182,13 @@ export async function runDiff(argv: readonly string[], cwd = process.cwd()): Pro
     const changes = domainDiff(was?.config, head.side.config, { secrets: { ...(was ? { before: was.secrets } : {}), after: head.side.secrets } });
     out.push(formatDomainDiff(changes).trimEnd());
     out.push("");
+    if (changes.length) {
+        // The platform after the change, changed parts marked: GitHub draws the fence in the comment.
+        out.push("#### Diagram (changed parts marked)");
+        out.push("");
+        out.push("```mermaid", diagramOf(planStack(head.side.config), { changed: changedKeys(changes) }).trimEnd(), "```");
+        out.push("");
+    }
 
     out.push("#### Resources");
     out.push("");

@@ -59,6 +59,7 @@ describe("npm run diff", () => {
         assert.ok(predicted.includes(base), predicted);
         assert.match(r.stdout, /\nNo change to the platform\.\n/);
         assert.match(r.stdout, /#### Resources\n[\s\S]*\nNo resource changes\.\n$/);
+        assert.ok(!r.stdout.includes("```mermaid"), "no diagram when nothing changes");
     });
 
     test("a promotion: the hostname moves 1.9 → 2.0; only the gateway routes files are rewritten", async () => {
@@ -75,6 +76,12 @@ describe("npm run diff", () => {
             "- **update** `platform-gateway-routes-gw-1` (command local Command): `stdin`",
             "- **update** `platform-gateway-routes-gw-2` (command local Command): `stdin`",
         ]);
+        // The diagram marks exactly the moved hostname (and its arrow), nothing else.
+        const diagram = /```mermaid\n([\s\S]*?)\n```/.exec(r.stdout)?.[1] ?? "";
+        const marked = /^\s*class (\S+) changed$/m.exec(diagram)?.[1] ?? "";
+        const hostId = new RegExp(`^\\s*(\\S+)\\(\\["stary\\.sklep\\.localhost"\\]\\)$`, "m").exec(diagram)?.[1];
+        assert.ok(hostId, diagram);
+        assert.deepEqual(marked.split(","), [hostId], diagram);
     });
 
     test("an added release: its service is created and the routes are rewritten", async () => {
