@@ -416,8 +416,10 @@ function table(title: string, header: readonly string[], rows: readonly { ok: bo
     ].join("\n");
 }
 
+/** Labels for people: the program's own bookkeeping labels (`swarm-platform.*`) are left to the JSON. */
 const labelsText = (labels: Readonly<Record<string, string>>) =>
     Object.entries(labels)
+        .filter(([k]) => !k.startsWith("swarm-platform."))
         .sort(([a], [b]) => compare(a, b))
         .map(([k, v]) => `${k}=${v}`)
         .join(",") || "-";

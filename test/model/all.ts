@@ -10,5 +10,6 @@ import "./gateway.test";
 import "./releases.test";
 import "./dns.test";
 import "./promote.test";
+import "./status.test";
 import "./config.test";
 import "./properties.test";
