@@ -83,6 +83,8 @@ export const GATEWAY_ROUTES_DIR = "/etc/swarm-gateway";
 /** Host dir shared by the gateway and keepalived's check: a `draining` file there moves the VIP away.
  *  Not under /run: swarm bind mounts need the source to exist, and /run is emptied by a reboot. */
 export const GATEWAY_STATE_DIR = "/var/lib/swarm-gateway";
+/** Response header the gateway adds to every routed answer: `<app>/<release>` of the route that served it. */
+export const RELEASE_HEADER = "X-Served-By-Release";
 
 const DEFAULT_BASE_IMAGE = { nginx: "nginx:1.27-bookworm", haproxy: "haproxy:2.8-bookworm" } as const;
 
@@ -134,6 +136,8 @@ export interface PlanGateway {
     readonly ports: { readonly http: number; readonly https: number };
     /** The gateway's own health endpoint. */
     readonly healthPath: string;
+    /** Header naming `<app>/<release>` on every routed answer (read by `npm run status`). */
+    readonly releaseHeader: string;
     readonly tls: readonly PlanTlsCertificate[];
     /** `reject` or a routed hostname. */
     readonly defaultHost: string;
@@ -234,6 +238,7 @@ export function planGateway(c: StackConfig, nodes: readonly PlanNode[], tls: rea
         nodes: nodes.filter((n) => n.gateway).map((n) => n.name),
         ports: { ...g.ports },
         healthPath: c.virtualIp?.healthCheck.path ?? "/healthz",
+        releaseHeader: RELEASE_HEADER,
         tls,
         defaultHost: g.defaultHost,
         clientMaxBodySize: g.clientMaxBodySize,
@@ -343,6 +348,7 @@ function gatewayView(gateway: PlanGateway, routes: readonly PlanRoute[]) {
         http: gateway.ports.http,
         https: gateway.ports.https,
         healthPath: gateway.healthPath,
+        releaseHeader: gateway.releaseHeader,
         resolverValid: gateway.resolverValid,
         clientMaxBodySize: gateway.clientMaxBodySize,
         maxBodyBytes: sizeInBytes(gateway.clientMaxBodySize),

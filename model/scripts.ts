@@ -15,6 +15,7 @@ const NODE_SCRIPT_FILES = {
     "keepalived-apply": { file: "virtual-ip/keepalived-apply.sh", libs: ["virtual-ip/keepalived-lib.sh"] },
     "keepalived-stop": { file: "virtual-ip/keepalived-stop.sh", libs: ["virtual-ip/keepalived-lib.sh"] },
     "gateway-routes-apply": { file: "gateway/gateway-routes-apply.sh" },
+    "gateway-node-status": { file: "status/gateway-node-status.sh", libs: ["virtual-ip/keepalived-lib.sh"] },
 } as const satisfies Record<string, { readonly file: string; readonly libs?: readonly string[] }>;
 
 /** The name of a node script; its env contract is documented at the top of its file. */

@@ -4,7 +4,9 @@ import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as http from "node:http";
 import * as path from "node:path";
-import { LAB_DIR, LabOverrides, PROJECT_DIR, releaseTags } from "./lab-config";
+import { stringify } from "yaml";
+import type { StatusReport } from "../../model/status";
+import { LAB_DIR, labConfig, LabOverrides, PROJECT_DIR, releaseTags } from "./lab-config";
 import type { EngineResult } from "./engine/engine";
 
 export const VIP = "172.28.40.100";
@@ -265,4 +267,28 @@ export function summary(answers: Answer[]): string {
 /** Keeps a load's answers in .lab/load-<label>.json for later analysis. */
 export function keep(label: string, answers: Answer[]): void {
     fs.writeFileSync(path.join(LAB_DIR, `load-${label}.json`), JSON.stringify(answers));
+}
+
+// ---- npm run status against the lab ----------------------------------------------------------------------
+
+export interface StatusRun {
+    readonly code: number;
+    readonly report: StatusReport;
+    readonly seconds: number;
+}
+
+/** `npm run status -- dev --json` on the lab's stack (Pulumi.dev.yaml + these overrides, written as a stack file). */
+export async function status(overrides: LabOverrides = {}): Promise<StatusRun> {
+    const file = path.join(LAB_DIR, "status-stack.yaml");
+    fs.writeFileSync(file, stringify({ config: labConfig(overrides) }));
+    const t0 = now();
+    const r = await sh(`cd ${PROJECT_DIR} && node --import tsx scripts/status.ts dev --stack-file ${file} --json`, 60_000);
+    const seconds = now() - t0;
+    let report: StatusReport;
+    try {
+        report = JSON.parse(r.stdout) as StatusReport;
+    } catch {
+        throw new Error(`status printed no report (exit ${r.code}): ${r.stderr.slice(-2000)}`);
+    }
+    return { code: r.code, report, seconds };
 }

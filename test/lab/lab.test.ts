@@ -27,6 +27,8 @@ import {
     serviceReplicas,
     sh,
     sleep,
+    status,
+    StatusRun,
     summary,
     taskIds,
     until,
@@ -128,6 +130,31 @@ test("a. up: planned nodes and labels, one VIP holder, routing by Host through t
     const health = await get("anything.example", "/healthz");
     assert.equal(health.status, 200, "/healthz");
     platformUp = true;
+
+    // npm run status agrees: healthy (once the gateway containers' first healthchecks have run), and says so in detail
+    let s: StatusRun | undefined;
+    await until(30, async () => (s = await status()).code === 0, 1000);
+    assert.ok(s, "status never ran");
+    console.log(`# status after up (${s.seconds.toFixed(1)} s): exit ${s.code}${s.report.problems.length ? ` problems: ${s.report.problems.join(" | ")}` : ""}`);
+    figure("status_seconds", s.seconds);
+    assert.equal(s.code, 0, `status exit ${s.code}: ${s.report.problems.join("; ")}`);
+    assert.equal(s.report.healthy, true);
+    assert.deepEqual(s.report.nodes.map((n) => `${n.name} ${n.state} ${n.ok}`), ["gw-1 ready true", "gw-2 ready true", "manager-1 ready true", "worker-1 ready true"]);
+    assert.equal(s.report.virtualIp.length, 1);
+    assert.equal(s.report.virtualIp[0].holders.length, 1, `VIP holders: ${s.report.virtualIp[0].holders.join()}`);
+    assert.deepEqual(s.report.virtualIp[0].holders, await vipHolders(GATEWAYS), "status names the holder ip(8) shows");
+    assert.deepEqual(s.report.gateway.map((g) => `${g.node} ${g.task} ${g.container} ${g.health}`), ["gw-1 running healthy 200", "gw-2 running healthy 200"]);
+    assert.deepEqual(s.report.releases.map((r) => `${r.service} ${r.running}/${r.desired} ${r.image}`), [
+        "shop-1-9 2/2 swarm-lab/demo-app:1.9",
+        "shop-2-0 2/2 swarm-lab/demo-app:2.0",
+        "stock-1-0 1/1 swarm-lab/demo-app:1.0",
+    ]);
+    assert.deepEqual(s.report.hostnames.map((h) => `${h.hostname} ${h.status} ${h.servedBy}`), [
+        "nowy.sklep.localhost 200 shop/2.0",
+        "sklep.localhost 200 shop/2.0",
+        "stary.sklep.localhost 200 shop/1.9",
+    ]);
+    assert.ok(s.seconds < 8, `status took ${s.seconds.toFixed(1)} s`);
 });
 
 // ---- b. idempotency ----------------------------------------------------------------------------
@@ -262,6 +289,17 @@ async function missingBackend(gwTasks: string[]): Promise<void> {
         assert.equal(a.release, rel, `${h}: ${a.status} ${a.body}`);
     }
     assert.deepEqual(await taskIds("gateway"), gwTasks, "gateway tasks changed");
+
+    // npm run status fails and names the missing release and the hostname it leaves without an answer, nothing else
+    const s = await status({ apps: apps21() });
+    console.log(`# status with shop-1-9 removed (${s.seconds.toFixed(1)} s): exit ${s.code}: ${s.report.problems.join(" | ")}`);
+    assert.equal(s.code, 1);
+    assert.deepEqual(s.report.releases.filter((r) => !r.ok).map((r) => `${r.service}: ${r.problems.join("; ")}`), ["shop-1-9: service missing"]);
+    const stary = s.report.hostnames.filter((h) => !h.ok);
+    assert.deepEqual(stary.map((h) => h.hostname), ["stary.sklep.localhost"]);
+    assert.ok([502, 504].includes(stary[0].status), `stary.sklep.localhost answered ${stary[0].status}`);
+    assert.equal(stary[0].servedBy, "shop/1.9", "the gateway's error answer still names the route's release");
+    assert.ok(s.report.nodes.every((n) => n.ok) && s.report.virtualIp.every((v) => v.ok) && s.report.gateway.every((g) => g.ok), s.report.problems.join("; "));
 }
 
 // ---- i. zone isolation -------------------------------------------------------------------------------
@@ -425,6 +463,15 @@ test("g. VIP failover: graceful stop and hard kill of the holder, no second inte
     // longer names the dead node's tasks (until then some requests wait for nginx's connect timeout on them)
     await until(60, async () => (await onManager(`node inspect ${h2} --format '{{.Status.State}}'`)) === "down", 1000);
     await sleep(12_000);
+    // npm run status fails and names the dead node, its gateway and its keepalived; the VIP is on h1 alone
+    const dead = await status({ apps: apps21() });
+    console.log(`# status with ${h2} dead (${dead.seconds.toFixed(1)} s): exit ${dead.code}: ${dead.report.problems.join(" | ")}`);
+    assert.equal(dead.code, 1);
+    assert.deepEqual(dead.report.nodes.filter((n) => !n.ok).map((n) => `${n.name} ${n.state}`), [`${h2} down`]);
+    assert.deepEqual(dead.report.virtualIp[0].holders, [h1]);
+    assert.ok(dead.report.virtualIp[0].problems.some((p) => p.includes(h2)), dead.report.virtualIp[0].problems.join("; "));
+    assert.deepEqual(dead.report.gateway.filter((g) => !g.ok).map((g) => g.node), [h2]);
+    assert.ok(dead.report.hostnames.every((h) => h.ok), `every hostname still answers through the VIP: ${dead.report.problems.join("; ")}`);
 
     // the node comes back: no second interruption (nopreempt)
     l = load(["nowy.sklep.localhost"], { maxRequests: 20000, maxSeconds: 180, timeoutMs: 5000 });
@@ -441,6 +488,10 @@ test("g. VIP failover: graceful stop and hard kill of the holder, no second inte
     assert.deepEqual(await vipHolders(GATEWAYS), [h1], "the VIP went back (preempted)");
     assert.equal(answers.filter(failed).length, 0, `interruption when ${h2} came back: ${summary(answers.filter(failed))}`);
     assert.ok(ready, `${h2} stayed Down in the swarm after docker start (see the report: stale netns in the node container)`);
+    // and npm run status is healthy again (bounded: the returned gateway's first healthcheck)
+    let back: StatusRun | undefined;
+    await until(30, async () => (back = await status({ apps: apps21() })).code === 0, 1000);
+    assert.equal(back?.code, 0, `status after ${h2} came back: ${back?.report.problems.join("; ")}`);
 });
 
 // ---- k. destroy -----------------------------------------------------------------------------------------

@@ -12,5 +12,6 @@ import "./dns.test";
 import "./diagram.test";
 import "./promote.test";
 import "./diff.test";
+import "./status.test";
 import "./config.test";
 import "./properties.test";

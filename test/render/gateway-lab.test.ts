@@ -7,7 +7,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { type Plan } from "../../model";
-import { renderGatewayFiles } from "../../model/gateway";
+import { RELEASE_HEADER, renderGatewayFiles } from "../../model/gateway";
 import { createNetns, deleteNetns, hasTool, needNetns, needTools, removeDir, run, tempDir, variants, withLocalPaths, writeFile } from "./helpers";
 
 const STUB = path.join(__dirname, "fixtures", "upstream-stub.ts");
@@ -73,6 +73,15 @@ function curl(netns: string, args: string[]): Reply {
     const r = run("ip", ["netns", "exec", netns, "curl", "-sS", "--max-time", "5", "-o", "-", "-w", "\n%{http_code}", ...args]);
     const cut = r.stdout.lastIndexOf("\n");
     return { exit: r.status, code: Number(r.stdout.slice(cut + 1)), body: r.stdout.slice(0, cut) };
+}
+
+/** The status code and the release header (lower-cased name) of one answer; the body is discarded. */
+function servedBy(netns: string, args: string[]): { code: number; release?: string } {
+    const r = run("ip", ["netns", "exec", netns, "curl", "-sS", "--max-time", "5", "-o", "/dev/null", "-D", "-", ...args]);
+    const lines = r.stdout.split(/\r?\n/);
+    const code = Number(/^HTTP\/\S+ (\d+)/.exec(lines[0] ?? "")?.[1] ?? 0);
+    const header = lines.find((l) => l.toLowerCase().startsWith(`${RELEASE_HEADER.toLowerCase()}:`));
+    return { code, ...(header ? { release: header.slice(header.indexOf(":") + 1).trim() } : {}) };
 }
 
 function get(netns: string, port: number, host: string, pathAndQuery = "/", extra: string[] = []): Reply {
@@ -227,6 +236,16 @@ for (const engine of ["nginx", "haproxy"] as const) {
             assert.equal(get(lab.netns, 80, "sklep.localhost", "/").code, 200);
         });
 
+        test("every routed answer names its app and release in X-Served-By-Release, the missing service's error answer too", (t) => {
+            if (!canRunLab(t, engine) || !lab) return;
+            for (const route of lab.plan.routes) {
+                const r = servedBy(lab.netns, ["-H", `Host: ${route.hostname}`, "http://127.0.0.1:80/"]);
+                assert.equal(r.release, `${route.app}/${route.release}`, `${route.hostname} (status ${r.code})`);
+                assert.equal(r.code, route.hostname === "stary.sklep.localhost" ? (engine === "nginx" ? 502 : 503) : 200, route.hostname);
+            }
+            assert.equal(servedBy(lab.netns, ["-H", "Host: x.example", "http://127.0.0.1:80/healthz"]).release, undefined, "the gateway's own health answer names no release");
+        });
+
         test("a body over client_max_body_size is refused with 413", (t) => {
             if (!canRunLab(t, engine) || !lab) return;
             const big = path.join(lab.dir, "big.bin");
@@ -262,6 +281,16 @@ for (const engine of ["nginx", "haproxy"] as const) {
                 assert.equal(e.url, "/tls?q=1");
                 assert.deepEqual([e.local], lab.names[serviceOf(lab.plan, host)]);
                 assert.equal(e.headers["x-forwarded-proto"], "https");
+            }
+        });
+
+        test("a TLS answer names its app and release in X-Served-By-Release", (t) => {
+            if (!canRunLab(t, engine) || !lab) return;
+            const tlsRoutes = lab.plan.routes.filter((r) => r.tls && !r.hostname.startsWith("*."));
+            assert.ok(tlsRoutes.length >= 2, "the TLS variant has TLS hostnames");
+            for (const route of tlsRoutes) {
+                const r = servedBy(lab.netns, ["-k", "--resolve", `${route.hostname}:443:127.0.0.1`, `https://${route.hostname}:443/`]);
+                assert.deepEqual(r, { code: 200, release: `${route.app}/${route.release}` }, route.hostname);
             }
         });
 

@@ -47,6 +47,12 @@ const SAMPLE_ENV: Readonly<Record<NodeScript, Readonly<Record<string, string>>>>
         SERVICE: "gateway",
         STATE_DIR: "/var/lib/swarm-gateway",
     },
+    "gateway-node-status": {
+        KEEPALIVED_STATE_DIR: "/run/keepalived",
+        GATEWAY_STATE_DIR: "/var/lib/swarm-gateway",
+        GATEWAY_SERVICE: "gateway",
+        HEALTH_URL: "http://127.0.0.1:80/healthz",
+    },
 };
 
 function sampleEnv(name: NodeScript): Record<string, string> {
