@@ -12,7 +12,7 @@ import { NODE_SCRIPTS, nodeScriptBody, nodeScriptFile, nodeScriptLibFiles, nodeS
 import { readTemplate, renderTemplate, shellSafe, TEMPLATES_DIR } from "../../model/templates";
 import { intToIp, ipToInt, isCidr, isIpv4, parseCidr, reservedAddresses } from "../../model/net";
 import { compare, sortedBy, sortedRecord } from "../../model/order";
-import { buildJsonSchema, JSON_SCHEMA_FILE, README_FILE, referenceRows, REFERENCE_FILE, renderMarkdown, withReadmeReference, type JsonSchema } from "../../scripts/json-schema";
+import { buildConfigSchema, buildJsonSchema, JSON_SCHEMA_FILE, referenceRows, REFERENCE_FILE, renderMarkdown, type JsonSchema } from "../../scripts/json-schema";
 import { BASE, type Draft, errorsOf, ROOT, invalidConfigs, json, mutate, partial, planOf, showErrors, stackConfig, unset, useGroups, validConfigs, validOrThrow } from "./fixtures";
 
 const DEV = stackConfig("dev");
@@ -656,21 +656,24 @@ describe("did you mean", () => {
 
 // ---- the generated JSON Schema --------------------------------------------------------------------
 
-const schema = buildJsonSchema();
+/** The platform config's schema: the config reference's source and each `swarm-platform:<key>`'s schema in the file's. */
+const schema = buildConfigSchema();
 const rows = referenceRows(schema);
 
 describe("generated schema files", () => {
     test("schema/stack-config.schema.json is up to date (npm run schema)", () => {
-        assert.equal(fs.readFileSync(JSON_SCHEMA_FILE, "utf8"), JSON.stringify(schema, null, 2) + "\n");
+        assert.equal(fs.readFileSync(JSON_SCHEMA_FILE, "utf8"), JSON.stringify(buildJsonSchema(), null, 2) + "\n");
     });
 
-    test("schema/config-reference.md is up to date (npm run schema -- --markdown)", () => {
+    test("docs/config-reference.md is up to date (npm run schema -- --markdown)", () => {
         assert.equal(fs.readFileSync(REFERENCE_FILE, "utf8"), renderMarkdown(rows));
     });
 
-    test("the README's config reference is the generated table (npm run schema -- --markdown)", () => {
-        const readme = fs.readFileSync(README_FILE, "utf8");
-        assert.equal(readme, withReadmeReference(readme, renderMarkdown(rows)));
+    test("each swarm-platform:<key> of the stack file schema is the platform config's schema of <key>", () => {
+        const config = buildJsonSchema().properties?.config as JsonSchema;
+        assert.deepEqual(Object.keys(config.properties ?? {}), CONFIG_KEYS.map((k) => `swarm-platform:${k}`));
+        assert.deepEqual(config.properties?.["swarm-platform:nodes"], schema.properties?.nodes);
+        assert.deepEqual(config.required, ["swarm-platform:nodes"]);
     });
 
     test("every key has a description", () => {
