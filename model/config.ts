@@ -5,7 +5,7 @@ import * as YAML from "yaml";
 import { CONFIG_KEYS, type StackConfig } from "./schema";
 import { type SecretRef, secretRefsOf } from "./secrets";
 import { type ValidateOptions, validateConfig } from "./index";
-import { closest, type ConfigError, namePath } from "./validation";
+import { closest, type ConfigError, formatPath, namePath } from "./validation";
 
 export const PROJECT = "swarm-platform";
 
@@ -104,22 +104,21 @@ export function checkStackConfig(entries: readonly ConfigEntry[], options: Check
     const project = options.project ?? PROJECT;
     const keys = checkConfigKeys(entries, project);
     const result = validateConfig(keys.config, options);
-    if (!result.ok) return { ok: false, errors: [...keys.errors, ...result.errors, ...keys.otherKeys.map((k) => unknownKey(project, k, []))] };
-
-    const refs = secretRefsOf(result.config);
-    const at = (ref: SecretRef) => namePath(ref.path, result.config);
-    const referenced = [...new Set(refs.map((r) => r.key))];
-    const errors: ConfigError[] = [...keys.errors];
-    for (const key of keys.otherKeys) {
-        const ref = refs.find((r) => r.key === key);
-        if (!ref) errors.push(unknownKey(project, key, referenced));
-        else {
-            errors.push({
+    const plainKeys = (refs: readonly SecretRef[]) =>
+        keys.otherKeys.map((key): ConfigError => {
+            const ref = refs.find((r) => r.key === key);
+            if (!ref) return unknownKey(project, key, refs.map((r) => r.key));
+            return {
                 path: `${project}:${key}`,
-                message: `is a secret (${at(ref)}) but written in plain text: remove it and set it with pulumi config set --secret ${key} < <file>`,
-            });
-        }
-    }
+                message: `is a secret (${ref.path}) but written in plain text: remove it and set it with pulumi config set --secret ${key} < <file>`,
+            };
+        });
+    // An invalid config has no secretRefsOf: the …Secret values written in it stand in, so all errors come at once.
+    if (!result.ok) return { ok: false, errors: [...keys.errors, ...result.errors, ...plainKeys(writtenSecretRefs(keys.config))] };
+
+    const refs = secretRefsOf(result.config).map((r) => ({ ...r, path: namePath(r.path, result.config) }));
+    const referenced = [...new Set(refs.map((r) => r.key))];
+    const errors: ConfigError[] = [...keys.errors, ...plainKeys(refs)];
     for (const key of keys.secretKeys) {
         if (referenced.includes(key)) continue;
         const guess = closest(key, referenced);
@@ -131,11 +130,20 @@ export function checkStackConfig(entries: readonly ConfigEntry[], options: Check
     if (options.requireSecrets) {
         for (const ref of refs) {
             if (!keys.secretKeys.includes(ref.key) && !keys.otherKeys.includes(ref.key)) {
-                errors.push({ path: at(ref), message: `secret "${ref.key}" is not set (pulumi config set --secret ${ref.key} < <file>)` });
+                errors.push({ path: ref.path, message: `secret "${ref.key}" is not set (pulumi config set --secret ${ref.key} < <file>)` });
             }
         }
     }
     return errors.length ? { ok: false, errors } : { ok: true, config: result.config, secretRefs: refs };
+}
+
+/** Every `…Secret: <key>` written in a config, wherever it is: the secrets an invalid config references. */
+function writtenSecretRefs(value: unknown, path: readonly PropertyKey[] = [], root: unknown = value): SecretRef[] {
+    if (Array.isArray(value)) return value.flatMap((item, i) => writtenSecretRefs(item, [...path, i], root));
+    if (typeof value !== "object" || value === null) return [];
+    return Object.entries(value).flatMap(([k, v]) =>
+        /Secret$/.test(k) && typeof v === "string" ? [{ path: formatPath([...path, k], root), key: v }] : writtenSecretRefs(v, [...path, k], root),
+    );
 }
 
 function unknownKey(project: string, key: string, secrets: readonly string[]): ConfigError {

@@ -470,8 +470,16 @@ describe("the whole config of a stack (checkStackConfig: keys, platform config, 
         assert.ok(result.ok, JSON.stringify(result));
         assert.deepEqual(result.secretRefs.map((r) => `${r.path} ${r.key}`), [
             "drivers.ssh.privateKeySecret sshPrivateKey",
-            "gateway.tls[0].certificateSecret tlsSklepCert",
-            "gateway.tls[0].keySecret tlsSklepKey",
+            "gateway.tls[tls-0].certificateSecret tlsSklepCert",
+            "gateway.tls[tls-0].keySecret tlsSklepKey",
+        ]);
+    });
+
+    test("a secret in plain text is told even when the rest of the config is invalid (all errors at once)", () => {
+        const entries = PROD_ENTRIES([entry("swarm-platform:tlsSklepKey", "plain")]).map((e) => (e.key === "swarm-platform:dns" ? entry(e.key, { ttl: 0 }) : e));
+        assert.deepEqual(lines(entries), [
+            "dns.ttl: Too small: expected number to be >=1",
+            "swarm-platform:tlsSklepKey: is a secret (gateway.tls[tls-0].keySecret) but written in plain text: remove it and set it with pulumi config set --secret tlsSklepKey < <file>",
         ]);
     });
 
