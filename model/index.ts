@@ -11,11 +11,11 @@ import { checkGateway, gatewayArtifacts, planGateway, planTls, type PlanGateway 
 import { checkNetworks, planNetworks, type PlanNetworks } from "./networks";
 import { checkNodes, planNodes, type PlanDriver, type PlanNode } from "./nodes";
 import { checkApps, planReleases, planRoutes, type PlanRelease, type PlanRoute } from "./releases";
-import { type StackConfig, StackConfigSchema } from "./schema";
+import { CONFIG_KEYS, type StackConfig, StackConfigSchema } from "./schema";
 import { NODE_SCRIPTS, nodeScriptBody, nodeScriptLibFiles } from "./scripts";
 import { checkSwarm, planSwarm, type PlanSwarm } from "./swarm";
 import { type Artifact, readTemplate } from "./templates";
-import { type ConfigError, ConfigValidationError, issueToError, type Report } from "./validation";
+import { type ConfigError, ConfigValidationError, issueToErrors, namedError, objectKeysAt, type Report } from "./validation";
 import { checkVirtualIp, planVirtualIp, type PlanVirtualIp, virtualIpArtifacts } from "./virtual-ip";
 
 export type ValidationResult = { ok: true; config: StackConfig } | { ok: false; errors: ConfigError[] };
@@ -23,13 +23,24 @@ export type ValidationResult = { ok: true; config: StackConfig } | { ok: false; 
 /** Every cross-key rule, concept by concept. */
 const RULES: readonly ((c: StackConfig, report: Report) => void)[] = [checkNodes, checkSwarm, checkNetworks, checkVirtualIp, checkApps, checkGateway];
 
-/** Validates shape first (all shape errors), then every concept's cross-key rules (all of them). */
-export function validateConfig(raw: unknown): ValidationResult {
+export interface ValidateOptions {
+    /** How a scalar was written in the stack file (see parseStackFile), for hints like quoting a YAML `2.0`. */
+    readonly sourceText?: (path: readonly PropertyKey[]) => string | undefined;
+}
+
+/**
+ * Validates shape first (all shape errors), then every concept's cross-key rules (all of them). Every error's path
+ * (and every path in its message) names list items by their name where it is unique: `nodes[gw-1].address`.
+ */
+export function validateConfig(raw: unknown, options: ValidateOptions = {}): ValidationResult {
     // reportInput: without it zod leaves issue.input undefined and every wrong type would read as "is required".
     const parsed = StackConfigSchema.safeParse(raw ?? {}, { reportInput: true });
-    if (!parsed.success) return { ok: false, errors: parsed.error.issues.map(issueToError) };
+    if (!parsed.success) {
+        const context = { root: raw, keysAt: (path: readonly PropertyKey[]) => objectKeysAt(StackConfigSchema, path), sourceText: options.sourceText };
+        return { ok: false, errors: parsed.error.issues.flatMap((issue) => issueToErrors(issue, context)) };
+    }
     const errors: ConfigError[] = [];
-    const report: Report = (path, message) => errors.push({ path, message });
+    const report: Report = (path, message) => errors.push(namedError({ path, message }, parsed.data, CONFIG_KEYS));
     for (const rule of RULES) rule(parsed.data, report);
     return errors.length ? { ok: false, errors } : { ok: true, config: parsed.data };
 }

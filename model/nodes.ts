@@ -165,7 +165,7 @@ export function checkNodes(c: StackConfig, report: Report): void {
     }
     firstDuplicates(c.nodes.map((n) => n.name), (i, j) => report(`nodes[${i}].name`, `duplicate node name "${c.nodes[i].name}" (also nodes[${j}])`));
     firstDuplicates(c.nodes.map((n) => n.address), (i, j) =>
-        report(`nodes[${i}].address`, `duplicate address ${c.nodes[i].address} (also nodes[${j}] ${c.nodes[j].name})`),
+        report(`nodes[${i}].address`, `duplicate address ${c.nodes[i].address} (also nodes[${j}])`),
     );
 
     const zones = Object.keys(c.networks.zones);
@@ -196,7 +196,7 @@ export function checkNodes(c: StackConfig, report: Report): void {
         }
         if (node.bootstrap && node.role !== "manager") report(`${at}.bootstrap`, `only a manager can create the swarm ("${node.name}" is a ${node.role})`);
         else if (node.bootstrap && bootstrap !== undefined) {
-            report(`${at}.bootstrap`, `only one node creates the swarm (also nodes[${bootstrap}] ${c.nodes[bootstrap].name})`);
+            report(`${at}.bootstrap`, `only one node creates the swarm (also nodes[${bootstrap}])`);
         } else if (node.bootstrap) bootstrap = i;
         if (node.priority !== undefined && !node.gateway) report(`${at}.priority`, `only gateway nodes hold the virtual IP ("${node.name}" has gateway: false)`);
     });
@@ -213,7 +213,7 @@ export function checkNodes(c: StackConfig, report: Report): void {
         for (const { n, i } of missing) report(`nodes[${i}].priority`, `set priority on every gateway node or on none ("${n.name}" has none)`);
     }
     firstDuplicates(ranked.map(({ n }) => n.priority), (a, b) =>
-        report(`nodes[${ranked[a].i}].priority`, `priority ${ranked[a].n.priority} is also nodes[${ranked[b].i}] ${ranked[b].n.name}'s; gateway priorities are distinct`),
+        report(`nodes[${ranked[a].i}].priority`, `priority ${ranked[a].n.priority} is also nodes[${ranked[b].i}]'s; gateway priorities are distinct`),
     );
 }
 

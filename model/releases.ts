@@ -259,7 +259,7 @@ export function checkApps(c: StackConfig, report: Report): void {
             rel.hostnames.forEach((host, k) => {
                 const owner = hostOwners.get(host);
                 if (owner) report(`${rat}.hostnames[${k}]`, `"${host}" is already served by ${owner}; a hostname belongs to exactly one release`);
-                else hostOwners.set(host, `${app.name} release ${rel.name} (${rat})`);
+                else hostOwners.set(host, rat);
             });
             for (const key of Object.keys(rel.env)) {
                 if (!ENV_NAME.test(key)) report(`${rat}.env.${key}`, "env names are shell identifiers");

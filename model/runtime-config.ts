@@ -1,9 +1,9 @@
-// Reads this stack's config from the Pulumi runtime and checks it completely before any resource is declared.
+// Reads this stack's config from the Pulumi runtime and checks it completely before any resource is declared:
+// every key of every namespace (pulumi.runtime.allConfig), the platform config, and its secrets.
 import * as pulumi from "@pulumi/pulumi";
-import { CONFIG_KEYS, StackConfig } from "./schema";
-import { secretRefsOf } from "./secrets";
-import { validateConfig } from "./index";
-import { type ConfigError, ConfigValidationError } from "./validation";
+import { checkStackConfig, type ConfigEntry } from "./config";
+import { CONFIG_KEYS, type StackConfig } from "./schema";
+import { ConfigValidationError } from "./validation";
 
 export interface RuntimeConfig {
     readonly config: StackConfig;
@@ -12,29 +12,27 @@ export interface RuntimeConfig {
 }
 
 export function readRuntimeConfig(project: string): RuntimeConfig {
+    const result = checkStackConfig(runtimeEntries(project), { project, requireSecrets: true });
+    if (!result.ok) throw new ConfigValidationError([...result.errors], `stack ${pulumi.getStack()} config`);
     const cfg = new pulumi.Config(project);
-    const raw: Record<string, unknown> = {};
-    for (const key of CONFIG_KEYS) {
-        const text = cfg.get(key);
-        if (text !== undefined) raw[key] = configValue(text);
-    }
-    const result = validateConfig(raw);
-    const source = `stack ${pulumi.getStack()} config`;
-    if (!result.ok) throw new ConfigValidationError(result.errors, source);
-
-    const present = new Set(Object.keys(pulumi.runtime.allConfig()).filter((k) => k.startsWith(`${project}:`)).map((k) => k.slice(project.length + 1)));
-    const refs = secretRefsOf(result.config);
-    const errors: ConfigError[] = refs
-        .filter((r) => !present.has(r.key))
-        .map((r) => ({ path: r.path, message: `secret "${r.key}" is not set (pulumi config set --secret ${r.key} …)` }));
-    const known = new Set<string>([...CONFIG_KEYS, ...refs.map((r) => r.key)]);
-    for (const key of present) {
-        if (!known.has(key)) errors.push({ path: key, message: `unknown config key "${project}:${key}" (keys: ${CONFIG_KEYS.join(", ")})` });
-    }
-    if (errors.length) throw new ConfigValidationError(errors, source);
-
-    const secrets = Object.fromEntries(refs.map((r) => [r.key, cfg.requireSecret(r.key)]));
+    const secrets = Object.fromEntries(result.secretRefs.map((r) => [r.key, cfg.requireSecret(r.key)]));
     return { config: result.config, secrets };
+}
+
+/** Every config key the CLI handed over, all namespaces, with its value and whether it is a secret. */
+export function runtimeEntries(project: string): ConfigEntry[] {
+    const isSecret = configSecretTest(project);
+    return Object.entries(pulumi.runtime.allConfig()).map(([key, text]) => ({ key, value: configValue(text), secret: isSecret(key) }));
+}
+
+/**
+ * Which keys were set with --secret. The SDK exports `runtime.isConfigSecret` without typings (it is marked internal);
+ * without it, every key but the platform's counts as a secret: the plain-text check is then left to the stack file's.
+ */
+function configSecretTest(project: string): (key: string) => boolean {
+    const test = (pulumi.runtime as unknown as { isConfigSecret?: (key: string) => boolean }).isConfigSecret;
+    if (typeof test === "function") return test;
+    return (key) => !(CONFIG_KEYS as string[]).some((k) => key === `${project}:${k}`);
 }
 
 /** Pulumi hands structured values over as JSON and plain ones (`driver: docker`) as the bare string. */

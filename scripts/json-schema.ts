@@ -1,28 +1,18 @@
-// npm run schema               writes schema/stack-config.schema.json (the config as a user writes it: defaults optional)
-// npm run schema -- --markdown  also writes schema/config-reference.md and prints that table (for the README)
+// npm run schema               writes schema/stack-config.schema.json: the JSON Schema of a whole Pulumi.<stack>.yaml
+//                              (the stack files point at it on their first line, for editors; defaults optional)
+// npm run schema -- --markdown  also writes docs/config-reference.md and prints that table
 // npm run schema -- --check     exits 1 when the committed files differ from what the model (model/schema.ts and the concepts' fragments) generates
 //
 // Descriptions come from the `.describe()` calls in the model (model/schema.ts and the concepts' fragments); keys without one are listed on stderr.
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { z } from "zod";
-import { PROJECT } from "../model/config";
-import { StackConfigSchema } from "../model/schema";
+import { FOREIGN_NAMESPACES, PROJECT } from "../model/config";
+import { CONFIG_KEYS, StackConfigSchema } from "../model/schema";
 
 const ROOT = path.resolve(__dirname, "..");
 export const JSON_SCHEMA_FILE = path.join(ROOT, "schema", "stack-config.schema.json");
-export const REFERENCE_FILE = path.join(ROOT, "schema", "config-reference.md");
-export const README_FILE = path.join(ROOT, "README.md");
-const README_BEGIN = "<!-- config-reference:begin -->";
-const README_END = "<!-- config-reference:end -->";
-
-/** The README with its config reference section replaced by `table`. */
-export function withReadmeReference(readme: string, table: string): string {
-    const begin = readme.indexOf(README_BEGIN);
-    const end = readme.indexOf(README_END);
-    if (begin < 0 || end < begin) throw new Error(`README.md needs the markers ${README_BEGIN} and ${README_END}`);
-    return readme.slice(0, begin + README_BEGIN.length) + "\n" + table + readme.slice(end);
-}
+export const REFERENCE_FILE = path.join(ROOT, "docs", "config-reference.md");
 
 /** The subset of JSON Schema that z.toJSONSchema emits for this config. */
 export interface JsonSchema {
@@ -36,6 +26,7 @@ export interface JsonSchema {
     required?: string[];
     additionalProperties?: JsonSchema | boolean;
     propertyNames?: JsonSchema;
+    patternProperties?: Record<string, JsonSchema>;
     items?: JsonSchema;
     anyOf?: JsonSchema[];
     oneOf?: JsonSchema[];
@@ -48,13 +39,66 @@ export interface JsonSchema {
     [key: string]: unknown;
 }
 
-export function buildJsonSchema(): JsonSchema {
+/** The platform config as one object: the value of each `<project>:<key>`, keyed by `<key>` (the reference's source). */
+export function buildConfigSchema(): JsonSchema {
     const generated = z.toJSONSchema(StackConfigSchema, { io: "input" }) as JsonSchema;
     return {
         $schema: generated.$schema,
-        title: `${PROJECT} stack config`,
-        description: `The value of each \`${PROJECT}:<key>\` in Pulumi.<stack>.yaml, as one object. Generated from the model (model/schema.ts and the concepts' fragments) by \`npm run schema\`; do not edit.`,
+        title: `${PROJECT} platform config`,
+        description: `The value of each \`${PROJECT}:<key>\` in Pulumi.<stack>.yaml, as one object.`,
         ...Object.fromEntries(Object.entries(generated).filter(([k]) => k !== "$schema")),
+    };
+}
+
+/** A `secure:` value: what `pulumi config set --secret` writes. */
+const SECURE: JsonSchema = {
+    type: "object",
+    description: "A secret, encrypted by Pulumi. Set it with `pulumi config set --secret <key> < <file>`; plain text is rejected.",
+    properties: { secure: { type: "string", description: "The ciphertext Pulumi wrote." } },
+    required: ["secure"],
+    additionalProperties: false,
+};
+
+/**
+ * The JSON Schema of a whole Pulumi.<stack>.yaml, as the file is: Pulumi's top-level keys, under `config:` each
+ * `<project>:<key>` with its schema, any other `<project>:<name>` only as a `secure:` secret, the keys of Pulumi and
+ * the providers in use left open, anything else rejected (a misspelled prefix, extra colons, a key without namespace).
+ */
+export function buildJsonSchema(): JsonSchema {
+    const inner = buildConfigSchema();
+    const platform = Object.fromEntries(CONFIG_KEYS.map((key) => [`${PROJECT}:${key}`, (inner.properties ?? {})[key]]));
+    // A `\-` outside a class is invalid in a Unicode regex (JSON Schema patterns are): `-` stays as it is.
+    const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+    const project = escape(PROJECT);
+    return {
+        $schema: inner.$schema,
+        title: `Pulumi.<stack>.yaml of ${PROJECT}`,
+        description: `A stack file of ${PROJECT}. Generated from the model (model/schema.ts and the concepts' fragments) by \`npm run schema\`; do not edit. docs/config.md explains the rules.`,
+        type: "object",
+        properties: {
+            config: {
+                type: "object",
+                description: `Config keys as <namespace>:<name>: ${PROJECT}:<key> for the platform and its secrets, ${FOREIGN_NAMESPACES.join(":, ")}: for Pulumi and the providers in use.`,
+                properties: platform,
+                ...(inner.required?.length ? { required: inner.required.map((key) => `${PROJECT}:${key}`) } : {}),
+                patternProperties: {
+                    [`^(${FOREIGN_NAMESPACES.join("|")}):[^:]+$`]: { description: "A key of Pulumi or of a provider in use: not checked here." },
+                    [`^${project}:(?!(${CONFIG_KEYS.join("|")})$)[a-zA-Z][a-zA-Z0-9_-]*$`]: {
+                        ...SECURE,
+                        description: `Any other ${PROJECT}: key is a secret that a …Secret key names. ${SECURE.description}`,
+                    },
+                },
+                additionalProperties: false,
+            },
+            secretsprovider: { type: "string", description: "Pulumi: the secrets provider of this stack." },
+            encryptedkey: { type: "string", description: "Pulumi: the encrypted data key (cloud secrets providers)." },
+            encryptionsalt: { type: "string", description: "Pulumi: the encryption salt (passphrase secrets provider)." },
+            environment: {
+                description: "Pulumi ESC: the environments this stack imports.",
+                anyOf: [{ type: "array", items: { type: "string" } }, { type: "object" }],
+            },
+        },
+        additionalProperties: false,
     };
 }
 
@@ -135,7 +179,8 @@ export function renderMarkdown(rows: readonly ReferenceRow[]): string {
         "<!-- Generated from the model (model/schema.ts and the concepts' fragments) by `npm run schema -- --markdown`; do not edit. -->",
         "",
         `Each top-level key is a Pulumi config key: \`${PROJECT}:<key>\` in Pulumi.<stack>.yaml. ` +
-            "`[]` marks the items of a list, `<zone>` the keys of a map. Secrets are named by `…Secret` keys and set with `pulumi config set --secret`.",
+            "`[]` marks the items of a list, `<zone>` the keys of a map. Secrets are named by `…Secret` keys and set with `pulumi config set --secret`. " +
+            "How keys, namespaces and errors work: [config.md](config.md).",
         "",
         "| Key | Type | Default | Description |",
         "| --- | --- | --- | --- |",
@@ -147,13 +192,9 @@ export function renderMarkdown(rows: readonly ReferenceRow[]): string {
 function main(argv: readonly string[]): number {
     const markdown = argv.includes("--markdown");
     const check = argv.includes("--check");
-    const schema = buildJsonSchema();
-    const rows = referenceRows(schema);
-    const outputs: [string, string][] = [[JSON_SCHEMA_FILE, JSON.stringify(schema, null, 2) + "\n"]];
-    if (markdown || check) {
-        outputs.push([REFERENCE_FILE, renderMarkdown(rows)]);
-        outputs.push([README_FILE, withReadmeReference(fs.readFileSync(README_FILE, "utf8"), renderMarkdown(rows))]);
-    }
+    const rows = referenceRows(buildConfigSchema());
+    const outputs: [string, string][] = [[JSON_SCHEMA_FILE, JSON.stringify(buildJsonSchema(), null, 2) + "\n"]];
+    if (markdown || check) outputs.push([REFERENCE_FILE, renderMarkdown(rows)]);
 
     const undocumented = rows.filter((r) => !r.description).map((r) => r.key);
     if (undocumented.length) console.error(`keys without a .describe() in the model (model/schema.ts and the concepts' fragments): ${undocumented.join(", ")}`);

@@ -5,8 +5,8 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
-import { readStackFile } from "../model/config";
-import { type Artifact, type ConfigError, formatErrors, planStack, renderAll, validateConfig } from "../model";
+import { checkStackFile, readStackFile } from "../model/config";
+import { type Artifact, formatErrors, planStack, renderAll } from "../model";
 import { writeSvg } from "./lib/mermaid-svg";
 
 const USAGE = "usage: npm run render -- --stack-file <Pulumi.<stack>.yaml> --out <dir>";
@@ -33,13 +33,12 @@ function parseCommandLine(argv: readonly string[]): { stackFile: string; out: st
     return { stackFile: values["stack-file"] as string, out: values.out as string };
 }
 
-/** Stack file → artifacts, or every config error (stack-file keys and schema/cross-key rules) at once. */
+/** Stack file → artifacts, or every config error (the file's keys, the schema, cross-key rules, secrets) at once. */
 export function renderStackFile(stackFile: string): RenderResult {
     if (!fs.existsSync(stackFile)) return { ok: false, errors: `stack file ${stackFile} does not exist` };
-    const file = readStackFile(stackFile);
-    const result = validateConfig(file.config);
-    const errors: ConfigError[] = [...file.errors, ...(result.ok ? [] : result.errors)];
-    if (!result.ok || errors.length) {
+    const result = checkStackFile(readStackFile(stackFile));
+    if (!result.ok) {
+        const { errors } = result;
         return { ok: false, errors: `${stackFile} is invalid (${errors.length} error${errors.length === 1 ? "" : "s"}):\n${formatErrors(errors)}` };
     }
     return { ok: true, artifacts: renderAll(planStack(result.config)) };

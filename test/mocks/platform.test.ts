@@ -335,7 +335,7 @@ describe("two platforms in one program", () => {
 describe("bad input", () => {
     it("reaches the user as validation errors with key paths before any resource is registered", async () => {
         await assert.rejects(runProgram({ stack: "dev", config: mutateDev((c) => (c.nodes[3].zone = "dmx")) }), (err: Error & { registered?: string[] }) => {
-            assert.match(err.message, /nodes\[3\]\.zone: unknown zone "dmx" \(zones: dmz, intra/);
+            assert.match(err.message, /nodes\[worker-1\]\.zone: unknown zone "dmx" \(zones: dmz, intra/);
             assert.deepEqual(err.registered, []);
             return true;
         });
@@ -344,14 +344,14 @@ describe("bad input", () => {
     it("names an unknown config key (a typo) instead of ignoring it", async () => {
         await assert.rejects(
             runProgram({ stack: "dev", config: { ...stackConfig("dev"), virtualIP: { address: "172.28.40.100" } } }),
-            /virtualIP: unknown config key "swarm-platform:virtualIP"/,
+            /swarm-platform:virtualIP: unknown config key: did you mean swarm-platform:virtualIp\?/,
         );
     });
 
     it("allows an ingress-published port only where the app opts in", async () => {
         await assert.rejects(
             runProgram({ stack: "dev", config: mutateDev((c) => (c.apps[1].publish = [{ target: 8000, published: 8080, mode: "ingress" }])) }),
-            /apps\[1\]\.publish\[0\]: published ports bypass the gateway/,
+            /apps\[stock\]\.publish\[0\]: published ports bypass the gateway/,
         );
         const allowed = await runProgram({
             stack: "dev",

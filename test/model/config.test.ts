@@ -5,13 +5,15 @@ import * as fs from "node:fs";
 import { describe, test } from "node:test";
 import fc from "fast-check";
 import { ConfigValidationError, formatErrors, parseConfig, planStack, renderAll, type StackConfigInput, validateConfig } from "../../model";
-import { parseStackFile } from "../../model/config";
+import { checkConfigKeys, checkStackConfig, checkStackFile, type ConfigEntry, FOREIGN_NAMESPACES, parseStackFile } from "../../model/config";
+import { CONFIG_KEYS } from "../../model/schema";
+import { closest, editDistance, formatPath, namedError, namePath } from "../../model/validation";
 import { NODE_SCRIPTS, nodeScriptBody, nodeScriptFile, nodeScriptLibFiles, nodeScriptLibs, renderEnvelope, renderNodeScript, type NodeScript } from "../../model/scripts";
 import { readTemplate, renderTemplate, shellSafe, TEMPLATES_DIR } from "../../model/templates";
 import { intToIp, ipToInt, isCidr, isIpv4, parseCidr, reservedAddresses } from "../../model/net";
 import { compare, sortedBy, sortedRecord } from "../../model/order";
-import { buildJsonSchema, JSON_SCHEMA_FILE, README_FILE, referenceRows, REFERENCE_FILE, renderMarkdown, withReadmeReference, type JsonSchema } from "../../scripts/json-schema";
-import { BASE, type Draft, errorsOf, invalidConfigs, json, mutate, partial, planOf, showErrors, stackConfig, unset, useGroups, validConfigs, validOrThrow } from "./fixtures";
+import { buildConfigSchema, buildJsonSchema, JSON_SCHEMA_FILE, referenceRows, REFERENCE_FILE, renderMarkdown, type JsonSchema } from "../../scripts/json-schema";
+import { BASE, type Draft, errorsOf, ROOT, invalidConfigs, json, mutate, partial, planOf, showErrors, stackConfig, unset, useGroups, validConfigs, validOrThrow } from "./fixtures";
 
 const DEV = stackConfig("dev");
 const PROD = stackConfig("prod");
@@ -33,14 +35,21 @@ invalidConfigs(
         {
             name: "an unknown top-level key",
             change: (d) => Object.assign(d, { gatway: {} }),
-            path: "(root)",
-            words: ['unknown key "gatway"'],
+            path: "gatway",
+            words: ['unknown key: did you mean "gateway"? (keys: localEngine, driver, drivers, nodes, swarm, networks, virtualIp, gateway, apps, dns)'],
         },
         {
-            name: "two unknown keys in one map",
+            name: "two unknown keys in one map: one error each",
             change: (d) => Object.assign(d.gateway, { engin: "nginx", port: 80 }),
-            path: "gateway",
-            words: ['unknown keys "engin", "port"'],
+            path: "gateway.engin",
+            words: ['unknown key: did you mean "engine"? (gateway keys: engine, baseImage, image, '],
+            count: 2,
+        },
+        {
+            name: "an unknown key close to no allowed key: no guess, the allowed keys",
+            change: (d) => Object.assign(d.dns, { zone: "example" }),
+            path: "dns.zone",
+            words: ["unknown key (dns keys: ttl)"],
         },
         {
             name: "a stack driver that does not exist",
@@ -70,7 +79,31 @@ invalidConfigs(
             name: "a number where a string is expected",
             change: (d) => Object.assign(d.nodes[0], { name: 1 }),
             path: "nodes[0].name",
-            words: ["must be a string (got 1)"],
+            words: ['must be a string, got the number 1 — quote it as written, e.g. name: "1" (YAML reads an unquoted 1.0 as 1 too)'],
+        },
+        {
+            name: "a release name YAML read as a number: the release is named by position",
+            change: (d) => Object.assign(d.apps[0].releases[1], { name: 2 }),
+            path: "apps[shop].releases[1].name",
+            words: ["must be a string, got the number 2 — quote it"],
+        },
+        {
+            name: "a fractional number where a string is expected",
+            change: (d) => Object.assign(d.apps[0].releases[1], { tag: 2.5 }),
+            path: "apps[shop].releases[2.0].tag",
+            words: ['must be a string, got the number 2.5 — quote it as written, e.g. tag: "2.5"'],
+        },
+        {
+            name: "a number as a list item where a string is expected",
+            change: (d) => Object.assign(d.apps[1].releases[0], { hostnames: [2] }),
+            path: "apps[stock].releases[1.0].hostnames[0]",
+            words: ['e.g. - "2"'],
+        },
+        {
+            name: "a string where a number is expected, deep in a named release",
+            change: (d) => Object.assign(d.apps[0].releases[1], { replicas: "3" }),
+            path: "apps[shop].releases[2.0].replicas",
+            words: ["must be a number (got a string)"],
         },
         {
             name: "a string where a boolean is expected",
@@ -81,12 +114,12 @@ invalidConfigs(
         {
             name: "no zones at all: every node and app names the empty zone list",
             change: (d) => (d.networks.zones = {}),
-            path: "nodes[0].zone",
+            path: "nodes[manager-1].zone",
             words: ['unknown zone "intra" (zones: none; declare zones under networks.zones)'],
             count: 8,
         },
     ],
-    9,
+    14,
 );
 
 // The shared field types (model/fields.ts, model/net.ts): each pattern is what the consuming tool accepts.
@@ -99,43 +132,43 @@ invalidConfigs(
         {
             name: "a hostname longer than 253 characters",
             change: (d) => (d.apps[1].releases[0].hostnames = [`${HOST253}c`]),
-            path: "apps[1].releases[0].hostnames[0]",
+            path: "apps[stock].releases[1.0].hostnames[0]",
             words: ["lower-case DNS name"],
         },
         {
             name: "a hostname label longer than 63 characters",
             change: (d) => (d.apps[1].releases[0].hostnames = [`${LABEL63}a.example`]),
-            path: "apps[1].releases[0].hostnames[0]",
+            path: "apps[stock].releases[1.0].hostnames[0]",
             words: ["lower-case DNS name"],
         },
         {
             name: "a hostname label ending in a hyphen",
             change: (d) => (d.apps[1].releases[0].hostnames = ["stock-.example"]),
-            path: "apps[1].releases[0].hostnames[0]",
+            path: "apps[stock].releases[1.0].hostnames[0]",
             words: ["lower-case DNS name"],
         },
         {
             name: "a hostname with an empty label",
             change: (d) => (d.apps[1].releases[0].hostnames = ["stock..example"]),
-            path: "apps[1].releases[0].hostnames[0]",
+            path: "apps[stock].releases[1.0].hostnames[0]",
             words: ["lower-case DNS name"],
         },
         {
             name: "a node name longer than 63 characters",
             change: (d) => (d.nodes[5].name = `${LABEL63}a`),
-            path: "nodes[5].name",
+            path: "nodes[aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa].name",
             words: ["node name must be at most 63 characters"],
         },
         {
             name: "a node name ending in a hyphen",
             change: (d) => (d.nodes[5].name = "worker-"),
-            path: "nodes[5].name",
+            path: "nodes[worker-].name",
             words: ["node name must be lower-case letters, digits and '-' (DNS-safe)"],
         },
         {
             name: "a node name starting with a hyphen",
             change: (d) => (d.nodes[5].name = "-worker"),
-            path: "nodes[5].name",
+            path: 'nodes["-worker"].name',
             words: ["DNS-safe"],
         },
         {
@@ -177,25 +210,25 @@ invalidConfigs(
         {
             name: "an image starting with a slash",
             change: (d) => (d.apps[0].image = "/shop"),
-            path: "apps[0].image",
+            path: "apps[shop].image",
             words: ["lower-case image reference"],
         },
         {
             name: "a label value with a carriage return",
             change: (d) => (d.nodes[5].labels = { rack: "a\rb" }),
-            path: "nodes[5].labels.rack",
+            path: "nodes[worker-1].labels.rack",
             words: ["label values are one line"],
         },
         {
             name: "a label key starting with a dot",
             change: (d) => (d.nodes[5].labels = { ".rack": "a" }),
-            path: "nodes[5].labels..rack",
+            path: "nodes[worker-1].labels..rack",
             words: ["label keys are letters, digits, '.', '_' and '-'"],
         },
         {
             name: "an app env name that is not a shell identifier",
             change: (d) => (d.apps[0].env = { "APP-MODE": "x" }),
-            path: "apps[0].env.APP-MODE",
+            path: "apps[shop].env.APP-MODE",
             words: ["env names are shell identifiers"],
         },
         {
@@ -207,19 +240,19 @@ invalidConfigs(
         {
             name: "an IPv4 octet above 255",
             change: (d) => (d.nodes[5].address = "172.28.40.256"),
-            path: "nodes[5].address",
+            path: "nodes[worker-1].address",
             words: ["must be an IPv4 address like 10.0.0.1"],
         },
         {
             name: "an IPv4 octet with a leading zero",
             change: (d) => (d.nodes[5].address = "172.28.40.031"),
-            path: "nodes[5].address",
+            path: "nodes[worker-1].address",
             words: ["must be an IPv4 address"],
         },
         {
             name: "a docker node just past the bridge subnet",
             change: (d) => (d.nodes[5].address = "172.28.41.0"),
-            path: "nodes[5].address",
+            path: "nodes[worker-1].address",
             words: ["172.28.41.0 is outside the docker driver network 172.28.40.0/24"],
         },
         {
@@ -256,7 +289,8 @@ describe("all errors at once", () => {
         d.apps[1].zone = "intr"; // unknown app zone
         d.gateway.ports.https = 80; // http == https
     });
-    const PATHS = ["nodes[3].zone", "nodes[5].name", "virtualIp.advertInt", "apps[1].zone", "gateway.ports.https"];
+    // nodes[5] shares its name with nodes[4]: both are named by position; every other item by its name.
+    const PATHS = ["nodes[gw-1].zone", "nodes[5].name", "virtualIp.advertInt", "apps[stock].zone", "gateway.ports.https"];
 
     test("five independent mistakes yield five errors", () => {
         const errors = errorsOf(FIVE_MISTAKES);
@@ -275,7 +309,7 @@ describe("all errors at once", () => {
         );
         assert.deepEqual(
             errors.map((e) => e.path).sort(),
-            ["apps[0].port", "dns", "nodes[0].address", "nodes[1].role", "virtualIp.virtualRouterId"],
+            ["apps[shop].port", "dns.tll", "nodes[manager-1].address", "nodes[manager-2].role", "virtualIp.virtualRouterId"],
             showErrors(errors),
         );
     });
@@ -287,7 +321,7 @@ describe("all errors at once", () => {
                 d.gateway.ports.https = 80;
             }),
         );
-        assert.deepEqual(errors.map((e) => e.path), ["apps[0].port"]);
+        assert.deepEqual(errors.map((e) => e.path), ["apps[shop].port"]);
     });
 
     test("parseConfig throws a ConfigValidationError listing every path", () => {
@@ -325,7 +359,7 @@ describe("all errors at once", () => {
         );
         assert.deepEqual(
             errors.map((e) => `${e.path}: ${e.message}`),
-            ['nodes[0].role: is required (one of "manager", "worker")', "apps: must be an array (got a string)"],
+            ['nodes[manager-1].role: is required (one of "manager", "worker")', "apps: must be an array (got a string)"],
         );
     });
 
@@ -341,8 +375,8 @@ describe("all errors at once", () => {
         "a bad record key keeps the key rule's own words (label keys, env names, zone names)",
         () => {
             const cases: [(d: Draft) => void, string, string][] = [
-                [(d) => (d.nodes[5].labels = { "rack no": "a" }), "nodes[5].labels.rack no", "label keys are letters"],
-                [(d) => (d.apps[0].env = { "1BAD": "x" }), "apps[0].env.1BAD", "shell identifiers"],
+                [(d) => (d.nodes[5].labels = { "rack no": "a" }), "nodes[worker-1].labels.rack no", "label keys are letters"],
+                [(d) => (d.apps[0].env = { "1BAD": "x" }), "apps[shop].env.1BAD", "shell identifiers"],
                 [(d) => (d.networks.zones = { ...d.networks.zones, DMZ: partial({}) }), "networks.zones.DMZ", "zone must be lower-case"],
             ];
             for (const [change, path, words] of cases) {
@@ -353,75 +387,301 @@ describe("all errors at once", () => {
     );
 });
 
-describe("parseStackFile", () => {
-    const FILE = [
-        "config:",
-        "  swarm-platform:driver: ssh",
-        "  swarm-platform:node:",
-        "    - { name: m1 }",
-        "  swarm-platform:sshPrivateKey:",
-        "    secure: AAABAKx0c2VjcmV0",
-        "  swarm-platform:tlsSklepCert:",
-        "    secure: AAABAGNlcnQ=",
-        "  docker:host: unix:///var/run/docker.sock",
-        "  aws:region: eu-central-1",
-    ].join("\n");
+// ---- stack files and config keys -----------------------------------------------------------------
 
-    test("an unknown swarm-platform: key is an error at that key", () => {
-        const file = parseStackFile(FILE);
-        assert.deepEqual(file.errors.map((e) => e.path), ["node"]);
-        assert.match(file.errors[0].message, /unknown config key "swarm-platform:node"/);
-        assert.match(file.errors[0].message, /\(keys: localEngine, driver, drivers, nodes, swarm, networks, virtualIp, gateway, apps, dns; secrets are set with --secret\)$/);
+/** Every error of a stack file's text, checked as render checks it, as `path: message` lines. */
+function stackFileErrors(text: string): string[] {
+    const result = checkStackFile(parseStackFile(text));
+    return result.ok ? [] : result.errors.map((e) => `${e.path}: ${e.message}`);
+}
+
+/** A valid stack file (the committed dev one) with `lines` added under `config:`. */
+function devWith(...lines: string[]): string {
+    const dev = fs.readFileSync(`${ROOT}/Pulumi.dev.yaml`, "utf8");
+    return dev.replace(/^config:\n/m, `config:\n${lines.map((l) => `  ${l}\n`).join("")}`);
+}
+
+const entry = (key: string, value: unknown = "x", secret = false): ConfigEntry => ({ key, value, secret });
+
+describe("config keys: namespaces and names (checkConfigKeys, shared by stack files and the runtime)", () => {
+    const errorsFor = (...keys: string[]) => checkConfigKeys(keys.map((k) => entry(k))).errors.map((e) => `${e.path}: ${e.message}`);
+
+    test("a misspelled project prefix is an error with the key it meant", () => {
+        assert.deepEqual(errorsFor("swarm-platfrom:nodes"), ['swarm-platfrom:nodes: unknown namespace "swarm-platfrom": did you mean swarm-platform:nodes?']);
+        assert.deepEqual(errorsFor("swarmplatform:gatway"), ['swarmplatform:gatway: unknown namespace "swarmplatform": did you mean swarm-platform:gateway?']);
     });
 
-    test("secure: keys are collected as secretKeys, not config", () => {
-        const file = parseStackFile(FILE);
-        assert.deepEqual([...file.secretKeys], ["sshPrivateKey", "tlsSklepCert"]);
+    test("a key with extra colons is an error; nested values go inside the value", () => {
+        assert.deepEqual(errorsFor("swarm-platform:apps:junk"), [
+            "swarm-platform:apps:junk: a config key has exactly one ':' (<namespace>:<name>): nested values go inside the value of swarm-platform:apps",
+        ]);
+        assert.deepEqual(errorsFor("docker:host:x"), ["docker:host:x: a config key has exactly one ':' (<namespace>:<name>)"]);
+        assert.deepEqual(errorsFor("swarm-platform:config:nodes"), [
+            "swarm-platform:config:nodes: a config key has exactly one ':' (<namespace>:<name>): write swarm-platform:nodes (the <namespace>:config:<name> form is legacy)",
+        ]);
+    });
+
+    test("a namespace that is neither the project's nor pulumi's nor a provider's in use is an error", () => {
+        assert.deepEqual(errorsFor("aws:region"), [
+            'aws:region: unknown namespace "aws": keys are swarm-platform:<key>, or pulumi:, docker:, command:, random: for Pulumi and the providers in use',
+        ]);
+        assert.deepEqual(errorsFor("dockr:host"), ['dockr:host: unknown namespace "dockr": did you mean docker:host?']);
+    });
+
+    test("pulumi: and the providers' keys are left to their owners", () => {
+        assert.deepEqual(errorsFor("pulumi:tags", "docker:host", "command:x", "random:y", "swarm-platform:nodes"), []);
+    });
+
+    test("the providers allowed are exactly the @pulumi/* packages the program depends on", () => {
+        const pkg = JSON.parse(fs.readFileSync(`${ROOT}/package.json`, "utf8")) as { dependencies: Record<string, string> };
+        const providers = Object.keys(pkg.dependencies).filter((d) => d.startsWith("@pulumi/") && d !== "@pulumi/pulumi").map((d) => d.slice("@pulumi/".length));
+        assert.deepEqual([...FOREIGN_NAMESPACES].sort(), ["pulumi", ...providers].sort());
+    });
+
+    test("a key without a namespace is an error (Pulumi cannot parse it either)", () => {
+        assert.deepEqual(errorsFor("driver"), ["driver: a config key needs its namespace: did you mean swarm-platform:driver?"]);
+    });
+
+    test("platform keys are config, secrets are collected by name, other plain keys wait for the secret check", () => {
+        const keys = checkConfigKeys([entry("swarm-platform:driver", "ssh"), entry("swarm-platform:sshKey", "s3cr3t", true), entry("swarm-platform:node", [])]);
+        assert.deepEqual(keys, { config: { driver: "ssh" }, secretKeys: ["sshKey"], otherKeys: ["node"], errors: [] });
+    });
+
+    test("a platform key set as a secret is an error (it would be missing from the config)", () => {
+        assert.deepEqual(checkConfigKeys([entry("swarm-platform:dns", {}, true)]).errors, [
+            { path: "swarm-platform:dns", message: "is platform config, not a secret: write it as plain YAML (pulumi config set, without --secret)" },
+        ]);
+    });
+});
+
+describe("the whole config of a stack (checkStackConfig: keys, platform config, secrets)", () => {
+    const PROD_ENTRIES = (extra: ConfigEntry[]) => [
+        ...Object.entries(stackConfig("prod")).map(([k, v]) => entry(`swarm-platform:${k}`, v)),
+        ...extra,
+    ];
+    const SECRETS = ["sshPrivateKey", "tlsSklepCert", "tlsSklepKey"].map((k) => entry(`swarm-platform:${k}`, "v", true));
+    const lines = (entries: ConfigEntry[], requireSecrets = false) => {
+        const result = checkStackConfig(entries, { requireSecrets });
+        return result.ok ? [] : result.errors.map((e) => `${e.path}: ${e.message}`);
+    };
+
+    test("prod with its three secrets set is valid, and lists where each secret is referenced", () => {
+        const result = checkStackConfig(PROD_ENTRIES(SECRETS), { requireSecrets: true });
+        assert.ok(result.ok, JSON.stringify(result));
+        assert.deepEqual(result.secretRefs.map((r) => `${r.path} ${r.key}`), [
+            "drivers.ssh.privateKeySecret sshPrivateKey",
+            "gateway.tls[tls-0].certificateSecret tlsSklepCert",
+            "gateway.tls[tls-0].keySecret tlsSklepKey",
+        ]);
+    });
+
+    test("a secret in plain text is told even when the rest of the config is invalid (all errors at once)", () => {
+        const entries = PROD_ENTRIES([entry("swarm-platform:tlsSklepKey", "plain")]).map((e) => (e.key === "swarm-platform:dns" ? entry(e.key, { ttl: 0 }) : e));
+        assert.deepEqual(lines(entries), [
+            "dns.ttl: Too small: expected number to be >=1",
+            "swarm-platform:tlsSklepKey: is a secret (gateway.tls[tls-0].keySecret) but written in plain text: remove it and set it with pulumi config set --secret tlsSklepKey < <file>",
+        ]);
+    });
+
+    test("a secret the config references, written in plain text, is rejected naming the key and the command", () => {
+        const entries = PROD_ENTRIES([...SECRETS.filter((e) => !e.key.endsWith("tlsSklepKey")), entry("swarm-platform:tlsSklepKey", "-----BEGIN PRIVATE KEY-----")]);
+        const errors = lines(entries, true);
+        assert.deepEqual(errors, [
+            "swarm-platform:tlsSklepKey: is a secret (gateway.tls[tls-0].keySecret) but written in plain text: remove it and set it with pulumi config set --secret tlsSklepKey < <file>",
+        ]);
+        assert.ok(!errors.join("\n").includes("BEGIN PRIVATE KEY"), "the value is never shown");
+    });
+
+    test("a missing secret is an error where it is referenced, only when secrets are required (the runtime)", () => {
+        const entries = PROD_ENTRIES(SECRETS.filter((e) => !e.key.endsWith("sshPrivateKey")));
+        assert.deepEqual(lines(entries, true), ['drivers.ssh.privateKeySecret: secret "sshPrivateKey" is not set (pulumi config set --secret sshPrivateKey < <file>)']);
+        assert.deepEqual(lines(entries, false), []);
+    });
+
+    test("a secret nothing references is an error, with the referenced secret it is closest to", () => {
+        assert.deepEqual(lines(PROD_ENTRIES([...SECRETS, entry("swarm-platform:tlsSklepKee", "v", true)])), [
+            "swarm-platform:tlsSklepKee: secret not used by this config: did you mean swarm-platform:tlsSklepKey? (a …Secret key names each secret; remove a stale one with pulumi config rm tlsSklepKee)",
+        ]);
+    });
+
+    test("an unknown plain project key gets the closest platform key, or the list of keys", () => {
+        assert.deepEqual(lines(PROD_ENTRIES([...SECRETS, entry("swarm-platform:virtualIP", {}), entry("swarm-platform:zzz", 1)])), [
+            "swarm-platform:virtualIP: unknown config key: did you mean swarm-platform:virtualIp?",
+            "swarm-platform:zzz: unknown config key (keys: localEngine, driver, drivers, nodes, swarm, networks, virtualIp, gateway, apps, dns; secrets are set with pulumi config set --secret)",
+        ]);
+    });
+
+    test("key errors and platform errors come together, all at once", () => {
+        const entries = PROD_ENTRIES([entry("swarm-platfrom:dns", {}), entry("swarm-platform:nodez", [])]).map((e) =>
+            e.key === "swarm-platform:dns" ? entry(e.key, { ttl: 0 }) : e,
+        );
+        assert.deepEqual(lines(entries), [
+            'swarm-platfrom:dns: unknown namespace "swarm-platfrom": did you mean swarm-platform:dns?',
+            "dns.ttl: Too small: expected number to be >=1",
+            "swarm-platform:nodez: unknown config key: did you mean swarm-platform:nodes?",
+        ]);
+    });
+});
+
+describe("stack files (parseStackFile, checkStackFile: what render checks)", () => {
+    test("both committed stack files pass every check", () => {
+        for (const stack of ["dev", "prod"]) {
+            assert.deepEqual(stackFileErrors(fs.readFileSync(`${ROOT}/Pulumi.${stack}.yaml`, "utf8")), [], stack);
+        }
+    });
+
+    test("every rule of the keys, in a file", () => {
+        assert.deepEqual(stackFileErrors(devWith("swarm-platfrom:nodes: []", "swarm-platform:apps:junk: 1", "aws:region: eu-central-1", "driver: ssh", "docker:host: unix:///x", "pulumi:tags: { a: b }")), [
+            'swarm-platfrom:nodes: unknown namespace "swarm-platfrom": did you mean swarm-platform:nodes?',
+            "swarm-platform:apps:junk: a config key has exactly one ':' (<namespace>:<name>): nested values go inside the value of swarm-platform:apps",
+            'aws:region: unknown namespace "aws": keys are swarm-platform:<key>, or pulumi:, docker:, command:, random: for Pulumi and the providers in use',
+            "driver: a config key needs its namespace: did you mean swarm-platform:driver?",
+        ]);
+    });
+
+    test("a misspelled top-level key of the file gets a guess; Pulumi's own keys are allowed", () => {
+        const dev = fs.readFileSync(`${ROOT}/Pulumi.dev.yaml`, "utf8");
+        assert.deepEqual(stackFileErrors(`encryptionsalt: v1:abc\nsecretsprovider: passphrase\nencryptedkey: x\nenvironment: [a]\n${dev}`), []);
+        assert.deepEqual(stackFileErrors(`secretprovider: passphrase\n${dev}`), [
+            "secretprovider: unknown stack file key: did you mean secretsprovider? (keys: config, secretsprovider, encryptedkey, encryptionsalt, environment)",
+        ]);
+    });
+
+    test("an unknown key deep in the file gets a guess and its object's keys, named by entity", () => {
+        const text = fs.readFileSync(`${ROOT}/Pulumi.dev.yaml`, "utf8").replace('{ name: "2.0", hostnames', '{ name: "2.0", replica: 3, hostnames');
+        assert.deepEqual(stackFileErrors(text), [
+            'apps[shop].releases[2.0].replica: unknown key: did you mean "replicas"? (apps[shop].releases[2.0] keys: name, tag, image, replicas, hostnames, env, service)',
+        ]);
+    });
+
+    test("a number where a string is expected quotes the value as the file wrote it", () => {
+        const text = fs.readFileSync(`${ROOT}/Pulumi.dev.yaml`, "utf8").replace('{ name: "2.0", hostnames', "{ name: 2.0, hostnames");
+        assert.deepEqual(stackFileErrors(text), ['apps[shop].releases[1].name: must be a string, got the number 2 — quote it: name: "2.0"']);
+        const file = parseStackFile("config:\n  swarm-platform:apps: [{ releases: [{ name: 1.10 }, { tag: 010 }] }]\n");
+        assert.equal(file.sourceText(["apps", 0, "releases", 0, "name"]), "1.10");
+        assert.equal(file.sourceText(["apps", 0, "releases", 1, "tag"]), "010");
+        assert.equal(file.sourceText(["apps", 0, "releases", 1]), undefined);
+    });
+
+    test("a secret written in plain text in the file is rejected (prod references three)", () => {
+        const prod = fs.readFileSync(`${ROOT}/Pulumi.prod.yaml`, "utf8");
+        const plain = prod.replace(/^config:\n/m, "config:\n  swarm-platform:sshPrivateKey: hunter2\n  swarm-platform:tlsSklepCert:\n    secure: AAABAGNlcnQ=\n");
+        const errors = stackFileErrors(plain);
+        assert.deepEqual(errors, [
+            "swarm-platform:sshPrivateKey: is a secret (drivers.ssh.privateKeySecret) but written in plain text: remove it and set it with pulumi config set --secret sshPrivateKey < <file>",
+        ]);
+        assert.ok(!errors.join("\n").includes("hunter2"), "the value is never shown");
+    });
+
+    test("secure: keys are collected by name; their values stay unread", () => {
+        const file = parseStackFile("config:\n  swarm-platform:driver: ssh\n  swarm-platform:sshPrivateKey:\n    secure: AAABAKx0c2VjcmV0\n  docker:host: unix:///var/run/docker.sock\n");
+        assert.deepEqual(file.secretKeys, ["sshPrivateKey"]);
         assert.deepEqual(file.config, { driver: "ssh" });
+        assert.deepEqual(file.errors, []);
+        assert.deepEqual(file.entries.map((e) => `${e.key} ${e.secret}`), ["swarm-platform:driver false", "swarm-platform:sshPrivateKey true", "docker:host false"]);
     });
 
-    test("other namespaces are ignored", () => {
-        const file = parseStackFile(FILE);
-        assert.ok(!("host" in file.config) && !("region" in file.config));
-    });
-
-    test("keys without a namespace belong to the project; another project's keys are ignored", () => {
-        const file = parseStackFile("config:\n  driver: ssh\n  localEngine: tcp://build:2375\n  dns: { ttl: 5 }\n");
-        assert.deepEqual(file.config, { driver: "ssh", localEngine: "tcp://build:2375", dns: { ttl: 5 } });
-        const other = parseStackFile("config:\n  other:driver: ssh\n  swarm-platform:driver: docker\n", "other");
+    test("another project's file reads its own keys", () => {
+        const other = parseStackFile("config:\n  other:driver: ssh\n", "other");
         assert.deepEqual(other.config, { driver: "ssh" });
-        assert.deepEqual(other.errors.map((e) => e.path), []);
+        assert.deepEqual(other.errors, []);
     });
 
     test("an empty value is kept as null (for the schema to reject), not mistaken for a secret", () => {
         assert.deepEqual(parseStackFile("config:\n  swarm-platform:virtualIp:\n").config, { virtualIp: null });
-        assert.deepEqual(parseStackFile("config:\n  swarm-platform:dns: { secure: 1 }\n").secretKeys, ["dns"]);
     });
 
-    test("an empty file, or one without config, is an empty config", () => {
+    test("an empty file, or one without config, has no entries and no errors", () => {
         for (const text of ["", "encryptionsalt: v1:abc\n", "config:\n"]) {
-            assert.deepEqual(parseStackFile(text), { config: {}, secretKeys: [], errors: [] });
+            const file = parseStackFile(text);
+            assert.deepEqual([file.entries, file.config, file.secretKeys, file.errors], [[], {}, [], []], JSON.stringify(text));
         }
+    });
+
+    test("a file that is not a map, or whose config is not a map, says so", () => {
+        assert.deepEqual(parseStackFile("- a\n").errors.map((e) => e.path), ["(root)"]);
+        assert.deepEqual(parseStackFile("config: [a]\n").errors, [{ path: "config", message: "must be a map of <namespace>:<key> entries" }]);
+    });
+});
+
+describe("key paths name list items", () => {
+    const root = {
+        nodes: [{ name: "gw-1" }, { name: "gw-2" }, { name: "gw-2" }, {}],
+        apps: [{ name: "shop", releases: [{ name: "2.0" }, { name: "2" }, { name: "feature x" }] }],
+    };
+
+    test("by a name unique in its list; by position when the name is shared or missing", () => {
+        assert.equal(formatPath(["nodes", 0, "address"], root), "nodes[gw-1].address");
+        assert.equal(formatPath(["nodes", 2, "name"], root), "nodes[2].name");
+        assert.equal(formatPath(["nodes", 3, "zone"], root), "nodes[3].zone");
+        assert.equal(formatPath(["apps", 0, "releases", 0, "replicas"], root), "apps[shop].releases[2.0].replicas");
+        assert.equal(formatPath(["nodes", 0, "address"]), "nodes[0].address", "without the config: positions");
+        assert.equal(formatPath([]), "(root)");
+    });
+
+    test("a name that reads like a position, or has a blank, is quoted", () => {
+        assert.equal(formatPath(["apps", 0, "releases", 1, "tag"], root), 'apps[shop].releases["2"].tag');
+        assert.equal(formatPath(["apps", 0, "releases", 2], root), 'apps[shop].releases["feature x"]');
+    });
+
+    test("rule paths and the paths inside messages are rewritten the same way", () => {
+        assert.equal(namePath("apps[0].releases[0].hostnames[1]", root), "apps[shop].releases[2.0].hostnames[1]");
+        assert.equal(namePath("nodes[1].labels.a.b", root), "nodes[1].labels.a.b");
+        const error = namedError({ path: "nodes[0].address", message: "also nodes[1] and apps[0].releases[0]; gateway nodes[" }, root, ["nodes", "apps"]);
+        assert.deepEqual(error, { path: "nodes[gw-1].address", message: "also nodes[1] and apps[shop].releases[2.0]; gateway nodes[" });
+    });
+
+    test("in validation errors: gateway certificates and VRRP groups by name", () => {
+        const errors = errorsOf(
+            mutate(BASE, (d) => {
+                useGroups(d, [
+                    { name: "vip1", address: "172.28.40.100", virtualRouterId: 51 },
+                    { name: "vip2", address: "172.28.40.100", virtualRouterId: 52 },
+                ]);
+                d.gateway.tls = [{ name: "tls-0", hostnames: ["nowhere.example"], certificateSecret: "c", keySecret: "k" }];
+            }),
+        );
+        assert.deepEqual(errors.map((e) => `${e.path}: ${e.message}`).sort(), [
+            'gateway.tls[tls-0].hostnames[0]: "nowhere.example" is not served by any release',
+            "virtualIp.groups[vip2].address: address 172.28.40.100 is also virtualIp.groups[vip1]",
+        ]);
+    });
+});
+
+describe("did you mean", () => {
+    test("the closest candidate within one edit per three characters; a swap of neighbours is one edit", () => {
+        assert.equal(editDistance("platfrom", "platform"), 1);
+        assert.equal(editDistance("kitten", "sitting"), 3);
+        assert.equal(closest("gatway", CONFIG_KEYS), "gateway");
+        assert.equal(closest("virtualIP", CONFIG_KEYS), "virtualIp");
+        assert.equal(closest("tll", ["ttl"]), "ttl");
+        assert.equal(closest("ndoes", CONFIG_KEYS), "nodes");
+        assert.equal(closest("zone", ["ttl"]), undefined);
+        assert.equal(closest("apps", CONFIG_KEYS), "apps");
+        assert.equal(closest("xyz", []), undefined);
     });
 });
 
 // ---- the generated JSON Schema --------------------------------------------------------------------
 
-const schema = buildJsonSchema();
+/** The platform config's schema: the config reference's source and each `swarm-platform:<key>`'s schema in the file's. */
+const schema = buildConfigSchema();
 const rows = referenceRows(schema);
 
 describe("generated schema files", () => {
     test("schema/stack-config.schema.json is up to date (npm run schema)", () => {
-        assert.equal(fs.readFileSync(JSON_SCHEMA_FILE, "utf8"), JSON.stringify(schema, null, 2) + "\n");
+        assert.equal(fs.readFileSync(JSON_SCHEMA_FILE, "utf8"), JSON.stringify(buildJsonSchema(), null, 2) + "\n");
     });
 
-    test("schema/config-reference.md is up to date (npm run schema -- --markdown)", () => {
+    test("docs/config-reference.md is up to date (npm run schema -- --markdown)", () => {
         assert.equal(fs.readFileSync(REFERENCE_FILE, "utf8"), renderMarkdown(rows));
     });
 
-    test("the README's config reference is the generated table (npm run schema -- --markdown)", () => {
-        const readme = fs.readFileSync(README_FILE, "utf8");
-        assert.equal(readme, withReadmeReference(readme, renderMarkdown(rows)));
+    test("each swarm-platform:<key> of the stack file schema is the platform config's schema of <key>", () => {
+        const config = buildJsonSchema().properties?.config as JsonSchema;
+        assert.deepEqual(Object.keys(config.properties ?? {}), CONFIG_KEYS.map((k) => `swarm-platform:${k}`));
+        assert.deepEqual(config.properties?.["swarm-platform:nodes"], schema.properties?.nodes);
+        assert.deepEqual(config.required, ["swarm-platform:nodes"]);
     });
 
     test("every key has a description", () => {

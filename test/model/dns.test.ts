@@ -15,7 +15,7 @@ invalidConfigs(
         { name: "a TTL of 0", change: (d) => (d.dns.ttl = 0), path: "dns.ttl", words: [">=1"] },
         { name: "a TTL above a week", change: (d) => (d.dns.ttl = 604801), path: "dns.ttl", words: ["<=604800"] },
         { name: "a fractional TTL", change: (d) => (d.dns.ttl = 0.5), path: "dns.ttl", words: ["must be a whole number (got 0.5)"] },
-        { name: "a typo in the dns key", change: (d) => Object.assign(d.dns, { tll: 60 }), path: "dns", words: ['unknown key "tll"'] },
+        { name: "a typo in the dns key", change: (d) => Object.assign(d.dns, { tll: 60 }), path: "dns.tll", words: ['unknown key: did you mean "ttl"? (dns keys: ttl)'] },
     ],
     4,
 );

@@ -37,7 +37,7 @@ invalidConfigs(
         {
             name: "a TLS hostname no release serves",
             change: (d) => (d.gateway.tls = [{ name: "sklep", hostnames: ["sklep.example", "other.example"], ...TLS }]),
-            path: "gateway.tls[0].hostnames[1]",
+            path: "gateway.tls[sklep].hostnames[1]",
             words: ['"other.example" is not served by any release'],
         },
         {
@@ -47,8 +47,8 @@ invalidConfigs(
                     { name: "sklep", hostnames: ["sklep.example"], ...TLS },
                     { name: "stock", hostnames: ["stock.example", "sklep.example"], ...TLS },
                 ]),
-            path: "gateway.tls[1].hostnames[1]",
-            words: ['hostname "sklep.example" has two certificates', "gateway.tls[0].hostnames[0]"],
+            path: "gateway.tls[stock].hostnames[1]",
+            words: ['hostname "sklep.example" has two certificates', "gateway.tls[sklep].hostnames[0]"],
         },
         {
             name: "a default host no release serves",
@@ -63,7 +63,7 @@ invalidConfigs(
                 d.gateway.serverSlots = 2;
             },
             path: "gateway.serverSlots",
-            words: ["2 slots cannot hold apps[0].releases[0] (3 tasks during an update)"],
+            words: ["2 slots cannot hold apps[shop].releases[1.9] (3 tasks during an update)"],
             count: 2, // both shop releases: 2 replicas + 1 surge
         },
         {
@@ -75,7 +75,7 @@ invalidConfigs(
                 d.apps[0].update.parallelism = 0;
             },
             path: "gateway.serverSlots",
-            words: ["5 slots cannot hold apps[0].releases[0] (6 tasks during an update)"],
+            words: ["5 slots cannot hold apps[shop].releases[2.0] (6 tasks during an update)"],
         },
         {
             name: "server slots with nginx",
@@ -111,13 +111,13 @@ invalidConfigs(
         {
             name: "a TLS certificate name that is not DNS-safe",
             change: (d) => (d.gateway.tls = [{ name: "Sklep_Cert", hostnames: ["sklep.example"], ...TLS }]),
-            path: "gateway.tls[0].name",
+            path: "gateway.tls[Sklep_Cert].name",
             words: ["TLS certificate name must be lower-case letters"],
         },
         {
             name: "a TLS certificate without hostnames",
             change: (d) => (d.gateway.tls = [{ name: "sklep", hostnames: [], ...TLS }]),
-            path: "gateway.tls[0].hostnames",
+            path: "gateway.tls[sklep].hostnames",
             words: [">=1"],
         },
         {
@@ -141,7 +141,7 @@ invalidConfigs(
                 d.apps[1].rollback = partial({ order: "start-first", parallelism: 3 });
             },
             path: "gateway.serverSlots",
-            words: ["4 slots cannot hold apps[1].releases[0] (5 tasks during an update)"],
+            words: ["4 slots cannot hold apps[stock].releases[1.0] (5 tasks during an update)"],
         },
         {
             name: "a default host that is not a hostname",
@@ -167,7 +167,7 @@ invalidConfigs(
                 d.apps[1].releases[0].hostnames = [];
                 d.gateway.tls = [{ name: "stock", hostnames: ["stock.example"], ...TLS }];
             },
-            path: "gateway.tls[0].hostnames[0]",
+            path: "gateway.tls[stock].hostnames[0]",
             words: ['"stock.example" is not served by any release'],
         },
         {

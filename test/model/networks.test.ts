@@ -121,7 +121,7 @@ invalidConfigs(
                 d.driver = "ssh";
                 d.nodes[5].address = "10.209.0.7";
             },
-            path: "nodes[5].address",
+            path: "nodes[worker-1].address",
             words: ["10.209.0.7 lies inside 10.209.0.0/24 (networks.gateway.subnet)"],
         },
         {
@@ -131,7 +131,7 @@ invalidConfigs(
                 d.networks.ingress = partial({ subnet: "10.210.0.0/24" });
                 d.nodes[5].address = "10.210.0.7";
             },
-            path: "nodes[5].address",
+            path: "nodes[worker-1].address",
             words: ["10.210.0.7 lies inside 10.210.0.0/24 (networks.ingress.subnet)"],
         },
     ],

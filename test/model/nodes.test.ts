@@ -20,7 +20,7 @@ invalidConfigs(
         {
             name: "a node label value spanning two lines",
             change: (d) => (d.nodes[3].labels = { rack: "a\nzone=intra" }),
-            path: "nodes[3].labels.rack",
+            path: "nodes[gw-1].labels.rack",
             words: ["one line"],
         },
         {
@@ -44,79 +44,79 @@ invalidConfigs(
         {
             name: "two nodes with one address",
             change: (d) => (d.nodes[5].address = "172.28.40.22"),
-            path: "nodes[5].address",
-            words: ["duplicate address 172.28.40.22", "nodes[4] gw-2"],
+            path: "nodes[worker-1].address",
+            words: ["duplicate address 172.28.40.22", "(also nodes[gw-2])"],
         },
         {
             name: "a node in an undeclared zone",
             change: (d) => (d.nodes[3].zone = "dmx"),
-            path: "nodes[3].zone",
+            path: "nodes[gw-1].zone",
             words: ['unknown zone "dmx"', "dmz, intra", "networks.zones"],
         },
         {
             name: "a zone name that is not DNS-safe",
             change: (d) => (d.nodes[3].zone = "DMZ"),
-            path: "nodes[3].zone",
+            path: "nodes[gw-1].zone",
             words: ["zone must be lower-case letters, digits and '-'"],
         },
         {
             name: "an address that is not IPv4",
             change: (d) => (d.nodes[5].address = "172.28.40.310"),
-            path: "nodes[5].address",
+            path: "nodes[worker-1].address",
             words: ["must be an IPv4 address"],
         },
         {
             name: "the reserved label key zone",
             change: (d) => (d.nodes[5].labels = { zone: "dmz", rack: "a" }),
-            path: "nodes[5].labels.zone",
+            path: "nodes[worker-1].labels.zone",
             words: ['"zone" is set from the node\'s zone field'],
         },
         {
             name: "the reserved label key gateway",
             change: (d) => (d.nodes[5].labels = { gateway: "true" }),
-            path: "nodes[5].labels.gateway",
+            path: "nodes[worker-1].labels.gateway",
             words: ['"gateway" is set from the node\'s gateway field'],
         },
         {
             name: "a drained gateway node",
             change: (d) => (d.nodes[3].availability = "drain"),
-            path: "nodes[3].availability",
+            path: "nodes[gw-1].availability",
             words: ['gateway node "gw-1" must be active', "is drain"],
         },
         {
             name: "an ssh block on a docker node",
             change: (d) => (d.nodes[5].ssh = partial({ user: "deploy" })),
-            path: "nodes[5].ssh",
+            path: "nodes[worker-1].ssh",
             words: ['only for driver "ssh"', 'uses driver "docker"'],
         },
         {
             name: "mixed drivers",
             change: (d) => (d.nodes[5].driver = "ssh"),
-            path: "nodes[5].driver",
+            path: "nodes[worker-1].driver",
             words: ["one driver", 'stack driver is "docker"', 'this node "ssh"'],
         },
         {
             name: "every node overriding the stack driver",
             change: (d) => d.nodes.forEach((n) => (n.driver = "ssh")),
-            path: "nodes[0].driver",
+            path: "nodes[manager-1].driver",
             words: ["one driver", 'stack driver is "docker"'],
         },
         {
             name: "a docker node outside the bridge subnet",
             change: (d) => (d.nodes[5].address = "172.28.41.31"),
-            path: "nodes[5].address",
+            path: "nodes[worker-1].address",
             words: ["172.28.41.31 is outside the docker driver network 172.28.40.0/24", "drivers.docker.network.subnet"],
         },
         {
             name: "a docker node on the bridge gateway address",
             change: (d) => (d.nodes[5].address = "172.28.40.1"),
-            path: "nodes[5].address",
+            path: "nodes[worker-1].address",
             words: ["172.28.40.1 is reserved in 172.28.40.0/24", "bridge gateway"],
         },
         {
             name: "a docker node on the bridge's broadcast address",
             change: (d) => (d.nodes[5].address = "172.28.40.255"),
-            path: "nodes[5].address",
+            path: "nodes[worker-1].address",
             words: ["172.28.40.255 is reserved", "broadcast"],
         },
         {
@@ -125,14 +125,14 @@ invalidConfigs(
                 d.driver = "ssh";
                 d.nodes[5].address = "10.208.3.7";
             },
-            path: "nodes[5].address",
+            path: "nodes[worker-1].address",
             words: ["10.208.3.7 lies inside 10.208.0.0/16", "swarm.defaultAddrPool[0]"],
         },
 
         {
             name: "bootstrap on a worker",
             change: (d) => (d.nodes[5].bootstrap = true),
-            path: "nodes[5].bootstrap",
+            path: "nodes[worker-1].bootstrap",
             words: ["only a manager can create the swarm", '"worker-1" is a worker'],
         },
         {
@@ -141,32 +141,32 @@ invalidConfigs(
                 d.nodes[0].bootstrap = true;
                 d.nodes[2].bootstrap = true;
             },
-            path: "nodes[2].bootstrap",
-            words: ["only one node creates the swarm", "also nodes[0] manager-1"],
+            path: "nodes[manager-3].bootstrap",
+            words: ["only one node creates the swarm", "also nodes[manager-1]"],
         },
         {
             name: "three bootstrap managers: each one after the first is an error",
             change: (d) => d.nodes.slice(0, 3).forEach((n) => (n.bootstrap = true)),
-            path: "nodes[2].bootstrap",
-            words: ["only one node creates the swarm", "also nodes[0] manager-1"],
+            path: "nodes[manager-3].bootstrap",
+            words: ["only one node creates the swarm", "also nodes[manager-1]"],
             count: 2,
         },
         {
             name: "bootstrap that is not a boolean",
             change: (d) => Object.assign(d.nodes[0], { bootstrap: "yes" }),
-            path: "nodes[0].bootstrap",
+            path: "nodes[manager-1].bootstrap",
             words: ["must be a boolean (got a string)"],
         },
         {
             name: "a priority on a node that is not a gateway",
             change: (d) => (d.nodes[5].priority = 5),
-            path: "nodes[5].priority",
+            path: "nodes[worker-1].priority",
             words: ["only gateway nodes hold the virtual IP", '"worker-1" has gateway: false'],
         },
         {
             name: "a priority on some gateway nodes but not all",
             change: (d) => (d.nodes[3].priority = 10),
-            path: "nodes[4].priority",
+            path: "nodes[gw-2].priority",
             words: ["set priority on every gateway node or on none", '"gw-2" has none'],
         },
         {
@@ -175,8 +175,8 @@ invalidConfigs(
                 d.nodes[3].priority = 10;
                 d.nodes[4].priority = 10;
             },
-            path: "nodes[4].priority",
-            words: ["priority 10 is also nodes[3] gw-1's", "distinct"],
+            path: "nodes[gw-2].priority",
+            words: ["priority 10 is also nodes[gw-1]'s", "distinct"],
         },
         {
             name: "a priority of 0",
@@ -184,7 +184,7 @@ invalidConfigs(
                 d.nodes[3].priority = 0;
                 d.nodes[4].priority = 1;
             },
-            path: "nodes[3].priority",
+            path: "nodes[gw-1].priority",
             words: [">=1"],
         },
         {
@@ -193,7 +193,7 @@ invalidConfigs(
                 d.nodes[3].priority = 101;
                 d.nodes[4].priority = 1;
             },
-            path: "nodes[3].priority",
+            path: "nodes[gw-1].priority",
             words: ["<=100"],
         },
         {
@@ -202,7 +202,7 @@ invalidConfigs(
                 d.nodes[3].priority = 1.5;
                 d.nodes[4].priority = 1;
             },
-            path: "nodes[3].priority",
+            path: "nodes[gw-1].priority",
             words: ["must be a whole number (got 1.5)"],
         },
         {
@@ -238,13 +238,13 @@ invalidConfigs(
         {
             name: "a per-node availability that is not one of active, pause, drain",
             change: (d) => Object.assign(d.nodes[5], { availability: "paused" }),
-            path: "nodes[5].availability",
+            path: "nodes[worker-1].availability",
             words: ['must be one of "active", "pause", "drain"'],
         },
         {
             name: "a paused gateway node",
             change: (d) => (d.nodes[4].availability = "pause"),
-            path: "nodes[4].availability",
+            path: "nodes[gw-2].availability",
             words: ['gateway node "gw-2" must be active', "is pause"],
         },
         {
@@ -253,7 +253,7 @@ invalidConfigs(
                 d.swarm.managerAvailability = "drain";
                 d.nodes[0].gateway = true;
             },
-            path: "nodes[0].availability",
+            path: "nodes[manager-1].availability",
             words: ['gateway node "manager-1" must be active', "is drain"],
         },
         {
@@ -262,13 +262,13 @@ invalidConfigs(
                 d.driver = "ssh";
                 d.nodes[5].address = "10.209.2.7";
             },
-            path: "nodes[5].address",
+            path: "nodes[worker-1].address",
             words: ["10.209.2.7 lies inside 10.209.2.0/24 (networks.zones.intra.subnet)", "must not overlap"],
         },
         {
             name: "a docker node on the bridge's network address",
             change: (d) => (d.nodes[5].address = "172.28.40.0"),
-            path: "nodes[5].address",
+            path: "nodes[worker-1].address",
             words: ["172.28.40.0 is reserved in 172.28.40.0/24"],
         },
         {
@@ -277,7 +277,7 @@ invalidConfigs(
                 d.drivers.docker.network.gateway = "172.28.40.254";
                 d.nodes[5].address = "172.28.40.254";
             },
-            path: "nodes[5].address",
+            path: "nodes[worker-1].address",
             words: ["172.28.40.254 is reserved in 172.28.40.0/24"],
         },
         {
@@ -286,7 +286,7 @@ invalidConfigs(
                 d.driver = "ssh";
                 d.nodes[5].ssh = partial({ user: "Deploy" });
             },
-            path: "nodes[5].ssh.user",
+            path: "nodes[worker-1].ssh.user",
             words: ["a user name like deploy"],
         },
         {
@@ -298,7 +298,7 @@ invalidConfigs(
         {
             name: "a docker node inside the address pool is only outside the bridge (not also inside an overlay)",
             change: (d) => (d.nodes[5].address = "10.208.3.7"),
-            path: "nodes[5].address",
+            path: "nodes[worker-1].address",
             words: ["10.208.3.7 is outside the docker driver network 172.28.40.0/24"],
         },
         {
@@ -307,7 +307,7 @@ invalidConfigs(
                 d.nodes[5].driver = "ssh";
                 d.networks.zones.intra = partial({ subnet: "172.28.40.128/25" });
             },
-            path: "nodes[5].driver",
+            path: "nodes[worker-1].driver",
             words: ["one driver"],
             count: 2,
         },

@@ -23,13 +23,13 @@ invalidConfigs(
         {
             name: "a wildcard that is not a leading *. label",
             change: (d) => (d.apps[0].releases[0].hostnames = ["*sklep.example"]),
-            path: "apps[0].releases[0].hostnames[0]",
+            path: "apps[shop].releases[1.9].hostnames[0]",
             words: ["lower-case DNS name"],
         },
         {
             name: "an app in an undeclared zone",
             change: (d) => (d.apps[1].zone = "intr"),
-            path: "apps[1].zone",
+            path: "apps[stock].zone",
             words: ['unknown zone "intr"', "dmz, intra"],
         },
         {
@@ -38,25 +38,25 @@ invalidConfigs(
                 d.swarm.managerAvailability = "drain";
                 d.nodes[5].availability = "drain";
             },
-            path: "apps[1].zone",
+            path: "apps[stock].zone",
             words: ['no active node in zone "intra" can run stock', "manager-1 (drain)", "worker-1 (drain)", "(nodes in zone: manager-1 (drain), manager-2 (drain), manager-3 (drain), worker-1 (drain))"],
         },
         {
             name: "one hostname on two releases of one app",
             change: (d) => d.apps[0].releases[1].hostnames.push("stary.sklep.example"),
-            path: "apps[0].releases[1].hostnames[2]",
-            words: ['"stary.sklep.example" is already served by shop release 1.9', "exactly one release"],
+            path: "apps[shop].releases[2.0].hostnames[2]",
+            words: ['"stary.sklep.example" is already served by apps[shop].releases[1.9]', "exactly one release"],
         },
         {
             name: "one hostname on releases of two apps",
             change: (d) => (d.apps[1].releases[0].hostnames = ["sklep.example"]),
-            path: "apps[1].releases[0].hostnames[0]",
-            words: ['"sklep.example" is already served by shop release 2.0'],
+            path: "apps[stock].releases[1.0].hostnames[0]",
+            words: ['"sklep.example" is already served by apps[shop].releases[2.0]'],
         },
         {
             name: "an upper-case hostname",
             change: (d) => (d.apps[1].releases[0].hostnames = ["Stock.example"]),
-            path: "apps[1].releases[0].hostnames[0]",
+            path: "apps[stock].releases[1.0].hostnames[0]",
             words: ["lower-case DNS name"],
         },
         {
@@ -65,37 +65,37 @@ invalidConfigs(
                 d.apps[1].name = "a-very-long-application-name-that-is-ok";
                 d.apps[1].releases[0].name = "2024.06.01-build.123456789-hotfix.1.0.0";
             },
-            path: "apps[1].releases[0].name",
+            path: "apps[a-very-long-application-name-that-is-ok].releases[2024.06.01-build.123456789-hotfix.1.0.0].name",
             words: ["must be a DNS label", "at most 63 characters", "set service:"],
         },
         {
             name: "an explicit service name longer than 63 characters",
             change: (d) => (d.apps[1].releases[0].service = "s".repeat(64)),
-            path: "apps[1].releases[0].service",
+            path: "apps[stock].releases[1.0].service",
             words: ["at most 63 characters"],
         },
         {
             name: "an explicit service name that clashes with another release's",
             change: (d) => (d.apps[1].releases[0].service = "shop-2-0"),
-            path: "apps[1].releases[0].service",
+            path: "apps[stock].releases[1.0].service",
             words: ['service name "shop-2-0" is also shop release 2.0'],
         },
         {
             name: "two release names of one app that make one service name",
             change: (d) => d.apps[0].releases.push(partial({ name: "1-9" })),
-            path: "apps[0].releases[2].name",
+            path: "apps[shop].releases[1-9].name",
             words: ['service name "shop-1-9" is also shop release 1.9'],
         },
         {
             name: "a service named like the gateway",
             change: (d) => (d.apps[1].releases[0].service = "gateway"),
-            path: "apps[1].releases[0].service",
+            path: "apps[stock].releases[1.0].service",
             words: ['service name "gateway" is also the gateway service'],
         },
         {
             name: "two releases of one app with one name",
             change: (d) => (d.apps[0].releases[1].name = "1.9"),
-            path: "apps[0].releases[1].name",
+            path: "apps[shop].releases[1].name",
             words: ['duplicate release "1.9" of shop', "releases[0]"],
         },
         {
@@ -107,13 +107,13 @@ invalidConfigs(
         {
             name: "an app without releases",
             change: (d) => (d.apps[1].releases = []),
-            path: "apps[1].releases",
+            path: "apps[stock].releases",
             words: ["at least one release"],
         },
         {
             name: "an app port out of range",
             change: (d) => (d.apps[0].port = 0),
-            path: "apps[0].port",
+            path: "apps[shop].port",
             words: ["must be a port 1-65535"],
         },
         {
@@ -125,20 +125,20 @@ invalidConfigs(
         {
             name: "a fractional replica count",
             change: (d) => (d.apps[0].releases[0].replicas = 1.5),
-            path: "apps[0].releases[0].replicas",
+            path: "apps[shop].releases[1.9].replicas",
             words: ["must be a whole number", "got 1.5"],
         },
         {
             name: "a release env name that is not a shell identifier",
             change: (d) => (d.apps[0].releases[0].env = { "1BAD": "x" }),
-            path: "apps[0].releases[0].env.1BAD",
+            path: "apps[shop].releases[1.9].env.1BAD",
             words: ["shell identifiers"],
         },
         {
             name: "a published port without allowPublishedPorts",
             change: (d) => (d.apps[0].publish = partial([{ target: 8000, published: 8080 }])),
-            path: "apps[0].publish[0]",
-            words: ["bypass the gateway", "apps[0].allowPublishedPorts: true"],
+            path: "apps[shop].publish[0]",
+            words: ["bypass the gateway", "apps[shop].allowPublishedPorts: true"],
         },
         {
             name: "an ingress-published port with dnsrr",
@@ -147,7 +147,7 @@ invalidConfigs(
                 d.apps[0].endpointMode = "dnsrr";
                 d.apps[0].publish = partial([{ target: 8000, published: 8080, mode: "ingress" }]);
             },
-            path: "apps[0].publish[0].mode",
+            path: "apps[shop].publish[0].mode",
             words: ["endpointMode: vip", "dnsrr"],
         },
         {
@@ -156,7 +156,7 @@ invalidConfigs(
                 d.apps[1].allowPublishedPorts = true;
                 d.apps[1].publish = partial([{ target: 8000, published: 443 }]);
             },
-            path: "apps[1].publish[0].published",
+            path: "apps[stock].publish[0].published",
             words: ["port 443/tcp is already published by gateway.ports.https"],
         },
         {
@@ -167,80 +167,80 @@ invalidConfigs(
                 d.apps[1].allowPublishedPorts = true;
                 d.apps[1].publish = partial([{ target: 8000, published: 9000 }]);
             },
-            path: "apps[1].publish[0].published",
-            words: ["port 9000/tcp is already published by apps[0].publish[0]"],
+            path: "apps[stock].publish[0].published",
+            words: ["port 9000/tcp is already published by apps[shop].publish[0]"],
         },
         {
             name: "an update monitor shorter than the healthcheck window",
             change: (d) => (d.apps[0].update.monitor = 10),
-            path: "apps[0].update.monitor",
+            path: "apps[shop].update.monitor",
             words: ["10s is shorter than healthcheck startPeriod + interval × retries = 25s"],
         },
         {
             name: "an update monitor of zero",
             change: (d) => (d.apps[0].update.monitor = 0),
-            path: "apps[0].update.monitor",
+            path: "apps[shop].update.monitor",
             words: ["0s is shorter than", "25s"],
         },
         {
             name: "a rollback monitor of zero",
             change: (d) => (d.apps[0].rollback = partial({ monitor: 0 })),
-            path: "apps[0].rollback.monitor",
+            path: "apps[shop].rollback.monitor",
             words: ["0s is shorter than", "25s"],
         },
         {
             name: "a typo in a release key",
             change: (d) => Object.assign(d.apps[0].releases[0], { hostname: ["x.example"] }),
-            path: "apps[0].releases[0]",
-            words: ['unknown key "hostname"'],
+            path: "apps[shop].releases[1.9].hostname",
+            words: ['unknown key: did you mean "hostnames"?', "(apps[shop].releases[1.9] keys: name, tag, image, replicas, hostnames, env, service)"],
         },
 
         {
             name: "a failure ratio with two decimals",
             change: (d) => (d.apps[0].update.maxFailureRatio = 0.15),
-            path: "apps[0].update.maxFailureRatio",
+            path: "apps[shop].update.maxFailureRatio",
             words: ["one decimal at most"],
         },
         {
             name: "a failure ratio above 1",
             change: (d) => (d.apps[0].update.maxFailureRatio = 1.5),
-            path: "apps[0].update.maxFailureRatio",
+            path: "apps[shop].update.maxFailureRatio",
             words: ["<=1"],
         },
         {
             name: "a rollback that would roll back on failure",
             change: (d) => (d.apps[0].rollback = partial({ failureAction: "rollback" } as never)),
-            path: "apps[0].rollback.failureAction",
+            path: "apps[shop].rollback.failureAction",
             words: ['must be one of "pause", "continue"'],
         },
         {
             name: "an empty healthcheck test",
             change: (d) => (d.apps[0].healthcheck = partial({ test: [] })),
-            path: "apps[0].healthcheck.test",
+            path: "apps[shop].healthcheck.test",
             words: [">=1"],
         },
         {
             name: "a healthcheck path with a blank",
             change: (d) => (d.apps[0].healthcheck = partial({ path: "/health check" })),
-            path: "apps[0].healthcheck.path",
+            path: "apps[shop].healthcheck.path",
             words: ["a URL path like /healthz"],
         },
         {
             name: "a tag with a colon",
             change: (d) => (d.apps[0].releases[0].tag = "1.9:latest"),
-            path: "apps[0].releases[0].tag",
+            path: "apps[shop].releases[1.9].tag",
             words: ["must be a Docker tag"],
         },
         {
             name: "a release name longer than 40 characters",
             change: (d) => (d.apps[0].releases[0].name = "r".repeat(41)),
-            path: "apps[0].releases[0].name",
+            path: "apps[shop].releases[rrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrr].name",
             words: ["<=40"],
         },
         {
             name: "a release name with a slash",
             change: (d) => (d.apps[0].releases[0].name = "feature/x"),
-            path: "apps[0].releases[0].name",
+            path: 'apps[shop].releases["feature/x"].name',
             words: ["release names are letters, digits, '.', '_' and '-'"],
         },
         {
@@ -249,19 +249,19 @@ invalidConfigs(
                 d.apps[1].allowPublishedPorts = true;
                 d.apps[1].publish = partial([{ target: 53, published: 53, protocol: "sctp" } as never]);
             },
-            path: "apps[1].publish[0].protocol",
+            path: "apps[stock].publish[0].protocol",
             words: ['must be one of "tcp", "udp"'],
         },
         {
             name: "an upper-case image",
             change: (d) => (d.apps[0].image = "Registry.example.com/shop"),
-            path: "apps[0].image",
+            path: "apps[shop].image",
             words: ["lower-case image reference"],
         },
         {
             name: "a release env name starting with a digit in the second release",
             change: (d) => (d.apps[0].releases[1].env = { OK: "1", "2BAD": "x" }),
-            path: "apps[0].releases[1].env.2BAD",
+            path: "apps[shop].releases[2.0].env.2BAD",
             words: ["shell identifiers"],
         },
         {
@@ -270,7 +270,7 @@ invalidConfigs(
                 d.swarm.managerAvailability = "drain";
                 d.nodes[5].availability = "pause";
             },
-            path: "apps[1].zone",
+            path: "apps[stock].zone",
             words: ["worker-1 (pause)"],
         },
         {
@@ -279,7 +279,7 @@ invalidConfigs(
                 d.apps[1].healthcheck = partial({ startPeriod: 0, interval: 2, retries: 4 });
                 d.apps[1].rollback = partial({ monitor: 7 });
             },
-            path: "apps[1].rollback.monitor",
+            path: "apps[stock].rollback.monitor",
             words: ["7s is shorter than healthcheck startPeriod + interval × retries = 8s"],
         },
         {
@@ -290,21 +290,21 @@ invalidConfigs(
                 d.apps[1].replicas = 0;
                 d.apps[1].releases[0].replicas = 1;
             },
-            path: "apps[1].zone",
+            path: "apps[stock].zone",
             words: ['no active node in zone "intra" can run stock'],
         },
         {
             name: "a duplicate release whose explicit service also clashes: both are reported",
             change: (d) => d.apps[0].releases.push(partial({ name: "1.9", service: "shop-2-0" })),
-            path: "apps[0].releases[2].service",
+            path: "apps[shop].releases[2].service",
             words: ['service name "shop-2-0" is also shop release 2.0'],
             count: 2,
         },
         {
             name: "a hostname served twice within one release",
             change: (d) => d.apps[1].releases[0].hostnames.push("stock.example"),
-            path: "apps[1].releases[0].hostnames[1]",
-            words: ['"stock.example" is already served by stock release 1.0 (apps[1].releases[0])'],
+            path: "apps[stock].releases[1.0].hostnames[1]",
+            words: ['"stock.example" is already served by apps[stock].releases[1.0];'],
         },
         {
             name: "an app publishing the gateway's http port",
@@ -312,7 +312,7 @@ invalidConfigs(
                 d.apps[1].allowPublishedPorts = true;
                 d.apps[1].publish = partial([{ target: 8000, published: 80 }]);
             },
-            path: "apps[1].publish[0].published",
+            path: "apps[stock].publish[0].published",
             words: ["port 80/tcp is already published by gateway.ports.http"],
         },
         {
@@ -321,8 +321,8 @@ invalidConfigs(
                 d.apps[1].allowPublishedPorts = true;
                 d.apps[1].publish = partial([{ target: 8000, published: 9000 }, { target: 8001, published: 9000 }]);
             },
-            path: "apps[1].publish[1].published",
-            words: ["port 9000/tcp is already published by apps[1].publish[0]"],
+            path: "apps[stock].publish[1].published",
+            words: ["port 9000/tcp is already published by apps[stock].publish[0]"],
         },
         {
             name: "a zone without active nodes for an app whose second release has replicas",
@@ -334,31 +334,31 @@ invalidConfigs(
                     { name: "1.1", hostnames: ["stock.example"] },
                 ]);
             },
-            path: "apps[1].zone",
+            path: "apps[stock].zone",
             words: ['no active node in zone "intra" can run stock'],
         },
         {
             name: "an explicit service name starting with a hyphen",
             change: (d) => (d.apps[1].releases[0].service = "-stock"),
-            path: "apps[1].releases[0].service",
+            path: "apps[stock].releases[1.0].service",
             words: ['service name "-stock" must be a DNS label'],
         },
         {
             name: "an explicit service name ending with a hyphen",
             change: (d) => (d.apps[1].releases[0].service = "stock-"),
-            path: "apps[1].releases[0].service",
+            path: "apps[stock].releases[1.0].service",
             words: ['service name "stock-" must be a DNS label'],
         },
         {
             name: "an app name that is not DNS-safe",
             change: (d) => (d.apps[1].name = "Stock"),
-            path: "apps[1].name",
+            path: "apps[Stock].name",
             words: ["app name must be lower-case letters, digits and '-' (DNS-safe)"],
         },
         {
             name: "an app zone that is not DNS-safe",
             change: (d) => (d.apps[1].zone = "Intra"),
-            path: "apps[1].zone",
+            path: "apps[stock].zone",
             words: ["zone must be lower-case letters, digits and '-' (DNS-safe)"],
         },
     ],

@@ -96,7 +96,7 @@ invalidConfigs(
             change: (d) => {
                 useGroups(d, [{ name: "a", address: "172.28.40.100", virtualRouterId: 0 }]);
             },
-            path: "virtualIp.groups[0].virtualRouterId",
+            path: "virtualIp.groups[a].virtualRouterId",
             words: ["1-255"],
         },
         {
@@ -113,8 +113,8 @@ invalidConfigs(
                     { name: "b", address: "172.28.40.101", virtualRouterId: 51 },
                 ]);
             },
-            path: "virtualIp.groups[1].virtualRouterId",
-            words: ["VRID 51 is already used by virtualIp.groups[0]"],
+            path: "virtualIp.groups[b].virtualRouterId",
+            words: ["VRID 51 is already used by virtualIp.groups[a]"],
         },
         {
             name: "two VRRP groups with one address",
@@ -124,8 +124,8 @@ invalidConfigs(
                     { name: "b", address: "172.28.40.100", virtualRouterId: 52 },
                 ]);
             },
-            path: "virtualIp.groups[1].address",
-            words: ["address 172.28.40.100 is also virtualIp.groups[0]"],
+            path: "virtualIp.groups[b].address",
+            words: ["address 172.28.40.100 is also virtualIp.groups[a]"],
         },
         {
             name: "an empty list of VRRP groups",
@@ -200,8 +200,8 @@ invalidConfigs(
         {
             name: "a typo in a nested key",
             change: (d) => Object.assign(d.virtualIp.healthCheck, { intervall: 2 }),
-            path: "virtualIp.healthCheck",
-            words: ['unknown key "intervall"'],
+            path: "virtualIp.healthCheck.intervall",
+            words: ['unknown key: did you mean "interval"?', "(virtualIp.healthCheck keys: path, interval, timeout, fall, rise)"],
         },
 
         {
@@ -223,7 +223,7 @@ invalidConfigs(
         {
             name: "a VRRP group name that is not DNS-safe",
             change: (d) => useGroups(d, [{ name: "VIP 1", address: "172.28.40.100", virtualRouterId: 51 }]),
-            path: "virtualIp.groups[0].name",
+            path: 'virtualIp.groups["VIP 1"].name',
             words: ["VRRP group name must be lower-case letters"],
         },
         {
@@ -267,7 +267,7 @@ invalidConfigs(
                     { name: "vip1", address: "172.28.40.100", virtualRouterId: 51 },
                     { name: "vip2", address: "172.28.40.11", virtualRouterId: 52 },
                 ]),
-            path: "virtualIp.groups[1].address",
+            path: "virtualIp.groups[vip2].address",
             words: ["172.28.40.11 is the address of node manager-1"],
         },
         {

@@ -60,7 +60,7 @@ describe("npm run render", () => {
         const r = render("--stack-file", stack, "--out", out);
         assert.equal(r.status, 1);
         assert.equal(r.stdout, "");
-        assert.match(r.stderr, /unknown config key "swarm-platform:gatway"/, "a stack-file key error counts");
+        assert.match(r.stderr, /swarm-platform:gatway: unknown config key: did you mean swarm-platform:gateway\?/, "a stack-file key error counts");
         assert.match(r.stderr, /virtualIp\.virtualRouterId: must be 1-255/);
         assert.ok(!fs.existsSync(out), "nothing may be written");
     });
@@ -70,7 +70,7 @@ describe("npm run render", () => {
         const stack = writeFile(path.join(dir, "Pulumi.bad.yaml"), INVALID_STACK.replace("virtualRouterId: 300", "virtualRouterId: 30").replace(/\n {2}swarm-platform:gatway.*\n/, "\n"));
         const r = render("--stack-file", stack, "--out", path.join(dir, "out"));
         assert.equal(r.status, 1);
-        assert.match(r.stderr, /nodes\[0\]\.zone: unknown zone "nowhere"/);
+        assert.match(r.stderr, /nodes\[manager-1\]\.zone: unknown zone "nowhere"/);
         assert.match(r.stderr, /virtualIp: needs at least one node with gateway: true/);
         assert.ok(!fs.existsSync(path.join(dir, "out")));
     });
