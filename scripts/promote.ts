@@ -1,54 +1,182 @@
-// npm run promote -- --from dev --to prod --app shop [--domain sklep.localhost=sklep.pl] [--prune]
-// Copies the app's release definitions from one stack to the next (Pulumi Automation API) and runs a preview.
-import { LocalWorkspace } from "@pulumi/pulumi/automation";
+// npm run promote -- --from dev --to prod --app shop [--domain sklep.localhost=sklep.pl] [--prune] [--dry-run] [--dir <project>]
+// Copies one app's releases from one stack file to another: shows the change, checks the whole target config,
+// rewrites only the changed release entries of Pulumi.<to>.yaml (comments and layout stay), then runs
+// `pulumi preview` of the target stack when a Pulumi CLI can be had. --dry-run shows the change and writes nothing.
+import * as fs from "node:fs";
 import * as path from "node:path";
-import { parseArgs } from "node:util";
-import { PROJECT } from "../model/config";
-import { promoteReleases } from "../model/promote";
-import { formatErrors, validateConfig } from "../model";
-import { CONFIG_KEYS } from "../model/schema";
+import { isDeepStrictEqual, parseArgs } from "node:util";
+import { type ConfigError, formatErrors, validateConfig } from "../model";
+import { parseStackFile, PROJECT } from "../model/config";
+import { promoteReleases, type PromoteResult, writeAppReleases } from "../model/promote";
+import { PROJECT_DIR, runPulumi } from "./pulumi";
 
-async function main(): Promise<void> {
-    const { values } = parseArgs({
-        options: {
-            from: { type: "string" },
-            to: { type: "string" },
-            app: { type: "string" },
-            domain: { type: "string", multiple: true },
-            prune: { type: "boolean", default: false },
-        },
-    });
-    if (!values.from || !values.to || !values.app) {
-        throw new Error("usage: npm run promote -- --from <stack> --to <stack> --app <app> [--domain from=to] [--prune]");
+const USAGE =
+    "usage: npm run promote -- --from <stack> --to <stack> --app <app> [--domain <from>=<to>]… [--prune] [--dry-run] [--dir <project dir>]";
+
+/** A problem the operator can fix: printed as it is, exit status 1 (2 for usage). */
+class PromoteError extends Error {
+    constructor(
+        message: string,
+        readonly status = 1,
+    ) {
+        super(message);
     }
-    const domainMap = Object.fromEntries((values.domain ?? []).map((d) => {
-        const [from, to] = d.split("=");
-        if (!from || !to) throw new Error(`--domain ${d}: expected from=to, e.g. sklep.localhost=sklep.pl`);
-        return [from, to];
-    }));
-    const workDir = path.resolve(__dirname, "..");
-    const source = await LocalWorkspace.selectStack({ stackName: values.from, workDir });
-    const target = await LocalWorkspace.selectStack({ stackName: values.to, workDir });
-    const appsOf = async (stack: typeof source) => JSON.parse((await stack.getConfig(`${PROJECT}:apps`)).value);
-    const result = promoteReleases(await appsOf(source), await appsOf(target), { app: values.app, domainMap, prune: values.prune });
-
-    // The whole target config must stay valid before anything is written.
-    const targetConfig: Record<string, unknown> = {};
-    const all = await target.getAllConfig();
-    for (const key of CONFIG_KEYS) {
-        const entry = all[`${PROJECT}:${key}`];
-        if (entry && !entry.secret) targetConfig[key] = JSON.parse(entry.value);
-    }
-    const check = validateConfig({ ...targetConfig, apps: result.apps });
-    if (!check.ok) throw new Error(`promotion would make ${values.to} invalid:\n${formatErrors(check.errors)}`);
-
-    await target.setConfig(`${PROJECT}:apps`, { value: JSON.stringify(result.apps) });
-    console.log(result.changes.length ? result.changes.join("\n") : "no release changes");
-    const preview = await target.preview({ onOutput: (line) => process.stdout.write(line) });
-    console.log(`\npreview of ${values.to}: ${JSON.stringify(preview.changeSummary)}`);
 }
 
-main().catch((err: Error) => {
-    console.error(err.message);
-    process.exit(1);
-});
+interface Options {
+    readonly from: string;
+    readonly to: string;
+    readonly app: string;
+    readonly domainMap?: Record<string, string>;
+    readonly prune: boolean;
+    readonly dryRun: boolean;
+    readonly dir: string;
+}
+
+function parseCommandLine(argv: readonly string[]): Options {
+    let values: { from?: string; to?: string; app?: string; domain?: string[]; prune?: boolean; "dry-run"?: boolean; dir?: string; help?: boolean };
+    try {
+        ({ values } = parseArgs({
+            args: [...argv],
+            options: {
+                from: { type: "string" },
+                to: { type: "string" },
+                app: { type: "string" },
+                domain: { type: "string", multiple: true },
+                prune: { type: "boolean", default: false },
+                "dry-run": { type: "boolean", default: false },
+                dir: { type: "string" },
+                help: { type: "boolean", short: "h" },
+            },
+            strict: true,
+            allowPositionals: false,
+        }));
+    } catch (err) {
+        throw new PromoteError(`${(err as Error).message}\n${USAGE}`, 2);
+    }
+    if (values.help) throw new PromoteError(USAGE, 2);
+    const missing = (["from", "to", "app"] as const).filter((k) => !values[k]);
+    if (missing.length) throw new PromoteError(`missing ${missing.map((k) => `--${k}`).join(", ")}\n${USAGE}`, 2);
+    if (values.from === values.to) throw new PromoteError(`--from and --to are both "${values.from}": promote between two stacks`, 2);
+    const domainMap = values.domain?.length
+        ? Object.fromEntries(
+              values.domain.map((d) => {
+                  const [from, to, ...more] = d.split("=");
+                  if (!from || !to || more.length) throw new PromoteError(`--domain ${d}: expected <from>=<to>, e.g. sklep.localhost=sklep.pl`, 2);
+                  return [from, to];
+              }),
+          )
+        : undefined;
+    return {
+        from: values.from as string,
+        to: values.to as string,
+        app: values.app as string,
+        domainMap,
+        prune: values.prune ?? false,
+        dryRun: values["dry-run"] ?? false,
+        dir: path.resolve(values.dir ?? PROJECT_DIR),
+    };
+}
+
+type Apps = Parameters<typeof promoteReleases>[0];
+
+function readStack(dir: string, stack: string): { file: string; text: string; apps: Apps; config: Record<string, unknown>; errors: readonly ConfigError[] } {
+    const file = path.join(dir, `Pulumi.${stack}.yaml`);
+    if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(stack) || !fs.existsSync(file)) {
+        const stacks = fs.existsSync(dir) ? fs.readdirSync(dir).flatMap((f) => /^Pulumi\.(.+)\.yaml$/.exec(f)?.[1] ?? []) : [];
+        throw new PromoteError(`no stack file for stack "${stack}": ${file} does not exist (stacks in ${dir}: ${stacks.join(", ") || "none"})`);
+    }
+    const text = fs.readFileSync(file, "utf8");
+    let parsed: ReturnType<typeof parseStackFile>;
+    try {
+        parsed = parseStackFile(text);
+    } catch (err) {
+        throw new PromoteError(`${file} is not valid YAML: ${(err as Error).message.split("\n")[0]}`);
+    }
+    const apps = parsed.config.apps;
+    if (!Array.isArray(apps)) throw new PromoteError(`${file}: ${PROJECT}:apps is ${apps === undefined ? "missing" : "not a list"}`);
+    return { file, text, apps: apps as Apps, config: parsed.config, errors: parsed.errors };
+}
+
+/** What promote would write: the new target text, checked to be a valid stack file that holds exactly `result`. */
+function promotedTargetText(opts: Options, source: ReturnType<typeof readStack>, target: ReturnType<typeof readStack>, result: PromoteResult): string {
+    const check = validateConfig({ ...target.config, apps: result.apps });
+    const errors = [...target.errors, ...(check.ok ? [] : check.errors)];
+    if (errors.length) {
+        throw new PromoteError(
+            `promoting ${opts.app} would make ${target.file} invalid (${errors.length} error${errors.length === 1 ? "" : "s"}); nothing written:\n${formatErrors(errors)}`,
+        );
+    }
+    const promoted = result.apps.find((a) => a.name === opts.app)!;
+    let text: string;
+    try {
+        text = writeAppReleases(target.text, opts.app, promoted.releases, source.apps.find((a) => a.name === opts.app)?.releases);
+    } catch (err) {
+        throw new PromoteError(`cannot update ${target.file}: ${(err as Error).message}; nothing written`);
+    }
+    // The text about to be written must read back as the config just validated.
+    const reread = parseStackFile(text);
+    if (!isDeepStrictEqual(reread.config.apps, result.apps) || reread.errors.length) {
+        throw new PromoteError(`cannot update ${target.file}: the rewritten file does not read back as the promoted apps; nothing written`);
+    }
+    return text;
+}
+
+function writeAtomically(file: string, text: string): void {
+    const temp = path.join(path.dirname(file), `.${path.basename(file)}.promote-${process.pid}`);
+    fs.writeFileSync(temp, text, { mode: fs.statSync(file).mode & 0o777 });
+    fs.renameSync(temp, file);
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+    const opts = parseCommandLine(argv);
+    const source = readStack(opts.dir, opts.from);
+    const target = readStack(opts.dir, opts.to);
+    let result: PromoteResult;
+    try {
+        result = promoteReleases(source.apps, target.apps, { app: opts.app, domainMap: opts.domainMap, prune: opts.prune });
+    } catch (err) {
+        throw new PromoteError(`cannot promote ${opts.app} from ${opts.from} to ${opts.to}: ${(err as Error).message}`);
+    }
+    const newText = promotedTargetText(opts, source, target, result);
+
+    // The change, before anything is written. (The domain-level diff of the target config goes here.)
+    const shownFile = path.relative(process.cwd(), target.file).startsWith("..") ? target.file : path.relative(process.cwd(), target.file);
+    console.log(`promote ${opts.app}: ${opts.from} → ${opts.to} (${shownFile})`);
+    console.log(result.changes.length ? result.changes.map((c) => `  ${c}`).join("\n") : "  no release changes");
+    if (newText === target.text) {
+        console.log(`${path.basename(target.file)} already holds these releases; nothing written.`);
+        return 0;
+    }
+    if (opts.dryRun) {
+        console.log(`dry run: ${path.basename(target.file)} not written.`);
+        return 0;
+    }
+    writeAtomically(target.file, newText);
+    console.log(`wrote ${target.file}`);
+
+    const preview = await runPulumi(opts.to, [["preview", "--stack", opts.to]], { projectDir: opts.dir });
+    switch (preview.kind) {
+        case "ok":
+            return 0;
+        case "failed":
+            console.error(`pulumi preview of ${opts.to} failed (above); ${path.basename(target.file)} was written.`);
+            return preview.status;
+        case "refused":
+            console.log(`preview skipped: ${preview.message}`);
+            return 0;
+        case "unavailable":
+            console.log(`preview skipped: ${preview.oneLine}; \`npm run preview -- ${opts.to}\` shows it where Pulumi can run.`);
+            return 0;
+    }
+}
+
+if (require.main === module) {
+    main(process.argv.slice(2)).then(
+        (code) => (process.exitCode = code),
+        (err: Error) => {
+            console.error(err instanceof PromoteError ? err.message : `promote failed: ${err.message}`);
+            process.exitCode = err instanceof PromoteError ? err.status : 1;
+        },
+    );
+}

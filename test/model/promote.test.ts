@@ -2,7 +2,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { parseConfig } from "../../model";
-import { promoteReleases } from "../../model/promote";
+import { parseStackFile } from "../../model/config";
+import { promoteReleases, writeAppReleases } from "../../model/promote";
 import { secretRefsOf } from "../../model/secrets";
 import { BASE, mutate, stackConfig, unset } from "./fixtures";
 
@@ -103,7 +104,7 @@ describe("promoteReleases", () => {
     it("a kept target release loses the hostnames promoted onto another release, and keeps a missing list empty", () => {
         const target = prod();
         target[0].releases.push({ name: "1.8", hostnames: ["sklep.pl", "old.sklep.pl"] }, { name: "1.7" });
-        const { apps } = promoteReleases(dev(), target, { app: "shop", domainMap: { "sklep.localhost": "sklep.pl" } });
+        const { apps, changes } = promoteReleases(dev(), target, { app: "shop", domainMap: { "sklep.localhost": "sklep.pl" } });
         const shop = apps.find((a) => a.name === "shop")!;
         assert.deepEqual(shop.releases.map((r) => [r.name, r.hostnames]), [
             ["1.9", ["stary.sklep.pl"]],
@@ -111,6 +112,8 @@ describe("promoteReleases", () => {
             ["1.8", ["old.sklep.pl"]],
             ["1.7", []],
         ]);
+        assert.ok(changes.includes("~ release 1.8 (hands sklep.pl to the promoted releases)"), changes.join("\n"));
+        assert.ok(!changes.some((c) => c.includes("1.7")), "a kept release that loses nothing is no change");
     });
 
     it("pruning removes only the releases the source lacks", () => {
@@ -123,6 +126,97 @@ describe("promoteReleases", () => {
         assert.throws(() => promoteReleases(dev(), prod(), { app: "cart" }), /source stack has no app "cart" \(apps: shop, stock\)/);
         assert.throws(() => promoteReleases(dev(), prod().filter((a) => a.name !== "shop"), { app: "shop" }), /target stack has no app "shop"/);
         assert.throws(() => promoteReleases([], prod(), { app: "shop" }), /\(apps: none\)/);
+    });
+});
+
+describe("writeAppReleases: the target stack file, rewritten only where the releases change", () => {
+    const TARGET = `# prod, with comments everywhere
+config:
+  swarm-platform:apps:
+    - name: shop
+      zone: dmz   # the public one
+      releases:
+        # the previous release, kept for rollback
+        - { name: "1.9", hostnames: [stary.sklep.pl], env: { RELEASE: "1.9" } }
+        - { name: "2.0", hostnames: [nowy.sklep.pl, sklep.pl], env: { RELEASE: "2.0" } }   # current
+    - name: stock
+      zone: intra
+      releases:
+        - { name: "1.0", env: { RELEASE: "stock-1.0" } }   # stock's only release
+  swarm-platform:dns: { ttl: 60 }
+`;
+    type Releases = Parameters<typeof writeAppReleases>[2];
+    const appsOf = (text: string) => parseStackFile(text).config.apps as { name: string; releases: Releases }[];
+    const shopOf = (text: string) => appsOf(text).find((a) => a.name === "shop")!.releases;
+    const lines = (text: string) => text.split("\n");
+
+    it("the same releases give the same bytes", () => {
+        assert.equal(writeAppReleases(TARGET, "shop", shopOf(TARGET)), TARGET);
+    });
+
+    it("a changed release is rewritten in the file's flow style, keeping the comment above it and the one after it", () => {
+        const releases = structuredClone(shopOf(TARGET)) as { name: string; hostnames?: string[]; env?: Record<string, string> }[];
+        releases[1].hostnames = ["nowy.sklep.pl"];
+        releases[0].hostnames = ["stary.sklep.pl", "sklep.pl"];
+        const out = writeAppReleases(TARGET, "shop", releases);
+        const changed = lines(TARGET).map((l, i) => (l === lines(out)[i] ? undefined : i)).filter((i) => i !== undefined);
+        assert.deepEqual(changed, [7, 8], "only the two release lines differ");
+        assert.equal(lines(out)[7], `        - { name: "1.9", hostnames: [stary.sklep.pl, sklep.pl], env: { RELEASE: "1.9" } }`);
+        assert.equal(lines(out)[8], `        - { name: "2.0", hostnames: [nowy.sklep.pl], env: { RELEASE: "2.0" } }   # current`);
+        assert.deepEqual(shopOf(out), releases);
+    });
+
+    it("a new release gets its siblings' indentation and the key order of the source's entry; a quoted name stays a string", () => {
+        const releases = [...shopOf(TARGET), { name: "2.1", env: { RELEASE: "2.1" }, hostnames: [] as string[] }];
+        const source = [{ name: "2.1", hostnames: ["beta.sklep.localhost"], env: { RELEASE: "2.1" } }];
+        const out = writeAppReleases(TARGET, "shop", releases, source);
+        assert.equal(lines(out)[9], `        - { name: "2.1", hostnames: [], env: { RELEASE: "2.1" } }`);
+        assert.equal(lines(out).length, lines(TARGET).length + 1);
+        assert.equal(shopOf(out)[2].name, "2.1");
+        assert.deepEqual(appsOf(out).find((a) => a.name === "stock"), appsOf(TARGET).find((a) => a.name === "stock"));
+    });
+
+    it("a pruned release goes with its comment lines; another order of releases moves whole entries", () => {
+        const [old, current] = shopOf(TARGET);
+        const pruned = writeAppReleases(TARGET, "shop", [current]);
+        assert.doesNotMatch(pruned, /kept for rollback|"1\.9"/);
+        assert.match(pruned, /^ {8}- \{ name: "2\.0".*# current$/m);
+        const swapped = writeAppReleases(TARGET, "shop", [current, old]);
+        assert.deepEqual(shopOf(swapped).map((r) => r.name), ["2.0", "1.9"]);
+        assert.match(swapped, /# current\n {8}# the previous release, kept for rollback\n {8}- \{ name: "1\.9"/);
+    });
+
+    it("block-style entries are rewritten as blocks at their indentation; a flow list is written again as a flow list", () => {
+        const block = `config:
+  swarm-platform:apps:
+    - name: shop
+      releases:
+        - name: "1.9"
+          hostnames:
+            - stary.sklep.pl
+        # the current one
+        - name: "2.0"
+          hostnames: [sklep.pl]
+`;
+        const out = writeAppReleases(block, "shop", [{ name: "1.9", hostnames: ["stary.sklep.pl"] }, { name: "2.0", hostnames: ["sklep.pl", "nowy.sklep.pl"] }]);
+        assert.equal(out, block.replace("          hostnames: [sklep.pl]\n", "          hostnames:\n            - sklep.pl\n            - nowy.sklep.pl\n"));
+        const flow = `config:\n  swarm-platform:apps:\n    - { name: shop, releases: [{ name: "1.9" }] }  # one line\n`;
+        const flowOut = writeAppReleases(flow, "shop", [{ name: "1.9" }, { name: "2.0", hostnames: ["sklep.pl"] }]);
+        assert.equal(flowOut, `config:\n  swarm-platform:apps:\n    - { name: shop, releases: [{ name: "1.9" }, { name: "2.0", hostnames: [sklep.pl] }] }  # one line\n`);
+    });
+
+    it("a file ending without a newline keeps ending so; a value that needs quotes in flow style gets them", () => {
+        const text = TARGET.replace(/\n {2}swarm-platform:dns.*\n$/, "").replace(/ {3}# stock's only release$/, "");
+        assert.ok(!text.endsWith("\n"));
+        const out = writeAppReleases(text, "stock", [{ name: "1.0", env: { RELEASE: "stock-1.0", NOTE: "a, b: c" } }]);
+        assert.ok(out.endsWith(`- { name: "1.0", env: { RELEASE: "stock-1.0", NOTE: "a, b: c" } }`), out);
+        assert.deepEqual(appsOf(out).find((a) => a.name === "stock")!.releases, [{ name: "1.0", env: { RELEASE: "stock-1.0", NOTE: "a, b: c" } }]);
+    });
+
+    it("names what it cannot find", () => {
+        assert.throws(() => writeAppReleases(TARGET, "cart", []), /swarm-platform:apps has no app "cart"/);
+        assert.throws(() => writeAppReleases("config:\n  swarm-platform:dns: {}\n", "shop", []), /no swarm-platform:apps list/);
+        assert.throws(() => writeAppReleases("config: [", "shop", []), /not valid YAML/);
     });
 });
 

@@ -88,3 +88,80 @@ describe("npm run render", () => {
         assert.match(absent.stderr, /nope\.yaml does not exist/);
     });
 });
+
+describe("npm run render --out: a clean directory, cleaned only where render wrote", () => {
+    const MARKER = ".rendered-by-swarm-platform";
+    const listFiles = (dir: string): string[] =>
+        fs.readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => path.relative(dir, path.join(e.parentPath, e.name))).sort();
+
+    test("rendering again after a change leaves exactly what a fresh render writes, and says what it removed", () => {
+        const dir = scratch();
+        const stack = writeFile(path.join(dir, "Pulumi.dev.yaml"), fs.readFileSync(path.join(ROOT, "Pulumi.dev.yaml"), "utf8"));
+        const out = path.join(dir, "out");
+        const first = render("--stack-file", stack, "--out", out);
+        assert.equal(first.status, 0, first.stderr);
+        const before = listFiles(out);
+        assert.ok(before.includes(MARKER), "render marks its directory");
+        assert.ok(before.includes(path.join("gateway", "nginx.conf")), before.join(", "));
+
+        // Another gateway engine: nginx's files are no longer produced.
+        fs.writeFileSync(stack, fs.readFileSync(stack, "utf8").replace(/^ {4}engine: nginx$/m, "    engine: haproxy"));
+        const second = render("--stack-file", stack, "--out", out);
+        assert.equal(second.status, 0, second.stderr);
+        const fresh = path.join(dir, "fresh");
+        assert.equal(render("--stack-file", stack, "--out", fresh).status, 0);
+        assert.deepEqual(listFiles(out), listFiles(fresh), "the re-rendered directory holds what a fresh render holds");
+        const stale = before.filter((f) => !listFiles(fresh).includes(f));
+        assert.ok(stale.includes(path.join("gateway", "nginx.conf")), `stale: ${stale.join(", ")}`);
+        for (const f of stale) assert.ok(second.stdout.includes(`removed ${path.join(out, f)} (not produced by this render)`), `no line for ${f}`);
+    });
+
+    test("a directory an earlier render left empty is removed", () => {
+        const out = path.join(scratch(), "out");
+        assert.equal(render("--stack-file", path.join(ROOT, "Pulumi.dev.yaml"), "--out", out).status, 0);
+        writeFile(path.join(out, "nodes", "gone-1", "keepalived.conf"), "from an earlier render\n");
+        const r = render("--stack-file", path.join(ROOT, "Pulumi.dev.yaml"), "--out", out);
+        assert.equal(r.status, 0, r.stderr);
+        assert.ok(!fs.existsSync(path.join(out, "nodes", "gone-1")));
+        assert.ok(fs.existsSync(path.join(out, "nodes", "gw-1", "keepalived.conf")));
+    });
+
+    test("a non-empty directory render did not write is refused and left as it was", () => {
+        const out = scratch();
+        writeFile(path.join(out, "notes.txt"), "mine\n");
+        const r = render("--stack-file", path.join(ROOT, "Pulumi.dev.yaml"), "--out", out);
+        assert.equal(r.status, 1);
+        assert.match(r.stderr, /refusing to render into .*: it is not empty and was not written by render \(no \.rendered-by-swarm-platform in it\)/);
+        assert.deepEqual(fs.readdirSync(out), ["notes.txt"]);
+        assert.equal(r.stdout, "");
+    });
+
+    test("an empty existing directory is written", () => {
+        const out = scratch();
+        const r = render("--stack-file", path.join(ROOT, "Pulumi.dev.yaml"), "--out", out);
+        assert.equal(r.status, 0, r.stderr);
+        assert.ok(fs.existsSync(path.join(out, MARKER)));
+    });
+
+    test("the repository root, its parents, the home directory and / are refused even with a marker", () => {
+        const home = scratch();
+        writeFile(path.join(home, MARKER), "planted\n");
+        const asHome = run(process.execPath, ["--import", "tsx", path.join(ROOT, "scripts", "render.ts"), "--stack-file", path.join(ROOT, "Pulumi.dev.yaml"), "--out", home], {
+            cwd: ROOT,
+            env: { ...process.env, HOME: home },
+        });
+        assert.equal(asHome.status, 1);
+        assert.match(asHome.stderr, /it is your home directory/);
+        assert.deepEqual(fs.readdirSync(home), [MARKER], "nothing written or removed");
+
+        const root = render("--stack-file", path.join(ROOT, "Pulumi.dev.yaml"), "--out", ROOT);
+        assert.equal(root.status, 1);
+        assert.match(root.stderr, /it is the repository root/);
+        const parent = render("--stack-file", path.join(ROOT, "Pulumi.dev.yaml"), "--out", path.dirname(ROOT));
+        assert.equal(parent.status, 1);
+        assert.match(parent.stderr, /it is a parent of the repository root/);
+        const slash = render("--stack-file", path.join(ROOT, "Pulumi.dev.yaml"), "--out", "/");
+        assert.equal(slash.status, 1);
+        assert.match(slash.stderr, /refusing to render into \/: it is /);
+    });
+});

@@ -171,7 +171,7 @@ function serviceOf(plan: Plan, hostname: string): string {
 }
 
 function canRunLab(t: Parameters<typeof needTools>[0], engine: string): boolean {
-    return needTools(t, engine, ...TOOLS) && needNetns(t);
+    return needTools(t, engine, ...TOOLS) && needNetns(t, `the ${engine} gateway runs with its backends in a network namespace`);
 }
 
 for (const engine of ["nginx", "haproxy"] as const) {

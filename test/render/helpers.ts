@@ -125,6 +125,13 @@ export function stackPlan(stack: "dev" | "prod"): Plan {
 
 // ---- real tools --------------------------------------------------------------------------------------
 
+// nginx, haproxy, keepalived and ip live in sbin directories, which a non-root user's PATH lacks on Debian: look
+// there too, so an installed tool is found (and run) rather than reported missing.
+for (const dir of ["/usr/local/sbin", "/usr/sbin", "/sbin"]) {
+    const dirs = (process.env.PATH ?? "").split(path.delimiter);
+    if (!dirs.includes(dir)) process.env.PATH = [...dirs.filter(Boolean), dir].join(path.delimiter);
+}
+
 const toolCache = new Map<string, boolean>();
 
 export function hasTool(tool: string): boolean {
@@ -146,14 +153,29 @@ export function needTools(t: TestContext, ...tools: string[]): boolean {
     return false;
 }
 
-/** Root and the ability to create network namespaces (keepalived's interface check, the gateway lab). */
-export function needNetns(t: TestContext): boolean {
+/** Root, which `ip netns add` needs (keepalived's interface check, the gateway lab); otherwise a skip saying why. */
+export function needNetns(t: TestContext, why: string): boolean {
     if (!needTools(t, "ip", "unshare")) return false;
     const isRoot = typeof process.getuid === "function" && process.getuid() === 0;
     if (isRoot) return true;
-    if (process.env.CI) assert.fail("network namespace tests need root (required when CI is set)");
-    t.skip("not root: cannot create network namespaces");
+    if (process.env.CI) assert.fail(`network namespace tests need root (required when CI is set): ${why}`);
+    t.skip(`needs root: ${why} (ip netns add)`);
     return false;
+}
+
+let userNamespaces: boolean | undefined;
+
+/**
+ * The command prefix for a tool that binds ports below 1024 (`nginx -t` opens its listen sockets): none as root;
+ * otherwise a user and network namespace of its own (`unshare -rn`), where it may bind them; otherwise a skip.
+ */
+export function lowPortPrefix(t: TestContext, why: string): string[] | undefined {
+    if (typeof process.getuid === "function" && process.getuid() === 0) return [];
+    userNamespaces ??= hasTool("unshare") && spawnSync("unshare", ["-rn", "true"]).status === 0;
+    if (userNamespaces) return ["unshare", "-rn"];
+    if (process.env.CI) assert.fail(`${why}: needs root or unprivileged user namespaces (required when CI is set)`);
+    t.skip(`needs root or unprivileged user namespaces (unshare -rn): ${why}`);
+    return undefined;
 }
 
 export interface RunResult {

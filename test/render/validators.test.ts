@@ -7,7 +7,7 @@ import { after, before, describe, test } from "node:test";
 import { renderGatewayFiles } from "../../model/gateway";
 import { renderKeepalivedConf, renderKeepalivedScripts } from "../../model/virtual-ip";
 import { type Plan } from "../../model";
-import { assertRunOk, createNetns, deleteNetns, hasTool, needNetns, needTools, removeDir, run, tempDir, variants, withLocalPaths, writeFile, virtualIpOf } from "./helpers";
+import { assertRunOk, createNetns, deleteNetns, hasTool, lowPortPrefix, needNetns, needTools, removeDir, run, tempDir, variants, withLocalPaths, writeFile, virtualIpOf } from "./helpers";
 
 const VARIANTS = variants();
 const dirs: string[] = [];
@@ -19,22 +19,33 @@ function workDir(prefix: string): string {
     return dir;
 }
 
-/** Writes main + routes of a plan whose routes dir and certificates live in a temp dir. */
+/**
+ * Writes main + routes of a plan whose routes dir and certificates live in a temp dir. nginx's pid file moves
+ * there too: `nginx -t` opens it, and /run is root's (and may hold the host's own nginx.pid).
+ */
 function writeGateway(plan: Plan, prefix: string, opts = { certificates: true }): { dir: string; main: string; routes: string } {
     const dir = workDir(prefix);
     const local = withLocalPaths(plan, dir, opts);
     const files = renderGatewayFiles(local.gateway, local.routes);
+    let mainText = files.main.content;
+    if (plan.gateway.engine === "nginx") {
+        assert.match(mainText, /^pid \/run\/nginx\.pid;$/m, "the nginx template's pid directive moved: update this test");
+        mainText = mainText.replace("pid /run/nginx.pid;", `pid ${dir}/nginx.pid;`);
+    }
     return {
         dir,
-        main: writeFile(path.join(dir, files.main.name), files.main.content),
+        main: writeFile(path.join(dir, files.main.name), mainText),
         routes: writeFile(path.join(dir, files.routes.name), files.routes.content),
     };
 }
 
+const NGINX_BINDS = "nginx -t binds the listen ports 80 and 443";
+
 // stdout goes to /dev/null: the harness's stdout is a socket, which `access_log /dev/stdout` cannot open
 // (in a container it is a pipe, as in the official image's /var/log/nginx/access.log -> /dev/stdout).
-function nginxTest(main: string): ReturnType<typeof run> {
-    return run("nginx", ["-t", "-c", main], { stdio: ["ignore", "ignore", "pipe"] });
+// The open-file soft limit is raised to the hard one, as root's is: below worker_connections nginx warns.
+function nginxTest(main: string, prefix: readonly string[]): ReturnType<typeof run> {
+    return run("sh", ["-c", 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$@"', "sh", ...prefix, "nginx", "-t", "-c", main], { stdio: ["ignore", "ignore", "pipe"] });
 }
 
 function haproxyCheck(main: string, routes: string): ReturnType<typeof run> {
@@ -44,19 +55,24 @@ function haproxyCheck(main: string, routes: string): ReturnType<typeof run> {
 describe("nginx -t accepts every rendered nginx config", () => {
     for (const v of VARIANTS.filter((x) => x.plan.gateway.engine === "nginx")) {
         test(`${v.name}: nginx.conf + routes.conf pass nginx -t without warnings`, (t) => {
-            if (!needTools(t, "nginx", "openssl")) return;
+            const prefix = needTools(t, "nginx", "openssl") ? lowPortPrefix(t, NGINX_BINDS) : undefined;
+            if (!prefix) return;
             const { main } = writeGateway(v.plan, `nginx-${v.name}`);
-            const r = nginxTest(main);
+            const r = nginxTest(main, prefix);
             assertRunOk(r, "nginx -t");
             assert.doesNotMatch(r.stderr, /\[(warn|emerg|crit|alert)\]/, r.stderr);
         });
     }
 
     test("the nginx harness catches a broken routes file (negative control)", (t) => {
-        if (!needTools(t, "nginx", "openssl")) return;
+        const prefix = needTools(t, "nginx", "openssl") ? lowPortPrefix(t, NGINX_BINDS) : undefined;
+        if (!prefix) return;
         const { main, routes } = writeGateway(VARIANTS[0].plan, "nginx-broken");
+        assertRunOk(nginxTest(main, prefix), "nginx -t before the change");
         fs.appendFileSync(routes, "server { listen 80; server_name broken.example; proxy_pass }\n");
-        assert.notEqual(nginxTest(main).status, 0);
+        const broken = nginxTest(main, prefix);
+        assert.notEqual(broken.status, 0);
+        assert.match(broken.stderr, /routes\.conf/, "it fails on the broken routes file");
     });
 });
 
@@ -144,7 +160,7 @@ describe("keepalived -t accepts every rendered keepalived.conf (in a netns with 
 
     for (const c of cases) {
         test(`${c.name}: ${c.node}'s keepalived.conf passes keepalived -t`, (t) => {
-            if (!needTools(t, "keepalived") || !needNetns(t)) return;
+            if (!needTools(t, "keepalived") || !needNetns(t, "keepalived -t checks that the interface exists, in a network namespace that has it")) return;
             assert.ok(netns);
             const vrrp = c.plan.virtualIp;
             assert.ok(vrrp);
@@ -155,7 +171,7 @@ describe("keepalived -t accepts every rendered keepalived.conf (in a netns with 
     }
 
     test("the keepalived harness sees a missing interface and a missing enable_script_security (negative controls)", (t) => {
-        if (!needTools(t, "keepalived") || !needNetns(t)) return;
+        if (!needTools(t, "keepalived") || !needNetns(t, "keepalived -t checks that the interface exists, in a network namespace that has it")) return;
         assert.ok(netns);
         const c = cases[0];
         const scripts = renderKeepalivedScripts(virtualIpOf(c.plan));

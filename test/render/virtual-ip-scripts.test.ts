@@ -97,7 +97,7 @@ describe("keepalived-apply and keepalived-stop on a (namespaced) node", () => {
         removeDir(work);
     });
 
-    const ready = (t: Parameters<typeof needTools>[0]) => needTools(t, ...TOOLS) && needNetns(t) && work !== undefined;
+    const ready = (t: Parameters<typeof needTools>[0]) => needTools(t, ...TOOLS) && needNetns(t, "keepalived runs and moves the VIP in a network namespace") && work !== undefined;
 
     test("the first apply installs the files with safe modes and starts keepalived, which takes the VIP", (t) => {
         if (!ready(t)) return;
