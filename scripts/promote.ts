@@ -5,7 +5,8 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { isDeepStrictEqual, parseArgs } from "node:util";
-import { type ConfigError, formatErrors, validateConfig } from "../model";
+import { type ConfigError, formatErrors, type StackConfig, validateConfig } from "../model";
+import { domainDiff, formatDomainDiff } from "../model/diff";
 import { parseStackFile, PROJECT } from "../model/config";
 import { promoteReleases, type PromoteResult, writeAppReleases } from "../model/promote";
 import { PROJECT_DIR, runPulumi } from "./pulumi";
@@ -99,7 +100,12 @@ function readStack(dir: string, stack: string): { file: string; text: string; ap
 }
 
 /** What promote would write: the new target text, checked to be a valid stack file that holds exactly `result`. */
-function promotedTargetText(opts: Options, source: ReturnType<typeof readStack>, target: ReturnType<typeof readStack>, result: PromoteResult): string {
+function promotedTargetText(
+    opts: Options,
+    source: ReturnType<typeof readStack>,
+    target: ReturnType<typeof readStack>,
+    result: PromoteResult,
+): { text: string; config: StackConfig } {
     const check = validateConfig({ ...target.config, apps: result.apps });
     const errors = [...target.errors, ...(check.ok ? [] : check.errors)];
     if (errors.length) {
@@ -119,7 +125,14 @@ function promotedTargetText(opts: Options, source: ReturnType<typeof readStack>,
     if (!isDeepStrictEqual(reread.config.apps, result.apps) || reread.errors.length) {
         throw new PromoteError(`cannot update ${target.file}: the rewritten file does not read back as the promoted apps; nothing written`);
     }
-    return text;
+    return { text, config: (check as { config: StackConfig }).config };
+}
+
+/** The target's platform-level change, or why it cannot be shown (a target that is invalid before the promotion). */
+function platformChange(target: ReturnType<typeof readStack>, promoted: StackConfig): string {
+    const before = validateConfig(target.config);
+    if (!before.ok) return "(the target is invalid before the promotion, so no platform-level change is shown)";
+    return formatDomainDiff(domainDiff(before.config, promoted)).trimEnd();
 }
 
 function writeAtomically(file: string, text: string): void {
@@ -138,12 +151,13 @@ export async function main(argv: readonly string[]): Promise<number> {
     } catch (err) {
         throw new PromoteError(`cannot promote ${opts.app} from ${opts.from} to ${opts.to}: ${(err as Error).message}`);
     }
-    const newText = promotedTargetText(opts, source, target, result);
+    const { text: newText, config: promoted } = promotedTargetText(opts, source, target, result);
 
-    // The change, before anything is written. (The domain-level diff of the target config goes here.)
+    // The change, before anything is written: the releases copied, then what it does to the target platform.
     const shownFile = path.relative(process.cwd(), target.file).startsWith("..") ? target.file : path.relative(process.cwd(), target.file);
     console.log(`promote ${opts.app}: ${opts.from} → ${opts.to} (${shownFile})`);
     console.log(result.changes.length ? result.changes.map((c) => `  ${c}`).join("\n") : "  no release changes");
+    console.log(platformChange(target, promoted));
     if (newText === target.text) {
         console.log(`${path.basename(target.file)} already holds these releases; nothing written.`);
         return 0;

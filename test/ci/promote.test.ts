@@ -88,6 +88,9 @@ describe("npm run promote, end to end on stack files", () => {
         const shown = r.stdout.indexOf("~ release 2.0");
         assert.ok(shown >= 0 && shown < r.stdout.indexOf(`wrote ${p.target}`), `the change is shown before the write:\n${r.stdout}`);
         assert.match(r.stdout, /promote shop: dev → prod \(.*Pulumi\.prod\.yaml\)\n {2}~ release 1\.9\n {2}~ release 2\.0\n {2}\+ release 2\.1 on beta\.sklep\.pl\n/);
+        // Then the platform-level change of prod, in the diff's words, still before the write.
+        const platform = r.stdout.indexOf("- `beta.sklep.pl`: added → `shop 2.1`");
+        assert.ok(platform > shown && platform < r.stdout.indexOf(`wrote ${p.target}`), r.stdout);
 
         const after = fs.readFileSync(p.target, "utf8");
         const [a, b] = [before.split("\n"), after.split("\n")];
@@ -100,7 +103,7 @@ describe("npm run promote, end to end on stack files", () => {
         ]);
         assert.deepEqual(b.slice(firstDiff + 3), a.slice(firstDiff + 2), "everything after shop's releases is as it was");
         assert.match(after, /# stock stays where it is\n {8}- \{ name: "1\.0", env: \{ RELEASE: "stock-1\.0" \} \} {3}# untouched\n/);
-        assert.match(after, /^# prod: existing machines over SSH/, "the header comment stays");
+        assert.match(after, /^# yaml-language-server: \$schema=\S+\n# prod: existing machines over SSH/, "the header comments stay");
 
         const apps = (YAML.parse(after) as { config: Record<string, unknown> }).config["swarm-platform:apps"];
         assert.ok(Array.isArray(apps), "apps is a YAML list, not a JSON string");
@@ -115,7 +118,7 @@ describe("npm run promote, end to end on stack files", () => {
         const before = fs.readFileSync(p.target);
         const r = promote(p, [...SHOP, "--dry-run"]);
         assert.equal(r.status, 0, r.stderr);
-        assert.match(r.stdout, /~ release 2\.0\n {2}\+ release 2\.1 on beta\.sklep\.pl\ndry run: Pulumi\.prod\.yaml not written\.\n$/);
+        assert.match(r.stdout, /~ release 2\.0\n {2}\+ release 2\.1 on beta\.sklep\.pl\n[\s\S]*- `beta\.sklep\.pl`: added → `shop 2\.1`[\s\S]*\ndry run: Pulumi\.prod\.yaml not written\.\n$/);
         assert.ok(fs.readFileSync(p.target).equals(before));
         assert.deepEqual(r.calls, []);
     });
@@ -127,7 +130,7 @@ describe("npm run promote, end to end on stack files", () => {
         assert.equal(r.status, 1);
         assert.equal(r.stdout, "", "nothing shown as if it were done");
         assert.match(r.stderr, /^promoting shop would make .*Pulumi\.prod\.yaml invalid \(4 errors\); nothing written:\n/);
-        for (const key of ["apps[0].releases[0].hostnames[0]", "apps[0].releases[0].hostnames[1]", "apps[0].releases[1].hostnames[0]", "apps[0].releases[2].hostnames[0]"]) {
+        for (const key of ["apps[shop].releases[1.9].hostnames[0]", "apps[shop].releases[1.9].hostnames[1]", "apps[shop].releases[2.0].hostnames[0]", "apps[shop].releases[2.1].hostnames[0]"]) {
             assert.ok(r.stderr.includes(`  - ${key}: `), `${key} missing:\n${r.stderr}`);
         }
         assert.ok(fs.readFileSync(p.target).equals(before));
@@ -157,7 +160,7 @@ describe("npm run promote, end to end on stack files", () => {
         const written = fs.readFileSync(p.target);
         const again = promote(p, SHOP);
         assert.equal(again.status, 0, again.stderr);
-        assert.match(again.stdout, /no release changes\nPulumi\.prod\.yaml already holds these releases; nothing written\.\n$/);
+        assert.match(again.stdout, /no release changes\nNo change to the platform\.\nPulumi\.prod\.yaml already holds these releases; nothing written\.\n$/);
         assert.ok(fs.readFileSync(p.target).equals(written));
     });
 
