@@ -35,5 +35,4 @@ export const dockerCli = `DOCKER_HOST=${platform.managerHost} docker node ls`;
 export const routes = plan.routes.map((r) => ({ hostname: r.hostname, app: r.app, release: r.release, service: r.service }));
 export const dnsRecords = platform.dns.records;
 export const zoneFile = platform.dns.zoneFile;
-export const joinTokens = platform.swarm.joinTokens;
 export const gatewayImage = platform.gateway.image;

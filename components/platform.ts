@@ -81,7 +81,8 @@ export class Platform extends pulumi.ComponentResource {
             nodes: plan.nodes,
             runners,
             managerHost: this.nodes.managerHost,
-            sshOpts: plan.driver.name === "ssh" ? plan.driver.ssh.sshOpts : [],
+            // The bootstrap manager's ssh client options: its pinned host key, then drivers.ssh.sshOpts.
+            sshOpts: plan.nodes.find((n) => n.bootstrap)?.ssh?.clientOptions ?? [],
         }, child("swarm"));
         const onSwarm = (concept: keyof typeof LEGACY_NAMES) => ({ ...child(concept), providers: { docker: this.swarm.provider } });
         const membership = (node: string) => [this.swarm.memberships[node]];

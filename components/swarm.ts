@@ -1,5 +1,7 @@
 // Swarm: init on the bootstrap manager, join managers one at a time and workers in parallel, then labels, role and
 // availability per node from the bootstrap manager. Deleting a node removes it and makes it leave.
+// Join tokens: each join reads the current token from the bootstrap manager just before it runs, and both tokens
+// are rotated once the joins are done; so a token kept in the state is void, and a node added later still joins.
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import type { PlanNode, PlanSwarm } from "../model";
@@ -15,33 +17,23 @@ export interface SwarmArgs {
     readonly runners: Readonly<Record<string, NodeRunner>>;
     /** How Pulumi reaches the bootstrap manager's engine (tcp://127.0.0.1:… or ssh://…). */
     readonly managerHost: string;
-    /** ssh arguments for the docker provider's ssh:// connection. */
+    /** ssh arguments for the docker provider's ssh:// connection (the pinned host key first). */
     readonly sshOpts?: readonly string[];
-}
-
-/** The swarm's join tokens and unlock key (a secret). */
-export interface JoinTokens {
-    /** Joins a worker. */
-    readonly worker: string;
-    /** Joins a manager. */
-    readonly manager: string;
-    /** Unlocks a restarted manager under autolock ("" without). */
-    readonly unlockKey: string;
 }
 
 /** The one JSON line swarm-init prints. */
 interface InitOutput {
     readonly nodeId: string;
     readonly managerAddr: string;
-    readonly workerToken: string;
-    readonly managerToken: string;
     readonly unlockKey: string;
 }
 
 /** The swarm and its membership: every node joined, labelled and given its role and availability. */
 export class Swarm extends pulumi.ComponentResource {
-    /** Secret. */
-    public readonly joinTokens: pulumi.Output<JoinTokens>;
+    /** Unlocks a restarted manager under autolock ("" without); a secret, kept in the state and not exported. */
+    public readonly unlockKey: pulumi.Output<string>;
+    /** The join-token rotation after the joins (absent when no node joins). */
+    public readonly tokenRotation?: pulumi.Resource;
     /** Swarm node IDs by node name. */
     public readonly nodeIds: Record<string, pulumi.Output<string>> = {};
     /** The label/role/availability step of each node: swarm resources placed on a node wait for it. */
@@ -77,23 +69,36 @@ export class Swarm extends pulumi.ComponentResource {
             secretStdout: true,
         }, { parent: this });
         const initOut = this.parseJson<InitOutput>(init, `swarm init on ${first.name}`);
-        this.joinTokens = pulumi.secret(initOut.apply((o): JoinTokens => ({ worker: o.workerToken, manager: o.managerToken, unlockKey: o.unlockKey })));
+        this.unlockKey = pulumi.secret(initOut.apply((o) => o.unlockKey));
         this.nodeIds[first.name] = pulumi.unsecret(initOut.apply((o) => o.nodeId));
 
         // Managers join one at a time (each changes the Raft membership); workers in parallel after the managers.
         let previous: pulumi.Resource = init.resource;
         const joins: pulumi.Resource[] = [];
         const join = (node: PlanNode, after: pulumi.Resource) => {
-            const tokens = this.joinTokens;
-            const run = runner(node.name).run(`${name}-join-${node.name}`, {
+            const joiner = runner(node.name);
+            // Read again whenever the join would run again: the node moved (MEMBER_AT) or was replaced (its ready
+            // steps' ids change with its container); a token kept from an earlier run was rotated since.
+            const token = runner(first.name).run(`${name}-join-token-${node.name}`, {
+                script: "swarm-join-token",
+                env: {
+                    ROLE: node.role,
+                    MEMBER_NAME: node.name,
+                    MEMBER_AT: node.ssh ? `${node.ssh.user}@${node.ssh.host}:${node.ssh.port}` : node.address,
+                },
+                triggers: readyIds(joiner),
+                secretStdout: true,
+            }, { parent: this, dependsOn: [init.resource] });
+            const run = joiner.run(`${name}-join-${node.name}`, {
                 script: "swarm-join",
                 env: {
-                    JOIN_TOKEN: tokens.apply((t) => (node.role === "manager" ? t.manager : t.worker)),
+                    // Secret here too, not only through the step's additionalSecretOutputs (which the engine applies).
+                    JOIN_TOKEN: pulumi.secret(this.parseJson<{ token: string }>(token, `reading the ${node.role} join token for ${node.name}`).apply((t) => t.token)),
                     MANAGER_ADDR: swarm.managerAddr,
                     ADVERTISE_ADDR: node.address,
                 },
                 onDelete: { script: "swarm-leave" },
-            }, { parent: this, dependsOn: [after] });
+            }, { parent: this, dependsOn: [after, token.resource] });
             this.nodeIds[node.name] = pulumi.unsecret(this.parseJson<{ nodeId: string }>(run, `swarm join on ${node.name}`).apply((o) => o.nodeId));
             return run.resource;
         };
@@ -102,6 +107,15 @@ export class Swarm extends pulumi.ComponentResource {
             joins.push(previous);
         }
         for (const w of swarm.bootstrap.workers) joins.push(join(nodeOf(w), previous));
+
+        // Once every join is done, and again whenever a node joined (a new node id), both tokens are replaced.
+        const joined = [...swarm.bootstrap.managers, ...swarm.bootstrap.workers];
+        if (joined.length > 0) {
+            this.tokenRotation = runner(first.name).run(`${name}-rotate-tokens`, {
+                script: "swarm-rotate-tokens",
+                env: { JOINED: pulumi.all(joined.map((n) => this.nodeIds[n])).apply((ids) => [...ids].sort().join("\n")) },
+            }, { parent: this, dependsOn: joins }).resource;
+        }
 
         for (const node of args.nodes) {
             const labels = Object.entries(node.labels).map(([k, v]) => `${k}=${v}`).join("\n");
@@ -120,7 +134,7 @@ export class Swarm extends pulumi.ComponentResource {
             ...(args.sshOpts?.length ? { sshOpts: [...args.sshOpts] } : {}),
         }, { parent: this });
 
-        this.registerOutputs({ joinTokens: this.joinTokens, nodeIds: this.nodeIds, managerHost: args.managerHost });
+        this.registerOutputs({ nodeIds: this.nodeIds, managerHost: args.managerHost });
     }
 
     /** Parses the script's single JSON line of stdout, failing with the step's name when it is not JSON. */
@@ -134,4 +148,10 @@ export class Swarm extends pulumi.ComponentResource {
             }
         });
     }
+}
+
+/** The ids of a node's ready steps: they change when the node is replaced (a new container), not when it is updated. */
+function readyIds(runner: NodeRunner): pulumi.Output<string[]> {
+    const ready = runner.ready.filter((r): r is pulumi.CustomResource => pulumi.CustomResource.isInstance(r));
+    return pulumi.all(ready.map((r) => r.id));
 }

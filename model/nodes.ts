@@ -10,6 +10,92 @@ import { firstDuplicates, listOrNone, type Report } from "./validation";
 
 const capability = () => z.string().regex(/^[A-Z_]+$/, "capability names are upper-case, like NET_ADMIN");
 
+// ---- SSH host keys ------------------------------------------------------------------------------------------
+
+/** Declared key types, and the type name inside the key body (rsa-sha2-* are signature names of an ssh-rsa key). */
+const HOST_KEY_TYPES: Readonly<Record<string, string>> = {
+    "ssh-ed25519": "ssh-ed25519",
+    "ecdsa-sha2-nistp256": "ecdsa-sha2-nistp256",
+    "ecdsa-sha2-nistp384": "ecdsa-sha2-nistp384",
+    "ecdsa-sha2-nistp521": "ecdsa-sha2-nistp521",
+    "ssh-rsa": "ssh-rsa",
+    "rsa-sha2-256": "ssh-rsa",
+    "rsa-sha2-512": "ssh-rsa",
+};
+/** The strings an SSH public key body holds after its type name (RFC 4253 6.6, RFC 5656 3.1, RFC 8709 4). */
+const KEY_FIELDS: Readonly<Record<string, number>> = {
+    "ssh-ed25519": 1,
+    "ecdsa-sha2-nistp256": 2,
+    "ecdsa-sha2-nistp384": 2,
+    "ecdsa-sha2-nistp521": 2,
+    "ssh-rsa": 2,
+};
+const HOST_KEY_PATTERN = `^(${Object.keys(HOST_KEY_TYPES).join("|")}) [A-Za-z0-9+/]+={0,2}$`;
+
+/** The SSH strings (uint32 length + bytes) a key body is made of; undefined when it is not exactly that. */
+function sshStrings(body: Buffer): Buffer[] | undefined {
+    const out: Buffer[] = [];
+    let at = 0;
+    while (at < body.length) {
+        if (at + 4 > body.length) return undefined;
+        const length = body.readUInt32BE(at);
+        if (at + 4 + length > body.length) return undefined;
+        out.push(body.subarray(at + 4, at + 4 + length));
+        at += 4 + length;
+    }
+    return out;
+}
+
+/**
+ * Parses a pinned host key: exactly `<type> <base64>` (no host name, no comment, one line), a known type, a body
+ * that decodes and holds that type's fields. Returns the key as ssh and known_hosts expect it (`ssh-rsa` for
+ * rsa-sha2-*: the key is the same), or why it is not one.
+ */
+export function parseSshHostKey(text: string): { key: string } | { error: string } {
+    const fields = text.split(" ");
+    if (/[\r\n\t]/.test(text) || fields.length !== 2) {
+        return { error: "must be one line `<type> <base64>`: copy the key type and the base64 body from ssh-keyscan's output, without the host name or a comment" };
+    }
+    const [type, base64] = fields;
+    const inner = HOST_KEY_TYPES[type];
+    if (!inner) return { error: `unknown key type "${type}" (one of ${Object.keys(HOST_KEY_TYPES).join(", ")})` };
+    const body = Buffer.from(base64, "base64");
+    if (!/^[A-Za-z0-9+/]+={0,2}$/.test(base64) || body.length === 0 || body.toString("base64") !== base64) {
+        return { error: `the key body after "${type}" is not base64` };
+    }
+    const strings = sshStrings(body);
+    const embedded = strings?.[0]?.toString("latin1");
+    if (!strings || embedded === undefined) return { error: `the key body after "${type}" is not an SSH public key` };
+    if (embedded !== inner) return { error: `declared as ${type}, but the key inside is ${JSON.stringify(embedded.slice(0, 40))}` };
+    if (strings.length !== 1 + KEY_FIELDS[inner]) return { error: `the ${type} key body is malformed (${strings.length - 1} fields, expected ${KEY_FIELDS[inner]})` };
+    if (inner === "ssh-ed25519" && strings[1].length !== 32) return { error: `the ssh-ed25519 key is ${strings[1].length} bytes, not 32` };
+    if (inner.startsWith("ecdsa-") && strings[1].toString("latin1") !== inner.slice("ecdsa-sha2-".length)) {
+        return { error: `declared as ${type}, but the key's curve is ${JSON.stringify(strings[1].toString("latin1").slice(0, 20))}` };
+    }
+    return { key: `${inner} ${base64}` };
+}
+
+const sshHostKey = () =>
+    z
+        .string()
+        .superRefine((value, ctx) => {
+            const parsed = parseSshHostKey(value);
+            if ("error" in parsed) ctx.addIssue({ code: "custom", message: parsed.error });
+        })
+        .meta({ title: "SSH host public key", pattern: HOST_KEY_PATTERN });
+
+/** ssh options (in `-o Option=value` form) that change which host keys are trusted: refused in `drivers.ssh.sshOpts`. */
+const HOST_KEY_OPTIONS = [
+    "stricthostkeychecking",
+    "userknownhostsfile",
+    "globalknownhostsfile",
+    "knownhostscommand",
+    "updatehostkeys",
+    "hostkeyalias",
+    "verifyhostkeydns",
+    "nohostauthenticationforlocalhost",
+];
+
 export const DockerDriverSchema = z.strictObject({
     image: image()
         .default("swarm-platform/node:latest")
@@ -44,15 +130,22 @@ export const SshDriverSchema = z.strictObject({
     port: port().default(22).describe("SSH port on every node."),
     privateKeySecret: secretRef().default("sshPrivateKey").describe("Config key of the secret holding the private key (PEM/OpenSSH)."),
     sshOpts: z
-        // Passed to ssh on a command line (image loads): plain option words only, no spaces or quotes.
-        .array(z.string().regex(/^[A-Za-z0-9_.,=/@:+-]+$/, "one ssh argument without spaces or quotes, e.g. -o or StrictHostKeyChecking=yes"))
+        // Passed to ssh as separate arguments (docker provider, image loads): plain option words only, no spaces or quotes.
+        .array(z.string().regex(/^[A-Za-z0-9_.,=/@:+-]+$/, "one ssh argument without spaces or quotes, e.g. -o or ConnectTimeout=10"))
         .default([])
-        .describe("Extra ssh arguments for the docker provider and image loads (both use the local ssh client; the key must be in the agent), e.g. [-o, UserKnownHostsFile=/etc/swarm/known_hosts]."),
+        .describe("Extra ssh arguments for the docker provider and image loads (both use the local ssh client; the key must be in the agent), e.g. [-o, ConnectTimeout=10]. Host keys are pinned by `nodes[].hostKey`; options that would change host key checking are refused."),
     sudo: z.boolean().default(false).describe("Run node scripts through sudo (when `user` is not root)."),
 });
 
+/** A host name or IPv4 address ssh connects to: no leading '-' (an ssh option), nothing a shell or known_hosts would read. */
+const SSH_HOST = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/;
+
 const NodeSshOverride = z.strictObject({
-    host: z.string().min(1).optional().describe("Host ssh connects to; default: the node's `address`."),
+    host: z
+        .string()
+        .regex(SSH_HOST, "a host name or IPv4 address like gw-1.lan or 10.0.10.21")
+        .optional()
+        .describe("Host ssh connects to; default: the node's `address`."),
     user: z.string().regex(UNIX_USER, "a user name like deploy").optional().describe("Overrides `drivers.ssh.user` for this node."),
     port: port().optional().describe("Overrides `drivers.ssh.port` for this node."),
 });
@@ -78,6 +171,9 @@ export const NodeSchema = z.strictObject({
     availability: z.enum(["active", "pause", "drain"]).optional().describe("Overrides `swarm.managerAvailability` for this node."),
     driver: z.enum(["docker", "ssh"]).optional().describe("The node's driver; must equal the stack `driver` (one driver per swarm)."),
     ssh: NodeSshOverride.optional().describe("SSH connection overrides for this node (driver ssh only)."),
+    hostKey: sshHostKey()
+        .optional()
+        .describe("Driver ssh, required: the node's SSH host public key, `<type> <base64>` as `ssh-keyscan -t ed25519 <host>` prints it after the host name, verified out of band. Every ssh connection the program makes trusts this key and no other."),
 });
 
 /** The nodes concept's top-level config keys. */
@@ -124,7 +220,18 @@ export interface PlanNode {
     /** TCP ports the node's firewall opens for the gateway (none on other nodes). */
     readonly gatewayPorts: readonly number[];
     /** SSH connection, for driver ssh. */
-    readonly ssh?: { readonly host: string; readonly user: string; readonly port: number };
+    readonly ssh?: PlanNodeSsh;
+}
+
+/** How the program reaches an ssh node: the remote commands (@pulumi/command) and the local ssh client alike. */
+export interface PlanNodeSsh {
+    readonly host: string;
+    readonly user: string;
+    readonly port: number;
+    /** The pinned host key, `<type> <base64>`: @pulumi/command's `connection.hostKey`. */
+    readonly hostKey: string;
+    /** Arguments of every local ssh to this node (docker provider, image loads): the pinned key only, then `drivers.ssh.sshOpts`. */
+    readonly clientOptions: readonly string[];
 }
 
 /** How the program reaches the nodes: one driver per swarm, with its settings, and the local engine. */
@@ -187,6 +294,10 @@ export function checkNodes(c: StackConfig, report: Report): void {
                 report(`${at}.address`, `${node.address} is reserved in ${c.drivers.docker.network.subnet} (network, broadcast or bridge gateway)`);
             }
         }
+        if (driver === "docker" && node.hostKey !== undefined) report(`${at}.hostKey`, `only for driver "ssh" (this node uses driver "docker")`);
+        if (driver === "ssh" && node.hostKey === undefined) {
+            report(`${at}.hostKey`, `node "${node.name}" uses driver ssh and needs its pinned host key: the \`<type> <base64>\` part of \`ssh-keyscan -t ed25519 ${node.ssh?.host ?? node.address}\`, verified out of band`);
+        }
         if (driver !== "docker") {
             const overlay = overlays.find((s) => contains(s.cidr, node.address));
             if (overlay) report(`${at}.address`, `${node.address} lies inside ${overlay.text} (${overlay.path}); overlay subnets must not overlap the nodes' network`);
@@ -200,6 +311,14 @@ export function checkNodes(c: StackConfig, report: Report): void {
         } else if (node.bootstrap) bootstrap = i;
         if (node.priority !== undefined && !node.gateway) report(`${at}.priority`, `only gateway nodes hold the virtual IP ("${node.name}" has gateway: false)`);
     });
+    if (c.nodes.some((n) => (n.driver ?? c.driver) === "ssh")) {
+        c.drivers.ssh.sshOpts.forEach((opt, i) => {
+            const option = opt.replace(/^-o/, "").split("=")[0].toLowerCase();
+            if (HOST_KEY_OPTIONS.includes(option)) {
+                report(`drivers.ssh.sshOpts[${i}]`, `"${opt}" would change host key checking; host keys are pinned by nodes[].hostKey`);
+            }
+        });
+    }
     // Compared with the stack driver, not among nodes: nodes that all override it would leave the plan's driver wrong.
     const otherDriver = c.nodes.findIndex((n) => (n.driver ?? c.driver) !== c.driver);
     if (otherDriver >= 0) {
@@ -233,9 +352,7 @@ export function planNodes(c: StackConfig): { nodes: PlanNode[]; driver: PlanDriv
             labels: sortedRecord({ ...n.labels, zone: n.zone, ...(n.gateway ? { gateway: "true" } : {}) }),
             availability: effectiveAvailability(c, n),
             gatewayPorts: n.gateway ? gatewayPorts : [],
-            ...(driver === "ssh"
-                ? { ssh: { host: n.ssh?.host ?? n.address, user: n.ssh?.user ?? c.drivers.ssh.user, port: n.ssh?.port ?? c.drivers.ssh.port } }
-                : {}),
+            ...(driver === "ssh" ? { ssh: planSsh(c, n) } : {}),
         };
     });
     const driver: PlanDriver =
@@ -243,4 +360,46 @@ export function planNodes(c: StackConfig): { nodes: PlanNode[]; driver: PlanDriv
             ? { name: "docker", localEngine: c.localEngine, docker: c.drivers.docker }
             : { name: "ssh", localEngine: c.localEngine, ssh: c.drivers.ssh };
     return { nodes: nodes.sort((a, b) => compare(a.name, b.name)), driver };
+}
+
+function planSsh(c: StackConfig, n: NodeConfig): PlanNodeSsh {
+    const host = n.ssh?.host ?? n.address;
+    const port = n.ssh?.port ?? c.drivers.ssh.port;
+    const parsed = parseSshHostKey(n.hostKey ?? "");
+    if ("error" in parsed) throw new Error(`nodes[${n.name}].hostKey: ${parsed.error}`); // validated before planning
+    const hostKey = parsed.key;
+    return { host, user: n.ssh?.user ?? c.drivers.ssh.user, port, hostKey, clientOptions: [...pinnedHostKeyOptions(host, port, hostKey), "-o", "BatchMode=yes", ...c.drivers.ssh.sshOpts] };
+}
+
+/** The known_hosts line for a node: `host` on port 22, `[host]:port` elsewhere, as ssh looks it up. */
+export function knownHostsLine(host: string, port: number, hostKey: string): string {
+    return `${port === 22 ? host : `[${host}]:${port}`} ${hostKey}`;
+}
+
+/**
+ * ssh options that trust exactly the pinned key and fail on any other: no known_hosts file is read or written;
+ * the one trusted line comes from KnownHostsCommand (OpenSSH 8.5 or later). Nothing needs to exist on the machine
+ * running Pulumi, so a `pulumi destroy` or `refresh` (which do not run this program) verifies the same key from the
+ * provider's stored options. They come first: ssh keeps the first value it gets for an option.
+ */
+export function pinnedHostKeyOptions(host: string, port: number, hostKey: string): string[] {
+    // Run without a shell; ssh expands %-tokens and ${VAR} in it, which a validated host and a base64 key never contain.
+    return [
+        "-o", "StrictHostKeyChecking=yes",
+        "-o", "UserKnownHostsFile=/dev/null",
+        "-o", "GlobalKnownHostsFile=/dev/null",
+        "-o", "UpdateHostKeys=no",
+        "-o", `KnownHostsCommand=/bin/echo ${knownHostsLine(host, port, hostKey)}`,
+    ];
+}
+
+/**
+ * The local command that copies an image from the engine running Pulumi into an ssh node: `docker save | ssh …
+ * docker load`. Stack values travel in its environment (ssh arguments one per line), never in the script text.
+ */
+export const SSH_IMAGE_LOAD_SCRIPT = 'set -euo pipefail\nmapfile -t ssh_args <<<"$SSH_ARGS"\ndocker save "$IMAGE" | ssh "${ssh_args[@]}"\n';
+
+/** The ssh arguments of an image load into `ssh` (one per line in SSH_ARGS): pinned key, then host and the remote `docker load`. */
+export function sshImageLoadArgs(ssh: PlanNodeSsh, sudo: boolean): string[] {
+    return [...ssh.clientOptions, "-p", String(ssh.port), "-l", ssh.user, "--", ssh.host, sudo ? "sudo -n docker load" : "docker load"];
 }

@@ -1,7 +1,10 @@
 // Driver `ssh`: existing machines reached over SSH; bootstrap installs the Docker engine and keepalived when missing.
+// Every connection trusts only the node's pinned host key: @pulumi/command's `connection.hostKey` for the node
+// scripts, the plan's ssh client options for the local ssh (docker provider, image loads).
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import type { PlanDriver, PlanNode } from "../../model";
+import { SSH_IMAGE_LOAD_SCRIPT, sshImageLoadArgs, type PlanNodeSsh } from "../../model/nodes";
 import { dependsOn } from "./docker";
 import { commandOptions, deleteCommandLine, logging, NodeRunner, RunScriptArgs, scriptPayload, ScriptRun, toScriptRun } from "./runner";
 
@@ -32,6 +35,8 @@ export class SshNodes extends pulumi.ComponentResource {
                 host: ssh.host,
                 port: ssh.port,
                 user: ssh.user,
+                // The provider dials with exactly this key as the only accepted host key (ssh.FixedHostKey).
+                hostKey: ssh.hostKey,
                 privateKey: pulumi.secret(args.privateKey),
                 dialErrorLimit: 3,
             };
@@ -54,7 +59,7 @@ export class SshNodes extends pulumi.ComponentResource {
     }
 }
 
-function requireSsh(node: PlanNode): NonNullable<PlanNode["ssh"]> {
+function requireSsh(node: PlanNode): PlanNodeSsh {
     if (!node.ssh) throw new Error(`node ${node.name}: driver ssh needs an ssh host`);
     return node.ssh;
 }
@@ -82,15 +87,13 @@ class SshRunner implements NodeRunner {
         }, commandOptions(args, { parent: this.parent, ...opts, dependsOn: dependsOn(this.ready, opts) })));
     }
 
-    /** docker save | ssh … docker load: the local ssh client authenticates with the agent, like the docker provider's ssh:// host. */
+    /** docker save | ssh … docker load: the local ssh client authenticates with the agent and trusts only the pinned host key. */
     loadImage(name: string, image: pulumi.Input<string>, opts: pulumi.CustomResourceOptions): ScriptRun {
-        const ssh = requireSsh(this.node);
-        const load = this.settings.sudo ? "sudo -n docker load" : "docker load";
-        // The same ssh options as the docker provider (known_hosts, jump hosts…); options are validated config.
-        const sshArgs = ["-o", "BatchMode=yes", ...this.settings.sshOpts, "-p", String(ssh.port)].join(" ");
         return toScriptRun(new command.local.Command(name, {
-            create: pulumi.interpolate`set -euo pipefail; docker save ${image} | ssh ${sshArgs} ${ssh.user}@${ssh.host} ${load}`,
+            create: SSH_IMAGE_LOAD_SCRIPT,
             interpreter: ["/bin/bash", "-c"],
+            // Values only here, never in the script text: bash never parses a stack value.
+            environment: { IMAGE: image, SSH_ARGS: sshImageLoadArgs(requireSsh(this.node), this.settings.sudo).join("\n") },
             triggers: [image],
             addPreviousOutputInEnv: false,
         }, { parent: this.parent, ...opts, dependsOn: dependsOn(this.ready, opts) }));

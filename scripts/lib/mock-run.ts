@@ -57,18 +57,37 @@ export interface RunOptions {
 }
 
 /**
- * What the fake nodes print: swarm-init and swarm-join are the only scripts whose stdout the program parses. A node
- * id names the machine the command runs on (its container or ssh host), as a real swarm node id would.
+ * What the fake manager answers swarm-join-token with, per role; and swarm-init's unlock key. Tests look for these.
+ * The tokens are the ones swarm-init used to print here: a real swarm's token does not change until it is rotated.
+ */
+export const MOCK_JOIN_TOKENS = { worker: "SWMTKN-worker", manager: "SWMTKN-manager" } as const;
+export const MOCK_UNLOCK_KEY = "SWMKEY-1-mock-unlock-key";
+
+/** Which node script a command's stdin runs (the envelope's first comment line names it). */
+function scriptOf(stdin: string): string | undefined {
+    return /^# swarm-platform node script "([a-z-]+)"/m.exec(stdin)?.[1];
+}
+
+/**
+ * What the fake nodes print: swarm-init, swarm-join-token and swarm-join are the scripts whose stdout the program
+ * parses. A node id names the machine the command runs on (its container or ssh host), as a real swarm node id would.
  */
 function commandStdout(inputs: Record<string, unknown>): string {
     const stdin = String(inputs.stdin ?? "");
     const connection = inputs.connection as { host?: string } | undefined;
     const machine = connection?.host ?? String(inputs.create ?? "").replace(/^docker exec -i (\S+) .*$/, "$1");
-    if (stdin.includes("swarm-init")) {
-        return JSON.stringify({ nodeId: `id-${machine}`, managerAddr: "x:2377", workerToken: "SWMTKN-worker", managerToken: "SWMTKN-manager", unlockKey: "" });
+    switch (scriptOf(stdin)) {
+        case "swarm-init":
+            return JSON.stringify({ nodeId: `id-${machine}`, managerAddr: "x:2377", unlockKey: MOCK_UNLOCK_KEY });
+        case "swarm-join-token": {
+            const role = /^sp_env ROLE '([A-Za-z0-9+/=]*)'$/m.exec(stdin)?.[1];
+            return JSON.stringify({ token: Buffer.from(role ?? "", "base64").toString() === "manager" ? MOCK_JOIN_TOKENS.manager : MOCK_JOIN_TOKENS.worker });
+        }
+        case "swarm-join":
+            return JSON.stringify({ nodeId: `id-${machine}` });
+        default:
+            return "ok";
     }
-    if (stdin.includes("swarm-join")) return JSON.stringify({ nodeId: `id-${machine}` });
-    return "ok";
 }
 
 function fakeState(type: string, inputs: Record<string, unknown>): Record<string, unknown> {

@@ -5,9 +5,9 @@
 #         DEFAULT_ADDR_POOL              space-separated CIDRs for overlay subnets (fixed at init)
 #         DEFAULT_ADDR_POOL_MASK_LENGTH  overlay subnet size (fixed at init)
 #         AUTOLOCK                       true|false (converged on every run)
-# stdout: exactly one JSON line
-#         {"nodeId":…,"managerAddr":"<ADVERTISE_ADDR>:2377","workerToken":…,"managerToken":…,"unlockKey":…}
-#         (unlockKey is "" without autolock). Join tokens and the unlock key appear nowhere else.
+# stdout: exactly one JSON line {"nodeId":…,"managerAddr":"<ADVERTISE_ADDR>:2377","unlockKey":…}
+#         (unlockKey is "" without autolock; it appears nowhere else). Join tokens are not printed: each join reads
+#         the current one (swarm-join-token), and they are rotated after joins (swarm-rotate-tokens).
 set -euo pipefail
 exec 3>&1 1>&2 # stdout is the result only; everything else goes to stderr
 
@@ -65,11 +65,8 @@ case "$state" in
 esac
 
 node_id=$(docker info --format '{{.Swarm.NodeID}}')
-worker_token=$(docker swarm join-token -q worker)
-manager_token=$(docker swarm join-token -q manager)
 unlock_key=""
 if [[ $AUTOLOCK == true ]]; then unlock_key=$(docker swarm unlock-key -q); fi
 
-printf '{"nodeId":%s,"managerAddr":%s,"workerToken":%s,"managerToken":%s,"unlockKey":%s}\n' \
-    "$(json_string "$node_id")" "$(json_string "$ADVERTISE_ADDR:2377")" "$(json_string "$worker_token")" \
-    "$(json_string "$manager_token")" "$(json_string "$unlock_key")" >&3
+printf '{"nodeId":%s,"managerAddr":%s,"unlockKey":%s}\n' \
+    "$(json_string "$node_id")" "$(json_string "$ADVERTISE_ADDR:2377")" "$(json_string "$unlock_key")" >&3

@@ -2,7 +2,8 @@
 # keepalived-apply: install the rendered keepalived config and scripts on a gateway node, then reload or
 #   start keepalived. The new config is checked with `keepalived -t` first; when it fails, the old files stay.
 #   keepalived is reloaded with SIGHUP (graceful) and never killed with SIGKILL (that would leave the VIP
-#   on this node as well as on the new master).
+#   on this node as well as on the new master). keepalived and the programs it runs (check and notify scripts)
+#   start with an empty environment: the variables below (the VRRP password is in KEEPALIVED_CONF) never reach them.
 # env:    KEEPALIVED_CONF  keepalived.conf content
 #         CHECK_SCRIPT     check_gateway.sh content
 #         NOTIFY_SCRIPT    notify.sh content
@@ -44,6 +45,8 @@ prepare_dirs() {
 }
 
 stage_files() {
+    # umask 077 (set below, before anything is written): the config holds the VRRP password and is 0600 from its
+    # first byte on; only the scripts are opened up, and they hold no secret.
     printf '%s' "$KEEPALIVED_CONF" >"$stage/keepalived.conf"
     printf '%s' "$CHECK_SCRIPT" >"$stage/check_gateway.sh"
     printf '%s' "$NOTIFY_SCRIPT" >"$stage/notify.sh"
@@ -51,14 +54,25 @@ stage_files() {
     chmod 0755 "$stage/check_gateway.sh" "$stage/notify.sh"
 }
 
+# keepalived (and, through it, its check and notify scripts) inherits the environment it is started with: start it
+# with nothing but PATH, never with this script's variables.
+clean_env() {
+    env -i PATH="$PATH" "$@"
+}
+
+# A keepalived started by an older apply script may still hold these variables (a reload keeps its environment).
+inherited_variables() {
+    tr '\0' '\n' <"/proc/$1/environ" 2>/dev/null | grep -qE '^(KEEPALIVED_CONF|CHECK_SCRIPT|NOTIFY_SCRIPT)='
+}
+
 # keepalived < 2.2.8 kills itself during `-t` when it checks a script run as another user and its parent
 # is not a keepalived process (fixed upstream in aae8e910); in a fresh PID namespace its parent pid reads
 # as 0, which passes that check. Without unshare, run it directly.
 config_test() {
     if unshare -p -f true >/dev/null 2>&1; then
-        unshare -p -f keepalived -t -f "$1"
+        clean_env unshare -p -f keepalived -t -f "$1"
     else
-        keepalived -t -f "$1"
+        clean_env keepalived -t -f "$1"
     fi
 }
 
@@ -93,7 +107,7 @@ install_staged() {
 
 start_direct() {
     rm -f "$PIDFILE"
-    keepalived -D -p "$PIDFILE" -f "$KDIR/keepalived.conf"
+    clean_env keepalived -D -p "$PIDFILE" -f "$KDIR/keepalived.conf"
     local i
     for i in $(seq 1 50); do
         [[ -n $(running_pid) ]] && return 0
@@ -102,6 +116,18 @@ start_direct() {
     die "keepalived did not start (after $i checks); see its log (syslog)"
 }
 
+# SIGTERM (the master hands the VIP over at once), never SIGKILL; bounded.
+stop_direct() {
+    local i
+    kill -TERM "$1"
+    for i in $(seq 1 300); do
+        kill -0 "$1" 2>/dev/null || return 0
+        sleep 0.1
+    done
+    die "keepalived (pid $1) still running 30 s after SIGTERM; not sending SIGKILL"
+}
+
+umask 077
 ensure_script_user
 prepare_dirs
 stage=$(mktemp -d "$KDIR/.stage.XXXXXX")
@@ -131,7 +157,12 @@ if uses_systemd; then
     fi
 else
     pid=$(running_pid)
-    if [[ -n $pid ]]; then
+    if [[ -n $pid ]] && inherited_variables "$pid"; then
+        log "keepalived (pid $pid) was started with this script's variables in its environment: restarting it without them"
+        stop_direct "$pid"
+        start_direct
+        result=restarted
+    elif [[ -n $pid ]]; then
         if $changed; then
             kill -HUP "$pid"
             result=reloaded

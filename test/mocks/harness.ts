@@ -3,7 +3,7 @@ import * as path from "node:path";
 import { readStackFile } from "../../model/config";
 import { ROOT, type Registered, type RunResult } from "../../scripts/lib/mock-run";
 
-export { type Declared, PROJECT, type Registered, ROOT, type RunOptions, type RunResult, runProgram } from "../../scripts/lib/mock-run";
+export { type Declared, MOCK_JOIN_TOKENS, MOCK_UNLOCK_KEY, PROJECT, type Registered, ROOT, type RunOptions, type RunResult, runProgram } from "../../scripts/lib/mock-run";
 
 /** The platform keys and secret names of a committed stack file. */
 export function stackConfig(stack: string): Record<string, unknown> {

@@ -3,7 +3,8 @@ import assert from "node:assert/strict";
 import * as path from "node:path";
 import { describe, it } from "node:test";
 import { type StackConfigInput } from "../../model";
-import { byName, ofType, Registered, RunResult, runProgram, stackConfig } from "./harness";
+import { SSH_IMAGE_LOAD_SCRIPT } from "../../model/nodes";
+import { byName, MOCK_JOIN_TOKENS, MOCK_UNLOCK_KEY, ofType, Registered, RunResult, runProgram, stackConfig } from "./harness";
 
 const SERVICE = "docker:index/service:Service";
 const COMMAND = "command:local:Command";
@@ -74,7 +75,7 @@ describe("dev stack (docker driver)", () => {
         const commands = ofType(dev, COMMAND);
         const named = (prefix: string) => commands.filter((c) => c.name.startsWith(prefix)).map((c) => c.name).sort();
         assert.deepEqual(named("platform-swarm-init"), ["platform-swarm-init"]);
-        assert.deepEqual(named("platform-swarm-join-"), ["platform-swarm-join-gw-1", "platform-swarm-join-gw-2", "platform-swarm-join-worker-1"]);
+        assert.deepEqual(named("platform-swarm-join-").filter((n) => !n.includes("join-token")), ["platform-swarm-join-gw-1", "platform-swarm-join-gw-2", "platform-swarm-join-worker-1"]);
         assert.deepEqual(named("platform-swarm-member-"), ["platform-swarm-member-gw-1", "platform-swarm-member-gw-2", "platform-swarm-member-manager-1", "platform-swarm-member-worker-1"]);
         for (const c of commands.filter((x) => x.name.startsWith("swarm-"))) assert.match(String(c.inputs.create), /^docker exec -i swarm-platform-dev-\S+ bash -s$/);
     });
@@ -136,16 +137,41 @@ describe("dev stack (docker driver)", () => {
     });
 
     it("keeps join tokens and the VRRP password secret, and out of the logs", () => {
-        assert.ok(dev.secretOutputs.has("joinTokens"));
         assert.ok(dev.declared.get("platform-swarm-join-gw-1")!.secretInputs.includes("stdin"), "join token travels in a secret stdin");
         assert.ok(dev.declared.get("platform-virtualIp-keepalived-gw-1")!.secretInputs.includes("stdin"), "keepalived.conf holds the password");
-        assert.equal(byName(dev, "platform-swarm-init").inputs.logging, "none");
+        for (const step of ["platform-swarm-init", "platform-swarm-join-token-gw-1", "platform-swarm-join-token-worker-1"]) assert.equal(byName(dev, step).inputs.logging, "none", step);
         const password = byName(dev, "platform-virtualIp-password");
         assert.equal(password.inputs.length, 8);
         for (const c of ofType(dev, COMMAND)) {
             assert.ok(!String(c.inputs.create).includes("SWMTKN"), `${c.name}: no token on a command line`);
             assert.ok(!String(c.inputs.delete ?? "").includes("SWMTKN"), `${c.name}: no token in the delete command`);
         }
+    });
+
+    it("reads each join token from the bootstrap manager right before the join, and rotates both tokens after all joins", () => {
+        const deps = (name: string) => dev.declared.get(name)?.dependsOn ?? assert.fail(`${name} not declared`);
+        for (const node of ["gw-1", "gw-2", "worker-1"]) {
+            const read = byName(dev, `platform-swarm-join-token-${node}`);
+            assert.match(String(read.inputs.create), /^docker exec -i swarm-platform-dev-manager-1 bash -s$/, "runs on the bootstrap manager");
+            assert.deepEqual({ ROLE: envOf(read).ROLE, MEMBER_NAME: envOf(read).MEMBER_NAME }, { ROLE: "worker", MEMBER_NAME: node });
+            assert.ok(deps(read.name).includes("platform-swarm-init"));
+            assert.ok(deps(`platform-swarm-join-${node}`).includes(read.name), `the join of ${node} waits for its token`);
+            assert.equal(envOf(byName(dev, `platform-swarm-join-${node}`)).JOIN_TOKEN, MOCK_JOIN_TOKENS.worker);
+            // Read again when the joining node's container is replaced (its engine-ready step gets a new id).
+            assert.ok((read.inputs.triggers as string[]).includes(`platform-nodes-${node}-engine-ready-id`), `${node}: ${JSON.stringify(read.inputs.triggers)}`);
+        }
+        const rotate = byName(dev, "platform-swarm-rotate-tokens");
+        assert.match(String(rotate.inputs.create), /swarm-platform-dev-manager-1 /);
+        assert.equal(envOf(rotate).JOINED, ["id-swarm-platform-dev-gw-1", "id-swarm-platform-dev-gw-2", "id-swarm-platform-dev-worker-1"].join("\n"));
+        for (const join of ["platform-swarm-join-gw-1", "platform-swarm-join-gw-2", "platform-swarm-join-worker-1"]) assert.ok(deps(rotate.name).includes(join), `rotation after ${join}`);
+        assert.ok(!stdinOf(byName(dev, "platform-swarm-init")).includes("workerToken"));
+    });
+
+    it("exports no secret: no join token, no unlock key, no password, plain outputs only", () => {
+        assert.deepEqual(Object.keys(dev.outputs).sort(), ["dnsRecords", "dockerCli", "gatewayImage", "managerHost", "nodes", "routes", "virtualIp", "virtualIps", "zoneFile"]);
+        assert.deepEqual([...dev.secretOutputs], []);
+        const text = JSON.stringify(dev.outputs);
+        for (const secret of [MOCK_JOIN_TOKENS.worker, MOCK_JOIN_TOKENS.manager, MOCK_UNLOCK_KEY, "SWMTKN", "SWMKEY", "Pa55w0rd"]) assert.ok(!text.includes(secret), secret);
     });
 
     it("renders each gateway node's keepalived.conf with the shared VRID and its own priority", () => {
@@ -215,6 +241,58 @@ describe("prod stack (ssh driver)", () => {
         const gw = services(prod).get("gateway")!;
         assert.deepEqual(gw.endpointSpec.ports!.map((p) => `${p.publishedPort}/${p.publishMode}`), ["80/host", "443/host"]);
         assert.match(String(prod.outputs.managerHost), /^ssh:\/\/deploy@10\.0\.10\.11:22$/);
+    });
+
+    it("pins every remote command to its node's host key from the stack file, with that node's host, port and user", () => {
+        const keys = new Map((stackConfig("prod").nodes as { name: string; address: string; hostKey: string }[]).map((n) => [n.address, n.hostKey]));
+        const remote = ofType(prod, REMOTE);
+        assert.ok(remote.length >= 8 * 3, `${remote.length} remote commands`);
+        for (const c of remote) {
+            const connection = c.inputs.connection as { host: string; port: number; user: string; hostKey?: string };
+            assert.ok(keys.has(connection.host), `${c.name}: connects to a node (${connection.host})`);
+            assert.equal(connection.hostKey, keys.get(connection.host), `${c.name}: the key of ${connection.host}`);
+            assert.deepEqual([connection.port, connection.user], [22, "deploy"], c.name);
+        }
+        // Every node is reached, each with its own key.
+        assert.equal(new Set(remote.map((c) => (c.inputs.connection as { hostKey: string }).hostKey)).size, 8);
+    });
+
+    it("the join-token steps run on the bootstrap manager; a manager joins with the manager token, a worker with the worker token", () => {
+        const read = byName(prod, "platform-swarm-join-token-manager-2");
+        assert.equal((read.inputs.connection as { host: string }).host, "10.0.10.11");
+        assert.equal(envOf(read).MEMBER_AT, "deploy@10.0.10.12:22");
+        assert.equal(envOf(byName(prod, "platform-swarm-join-manager-2")).JOIN_TOKEN, MOCK_JOIN_TOKENS.manager);
+        assert.equal(envOf(byName(prod, "platform-swarm-join-gw-1")).JOIN_TOKEN, MOCK_JOIN_TOKENS.worker);
+        assert.equal((byName(prod, "platform-swarm-rotate-tokens").inputs.connection as { host: string }).host, "10.0.10.11");
+        assert.deepEqual([...prod.secretOutputs], []);
+        const text = JSON.stringify(prod.outputs);
+        for (const secret of [MOCK_JOIN_TOKENS.manager, MOCK_UNLOCK_KEY, "SWMTKN", "SWMKEY", "PRIVATE KEY", "Pa55w0rd"]) assert.ok(!text.includes(secret), secret);
+    });
+
+    it("the docker provider's ssh:// connection and every image load over ssh trust only the pinned key", () => {
+        // Provider inputs reach the mocks as JSON text, as the engine passes provider config.
+        const sshOpts = JSON.parse(String(byName(prod, "platform-swarm-manager").inputs.sshOpts)) as string[];
+        const key = (stackConfig("prod").nodes as { name: string; hostKey: string }[]).find((n) => n.name === "manager-1")!.hostKey;
+        assert.deepEqual(sshOpts.slice(0, 12), [
+            "-o", "StrictHostKeyChecking=yes",
+            "-o", "UserKnownHostsFile=/dev/null",
+            "-o", "GlobalKnownHostsFile=/dev/null",
+            "-o", "UpdateHostKeys=no",
+            "-o", `KnownHostsCommand=/bin/echo 10.0.10.11 ${key}`,
+            "-o", "BatchMode=yes",
+        ]);
+        const loads = ofType(prod, COMMAND).filter((c) => c.name.includes("image-load"));
+        assert.ok(loads.length > 0, "prod loads the gateway image over ssh");
+        for (const load of loads) {
+            assert.equal(load.inputs.create, SSH_IMAGE_LOAD_SCRIPT, `${load.name}: a fixed script, no stack value in it`);
+            const env = load.inputs.environment as { IMAGE: string; SSH_ARGS: string };
+            const args = env.SSH_ARGS.split("\n");
+            const node = load.name.replace(/^.*-image-load-/, "");
+            const address = (stackConfig("prod").nodes as { name: string; address: string }[]).find((n) => n.name === node)!.address;
+            assert.deepEqual(args.slice(0, 4), ["-o", "StrictHostKeyChecking=yes", "-o", "UserKnownHostsFile=/dev/null"], load.name);
+            assert.ok(args.some((a) => a.startsWith(`KnownHostsCommand=/bin/echo ${address} ssh-ed25519 `)), load.name);
+            assert.deepEqual(args.slice(-3), ["--", address, "sudo -n docker load"], load.name);
+        }
     });
 
     it("refuses to start without the SSH key, naming the key path, before any resource", async () => {
@@ -390,7 +468,8 @@ describe("large generated config", () => {
         });
         const r = await runProgram({ stack: "dev", config });
         assert.equal(count(r, "docker:index/container:Container"), 60);
-        assert.equal(ofType(r, COMMAND).filter((c) => c.name.startsWith("platform-swarm-join-")).length, 59);
+        assert.equal(ofType(r, COMMAND).filter((c) => c.name.startsWith("platform-swarm-join-") && !c.name.includes("join-token")).length, 59);
+        assert.equal(ofType(r, COMMAND).filter((c) => c.name.startsWith("platform-swarm-join-token-")).length, 59);
         assert.equal(ofType(r, COMMAND).filter((c) => c.name.startsWith("platform-swarm-member-")).length, 60);
         assert.equal(count(r, SERVICE), 41);
         assert.equal(ofType(r, COMMAND).filter((c) => c.name.startsWith("platform-virtualIp-keepalived-")).length, 3);

@@ -99,9 +99,14 @@ for (const stack of ["dev", "prod"] as const) {
             assert.deepEqual(Object.keys(before).filter((u) => !found.includes(u)), [], "old resources no new resource claims");
         });
 
-        it("the only new resources are the DNS component and the local engine's provider, which adopts the default provider", () => {
+        it("the only new resources are the DNS component, the local engine's provider (which adopts the default provider) and the join-token steps", () => {
             const fresh = resolved.filter((r) => !r.oldUrn).map((r) => r.resource);
-            assert.deepEqual(fresh.map((d) => d.name).sort(), ["local-engine", "platform-dns"]);
+            // Join tokens are read from the bootstrap manager before each join and rotated after the joins: a read per
+            // joining node and one rotation are new commands (they read and rotate; nothing is removed).
+            const joining = resolved.map((r) => r.resource.name).filter((n) => /^platform-swarm-join-(?!token-)/.test(n));
+            assert.ok(joining.length > 0);
+            const tokenSteps = [...joining.map((n) => n.replace("platform-swarm-join-", "platform-swarm-join-token-")), "platform-swarm-rotate-tokens"];
+            assert.deepEqual(fresh.map((d) => d.name).sort(), ["local-engine", "platform-dns", ...tokenSteps].sort());
             assert.deepEqual(fresh.find((d) => d.name === "local-engine")?.aliases, [defaultProvider]);
             assert.equal(fresh.find((d) => d.name === "platform-dns")?.type, "swarm:dns:Dns", "a component: no state, nothing to create");
         });
@@ -128,13 +133,26 @@ for (const stack of ["dev", "prod"] as const) {
             // new folder: a rebuild of the same files, same tag, so no container changes).
             // The new gateway image is built under its new content tag and the service rolls to it (stop-first, one
             // node at a time, the VIP moving away first).
-            const expected = [
-                "platform-gateway-routes-gw-1 (stdin)",
-                "platform-gateway-routes-gw-2 (stdin)",
-                "platform-gateway-image-build (imageName)",
-                "platform-gateway-service (taskSpec)",
-                ...(stack === "dev" ? ["platform-nodes-image (build)"] : []),
-            ];
+            // swarm-init no longer prints the join tokens; keepalived-apply writes with umask 077 and starts keepalived
+            // with an empty environment. On ssh nodes every remote command's connection now pins the host key (an
+            // update: the idempotent script runs once more), and the swarm's provider gets the pinning ssh options.
+            const changes = new Map<string, string[]>([
+                ["platform-gateway-routes-gw-1", ["stdin"]],
+                ["platform-gateway-routes-gw-2", ["stdin"]],
+                ["platform-gateway-image-build", ["imageName"]],
+                ["platform-gateway-service", ["taskSpec"]],
+                ["platform-swarm-init", ["stdin"]],
+                ["platform-virtualIp-keepalived-gw-1", ["stdin"]],
+                ["platform-virtualIp-keepalived-gw-2", ["stdin"]],
+                ...(stack === "dev" ? [["platform-nodes-image", ["build"]] as [string, string[]]] : []),
+                ...(stack === "prod" ? [["platform-swarm-manager", ["sshOpts"]] as [string, string[]]] : []),
+            ]);
+            if (stack === "prod") {
+                for (const r of resolved) {
+                    if (r.oldUrn && r.resource.type === "command:remote:Command") changes.set(r.resource.name, ["connection", ...(changes.get(r.resource.name) ?? [])]);
+                }
+            }
+            const expected = [...changes].map(([name, keys]) => `${name} (${[...keys].sort().join(", ")})`);
             assert.deepEqual(updated.sort(), expected.sort());
         });
     });

@@ -199,3 +199,15 @@ export function validConfigs(concept: string, cases: readonly { readonly name: s
         for (const c of cases) test(c.name, () => void validOrThrow(mutate(BASE, c.change)));
     });
 }
+
+/** A real ed25519 public key made with ssh-keygen for the tests (no machine has it): a valid `nodes[].hostKey`. */
+export const TEST_HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPbi47WTyoqAagl/EUlRMqNT4IqCun4PnEBkLrHODoFm";
+
+/** The stack on driver ssh (or, with `only`, that one node), each ssh node with a pinned host key, as the driver requires. */
+export function useSsh(d: Draft, only?: number): void {
+    if (only === undefined) d.driver = "ssh";
+    d.nodes.forEach((n, i) => {
+        if (only === undefined || i === only) n.hostKey = TEST_HOST_KEY;
+        if (i === only) n.driver = "ssh";
+    });
+}

@@ -3,7 +3,7 @@
 import * as assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { firstHost } from "../../model/networks";
-import { BASE, invalidConfigs, json, mutate, partial, planOf, stackConfig, validConfigs } from "./fixtures";
+import { BASE, invalidConfigs, json, mutate, partial, planOf, stackConfig, useSsh, validConfigs } from "./fixtures";
 
 const DEV = stackConfig("dev");
 const dev = planOf(DEV);
@@ -118,7 +118,7 @@ invalidConfigs(
         {
             name: "an ssh node inside the gateway overlay's subnet",
             change: (d) => {
-                d.driver = "ssh";
+                useSsh(d);
                 d.nodes[5].address = "10.209.0.7";
             },
             path: "nodes[worker-1].address",
@@ -127,7 +127,7 @@ invalidConfigs(
         {
             name: "an ssh node inside the ingress subnet",
             change: (d) => {
-                d.driver = "ssh";
+                useSsh(d);
                 d.networks.ingress = partial({ subnet: "10.210.0.0/24" });
                 d.nodes[5].address = "10.210.0.7";
             },
@@ -145,7 +145,7 @@ validConfigs("networks", [
     {
         name: "an overlay on the docker bridge's subnet when no node uses the docker driver",
         change: (d) => {
-            d.driver = "ssh";
+            useSsh(d);
             d.networks.zones.intra = partial({ subnet: "172.28.40.128/25" });
         },
     },

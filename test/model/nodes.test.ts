@@ -2,12 +2,26 @@
 // the bootstrap manager, gateway ports, SSH connections, the driver and the local engine).
 import * as assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { BASE, type Draft, diffPaths, invalidConfigs, json, mutate, partial, planOf, stackConfig, unset, validConfigs, validOrThrow } from "./fixtures";
+import { BASE, type Draft, diffPaths, errorsOf, invalidConfigs, json, mutate, partial, planOf, stackConfig, TEST_HOST_KEY, unset, useSsh, validConfigs, validOrThrow } from "./fixtures";
+import { parseSshHostKey, pinnedHostKeyOptions, SSH_IMAGE_LOAD_SCRIPT, sshImageLoadArgs } from "../../model/nodes";
 
 const DEV = stackConfig("dev");
 const PROD = stackConfig("prod");
 const dev = planOf(DEV);
 const prod = planOf(PROD);
+
+/** Real public keys made with ssh-keygen for these tests (no machine has them), one per accepted key type. */
+const KEYS = {
+    ed25519: TEST_HOST_KEY,
+    nistp256:
+        "ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBCGMRrP8J1kmsqxhVC7IqBrVjYBEQU4QsFod8XrlOznAtD/sepRza4sCNDwhiGcNeEoGsfd9w9jPHSskUWVkPQw=",
+    nistp384:
+        "ecdsa-sha2-nistp384 AAAAE2VjZHNhLXNoYTItbmlzdHAzODQAAAAIbmlzdHAzODQAAABhBCCMRgqZdO9v5rSZ+MPizKzHqK5liMraBT1IghqTXpG+mzpiywbzZRPYpGfe2yn0TB2maoI1dVZl0B5dxl8hYK0qZufuvasaeQ+0g8z1J6/k4x0lWpSSFTB+1MNPY2UEQw==",
+    nistp521:
+        "ecdsa-sha2-nistp521 AAAAE2VjZHNhLXNoYTItbmlzdHA1MjEAAAAIbmlzdHA1MjEAAACFBACTwav0KMBPeELyjEE9Wr1LKMdduDcNwo8ZuV+qXaDS9QW9rEyTop9zkjHUillcwe9iuKjGVGbbVtpInO389+vlYwE7gmlfGdyYs14+9Xt/n1ZRbeMTkEjsqfPDkvVom35AbMB1QOYgl1usAj/vV4p2JGSYhyStxHzX52N4JobgGruqag==",
+    rsa: "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQDvdcSsyhi/AtfVqmsMrCXOqQoX4Jt4B4R9OmTnTHDhUDnp2fEDJPu6A70a8i7xE1sdvAho9I1v9G7dxRvHct3iIlYnd+RPhtGHY16lGX9o1ZKJkDpqISrUikhgjCL5xAo4SFzUWvlwoV9OO9GImUTgRy48+XdR5orafHR4Ix/DbUdnBH4WNHEnDyLIxiYp/qSvJ06oZ0jR1mTSuy2HVeq1rvgB7CfV85gcI6nIw9ycpMw5ec7reT3QqCS84vUe+pBxLVYB/3jK+i15YTlSylUNU+9vom+Lmo3uETZ4xyGSMED3D5LfYUM2ndfF7nqmrRmEUE9+IGbY90fr6Pv8MMSx",
+} as const;
+const ED25519_BODY = KEYS.ed25519.split(" ")[1];
 
 /** 100 gateway workers besides gw-1 and gw-2 would be 102: `n` more gateway nodes in the dmz. */
 function addGateways(d: Draft, n: number): void {
@@ -91,13 +105,13 @@ invalidConfigs(
         },
         {
             name: "mixed drivers",
-            change: (d) => (d.nodes[5].driver = "ssh"),
+            change: (d) => useSsh(d, 5),
             path: "nodes[worker-1].driver",
             words: ["one driver", 'stack driver is "docker"', 'this node "ssh"'],
         },
         {
             name: "every node overriding the stack driver",
-            change: (d) => d.nodes.forEach((n) => (n.driver = "ssh")),
+            change: (d) => d.nodes.forEach((_, i) => useSsh(d, i)),
             path: "nodes[manager-1].driver",
             words: ["one driver", 'stack driver is "docker"'],
         },
@@ -122,7 +136,7 @@ invalidConfigs(
         {
             name: "an ssh node inside an overlay address pool",
             change: (d) => {
-                d.driver = "ssh";
+                useSsh(d);
                 d.nodes[5].address = "10.208.3.7";
             },
             path: "nodes[worker-1].address",
@@ -259,7 +273,7 @@ invalidConfigs(
         {
             name: "an ssh node on the address of a zone's overlay subnet",
             change: (d) => {
-                d.driver = "ssh";
+                useSsh(d);
                 d.nodes[5].address = "10.209.2.7";
             },
             path: "nodes[worker-1].address",
@@ -283,7 +297,7 @@ invalidConfigs(
         {
             name: "an upper-case ssh user override on a node",
             change: (d) => {
-                d.driver = "ssh";
+                useSsh(d);
                 d.nodes[5].ssh = partial({ user: "Deploy" });
             },
             path: "nodes[worker-1].ssh.user",
@@ -304,12 +318,136 @@ invalidConfigs(
         {
             name: "mixed drivers with a zone overlay on the bridge subnet: the overlap is still reported",
             change: (d) => {
-                d.nodes[5].driver = "ssh";
+                useSsh(d, 5);
                 d.networks.zones.intra = partial({ subnet: "172.28.40.128/25" });
             },
             path: "nodes[worker-1].driver",
             words: ["one driver"],
             count: 2,
+        },
+        {
+            name: "an ssh node without a pinned host key",
+            change: (d) => {
+                useSsh(d);
+                unset(d.nodes[3], "hostKey");
+            },
+            path: "nodes[3].hostKey",
+            words: ['node "gw-1" uses driver ssh and needs its pinned host key', "ssh-keyscan -t ed25519 172.28.40.21", "verified out of band"],
+        },
+        {
+            name: "an ssh node without a host key, reached through an ssh host override",
+            change: (d) => {
+                useSsh(d);
+                unset(d.nodes[5], "hostKey");
+                d.nodes[5].ssh = partial({ host: "worker-1.lan" });
+            },
+            path: "nodes[5].hostKey",
+            words: ["ssh-keyscan -t ed25519 worker-1.lan"],
+        },
+        {
+            name: "a host key on a docker node",
+            change: (d) => (d.nodes[5].hostKey = KEYS.ed25519),
+            path: "nodes[5].hostKey",
+            words: ['only for driver "ssh"'],
+        },
+        {
+            name: "a host key pasted with ssh-keyscan's host name in front",
+            change: (d) => {
+                useSsh(d);
+                d.nodes[3].hostKey = `172.28.40.21 ${KEYS.ed25519}`;
+            },
+            path: "nodes[3].hostKey",
+            words: ["one line `<type> <base64>`", "without the host name or a comment"],
+        },
+        {
+            name: "a host key with a comment after it",
+            change: (d) => {
+                useSsh(d);
+                d.nodes[3].hostKey = `${KEYS.ed25519} root@gw-1`;
+            },
+            path: "nodes[3].hostKey",
+            words: ["one line `<type> <base64>`"],
+        },
+        {
+            name: "a host key with a second line (a known_hosts line smuggled in)",
+            change: (d) => {
+                useSsh(d);
+                d.nodes[3].hostKey = `${KEYS.ed25519}\n* ${KEYS.rsa}`;
+            },
+            path: "nodes[3].hostKey",
+            words: ["one line"],
+        },
+        {
+            name: "a host key of an unknown type",
+            change: (d) => {
+                useSsh(d);
+                d.nodes[3].hostKey = `ssh-dss ${ED25519_BODY}`;
+            },
+            path: "nodes[3].hostKey",
+            words: ['unknown key type "ssh-dss"', "ssh-ed25519, ecdsa-sha2-nistp256"],
+        },
+        {
+            name: "a host key whose body is not base64",
+            change: (d) => {
+                useSsh(d);
+                d.nodes[3].hostKey = "ssh-ed25519 AAAA$(id)";
+            },
+            path: "nodes[3].hostKey",
+            words: ["is not base64"],
+        },
+        {
+            name: "a host key declared ssh-rsa with an ed25519 body",
+            change: (d) => {
+                useSsh(d);
+                d.nodes[3].hostKey = `ssh-rsa ${ED25519_BODY}`;
+            },
+            path: "nodes[3].hostKey",
+            words: ['declared as ssh-rsa, but the key inside is "ssh-ed25519"'],
+        },
+        {
+            name: "a truncated host key",
+            change: (d) => {
+                useSsh(d);
+                d.nodes[3].hostKey = `ssh-ed25519 ${Buffer.from(ED25519_BODY, "base64").subarray(0, 40).toString("base64")}`;
+            },
+            path: "nodes[3].hostKey",
+            words: ["is not an SSH public key"],
+        },
+        {
+            name: "an ssh host override that starts with a dash (an ssh option)",
+            change: (d) => {
+                useSsh(d);
+                d.nodes[3].ssh = partial({ host: "-oProxyCommand=touch" });
+            },
+            path: "nodes[3].ssh.host",
+            words: ["a host name or IPv4 address"],
+        },
+        {
+            name: "an ssh host override with shell syntax",
+            change: (d) => {
+                useSsh(d);
+                d.nodes[3].ssh = partial({ host: "gw-1;touch /tmp/pwned" });
+            },
+            path: "nodes[3].ssh.host",
+            words: ["a host name or IPv4 address"],
+        },
+        {
+            name: "an ssh option that would turn host key checking off",
+            change: (d) => {
+                useSsh(d);
+                d.drivers.ssh.sshOpts = ["-o", "StrictHostKeyChecking=no"];
+            },
+            path: "drivers.ssh.sshOpts[1]",
+            words: ['"StrictHostKeyChecking=no" would change host key checking', "nodes[].hostKey"],
+        },
+        {
+            name: "an ssh option naming another known_hosts file",
+            change: (d) => {
+                useSsh(d);
+                d.drivers.ssh.sshOpts = ["-oUserKnownHostsFile=/tmp/known_hosts"];
+            },
+            path: "drivers.ssh.sshOpts[0]",
+            words: ["would change host key checking"],
         },
     ],
     43,
@@ -338,8 +476,22 @@ validConfigs("nodes", [
     {
         name: "ssh nodes on the LAN next to the overlay pools",
         change: (d) => {
-            d.driver = "ssh";
+            useSsh(d);
             d.nodes[5].address = "10.207.255.255";
+        },
+    },
+    {
+        name: "ssh nodes pinned with every accepted key type",
+        change: (d) => {
+            useSsh(d);
+            [KEYS.ed25519, KEYS.nistp256, KEYS.nistp384, KEYS.nistp521, KEYS.rsa, KEYS.rsa.replace("ssh-rsa", "rsa-sha2-512")].forEach((k, i) => (d.nodes[i].hostKey = k));
+        },
+    },
+    {
+        name: "ssh options that do not touch host key checking",
+        change: (d) => {
+            useSsh(d);
+            d.drivers.ssh.sshOpts = ["-o", "ConnectTimeout=10", "-o", "ServerAliveInterval=5"];
         },
     },
     {
@@ -448,10 +600,75 @@ describe("planned nodes", () => {
                 d.nodes[6].ssh = partial({ user: "ops", port: 22022 });
             }),
         );
-        const ssh = (name: string) => plan.nodes.find((n) => n.name === name)?.ssh;
+        const ssh = (name: string) => {
+            const s = plan.nodes.find((n) => n.name === name)?.ssh;
+            return s && { host: s.host, user: s.user, port: s.port };
+        };
         assert.deepEqual(ssh("web-1"), { host: "web-1.lan", user: "deploy", port: 2222 });
         assert.deepEqual(ssh("app-1"), { host: "10.0.10.41", user: "ops", port: 22022 });
         assert.deepEqual(ssh("app-2"), { host: "10.0.10.42", user: "deploy", port: 2222 });
+    });
+});
+
+describe("pinned SSH host keys", () => {
+    test("each ssh node carries its own key from the stack file (prod), as `<type> <base64>`", () => {
+        const keys = new Map(PROD.nodes.map((n) => [n.name, n.hostKey]));
+        for (const n of prod.nodes) assert.equal(n.ssh?.hostKey, keys.get(n.name), n.name);
+        assert.equal(new Set(prod.nodes.map((n) => n.ssh?.hostKey)).size, prod.nodes.length, "one key per machine");
+    });
+
+    test("every accepted type parses; rsa-sha2-* is the same ssh-rsa key and is pinned as ssh-rsa", () => {
+        for (const key of Object.values(KEYS)) assert.deepEqual(parseSshHostKey(key), { key });
+        const body = KEYS.rsa.split(" ")[1];
+        assert.deepEqual(parseSshHostKey(`rsa-sha2-256 ${body}`), { key: KEYS.rsa });
+        assert.deepEqual(parseSshHostKey(`rsa-sha2-512 ${body}`), { key: KEYS.rsa });
+    });
+
+    test("a key whose body does not match its declared type or curve is refused", () => {
+        const p384 = KEYS.nistp384.split(" ")[1];
+        assert.match(String((parseSshHostKey(`ecdsa-sha2-nistp256 ${p384}`) as { error: string }).error), /declared as ecdsa-sha2-nistp256, but the key inside is "ecdsa-sha2-nistp384"/);
+        // An ecdsa-sha2-nistp256 body naming another curve inside: type string, then curve "nistp384", then the point.
+        const strings = (...parts: Buffer[]) => Buffer.concat(parts.flatMap((b) => [Buffer.from([0, 0, 0, b.length]), b]));
+        const forged = strings(Buffer.from("ecdsa-sha2-nistp256"), Buffer.from("nistp384"), Buffer.alloc(65, 4)).toString("base64");
+        assert.match(String((parseSshHostKey(`ecdsa-sha2-nistp256 ${forged}`) as { error: string }).error), /curve is "nistp384"/);
+        const shortEd = strings(Buffer.from("ssh-ed25519"), Buffer.alloc(31, 1)).toString("base64");
+        assert.match(String((parseSshHostKey(`ssh-ed25519 ${shortEd}`) as { error: string }).error), /31 bytes, not 32/);
+        const extra = strings(Buffer.from("ssh-ed25519"), Buffer.alloc(32, 1), Buffer.from("x")).toString("base64");
+        assert.match(String((parseSshHostKey(`ssh-ed25519 ${extra}`) as { error: string }).error), /malformed \(2 fields, expected 1\)/);
+        assert.match(String((parseSshHostKey(`${KEYS.ed25519}\r`) as { error: string }).error), /one line/);
+        assert.match(String((parseSshHostKey(`ssh-ed25519  ${ED25519_BODY}`) as { error: string }).error), /one line/);
+    });
+
+    test("every error names the node's key path, and one error per node", () => {
+        const errors = errorsOf(mutate(BASE, (d) => (d.driver = "ssh")));
+        assert.deepEqual(errors.map((e) => e.path), BASE.nodes.map((_, i) => `nodes[${i}].hostKey`));
+    });
+
+    test("the local ssh trusts only the pinned key, and those options come before drivers.ssh.sshOpts (ssh keeps the first value)", () => {
+        const plan = planOf(mutate(PROD, (d) => (d.drivers.ssh.sshOpts = ["-o", "ConnectTimeout=10"])));
+        const gw1 = plan.nodes.find((n) => n.name === "gw-1")?.ssh;
+        assert.ok(gw1);
+        assert.deepEqual(gw1.clientOptions, [...pinnedHostKeyOptions("10.0.10.21", 22, gw1.hostKey), "-o", "BatchMode=yes", "-o", "ConnectTimeout=10"]);
+        assert.deepEqual(pinnedHostKeyOptions("10.0.10.21", 22, KEYS.ed25519), [
+            "-o", "StrictHostKeyChecking=yes",
+            "-o", "UserKnownHostsFile=/dev/null",
+            "-o", "GlobalKnownHostsFile=/dev/null",
+            "-o", "UpdateHostKeys=no",
+            "-o", `KnownHostsCommand=/bin/echo 10.0.10.21 ${KEYS.ed25519}`,
+        ]);
+        assert.equal(pinnedHostKeyOptions("gw-1.lan", 2222, KEYS.ed25519)[9], `KnownHostsCommand=/bin/echo [gw-1.lan]:2222 ${KEYS.ed25519}`, "known_hosts form for another port");
+    });
+
+    test("an image load puts no stack value into the bash script: host, user, port and key travel as separate ssh arguments", () => {
+        const plan = planOf(mutate(PROD, (d) => (d.nodes[3].ssh = partial({ host: "gw-1.lan", port: 2222, user: "ops" }))));
+        const gw1 = plan.nodes.find((n) => n.name === "gw-1")?.ssh;
+        assert.ok(gw1);
+        for (const value of ["gw-1.lan", "2222", "ops", ED25519_BODY, "10.0.10"]) assert.ok(!SSH_IMAGE_LOAD_SCRIPT.includes(value), value);
+        const args = sshImageLoadArgs(gw1, true);
+        assert.deepEqual(args.slice(0, gw1.clientOptions.length), [...gw1.clientOptions]);
+        assert.deepEqual(args.slice(gw1.clientOptions.length), ["-p", "2222", "-l", "ops", "--", "gw-1.lan", "sudo -n docker load"]);
+        assert.equal(sshImageLoadArgs(gw1, false).at(-1), "docker load");
+        assert.ok(args.every((a) => !a.includes("\n")), "one argument per line in SSH_ARGS");
     });
 });
 

@@ -3,7 +3,7 @@ import * as assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import fc from "fast-check";
 import { type Plan, planStack, type StackConfig, type StackConfigInput, validateConfig } from "../../model";
-import { json, showErrors } from "./fixtures";
+import { json, showErrors, TEST_HOST_KEY } from "./fixtures";
 
 // STRYKER=1 (mutation testing runs the whole suite once per mutant): fewer generated configs per property.
 const RUNS = { numRuns: process.env.STRYKER ? 10 : 100 };
@@ -79,6 +79,7 @@ function configOf(s: Shape): StackConfigInput {
         ...(ranked && role === "manager" && rank === ranked.bootstrap % s.managers ? { bootstrap: true } : {}),
         ...(ranked && gateway ? { priority: ranked.priorities[rank] } : {}),
         labels: s.labelOrder ? { rack: `r${next % 3}`, "a.b": "x" } : { "a.b": "x", rack: `r${next % 3}` },
+        ...(s.driver === "ssh" ? { hostKey: TEST_HOST_KEY } : {}),
     });
     const nodes = [
         ...Array.from({ length: s.managers }, (_, i) => node(`manager-${i + 1}`, "manager", zoneFor(), false, i)),

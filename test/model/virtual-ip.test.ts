@@ -2,7 +2,7 @@
 // (priority, else list order), rotated per group, and the failover timing the gateway drains for.
 import * as assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { BASE, diffPaths, type Draft, errorsOf, invalidConfigs, json, mutate, partial, planOf, showErrors, stackConfig, unset, useGroups, validConfigs, validOrThrow, withGroups } from "./fixtures";
+import { BASE, diffPaths, type Draft, errorsOf, invalidConfigs, json, mutate, partial, planOf, showErrors, stackConfig, unset, useGroups, validConfigs, validOrThrow, useSsh, withGroups } from "./fixtures";
 import type { Plan, PlanVirtualIp } from "../../model";
 import { renderKeepalivedConf, renderKeepalivedScripts, virtualIpArtifacts, virtualIpGroupsOf, virtualIpMembersOf } from "../../model/virtual-ip";
 
@@ -282,7 +282,7 @@ invalidConfigs(
         {
             name: "a VIP inside the address pool (ssh nodes)",
             change: (d) => {
-                d.driver = "ssh";
+                useSsh(d);
                 d.nodes.forEach((n, i) => (n.address = `10.208.7.${10 + i}`));
                 d.virtualIp.address = "10.208.7.100";
             },
@@ -362,7 +362,7 @@ validConfigs("virtual IP", [
     {
         name: "a VIP on the bridge gateway address when no node uses the docker driver",
         change: (d) => {
-            d.driver = "ssh";
+            useSsh(d);
             d.virtualIp.address = "172.28.40.1";
         },
     },

@@ -63,17 +63,16 @@ const INIT_ENV = {
 };
 
 describe("swarm-init", () => {
-    test("creates the swarm once and prints exactly one JSON line with the tokens; the tokens appear nowhere else", (t) => {
+    test("creates the swarm once and prints exactly one JSON line with the unlock key and no join token; the key appears nowhere else", (t) => {
         if (!needTools(t, "bash")) return;
         const n = fakeNode();
         const first = n.run("swarm-init", INIT_ENV);
         assert.deepEqual(oneJsonLine(first), {
             nodeId: "node0init",
             managerAddr: "10.0.10.11:2377",
-            workerToken: "SWMTKN-1-worker-secret",
-            managerToken: "SWMTKN-1-manager-secret",
             unlockKey: "SWMKEY-1-unlock-secret",
         });
+        assert.doesNotMatch(first.stdout, /SWMTKN/, "join tokens are read per join, not printed by init");
         assert.doesNotMatch(first.stderr, /SWMTKN|SWMKEY/);
         const init = n.calls().filter((c) => c.startsWith("swarm init"));
         assert.deepEqual(init, [
@@ -103,6 +102,55 @@ describe("swarm-init", () => {
         const locked = fakeNode({ state: "locked" }).run("swarm-init", INIT_ENV);
         assert.notEqual(locked.status, 0);
         assert.match(locked.stderr, /locked/);
+    });
+});
+
+describe("swarm-join-token and swarm-rotate-tokens", () => {
+    const READ_ENV = { ROLE: "worker", MEMBER_NAME: "gw-1", MEMBER_AT: "deploy@10.0.10.21:22" };
+
+    test("prints the current token of the role as one JSON line, and nothing secret elsewhere", (t) => {
+        if (!needTools(t, "bash")) return;
+        const n = fakeNode({ state: "active", control: "true" });
+        const worker = n.run("swarm-join-token", READ_ENV);
+        assert.deepEqual(oneJsonLine(worker), { token: "SWMTKN-1-worker-secret" });
+        assert.doesNotMatch(worker.stderr, /SWMTKN/);
+        assert.deepEqual(oneJsonLine(n.run("swarm-join-token", { ...READ_ENV, ROLE: "manager" })), { token: "SWMTKN-1-manager-secret" });
+    });
+
+    test("after a rotation the next read gets the new token; the rotation prints no token", (t) => {
+        if (!needTools(t, "bash")) return;
+        const n = fakeNode({ state: "active", control: "true" });
+        const rotated = n.run("swarm-rotate-tokens", { JOINED: "abc123\ndef456" });
+        assert.equal(rotated.status, 0, rotated.stderr);
+        assert.equal(rotated.stdout, "swarm-rotate-tokens: rotated\n");
+        assert.doesNotMatch(rotated.stdout + rotated.stderr, /SWMTKN/);
+        assert.match(rotated.stderr, /after joins of 2 node\(s\)/);
+        assert.deepEqual(n.calls().filter((c) => c.includes("--rotate")), ["swarm join-token --rotate -q worker", "swarm join-token --rotate -q manager"]);
+        assert.deepEqual(oneJsonLine(n.run("swarm-join-token", READ_ENV)), { token: "SWMTKN-1-worker-secret-r1" });
+        assert.deepEqual(oneJsonLine(n.run("swarm-join-token", { ...READ_ENV, ROLE: "manager" })), { token: "SWMTKN-1-manager-secret-r1" });
+    });
+
+    test("a node joins with the token read just before it, also after earlier rotations", (t) => {
+        if (!needTools(t, "bash")) return;
+        const manager = fakeNode({ state: "active", control: "true" });
+        manager.run("swarm-rotate-tokens", { JOINED: "abc123" });
+        const token = String(oneJsonLine(manager.run("swarm-join-token", READ_ENV)).token);
+        const joiner = fakeNode();
+        oneJsonLine(joiner.run("swarm-join", { JOIN_TOKEN: token, MANAGER_ADDR: "10.0.10.11:2377", ADVERTISE_ADDR: "10.0.10.21" }));
+        assert.equal(JSON.parse(joiner.get("join_body")).JoinToken, "SWMTKN-1-worker-secret-r1");
+    });
+
+    test("both refuse to run anywhere but on an active manager, and the read refuses an unknown role", (t) => {
+        if (!needTools(t, "bash")) return;
+        for (const [script, env] of [["swarm-join-token", READ_ENV], ["swarm-rotate-tokens", { JOINED: "abc123" }]] as const) {
+            const r = fakeNode({ state: "active", control: "false" }).run(script, env);
+            assert.notEqual(r.status, 0, script);
+            assert.equal(r.stdout, "");
+            assert.match(r.stderr, /not an active swarm manager/);
+        }
+        const r = fakeNode({ state: "active", control: "true" }).run("swarm-join-token", { ...READ_ENV, ROLE: "boss" });
+        assert.notEqual(r.status, 0);
+        assert.match(r.stderr, /ROLE must be manager or worker/);
     });
 });
 

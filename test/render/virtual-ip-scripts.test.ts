@@ -6,7 +6,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { renderKeepalivedConf, renderKeepalivedScripts } from "../../model/virtual-ip";
-import { renderNodeScript } from "../../model/scripts";
+import { nodeScriptBody, renderNodeScript } from "../../model/scripts";
 import { createNetns, deleteNetns, hasTool, needNetns, needTools, removeDir, run, stackPlan, tempDir, writeFile, virtualIpOf } from "./helpers";
 
 const TOOLS = ["keepalived", "curl", "bash"];
@@ -40,6 +40,9 @@ wait_for "curl -fsS -o /dev/null ${vrrp.healthCheck.url}"
 
 step start apply.sh
 observe master-after-start 'wait_for "state_is MASTER && has_vip"'
+stat -c %a /etc/keepalived/keepalived.conf >"$W/conf-mode"
+environs() { local p; for p in $(pgrep -x keepalived); do tr '\0' '\n' <"/proc/$p/environ"; echo "--- pid $p"; done; }
+environs >"$W/environ-after-start"
 cat /run/keepalived.pid >"$W/pid-before" 2>/dev/null
 step again apply.sh
 step bad apply-bad.sh
@@ -47,6 +50,10 @@ cp /etc/keepalived/keepalived.conf "$W/conf-after-bad"
 step changed apply-changed.sh
 cat /run/keepalived.pid >"$W/pid-after" 2>/dev/null
 observe alive-after-reload 'kill -0 "$(cat /run/keepalived.pid)"'
+
+step probe apply-probe.sh
+observe check-env-written 'wait_for "[ -s /run/keepalived/check.env ]"'
+cp /run/keepalived/check.env "$W/check-env" 2>/dev/null
 
 mkdir -p ${plan.gateway.stateDir} && touch ${plan.gateway.stateDir}/draining
 observe fault-when-draining 'wait_for "state_is FAULT && ! has_vip"'
@@ -57,6 +64,15 @@ step stop stop.sh
 observe vip-gone-after-stop '! has_vip'
 observe no-keepalived-after-stop '! pgrep -x keepalived >/dev/null'
 step stop-again stop.sh
+
+# A keepalived started the old way, with the apply script's variables in its environment, is restarted without them.
+KEEPALIVED_CONF="$(cat "$W/conf-original")" keepalived -D -p /run/keepalived.pid -f /etc/keepalived/keepalived.conf
+wait_for '[ -s /run/keepalived.pid ]'
+cat /run/keepalived.pid >"$W/pid-legacy"
+step legacy apply-probe.sh
+cat /run/keepalived.pid >"$W/pid-after-legacy"
+environs >"$W/environ-after-legacy"
+step stop-last stop.sh
 kill "$web"
 `;
 
@@ -81,7 +97,15 @@ describe("keepalived-apply and keepalived-stop on a (namespaced) node", () => {
         writeFile(path.join(w, "conf-original"), conf);
         writeFile(path.join(w, "apply.sh"), apply(conf));
         writeFile(path.join(w, "apply-bad.sh"), apply(conf.replace(`interface ${vrrp.interface}\n`, "interface swrmissing0\n")));
-        writeFile(path.join(w, "apply-changed.sh"), apply(conf.replace(`priority ${member.priority}\n`, `priority ${member.priority - 5}\n`)));
+        const changed = conf.replace(`priority ${member.priority}\n`, `priority ${member.priority - 5}\n`);
+        writeFile(path.join(w, "apply-changed.sh"), apply(changed));
+        // The same check, after writing the environment it runs with where the test can read it.
+        const probeCheck = scripts.check.replace(/^(#!.*\n)/, "$1env >/run/keepalived/check.env\n");
+        assert.notEqual(probeCheck, scripts.check);
+        writeFile(
+            path.join(w, "apply-probe.sh"),
+            renderNodeScript("keepalived-apply", { node: NODE, env: { KEEPALIVED_CONF: changed, CHECK_SCRIPT: probeCheck, NOTIFY_SCRIPT: scripts.notify, SCRIPT_USER: vrrp.scriptUser } }),
+        );
         writeFile(path.join(w, "stop.sh"), renderNodeScript("keepalived-stop", { node: NODE }));
         netns = createNetns([vrrp.interface]);
         run("ip", ["-n", netns, "addr", "add", `${member.address}/${vrrp.prefix}`, "dev", vrrp.interface]);
@@ -135,6 +159,41 @@ describe("keepalived-apply and keepalived-stop on a (namespaced) node", () => {
         if (!ready(t)) return;
         assert.equal(read("fault-when-draining.obs").trim(), "yes");
         assert.equal(read("master-after-drain.obs").trim(), "yes");
+    });
+
+    test("keepalived.conf (it holds the VRRP password) is installed mode 0600, written under umask 077", (t) => {
+        if (!ready(t)) return;
+        assert.equal(read("conf-mode").trim(), "600");
+        const body = nodeScriptBody("keepalived-apply");
+        const umask = body.search(/^umask 077$/m);
+        assert.ok(umask > 0, "umask 077 at the top level");
+        assert.ok(umask < body.search(/^stage_files$/m) && umask < body.search(/^stage=\$\(mktemp/m), "before anything is written");
+    });
+
+    test("keepalived and its check script run without the apply script's variables: no password in their environment", (t) => {
+        if (!ready(t)) return;
+        const probe = step("probe");
+        assert.equal(probe.rc, 0, probe.err);
+        assert.equal(read("check-env-written.obs").trim(), "yes", "the check script ran and wrote its environment");
+        for (const file of ["environ-after-start", "check-env"]) {
+            const env = read(file);
+            assert.ok(env.includes("PATH="), `${file} was read`);
+            for (const secret of ["t3st-pw", "KEEPALIVED_CONF", "CHECK_SCRIPT", "NOTIFY_SCRIPT", "SCRIPT_USER", "auth_pass"]) {
+                assert.ok(!env.includes(secret), `${file} holds ${secret}`);
+            }
+        }
+        assert.ok((read("environ-after-start").match(/^--- pid \d+$/gm) ?? []).length >= 2, "the parent and its VRRP child were both read");
+    });
+
+    test("a keepalived started with the variables in its environment (an older apply) is restarted without them", (t) => {
+        if (!ready(t)) return;
+        const s = step("legacy");
+        assert.equal(s.rc, 0, s.err);
+        assert.equal(s.out, "keepalived: restarted\n");
+        assert.notEqual(read("pid-after-legacy"), read("pid-legacy"));
+        assert.ok(!read("environ-after-legacy").includes("KEEPALIVED_CONF"));
+        assert.ok(!read("environ-after-legacy").includes("t3st-pw"));
+        assert.equal(step("stop-last").out, "keepalived: stopped\n");
     });
 
     test("keepalived-stop stops keepalived gracefully (the VIP is released) and is fine when it is not running", (t) => {

@@ -1,0 +1,207 @@
+// Pinned SSH host keys against a real sshd on loopback: the exact ssh command lines the program produces (the docker
+// provider's ssh:// connection, as docker's connection helper builds it, and an image load's script) connect when
+// the pinned key is the server's, and fail with a host key error before any remote command runs when it is not.
+// The remote side is a ForceCommand that records the command it was asked to run: a marker it never writes proves
+// nothing ran. Needs root (sshd) and OpenSSH's sshd, ssh, ssh-keygen and ssh-keyscan.
+import * as assert from "node:assert/strict";
+import { type ChildProcess, spawn } from "node:child_process";
+import * as fs from "node:fs";
+import * as net from "node:net";
+import * as path from "node:path";
+import { after, before, describe, test } from "node:test";
+import { type PlanNodeSsh, parseSshHostKey, SSH_IMAGE_LOAD_SCRIPT, sshImageLoadArgs } from "../../model/nodes";
+import { needTools, planOf, rawConfig, removeDir, run, RunResult, tempDir, writeFile } from "./helpers";
+
+const TOOLS = ["sshd", "ssh", "ssh-keygen", "ssh-keyscan", "bash"];
+const IMAGE = "registry.example.com/sklep/gateway:1a2b3c";
+
+/** A free loopback port (the kernel picks one; sshd binds it right after). */
+function freePort(): Promise<number> {
+    return new Promise((resolve, reject) => {
+        const server = net.createServer();
+        server.once("error", reject);
+        server.listen(0, "127.0.0.1", () => {
+            const port = (server.address() as net.AddressInfo).port;
+            server.close(() => resolve(port));
+        });
+    });
+}
+
+async function waitForPort(port: number, ms: number): Promise<void> {
+    const deadline = Date.now() + ms;
+    while (Date.now() < deadline) {
+        const open = await new Promise<boolean>((resolve) => {
+            const s = net.connect(port, "127.0.0.1", () => s.end(() => resolve(true)));
+            s.once("error", () => resolve(false));
+        });
+        if (open) return;
+        await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`sshd did not listen on 127.0.0.1:${port} within ${ms} ms`);
+}
+
+/** The prod stack with gw-1 reached at the test sshd, pinned to `hostKey`, with the test's client key in sshOpts. */
+function gatewaySsh(port: number, hostKey: string, clientKey: string): PlanNodeSsh {
+    const config = rawConfig("prod");
+    const drivers = config.drivers as { ssh: Record<string, unknown> };
+    drivers.ssh = { ...drivers.ssh, user: "root", sudo: false, sshOpts: ["-i", clientKey, "-o", "IdentitiesOnly=yes"] };
+    const gw1 = config.nodes.find((n) => n.name === "gw-1");
+    assert.ok(gw1);
+    gw1.ssh = { host: "127.0.0.1", port };
+    gw1.hostKey = hostKey;
+    const ssh = planOf(config).nodes.find((n) => n.name === "gw-1")?.ssh;
+    assert.ok(ssh);
+    return ssh;
+}
+
+/**
+ * The argv the docker provider runs for `ssh://user@host:port` with `sshOpts` (docker/cli cli/connhelper, which the
+ * provider calls with its ssh_opts): -l, -p, the options, a connect timeout, -T, then `--`, the host and the command.
+ */
+function dockerProviderArgv(ssh: PlanNodeSsh): string[] {
+    return ["-l", ssh.user, "-p", String(ssh.port), ...ssh.clientOptions, "-o ConnectTimeout=30", "-T", "--", ssh.host, "docker system dial-stdio"];
+}
+
+describe("pinned host keys against a real sshd", () => {
+    let work: string | undefined;
+    let sshd: ChildProcess | undefined;
+    let port = 0;
+    let rightKey = "";
+    let wrongKey = "";
+    const marker = () => path.join(work as string, "ran");
+    const ranCommand = () => (fs.existsSync(marker()) ? fs.readFileSync(marker(), "utf8") : undefined);
+    const clientKey = () => path.join(work as string, "client");
+
+    /** Runs ssh (or the image load) with nothing from the user's environment: no agent, a scratch HOME. */
+    const env = () => ({ PATH: `${path.join(work as string, "bin")}:${process.env.PATH}`, HOME: work as string });
+    const ssh = (argv: string[]): RunResult => run("ssh", argv, { env: env(), input: "", timeout: 30_000 });
+    const imageLoad = (target: PlanNodeSsh, image = IMAGE): RunResult =>
+        run("bash", ["-c", SSH_IMAGE_LOAD_SCRIPT], { env: { ...env(), IMAGE: image, SSH_ARGS: sshImageLoadArgs(target, false).join("\n") }, timeout: 30_000 });
+
+    before(async () => {
+        if (!TOOLS.every((tool) => run("bash", ["-c", `command -v ${tool}`]).status === 0) || process.getuid?.() !== 0) return;
+        work = tempDir("sshd");
+        fs.chmodSync(work, 0o755);
+        const w = work;
+        const keygen = (file: string) => {
+            const r = run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "", "-f", path.join(w, file)]);
+            assert.equal(r.status, 0, r.stderr);
+            return fs.readFileSync(path.join(w, `${file}.pub`), "utf8").trim();
+        };
+        rightKey = keygen("host");
+        wrongKey = keygen("impostor");
+        writeFile(path.join(w, "authorized_keys"), `${keygen("client")}\n`, 0o600);
+        // The "remote command": records what ssh asked to run and what came on stdin (an image load's bytes).
+        writeFile(path.join(w, "record.sh"), `#!/bin/sh\nprintf '%s' "$SSH_ORIGINAL_COMMAND" >${marker()}.tmp\ncat >${marker()}.stdin\nmv ${marker()}.tmp ${marker()}\n`, 0o755);
+        // The image the load sends: a stand-in for `docker save` on the machine running Pulumi.
+        writeFile(path.join(w, "bin", "docker"), '#!/bin/sh\n[ "$1" = save ] || exit 2\nprintf "image-bytes:%s" "$2"\n', 0o755);
+        port = await freePort();
+        writeFile(
+            path.join(w, "sshd_config"),
+            [
+                `ListenAddress 127.0.0.1:${port}`,
+                `HostKey ${path.join(w, "host")}`,
+                `AuthorizedKeysFile ${path.join(w, "authorized_keys")}`,
+                `PidFile ${path.join(w, "sshd.pid")}`,
+                `ForceCommand ${path.join(w, "record.sh")}`,
+                "StrictModes no",
+                "UsePAM no",
+                "PasswordAuthentication no",
+                "KbdInteractiveAuthentication no",
+                "PermitRootLogin prohibit-password",
+                "",
+            ].join("\n"),
+            0o600,
+        );
+        fs.mkdirSync("/run/sshd", { recursive: true, mode: 0o755 }); // sshd's privilege separation directory
+        const binary = run("bash", ["-c", "command -v sshd"]).stdout.trim();
+        const check = run(binary, ["-t", "-f", path.join(w, "sshd_config")]);
+        assert.equal(check.status, 0, `sshd -t: ${check.stderr}`);
+        sshd = spawn(binary, ["-D", "-e", "-f", path.join(w, "sshd_config")], { stdio: "ignore" });
+        await waitForPort(port, 10_000);
+    });
+    after(() => {
+        sshd?.kill("SIGTERM");
+        removeDir(work);
+    });
+    const ready = (t: Parameters<typeof needTools>[0]): boolean => {
+        if (!needTools(t, ...TOOLS)) return false;
+        if (process.getuid?.() !== 0) {
+            if (process.env.CI) assert.fail("the sshd test needs root (required when CI is set)");
+            t.skip("not root: cannot run sshd");
+            return false;
+        }
+        assert.ok(work !== undefined, "sshd was not set up");
+        return true;
+    };
+    const clean = () => ["", ".tmp", ".stdin"].forEach((s) => fs.rmSync(`${marker()}${s}`, { force: true }));
+
+    test("ssh-keyscan's `<type> <base64>` is exactly what nodes[].hostKey takes and what the program pins", (t) => {
+        if (!ready(t)) return;
+        const scan = run("ssh-keyscan", ["-t", "ed25519", "-p", String(port), "127.0.0.1"]);
+        assert.equal(scan.status, 0, scan.stderr);
+        const line = scan.stdout.split("\n").find((l) => l.startsWith(`[127.0.0.1]:${port} `));
+        assert.ok(line, scan.stdout);
+        const scanned = line.split(" ").slice(1).join(" ");
+        assert.deepEqual(parseSshHostKey(scanned), { key: rightKey });
+        assert.equal(gatewaySsh(port, scanned, clientKey()).hostKey, rightKey);
+    });
+
+    test("with the server's key pinned, the docker provider's ssh command line connects and runs its command", (t) => {
+        if (!ready(t)) return;
+        clean();
+        const r = ssh(dockerProviderArgv(gatewaySsh(port, rightKey, clientKey())));
+        assert.equal(r.status, 0, r.stderr);
+        assert.equal(ranCommand(), "docker system dial-stdio");
+    });
+
+    test("with the server's key pinned, an image load streams the image into `docker load` on the node", (t) => {
+        if (!ready(t)) return;
+        clean();
+        const r = imageLoad(gatewaySsh(port, rightKey, clientKey()));
+        assert.equal(r.status, 0, r.stderr);
+        assert.equal(ranCommand(), "docker load");
+        assert.equal(fs.readFileSync(`${marker()}.stdin`, "utf8"), `image-bytes:${IMAGE}`);
+    });
+
+    test("with another key pinned, the docker provider's connection fails on the host key and runs nothing", (t) => {
+        if (!ready(t)) return;
+        clean();
+        const r = ssh(dockerProviderArgv(gatewaySsh(port, wrongKey, clientKey())));
+        assert.equal(r.status, 255);
+        assert.match(r.stderr, /REMOTE HOST IDENTIFICATION HAS CHANGED/);
+        assert.match(r.stderr, /Host key verification failed/);
+        assert.equal(ranCommand(), undefined, "no remote command ran");
+        assert.ok(!fs.existsSync(`${marker()}.stdin`));
+    });
+
+    test("with another key pinned, an image load fails on the host key and sends nothing", (t) => {
+        if (!ready(t)) return;
+        clean();
+        const r = imageLoad(gatewaySsh(port, wrongKey, clientKey()));
+        assert.notEqual(r.status, 0);
+        assert.match(r.stderr, /Host key verification failed/);
+        assert.equal(ranCommand(), undefined, "no remote command ran");
+    });
+
+    test("options added after the pinned ones cannot relax them (ssh keeps the first value), even past validation", (t) => {
+        if (!ready(t)) return;
+        clean();
+        const target = gatewaySsh(port, wrongKey, clientKey());
+        const relaxed = { ...target, clientOptions: [...target.clientOptions, "-o", "StrictHostKeyChecking=no", "-o", `UserKnownHostsFile=${path.join(work as string, "known_hosts")}`] };
+        const r = ssh(dockerProviderArgv(relaxed));
+        assert.equal(r.status, 255);
+        assert.match(r.stderr, /Host key verification failed/);
+        assert.equal(ranCommand(), undefined);
+    });
+
+    test("an image reference is data to the load script, never shell", (t) => {
+        if (!ready(t)) return;
+        clean();
+        const pwned = path.join(work as string, "pwned");
+        const r = imageLoad(gatewaySsh(port, rightKey, clientKey()), `x$(touch ${pwned})\`touch ${pwned}\``);
+        assert.equal(r.status, 0, r.stderr);
+        assert.ok(!fs.existsSync(pwned));
+        assert.equal(fs.readFileSync(`${marker()}.stdin`, "utf8"), `image-bytes:x$(touch ${pwned})\`touch ${pwned}\``);
+    });
+});
