@@ -331,7 +331,7 @@ invalidConfigs(
                 useSsh(d);
                 unset(d.nodes[3], "hostKey");
             },
-            path: "nodes[3].hostKey",
+            path: "nodes[gw-1].hostKey",
             words: ['node "gw-1" uses driver ssh and needs its pinned host key', "ssh-keyscan -t ed25519 172.28.40.21", "verified out of band"],
         },
         {
@@ -341,13 +341,13 @@ invalidConfigs(
                 unset(d.nodes[5], "hostKey");
                 d.nodes[5].ssh = partial({ host: "worker-1.lan" });
             },
-            path: "nodes[5].hostKey",
+            path: "nodes[worker-1].hostKey",
             words: ["ssh-keyscan -t ed25519 worker-1.lan"],
         },
         {
             name: "a host key on a docker node",
             change: (d) => (d.nodes[5].hostKey = KEYS.ed25519),
-            path: "nodes[5].hostKey",
+            path: "nodes[worker-1].hostKey",
             words: ['only for driver "ssh"'],
         },
         {
@@ -356,7 +356,7 @@ invalidConfigs(
                 useSsh(d);
                 d.nodes[3].hostKey = `172.28.40.21 ${KEYS.ed25519}`;
             },
-            path: "nodes[3].hostKey",
+            path: "nodes[gw-1].hostKey",
             words: ["one line `<type> <base64>`", "without the host name or a comment"],
         },
         {
@@ -365,7 +365,7 @@ invalidConfigs(
                 useSsh(d);
                 d.nodes[3].hostKey = `${KEYS.ed25519} root@gw-1`;
             },
-            path: "nodes[3].hostKey",
+            path: "nodes[gw-1].hostKey",
             words: ["one line `<type> <base64>`"],
         },
         {
@@ -374,7 +374,7 @@ invalidConfigs(
                 useSsh(d);
                 d.nodes[3].hostKey = `${KEYS.ed25519}\n* ${KEYS.rsa}`;
             },
-            path: "nodes[3].hostKey",
+            path: "nodes[gw-1].hostKey",
             words: ["one line"],
         },
         {
@@ -383,7 +383,7 @@ invalidConfigs(
                 useSsh(d);
                 d.nodes[3].hostKey = `ssh-dss ${ED25519_BODY}`;
             },
-            path: "nodes[3].hostKey",
+            path: "nodes[gw-1].hostKey",
             words: ['unknown key type "ssh-dss"', "ssh-ed25519, ecdsa-sha2-nistp256"],
         },
         {
@@ -392,7 +392,7 @@ invalidConfigs(
                 useSsh(d);
                 d.nodes[3].hostKey = "ssh-ed25519 AAAA$(id)";
             },
-            path: "nodes[3].hostKey",
+            path: "nodes[gw-1].hostKey",
             words: ["is not base64"],
         },
         {
@@ -401,7 +401,7 @@ invalidConfigs(
                 useSsh(d);
                 d.nodes[3].hostKey = `ssh-rsa ${ED25519_BODY}`;
             },
-            path: "nodes[3].hostKey",
+            path: "nodes[gw-1].hostKey",
             words: ['declared as ssh-rsa, but the key inside is "ssh-ed25519"'],
         },
         {
@@ -410,7 +410,7 @@ invalidConfigs(
                 useSsh(d);
                 d.nodes[3].hostKey = `ssh-ed25519 ${Buffer.from(ED25519_BODY, "base64").subarray(0, 40).toString("base64")}`;
             },
-            path: "nodes[3].hostKey",
+            path: "nodes[gw-1].hostKey",
             words: ["is not an SSH public key"],
         },
         {
@@ -419,7 +419,7 @@ invalidConfigs(
                 useSsh(d);
                 d.nodes[3].ssh = partial({ host: "-oProxyCommand=touch" });
             },
-            path: "nodes[3].ssh.host",
+            path: "nodes[gw-1].ssh.host",
             words: ["a host name or IPv4 address"],
         },
         {
@@ -428,7 +428,7 @@ invalidConfigs(
                 useSsh(d);
                 d.nodes[3].ssh = partial({ host: "gw-1;touch /tmp/pwned" });
             },
-            path: "nodes[3].ssh.host",
+            path: "nodes[gw-1].ssh.host",
             words: ["a host name or IPv4 address"],
         },
         {
@@ -641,7 +641,7 @@ describe("pinned SSH host keys", () => {
 
     test("every error names the node's key path, and one error per node", () => {
         const errors = errorsOf(mutate(BASE, (d) => (d.driver = "ssh")));
-        assert.deepEqual(errors.map((e) => e.path), BASE.nodes.map((_, i) => `nodes[${i}].hostKey`));
+        assert.deepEqual(errors.map((e) => e.path), BASE.nodes.map((n) => `nodes[${n.name}].hostKey`));
     });
 
     test("the local ssh trusts only the pinned key, and those options come before drivers.ssh.sshOpts (ssh keeps the first value)", () => {
