@@ -3,7 +3,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import type { PlanNode, PlanSwarm } from "../model";
-import type { NodeRunner, ScriptRun } from "./nodes";
+import type { EngineClientTls, NodeRunner, ScriptRun } from "./nodes";
 
 /** The swarm slice of the plan and the nodes it is made of. */
 export interface SwarmArgs {
@@ -17,6 +17,8 @@ export interface SwarmArgs {
     readonly managerHost: string;
     /** ssh arguments for the docker provider's ssh:// connection. */
     readonly sshOpts?: readonly string[];
+    /** Client TLS material for a tcp:// managerHost (an engine with --tlsverify); a secret. */
+    readonly managerTls?: pulumi.Output<EngineClientTls>;
 }
 
 /** The swarm's join tokens and unlock key (a secret). */
@@ -118,6 +120,13 @@ export class Swarm extends pulumi.ComponentResource {
             // Unknown until init has run, so a first preview never dials a manager that does not exist yet.
             host: pulumi.unsecret(initOut.apply(() => args.managerHost)),
             ...(args.sshOpts?.length ? { sshOpts: [...args.sshOpts] } : {}),
+            ...(args.managerTls
+                ? {
+                      caMaterial: args.managerTls.apply((t) => t.ca),
+                      certMaterial: args.managerTls.apply((t) => t.cert),
+                      keyMaterial: pulumi.secret(args.managerTls.apply((t) => t.key)),
+                  }
+                : {}),
         }, { parent: this });
 
         this.registerOutputs({ joinTokens: this.joinTokens, nodeIds: this.nodeIds, managerHost: args.managerHost });

@@ -6,6 +6,7 @@
 //     → plan:     each concept's slice, computed once (derived timings and paths included)
 //     → render:   each concept's artifacts from its templates under templates/<concept>/
 import { dnsArtifacts, planDns, type PlanDns } from "./dns";
+import { checkFirewall, firewallArtifacts, planFirewall, type PlanFirewall } from "./firewall";
 import { checkGateway, gatewayArtifacts, planGateway, planTls, type PlanGateway } from "./gateway";
 import { checkNetworks, planNetworks, type PlanNetworks } from "./networks";
 import { checkNodes, planNodes, type PlanDriver, type PlanNode } from "./nodes";
@@ -20,7 +21,7 @@ import { checkVirtualIp, planVirtualIp, type PlanVirtualIp, virtualIpArtifacts }
 export type ValidationResult = { ok: true; config: StackConfig } | { ok: false; errors: ConfigError[] };
 
 /** Every cross-key rule, concept by concept. */
-const RULES: readonly ((c: StackConfig, report: Report) => void)[] = [checkNodes, checkSwarm, checkNetworks, checkVirtualIp, checkApps, checkGateway];
+const RULES: readonly ((c: StackConfig, report: Report) => void)[] = [checkNodes, checkSwarm, checkNetworks, checkVirtualIp, checkApps, checkGateway, checkFirewall];
 
 /** Validates shape first (all shape errors), then every concept's cross-key rules (all of them). */
 export function validateConfig(raw: unknown): ValidationResult {
@@ -56,6 +57,8 @@ export interface Plan {
     /** Sorted by hostname. */
     readonly routes: readonly PlanRoute[];
     readonly dns: PlanDns;
+    /** Every node's firewall rules. */
+    readonly firewall: PlanFirewall;
 }
 
 /** Plans a validated config. Same input, byte-identical output (no clocks, no randomness, sorted lists and maps). */
@@ -65,16 +68,18 @@ export function planStack(c: StackConfig): Plan {
     const tls = planTls(c);
     const releases = planReleases(c);
     const routes = planRoutes(c, releases, tls);
+    const swarm = planSwarm(c, nodes);
     return {
         nodes,
         driver,
-        swarm: planSwarm(c, nodes),
+        swarm,
         networks: planNetworks(c),
         ...(virtualIp ? { virtualIp } : {}),
         gateway: planGateway(c, nodes, tls, virtualIp),
         releases,
         routes,
         dns: planDns(c, nodes, routes, virtualIp),
+        firewall: planFirewall(c, nodes, swarm, driver, virtualIp),
     };
 }
 
@@ -92,6 +97,7 @@ export function renderAll(plan: Plan): Artifact[] {
     const artifacts: Artifact[] = [
         { path: "plan.json", content: `${JSON.stringify(plan, null, 2)}\n`, mode: 0o644 },
         ...dnsArtifacts(plan.dns),
+        ...firewallArtifacts(plan.firewall),
         ...gatewayArtifacts(plan.gateway, plan.routes),
         ...virtualIpArtifacts(plan.virtualIp),
         ...scriptArtifacts(),
@@ -104,9 +110,10 @@ export type { StackConfig, StackConfigInput } from "./schema";
 export type { ConfigError } from "./validation";
 export { ConfigValidationError, formatErrors } from "./validation";
 export type { PlanDns, PlanDnsRecord } from "./dns";
+export type { PlanFirewall, PlanFirewallNode, PlanFirewallRule } from "./firewall";
 export type { PlanGateway, PlanTlsCertificate } from "./gateway";
 export type { PlanIngress, PlanNetwork, PlanNetworks } from "./networks";
-export type { PlanDriver, PlanNode } from "./nodes";
+export type { PlanDriver, PlanEngineApi, PlanNode } from "./nodes";
 export type { PlanRelease, PlanRoute, PlanUpdatePolicy } from "./releases";
 export type { PlanSwarm } from "./swarm";
 export type { PlanVirtualIp, PlanVirtualIpGroup, PlanVirtualIpMember } from "./virtual-ip";

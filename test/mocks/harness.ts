@@ -57,7 +57,7 @@ export function stackConfig(stack: string): Record<string, unknown> {
 }
 
 /**
- * What the fake nodes print: swarm-init and swarm-join are the only scripts whose stdout the program parses. A node
+ * What the fake nodes print: swarm-init, swarm-join and engine-tls are the only scripts whose stdout the program parses. A node
  * id names the machine the command runs on (its container or ssh host), as a real swarm node id would.
  */
 function commandStdout(inputs: Record<string, unknown>): string {
@@ -68,6 +68,10 @@ function commandStdout(inputs: Record<string, unknown>): string {
         return JSON.stringify({ nodeId: `id-${machine}`, managerAddr: "x:2377", workerToken: "SWMTKN-worker", managerToken: "SWMTKN-manager", unlockKey: "" });
     }
     if (stdin.includes("swarm-join")) return JSON.stringify({ nodeId: `id-${machine}` });
+    if (stdin.includes('node script "engine-tls"')) {
+        const pem = (what: string) => Buffer.from(`-----BEGIN FAKE ${what}-----\n`).toString("base64");
+        return JSON.stringify({ ca: pem("CA"), serverCert: pem("SERVER CERT"), serverKey: pem("SERVER KEY"), clientCert: pem("CLIENT CERT"), clientKey: pem("CLIENT KEY") });
+    }
     return "ok";
 }
 

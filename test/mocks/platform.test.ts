@@ -56,10 +56,59 @@ describe("dev stack (docker driver)", () => {
         assert.equal(gw1.networksAdvanced[0].ipv4Address, "172.28.40.12");
     });
 
-    it("publishes only the first manager's engine API, and only on loopback", () => {
+    it("publishes only the bootstrap manager's engine API (TLS port 2376), and only on loopback", () => {
         const published = ofType(dev, "docker:index/container:Container").filter((c) => (c.inputs.ports as unknown[] | undefined)?.length);
         assert.deepEqual(published.map((c) => c.name), ["platform-nodes-manager-1"]);
-        assert.deepEqual(published[0].inputs.ports, [{ internal: 2375, external: 23750, ip: "127.0.0.1" }]);
+        assert.deepEqual(published[0].inputs.ports, [{ internal: 2376, external: 23750, ip: "127.0.0.1" }]);
+    });
+
+    it("uploads the engine API's server certificate and key (0600) into the bootstrap manager only, before it starts", () => {
+        const uploads = (name: string) => byName(dev, name).inputs.uploads as { file: string; content: string; permissions: string }[] | undefined;
+        assert.deepEqual(uploads("platform-nodes-manager-1")?.map((u) => `${u.file} ${u.permissions}`), [
+            "/etc/swarm-platform/engine-tls/ca.pem 0644",
+            "/etc/swarm-platform/engine-tls/server-cert.pem 0644",
+            "/etc/swarm-platform/engine-tls/server-key.pem 0600",
+        ]);
+        assert.match(uploads("platform-nodes-manager-1")![2].content, /FAKE SERVER KEY/, "the server key engine-tls made");
+        for (const n of ["gw-1", "gw-2", "worker-1"]) assert.equal(uploads(`platform-nodes-${n}`), undefined, `${n} has no TCP API`);
+        assert.ok(dev.declared.get("platform-nodes-manager-1")!.secretInputs.includes("uploads"), "the key travels as a secret");
+    });
+
+    it("gives the swarm provider the engine API's client certificate, key and CA as secrets; the generator's output is never logged", () => {
+        const provider = ofType(dev, "pulumi:providers:docker").find((p) => p.name === "platform-swarm-manager")!;
+        assert.equal(provider.inputs.host, "tcp://127.0.0.1:23750");
+        assert.match(String(provider.inputs.caMaterial), /FAKE CA/);
+        assert.match(String(provider.inputs.certMaterial), /FAKE CLIENT CERT/);
+        assert.match(String(provider.inputs.keyMaterial), /FAKE CLIENT KEY/);
+        assert.ok(dev.declared.get("platform-swarm-manager")!.secretInputs.includes("keyMaterial"));
+        const tls = byName(dev, "platform-nodes-engine-tls");
+        assert.equal(tls.inputs.logging, "none");
+        assert.equal(tls.inputs.create, "bash -s", "names and days travel on stdin, nothing on the command line");
+        assert.deepEqual(envOf(tls), { NODE_NAME: "manager-1", GENERATION: "1", SERVER_NAMES: "127.0.0.1 172.28.40.11 manager-1", VALIDITY_DAYS: "365" });
+        assert.equal(dev.outputs.dockerCli, "docker exec swarm-platform-dev-manager-1 docker node ls");
+    });
+
+    it("applies a firewall on every node before anything else runs there", () => {
+        const fw = ofType(dev, COMMAND).filter((c) => c.name.startsWith("platform-firewall-")).map((c) => c.name).sort();
+        assert.deepEqual(fw, ["platform-firewall-gw-1", "platform-firewall-gw-2", "platform-firewall-manager-1", "platform-firewall-worker-1"]);
+        const rules = (node: string) => envOf(byName(dev, `platform-firewall-${node}`)).RULES;
+        assert.match(rules("manager-1"), /^-A SWARM-PLATFORM-INPUT -p tcp -s 172\.28\.40\.12\/32 --dport 2377 -j ACCEPT$/m);
+        assert.match(rules("manager-1"), /^-A SWARM-PLATFORM-INPUT -p tcp -s 172\.28\.40\.1\/32 --dport 2376 -j ACCEPT$/m, "the API from the host's published port only");
+        assert.doesNotMatch(rules("gw-1"), /--dport 2377|--dport 2376/, "no manager or API port on a worker");
+        assert.match(rules("gw-1"), /^-A SWARM-PLATFORM-INPUT -p 112 -s 172\.28\.40\.13\/32 -j ACCEPT$/m);
+        assert.doesNotMatch(rules("worker-1"), /-p 112|--dport 80 /, "no VRRP or gateway port off the gateway nodes");
+        const deps = (name: string) => dev.declared.get(name)?.dependsOn ?? assert.fail(`${name} not declared`);
+        for (const [step, node] of [["platform-swarm-init", "manager-1"], ["platform-swarm-join-gw-1", "gw-1"], ["platform-virtualIp-keepalived-gw-2", "gw-2"], ["platform-gateway-routes-gw-1", "gw-1"], ["platform-shop-1-9-image-load-gw-1", "gw-1"]]) {
+            assert.ok(deps(step).includes(`platform-firewall-${node}`), `${step} waits for ${node}'s firewall (has ${deps(step).join(", ")})`);
+        }
+    });
+
+    it("runs the node containers, when not privileged, with Docker's default capabilities plus SYS_ADMIN and NET_ADMIN only", async () => {
+        const r = await runProgram({ stack: "dev", config: mutateDev((c) => (c.drivers = { docker: { ...c.drivers?.docker, privileged: false } })) });
+        for (const c of ofType(r, "docker:index/container:Container")) {
+            assert.equal(c.inputs.privileged, false);
+            assert.deepEqual(c.inputs.capabilities, { adds: ["SYS_ADMIN", "NET_ADMIN"], drops: [] }, c.name);
+        }
     });
 
     it("declares overlays per zone and for the gateway on the swarm provider", () => {

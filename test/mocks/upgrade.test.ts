@@ -118,9 +118,16 @@ for (const stack of ["dev", "prod"] as const) {
             assert.deepEqual(Object.keys(before).filter((u) => !found.includes(u)), [], "old resources no new resource claims");
         });
 
-        it("the only new resources are the DNS component and the local engine's provider, which adopts the default provider", () => {
+        it("the only new resources are the DNS component, the local engine's provider (adopting the default provider), the node firewall and the engine API's certificates", () => {
             const fresh = resolved.filter((r) => !r.oldUrn).map((r) => r.resource);
-            assert.deepEqual(fresh.map((d) => d.name).sort(), ["local-engine", "platform-dns"]);
+            const nodes = (stackConfig(stack).nodes as { name: string }[]).map((n) => n.name);
+            assert.deepEqual(fresh.map((d) => d.name).sort(), [
+                "local-engine",
+                "platform-dns",
+                "platform-firewall",
+                ...nodes.map((n) => `platform-firewall-${n}`),
+                ...(stack === "dev" ? ["platform-nodes-engine-tls"] : []),
+            ].sort());
             assert.deepEqual(fresh.find((d) => d.name === "local-engine")?.aliases, [defaultProvider]);
             assert.equal(fresh.find((d) => d.name === "platform-dns")?.type, "swarm:dns:Dns", "a component: no state, nothing to create");
         });
@@ -141,18 +148,29 @@ for (const stack of ["dev", "prod"] as const) {
             }
             // The gateway image is new (its entrypoint now exits with the engine's own status after a drain): loading a
             // new image is a new load command on each gateway node (no delete action: nothing is removed).
-            assert.deepEqual(replaced.sort(), ["platform-gateway-image-load-gw-1 (triggers)", "platform-gateway-image-load-gw-2 (triggers)"]);
+            // dev: the bootstrap manager's container is replaced once to close its plain-TCP engine API (TLS port 2376,
+            // its certificates uploaded before start); its /var/lib/docker volume keeps the swarm, and the scripts with
+            // its id in their triggers run again on the new container.
+            assert.deepEqual(replaced.sort(), [
+                "platform-gateway-image-load-gw-1 (triggers)",
+                "platform-gateway-image-load-gw-2 (triggers)",
+                ...(stack === "dev" ? ["platform-nodes-manager-1 (ports, uploads)"] : []),
+            ].sort());
             // gateway-routes-apply now receives the engine's main config path and reload signal from the plan (it re-runs,
             // finds the routes file unchanged and reloads nothing); dev's node image is built from templates/nodes/ (its
             // new folder: a rebuild of the same files, same tag, so no container changes).
             // The new gateway image is built under its new content tag and the service rolls to it (stop-first, one
             // node at a time, the VIP moving away first).
+            // keepalived.conf gains check_unicast_src (VRRP only from the listed peers): reloaded in place.
             const expected = [
+                "platform-virtualIp-keepalived-gw-1 (stdin)",
+                "platform-virtualIp-keepalived-gw-2 (stdin)",
                 "platform-gateway-routes-gw-1 (stdin)",
                 "platform-gateway-routes-gw-2 (stdin)",
                 "platform-gateway-image-build (imageName)",
                 "platform-gateway-service (taskSpec)",
-                ...(stack === "dev" ? ["platform-nodes-image (build)"] : []),
+                // the swarm provider now dials the manager's TLS API with the client certificate
+                ...(stack === "dev" ? ["platform-nodes-image (build)", "platform-swarm-manager (caMaterial, certMaterial, keyMaterial)"] : []),
             ];
             assert.deepEqual(updated.sort(), expected.sort());
         });
