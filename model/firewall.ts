@@ -69,7 +69,8 @@ export interface PlanFirewallNode {
 export interface PlanFirewall {
     readonly enabled: boolean;
     readonly chain: string;
-    readonly paths: typeof FIREWALL_PATHS;
+    /** Where the rules, the helper and the systemd unit go on a node. */
+    readonly paths: { readonly rules: string; readonly apply: string; readonly unit: string };
     /** Sorted by node name. */
     readonly nodes: readonly PlanFirewallNode[];
 }
@@ -164,7 +165,7 @@ export function renderFirewallUnit(firewall: PlanFirewall): string {
 export function firewallArtifacts(firewall: PlanFirewall): Artifact[] {
     if (!firewall.enabled) return [];
     return [
-        ...firewall.nodes.map((n) => ({ path: `nodes/${n.node}/firewall.rules`, content: renderFirewallRules(firewall, n.node), mode: 0o644 })),
+        ...firewall.nodes.map((n) => ({ path: `firewall/${n.node}.rules`, content: renderFirewallRules(firewall, n.node), mode: 0o644 })),
         { path: "firewall/swarm-platform-firewall", content: renderFirewallApply(firewall), mode: 0o755 },
         { path: "firewall/swarm-platform-firewall.service", content: renderFirewallUnit(firewall), mode: 0o644 },
     ];

@@ -92,6 +92,7 @@ export function labConfig(o: LabOverrides = {}): Record<string, unknown> {
         port: 8000,
         replicas: a.replicas ?? 2,
         endpointMode: "dnsrr",
+        readOnlyRootFilesystem: true,
         load: true,
         // The image has no curl (the app's default check). A bare TCP connect: every task runs it every 5 s, and on
         // this 2-CPU machine heavier checks (python + http.client every 2 s) starved the tasks into being killed.

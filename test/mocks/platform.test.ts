@@ -103,6 +103,38 @@ describe("dev stack (docker driver)", () => {
         }
     });
 
+    it("gives the gateway limits, a read-only root with tmpfs for the engine, and only the capabilities its master needs", () => {
+        const gw = services(dev).get("gateway")! as unknown as {
+            taskSpec: { resources: unknown; containerSpec: { readOnly: boolean; capDrops: string[]; capAdds: string[]; mounts: { type: string; target: string }[] } };
+        };
+        assert.deepEqual(gw.taskSpec.resources, { limits: { nanoCpus: 1e9, memoryBytes: 256 * 1024 ** 2 } });
+        assert.equal(gw.taskSpec.containerSpec.readOnly, true);
+        assert.deepEqual(gw.taskSpec.containerSpec.mounts.filter((m) => m.type === "tmpfs").map((m) => m.target), ["/run", "/tmp", "/var/cache/nginx", "/var/lib/nginx"]);
+        assert.deepEqual(gw.taskSpec.containerSpec.capDrops, ["ALL"]);
+        assert.deepEqual(gw.taskSpec.containerSpec.capAdds, ["CHOWN", "KILL", "NET_BIND_SERVICE", "SETGID", "SETUID"]);
+    });
+
+    it("gives every release the app's limits and read-only root filesystem setting", async () => {
+        const shop = services(dev).get("shop-1-9")! as unknown as { taskSpec: { resources: unknown; containerSpec: { readOnly: boolean } } };
+        assert.deepEqual(shop.taskSpec.resources, { limits: { nanoCpus: 1e9, memoryBytes: 512 * 1024 ** 2 } }, "the defaults");
+        assert.equal(shop.taskSpec.containerSpec.readOnly, true, "Pulumi.dev.yaml runs the demo app read-only");
+        const r = await runProgram({
+            stack: "dev",
+            config: mutateDev((c) => {
+                c.apps[0].resources = { cpus: 0.25, memory: "64m" };
+                c.apps[0].readOnlyRootFilesystem = false;
+                c.gateway = { ...c.gateway, engine: "haproxy", resources: { cpus: 2, memory: "1g" }, readOnlyRootFilesystem: false };
+            }),
+        });
+        const changed = services(r).get("shop-2-0")! as unknown as { taskSpec: { resources: unknown; containerSpec: { readOnly: boolean } } };
+        assert.deepEqual(changed.taskSpec.resources, { limits: { nanoCpus: 2.5e8, memoryBytes: 64 * 1024 ** 2 } });
+        assert.equal(changed.taskSpec.containerSpec.readOnly, false);
+        const gw = services(r).get("gateway")! as unknown as { taskSpec: { resources: unknown; containerSpec: { readOnly: boolean; mounts: { type: string }[] } } };
+        assert.deepEqual(gw.taskSpec.resources, { limits: { nanoCpus: 2e9, memoryBytes: 1024 ** 3 } });
+        assert.equal(gw.taskSpec.containerSpec.readOnly, false);
+        assert.deepEqual(gw.taskSpec.containerSpec.mounts.filter((m) => m.type === "tmpfs"), [], "no tmpfs with a writable root");
+    });
+
     it("runs the node containers, when not privileged, with Docker's default capabilities plus SYS_ADMIN and NET_ADMIN only", async () => {
         const r = await runProgram({ stack: "dev", config: mutateDev((c) => (c.drivers = { docker: { ...c.drivers?.docker, privileged: false } })) });
         for (const c of ofType(r, "docker:index/container:Container")) {
@@ -264,6 +296,17 @@ describe("prod stack (ssh driver)", () => {
         const gw = services(prod).get("gateway")!;
         assert.deepEqual(gw.endpointSpec.ports!.map((p) => `${p.publishedPort}/${p.publishMode}`), ["80/host", "443/host"]);
         assert.match(String(prod.outputs.managerHost), /^ssh:\/\/deploy@10\.0\.10\.11:22$/);
+        const secretFiles = (gw.taskSpec.containerSpec as { secrets?: { fileName: string; fileMode: number }[] }).secrets ?? [];
+        assert.deepEqual(secretFiles.map((f) => `${f.fileName.split(".").pop()} ${f.fileMode.toString(8)}`).sort(), ["crt 444", "key 400"], "the key readable by root only");
+    });
+
+    it("applies the node firewall on ssh hosts too, with the SSH port open to firewall.sshSources", () => {
+        const fw = ofType(prod, REMOTE).filter((c) => c.name.startsWith("platform-firewall-"));
+        assert.equal(fw.length, 8, "one per node");
+        const env = envOf(fw.find((c) => c.name === "platform-firewall-manager-1")!);
+        assert.match(env.RULES, /^-A SWARM-PLATFORM-INPUT -p tcp --dport 22 -j ACCEPT$/m);
+        assert.doesNotMatch(env.RULES, /--dport 2376/, "no TCP engine API with the ssh driver");
+        assert.match(env.UNIT, /ExecStart=\/usr\/local\/sbin\/swarm-platform-firewall apply/);
     });
 
     it("refuses to start without the SSH key, naming the key path, before any resource", async () => {

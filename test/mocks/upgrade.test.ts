@@ -161,8 +161,12 @@ for (const stack of ["dev", "prod"] as const) {
             // new folder: a rebuild of the same files, same tag, so no container changes).
             // The new gateway image is built under its new content tag and the service rolls to it (stop-first, one
             // node at a time, the VIP moving away first).
-            // keepalived.conf gains check_unicast_src (VRRP only from the listed peers): reloaded in place.
+            // keepalived.conf gains check_unicast_src (VRRP only from the listed peers): reloaded in place. Every
+            // release gains resource limits (and, on dev, a read-only root): a rolling start-first update.
             const expected = [
+                "platform-shop-1-9-service (taskSpec)",
+                "platform-shop-2-0-service (taskSpec)",
+                "platform-stock-1-0-service (taskSpec)",
                 "platform-virtualIp-keepalived-gw-1 (stdin)",
                 "platform-virtualIp-keepalived-gw-2 (stdin)",
                 "platform-gateway-routes-gw-1 (stdin)",

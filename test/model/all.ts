@@ -9,6 +9,7 @@ import "./virtual-ip.test";
 import "./gateway.test";
 import "./releases.test";
 import "./dns.test";
+import "./firewall.test";
 import "./promote.test";
 import "./config.test";
 import "./properties.test";

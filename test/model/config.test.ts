@@ -371,7 +371,7 @@ describe("parseStackFile", () => {
         const file = parseStackFile(FILE);
         assert.deepEqual(file.errors.map((e) => e.path), ["node"]);
         assert.match(file.errors[0].message, /unknown config key "swarm-platform:node"/);
-        assert.match(file.errors[0].message, /\(keys: localEngine, driver, drivers, nodes, swarm, networks, virtualIp, gateway, apps, dns; secrets are set with --secret\)$/);
+        assert.match(file.errors[0].message, /\(keys: localEngine, driver, drivers, nodes, swarm, networks, virtualIp, gateway, apps, dns, firewall; secrets are set with --secret\)$/);
     });
 
     test("secure: keys are collected as secretKeys, not config", () => {
@@ -567,7 +567,7 @@ describe("render", () => {
         assert.deepEqual(paths, [...paths].sort());
         assert.equal(new Set(paths).size, paths.length);
         assert.deepEqual(artifacts.find((a) => a.path === "plan.json"), { path: "plan.json", content: `${JSON.stringify(plan, null, 2)}\n`, mode: 0o644 });
-        for (const p of ["dns/records.json", "dns/zone.db", "gateway/Dockerfile", "gateway/nginx.conf", "gateway/routes.conf", "keepalived/check_gateway.sh", "nodes/gw-1/keepalived.conf", "nodes/gw-2/keepalived.conf", "scripts/swarm-init.sh", "scripts/keepalived-lib.sh"]) {
+        for (const p of ["dns/records.json", "dns/zone.db", "gateway/Dockerfile", "gateway/nginx.conf", "gateway/routes.conf", "keepalived/check_gateway.sh", "nodes/gw-1/keepalived.conf", "nodes/gw-2/keepalived.conf", "scripts/swarm-init.sh", "scripts/keepalived-lib.sh", "firewall/gw-1.rules", "firewall/swarm-platform-firewall"]) {
             assert.ok(paths.includes(p), `renders ${p}`);
         }
         assert.equal(artifacts.find((a) => a.path === "scripts/swarm-init.sh")?.mode, 0o755);
