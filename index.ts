@@ -31,7 +31,7 @@ export const virtualIp = plan.virtualIp?.groups[0]?.address;
 export const virtualIps = plan.virtualIp?.groups.map((g) => g.address) ?? [];
 export const nodes = plan.nodes.map((n) => ({ name: n.name, address: n.address, role: n.role, zone: n.zone, labels: n.labels }));
 export const managerHost = platform.managerHost;
-export const dockerCli = `DOCKER_HOST=${platform.managerHost} docker node ls`;
+export const dockerCli = platform.managerCli;
 export const routes = plan.routes.map((r) => ({ hostname: r.hostname, app: r.app, release: r.release, service: r.service }));
 export const dnsRecords = platform.dns.records;
 export const zoneFile = platform.dns.zoneFile;

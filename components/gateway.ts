@@ -96,6 +96,7 @@ export class Gateway extends pulumi.ComponentResource {
                     labels: [{ label: "swarm-platform.tls", value: cert.name }],
                 }, { parent: this }).id,
                 fileName: suffix === "crt" ? cert.certificatePath : cert.keyPath,
+                fileMode: suffix === "crt" ? gw.container.tlsFileMode.certificate : gw.container.tlsFileMode.key,
             });
             return [secret("crt", material.certificate), secret("key", material.key)];
         });
@@ -118,11 +119,16 @@ export class Gateway extends pulumi.ComponentResource {
                     mounts: [
                         { type: "bind", source: gw.routesDir, target: gw.routesDir, readOnly: true },
                         { type: "bind", source: gw.stateDir, target: gw.stateDir },
+                        ...gw.container.tmpfs.map((target) => ({ type: "tmpfs", target })),
                     ],
                     secrets,
                     stopGracePeriod: seconds(gw.stopGracePeriod),
                     stopSignal: "SIGTERM",
+                    readOnly: gw.container.readOnlyRootFilesystem,
+                    capDrops: [...gw.container.capabilities.drop],
+                    capAdds: [...gw.container.capabilities.add],
                 },
+                resources: { limits: { ...gw.container.resources } },
                 placement: { constraints: ["node.labels.gateway==true"] },
                 networksAdvanceds: [{ id: args.networkId }],
                 restartPolicy: { condition: "any", delay: "2s" },

@@ -6,6 +6,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as path from "node:path";
 import type { Plan } from "../model";
 import { Dns } from "./dns";
+import { Firewall } from "./firewall";
 import { Gateway } from "./gateway";
 import { Networks } from "./networks";
 import { createNodes, type NodeSet } from "./nodes";
@@ -42,6 +43,8 @@ const LEGACY_NAMES = {
 export class Platform extends pulumi.ComponentResource {
     /** The nodes, whatever their driver. */
     public readonly nodes: NodeSet;
+    /** The node firewall on every node. */
+    public readonly firewall: Firewall;
     /** The swarm: init, joins, memberships, and its docker provider. */
     public readonly swarm: Swarm;
     /** The overlays (and the custom ingress). */
@@ -56,6 +59,8 @@ export class Platform extends pulumi.ComponentResource {
     public readonly dns: Dns;
     /** How Pulumi reaches the bootstrap manager's engine. */
     public readonly managerHost: string;
+    /** A command line that lists the swarm's nodes (no secret in it). */
+    public readonly managerCli: string;
 
     constructor(name: string, args: PlatformArgs, opts?: pulumi.ComponentResourceOptions) {
         super("swarm:index:Platform", name, {}, opts);
@@ -73,8 +78,11 @@ export class Platform extends pulumi.ComponentResource {
             nodeImageContext: path.join(args.projectDir, "templates", "nodes"),
             sshPrivateKey: plan.driver.name === "ssh" ? secret(plan.driver.ssh.privateKeySecret) : undefined,
         }, child("nodes"));
-        const runners = this.nodes.runners;
+        // Every node's firewall first: later steps on a node (joins, VIP, gateway, image loads) wait for it.
+        this.firewall = new Firewall(`${name}-firewall`, { firewall: plan.firewall, runners: this.nodes.runners }, { parent: this });
+        const runners = this.firewall.guard(this.nodes.runners);
         this.managerHost = this.nodes.managerHost;
+        this.managerCli = this.nodes.managerCli;
 
         this.swarm = new Swarm(`${name}-swarm`, {
             swarm: plan.swarm,
@@ -83,6 +91,7 @@ export class Platform extends pulumi.ComponentResource {
             managerHost: this.nodes.managerHost,
             // The bootstrap manager's ssh client options: its pinned host key, then drivers.ssh.sshOpts.
             sshOpts: plan.nodes.find((n) => n.bootstrap)?.ssh?.clientOptions ?? [],
+            ...(this.nodes.managerTls ? { managerTls: this.nodes.managerTls } : {}),
         }, child("swarm"));
         const onSwarm = (concept: keyof typeof LEGACY_NAMES) => ({ ...child(concept), providers: { docker: this.swarm.provider } });
         const membership = (node: string) => [this.swarm.memberships[node]];

@@ -5,7 +5,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import type { PlanNode, PlanSwarm } from "../model";
-import type { NodeRunner, ScriptRun } from "./nodes";
+import type { EngineClientTls, NodeRunner, ScriptRun } from "./nodes";
 
 /** The swarm slice of the plan and the nodes it is made of. */
 export interface SwarmArgs {
@@ -19,6 +19,8 @@ export interface SwarmArgs {
     readonly managerHost: string;
     /** ssh arguments for the docker provider's ssh:// connection (the pinned host key first). */
     readonly sshOpts?: readonly string[];
+    /** Client TLS material for a tcp:// managerHost (an engine with --tlsverify); a secret. */
+    readonly managerTls?: pulumi.Output<EngineClientTls>;
 }
 
 /** The one JSON line swarm-init prints. */
@@ -132,6 +134,13 @@ export class Swarm extends pulumi.ComponentResource {
             // Unknown until init has run, so a first preview never dials a manager that does not exist yet.
             host: pulumi.unsecret(initOut.apply(() => args.managerHost)),
             ...(args.sshOpts?.length ? { sshOpts: [...args.sshOpts] } : {}),
+            ...(args.managerTls
+                ? {
+                      caMaterial: args.managerTls.apply((t) => t.ca),
+                      certMaterial: args.managerTls.apply((t) => t.cert),
+                      keyMaterial: pulumi.secret(args.managerTls.apply((t) => t.key)),
+                  }
+                : {}),
         }, { parent: this });
 
         this.registerOutputs({ nodeIds: this.nodeIds, managerHost: args.managerHost });

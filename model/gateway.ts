@@ -4,6 +4,7 @@ import * as path from "node:path";
 import { z } from "zod";
 import { HOSTNAME, hostname, image, name, port, secretRef, seconds } from "./fields";
 import type { PlanNode } from "./nodes";
+import { type PlanResources, planResources, resourcesSchema } from "./resources";
 import { compare } from "./order";
 import { type PlanRoute, type PlanUpdatePolicy, updateSurge } from "./releases";
 import type { StackConfig } from "./schema";
@@ -67,6 +68,11 @@ export const GatewaySchema = z
             .max(1000)
             .optional()
             .describe("HAProxy server-template slots per release; must hold replicas + update surge. Default: max(10, 2 × that)."),
+        resources: resourcesSchema({ cpus: 1, memory: "256m" }),
+        readOnlyRootFilesystem: z
+            .boolean()
+            .default(true)
+            .describe("Run the gateway with a read-only root filesystem; the engine's run, temp and cache dirs are tmpfs."),
         stopGracePeriod: seconds(0)
             .default(30)
             .describe("Seconds a stopping gateway may finish requests; raised to the VIP drain time + 10 when shorter."),
@@ -87,6 +93,17 @@ export const GATEWAY_STATE_DIR = "/var/lib/swarm-gateway";
 export const RELEASE_HEADER = "X-Served-By-Release";
 
 const DEFAULT_BASE_IMAGE = { nginx: "nginx:1.27-bookworm", haproxy: "haproxy:2.8-bookworm" } as const;
+
+/** Where each engine writes at run time (pid, temp files, sockets): tmpfs under a read-only root (official and Debian images). */
+const ENGINE_WRITABLE = { nginx: ["/run", "/tmp", "/var/cache/nginx", "/var/lib/nginx"], haproxy: ["/run", "/tmp", "/var/lib/haproxy"] } as const;
+/**
+ * The gateway's capabilities: all dropped but what the engine's master needs to bind ports below 1024, chown its
+ * temp dirs, switch its workers to an unprivileged user and signal them. The master runs as root (it binds 80/443
+ * and reads the 0400 keys); the workers that handle requests do not. Measured with both engines (reload included).
+ */
+const GATEWAY_CAPABILITIES = ["CHOWN", "KILL", "NET_BIND_SERVICE", "SETGID", "SETUID"] as const;
+/** Swarm secret file modes: the key readable by root (the engine's master) only. */
+const TLS_FILE_MODE = { certificate: 0o444, key: 0o400 } as const;
 
 /** Per engine: its files, where the main config goes in the image, and the signals the entrypoint uses. */
 const ENGINES = {
@@ -168,6 +185,16 @@ export interface PlanGateway {
     /** stop-first, one node at a time: host ports cannot be held by two tasks. */
     readonly update: PlanGatewayUpdatePolicy;
     readonly rollback: PlanGatewayUpdatePolicy;
+    /** Least privilege for the gateway's tasks. */
+    readonly container: {
+        readonly resources: PlanResources;
+        readonly readOnlyRootFilesystem: boolean;
+        /** tmpfs mounts (empty with a writable root). */
+        readonly tmpfs: readonly string[];
+        readonly capabilities: { readonly drop: readonly string[]; readonly add: readonly string[] };
+        /** Modes of the TLS secret files. */
+        readonly tlsFileMode: { readonly certificate: number; readonly key: number };
+    };
 }
 
 export function checkGateway(c: StackConfig, report: Report): void {
@@ -257,6 +284,13 @@ export function planGateway(c: StackConfig, nodes: readonly PlanNode[], tls: rea
         stopTimeout: Math.max(1, stopGracePeriod - drainSeconds - STOP_MARGIN),
         update,
         rollback: { ...update, failureAction: "pause" },
+        container: {
+            resources: planResources(g.resources),
+            readOnlyRootFilesystem: g.readOnlyRootFilesystem,
+            tmpfs: g.readOnlyRootFilesystem ? [...ENGINE_WRITABLE[g.engine]] : [],
+            capabilities: { drop: ["ALL"], add: [...GATEWAY_CAPABILITIES] },
+            tlsFileMode: { ...TLS_FILE_MODE },
+        },
     };
 }
 

@@ -7,6 +7,7 @@
 //     → render:   each concept's artifacts from its templates under templates/<concept>/, and the diagram of the whole (diagram.ts)
 import { diagramArtifacts } from "./diagram";
 import { dnsArtifacts, planDns, type PlanDns } from "./dns";
+import { checkFirewall, firewallArtifacts, planFirewall, type PlanFirewall } from "./firewall";
 import { checkGateway, gatewayArtifacts, planGateway, planTls, type PlanGateway } from "./gateway";
 import { checkNetworks, planNetworks, type PlanNetworks } from "./networks";
 import { checkNodes, planNodes, type PlanDriver, type PlanNode } from "./nodes";
@@ -21,7 +22,7 @@ import { checkVirtualIp, planVirtualIp, type PlanVirtualIp, virtualIpArtifacts }
 export type ValidationResult = { ok: true; config: StackConfig } | { ok: false; errors: ConfigError[] };
 
 /** Every cross-key rule, concept by concept. */
-const RULES: readonly ((c: StackConfig, report: Report) => void)[] = [checkNodes, checkSwarm, checkNetworks, checkVirtualIp, checkApps, checkGateway];
+const RULES: readonly ((c: StackConfig, report: Report) => void)[] = [checkNodes, checkSwarm, checkNetworks, checkVirtualIp, checkApps, checkGateway, checkFirewall];
 
 export interface ValidateOptions {
     /** How a scalar was written in the stack file (see parseStackFile), for hints like quoting a YAML `2.0`. */
@@ -68,6 +69,8 @@ export interface Plan {
     /** Sorted by hostname. */
     readonly routes: readonly PlanRoute[];
     readonly dns: PlanDns;
+    /** Every node's firewall rules. */
+    readonly firewall: PlanFirewall;
 }
 
 /** Plans a validated config. Same input, byte-identical output (no clocks, no randomness, sorted lists and maps). */
@@ -77,16 +80,18 @@ export function planStack(c: StackConfig): Plan {
     const tls = planTls(c);
     const releases = planReleases(c);
     const routes = planRoutes(c, releases, tls);
+    const swarm = planSwarm(c, nodes);
     return {
         nodes,
         driver,
-        swarm: planSwarm(c, nodes),
+        swarm,
         networks: planNetworks(c),
         ...(virtualIp ? { virtualIp } : {}),
         gateway: planGateway(c, nodes, tls, virtualIp),
         releases,
         routes,
         dns: planDns(c, nodes, routes, virtualIp),
+        firewall: planFirewall(c, nodes, swarm, driver, virtualIp),
     };
 }
 
@@ -105,6 +110,7 @@ export function renderAll(plan: Plan): Artifact[] {
         { path: "plan.json", content: `${JSON.stringify(plan, null, 2)}\n`, mode: 0o644 },
         ...diagramArtifacts(plan),
         ...dnsArtifacts(plan.dns),
+        ...firewallArtifacts(plan.firewall),
         ...gatewayArtifacts(plan.gateway, plan.routes),
         ...virtualIpArtifacts(plan.virtualIp),
         ...scriptArtifacts(),
@@ -118,9 +124,10 @@ export type { StackConfig, StackConfigInput } from "./schema";
 export type { ConfigError } from "./validation";
 export { ConfigValidationError, formatErrors } from "./validation";
 export type { PlanDns, PlanDnsRecord } from "./dns";
+export type { PlanFirewall, PlanFirewallNode, PlanFirewallRule } from "./firewall";
 export type { PlanGateway, PlanTlsCertificate } from "./gateway";
 export type { PlanIngress, PlanNetwork, PlanNetworks } from "./networks";
-export type { PlanDriver, PlanNode } from "./nodes";
+export type { PlanDriver, PlanEngineApi, PlanNode } from "./nodes";
 export type { PlanRelease, PlanRoute, PlanUpdatePolicy } from "./releases";
 export type { PlanSwarm } from "./swarm";
 export type { PlanVirtualIp, PlanVirtualIpGroup, PlanVirtualIpMember } from "./virtual-ip";

@@ -6,6 +6,7 @@ import { GATEWAY_SERVICE, type PlanTlsCertificate } from "./gateway";
 import { overlayNameOf, zonesOf } from "./networks";
 import { effectiveAvailability } from "./nodes";
 import { compare, sortedRecord } from "./order";
+import { type PlanResources, planResources, resourcesSchema } from "./resources";
 import type { StackConfig } from "./schema";
 import { firstDuplicates, listOrNone, type Report } from "./validation";
 
@@ -98,6 +99,11 @@ export const AppSchema = z.strictObject({
         .prefault({})
         .describe("How a failed update is rolled back."),
     stopGracePeriod: seconds(0).default(30).describe("Seconds a stopping task may finish requests; longer than the longest request."),
+    resources: resourcesSchema({ cpus: 1, memory: "512m" }),
+    readOnlyRootFilesystem: z
+        .boolean()
+        .default(false)
+        .describe("Run the tasks with a read-only root filesystem (the image must not write outside its volumes; the demo app does not)."),
     labels: labels().describe("Extra service labels."),
     build: z
         .strictObject({
@@ -173,6 +179,10 @@ export interface PlanRelease {
     readonly rollback: PlanUpdatePolicy;
     /** Seconds a stopping task may finish requests. */
     readonly stopGracePeriod: number;
+    /** Limits per task. */
+    readonly resources: PlanResources;
+    /** The tasks' root filesystem is read-only. */
+    readonly readOnlyRootFilesystem: boolean;
     /** Service labels (app and release included); keys sorted. */
     readonly labels: Readonly<Record<string, string>>;
     /** Build the image on the engine running Pulumi before deploying. */
@@ -332,6 +342,8 @@ function planAppReleases(c: StackConfig, app: AppConfig): PlanRelease[] {
         update: updatePolicy(app, "update"),
         rollback: updatePolicy(app, "rollback"),
         stopGracePeriod: app.stopGracePeriod,
+        resources: planResources(app.resources),
+        readOnlyRootFilesystem: app.readOnlyRootFilesystem,
         labels: sortedRecord({ ...app.labels, [APP_LABEL]: app.name, [RELEASE_LABEL]: rel.name }),
         ...(app.build
             ? {

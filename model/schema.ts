@@ -3,6 +3,7 @@
 // and the config reference (`npm run schema -- --markdown`).
 import { z } from "zod";
 import { DnsSchema } from "./dns";
+import { FirewallSchema } from "./firewall";
 import { GatewaySchema } from "./gateway";
 import { NetworksSchema } from "./networks";
 import { NodesConfigShape } from "./nodes";
@@ -20,6 +21,7 @@ export const StackConfigSchema = z.strictObject({
     gateway: GatewaySchema,
     apps: z.array(AppSchema).default([]).describe("Apps, each with one or more releases."),
     dns: DnsSchema,
+    firewall: FirewallSchema,
 });
 
 /** What a user writes (defaults optional). */

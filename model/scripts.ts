@@ -6,6 +6,9 @@ import { readTemplate, renderTemplate } from "./templates";
 const NODE_SCRIPT_FILES = {
     "node-bootstrap": { file: "nodes/node-bootstrap.sh" },
     "node-ready": { file: "nodes/node-ready.sh" },
+    // Runs on the machine running Pulumi, not on a node: the same envelope carries its variables.
+    "engine-tls": { file: "nodes/engine-tls.sh" },
+    "node-firewall": { file: "firewall/node-firewall.sh" },
     "swarm-init": { file: "swarm/swarm-init.sh" },
     "swarm-join-token": { file: "swarm/swarm-join-token.sh" },
     "swarm-join": { file: "swarm/swarm-join.sh" },

@@ -3,7 +3,7 @@ import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as path from "node:path";
-import type { PlanDriver, PlanNode } from "../../model";
+import type { PlanDriver, PlanEngineApi, PlanNode } from "../../model";
 import { commandOptions, deleteCommandLine, logging, NodeRunner, RunScriptArgs, scriptPayload, ScriptRun, toScriptRun } from "./runner";
 
 /** The nodes and the docker driver's settings. */
@@ -12,14 +12,32 @@ export interface DockerNodesArgs {
     readonly nodes: readonly PlanNode[];
     /** The docker driver's settings. */
     readonly docker: Extract<PlanDriver, { name: "docker" }>["docker"];
+    /** The bootstrap manager's authenticated engine API. */
+    readonly engineApi: PlanEngineApi;
     /** Prefix for container, volume and network names on the local engine (unique per stack). */
     readonly namePrefix: string;
     /** Folder holding templates/nodes/Dockerfile (the build context when drivers.docker.build is true). */
     readonly nodeImageContext: string;
 }
 
-/** The port of the inner engine API inside each node container; published on 127.0.0.1 for the first manager only. */
-export const INNER_API_PORT = 2375;
+/** What a client of an engine API with `--tlsverify` holds (PEM text; secret as a whole). */
+export interface EngineClientTls {
+    /** The CA the server certificate is checked against. */
+    readonly ca: string;
+    /** The client certificate the engine accepts. */
+    readonly cert: string;
+    /** Its key. */
+    readonly key: string;
+}
+
+/** The one JSON line engine-tls prints (base64-encoded PEMs). */
+interface EngineTlsOutput {
+    readonly ca: string;
+    readonly serverCert: string;
+    readonly serverKey: string;
+    readonly clientCert: string;
+    readonly clientKey: string;
+}
 
 /** Driver `docker`: one docker-in-docker container per node on a bridge network of the local engine. */
 export class DockerNodes extends pulumi.ComponentResource {
@@ -29,8 +47,12 @@ export class DockerNodes extends pulumi.ComponentResource {
     public readonly containers: Record<string, docker.Container> = {};
     /** The bridge network (the nodes' LAN). */
     public readonly network: docker.Network;
-    /** tcp://127.0.0.1:<port>: the first manager's engine, for the swarm-level docker provider. */
+    /** tcp://127.0.0.1:<port>: the bootstrap manager's engine (TLS), for the swarm-level docker provider. */
     public readonly managerHost: string;
+    /** The client side of that engine's TLS (a secret): the swarm-level docker provider's ca/cert/key material. */
+    public readonly managerTls: pulumi.Output<EngineClientTls>;
+    /** The swarm from the host without the TLS material: through the manager container's own unix socket. */
+    public readonly managerCli: string;
 
     constructor(name: string, args: DockerNodesArgs, opts?: pulumi.ComponentResourceOptions) {
         super("swarm:nodes:DockerNodes", name, {}, opts);
@@ -51,8 +73,34 @@ export class DockerNodes extends pulumi.ComponentResource {
               }, { parent: this }).imageName
             : cfg.image;
 
+        // The engine API's certificates, made on the machine running Pulumi (openssl) and kept as secrets: the server
+        // side is uploaded into the API node's container before it starts, the client side goes to the provider.
+        const api = args.engineApi;
+        const tlsRun = new command.local.Command(`${name}-engine-tls`, {
+            create: "bash -s",
+            stdin: scriptPayload(api.node, "engine-tls", {
+                SERVER_NAMES: api.serverNames.join(" "),
+                VALIDITY_DAYS: String(api.days),
+                GENERATION: String(api.generation),
+            }),
+            interpreter: ["/bin/bash", "-c"],
+            logging: "none",
+            addPreviousOutputInEnv: false,
+        }, { parent: this, additionalSecretOutputs: ["stdout", "stderr"] });
+        const material = pulumi.secret(tlsRun.stdout.apply((out): EngineTlsOutput => {
+            const parsed = JSON.parse(out.trim().split("\n").pop() ?? "") as EngineTlsOutput;
+            const pem = (b64: string) => Buffer.from(b64, "base64").toString("utf8");
+            return { ca: pem(parsed.ca), serverCert: pem(parsed.serverCert), serverKey: pem(parsed.serverKey), clientCert: pem(parsed.clientCert), clientKey: pem(parsed.clientKey) };
+        }));
+        this.managerTls = pulumi.secret(material.apply((m): EngineClientTls => ({ ca: m.ca, cert: m.clientCert, key: m.clientKey })));
+        const serverFiles = pulumi.secret(material.apply((m) => [
+            { file: `${api.tlsDir}/ca.pem`, content: m.ca, permissions: "0644" },
+            { file: `${api.tlsDir}/server-cert.pem`, content: m.serverCert, permissions: "0644" },
+            { file: `${api.tlsDir}/server-key.pem`, content: m.serverKey, permissions: "0600" },
+        ]));
+
         for (const node of args.nodes) {
-            const isApiNode = node.bootstrap;
+            const isApiNode = node.name === api.node;
             const volume = new docker.Volume(`${name}-${node.name}-data`, { name: `${namePrefix}-${node.name}-docker` }, { parent: this });
             const container = new docker.Container(`${name}-${node.name}`, {
                 name: `${namePrefix}-${node.name}`,
@@ -69,14 +117,17 @@ export class DockerNodes extends pulumi.ComponentResource {
                 ],
                 // Read by the node image's entrypoint (templates/nodes/entrypoint.sh, and the lab's node image).
                 envs: [`DOCKERD_STORAGE_DRIVER=${cfg.storageDriver}`],
-                // Only the first manager's API is reachable from the host, and only on loopback.
-                ports: isApiNode ? [{ internal: INNER_API_PORT, external: cfg.managerApiPort, ip: "127.0.0.1" }] : [],
+                // Only the bootstrap manager has a TCP API (TLS, client certificate required), published on loopback
+                // only; every other engine listens on its unix socket alone (the node images' entrypoints).
+                ports: isApiNode ? [{ internal: api.port, external: api.hostPort, ip: "127.0.0.1" }] : [],
+                ...(isApiNode ? { uploads: serverFiles } : {}),
                 labels: [{ label: "swarm-platform.node", value: node.name }],
             }, { parent: this, deleteBeforeReplace: true });
             this.containers[node.name] = container;
             this.runners[node.name] = new DockerRunner(this, `${name}-${node.name}`, node, container);
         }
-        this.managerHost = `tcp://127.0.0.1:${cfg.managerApiPort}`;
+        this.managerHost = `tcp://127.0.0.1:${api.hostPort}`;
+        this.managerCli = `docker exec ${namePrefix}-${api.node} docker node ls`;
         this.registerOutputs({ network: this.network.name, managerHost: this.managerHost });
     }
 }

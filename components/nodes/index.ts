@@ -1,11 +1,11 @@
 // Nodes: pick the driver the plan names; everything after this is driver-agnostic.
 import * as pulumi from "@pulumi/pulumi";
 import type { PlanDriver, PlanNode } from "../../model";
-import { DockerNodes } from "./docker";
+import { DockerNodes, type EngineClientTls } from "./docker";
 import type { NodeRunner } from "./runner";
 import { SshNodes } from "./ssh";
 
-export { DockerNodes } from "./docker";
+export { DockerNodes, type EngineClientTls } from "./docker";
 export { SshNodes } from "./ssh";
 export type { NodeRunner, RunScriptArgs, ScriptRun } from "./runner";
 
@@ -31,17 +31,27 @@ export interface NodeSet {
     readonly runners: Readonly<Record<string, NodeRunner>>;
     /** How Pulumi reaches the bootstrap manager's engine (tcp://127.0.0.1:… or ssh://…). */
     readonly managerHost: string;
+    /** The client TLS material for a tcp:// managerHost (secret); absent for ssh://. */
+    readonly managerTls?: pulumi.Output<EngineClientTls>;
+    /** A command line that lists the swarm's nodes from the machine running Pulumi (no secret in it). */
+    readonly managerCli: string;
 }
 
 export function createNodes(name: string, args: NodesArgs, opts?: pulumi.ComponentResourceOptions): NodeSet {
     const driver = args.driver;
     if (driver.name === "docker") {
-        const nodes = new DockerNodes(name, { nodes: args.nodes, docker: driver.docker, namePrefix: args.namePrefix, nodeImageContext: args.nodeImageContext }, opts);
-        return { component: nodes, runners: nodes.runners, managerHost: nodes.managerHost };
+        const nodes = new DockerNodes(name, {
+            nodes: args.nodes,
+            docker: driver.docker,
+            engineApi: driver.engineApi,
+            namePrefix: args.namePrefix,
+            nodeImageContext: args.nodeImageContext,
+        }, opts);
+        return { component: nodes, runners: nodes.runners, managerHost: nodes.managerHost, managerTls: nodes.managerTls, managerCli: nodes.managerCli };
     }
     if (args.sshPrivateKey === undefined) {
         throw new Error(`driver ssh needs the private key: pulumi config set --secret ${driver.ssh.privateKeySecret} < key`);
     }
     const nodes = new SshNodes(name, { nodes: args.nodes, ssh: driver.ssh, privateKey: args.sshPrivateKey }, opts);
-    return { component: nodes, runners: nodes.runners, managerHost: nodes.managerHost };
+    return { component: nodes, runners: nodes.runners, managerHost: nodes.managerHost, managerCli: `DOCKER_HOST=${nodes.managerHost} docker node ls` };
 }

@@ -69,7 +69,7 @@ function scriptOf(stdin: string): string | undefined {
 }
 
 /**
- * What the fake nodes print: swarm-init, swarm-join-token and swarm-join are the scripts whose stdout the program
+ * What the fake nodes print: swarm-init, swarm-join-token, swarm-join and engine-tls are the scripts whose stdout the program
  * parses. A node id names the machine the command runs on (its container or ssh host), as a real swarm node id would.
  */
 function commandStdout(inputs: Record<string, unknown>): string {
@@ -85,6 +85,10 @@ function commandStdout(inputs: Record<string, unknown>): string {
         }
         case "swarm-join":
             return JSON.stringify({ nodeId: `id-${machine}` });
+        case "engine-tls": {
+            const pem = (what: string) => Buffer.from(`-----BEGIN FAKE ${what}-----\n`).toString("base64");
+            return JSON.stringify({ ca: pem("CA"), serverCert: pem("SERVER CERT"), serverKey: pem("SERVER KEY"), clientCert: pem("CLIENT CERT"), clientKey: pem("CLIENT KEY") });
+        }
         default:
             return "ok";
     }

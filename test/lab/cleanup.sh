@@ -19,6 +19,7 @@ imgs=$(docker images --format '{{.Repository}}:{{.Tag}}' swarm-platform/gateway)
 tags=$(docker images --format '{{.Repository}}:{{.Tag}}' swarm-lab/demo-app | grep -v ':latest$' || true)
 [[ -z $tags ]] || t docker rmi $tags >/dev/null
 rm -f .lab/state-dev.json .lab/state-dev.json.tmp
+rm -rf .lab/engine-tls # the client certificates the lab engine wrote for the manager's TLS API
 left=$(docker ps -aq --filter "name=^/${PREFIX}"; docker volume ls -q --filter "name=^${PREFIX}"; docker network ls -q --filter "name=^${PREFIX}")
 if [[ -n $left ]]; then
     echo "lab cleanup: still present: $left" >&2

@@ -10,7 +10,12 @@ import { LAB_DIR, labConfig, LabOverrides, PROJECT_DIR, releaseTags } from "./la
 import type { EngineResult } from "./engine/engine";
 
 export const VIP = "172.28.40.100";
+/** The swarm provider's host: the bootstrap manager's engine API (TLS, client certificate required), on loopback. */
 export const MANAGER = "tcp://127.0.0.1:23750";
+/** The client certificate, CA and key the lab engine wrote from the provider's material (docker-api.ts useEngineTls). */
+export const MANAGER_TLS_DIR = path.join(LAB_DIR, "engine-tls", MANAGER.replace(/[^A-Za-z0-9.-]+/g, "_"));
+/** The docker CLI on the swarm's bootstrap manager, authenticated as the provider is. */
+export const MANAGER_DOCKER = `docker --tlsverify --tlscacert=${MANAGER_TLS_DIR}/ca.pem --tlscert=${MANAGER_TLS_DIR}/cert.pem --tlskey=${MANAGER_TLS_DIR}/key.pem -H ${MANAGER}`;
 export const PREFIX = "swarm-platform-dev";
 export const NODES = ["manager-1", "gw-1", "gw-2", "worker-1"] as const;
 export const GATEWAYS = ["gw-1", "gw-2"] as const;
@@ -71,9 +76,17 @@ export async function must(cmd: string, timeoutMs = 60_000): Promise<string> {
 }
 
 /** docker on the swarm's first manager. */
-export const onManager = (args: string, timeoutMs = 30_000) => must(`docker -H ${MANAGER} ${args}`, timeoutMs);
+export const onManager = (args: string, timeoutMs = 30_000) => must(`${MANAGER_DOCKER} ${args}`, timeoutMs);
 /** A command inside a node container (its own engine is `docker` there). */
 export const onNode = (node: string, cmd: string, timeoutMs = 30_000) => sh(`docker exec ${containerOf(node)} sh -c ${shQuote(cmd)}`, timeoutMs);
+
+/** Does a TCP connection to address:port succeed within `seconds` (bash's /dev/tcp, run where `where` says)? */
+export async function tcpOpen(where: { node?: string; container?: string }, address: string, port: number, seconds = 3): Promise<boolean> {
+    const probe = `timeout ${seconds} bash -c '</dev/tcp/${address}/${port}' 2>/dev/null`;
+    const inside = where.node ? containerOf(where.node) : where.container;
+    const r = await sh(inside ? `docker exec ${inside} bash -c ${shQuote(probe)}` : `bash -c ${shQuote(probe)}`, (seconds + 10) * 1000);
+    return r.code === 0;
+}
 
 /** Single-quotes a string for bash (so `$…` is expanded inside the node, not on the host). */
 export const shQuote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;

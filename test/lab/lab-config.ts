@@ -1,5 +1,6 @@
 // The lab's stack: Pulumi.dev.yaml unchanged, plus overrides that make it run offline on this machine
-// (prebuilt swarm-lab/* images, no builds, no pulls, dind nodes without --privileged).
+// (prebuilt swarm-lab/* images, no builds, no pulls, dind nodes without --privileged, with the program's narrow
+// default capability set).
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
@@ -76,8 +77,8 @@ export function labConfig(o: LabOverrides = {}): Record<string, unknown> {
         docker: {
             image: "swarm-lab/node:latest",
             build: false,
+            // not privileged: the program's default capability set (Docker's defaults + SYS_ADMIN + NET_ADMIN)
             privileged: false,
-            capabilities: { add: ["ALL"], drop: ["SYS_RESOURCE"] },
             securityOpts: ["seccomp=unconfined", "apparmor=unconfined", "systempaths=unconfined"],
             mountCgroup: true,
             storageDriver: storageDriver(),
@@ -91,6 +92,7 @@ export function labConfig(o: LabOverrides = {}): Record<string, unknown> {
         port: 8000,
         replicas: a.replicas ?? 2,
         endpointMode: "dnsrr",
+        readOnlyRootFilesystem: true,
         load: true,
         // The image has no curl (the app's default check). A bare TCP connect: every task runs it every 5 s, and on
         // this 2-CPU machine heavier checks (python + http.client every 2 s) starved the tasks into being killed.

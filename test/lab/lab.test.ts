@@ -18,6 +18,8 @@ import {
     get,
     load,
     MANAGER,
+    MANAGER_DOCKER,
+    MANAGER_TLS_DIR,
     must,
     NODES,
     now,
@@ -31,6 +33,7 @@ import {
     StatusRun,
     summary,
     taskIds,
+    tcpOpen,
     until,
     vipHolders,
 } from "./helpers";
@@ -78,7 +81,7 @@ async function snapshot(): Promise<string> {
         parts.push(`${n} files: ${r.stdout}`);
     }
     parts.push(await onManager(`service ls --format '{{.ID}} {{.Name}} {{.Image}}'`));
-    parts.push(await onManager(`service ps -q --filter desired-state=running $(docker -H ${MANAGER} service ls -q)`));
+    parts.push(await onManager(`service ps -q --filter desired-state=running $(${MANAGER_DOCKER} service ls -q)`));
     return parts.join("\n");
 }
 
@@ -312,7 +315,7 @@ test("i. zone isolation: tasks only on their zone's nodes; on dmz nodes only the
         for (const n of nodes) assert.equal(zoneOf[n], zone, `${service} task on ${n}`);
     }
     // (`service ls` shows ingress ports only: read every service's endpoint spec)
-    const specs = await onManager(`service inspect --format '{{.Spec.Name}} {{range .Spec.EndpointSpec.Ports}}{{.PublishedPort}}/{{.PublishMode}} {{end}}' $(docker -H ${MANAGER} service ls -q)`);
+    const specs = await onManager(`service inspect --format '{{.Spec.Name}} {{range .Spec.EndpointSpec.Ports}}{{.PublishedPort}}/{{.PublishMode}} {{end}}' $(${MANAGER_DOCKER} service ls -q)`);
     const published = specs.split("\n").filter((l) => l.trim().split(" ").length > 1);
     assert.deepEqual(published.map((l) => l.split(" ")[0]), ["gateway"], `services publishing ports: ${published.join("; ")}`);
     assert.match(published[0], /^gateway 80\/host\s*$/, published[0]);
@@ -323,6 +326,98 @@ test("i. zone isolation: tasks only on their zone's nodes; on dmz nodes only the
             if (ports.join("").includes("->")) assert.equal(svc, "gateway", `${n}: ${line}`);
         }
     }
+});
+
+// ---- m. reachability: engine API and node firewall ------------------------------------------------------
+const OUTSIDE_NET = "swarm-platform-dev-lab-outside";
+const OUTSIDE_PROBE = "swarm-platform-dev-lab-probe";
+const OUTSIDE = { subnet: "172.28.41.0/24", probe: "172.28.41.50", "manager-1": "172.28.41.11", "gw-1": "172.28.41.12" } as const;
+const NODE_ADDR: Record<string, string> = { "manager-1": "172.28.40.11", "gw-1": "172.28.40.12", "gw-2": "172.28.40.13", "worker-1": "172.28.40.14" };
+
+/** Packets the node firewall's final DROP has taken on a node. */
+async function firewallDrops(node: string): Promise<number> {
+    const r = await onNode(node, "iptables -L SWARM-PLATFORM-INPUT -v -n -x | awk '$3 == \"DROP\" {print $1}' | tail -1");
+    return Number(r.stdout || "NaN");
+}
+
+test("m. reachability: the engine API needs the client certificate; swarm ports answer nodes only; an outside network reaches only the gateway", { timeout: 300_000 }, async (t) => {
+    if (!need(t)) return;
+    // The node containers run with the narrow capability set, not --privileged.
+    const caps = await must(`docker inspect --format '{{.HostConfig.Privileged}} {{json .HostConfig.CapAdd}}' ${containerOf("manager-1")}`);
+    figure("node_container_privileged_capadd", caps.replace(/\s+/g, ""));
+    const [privileged, added] = [caps.split(" ")[0], (JSON.parse(caps.slice(caps.indexOf(" ") + 1)) as string[]).map((c) => c.replace(/^CAP_/, "")).sort()];
+    assert.equal(privileged, "false", caps);
+    assert.deepEqual(added, ["NET_ADMIN", "SYS_ADMIN"], caps);
+
+    // 1. The published engine API from the host: TLS with a client certificate, nothing less.
+    const plain = await sh(`curl -sS -m 5 http://127.0.0.1:23750/version`);
+    figure("api_plain_http_answer", JSON.stringify(plain.stdout.slice(0, 60)));
+    assert.doesNotMatch(plain.stdout, /ApiVersion/, "plain HTTP must not reach the API");
+    assert.match(plain.stdout, /HTTP request to an HTTPS server/);
+    const noCert = await sh(`curl -sS -m 5 --cacert ${MANAGER_TLS_DIR}/ca.pem https://127.0.0.1:23750/version`);
+    figure("api_tls_without_client_cert_exit", noCert.code);
+    assert.notEqual(noCert.code, 0, `TLS without a client certificate must be refused: ${noCert.stdout}`);
+    assert.doesNotMatch(noCert.stdout, /ApiVersion/);
+    const cli = await sh(`docker -H ${MANAGER} version --format '{{.Server.Version}}'`);
+    assert.notEqual(cli.code, 0, "docker -H without the client certificate must fail");
+    assert.match(await onManager("version --format '{{.Server.Version}}'"), /^\d+\./, "with the client certificate the API answers");
+
+    // 2. No plain-TCP API anywhere; only the bootstrap manager listens on 2376 (TLS).
+    for (const n of NODES) {
+        const listening = (await onNode(n, "ss -ltnH | awk '{print $4}'")).stdout;
+        assert.doesNotMatch(listening, /:2375$/m, `${n} listens on 2375: ${listening}`);
+        if (n === "manager-1") assert.match(listening, /:2376$/m, `${n}: ${listening}`);
+        else assert.doesNotMatch(listening, /:2376$/m, `${n} listens on 2376: ${listening}`);
+        assert.equal((await onNode(n, "iptables -S INPUT | sed -n 2p")).stdout, "-A INPUT -j SWARM-PLATFORM-INPUT", `${n}: the firewall chain is not first in INPUT`);
+    }
+
+    // 3. Inside the node network: nodes reach the swarm ports, not the engine API; the host (bridge gateway,
+    //    in the subnet but not a node) reaches no swarm port.
+    const inside = await Promise.all([
+        tcpOpen({ node: "gw-1" }, NODE_ADDR["manager-1"], 2377),
+        tcpOpen({ node: "gw-1" }, NODE_ADDR["manager-1"], 7946),
+        tcpOpen({ node: "gw-1" }, NODE_ADDR["manager-1"], 2376),
+        tcpOpen({ node: "gw-1" }, NODE_ADDR["manager-1"], 2375),
+        tcpOpen({}, NODE_ADDR["manager-1"], 2377),
+        tcpOpen({}, NODE_ADDR["manager-1"], 7946),
+        tcpOpen({}, NODE_ADDR["gw-2"], 7946),
+    ]);
+    figure("probe_node_to_manager_2377_7946_2376_2375", inside.slice(0, 4).map((o) => (o ? "open" : "closed")).join("/"));
+    figure("probe_host_to_manager_2377_7946_gw2_7946", inside.slice(4).map((o) => (o ? "open" : "closed")).join("/"));
+    assert.deepEqual(inside, [true, true, false, false, false, false, false]);
+
+    // 4. From outside the node network: a container on another bridge, attached to manager-1 and gw-1's second
+    //    interfaces. Only the gateway's port answers; the DROP counter shows the firewall (not routing) refused.
+    await sh(`docker rm -f ${OUTSIDE_PROBE}; docker network rm ${OUTSIDE_NET}`);
+    await must(`docker network create --subnet ${OUTSIDE.subnet} ${OUTSIDE_NET}`);
+    try {
+        await must(`docker network connect --ip ${OUTSIDE["manager-1"]} ${OUTSIDE_NET} ${containerOf("manager-1")}`);
+        await must(`docker network connect --ip ${OUTSIDE["gw-1"]} ${OUTSIDE_NET} ${containerOf("gw-1")}`);
+        await must(`docker run -d --name ${OUTSIDE_PROBE} --network ${OUTSIDE_NET} --ip ${OUTSIDE.probe} --entrypoint sleep swarm-lab/node:latest 300`);
+        const dropsBefore = await firewallDrops("manager-1");
+        const outside = await Promise.all([
+            tcpOpen({ container: OUTSIDE_PROBE }, OUTSIDE["manager-1"], 2377),
+            tcpOpen({ container: OUTSIDE_PROBE }, OUTSIDE["manager-1"], 7946),
+            tcpOpen({ container: OUTSIDE_PROBE }, OUTSIDE["manager-1"], 2376),
+            tcpOpen({ container: OUTSIDE_PROBE }, OUTSIDE["manager-1"], 2375),
+            tcpOpen({ container: OUTSIDE_PROBE }, OUTSIDE["gw-1"], 7946),
+        ]);
+        const dropped = (await firewallDrops("manager-1")) - dropsBefore;
+        figure("probe_outside_to_manager_2377_7946_2376_2375_gw1_7946", outside.map((o) => (o ? "open" : "closed")).join("/"));
+        figure("probe_outside_manager_firewall_drops", dropped);
+        assert.deepEqual(outside, [false, false, false, false, false], "outside the node network every swarm and engine port is closed");
+        assert.ok(dropped >= 4, `the manager's firewall dropped ${dropped} packets from the outside probes`);
+        const gateway = await sh(`docker exec ${OUTSIDE_PROBE} curl -sS -m 5 -H 'Host: nowy.sklep.localhost' http://${OUTSIDE["gw-1"]}/`);
+        figure("probe_outside_to_gateway_port_80", JSON.stringify(gateway.stdout.split(" ")[0]));
+        assert.match(gateway.stdout, /release=2\.0/, `the gateway's port is open from outside: ${gateway.stdout} ${gateway.stderr}`);
+    } finally {
+        await sh(`docker rm -f ${OUTSIDE_PROBE}`);
+        await sh(`docker network disconnect -f ${OUTSIDE_NET} ${containerOf("manager-1")}; docker network disconnect -f ${OUTSIDE_NET} ${containerOf("gw-1")}`);
+        await sh(`docker network rm ${OUTSIDE_NET}`);
+    }
+    // the swarm is whole behind the firewall
+    const nodes = (await onManager(`node ls --format '{{.Hostname}} {{.Status}}'`)).split("\n").sort();
+    assert.deepEqual(nodes, ["gw-1 Ready", "gw-2 Ready", "manager-1 Ready", "worker-1 Ready"]);
 });
 
 // ---- j. bad input changes nothing --------------------------------------------------------------------
@@ -485,6 +580,9 @@ test("g. VIP failover: graceful stop and hard kill of the holder, no second inte
     }
     answers = await l.stop();
     figure("failover_node_return_failed_requests", answers.filter(failed).length);
+    // a restarted node container has a new network namespace: its entrypoint put the firewall back before the engine
+    assert.equal((await onNode(h2, "iptables -S INPUT | sed -n 2p")).stdout, "-A INPUT -j SWARM-PLATFORM-INPUT", `${h2}: firewall not re-applied after its restart`);
+    assert.match((await onNode(h2, "iptables -S SWARM-PLATFORM-INPUT | tail -1")).stdout, /-j DROP$/);
     assert.deepEqual(await vipHolders(GATEWAYS), [h1], "the VIP went back (preempted)");
     assert.equal(answers.filter(failed).length, 0, `interruption when ${h2} came back: ${summary(answers.filter(failed))}`);
     assert.ok(ready, `${h2} stayed Down in the swarm after docker start (see the report: stale netns in the node container)`);

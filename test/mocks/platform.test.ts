@@ -57,10 +57,91 @@ describe("dev stack (docker driver)", () => {
         assert.equal(gw1.networksAdvanced[0].ipv4Address, "172.28.40.12");
     });
 
-    it("publishes only the first manager's engine API, and only on loopback", () => {
+    it("publishes only the bootstrap manager's engine API (TLS port 2376), and only on loopback", () => {
         const published = ofType(dev, "docker:index/container:Container").filter((c) => (c.inputs.ports as unknown[] | undefined)?.length);
         assert.deepEqual(published.map((c) => c.name), ["platform-nodes-manager-1"]);
-        assert.deepEqual(published[0].inputs.ports, [{ internal: 2375, external: 23750, ip: "127.0.0.1" }]);
+        assert.deepEqual(published[0].inputs.ports, [{ internal: 2376, external: 23750, ip: "127.0.0.1" }]);
+    });
+
+    it("uploads the engine API's server certificate and key (0600) into the bootstrap manager only, before it starts", () => {
+        const uploads = (name: string) => byName(dev, name).inputs.uploads as { file: string; content: string; permissions: string }[] | undefined;
+        assert.deepEqual(uploads("platform-nodes-manager-1")?.map((u) => `${u.file} ${u.permissions}`), [
+            "/etc/swarm-platform/engine-tls/ca.pem 0644",
+            "/etc/swarm-platform/engine-tls/server-cert.pem 0644",
+            "/etc/swarm-platform/engine-tls/server-key.pem 0600",
+        ]);
+        assert.match(uploads("platform-nodes-manager-1")![2].content, /FAKE SERVER KEY/, "the server key engine-tls made");
+        for (const n of ["gw-1", "gw-2", "worker-1"]) assert.equal(uploads(`platform-nodes-${n}`), undefined, `${n} has no TCP API`);
+        assert.ok(dev.declared.get("platform-nodes-manager-1")!.secretInputs.includes("uploads"), "the key travels as a secret");
+    });
+
+    it("gives the swarm provider the engine API's client certificate, key and CA as secrets; the generator's output is never logged", () => {
+        const provider = ofType(dev, "pulumi:providers:docker").find((p) => p.name === "platform-swarm-manager")!;
+        assert.equal(provider.inputs.host, "tcp://127.0.0.1:23750");
+        assert.match(String(provider.inputs.caMaterial), /FAKE CA/);
+        assert.match(String(provider.inputs.certMaterial), /FAKE CLIENT CERT/);
+        assert.match(String(provider.inputs.keyMaterial), /FAKE CLIENT KEY/);
+        assert.ok(dev.declared.get("platform-swarm-manager")!.secretInputs.includes("keyMaterial"));
+        const tls = byName(dev, "platform-nodes-engine-tls");
+        assert.equal(tls.inputs.logging, "none");
+        assert.equal(tls.inputs.create, "bash -s", "names and days travel on stdin, nothing on the command line");
+        assert.deepEqual(envOf(tls), { NODE_NAME: "manager-1", GENERATION: "1", SERVER_NAMES: "127.0.0.1 172.28.40.11 manager-1", VALIDITY_DAYS: "365" });
+        assert.equal(dev.outputs.dockerCli, "docker exec swarm-platform-dev-manager-1 docker node ls");
+    });
+
+    it("applies a firewall on every node before anything else runs there", () => {
+        const fw = ofType(dev, COMMAND).filter((c) => c.name.startsWith("platform-firewall-")).map((c) => c.name).sort();
+        assert.deepEqual(fw, ["platform-firewall-gw-1", "platform-firewall-gw-2", "platform-firewall-manager-1", "platform-firewall-worker-1"]);
+        const rules = (node: string) => envOf(byName(dev, `platform-firewall-${node}`)).RULES;
+        assert.match(rules("manager-1"), /^-A SWARM-PLATFORM-INPUT -p tcp -s 172\.28\.40\.12\/32 --dport 2377 -j ACCEPT$/m);
+        assert.match(rules("manager-1"), /^-A SWARM-PLATFORM-INPUT -p tcp -s 172\.28\.40\.1\/32 --dport 2376 -j ACCEPT$/m, "the API from the host's published port only");
+        assert.doesNotMatch(rules("gw-1"), /--dport 2377|--dport 2376/, "no manager or API port on a worker");
+        assert.match(rules("gw-1"), /^-A SWARM-PLATFORM-INPUT -p 112 -s 172\.28\.40\.13\/32 -j ACCEPT$/m);
+        assert.doesNotMatch(rules("worker-1"), /-p 112|--dport 80 /, "no VRRP or gateway port off the gateway nodes");
+        const deps = (name: string) => dev.declared.get(name)?.dependsOn ?? assert.fail(`${name} not declared`);
+        for (const [step, node] of [["platform-swarm-init", "manager-1"], ["platform-swarm-join-gw-1", "gw-1"], ["platform-virtualIp-keepalived-gw-2", "gw-2"], ["platform-gateway-routes-gw-1", "gw-1"], ["platform-shop-1-9-image-load-gw-1", "gw-1"]]) {
+            assert.ok(deps(step).includes(`platform-firewall-${node}`), `${step} waits for ${node}'s firewall (has ${deps(step).join(", ")})`);
+        }
+    });
+
+    it("gives the gateway limits, a read-only root with tmpfs for the engine, and only the capabilities its master needs", () => {
+        const gw = services(dev).get("gateway")! as unknown as {
+            taskSpec: { resources: unknown; containerSpec: { readOnly: boolean; capDrops: string[]; capAdds: string[]; mounts: { type: string; target: string }[] } };
+        };
+        assert.deepEqual(gw.taskSpec.resources, { limits: { nanoCpus: 1e9, memoryBytes: 256 * 1024 ** 2 } });
+        assert.equal(gw.taskSpec.containerSpec.readOnly, true);
+        assert.deepEqual(gw.taskSpec.containerSpec.mounts.filter((m) => m.type === "tmpfs").map((m) => m.target), ["/run", "/tmp", "/var/cache/nginx", "/var/lib/nginx"]);
+        assert.deepEqual(gw.taskSpec.containerSpec.capDrops, ["ALL"]);
+        assert.deepEqual(gw.taskSpec.containerSpec.capAdds, ["CHOWN", "KILL", "NET_BIND_SERVICE", "SETGID", "SETUID"]);
+    });
+
+    it("gives every release the app's limits and read-only root filesystem setting", async () => {
+        const shop = services(dev).get("shop-1-9")! as unknown as { taskSpec: { resources: unknown; containerSpec: { readOnly: boolean } } };
+        assert.deepEqual(shop.taskSpec.resources, { limits: { nanoCpus: 1e9, memoryBytes: 512 * 1024 ** 2 } }, "the defaults");
+        assert.equal(shop.taskSpec.containerSpec.readOnly, true, "Pulumi.dev.yaml runs the demo app read-only");
+        const r = await runProgram({
+            stack: "dev",
+            config: mutateDev((c) => {
+                c.apps[0].resources = { cpus: 0.25, memory: "64m" };
+                c.apps[0].readOnlyRootFilesystem = false;
+                c.gateway = { ...c.gateway, engine: "haproxy", resources: { cpus: 2, memory: "1g" }, readOnlyRootFilesystem: false };
+            }),
+        });
+        const changed = services(r).get("shop-2-0")! as unknown as { taskSpec: { resources: unknown; containerSpec: { readOnly: boolean } } };
+        assert.deepEqual(changed.taskSpec.resources, { limits: { nanoCpus: 2.5e8, memoryBytes: 64 * 1024 ** 2 } });
+        assert.equal(changed.taskSpec.containerSpec.readOnly, false);
+        const gw = services(r).get("gateway")! as unknown as { taskSpec: { resources: unknown; containerSpec: { readOnly: boolean; mounts: { type: string }[] } } };
+        assert.deepEqual(gw.taskSpec.resources, { limits: { nanoCpus: 2e9, memoryBytes: 1024 ** 3 } });
+        assert.equal(gw.taskSpec.containerSpec.readOnly, false);
+        assert.deepEqual(gw.taskSpec.containerSpec.mounts.filter((m) => m.type === "tmpfs"), [], "no tmpfs with a writable root");
+    });
+
+    it("runs the node containers, when not privileged, with Docker's default capabilities plus SYS_ADMIN and NET_ADMIN only", async () => {
+        const r = await runProgram({ stack: "dev", config: mutateDev((c) => (c.drivers = { docker: { ...c.drivers?.docker, privileged: false } })) });
+        for (const c of ofType(r, "docker:index/container:Container")) {
+            assert.equal(c.inputs.privileged, false);
+            assert.deepEqual(c.inputs.capabilities, { adds: ["SYS_ADMIN", "NET_ADMIN"], drops: [] }, c.name);
+        }
     });
 
     it("declares overlays per zone and for the gateway on the swarm provider", () => {
@@ -241,6 +322,17 @@ describe("prod stack (ssh driver)", () => {
         const gw = services(prod).get("gateway")!;
         assert.deepEqual(gw.endpointSpec.ports!.map((p) => `${p.publishedPort}/${p.publishMode}`), ["80/host", "443/host"]);
         assert.match(String(prod.outputs.managerHost), /^ssh:\/\/deploy@10\.0\.10\.11:22$/);
+        const secretFiles = (gw.taskSpec.containerSpec as { secrets?: { fileName: string; fileMode: number }[] }).secrets ?? [];
+        assert.deepEqual(secretFiles.map((f) => `${f.fileName.split(".").pop()} ${f.fileMode.toString(8)}`).sort(), ["crt 444", "key 400"], "the key readable by root only");
+    });
+
+    it("applies the node firewall on ssh hosts too, with the SSH port open to firewall.sshSources", () => {
+        const fw = ofType(prod, REMOTE).filter((c) => c.name.startsWith("platform-firewall-"));
+        assert.equal(fw.length, 8, "one per node");
+        const env = envOf(fw.find((c) => c.name === "platform-firewall-manager-1")!);
+        assert.match(env.RULES, /^-A SWARM-PLATFORM-INPUT -p tcp --dport 22 -j ACCEPT$/m);
+        assert.doesNotMatch(env.RULES, /--dport 2376/, "no TCP engine API with the ssh driver");
+        assert.match(env.UNIT, /ExecStart=\/usr\/local\/sbin\/swarm-platform-firewall apply/);
     });
 
     it("pins every remote command to its node's host key from the stack file, with that node's host, port and user", () => {

@@ -99,14 +99,22 @@ for (const stack of ["dev", "prod"] as const) {
             assert.deepEqual(Object.keys(before).filter((u) => !found.includes(u)), [], "old resources no new resource claims");
         });
 
-        it("the only new resources are the DNS component, the local engine's provider (which adopts the default provider) and the join-token steps", () => {
+        it("the only new resources are the DNS component, the local engine's provider (adopting the default provider), the join-token steps, the node firewall and the engine API's certificates", () => {
             const fresh = resolved.filter((r) => !r.oldUrn).map((r) => r.resource);
             // Join tokens are read from the bootstrap manager before each join and rotated after the joins: a read per
             // joining node and one rotation are new commands (they read and rotate; nothing is removed).
             const joining = resolved.map((r) => r.resource.name).filter((n) => /^platform-swarm-join-(?!token-)/.test(n));
             assert.ok(joining.length > 0);
             const tokenSteps = [...joining.map((n) => n.replace("platform-swarm-join-", "platform-swarm-join-token-")), "platform-swarm-rotate-tokens"];
-            assert.deepEqual(fresh.map((d) => d.name).sort(), ["local-engine", "platform-dns", ...tokenSteps].sort());
+            const nodes = (stackConfig(stack).nodes as { name: string }[]).map((n) => n.name);
+            assert.deepEqual(fresh.map((d) => d.name).sort(), [
+                "local-engine",
+                "platform-dns",
+                ...tokenSteps,
+                "platform-firewall",
+                ...nodes.map((n) => `platform-firewall-${n}`),
+                ...(stack === "dev" ? ["platform-nodes-engine-tls"] : []),
+            ].sort());
             assert.deepEqual(fresh.find((d) => d.name === "local-engine")?.aliases, [defaultProvider]);
             assert.equal(fresh.find((d) => d.name === "platform-dns")?.type, "swarm:dns:Dns", "a component: no state, nothing to create");
         });
@@ -127,16 +135,29 @@ for (const stack of ["dev", "prod"] as const) {
             }
             // The gateway image is new (its entrypoint now exits with the engine's own status after a drain): loading a
             // new image is a new load command on each gateway node (no delete action: nothing is removed).
-            assert.deepEqual(replaced.sort(), ["platform-gateway-image-load-gw-1 (triggers)", "platform-gateway-image-load-gw-2 (triggers)"]);
+            // dev: the bootstrap manager's container is replaced once to close its plain-TCP engine API (TLS port 2376,
+            // its certificates uploaded before start); its /var/lib/docker volume keeps the swarm, and the scripts with
+            // its id in their triggers run again on the new container.
+            assert.deepEqual(replaced.sort(), [
+                "platform-gateway-image-load-gw-1 (triggers)",
+                "platform-gateway-image-load-gw-2 (triggers)",
+                ...(stack === "dev" ? ["platform-nodes-manager-1 (ports, uploads)"] : []),
+            ].sort());
             // gateway-routes-apply now receives the engine's main config path and reload signal from the plan (it re-runs,
             // finds the routes file unchanged and reloads nothing); dev's node image is built from templates/nodes/ (its
             // new folder: a rebuild of the same files, same tag, so no container changes).
             // The new gateway image is built under its new content tag and the service rolls to it (stop-first, one
             // node at a time, the VIP moving away first).
             // swarm-init no longer prints the join tokens; keepalived-apply writes with umask 077 and starts keepalived
-            // with an empty environment. On ssh nodes every remote command's connection now pins the host key (an
-            // update: the idempotent script runs once more), and the swarm's provider gets the pinning ssh options.
+            // with an empty environment, and keepalived.conf gains check_unicast_src (VRRP only from the listed peers).
+            // Every release gains resource limits (and, on dev, a read-only root): a rolling start-first update.
+            // On ssh nodes every remote command's connection now pins the host key (an update: the idempotent script
+            // runs once more), and the swarm's provider gets the pinning ssh options; on dev it dials the manager's
+            // TLS API with the client certificate.
             const changes = new Map<string, string[]>([
+                ["platform-shop-1-9-service", ["taskSpec"]],
+                ["platform-shop-2-0-service", ["taskSpec"]],
+                ["platform-stock-1-0-service", ["taskSpec"]],
                 ["platform-gateway-routes-gw-1", ["stdin"]],
                 ["platform-gateway-routes-gw-2", ["stdin"]],
                 ["platform-gateway-image-build", ["imageName"]],
@@ -144,7 +165,12 @@ for (const stack of ["dev", "prod"] as const) {
                 ["platform-swarm-init", ["stdin"]],
                 ["platform-virtualIp-keepalived-gw-1", ["stdin"]],
                 ["platform-virtualIp-keepalived-gw-2", ["stdin"]],
-                ...(stack === "dev" ? [["platform-nodes-image", ["build"]] as [string, string[]]] : []),
+                ...(stack === "dev"
+                    ? ([
+                          ["platform-nodes-image", ["build"]],
+                          ["platform-swarm-manager", ["caMaterial", "certMaterial", "keyMaterial"]],
+                      ] as [string, string[]][])
+                    : []),
                 ...(stack === "prod" ? [["platform-swarm-manager", ["sshOpts"]] as [string, string[]]] : []),
             ]);
             if (stack === "prod") {

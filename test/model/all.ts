@@ -10,6 +10,7 @@ import "./gateway.test";
 import "./releases.test";
 import "./dns.test";
 import "./diagram.test";
+import "./firewall.test";
 import "./promote.test";
 import "./diff.test";
 import "./status.test";

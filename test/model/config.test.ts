@@ -827,7 +827,7 @@ describe("render", () => {
         assert.deepEqual(paths, [...paths].sort());
         assert.equal(new Set(paths).size, paths.length);
         assert.deepEqual(artifacts.find((a) => a.path === "plan.json"), { path: "plan.json", content: `${JSON.stringify(plan, null, 2)}\n`, mode: 0o644 });
-        for (const p of ["diagram.md", "diagram.mmd", "dns/records.json", "dns/zone.db", "gateway/Dockerfile", "gateway/nginx.conf", "gateway/routes.conf", "keepalived/check_gateway.sh", "nodes/gw-1/keepalived.conf", "nodes/gw-2/keepalived.conf", "scripts/swarm-init.sh", "scripts/keepalived-lib.sh"]) {
+        for (const p of ["diagram.md", "diagram.mmd", "dns/records.json", "dns/zone.db", "gateway/Dockerfile", "gateway/nginx.conf", "gateway/routes.conf", "keepalived/check_gateway.sh", "nodes/gw-1/keepalived.conf", "nodes/gw-2/keepalived.conf", "scripts/swarm-init.sh", "scripts/keepalived-lib.sh", "firewall/gw-1.rules", "firewall/swarm-platform-firewall"]) {
             assert.ok(paths.includes(p), `renders ${p}`);
         }
         assert.equal(artifacts.find((a) => a.path === "scripts/swarm-init.sh")?.mode, 0o755);

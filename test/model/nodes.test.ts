@@ -682,11 +682,22 @@ describe("planned driver", () => {
                 build: true,
                 network: { name: "swarm-lab", subnet: "172.28.40.0/24" },
                 privileged: true,
-                capabilities: { add: ["ALL"], drop: [] },
+                capabilities: { add: ["SYS_ADMIN", "NET_ADMIN"], drop: [] },
                 securityOpts: [],
                 mountCgroup: false,
                 managerApiPort: 23750,
                 storageDriver: "overlay2",
+                engineApiTls: { days: 365, generation: 1 },
+            },
+            engineApi: {
+                node: "manager-1",
+                port: 2376,
+                hostPort: 23750,
+                clientAddress: "172.28.40.1",
+                tlsDir: "/etc/swarm-platform/engine-tls",
+                serverNames: ["127.0.0.1", "172.28.40.11", "manager-1"],
+                days: 365,
+                generation: 1,
             },
         });
     });

@@ -689,6 +689,7 @@ describe("keepalived.conf", () => {
                 "    advert_int 1",
                 "    nopreempt",
                 "    unicast_src_ip 172.28.40.12",
+                "    check_unicast_src",
                 "    unicast_peer {",
                 "        172.28.40.13",
                 "    }",

@@ -29,6 +29,16 @@ const NASTY: Readonly<Record<string, string>> = {
 const SAMPLE_ENV: Readonly<Record<NodeScript, Readonly<Record<string, string>>>> = {
     "node-bootstrap": { GATEWAY_PORTS: "80 443", DOCKER_USER: "deploy" },
     "node-ready": { DOCKER_WAIT_SECONDS: "90" },
+    "engine-tls": { SERVER_NAMES: "127.0.0.1 172.28.40.11 manager-1", VALIDITY_DAYS: "365" },
+    "node-firewall": {
+        FIREWALL_ENABLED: "true",
+        RULES: "*filter\n:SWARM-PLATFORM-INPUT - [0:0]\n-A SWARM-PLATFORM-INPUT -j DROP\nCOMMIT\n",
+        APPLY: "#!/bin/sh\n",
+        UNIT: "[Unit]\n",
+        RULES_PATH: "/etc/swarm-platform/firewall.rules",
+        APPLY_PATH: "/usr/local/sbin/swarm-platform-firewall",
+        UNIT_PATH: "/etc/systemd/system/swarm-platform-firewall.service",
+    },
     "swarm-init": { ADVERTISE_ADDR: "10.0.10.11", DATA_PATH_PORT: "4789", DEFAULT_ADDR_POOL: "10.128.0.0/14", DEFAULT_ADDR_POOL_MASK_LENGTH: "24", AUTOLOCK: "true" },
     "swarm-join-token": { ROLE: "worker", MEMBER_NAME: "gw-1", MEMBER_AT: "deploy@10.0.10.21:22" },
     "swarm-join": { JOIN_TOKEN: "SWMTKN-1-abc-def", MANAGER_ADDR: "10.0.10.11:2377", ADVERTISE_ADDR: "10.0.10.21" },

@@ -6,8 +6,9 @@
 // registrations drained); `destroy` deletes everything in reverse order. The rules: docs/provider-rules.md.
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { HOST_ENGINE } from "./docker-api";
+import { HOST_ENGINE, setEngineTlsRoot } from "./docker-api";
 import { canonical, Ctx, Handler, HANDLERS, Props, UNKNOWN } from "./resources";
+import { registerProviderTls } from "./resources/provider";
 
 export interface StoredResource {
     readonly urn: string;
@@ -58,9 +59,13 @@ export interface EngineOptions {
     readonly refresh?: boolean;
 }
 
+/** The state file; the engines its providers point at get their client TLS back (a resource outlives its provider run). */
 export function loadState(statePath: string): LabState {
+    setEngineTlsRoot(path.join(path.dirname(statePath), "engine-tls"));
     if (!fs.existsSync(statePath)) return { version: 1, seq: 0, resources: {} };
-    return JSON.parse(fs.readFileSync(statePath, "utf8")) as LabState;
+    const state = JSON.parse(fs.readFileSync(statePath, "utf8")) as LabState;
+    for (const r of Object.values(state.resources)) if (r.type === "pulumi:providers:docker") registerProviderTls(r.outputs);
+    return state;
 }
 
 function saveState(statePath: string, state: LabState): void {

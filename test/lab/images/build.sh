@@ -35,7 +35,7 @@ ENV_PATH='ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
 PKGS[node]="docker.io containerd runc tini iptables keepalived curl iproute2 procps ca-certificates bash xz-utils iputils-ping kmod"
 CHANGES[node]="$ENV_PATH
 VOLUME /var/lib/docker
-EXPOSE 2375
+EXPOSE 2376
 ENTRYPOINT [\"/usr/bin/tini\", \"--\", \"/usr/local/bin/node-entrypoint\"]
 CMD []"
 post_node() {

@@ -1,7 +1,7 @@
 // What every resource type shares: the handler interface, the generic diff against the state read back, and the
 // small process/docker helpers. The provider rules themselves: docs/provider-rules.md.
 import { spawn } from "node:child_process";
-import { dockerApi, DockerApiError } from "../docker-api";
+import { dockerApi, DockerApiError, dockerHostArgs } from "../docker-api";
 
 export type Props = Record<string, unknown>;
 
@@ -198,7 +198,7 @@ export function run(argv: string[], opts: { stdin?: string; env?: Record<string,
 }
 
 export async function docker(engine: string, args: string[], timeoutMs = 300_000): Promise<string> {
-    const r = await run(["docker", "-H", engine, ...args], { timeoutMs });
+    const r = await run(["docker", ...dockerHostArgs(engine), ...args], { timeoutMs });
     if (r.code !== 0) throw new Error(`docker ${args.slice(0, 3).join(" ")} … failed (exit ${r.code}): ${r.stderr.trim()}`);
     return r.stdout.trim();
 }

@@ -28,6 +28,7 @@ async function serviceSpec(i: Props, ctx: Ctx): Promise<Props> {
     const mode = (i.mode ?? {}) as { global?: boolean; replicated?: { replicas?: number } };
     const endpoint = (i.endpointSpec ?? {}) as Props;
     const restart = ts.restartPolicy as Props | undefined;
+    const limits = (ts.resources as Props | undefined)?.limits as Props | undefined;
     return {
         Name: i.name,
         Labels: labelsOf(i.labels),
@@ -40,6 +41,9 @@ async function serviceSpec(i: Props, ctx: Ctx): Promise<Props> {
                 Labels: labelsOf(cs.labels),
                 Mounts: ((cs.mounts as Props[]) ?? []).map((m) => ({ Type: m.type, Source: m.source, Target: m.target, ReadOnly: Boolean(m.readOnly) })),
                 Secrets: secrets,
+                ...(cs.readOnly !== undefined ? { ReadOnly: Boolean(cs.readOnly) } : {}),
+                ...(cs.capAdds ? { CapabilityAdd: cs.capAdds } : {}),
+                ...(cs.capDrops ? { CapabilityDrop: cs.capDrops } : {}),
                 ...(cs.stopGracePeriod ? { StopGracePeriod: durationNs(cs.stopGracePeriod) } : {}),
                 ...(cs.stopSignal ? { StopSignal: cs.stopSignal } : {}),
                 ...(hc
@@ -54,6 +58,7 @@ async function serviceSpec(i: Props, ctx: Ctx): Promise<Props> {
                       }
                     : {}),
             },
+            ...(limits ? { Resources: { Limits: { ...(limits.nanoCpus !== undefined ? { NanoCPUs: limits.nanoCpus } : {}), ...(limits.memoryBytes !== undefined ? { MemoryBytes: limits.memoryBytes } : {}) } } } : {}),
             Placement: { Constraints: ((ts.placement as Props)?.constraints as string[]) ?? [] },
             // `id` (the provider's current field) or the deprecated `name` (a name or an id)
             Networks: ((ts.networksAdvanceds as Props[]) ?? []).map((n) => ({
@@ -123,12 +128,16 @@ async function read(id: string, ctx: Ctx, inputs: Props): Promise<Props> {
                     fileGid: x.File?.GID,
                     fileMode: x.File?.Mode,
                 })),
+                readOnly: Boolean(c.ReadOnly),
+                ...(c.CapabilityAdd ? { capAdds: c.CapabilityAdd } : {}),
+                ...(c.CapabilityDrop ? { capDrops: c.CapabilityDrop } : {}),
                 ...(c.StopGracePeriod !== undefined ? { stopGracePeriod: shortDur(c.StopGracePeriod) } : {}),
                 ...(c.StopSignal ? { stopSignal: c.StopSignal } : {}),
                 ...(hc
                     ? { healthcheck: { tests: hc.Test, interval: shortDur(hc.Interval ?? 0), timeout: shortDur(hc.Timeout ?? 0), retries: hc.Retries ?? 0, startPeriod: shortDur(hc.StartPeriod ?? 0) } }
                     : {}),
             },
+            ...(t.Resources?.Limits ? { resources: { limits: { nanoCpus: t.Resources.Limits.NanoCPUs ?? 0, memoryBytes: t.Resources.Limits.MemoryBytes ?? 0 } } } : {}),
             placement: { constraints: t.Placement?.Constraints ?? [] },
             networksAdvanceds: ((t.Networks as Props[]) ?? []).map((n) => ({ id: n.Target, aliases: n.Aliases ?? [], ...(n.DriverOpts ? { driverOpts: Object.entries(n.DriverOpts).map(([k, v]) => `${k}=${String(v)}`) } : {}) })),
             ...(r ? { restartPolicy: { condition: r.Condition, ...(r.Delay !== undefined ? { delay: shortDur(r.Delay) } : {}), maxAttempts: r.MaxAttempts ?? 0, ...(r.Window !== undefined ? { window: shortDur(r.Window) } : {}) } } : {}),

@@ -1,5 +1,5 @@
 // docker:index/volume:Volume — every argument forces a new volume; an explicit name means delete first.
-import { dockerApi } from "../docker-api";
+import { dockerApi, dockerHostArgs } from "../docker-api";
 import { apiExists, Ctx, diffAllReplace, docker, explicitName, Handler, labelsFrom, labelsOf, Props, retry, run } from "./common";
 
 async function read(id: string, ctx: Ctx): Promise<Props> {
@@ -18,7 +18,7 @@ export const volume: Handler = {
     deleteBeforeReplace: explicitName,
     async delete(_name, id, _i, _s, ctx) {
         await retry(30, async () => {
-            const r = await run(["docker", "-H", ctx.engine, "volume", "rm", "-f", id]);
+            const r = await run(["docker", ...dockerHostArgs(ctx.engine), "volume", "rm", "-f", id]);
             if (r.code !== 0 && !/no such volume/i.test(r.stderr)) throw new Error(`docker volume rm ${id}: ${r.stderr.trim()}`);
         });
     },

@@ -6,8 +6,14 @@
 # Environment:
 #   DOCKERD_STORAGE_DRIVER  overlay2 | vfs | auto (default auto: overlay2 when /var/lib/docker is
 #                           not itself on overlayfs and an overlay mount works, else vfs)
-#   DOCKERD_TCP             listen address for the API besides the unix socket
-#                           (default tcp://0.0.0.0:2375, unauthenticated; "" disables)
+#   DOCKERD_TLS_DIR         folder with ca.pem, server-cert.pem, server-key.pem (default
+#                           /etc/swarm-platform/engine-tls, uploaded by the program before the first
+#                           start): when they exist the API also listens on tcp://0.0.0.0:2376 with
+#                           --tlsverify (client certificates signed by that CA only). There is no
+#                           plain-TCP listener: without them the engine is reachable on its unix socket only.
+#   SWARM_FIREWALL          the node firewall's apply helper (default /usr/local/sbin/swarm-platform-firewall,
+#                           installed by the program's node-firewall script): run before dockerd, so the
+#                           rules are back after a restart of the node container (its netns is new).
 #   NODE_IPTABLES           auto | nft | legacy (default auto: nft if it works, else legacy)
 #   DOCKERD_CGROUP_PARENT   cgroup parent for inner containers (default: nested under this
 #                           container's own cgroup when the host cgroup tree is bind-mounted)
@@ -39,10 +45,10 @@ if [[ -f /sys/fs/cgroup/cgroup.controllers ]] && [[ "$(cat /proc/self/cgroup)" =
 fi
 
 args=(--host=unix:///var/run/docker.sock)
-tcp="${DOCKERD_TCP-tcp://0.0.0.0:2375}"
-if [[ -n "$tcp" ]]; then
-  # --tls=false: explicit opt-out, otherwise dockerd >= 20.10 warns (and newer ones refuse)
-  args+=(--host="$tcp" --tls=false)
+tls="${DOCKERD_TLS_DIR:-/etc/swarm-platform/engine-tls}"
+if [[ -s "$tls/ca.pem" && -s "$tls/server-cert.pem" && -s "$tls/server-key.pem" ]]; then
+  chmod 0600 "$tls/server-key.pem"
+  args+=(--host=tcp://0.0.0.0:2376 --tlsverify --tlscacert="$tls/ca.pem" --tlscert="$tls/server-cert.pem" --tlskey="$tls/server-key.pem")
 fi
 
 # --- cgroup parent: nest inner containers below this container's cgroup (cgroup v1 host tree) ---
@@ -96,6 +102,12 @@ case "${NODE_IPTABLES:-auto}" in
     ;;
   *) log "bad NODE_IPTABLES=${NODE_IPTABLES}"; exit 2 ;;
 esac
+
+# --- node firewall (after the iptables backend is chosen: the same one dockerd uses) -------------
+firewall="${SWARM_FIREWALL:-/usr/local/sbin/swarm-platform-firewall}"
+if [[ -x "$firewall" ]]; then
+  "$firewall" || { log "the node firewall did not apply: not starting the engine"; exit 1; }
+fi
 
 # shellcheck disable=SC2206
 args+=(${DOCKERD_EXTRA_ARGS:-} "$@")
