@@ -1,10 +1,10 @@
 // What `npm run status` reads from the live platform (impure; model/status.ts judges it). Everything is bounded in
 // time and runs in parallel: the manager's engine through the docker CLI, one read-only probe script per gateway
 // node, one request per hostname and VIP.
-//   driver docker: the manager's engine API published on 127.0.0.1:<managerApiPort>; node containers through
-//                  `docker exec` on the local engine.
-//   driver ssh:    `docker -H ssh://user@host:port` (the local ssh client and agent, like the docker provider) and
-//                  `ssh … bash -s` per node. Not yet run against real hosts.
+//   driver docker: the manager's and the nodes' engines through `docker exec` into the node containers on the
+//                  local engine.
+//   driver ssh:    `ssh … docker` on the bootstrap manager and `ssh … bash -s` per node, with the node's pinned host
+//                  key first (the local ssh client and agent). Not yet run against real hosts.
 import { spawn } from "node:child_process";
 import * as http from "node:http";
 import * as https from "node:https";
@@ -72,17 +72,24 @@ function why(r: Ran): string {
 
 /** How the manager's engine and every node are reached, from the plan's driver. */
 export interface Reach {
-    /** The `docker -H` value for the bootstrap manager's engine. */
+    /** Says where the manager's engine was read (the report's `manager` line). */
     readonly manager: string;
+    /** Program and leading arguments of a `docker` CLI that talks to the bootstrap manager's engine. */
+    readonly managerDocker: { program: string; args: string[] };
     /** Program and arguments that run `bash -s` on a node (the script on stdin). */
     nodeShell(node: PlanNode): { program: string; args: string[] };
 }
 
 export function reachOf(plan: Plan, namePrefix: string): Reach {
     const driver = plan.driver;
+    const bootstrap = plan.nodes.find((n) => n.bootstrap) ?? plan.nodes[0];
     if (driver.name === "docker") {
+        // The manager's own unix socket, through docker exec: its TCP API takes only the client certificate
+        // that lives in the Pulumi state, which status does not read.
+        const container = `${namePrefix}-${bootstrap.name}`;
         return {
-            manager: `tcp://127.0.0.1:${driver.docker.managerApiPort}`,
+            manager: `docker exec ${container}`,
+            managerDocker: { program: "docker", args: ["-H", driver.localEngine, "exec", container, "docker"] },
             nodeShell: (node) => ({ program: "docker", args: ["-H", driver.localEngine, "exec", "-i", `${namePrefix}-${node.name}`, "bash", "-s"] }),
         };
     }
@@ -90,18 +97,17 @@ export function reachOf(plan: Plan, namePrefix: string): Reach {
         if (!node.ssh) throw new Error(`node ${node.name}: driver ssh needs an ssh host`);
         return node.ssh;
     };
-    const bootstrap = plan.nodes.find((n) => n.bootstrap) ?? plan.nodes[0];
+    // The same ssh options as every other ssh the program runs: the node's pinned host key first.
+    const sshTo = (node: PlanNode, command: string[]) => {
+        const ssh = sshOf(node);
+        const sudo = driver.ssh.sudo ? ["sudo", "-n"] : [];
+        return { program: "ssh", args: [...ssh.clientOptions, "-o", "ConnectTimeout=5", "-p", String(ssh.port), "-l", ssh.user, "--", ssh.host, ...sudo, ...command] };
+    };
     const first = sshOf(bootstrap);
     return {
-        manager: `ssh://${first.user}@${first.host}:${first.port}`,
-        nodeShell: (node) => {
-            const ssh = sshOf(node);
-            const shell = driver.ssh.sudo ? ["sudo", "-n", "bash", "-s"] : ["bash", "-s"];
-            return {
-                program: "ssh",
-                args: ["-o", "BatchMode=yes", "-o", "ConnectTimeout=5", ...driver.ssh.sshOpts, "-p", String(ssh.port), `${ssh.user}@${ssh.host}`, ...shell],
-            };
-        },
+        manager: `ssh ${first.user}@${first.host}:${first.port}`,
+        managerDocker: sshTo(bootstrap, ["docker"]),
+        nodeShell: (node) => sshTo(node, ["bash", "-s"]),
     };
 }
 
@@ -177,7 +183,7 @@ export async function gatherStatus(plan: Plan, options: GatherOptions): Promise<
     const commandTimeoutMs = options.commandTimeoutMs ?? 10_000;
     const probeTimeoutMs = options.probeTimeoutMs ?? 2_000;
     const reach = reachOf(plan, options.namePrefix);
-    const docker = (args: string[]) => run("docker", ["-H", reach.manager, ...args], commandTimeoutMs);
+    const docker = (args: string[]) => run(reach.managerDocker.program, [...reach.managerDocker.args, ...args], commandTimeoutMs);
     const byName = new Map(plan.nodes.map((n) => [n.name, n]));
     const addresses = probeAddresses(plan);
     const [nodes, services, gatewayTasks, gatewayNodes, probes] = await Promise.all([
