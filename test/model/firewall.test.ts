@@ -2,7 +2,7 @@
 import * as assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { firewallArtifacts, renderFirewallRules } from "../../model/firewall";
-import { BASE, invalidConfigs, mutate, planOf, stackConfig, validConfigs } from "./fixtures";
+import { BASE, invalidConfigs, mutate, planOf, stackConfig, useSsh, validConfigs } from "./fixtures";
 
 const base = planOf(BASE);
 const prod = planOf(stackConfig("prod"));
@@ -15,7 +15,7 @@ invalidConfigs(
         {
             name: "ssh nodes with no network allowed to reach their SSH port",
             change: (d) => {
-                d.driver = "ssh";
+                useSsh(d);
                 d.firewall = { enabled: true, sshSources: [], allow: [] };
             },
             path: "firewall.sshSources",
@@ -24,13 +24,13 @@ invalidConfigs(
         {
             name: "an extra rule with a source that is not a network",
             change: (d) => (d.firewall = { enabled: true, sshSources: ["0.0.0.0/0"], allow: [{ name: "metrics", protocol: "tcp", port: 9100, sources: ["10.0.0.1/8"] }] }),
-            path: "firewall.allow[0].sources[0]",
+            path: "firewall.allow[metrics].sources[0]",
             words: ["no host bits set"],
         },
         {
             name: "a release memory limit without a unit",
             change: (d) => (d.apps[0].resources = { cpus: 1, memory: "512" }),
-            path: "apps[0].resources.memory",
+            path: "apps[shop].resources.memory",
             words: ["a size like 256m"],
         },
         {
