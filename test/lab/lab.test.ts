@@ -458,8 +458,12 @@ test("j. bad input: invalid config → validation error, state unchanged; a scri
     const r2 = await up({ apps: apps21() }, "after the failure");
     assert.equal(r2.ok, true, r2.errors.join("\n"));
     assert.ok(await answersFrom("stary.sklep.localhost", "1.9"));
-    const lab = await get("lab-j.sklep.localhost");
-    assert.equal(lab.status, 0, "the withdrawn hostname must be refused again");
+    // Refused again once the gateway's reload has taken effect: a connection accepted by an old nginx worker in the
+    // moment between the reload signal and its retirement is still served by the old routes (seen once in ~10 runs).
+    const withdrawnAt = now();
+    const lab = await until(10, async () => ((await get("lab-j.sklep.localhost")).status === 0 ? true : undefined), 250);
+    assert.ok(lab, "the withdrawn hostname must be refused again within 10 s");
+    figure("failing_script_withdrawn_refused_after_seconds", Number((now() - withdrawnAt).toFixed(2)));
 });
 
 // ---- h. gateway health drives the VIP ----------------------------------------------------------------
