@@ -220,14 +220,16 @@ const CASES: Case[] = [
                 "Trailer: X-Checksum",
                 "HTTP2-Settings: AAMAAABkAAQAAP__",
                 "Upgrade: h2c",
-                "Connection: keep-alive, Upgrade, HTTP2-Settings, TE",
+                "Connection: keep-alive, Upgrade, HTTP2-Settings, TE, X-Listed",
                 "X-Custom: kept",
+                // Named in Connection but not on the list: neither engine can strip a header named by the request.
+                "X-Listed: named-in-connection",
             ];
             const e = echo(http(lab, PLAIN, "/", asCurlHeaders(sent)));
-            const names = ["proxy", "proxy-authorization", "proxy-connection", "keep-alive", "te", "trailer", "http2-settings", "upgrade", "x-custom"];
+            const names = ["proxy", "proxy-authorization", "proxy-connection", "keep-alive", "te", "trailer", "http2-settings", "upgrade", "x-custom", "x-listed"];
             return Object.fromEntries(names.filter((n) => n in e.headers).map((n) => [n, e.headers[n]]));
         },
-        expect: (seen: object) => assert.deepEqual(seen, { "x-custom": "kept" }),
+        expect: (seen: object) => assert.deepEqual(seen, { "x-custom": "kept", "x-listed": "named-in-connection" }),
     },
     {
         name: "the Connection header a backend sees on an ordinary request",
