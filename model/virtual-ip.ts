@@ -133,6 +133,8 @@ export interface PlanVirtualIp {
         readonly url: string;
         /** The gateway's health socket on this node (in its state dir; no network port). */
         readonly socket: string;
+        /** Asked only while no socket exists: a gateway still on an image from before the health socket (upgrades). */
+        readonly legacyUrl: string;
         /** The gateway's state dir: a `draining` file there fails the check. */
         readonly gatewayStateDir: string;
         readonly interval: number;
@@ -250,6 +252,7 @@ export function planVirtualIp(c: StackConfig, nodes: readonly PlanNode[]): PlanV
         healthCheck: {
             url: `http://localhost${hc.path}`,
             socket: GATEWAY_HEALTH_SOCKET,
+            legacyUrl: `http://127.0.0.1:${c.gateway.ports.http}${hc.path}`,
             gatewayStateDir: GATEWAY_STATE_DIR,
             interval: hc.interval,
             timeout: hc.timeout,
@@ -341,6 +344,7 @@ export function renderKeepalivedScripts(virtualIp: PlanVirtualIp): { check: stri
             stateDir: shellSafe("gateway.stateDir", virtualIp.healthCheck.gatewayStateDir),
             url: shellSafe("the health check URL", virtualIp.healthCheck.url),
             socket: shellSafe("the gateway health socket", virtualIp.healthCheck.socket),
+            legacyUrl: shellSafe("the health check URL", virtualIp.healthCheck.legacyUrl),
             timeout: virtualIp.healthCheck.timeout,
         }),
         notify: renderTemplate("virtual-ip/notify.sh.mustache", { stateDir: virtualIp.paths.stateDir }),

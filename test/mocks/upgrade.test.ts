@@ -152,6 +152,9 @@ for (const stack of ["dev", "prod"] as const) {
                 "platform-gateway-routes-gw-2 (stdin)",
                 "platform-gateway-image-build (imageName)",
                 "platform-gateway-service (taskSpec)",
+                // keepalived's check script now asks the gateway's health socket: keepalived-apply re-runs and rewrites it.
+                "platform-virtualIp-keepalived-gw-1 (stdin)",
+                "platform-virtualIp-keepalived-gw-2 (stdin)",
                 ...(stack === "dev" ? ["platform-nodes-image (build)"] : []),
             ];
             assert.deepEqual(updated.sort(), expected.sort());

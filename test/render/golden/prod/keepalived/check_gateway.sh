@@ -6,4 +6,9 @@
 if [ -e '/var/lib/swarm-gateway/draining' ]; then
     exit 1
 fi
-exec curl -fsS --max-time 1 -o /dev/null --unix-socket '/var/lib/swarm-gateway/health.sock' 'http://localhost/healthz'
+if [ -S '/var/lib/swarm-gateway/health.sock' ]; then
+    exec curl -fsS --max-time 1 -o /dev/null --unix-socket '/var/lib/swarm-gateway/health.sock' 'http://localhost/healthz'
+fi
+# No socket: a gateway still running an image from before the health socket answers on its HTTP port (during an
+# upgrade, keepalived's new check arrives before the new gateway image). A current gateway always has the socket.
+exec curl -fsS --max-time 1 -o /dev/null 'http://127.0.0.1:80/healthz'
