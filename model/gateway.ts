@@ -2,7 +2,7 @@
 // cross-key rules, plan slice (engine facts, drain and stop timings, update policy) and the image/routes renderers.
 import * as path from "node:path";
 import { z } from "zod";
-import { HOSTNAME, hostname, image, name, port, secretRef, seconds } from "./fields";
+import { cidr, HOSTNAME, hostname, image, name, port, secretRef, seconds } from "./fields";
 import type { PlanNode } from "./nodes";
 import { type PlanResources, planResources, resourcesSchema } from "./resources";
 import { compare } from "./order";
@@ -51,7 +51,38 @@ export const GatewaySchema = z
             .regex(HOSTNAME, 'must be "reject" or a lower-case DNS name')
             .default("reject")
             .describe("What an unknown or missing Host gets: `reject` closes the connection (nginx 444), or a hostname to serve instead."),
-        clientMaxBodySize: z.string().regex(SIZE, "a size like 10m").default("10m").describe("Largest request body, like `10m`."),
+        clientMaxBodySize: z
+            .string()
+            .regex(SIZE, "a size like 10m")
+            .default("10m")
+            .describe("Largest request body, like `10m` (413 above it; HAProxy checks Content-Length only, see docs/gateway.md)."),
+        clientTimeouts: z
+            .strictObject({
+                header: seconds(1).default(10).describe("Seconds a client has to send the whole request header (slow clients are cut off)."),
+                idle: seconds(1).default(60).describe("Seconds a client may stay silent while sending the body or receiving the answer."),
+                keepAlive: seconds(1).default(15).describe("Seconds an idle keep-alive connection stays open for the next request."),
+            })
+            .prefault({})
+            .describe("Client-side timeouts, the same on both engines."),
+        httpsRedirect: z
+            .boolean()
+            .default(true)
+            .describe("TLS hostnames answer plain HTTP with a 308 redirect to HTTPS; false serves them on both ports."),
+        hsts: z
+            .union([
+                z.literal(false),
+                z.strictObject({
+                    maxAge: z.number().int().min(0).max(63072000).default(31536000).describe("Seconds browsers remember to use HTTPS only."),
+                    includeSubDomains: z.boolean().default(false).describe("Also every subdomain of the hostname."),
+                    preload: z.boolean().default(false).describe("Ask to be put on the browsers' preload list (needs includeSubDomains and maxAge ≥ 31536000)."),
+                }),
+            ])
+            .prefault({})
+            .describe("Strict-Transport-Security on HTTPS answers of TLS hostnames (replaces a backend's); `false` sends none."),
+        trustedProxies: z
+            .array(cidr())
+            .default([])
+            .describe("Networks of proxies in front of the gateway whose forwarding headers are kept (X-Forwarded-For appended to); from anyone else they are replaced."),
         timeouts: z
             .strictObject({
                 connect: seconds(1).default(5).describe("Seconds to connect to a backend."),
@@ -119,6 +150,39 @@ const UPDATE_MONITOR_AFTER_DRAIN = 15;
 // A graceful engine stop ends this long before swarm's SIGKILL.
 const STOP_MARGIN = 2;
 
+/** The TLS settings of both engines: Mozilla's "intermediate" profile with its ECDHE suites (no DHE, so no dhparam
+ *  file) and session tickets off (a long-lived ticket key would undo forward secrecy). Rendered into both engines. */
+export const TLS_PROFILE = {
+    name: "Mozilla intermediate",
+    protocols: ["TLSv1.2", "TLSv1.3"],
+    /** TLS 1.2 suites, in preference order (OpenSSL names). */
+    ciphers: [
+        "ECDHE-ECDSA-AES128-GCM-SHA256",
+        "ECDHE-RSA-AES128-GCM-SHA256",
+        "ECDHE-ECDSA-AES256-GCM-SHA384",
+        "ECDHE-RSA-AES256-GCM-SHA384",
+        "ECDHE-ECDSA-CHACHA20-POLY1305",
+        "ECDHE-RSA-CHACHA20-POLY1305",
+    ],
+    /** TLS 1.3 suites. */
+    ciphersuites: ["TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256"],
+    /** Key exchange groups (ECDHE curves). */
+    curves: ["X25519", "prime256v1", "secp384r1"],
+    /** The client's cipher preference wins (all suites are strong; clients know what their hardware does fast). */
+    preferServerCiphers: false,
+    sessionTickets: false,
+    /** Seconds a session stays resumable from the server-side cache. */
+    sessionTimeout: 86400,
+} as const;
+
+/** Request headers never sent to a backend: proxy-only (httpoxy's `Proxy`, proxy credentials), hop-by-hop, and
+ *  the h2c upgrade's settings (only WebSocket upgrades pass). `Connection` and `Upgrade` are set by the gateway. */
+export const STRIPPED_REQUEST_HEADERS = ["Proxy", "Proxy-Connection", "Proxy-Authorization", "Keep-Alive", "TE", "Trailer", "HTTP2-Settings"] as const;
+
+/** Where the gateway answers its health path: a unix socket in the state dir, which keepalived's check (on the
+ *  node) and the image's HEALTHCHECK (in the container) both see; no network port, so nobody else reaches it. */
+export const GATEWAY_HEALTH_SOCKET = path.posix.join(GATEWAY_STATE_DIR, "health.sock");
+
 /** A TLS certificate of the gateway. */
 export interface PlanTlsCertificate {
     /** From config: names its swarm secrets and files. */
@@ -151,15 +215,24 @@ export interface PlanGateway {
     /** Gateway node names, sorted. */
     readonly nodes: readonly string[];
     readonly ports: { readonly http: number; readonly https: number };
-    /** The gateway's own health endpoint. */
+    /** The gateway's own health endpoint, answered only on the health socket. */
     readonly healthPath: string;
     /** Header naming `<app>/<release>` on every routed answer (read by `npm run status`). */
     readonly releaseHeader: string;
+    /** The unix socket answering the health path (in the state dir, shared with keepalived's check). */
+    readonly healthSocket: string;
     readonly tls: readonly PlanTlsCertificate[];
     /** `reject` or a routed hostname. */
     readonly defaultHost: string;
     readonly clientMaxBodySize: string;
     readonly timeouts: { readonly connect: number; readonly read: number; readonly send: number };
+    readonly clientTimeouts: { readonly header: number; readonly idle: number; readonly keepAlive: number };
+    /** TLS hostnames redirect plain HTTP to HTTPS (308). */
+    readonly httpsRedirect: boolean;
+    /** The Strict-Transport-Security value for TLS hostnames, or none. */
+    readonly hsts: string | false;
+    /** Networks whose forwarding headers are kept, sorted. */
+    readonly trustedProxies: readonly string[];
     /** Seconds nginx caches Docker DNS answers. */
     readonly resolverValid: number;
     readonly delivery: "load" | "registry";
@@ -228,6 +301,16 @@ export function checkGateway(c: StackConfig, report: Report): void {
         );
     }
     if (g.engine === "nginx" && g.serverSlots !== undefined) report("gateway.serverSlots", "only applies to engine haproxy");
+    if (g.hsts && g.hsts.preload && !(g.hsts.includeSubDomains && g.hsts.maxAge >= 31536000)) {
+        report("gateway.hsts.preload", "needs includeSubDomains: true and maxAge of at least 31536000 (what the preload list accepts)");
+    }
+    firstDuplicates(g.trustedProxies, (i, j) => report(`gateway.trustedProxies[${i}]`, `"${g.trustedProxies[i]}" is also gateway.trustedProxies[${j}]`));
+}
+
+/** The Strict-Transport-Security header value. */
+function hstsValue(hsts: GatewayConfig["hsts"]): string | false {
+    if (!hsts) return false;
+    return [`max-age=${hsts.maxAge}`, ...(hsts.includeSubDomains ? ["includeSubDomains"] : []), ...(hsts.preload ? ["preload"] : [])].join("; ");
 }
 
 /** The gateway's TLS certificates, by config name. */
@@ -266,10 +349,15 @@ export function planGateway(c: StackConfig, nodes: readonly PlanNode[], tls: rea
         ports: { ...g.ports },
         healthPath: c.virtualIp?.healthCheck.path ?? "/healthz",
         releaseHeader: RELEASE_HEADER,
+        healthSocket: GATEWAY_HEALTH_SOCKET,
         tls,
         defaultHost: g.defaultHost,
         clientMaxBodySize: g.clientMaxBodySize,
         timeouts: { ...g.timeouts },
+        clientTimeouts: { ...g.clientTimeouts },
+        httpsRedirect: g.httpsRedirect,
+        hsts: hstsValue(g.hsts),
+        trustedProxies: [...g.trustedProxies].sort(compare),
         resolverValid: g.resolverValid,
         delivery: g.delivery,
         ...(g.registry ? { registry: { ...g.registry } } : {}),
@@ -327,12 +415,16 @@ function backendName(service: string): string {
     return `svc.${service}`;
 }
 
-/** HAProxy matches exact hostnames before wildcards (`*.example.com`), longer suffixes first, like nginx. */
-function hostRules(routes: readonly PlanRoute[]) {
+/** Where plain HTTP for a TLS hostname goes when HTTPS redirects are on (HAProxy backend). */
+const HTTPS_REDIRECT_BACKEND = "https-redirect";
+
+/** HAProxy matches exact hostnames before wildcards (`*.example.com`), longer suffixes first, like nginx.
+ *  `redirect`: the rule sends the hostname to the HTTPS redirect instead of its service. */
+function hostRules(routes: readonly PlanRoute[], redirect: (r: PlanRoute) => boolean) {
     const rules = routes.map((route) => {
         const wildcard = route.hostname.startsWith("*.");
         return {
-            backend: backendName(route.service),
+            backend: redirect(route) ? HTTPS_REDIRECT_BACKEND : backendName(route.service),
             match: wildcard ? "end" : "str",
             pattern: wildcard ? route.hostname.slice(1) : route.hostname,
             wildcard,
@@ -362,9 +454,52 @@ function tlsServers(gateway: PlanGateway, routes: readonly PlanRoute[]) {
         });
 }
 
+/** The TLS profile as the engines spell it. */
+function tlsProfileView() {
+    const p = TLS_PROFILE;
+    return {
+        name: p.name,
+        protocols: p.protocols.join(" "),
+        minVersion: p.protocols[0],
+        ciphers: p.ciphers.join(":"),
+        ciphersuites: p.ciphersuites.join(":"),
+        curves: p.curves.join(":"),
+        preferServerCiphers: p.preferServerCiphers,
+        sessionTickets: p.sessionTickets,
+        sessionTimeout: p.sessionTimeout,
+    };
+}
+
 function gatewayView(gateway: PlanGateway, routes: readonly PlanRoute[]) {
     const tlsRoutes = routes.filter((r) => r.tls !== undefined);
     const defaultRoute = gateway.defaultHost === "reject" ? false : routeFor(routes, gateway.defaultHost);
+    const redirects = (r: PlanRoute) => gateway.httpsRedirect && r.tls !== undefined;
+    const maxBodyBytes = sizeInBytes(gateway.clientMaxBodySize);
+    const hsts = gateway.hsts;
+    // Both HAProxy frontends share every header rule; only the bind, the scheme and the routes differ.
+    const frontends = [
+        {
+            name: "http",
+            bind: `:${gateway.ports.http}`,
+            proto: "http",
+            hsts: false,
+            hostRules: hostRules(routes, redirects),
+            defaultBackend: defaultRoute ? backendName(defaultRoute.service) : "reject",
+        },
+        ...(gateway.tls.length
+            ? [
+                  {
+                      name: "https",
+                      // strict-sni: an unknown SNI gets no certificate (the handshake fails).
+                      bind: `:${gateway.ports.https} ssl strict-sni${gateway.tls.map((t) => ` crt ${t.certificatePath}`).join("")}`,
+                      proto: "https",
+                      hsts,
+                      hostRules: hostRules(tlsRoutes, () => false),
+                      defaultBackend: "reject",
+                  },
+              ]
+            : []),
+    ];
     return {
         engine: gateway.engine,
         nginx: gateway.engine === "nginx",
@@ -375,26 +510,33 @@ function gatewayView(gateway: PlanGateway, routes: readonly PlanRoute[]) {
         routesDir: gateway.routesDir,
         routesPath: gateway.routesFile.path,
         stateDir: shellSafe("gateway.stateDir", gateway.stateDir),
+        healthSocket: shellSafe("gateway.healthSocket", gateway.healthSocket),
         drainSeconds: gateway.drainSeconds,
         reloadSignal: gateway.reloadSignal,
         stopSignal: gateway.stopSignal,
         stopTimeout: gateway.stopTimeout,
         http: gateway.ports.http,
         https: gateway.ports.https,
+        // A redirect names the HTTPS port only when it is not the default one.
+        httpsPortSuffix: gateway.ports.https === 443 ? "" : `:${gateway.ports.https}`,
         healthPath: gateway.healthPath,
         releaseHeader: gateway.releaseHeader,
         resolverValid: gateway.resolverValid,
         clientMaxBodySize: gateway.clientMaxBodySize,
-        maxBodyBytes: sizeInBytes(gateway.clientMaxBodySize),
+        maxBodyBytes,
         timeouts: { ...gateway.timeouts, idle: Math.max(gateway.timeouts.read, gateway.timeouts.send) },
+        clientTimeouts: gateway.clientTimeouts,
+        hsts,
+        trustedProxies: gateway.trustedProxies,
+        hasTrustedProxies: gateway.trustedProxies.length > 0,
+        strippedHeaders: STRIPPED_REQUEST_HEADERS,
+        tlsProfile: tlsProfileView(),
         hasTls: gateway.tls.length > 0,
         defaultRoute,
-        defaultBackend: defaultRoute ? backendName(defaultRoute.service) : "reject",
-        servers: routes,
+        servers: routes.map((r) => ({ ...r, redirect: redirects(r) })),
         tlsServers: tlsServers(gateway, routes),
-        certificates: gateway.tls.map((t) => t.certificatePath),
-        hostRules: hostRules(routes),
-        tlsHostRules: hostRules(tlsRoutes),
+        frontends,
+        hasRedirects: routes.some(redirects),
         backends: backends(routes),
     };
 }

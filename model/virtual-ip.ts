@@ -2,7 +2,7 @@
 // Schema fragment, cross-key rules, plan slice (with the failover timings derived from it) and keepalived renderers.
 import { z } from "zod";
 import { ipv4, name, secretRef, seconds, urlPath } from "./fields";
-import { GATEWAY_STATE_DIR } from "./gateway";
+import { GATEWAY_HEALTH_SOCKET, GATEWAY_STATE_DIR } from "./gateway";
 import { cidrOf, cidrToString, contains, ipToInt, reservedAddresses } from "./net";
 import { bridgeGateway, gatewayNodesOf, type PlanNode, usesDockerDriver } from "./nodes";
 import { overlaySubnets } from "./networks";
@@ -58,7 +58,9 @@ export const VirtualIpSchema = z.strictObject({
         .describe("Config key of a fixed password instead of a generated one (VRRPv2 PASS: at most 8 characters count)."),
     healthCheck: z
         .strictObject({
-            path: urlPath().default("/healthz").describe("HTTP path of the local gateway that keepalived checks."),
+            path: urlPath()
+                .default("/healthz")
+                .describe("HTTP path keepalived asks the local gateway on its health socket (not on the public ports)."),
             interval: seconds(1).default(1).describe("Seconds between checks."),
             timeout: seconds(1).default(1).describe("Seconds before a check fails; at most `interval`."),
             fall: z.number().int().min(1).max(10).default(2).describe("Failed checks before the node gives up the VIP."),
@@ -127,8 +129,12 @@ export interface PlanVirtualIp {
     readonly passwordSecret?: string;
     /** keepalived's check of the local gateway. */
     readonly healthCheck: {
-        /** The gateway's health URL on this node. */
+        /** The gateway's health URL, asked through `socket`. */
         readonly url: string;
+        /** The gateway's health socket on this node (in its state dir; no network port). */
+        readonly socket: string;
+        /** Asked only while no socket exists: a gateway still on an image from before the health socket (upgrades). */
+        readonly legacyUrl: string;
         /** The gateway's state dir: a `draining` file there fails the check. */
         readonly gatewayStateDir: string;
         readonly interval: number;
@@ -244,7 +250,9 @@ export function planVirtualIp(c: StackConfig, nodes: readonly PlanNode[]): PlanV
         authentication,
         ...(authentication && vip.passwordSecret ? { passwordSecret: vip.passwordSecret } : {}),
         healthCheck: {
-            url: `http://127.0.0.1:${c.gateway.ports.http}${hc.path}`,
+            url: `http://localhost${hc.path}`,
+            socket: GATEWAY_HEALTH_SOCKET,
+            legacyUrl: `http://127.0.0.1:${c.gateway.ports.http}${hc.path}`,
             gatewayStateDir: GATEWAY_STATE_DIR,
             interval: hc.interval,
             timeout: hc.timeout,
@@ -335,6 +343,8 @@ export function renderKeepalivedScripts(virtualIp: PlanVirtualIp): { check: stri
         check: renderTemplate("virtual-ip/check_gateway.sh.mustache", {
             stateDir: shellSafe("gateway.stateDir", virtualIp.healthCheck.gatewayStateDir),
             url: shellSafe("the health check URL", virtualIp.healthCheck.url),
+            socket: shellSafe("the gateway health socket", virtualIp.healthCheck.socket),
+            legacyUrl: shellSafe("the health check URL", virtualIp.healthCheck.legacyUrl),
             timeout: virtualIp.healthCheck.timeout,
         }),
         notify: renderTemplate("virtual-ip/notify.sh.mustache", { stateDir: virtualIp.paths.stateDir }),

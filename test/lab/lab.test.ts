@@ -130,8 +130,14 @@ test("a. up: planned nodes and labels, one VIP holder, routing by Host through t
     assert.ok(await answersFrom("sklep.localhost", "2.0"), "sklep.localhost does not answer 2.0");
     const unknown = await get("unknown.example");
     assert.equal(unknown.status, 0, `unknown Host must be refused (444, empty reply), got ${unknown.status} ${unknown.body}`);
-    const health = await get("anything.example", "/healthz");
-    assert.equal(health.status, 200, "/healthz");
+    // The gateway's health answers only on its socket on the node (keepalived's check asks it there); on the public
+    // port /healthz is an ordinary path, refused for an unknown Host.
+    const publicHealth = await get("anything.example", "/healthz");
+    assert.equal(publicHealth.status, 0, `/healthz on the public port for an unknown Host must be refused, got ${publicHealth.status}`);
+    for (const gw of GATEWAYS) {
+        const socketHealth = await onNode(gw, "curl -fsS --max-time 2 --unix-socket /var/lib/swarm-gateway/health.sock http://localhost/healthz");
+        assert.equal(socketHealth.stdout.trim(), "ok", `${gw}: the gateway's health socket`);
+    }
     platformUp = true;
 
     // npm run status agrees: healthy (once the gateway containers' first healthchecks have run), and says so in detail

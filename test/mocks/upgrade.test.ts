@@ -149,7 +149,8 @@ for (const stack of ["dev", "prod"] as const) {
             // The new gateway image is built under its new content tag and the service rolls to it (stop-first, one
             // node at a time, the VIP moving away first).
             // swarm-init no longer prints the join tokens; keepalived-apply writes with umask 077 and starts keepalived
-            // with an empty environment, and keepalived.conf gains check_unicast_src (VRRP only from the listed peers).
+            // with an empty environment, and keepalived.conf gains check_unicast_src (VRRP only from the listed peers);
+            // keepalived's check script now asks the gateway's health socket.
             // Every release gains resource limits (and, on dev, a read-only root): a rolling start-first update.
             // On ssh nodes every remote command's connection now pins the host key (an update: the idempotent script
             // runs once more), and the swarm's provider gets the pinning ssh options; on dev it dials the manager's

@@ -176,8 +176,44 @@ invalidConfigs(
             path: "gateway.serverSlots",
             words: ["only applies to engine haproxy"],
         },
+        {
+            name: "HSTS preload without includeSubDomains",
+            change: (d) => Object.assign(d.gateway, { hsts: { maxAge: 31536000, preload: true } }),
+            path: "gateway.hsts.preload",
+            words: ["needs includeSubDomains: true and maxAge of at least 31536000"],
+        },
+        {
+            name: "HSTS preload with a short max-age",
+            change: (d) => Object.assign(d.gateway, { hsts: { maxAge: 600, includeSubDomains: true, preload: true } }),
+            path: "gateway.hsts.preload",
+            words: ["maxAge of at least 31536000"],
+        },
+        {
+            name: "HSTS true instead of settings or false",
+            change: (d) => Object.assign(d.gateway, { hsts: true }),
+            path: "gateway.hsts",
+            words: [],
+        },
+        {
+            name: "a trusted proxy that is not a network",
+            change: (d) => Object.assign(d.gateway, { trustedProxies: ["10.0.0.1"] }),
+            path: "gateway.trustedProxies[0]",
+            words: ["must be an IPv4 network like 10.0.0.0/24"],
+        },
+        {
+            name: "a trusted proxy network listed twice",
+            change: (d) => Object.assign(d.gateway, { trustedProxies: ["10.0.0.0/8", "192.168.0.0/16", "10.0.0.0/8"] }),
+            path: "gateway.trustedProxies[2]",
+            words: ['"10.0.0.0/8" is also gateway.trustedProxies[0]'],
+        },
+        {
+            name: "a client header timeout of 0",
+            change: (d) => Object.assign(d.gateway, { clientTimeouts: { header: 0 } }),
+            path: "gateway.clientTimeouts.header",
+            words: [">=1"],
+        },
     ],
-    22,
+    28,
 );
 
 validConfigs("gateway", [
@@ -220,6 +256,9 @@ validConfigs("gateway", [
         },
     },
     { name: "https on a port other than 443", change: (d) => Object.assign(d.gateway, { ports: { http: 80, https: 8443 } }) },
+    { name: "no HSTS and no redirect", change: (d) => Object.assign(d.gateway, { hsts: false, httpsRedirect: false }) },
+    { name: "HSTS ready for the preload list", change: (d) => Object.assign(d.gateway, { hsts: { maxAge: 63072000, includeSubDomains: true, preload: true } }) },
+    { name: "trusted proxies", change: (d) => Object.assign(d.gateway, { trustedProxies: ["10.0.0.0/8", "192.0.2.10/32"] }) },
 ]);
 
 describe("planned gateway", () => {
@@ -308,6 +347,38 @@ describe("planned gateway", () => {
             ["reject", "10m", 10, "load"],
         );
         assert.deepEqual(dev.gateway.timeouts, { connect: 5, read: 60, send: 60 });
+    });
+
+    test("HTTPS redirect, HSTS, trusted proxies and client timeouts: defaults and settings", () => {
+        assert.deepEqual(json({ r: dev.gateway.httpsRedirect, h: dev.gateway.hsts, t: dev.gateway.trustedProxies, c: dev.gateway.clientTimeouts }), {
+            r: true,
+            h: "max-age=31536000",
+            t: [],
+            c: { header: 10, idle: 60, keepAlive: 15 },
+        });
+        const g = planOf(
+            mutate(BASE, (d) =>
+                Object.assign(d.gateway, {
+                    httpsRedirect: false,
+                    hsts: { maxAge: 63072000, includeSubDomains: true, preload: true },
+                    trustedProxies: ["192.168.0.0/16", "10.0.0.0/8"],
+                    clientTimeouts: { header: 5, idle: 30, keepAlive: 2 },
+                }),
+            ),
+        ).gateway;
+        assert.deepEqual(json({ r: g.httpsRedirect, h: g.hsts, t: g.trustedProxies, c: g.clientTimeouts }), {
+            r: false,
+            h: "max-age=63072000; includeSubDomains; preload",
+            t: ["10.0.0.0/8", "192.168.0.0/16"],
+            c: { header: 5, idle: 30, keepAlive: 2 },
+        });
+        assert.equal(planOf(mutate(BASE, (d) => Object.assign(d.gateway, { hsts: false }))).gateway.hsts, false);
+        assert.equal(planOf(mutate(BASE, (d) => Object.assign(d.gateway, { hsts: { includeSubDomains: true } }))).gateway.hsts, "max-age=31536000; includeSubDomains");
+    });
+
+    test("the health socket lives in the state dir that keepalived's check shares", () => {
+        assert.equal(dev.gateway.healthSocket, "/var/lib/swarm-gateway/health.sock");
+        assert.equal(dev.virtualIp?.healthCheck.socket, dev.gateway.healthSocket);
     });
 
     test("the routes dir and the draining flag's dir shared with keepalived", () => {
@@ -431,11 +502,12 @@ describe("HAProxy files", () => {
     test("host rules: exact hostnames first, then wildcards by longest suffix", () => {
         const rules = linesOf(routes).filter((l) => l.startsWith("use_backend"));
         assert.deepEqual(rules, [
+            // the http frontend: hostnames with a certificate are redirected to HTTPS
             "use_backend svc.shop-2-0 if { var(txn.host) -m str nowy.sklep.example }",
-            "use_backend svc.shop-2-0 if { var(txn.host) -m str sklep.example }",
+            "use_backend https-redirect if { var(txn.host) -m str sklep.example }",
             "use_backend svc.shop-1-9 if { var(txn.host) -m str stary.sklep.example }",
-            "use_backend svc.stock-1-0 if { var(txn.host) -m str stock.example }",
-            "use_backend svc.shop-1-9 if { var(txn.host) -m end .shop.sklep.example }",
+            "use_backend https-redirect if { var(txn.host) -m str stock.example }",
+            "use_backend https-redirect if { var(txn.host) -m end .shop.sklep.example }",
             "use_backend svc.shop-1-9 if { var(txn.host) -m end .sklep.example }",
             // the https frontend: only the hostnames with a certificate
             "use_backend svc.shop-2-0 if { var(txn.host) -m str sklep.example }",
@@ -450,8 +522,9 @@ describe("HAProxy files", () => {
             "bind :8080",
             "bind :8443 ssl strict-sni crt /run/secrets/shop.crt crt /run/secrets/stock.crt",
             "http-request deny deny_status 413 if { req.hdr_val(content-length) gt 2097152 }",
-            "timeout client 90s",
+            "bind unix@/var/lib/swarm-gateway/health.sock mode 666",
             "http-request return status 200 content-type text/plain string ok if { path /healthz }",
+            "http-after-response set-header Strict-Transport-Security \"max-age=31536000\"",
             "default_backend svc.stock-1-0",
             "default_backend reject",
         ]) {
@@ -466,7 +539,7 @@ describe("HAProxy files", () => {
             ["svc.shop-2-0", "shop-2-0 10 tasks.shop-2-0:8000 check resolvers docker resolve-prefer ipv4 init-addr none"],
             ["svc.stock-1-0", "stock-1-0 10 tasks.stock-1-0:8000 check resolvers docker resolve-prefer ipv4 init-addr none"],
         ]);
-        assert.equal(linesOf(routes).filter((l) => l.startsWith("backend ")).length, 4, "reject + one per service");
+        assert.equal(linesOf(routes).filter((l) => l.startsWith("backend ")).length, 5, "reject, the HTTPS redirect and one per service");
         assert.ok(routes.includes("# shop release 1.9: 10 slots for the tasks behind tasks.shop-1-9\nbackend svc.shop-1-9\n    timeout connect 4s\n    timeout server 90s\n"));
     });
 
@@ -525,13 +598,16 @@ describe("nginx files", () => {
 
     test("one server per hostname, one TLS server per certified hostname, the default host served for unknown hosts", () => {
         const servers = [...routes.content.matchAll(/^# (\S+) (?:over TLS \((\S+)\) )?-> (\S+) release (\S+)$/gm)].map((m) => [m[1], m[2] ?? "", m[3], m[4]]);
+        const redirected = [...routes.content.matchAll(/^# (\S+) -> HTTPS$/gm)].map((m) => m[1]);
+        assert.deepEqual(redirected, ["*.shop.sklep.example", "sklep.example", "stock.example"]);
+        assert.equal(routes.content.split("return 308 https://$host:8443$request_uri;").length, 4, "each redirect names the non-default HTTPS port");
+        assert.ok(filesOf(haproxy).routes.content.includes("http-request redirect location https://%[var(txn.host)]:8443%[capture.req.uri] code 308\n"));
+        const noRedirect = filesOf(planOf(mutate(BASE, (d) => Object.assign(d.gateway, { httpsRedirect: false, hsts: false })))).routes.content;
+        assert.ok(!noRedirect.includes("return 308") && !noRedirect.includes("Strict-Transport-Security"), "httpsRedirect: false serves TLS hostnames on HTTP too; hsts: false sends none");
         assert.deepEqual(servers, [
-            ["*.shop.sklep.example", "", "shop", "1.9"],
             ["*.sklep.example", "", "shop", "1.9"],
             ["nowy.sklep.example", "", "shop", "2.0"],
-            ["sklep.example", "", "shop", "2.0"],
             ["stary.sklep.example", "", "shop", "1.9"],
-            ["stock.example", "", "stock", "1.0"],
             ["*.shop.sklep.example", "shop", "shop", "1.9"],
             ["sklep.example", "shop", "shop", "2.0"],
             ["stock.example", "stock", "stock", "1.0"],
@@ -576,7 +652,7 @@ describe("gateway image files", () => {
         assert.ok(dockerfile.includes("FROM nginx:1.27-bookworm\n"));
         assert.ok(dockerfile.includes("COPY nginx.conf /etc/nginx/nginx.conf\n"));
         assert.ok(dockerfile.includes("mkdir -p /etc/swarm-gateway /var/lib/swarm-gateway"));
-        assert.ok(dockerfile.includes('"http://127.0.0.1:8080/healthz"'));
+        assert.ok(dockerfile.includes('"--unix-socket", "/var/lib/swarm-gateway/health.sock", "http://localhost/healthz"'));
         assert.ok(filesOf(haproxy).dockerfile.includes("COPY haproxy.cfg /usr/local/etc/haproxy/haproxy.cfg\n"));
     });
 

@@ -574,7 +574,7 @@ describe("VRRP settings", () => {
                 transport: "unicast",
                 preempt: false,
                 authentication: true,
-                healthCheck: { url: "http://127.0.0.1:80/healthz", gatewayStateDir: "/var/lib/swarm-gateway", interval: 1, timeout: 1, fall: 2, rise: 2 },
+                healthCheck: { url: "http://localhost/healthz", socket: "/var/lib/swarm-gateway/health.sock", legacyUrl: "http://127.0.0.1:80/healthz", gatewayStateDir: "/var/lib/swarm-gateway", interval: 1, timeout: 1, fall: 2, rise: 2 },
                 scriptUser: "keepalived_script",
                 garpMasterDelay: 1,
                 groups: undefined,
@@ -628,7 +628,7 @@ describe("VRRP settings", () => {
             [vip.interface, vip.prefix, vip.transport, vip.scriptUser, vip.garpMasterDelay],
             ["ens3", 25, "multicast", "vrrp", 3],
         );
-        assert.deepEqual(vip.healthCheck, { url: "http://127.0.0.1:8080/ready", gatewayStateDir: "/var/lib/swarm-gateway", interval: 3, timeout: 2, fall: 4, rise: 5 });
+        assert.deepEqual(vip.healthCheck, { url: "http://localhost/ready", socket: "/var/lib/swarm-gateway/health.sock", legacyUrl: "http://127.0.0.1:8080/ready", gatewayStateDir: "/var/lib/swarm-gateway", interval: 3, timeout: 2, fall: 4, rise: 5 });
     });
 });
 
@@ -765,7 +765,9 @@ describe("keepalived.conf", () => {
     test("the check script fails while draining, else asks the gateway's health URL; notify records the state", () => {
         const { check, notify } = renderKeepalivedScripts(vipOf(planOf(mutate(BASE, (d) => (d.virtualIp.healthCheck = partial({ path: "/ready", interval: 3, timeout: 2 }))))));
         assert.ok(check.includes("if [ -e '/var/lib/swarm-gateway/draining' ]; then\n    exit 1\nfi\n"), check);
-        assert.ok(check.includes("exec curl -fsS --max-time 2 -o /dev/null 'http://127.0.0.1:80/ready'\n"), check);
+        assert.ok(check.includes("if [ -S '/var/lib/swarm-gateway/health.sock' ]; then\n    exec curl -fsS --max-time 2 -o /dev/null --unix-socket '/var/lib/swarm-gateway/health.sock' 'http://localhost/ready'\nfi\n"), check);
+        // Without the socket (a gateway image from before it, during an upgrade): its HTTP port.
+        assert.ok(check.endsWith("exec curl -fsS --max-time 2 -o /dev/null 'http://127.0.0.1:80/ready'\n"), check);
         assert.ok(notify.includes("dir='/run/keepalived'\n"), notify);
         const vip = vipOf(dev);
         assert.throws(() => renderKeepalivedScripts({ ...vip, healthCheck: { ...vip.healthCheck, url: "http://127.0.0.1/'x" } }), /^Error: the health check URL "http:\/\/127.0.0.1\/'x" has characters/);

@@ -2,7 +2,7 @@
 import * as assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { type Plan } from "../../model";
-import { renderGatewayFiles } from "../../model/gateway";
+import { renderGatewayFiles, STRIPPED_REQUEST_HEADERS, TLS_PROFILE } from "../../model/gateway";
 import { renderZoneFile } from "../../model/dns";
 import { variants } from "./helpers";
 
@@ -34,18 +34,23 @@ describe("nginx routes", () => {
             }
         });
 
-        test(`${v.name}: one http server per hostname, routed to its release's service and port`, () => {
+        test(`${v.name}: one http server per hostname, routed to its release's service, or redirected to HTTPS for a TLS hostname`, () => {
             for (const r of v.plan.routes) {
                 const s = servers.find((x) => x.includes(`server_name ${r.hostname};`) && x.includes(`listen ${v.plan.gateway.ports.http};`));
                 assert.ok(s, `no http server for ${r.hostname}`);
-                assert.match(s, new RegExp(`set \\$upstream ${r.service};\\n\\s+proxy_pass http://\\$upstream:${r.port};`));
+                if (r.tls && v.plan.gateway.httpsRedirect) {
+                    assert.match(s, /location \/ \{\n\s+return 308 https:\/\/\$host\$request_uri;/);
+                    assert.doesNotMatch(s, /proxy_pass/);
+                } else assert.match(s, new RegExp(`set \\$upstream ${r.service};\\n\\s+proxy_pass http://\\$upstream:${r.port};`));
             }
         });
 
-        test(`${v.name}: the health path answers 200 on the http port for any Host (default server and every hostname)`, () => {
-            const http = servers.filter((s) => new RegExp(`listen ${v.plan.gateway.ports.http}[ ;]`).test(s));
-            assert.equal(http.length, v.plan.routes.length + 1);
-            for (const s of http) assert.match(s, new RegExp(`location = ${v.plan.gateway.healthPath} \\{[^}]*return 200 `));
+        test(`${v.name}: the health path answers 200 only on the health socket; no network server has it`, () => {
+            const health = servers.filter((s) => s.includes(`listen unix:${v.plan.gateway.healthSocket};`));
+            assert.equal(health.length, 1);
+            assert.match(health[0], new RegExp(`location = ${v.plan.gateway.healthPath} \\{[^}]*return 200 `));
+            assert.match(health[0], /location \/ \{\n\s+return 404;/);
+            for (const s of servers.filter((x) => x !== health[0])) assert.doesNotMatch(s, new RegExp(v.plan.gateway.healthPath));
         });
 
         test(`${v.name}: the default server ${v.plan.gateway.defaultHost === "reject" ? "closes unknown hosts with 444" : "proxies to the default host"}`, () => {
@@ -79,13 +84,19 @@ describe("nginx routes", () => {
             assert.equal(https.length, tlsRoutes.length + 1);
         });
 
-        test(`${v.name}: Docker DNS with a short cache, WebSocket map in the static config, forwarded headers`, () => {
+        test(`${v.name}: Docker DNS with a short cache, forwarding headers, stripped headers, WebSocket-only upgrades`, () => {
             assert.match(routes, new RegExp(`^resolver 127\\.0\\.0\\.11 valid=${v.plan.gateway.resolverValid}s ipv6=off;$`, "m"));
-            assert.match(main, /map \$http_upgrade \$connection_upgrade \{/);
             assert.match(main, new RegExp(`include ${v.plan.gateway.routesDir}/routes\\.conf;`));
-            for (const h of ["X-Forwarded-For \\$proxy_add_x_forwarded_for", "X-Forwarded-Proto \\$scheme", "X-Forwarded-Host \\$host", "Upgrade \\$http_upgrade", "Connection \\$connection_upgrade"]) {
-                assert.match(routes, new RegExp(`^proxy_set_header ${h};$`, "m"));
-            }
+            const headers = ["X-Forwarded-For \\$gw_forwarded_for", "X-Real-IP \\$gw_real_ip", "X-Forwarded-Proto \\$gw_forwarded_proto", "X-Forwarded-Host \\$gw_forwarded_host"];
+            headers.push("X-Forwarded-Port \\$gw_forwarded_port", "Forwarded \\$gw_forwarded", "Upgrade \\$gw_upgrade", "Connection \\$gw_connection", "Host \\$http_host");
+            for (const h of headers) assert.match(routes, new RegExp(`^proxy_set_header ${h};$`, "m"));
+            for (const h of STRIPPED_REQUEST_HEADERS) assert.match(routes, new RegExp(`^proxy_set_header ${h} "";$`, "m"));
+            assert.match(routes, /^map \$http_upgrade \$gw_upgrade \{\n\s+"~\*\^websocket\$" websocket;\n\s+default\s+"";\n\}/m);
+            const geo = /^geo \$gw_trusted_proxy \{\n\s+default 0;\n([\s\S]*?)\}/m.exec(routes);
+            assert.ok(geo);
+            assert.deepEqual([...geo[1].matchAll(/^\s+(\S+) 1;$/gm)].map((m) => m[1]), v.plan.gateway.trustedProxies);
+            // Nothing below the http level may set a header: one proxy_set_header there would drop all of these.
+            for (const s of servers) assert.doesNotMatch(s, /proxy_set_header/);
             assert.match(routes, /^proxy_http_version 1\.1;$/m);
             assert.match(routes, new RegExp(`^client_max_body_size ${v.plan.gateway.clientMaxBodySize};$`, "m"));
             const t = v.plan.gateway.timeouts;
@@ -94,9 +105,12 @@ describe("nginx routes", () => {
     }
 });
 
-/** An HAProxy section: from its header line to the next blank line. */
+/** An HAProxy section: from its header line (after any comment lines) to the next blank line. */
 function section(cfg: string, header: string): string {
-    const found = cfg.split(/\n\n+/).find((s) => s.startsWith(`${header}\n`));
+    const found = cfg
+        .split(/\n\n+/)
+        .map((s) => s.replace(/^(#[^\n]*\n)+/, ""))
+        .find((s) => s.startsWith(`${header}\n`));
     assert.ok(found, `no section "${header}"`);
     return found;
 }
@@ -126,14 +140,21 @@ describe("HAProxy routes", () => {
             if (firstWildcard >= 0) assert.ok(rules.slice(firstWildcard).every((r) => r.match === "end"), "a wildcard rule before an exact one");
             for (const r of v.plan.routes) {
                 const pattern = r.hostname.startsWith("*.") ? r.hostname.slice(1) : r.hostname;
-                assert.ok(rules.some((x) => x.pattern === pattern && x.backend === `svc.${r.service}`), r.hostname);
+                const backend = r.tls && v.plan.gateway.httpsRedirect ? "https-redirect" : `svc.${r.service}`;
+                assert.ok(rules.some((x) => x.pattern === pattern && x.backend === backend), r.hostname);
+            }
+            if (v.plan.routes.some((r) => r.tls)) {
+                assert.match(routes, /^backend https-redirect\n\s+http-request redirect location https:\/\/%\[var\(txn\.host\)\]%\[capture\.req\.uri\] code 308$/m);
             }
         });
 
-        test(`${v.name}: health on the http frontend for any Host, before routing; unknown hosts get no answer`, () => {
+        test(`${v.name}: health only on the health socket; unknown hosts get no answer`, () => {
+            const health = section(routes, "frontend health");
+            assert.match(health, new RegExp(`^\\s+bind unix@${v.plan.gateway.healthSocket} mode 666$`, "m"));
+            assert.match(health, new RegExp(`http-request return status 200 .* if \\{ path ${v.plan.gateway.healthPath} \\}\\n\\s+http-request deny deny_status 404`));
+            const config = routes.split("\n").filter((l) => !/^\s*#/.test(l)).join("\n");
+            assert.equal(config.split(v.plan.gateway.healthPath).length, 2, "the health path appears in the health frontend only");
             const http = section(routes, "frontend http");
-            assert.match(http, new RegExp(`http-request return status 200 .* if \\{ path ${v.plan.gateway.healthPath} \\}`));
-            if (v.plan.routes.length) assert.ok(http.indexOf("http-request return") < http.indexOf("use_backend"));
             const expected = v.plan.gateway.defaultHost === "reject" ? "reject" : `svc.${v.plan.routes.find((r) => r.hostname === v.plan.gateway.defaultHost)?.service}`;
             assert.match(http, new RegExp(`default_backend ${expected.replace(".", "\\.")}$`, "m"));
             assert.match(routes, /^backend reject\n\s+http-request reject$/m);
@@ -146,6 +167,48 @@ describe("HAProxy routes", () => {
             assert.equal(/ssl-load-extra-del-ext/.test(main), v.plan.gateway.tls.length > 0);
             if (v.plan.gateway.tls.length) {
                 assert.match(routes, new RegExp(`bind :${v.plan.gateway.ports.https} ssl strict-sni${v.plan.gateway.tls.map((t) => ` crt ${t.certificatePath}`).join("")}$`, "m"));
+            }
+        });
+    }
+});
+
+describe("one TLS profile and one set of client timeouts, rendered into both engines", () => {
+    for (const v of ALL.filter((x) => x.name === "tls" || x.name === "tls-haproxy")) {
+        const files = renderGatewayFiles(v.plan.gateway, v.plan.routes);
+        const p = TLS_PROFILE;
+        test(`${v.name}: protocols, ciphers, TLS 1.3 suites, curves, client cipher preference, no tickets`, () => {
+            if (v.plan.gateway.engine === "nginx") {
+                const r = files.routes.content;
+                assert.match(r, new RegExp(`^ssl_protocols ${p.protocols.join(" ")};$`, "m"));
+                assert.match(r, new RegExp(`^ssl_ciphers ${p.ciphers.join(":")};$`, "m"));
+                assert.match(r, new RegExp(`^ssl_conf_command Ciphersuites ${p.ciphersuites.join(":")};$`, "m"));
+                assert.match(r, new RegExp(`^ssl_ecdh_curve ${p.curves.join(":")};$`, "m"));
+                assert.match(r, /^ssl_prefer_server_ciphers off;$/m);
+                assert.match(r, /^ssl_session_tickets off;$/m);
+                assert.match(r, new RegExp(`^ssl_session_timeout ${p.sessionTimeout}s;$`, "m"));
+            } else {
+                const m = files.main.content;
+                assert.match(m, new RegExp(`^\\s+ssl-default-bind-ciphers ${p.ciphers.join(":")}$`, "m"));
+                assert.match(m, new RegExp(`^\\s+ssl-default-bind-ciphersuites ${p.ciphersuites.join(":")}$`, "m"));
+                assert.match(m, new RegExp(`^\\s+ssl-default-bind-curves ${p.curves.join(":")}$`, "m"));
+                assert.match(m, /^\s+ssl-default-bind-options ssl-min-ver TLSv1\.2 no-tls-tickets prefer-client-ciphers$/m);
+                assert.match(m, new RegExp(`^\\s+tune\\.ssl\\.lifetime ${p.sessionTimeout}$`, "m"));
+            }
+        });
+    }
+
+    for (const v of ALL.filter((x) => x.name === "dev" || x.name === "dev-haproxy")) {
+        const files = renderGatewayFiles(v.plan.gateway, v.plan.routes);
+        const t = v.plan.gateway.clientTimeouts;
+        test(`${v.name}: header, idle and keep-alive client timeouts from gateway.clientTimeouts`, () => {
+            const m = files.main.content;
+            if (v.plan.gateway.engine === "nginx") {
+                for (const [d, s] of [["client_header_timeout", t.header], ["client_body_timeout", t.idle], ["send_timeout", t.idle], ["keepalive_timeout", t.keepAlive]]) {
+                    assert.match(m, new RegExp(`^\\s+${d} ${s}s;$`, "m"));
+                }
+            } else {
+                for (const [d, s] of [["http-request", t.header], ["client", t.idle], ["http-keep-alive", t.keepAlive]]) assert.match(m, new RegExp(`^\\s+timeout ${d} ${s}s$`, "m"));
+                assert.match(m, /^\s+errorfile 408 \/dev\/null$/m);
             }
         });
     }
@@ -164,7 +227,10 @@ describe("gateway image", () => {
             assert.match(d, new RegExp(`^COPY ${files.entrypoint.name} /usr/local/bin/gateway-entrypoint$`, "m"));
             assert.match(d, /^ENTRYPOINT \["\/usr\/local\/bin\/gateway-entrypoint"\]$/m);
             assert.match(d, /^STOPSIGNAL SIGTERM$/m);
-            assert.match(d, new RegExp(`HEALTHCHECK [^\\n]*\\\\\\n\\s+CMD \\["curl", "-fsS", "-o", "/dev/null", "http://127\\.0\\.0\\.1:${gw.ports.http}${gw.healthPath}"\\]`));
+            assert.match(
+                d,
+                new RegExp(`HEALTHCHECK [^\\n]*\\\\\\n\\s+CMD \\["curl", "-fsS", "-o", "/dev/null", "--unix-socket", "${gw.healthSocket}", "http://localhost${gw.healthPath}"\\]`),
+            );
             assert.doesNotMatch(d, new RegExp(gw.routesFile.name), "routes must not be baked into the image");
         });
 

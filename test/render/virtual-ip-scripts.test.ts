@@ -1,6 +1,6 @@
 // keepalived-apply and keepalived-stop, run for real: real keepalived in a private network, mount and PID
 // namespace (the node's /etc/keepalived, /run and passwd are private copies), with a stand-in gateway health
-// endpoint (a one-line node HTTP server). One driver session runs the whole life cycle; each test checks one behaviour of it.
+// endpoint (a one-line node HTTP server on the health socket). One driver session runs the whole life cycle; each test checks one behaviour of it.
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -34,9 +34,11 @@ has_vip() { ip -4 addr show dev ${vrrp.interface} | grep -q "inet ${VIP} "; }
 state_is() { [ "$(cat /run/keepalived/${group.name}.state 2>/dev/null)" = "$1" ]; }
 observe() { if eval "$2"; then echo yes >"$W/$1.obs"; else echo no >"$W/$1.obs"; fi; }
 
-"$NODE_BIN" -e 'require("node:http").createServer((q, s) => s.end("ok\n")).listen(Number(process.argv[1]), "127.0.0.1")' ${plan.gateway.ports.http} >/dev/null 2>&1 &
+# The gateway's state dir, private to this run; the stand-in gateway answers on its health socket (mode 666, like the engines').
+mkdir -p ${plan.gateway.stateDir} && mount -t tmpfs -o mode=755 tmpfs ${plan.gateway.stateDir}
+"$NODE_BIN" -e 'const p = process.argv[1]; require("node:http").createServer((q, s) => s.end("ok\n")).listen(p, () => require("node:fs").chmodSync(p, 0o666))' ${vrrp.healthCheck.socket} >/dev/null 2>&1 &
 web=$!
-wait_for "curl -fsS -o /dev/null ${vrrp.healthCheck.url}"
+wait_for "curl -fsS -o /dev/null --unix-socket ${vrrp.healthCheck.socket} ${vrrp.healthCheck.url}"
 
 step start apply.sh
 observe master-after-start 'wait_for "state_is MASTER && has_vip"'

@@ -166,6 +166,8 @@ describe("keepalived rendering rules", () => {
     test("the check script fails while draining, else curls the health URL with the check timeout", () => {
         const { check } = renderKeepalivedScripts(virtualIpOf(dev));
         assert.match(check, new RegExp(`if \\[ -e '${dev.gateway.stateDir}/draining' \\]; then\\n\\s+exit 1`));
-        assert.match(check, new RegExp(`curl -fsS --max-time ${dev.virtualIp?.healthCheck.timeout} -o /dev/null '${dev.virtualIp?.healthCheck.url}'`));
+        const hc = dev.virtualIp?.healthCheck;
+        assert.match(check, new RegExp(`curl -fsS --max-time ${hc?.timeout} -o /dev/null --unix-socket '${hc?.socket}' '${hc?.url}'`));
+        assert.equal(hc?.socket, dev.gateway.healthSocket, "keepalived asks the socket the gateway listens on");
     });
 });

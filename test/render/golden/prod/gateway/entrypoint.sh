@@ -6,10 +6,12 @@
 set -eu
 
 state_dir='/var/lib/swarm-gateway'
+health_socket='/var/lib/swarm-gateway/health.sock'
 drain_seconds=5
 
 mkdir -p "$state_dir"
-rm -f "$state_dir/draining"
+# A socket left by a killed gateway would make nginx's listen fail (address in use).
+rm -f "$state_dir/draining" "$health_socket"
 
 nginx -g 'daemon off;' &
 engine=$!

@@ -1,0 +1,387 @@
+// One behavioural suite for both gateway engines: nginx and HAProxy run for real, side by side (each in its own
+// network namespace with the DNS stub and echoing backends), from one stack config. Every case sends the same
+// requests to both, asserts the expected answer on each, and asserts that both engines gave the same observation.
+// A case marked `differs` is an intended difference (docs/gateway.md lists each, with its reason): its expectation
+// is then per engine.
+import * as assert from "node:assert/strict";
+import { ChildProcess } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { after, before, describe, test } from "node:test";
+import { type Plan } from "../../model";
+import {
+    canRunLab, curl, echo, eventually, health, type Lab, labPossible, rawRequest, type Reply, serviceOf, startEngine, startLab, stop, stopAll, stopLab,
+    webSocketHandshake,
+} from "./gateway-harness";
+import { planOf, rawConfig, run } from "./helpers";
+
+type Engine = "nginx" | "haproxy";
+const ENGINES: readonly Engine[] = ["nginx", "haproxy"];
+
+const PLAIN = "sklep.localhost";
+const TLS_HOST = "nowy.sklep.localhost";
+const TRUSTED_PROXY = "127.0.0.200";
+const HEADER_TIMEOUT = 2;
+const MAX_BODY = 64 * 1024;
+const HSTS = "max-age=600; includeSubDomains";
+
+/** dev, with one TLS hostname, HSTS, a trusted proxy, a small body limit and short client timeouts. */
+function behaviourPlan(engine: Engine): Plan {
+    const raw = rawConfig("dev");
+    raw.gateway = {
+        ...raw.gateway,
+        engine,
+        tls: [{ name: "nowy", hostnames: [TLS_HOST], certificateSecret: "tlsNowyCert", keySecret: "tlsNowyKey" }],
+        hsts: { maxAge: 600, includeSubDomains: true },
+        trustedProxies: [`${TRUSTED_PROXY}/32`],
+        clientMaxBodySize: "64k",
+        clientTimeouts: { header: HEADER_TIMEOUT, idle: 5, keepAlive: 3 },
+    };
+    return planOf(raw);
+}
+
+// ---- requests --------------------------------------------------------------------------------------------
+
+function http(lab: Lab, host: string, pathAndQuery: string, extra: string[] = []): Reply {
+    return curl(lab.netns, ["-H", `Host: ${host}`, ...extra, `http://127.0.0.1:80${pathAndQuery}`], { include: true });
+}
+
+function https(lab: Lab, host: string, pathAndQuery: string, extra: string[] = []): Reply {
+    return curl(lab.netns, ["-k", "--resolve", `${host}:443:127.0.0.1`, ...extra, `https://${host}:443${pathAndQuery}`], { include: true });
+}
+
+/** Values of one answer header (case-insensitive name), in order. */
+function answerHeader(reply: Reply, name: string): string[] {
+    return reply.headers
+        .split("\r\n")
+        .filter((l) => l.toLowerCase().startsWith(`${name.toLowerCase()}:`))
+        .map((l) => l.slice(name.length + 1).trim());
+}
+
+/** The forwarding headers as the backend received them (raw lines, names lower-cased: HAProxy sends them so). */
+function forwarding(reply: Reply): Record<string, string[]> {
+    const e = echo(reply);
+    const out: Record<string, string[]> = {};
+    for (let i = 0; i < e.rawHeaders.length; i += 2) {
+        const name = e.rawHeaders[i].toLowerCase();
+        if (/^(x-forwarded-|x-real-ip$|forwarded$)/.test(name)) (out[name] ??= []).push(e.rawHeaders[i + 1]);
+    }
+    return out;
+}
+
+const SPOOFED = ["X-Forwarded-For: 6.6.6.6", "X-Real-IP: 6.6.6.6", "X-Forwarded-Proto: https", "X-Forwarded-Host: evil.example", "X-Forwarded-Port: 8443", "Forwarded: for=6.6.6.6"];
+const asCurlHeaders = (lines: readonly string[]) => lines.flatMap((l) => ["-H", l]);
+
+function bodyFile(lab: Lab, bytes: number): string {
+    const file = path.join(lab.dir, `body-${bytes}.bin`);
+    if (!fs.existsSync(file)) fs.writeFileSync(file, Buffer.alloc(bytes, 0x61));
+    return file;
+}
+
+/** openssl s_client against the HTTPS port: the protocol it got, or null when the handshake failed. */
+function tlsHandshake(lab: Lab, args: string[]): { protocol: string | null; output: string } {
+    const r = run("ip", ["netns", "exec", lab.netns, "openssl", "s_client", "-connect", "127.0.0.1:443", "-servername", TLS_HOST, ...args], {
+        input: "",
+        timeout: 10_000,
+    });
+    const output = r.stdout + r.stderr;
+    const protocol = /^\s*Protocol\s*:\s*(\S+)$/m.exec(output)?.[1] ?? /^New, (TLSv[\d.]+), Cipher/m.exec(output)?.[1] ?? null;
+    return { protocol: r.status === 0 && !/Cipher is \(NONE\)/.test(output) ? protocol : null, output };
+}
+
+// ---- the cases --------------------------------------------------------------------------------------------
+
+interface Case {
+    readonly name: string;
+    /** What the engine did, as plain data: compared between the engines unless `differs`. */
+    readonly observe: (lab: Lab) => unknown;
+    /** The expected observation (the same for both engines unless `differs`). */
+    readonly expect: (seen: never, lab: Lab, engine: Engine) => void;
+    /** An intended difference: why (docs/gateway.md lists it). */
+    readonly differs?: string;
+}
+
+const CASES: Case[] = [
+    {
+        name: "a hostname reaches its release's service with the URI and query intact",
+        observe: (lab) => {
+            const e = echo(http(lab, PLAIN, "/a/b%20c?x=1&y=%2F"));
+            return { url: e.url, local: e.local, host: e.headers.host };
+        },
+        expect: (seen: { url: string; local: string; host: string }, lab) => {
+            assert.deepEqual(seen, { url: "/a/b%20c?x=1&y=%2F", local: lab.names[serviceOf(lab.plan, PLAIN)][0], host: PLAIN });
+        },
+    },
+    {
+        name: "an unknown Host gets the connection closed without an answer",
+        observe: (lab) => http(lab, "unknown.example", "/").exit,
+        expect: (exit: number) => assert.equal(exit, 52, "curl exit 52: empty reply"),
+    },
+    {
+        name: "/healthz on the public port is an ordinary path: no answer for an unknown Host, the backend's for a routed one",
+        observe: (lab) => ({ unknown: http(lab, "unknown.example", "/healthz").exit, routed: echo(http(lab, PLAIN, "/healthz")).url }),
+        expect: (seen: { unknown: number; routed: string }) => assert.deepEqual(seen, { unknown: 52, routed: "/healthz" }),
+    },
+    {
+        name: "the health socket answers the health path with 200 and anything else with 404",
+        observe: (lab) => ({ health: health(lab).code, body: health(lab).body.trim(), other: health(lab, "/").code }),
+        expect: (seen: object) => assert.deepEqual(seen, { health: 200, body: "ok", other: 404 }),
+    },
+    {
+        name: "plain HTTP for a TLS hostname is redirected with 308 to the same URI over HTTPS, without HSTS",
+        observe: (lab) => {
+            const r = http(lab, TLS_HOST, "/p/q?x=1&y=2");
+            return { code: r.code, location: answerHeader(r, "location"), hsts: answerHeader(r, "strict-transport-security") };
+        },
+        expect: (seen: object) => assert.deepEqual(seen, { code: 308, location: [`https://${TLS_HOST}/p/q?x=1&y=2`], hsts: [] }),
+    },
+    {
+        name: "a plain hostname is served over HTTP, without HSTS",
+        observe: (lab) => {
+            const r = http(lab, PLAIN, "/");
+            return { code: r.code, hsts: answerHeader(r, "strict-transport-security") };
+        },
+        expect: (seen: object) => assert.deepEqual(seen, { code: 200, hsts: [] }),
+    },
+    {
+        name: "HTTPS answers of a TLS hostname carry the gateway's HSTS, replacing the backend's",
+        observe: (lab) => {
+            const r = https(lab, TLS_HOST, "/", ["-H", "x-echo-set-header: Strict-Transport-Security: max-age=1"]);
+            return { code: r.code, hsts: answerHeader(r, "strict-transport-security") };
+        },
+        expect: (seen: object) => assert.deepEqual(seen, { code: 200, hsts: [HSTS] }),
+    },
+    {
+        name: "HTTPS error answers carry HSTS too (413 for a body over the limit)",
+        observe: (lab) => {
+            const r = https(lab, TLS_HOST, "/upload", ["--data-binary", `@${bodyFile(lab, MAX_BODY + 1)}`]);
+            return { code: r.code, hsts: answerHeader(r, "strict-transport-security") };
+        },
+        expect: (seen: object) => assert.deepEqual(seen, { code: 413, hsts: [HSTS] }),
+    },
+    {
+        name: "forwarding headers spoofed by an untrusted client are replaced by the gateway's (HTTP)",
+        observe: (lab) => forwarding(http(lab, PLAIN, "/", asCurlHeaders(SPOOFED))),
+        expect: (seen: object) =>
+            assert.deepEqual(seen, {
+                "x-forwarded-for": ["127.0.0.1"],
+                "x-real-ip": ["127.0.0.1"],
+                "x-forwarded-proto": ["http"],
+                "x-forwarded-host": [PLAIN],
+                "x-forwarded-port": ["80"],
+            }),
+    },
+    {
+        name: "forwarding headers spoofed by an untrusted client are replaced by the gateway's (HTTPS)",
+        observe: (lab) => forwarding(https(lab, TLS_HOST, "/", asCurlHeaders(SPOOFED))),
+        expect: (seen: object) =>
+            assert.deepEqual(seen, {
+                "x-forwarded-for": ["127.0.0.1"],
+                "x-real-ip": ["127.0.0.1"],
+                "x-forwarded-proto": ["https"],
+                "x-forwarded-host": [TLS_HOST],
+                "x-forwarded-port": ["443"],
+            }),
+    },
+    {
+        name: "a trusted proxy's forwarding headers are kept and X-Forwarded-For is appended to",
+        observe: (lab) => forwarding(http(lab, PLAIN, "/", ["--interface", TRUSTED_PROXY, ...asCurlHeaders(SPOOFED)])),
+        expect: (seen: object) =>
+            assert.deepEqual(seen, {
+                "x-forwarded-for": [`6.6.6.6, ${TRUSTED_PROXY}`],
+                "x-real-ip": ["6.6.6.6"],
+                "x-forwarded-proto": ["https"],
+                "x-forwarded-host": ["evil.example"],
+                "x-forwarded-port": ["8443"],
+                forwarded: ["for=6.6.6.6"],
+            }),
+    },
+    {
+        name: "a trusted proxy that sends no forwarding headers gets the gateway's own",
+        observe: (lab) => forwarding(http(lab, PLAIN, "/", ["--interface", TRUSTED_PROXY])),
+        expect: (seen: object) =>
+            assert.deepEqual(seen, {
+                "x-forwarded-for": [TRUSTED_PROXY],
+                "x-real-ip": [TRUSTED_PROXY],
+                "x-forwarded-proto": ["http"],
+                "x-forwarded-host": [PLAIN],
+                "x-forwarded-port": ["80"],
+            }),
+    },
+    {
+        name: "hop-by-hop and proxy-only request headers (httpoxy's Proxy included) do not reach the backend; others do",
+        observe: (lab) => {
+            const sent = [
+                "Proxy: http://evil.example:3128",
+                "Proxy-Authorization: Basic dXNlcjpwYXNz",
+                "Proxy-Connection: keep-alive",
+                "Keep-Alive: timeout=5",
+                "TE: trailers",
+                "Trailer: X-Checksum",
+                "HTTP2-Settings: AAMAAABkAAQAAP__",
+                "Upgrade: h2c",
+                "Connection: keep-alive, Upgrade, HTTP2-Settings, TE, X-Listed",
+                "X-Custom: kept",
+                // Named in Connection but not on the list: neither engine can strip a header named by the request.
+                "X-Listed: named-in-connection",
+            ];
+            const e = echo(http(lab, PLAIN, "/", asCurlHeaders(sent)));
+            const names = ["proxy", "proxy-authorization", "proxy-connection", "keep-alive", "te", "trailer", "http2-settings", "upgrade", "x-custom", "x-listed"];
+            return Object.fromEntries(names.filter((n) => n in e.headers).map((n) => [n, e.headers[n]]));
+        },
+        expect: (seen: object) => assert.deepEqual(seen, { "x-custom": "kept", "x-listed": "named-in-connection" }),
+    },
+    {
+        name: "the Connection header a backend sees on an ordinary request",
+        observe: (lab) => echo(http(lab, PLAIN, "/", ["-H", "Connection: keep-alive"])).headers.connection ?? null,
+        expect: (connection: string | null, _lab, engine) => assert.equal(connection, engine === "nginx" ? "close" : null),
+        differs: "nginx resolves the backend per request (a variable in proxy_pass) and so cannot keep backend connections: it sends Connection: close; HAProxy keeps them alive and sends none",
+    },
+    {
+        name: "a WebSocket handshake passes: the backend gets Upgrade: websocket and Connection: upgrade, answers 101, frames flow",
+        observe: (lab) => {
+            const r = rawRequest(lab.netns, { port: 80, pieces: [{ data: webSocketHandshake(PLAIN), delayMs: 0 }], waitMs: 3000, webSocketText: "ping" });
+            const seenBase64 = /^x-echo-headers: (\S+)$/im.exec(r.response)?.[1] ?? "";
+            const backend = seenBase64 ? (JSON.parse(Buffer.from(seenBase64, "base64").toString()) as { headers: Record<string, string> }).headers : {};
+            return { status: r.response.split("\r\n")[0], echo: r.webSocketEcho, upgrade: backend.upgrade, connection: backend.connection?.toLowerCase() };
+        },
+        expect: (seen: object) => assert.deepEqual(seen, { status: "HTTP/1.1 101 Switching Protocols", echo: "ping", upgrade: "websocket", connection: "upgrade" }),
+    },
+    {
+        name: `a client sending its header slowly (slowloris) is cut off after the ${HEADER_TIMEOUT} s header timeout, without an answer`,
+        observe: (lab) => {
+            const pieces = [{ data: `GET / HTTP/1.1\r\nHost: ${PLAIN}\r\n`, delayMs: 0 }];
+            for (let i = 0; i < 15; i++) pieces.push({ data: `X-Slow-${i}: 1\r\n`, delayMs: 400 });
+            const r = rawRequest(lab.netns, { port: 80, pieces, waitMs: 3000 });
+            // Rounded to the second, so that both engines' timers compare equal.
+            return { response: r.response, closedAfterSeconds: r.closedAfterMs === null ? null : Math.round(r.closedAfterMs / 1000) };
+        },
+        expect: (seen: { response: string; closedAfterSeconds: number | null }) => {
+            assert.equal(seen.response, "", "no answer to a request whose header never completed");
+            assert.equal(seen.closedAfterSeconds, HEADER_TIMEOUT, "closed after the header timeout although the client kept sending");
+        },
+    },
+    {
+        name: "a body over the limit with Content-Length is refused with 413",
+        observe: (lab) => http(lab, PLAIN, "/upload", ["--data-binary", `@${bodyFile(lab, MAX_BODY + 1)}`]).code,
+        expect: (code: number) => assert.equal(code, 413),
+    },
+    {
+        name: "a chunked body within the limit reaches the backend whole",
+        observe: (lab) => echo(http(lab, PLAIN, "/upload", ["-H", "Transfer-Encoding: chunked", "--data-binary", `@${bodyFile(lab, 1000)}`])).bodyBytes,
+        expect: (bytes: number) => assert.equal(bytes, 1000),
+    },
+    {
+        name: "a chunked body over the limit",
+        observe: (lab) => {
+            const r = http(lab, PLAIN, "/upload", ["-H", "Transfer-Encoding: chunked", "--data-binary", `@${bodyFile(lab, 4 * MAX_BODY)}`]);
+            return { code: r.code, bodyBytes: r.code === 200 ? echo(r).bodyBytes : null };
+        },
+        expect: (seen: object, _lab, engine) => assert.deepEqual(seen, engine === "nginx" ? { code: 413, bodyBytes: null } : { code: 200, bodyBytes: 4 * MAX_BODY }),
+        differs: "HAProxy (2.6, 2.8) counts a body only within its buffer (16 kB): it refuses by Content-Length but cannot count a chunked body beyond that",
+    },
+    {
+        name: "TLS 1.1 is refused; TLS 1.2 and 1.3 are accepted",
+        observe: (lab) => ({
+            "1.1": tlsHandshake(lab, ["-tls1_1", "-cipher", "DEFAULT@SECLEVEL=0"]).protocol,
+            "1.2": tlsHandshake(lab, ["-tls1_2"]).protocol,
+            "1.3": tlsHandshake(lab, ["-tls1_3"]).protocol,
+        }),
+        expect: (seen: object) => assert.deepEqual(seen, { "1.1": null, "1.2": "TLSv1.2", "1.3": "TLSv1.3" }),
+    },
+    {
+        name: "TLS 1.2 issues no session ticket, and the client's choice among the profile's suites wins",
+        observe: (lab) => {
+            const { output } = tlsHandshake(lab, ["-tls1_2", "-cipher", "ECDHE-RSA-CHACHA20-POLY1305:ECDHE-RSA-AES128-GCM-SHA256"]);
+            return { cipher: /^\s*Cipher\s*:\s*(\S+)$/m.exec(output)?.[1] ?? null, ticket: /TLS session ticket:/.test(output) };
+        },
+        expect: (seen: object) => assert.deepEqual(seen, { cipher: "ECDHE-RSA-CHACHA20-POLY1305", ticket: false }),
+    },
+    {
+        name: "TLS 1.3 issues only stateful tickets (a session-cache key, no encrypted session state), valid one day",
+        observe: (lab) => {
+            // Tickets arrive after the handshake: send a request and read until the gateway closes.
+            const r = run("ip", ["netns", "exec", lab.netns, "openssl", "s_client", "-connect", "127.0.0.1:443", "-servername", TLS_HOST, "-tls1_3", "-ign_eof"], {
+                input: `GET / HTTP/1.1\r\nHost: ${TLS_HOST}\r\nConnection: close\r\n\r\n`,
+                timeout: 10_000,
+            });
+            return (r.stdout + r.stderr).split("Post-Handshake New Session Ticket arrived:").slice(1).map((ticket) => ({
+                lifetime: Number(/lifetime hint: (\d+)/.exec(ticket)?.[1]),
+                bytes: [...ticket.matchAll(/^\s+[0-9a-f]{4} - ((?:[0-9a-f]{2}[ -]){1,16})/gm)].reduce((n, m) => n + m[1].trim().split(/[ -]/).length, 0),
+            }));
+        },
+        expect: (tickets: { lifetime: number; bytes: number }[]) => {
+            assert.ok(tickets.length >= 1, "a TLS 1.3 server sends at least one (stateful) ticket");
+            for (const t of tickets) assert.deepEqual(t, { lifetime: 86400, bytes: 32 }, "a stateless ticket carries the encrypted session (well over 100 bytes)");
+        },
+    },
+    {
+        name: "a CBC suite outside the profile is refused",
+        observe: (lab) => tlsHandshake(lab, ["-tls1_2", "-cipher", "ECDHE-RSA-AES128-SHA"]).protocol,
+        expect: (protocol: string | null) => assert.equal(protocol, null),
+    },
+    {
+        name: "an unknown SNI gets no certificate: the handshake fails",
+        observe: (lab) => {
+            const r = curl(lab.netns, ["-k", "--resolve", "unknown.example:443:127.0.0.1", "https://unknown.example:443/"]);
+            return { failed: r.exit !== 0, code: r.code };
+        },
+        expect: (seen: object) => assert.deepEqual(seen, { failed: true, code: 0 }),
+    },
+];
+
+// ---- both engines, every case ------------------------------------------------------------------------------
+
+describe("the gateway behaves the same on nginx and HAProxy", () => {
+    const labs = new Map<Engine, Lab>();
+    const engines: ChildProcess[] = [];
+
+    before(async () => {
+        if (!ENGINES.every(labPossible)) return;
+        for (const engine of ENGINES) {
+            const lab = await startLab(behaviourPlan(engine));
+            labs.set(engine, lab);
+            engines.push(await startEngine(lab));
+            // HAProxy fills its server slots from DNS and health checks: wait until a route answers.
+            await eventually(`${engine}: first route`, () => http(lab, PLAIN, "/").code, (c) => c === 200);
+        }
+    });
+    after(async () => {
+        for (const e of engines) await stop(e);
+        for (const lab of labs.values()) stopLab(lab);
+        await stopAll();
+    });
+
+    test("both engines render from the same config and differ only in the engine", () => {
+        const [nginx, haproxy] = ENGINES.map(behaviourPlan);
+        assert.deepEqual({ ...nginx.gateway, engine: "x", baseImage: "x", mainFile: null, routesFile: null, reloadSignal: null, stopSignal: null }, {
+            ...haproxy.gateway,
+            engine: "x",
+            baseImage: "x",
+            mainFile: null,
+            routesFile: null,
+            reloadSignal: null,
+            stopSignal: null,
+        });
+    });
+
+    for (const c of CASES) {
+        test(c.differs ? `${c.name} (intended difference)` : c.name, (t) => {
+            if (!ENGINES.every((e) => canRunLab(t, e)) || labs.size < ENGINES.length) return;
+            const seen = new Map<Engine, unknown>();
+            for (const engine of ENGINES) {
+                const lab = labs.get(engine) as Lab;
+                const observation = c.observe(lab);
+                seen.set(engine, observation);
+                try {
+                    c.expect(observation as never, lab, engine);
+                } catch (err) {
+                    (err as Error).message = `${engine}: ${(err as Error).message}`;
+                    throw err;
+                }
+            }
+            if (!c.differs) assert.deepEqual(seen.get("haproxy"), seen.get("nginx"), "nginx and HAProxy answered differently");
+            else assert.notDeepEqual(seen.get("haproxy"), seen.get("nginx"), "no longer different: drop `differs` and the entry in docs/gateway.md");
+        });
+    }
+});

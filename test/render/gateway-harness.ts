@@ -1,0 +1,225 @@
+// The rendered gateway, running: real nginx / HAProxy in a private network namespace with a stub for Docker's DNS
+// (127.0.0.11) and echoing backends (fixtures/upstream-stub.ts). Shared by gateway-lab.test.ts and
+// gateway-behaviour.test.ts.
+import * as assert from "node:assert/strict";
+import { ChildProcess, spawn } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import type { TestContext } from "node:test";
+import { type Plan } from "../../model";
+import { renderGatewayFiles } from "../../model/gateway";
+import { createNetns, deleteNetns, hasTool, needNetns, needTools, removeDir, run, tempDir, withLocalPaths, writeFile } from "./helpers";
+
+const STUB = path.join(__dirname, "fixtures", "upstream-stub.ts");
+const RAW_CLIENT = path.join(__dirname, "fixtures", "raw-client.ts");
+const TOOLS = ["curl", "openssl"];
+
+// ---- processes in the namespace -----------------------------------------------------------------------
+
+const started: ChildProcess[] = [];
+
+/** Starts `cmd` inside the namespace; resolves once `ready` appears on stdout (or at once without `ready`). */
+export function startIn(netns: string, cmd: string[], opts: { ready?: string } = {}): Promise<ChildProcess> {
+    const child = spawn("ip", ["netns", "exec", netns, ...cmd], { stdio: ["ignore", opts.ready ? "pipe" : "ignore", "pipe"] });
+    started.push(child);
+    let stderr = "";
+    child.stderr?.on("data", (d: Buffer) => (stderr += d.toString()));
+    if (!opts.ready) return Promise.resolve(child);
+    return new Promise((resolve, reject) => {
+        let out = "";
+        child.stdout?.on("data", (d: Buffer) => {
+            out += d.toString();
+            if (out.includes(opts.ready as string)) resolve(child);
+        });
+        child.on("exit", (code) => reject(new Error(`${cmd.join(" ")} exited ${code} before it was ready: ${stderr}`)));
+    });
+}
+
+export function exited(child: ChildProcess, timeoutMs: number): Promise<number | null> {
+    if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
+    return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`process ${child.pid} still running after ${timeoutMs} ms`)), timeoutMs);
+        child.once("exit", (code) => {
+            clearTimeout(timer);
+            resolve(code);
+        });
+    });
+}
+
+export async function stop(child: ChildProcess | undefined): Promise<void> {
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    child.kill("SIGTERM");
+    await exited(child, 10_000).catch(() => child.kill("SIGKILL"));
+}
+
+/** Stops every process this module started (call from the test file's `after`). */
+export async function stopAll(): Promise<void> {
+    for (const c of started) await stop(c);
+}
+
+// ---- HTTP from inside the namespace ----------------------------------------------------------------------
+
+export interface Reply {
+    readonly exit: number | null;
+    readonly code: number;
+    readonly body: string;
+    /** Answer header lines (with -i / --include only). */
+    readonly headers: string;
+    readonly stderr: string;
+}
+
+/** curl inside the namespace; `include` also returns the answer's header lines. */
+export function curl(netns: string, args: string[], opts: { include?: boolean } = {}): Reply {
+    const r = run("ip", ["netns", "exec", netns, "curl", "-sS", "--max-time", "5", ...(opts.include ? ["-i"] : []), "-o", "-", "-w", "\n%{http_code}", ...args]);
+    const cut = r.stdout.lastIndexOf("\n");
+    let body = r.stdout.slice(0, cut);
+    let headers = "";
+    if (opts.include) {
+        const end = body.indexOf("\r\n\r\n");
+        headers = end >= 0 ? body.slice(0, end) : body;
+        body = end >= 0 ? body.slice(end + 4) : "";
+    }
+    return { exit: r.status, code: Number(r.stdout.slice(cut + 1)), body, headers, stderr: r.stderr };
+}
+
+export function get(netns: string, port: number, host: string, pathAndQuery = "/", extra: string[] = []): Reply {
+    return curl(netns, ["-H", `Host: ${host}`, ...extra, `http://127.0.0.1:${port}${pathAndQuery}`]);
+}
+
+/** The gateway's health socket (a file in the lab dir: reachable without entering the namespace). */
+export function health(lab: Lab, pathAndQuery = lab.plan.gateway.healthPath): Reply {
+    const r = run("curl", ["-sS", "--max-time", "5", "--unix-socket", lab.plan.gateway.healthSocket, "-o", "-", "-w", "\n%{http_code}", `http://localhost${pathAndQuery}`]);
+    const cut = r.stdout.lastIndexOf("\n");
+    return { exit: r.status, code: Number(r.stdout.slice(cut + 1)), body: r.stdout.slice(0, cut), headers: "", stderr: r.stderr };
+}
+
+export interface Echo {
+    url: string;
+    local: string;
+    headers: Record<string, string>;
+    rawHeaders: string[];
+    bodyBytes: number;
+}
+
+export function echo(reply: Reply): Echo {
+    assert.equal(reply.code, 200, `expected 200, got ${reply.code} (curl exit ${reply.exit}): ${reply.body}`);
+    return JSON.parse(reply.body) as Echo;
+}
+
+export interface RawOutcome {
+    readonly response: string;
+    readonly closedAfterMs: number | null;
+    readonly writeError?: string;
+    readonly webSocketEcho?: string;
+}
+
+/** fixtures/raw-client.ts inside the namespace: timed request pieces, or a WebSocket handshake and one frame. */
+export function rawRequest(
+    netns: string,
+    opts: { port: number; pieces: { data: string; delayMs: number }[]; waitMs: number; webSocketText?: string; localAddress?: string },
+): RawOutcome {
+    const total = opts.pieces.reduce((s, p) => s + p.delayMs, 0) + opts.waitMs + 15_000;
+    const r = run("ip", ["netns", "exec", netns, process.execPath, "--import", "tsx", RAW_CLIENT, JSON.stringify(opts)], { timeout: total });
+    assert.equal(r.status, 0, `raw client failed: ${r.stderr}`);
+    return JSON.parse(r.stdout) as RawOutcome;
+}
+
+/** A WebSocket handshake request for `host` (RFC 6455's sample key). */
+export function webSocketHandshake(host: string, pathAndQuery = "/ws", extraLines: readonly string[] = []): string {
+    return [
+        `GET ${pathAndQuery} HTTP/1.1`,
+        `Host: ${host}`,
+        "Upgrade: websocket",
+        "Connection: Upgrade",
+        "Sec-WebSocket-Version: 13",
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+        ...extraLines,
+        "",
+        "",
+    ].join("\r\n");
+}
+
+export async function eventually<T>(what: string, probe: () => T, ok: (v: T) => boolean, timeoutMs = 15_000): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    let last = probe();
+    while (!ok(last)) {
+        if (Date.now() > deadline) assert.fail(`${what}: still ${JSON.stringify(last)} after ${timeoutMs} ms`);
+        await new Promise((r) => setTimeout(r, 200));
+        last = probe();
+    }
+    return last;
+}
+
+// ---- the lab -------------------------------------------------------------------------------------------
+
+/** Each service resolves to its own loopback address, so the backend's local address says which one was reached. */
+function serviceAddresses(plan: Plan, missing: readonly string[]): Record<string, string[]> {
+    const services = [...new Set(plan.routes.map((r) => r.service))].sort().filter((s) => !missing.includes(s));
+    const names: Record<string, string[]> = {};
+    services.forEach((s, i) => {
+        names[s] = [`127.0.0.${i + 2}`];
+        names[`tasks.${s}`] = [`127.0.0.${i + 2}`];
+    });
+    return names;
+}
+
+export interface Lab {
+    readonly netns: string;
+    readonly dir: string;
+    /** The plan with certificates, routes, state dir and health socket moved into `dir`. */
+    readonly plan: Plan;
+    readonly names: Record<string, string[]>;
+}
+
+/** A namespace with the DNS and backend stub running; `missing` services are not in DNS. */
+export async function startLab(plan: Plan, missing: readonly string[] = []): Promise<Lab> {
+    const netns = createNetns();
+    const dir = tempDir("lab");
+    const lab = { netns, dir, plan, names: serviceAddresses(plan, missing) };
+    try {
+        fs.chmodSync(dir, 0o755);
+        const ports = [...new Set(plan.routes.map((r) => r.port))];
+        await startIn(netns, [process.execPath, "--import", "tsx", STUB, JSON.stringify({ names: lab.names, ports })], { ready: "ready" });
+        const local = withLocalPaths(plan, dir, { certificates: true });
+        const stateDir = path.join(dir, "state");
+        fs.mkdirSync(stateDir, { mode: 0o755 });
+        return { ...lab, plan: { ...local, gateway: { ...local.gateway, stateDir, healthSocket: path.join(stateDir, "health.sock") } } };
+    } catch (err) {
+        stopLab(lab);
+        throw err;
+    }
+}
+
+export function stopLab(lab: Lab | undefined): void {
+    if (!lab) return;
+    deleteNetns(lab.netns);
+    removeDir(lab.dir);
+}
+
+/** The engine in the foreground, on the rendered files (nginx's pid file moved into the lab dir); resolves once healthy. */
+export async function startEngine(lab: Lab): Promise<ChildProcess> {
+    const files = renderGatewayFiles(lab.plan.gateway, lab.plan.routes);
+    const routes = writeFile(path.join(lab.dir, files.routes.name), files.routes.content);
+    const mainText = files.main.content.replace("pid /run/nginx.pid;", `pid ${lab.dir}/nginx.pid;`);
+    const main = writeFile(path.join(lab.dir, files.main.name), mainText);
+    const cmd = lab.plan.gateway.engine === "nginx" ? ["nginx", "-c", main, "-g", "daemon off;"] : ["haproxy", "-db", "-f", main, "-f", routes];
+    const child = await startIn(lab.netns, cmd);
+    await eventually("gateway health", () => health(lab).code, (c) => c === 200);
+    return child;
+}
+
+export function serviceOf(plan: Plan, hostname: string): string {
+    const r = plan.routes.find((x) => x.hostname === hostname);
+    assert.ok(r, hostname);
+    return r.service;
+}
+
+/** Whether this machine can run the gateway lab for `engine` (skips loudly, or fails in CI, when it cannot). */
+export function canRunLab(t: TestContext, engine: string): boolean {
+    return needTools(t, engine, ...TOOLS) && needNetns(t, `the ${engine} gateway runs with its backends in a network namespace`);
+}
+
+/** The same check without a test context (for `before` hooks). */
+export function labPossible(engine: string): boolean {
+    return hasTool(engine) && process.getuid?.() === 0 && TOOLS.every(hasTool);
+}
