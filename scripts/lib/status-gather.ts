@@ -135,7 +135,9 @@ async function probeGatewayNode(plan: Plan, reach: Reach, node: PlanNode, timeou
             KEEPALIVED_STATE_DIR: KEEPALIVED_PATHS.stateDir,
             GATEWAY_STATE_DIR: plan.gateway.stateDir,
             GATEWAY_SERVICE: plan.gateway.service,
-            HEALTH_URL: `http://127.0.0.1:${plan.gateway.ports.http}${plan.gateway.healthPath}`,
+            // The same question keepalived's check asks: the health socket, not a port.
+            HEALTH_SOCKET: plan.gateway.healthSocket,
+            HEALTH_URL: `http://localhost${plan.gateway.healthPath}`,
         },
     });
     const { program, args } = reach.nodeShell(node);

@@ -7,14 +7,15 @@
 # env:    KEEPALIVED_STATE_DIR  where notify.sh records <instance>.state
 #         GATEWAY_STATE_DIR     the gateway's state dir (a `draining` file there while it stops)
 #         GATEWAY_SERVICE       the gateway's swarm service name
-#         HEALTH_URL            the gateway's health URL on this node (what keepalived's check asks)
+#         HEALTH_SOCKET         the gateway's health socket on this node (in its state dir; no network port answers it)
+#         HEALTH_URL            the health URL asked through that socket (what keepalived's check asks)
 # stdout: one fact a line:
 #           keepalived running|stopped
 #           vrrp <instance> <MASTER|BACKUP|FAULT|STOP>
 #           address <ipv4>/<prefix> <interface>
 #           container <name> <status> <healthy|unhealthy|starting|none>
 #           draining yes|no
-#           health <HTTP status of HEALTH_URL, 000 without an answer>
+#           health <HTTP status of HEALTH_URL on HEALTH_SOCKET, 000 without an answer or without the socket>
 set -euo pipefail
 exec 3>&1 1>&2 # stdout is the result only; everything else goes to stderr
 
@@ -22,6 +23,7 @@ exec 3>&1 1>&2 # stdout is the result only; everything else goes to stderr
 : "${GATEWAY_STATE_DIR:?GATEWAY_STATE_DIR is required}"
 : "${GATEWAY_SERVICE:?GATEWAY_SERVICE is required}"
 : "${HEALTH_URL:?HEALTH_URL is required}"
+: "${HEALTH_SOCKET:?HEALTH_SOCKET is required}"
 
 # shellcheck disable=SC2034 # read by running_pid (keepalived-lib.sh)
 PIDFILE=/run/keepalived.pid
@@ -57,5 +59,8 @@ else
     echo "draining no" >&3
 fi
 
-code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$HEALTH_URL" || true)
+code=000
+if [[ -S $HEALTH_SOCKET ]]; then
+    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 --unix-socket "$HEALTH_SOCKET" "$HEALTH_URL" || true)
+fi
 echo "health ${code:-000}" >&3

@@ -63,7 +63,8 @@ const SAMPLE_ENV: Readonly<Record<NodeScript, Readonly<Record<string, string>>>>
         KEEPALIVED_STATE_DIR: "/run/keepalived",
         GATEWAY_STATE_DIR: "/var/lib/swarm-gateway",
         GATEWAY_SERVICE: "gateway",
-        HEALTH_URL: "http://127.0.0.1:80/healthz",
+        HEALTH_SOCKET: "/var/lib/swarm-gateway/health.sock",
+        HEALTH_URL: "http://localhost/healthz",
     },
 };
 
