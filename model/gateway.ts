@@ -2,7 +2,7 @@
 // cross-key rules, plan slice (engine facts, drain and stop timings, update policy) and the image/routes renderers.
 import * as path from "node:path";
 import { z } from "zod";
-import { cidr, HOSTNAME, hostname, image, name, port, secretRef, seconds } from "./fields";
+import { cidr, HOSTNAME, hostname, image, imageRepository, name, port, registryServer, secretRef, seconds } from "./fields";
 import type { PlanNode } from "./nodes";
 import { type PlanResources, planResources, resourcesSchema } from "./resources";
 import { compare } from "./order";
@@ -12,7 +12,9 @@ import { type Artifact, renderTemplate, shellSafe } from "./templates";
 import type { PlanVirtualIp } from "./virtual-ip";
 import { firstDuplicates, type Report } from "./validation";
 
-const SIZE = /^\d+[kmg]?$/;
+// 1 byte to 999999g: nginx's client_max_body_size and HAProxy's byte count both read it (0, which nginx takes
+// as "no limit" and HAProxy as "no body", is refused: the engines would differ).
+const SIZE = /^[1-9][0-9]{0,5}[kmg]?$/;
 
 const TlsCertificateSchema = z.strictObject({
     name: name("TLS certificate name").describe("Names the certificate's swarm secrets and files (`/run/secrets/<name>.crt`); keep it stable (`tls-<index>` were the names before names were required)."),
@@ -25,15 +27,15 @@ export const GatewaySchema = z
     .strictObject({
         engine: z.enum(["nginx", "haproxy"]).default("nginx").describe("The reverse proxy: `nginx`, or `haproxy` (per-task health checks)."),
         baseImage: image().optional().describe("Base image; defaults per engine."),
-        image: image().default("swarm-platform/gateway").describe("Name (without tag) of the gateway image this program builds."),
+        image: imageRepository().default("swarm-platform/gateway").describe("Name (without tag) of the gateway image this program builds."),
         delivery: z
             .enum(["load", "registry"])
             .default("load")
             .describe("How the image reaches the nodes: `load` (docker save | docker load, air-gapped) or `registry` (push/pull)."),
         registry: z
             .strictObject({
-                server: z.string().min(1).describe("Registry host[:port]."),
-                username: z.string().min(1).describe("Registry user."),
+                server: registryServer().describe("Registry host[:port]."),
+                username: z.string().regex(/^\S{1,255}$/, "a registry user name: no blanks, at most 255 characters").describe("Registry user."),
                 passwordSecret: secretRef().describe("Config key of the secret holding the registry password."),
             })
             .optional()
@@ -53,7 +55,7 @@ export const GatewaySchema = z
             .describe("What an unknown or missing Host gets: `reject` closes the connection (nginx 444), or a hostname to serve instead."),
         clientMaxBodySize: z
             .string()
-            .regex(SIZE, "a size like 10m")
+            .regex(SIZE, "a size like 10m: 1 to 999999 bytes, k, m or g")
             .default("10m")
             .describe("Largest request body, like `10m` (413 above it; HAProxy checks Content-Length only, see docs/gateway.md)."),
         clientTimeouts: z
@@ -300,10 +302,24 @@ export function checkGateway(c: StackConfig, report: Report): void {
             }),
         );
     }
+    if (g.engine === "haproxy" && g.tls.length > 0) {
+        const line = `    bind ${haproxyHttpsBind(g.ports.https, planTls(c).map((t) => t.certificatePath))}\n`;
+        const words = line.trim().split(/\s+/).length;
+        if (line.length > HAPROXY_LINE_CHARS || words > HAPROXY_LINE_WORDS) {
+            report(
+                "gateway.tls",
+                `${g.tls.length} certificates make HAProxy's bind line ${line.length} characters and ${words} words (at most ${HAPROXY_LINE_CHARS} and ${HAPROXY_LINE_WORDS}): use fewer certificates (one can hold several hostnames) or shorter names`,
+            );
+        }
+    }
     if (g.engine === "nginx" && g.serverSlots !== undefined) report("gateway.serverSlots", "only applies to engine haproxy");
     if (g.hsts && g.hsts.preload && !(g.hsts.includeSubDomains && g.hsts.maxAge >= 31536000)) {
         report("gateway.hsts.preload", "needs includeSubDomains: true and maxAge of at least 31536000 (what the preload list accepts)");
     }
+    g.trustedProxies.forEach((p, i) => {
+        // nginx's geo already maps 0.0.0.0/0 (its default), and trusting everyone's forwarding headers is no trust.
+        if (p.endsWith("/0")) report(`gateway.trustedProxies[${i}]`, `"${p}" would trust every client's forwarding headers: list the proxies' own networks`);
+    });
     firstDuplicates(g.trustedProxies, (i, j) => report(`gateway.trustedProxies[${i}]`, `"${g.trustedProxies[i]}" is also gateway.trustedProxies[${j}]`));
 }
 
@@ -405,6 +421,16 @@ function sizeInBytes(size: string): number {
     return Number(m[1]) * SIZE_UNITS[m[2]];
 }
 
+/** HAProxy's HTTPS bind arguments: every certificate on the one line (strict-sni: an unknown SNI gets none). */
+function haproxyHttpsBind(port: number, certificatePaths: readonly string[]): string {
+    return `:${port} ssl strict-sni${certificatePaths.map((p) => ` crt ${p}`).join("")}`;
+}
+
+// HAProxy 2.6 reads a config line of at most 2048 characters (LINESIZE) and 64 words (MAX_LINE_ARGS); beyond
+// them it cuts the line, and the certificates past the cut would be lost.
+const HAPROXY_LINE_CHARS = 2048;
+const HAPROXY_LINE_WORDS = 64;
+
 function routeFor(routes: readonly PlanRoute[], hostname: string): PlanRoute {
     const route = routes.find((r) => r.hostname === hostname);
     if (!route) throw new Error(`gateway.defaultHost "${hostname}" is not a routed hostname`);
@@ -491,7 +517,7 @@ function gatewayView(gateway: PlanGateway, routes: readonly PlanRoute[]) {
                   {
                       name: "https",
                       // strict-sni: an unknown SNI gets no certificate (the handshake fails).
-                      bind: `:${gateway.ports.https} ssl strict-sni${gateway.tls.map((t) => ` crt ${t.certificatePath}`).join("")}`,
+                      bind: haproxyHttpsBind(gateway.ports.https, gateway.tls.map((t) => t.certificatePath)),
                       proto: "https",
                       hsts,
                       hostRules: hostRules(tlsRoutes, () => false),

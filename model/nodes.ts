@@ -134,7 +134,7 @@ export const DockerDriverSchema = z.strictObject({
         })
         .prefault({})
         .describe("Capabilities of the node containers when `privileged` is false. A docker-in-docker node is not a security boundary either way."),
-    securityOpts: z.array(z.string()).default([]).describe("`--security-opt` values when `privileged` is false."),
+    securityOpts: z.array(z.string().regex(/^[a-z][a-z-]*([=:]\S+)?$/, "a --security-opt value like no-new-privileges or seccomp=unconfined")).default([]).describe("`--security-opt` values when `privileged` is false."),
     mountCgroup: z.boolean().default(false).describe("Mount the host's cgroup tree read-write (needed by docker-in-docker without --privileged)."),
     managerApiPort: port()
         .default(23750)

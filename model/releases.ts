@@ -1,7 +1,7 @@
 // Releases and routes: each app release is one swarm service placed by its app's zone; each hostname routes to
 // exactly one release. Schema fragment, cross-key rules and plan slices.
 import { z } from "zod";
-import { hostname, image, labels, name, port, seconds, urlPath } from "./fields";
+import { envName, hostname, image, imageRepository, labels, name, oneLine, port, seconds, urlPath } from "./fields";
 import { GATEWAY_SERVICE, type PlanTlsCertificate } from "./gateway";
 import { overlayNameOf, zonesOf } from "./networks";
 import { effectiveAvailability } from "./nodes";
@@ -11,13 +11,13 @@ import type { StackConfig } from "./schema";
 import { firstDuplicates, listOrNone, type Report } from "./validation";
 
 const RELEASE = /^[a-zA-Z0-9][a-zA-Z0-9._-]*$/;
-const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const SERVICE_NAME = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
 
 const HealthcheckSchema = z.strictObject({
     test: z
-        .array(z.string())
+        .array(oneLine("a healthcheck word"))
         .min(1)
+        .refine((t) => t.length === 0 || ["NONE", "CMD", "CMD-SHELL"].includes(t[0]), { message: 'starts with "CMD", "CMD-SHELL" or "NONE" (Docker\'s forms)' })
         .optional()
         .describe('Exec form (["CMD", "curl", "-fsS", "http://127.0.0.1:8000/healthz"]) or ["NONE"] to disable the image\'s.'),
     path: urlPath().default("/healthz").describe("HTTP path probed with curl (or wget) when `test` is not given."),
@@ -66,17 +66,17 @@ export const ReleaseSchema = z.strictObject({
     image: image().optional().describe("Full image reference overriding app.image:tag."),
     replicas: z.number().int().min(0).max(1000).optional().describe("Replicas of this release; default: the app's `replicas`."),
     hostnames: z.array(hostname()).default([]).describe("Hostnames the gateway routes to this release; a hostname belongs to exactly one release."),
-    env: z.record(z.string(), z.string()).default({}).describe("Environment of this release, over the app's `env`."),
+    env: z.record(envName(), z.string()).default({}).describe("Environment of this release, over the app's `env`."),
     service: z.string().optional().describe("Explicit swarm service name; defaults to `<app>-<release>` made DNS-safe."),
 });
 
 export const AppSchema = z.strictObject({
     name: name("app name").describe("App name, unique in the stack."),
     zone: name("zone").describe("Zone whose nodes run the app's releases (a key of `networks.zones`)."),
-    image: image().describe("Image repository; a release runs `image:<tag>`."),
+    image: imageRepository().describe("Image repository (no tag); a release runs `image:<tag>`."),
     port: port().default(8000).describe("Port the app listens on in the container; the gateway proxies to it."),
     env: z
-        .record(z.string().regex(ENV_NAME, "env names are shell identifiers"), z.string())
+        .record(envName(), z.string())
         .default({})
         .describe("Environment of every release."),
     healthcheck: HealthcheckSchema.prefault({}).describe("Container healthcheck: a task gets traffic only when healthy."),
@@ -107,9 +107,9 @@ export const AppSchema = z.strictObject({
     labels: labels().describe("Extra service labels."),
     build: z
         .strictObject({
-            context: z.string().min(1).describe("Build context directory."),
-            dockerfile: z.string().min(1).optional().describe("Dockerfile, relative to the context."),
-            args: z.record(z.string(), z.string()).default({}).describe("Build args; `RELEASE` is set to the release name."),
+            context: oneLine("a build context").min(1).describe("Build context directory."),
+            dockerfile: oneLine("a Dockerfile path").min(1).optional().describe("Dockerfile, relative to the context."),
+            args: z.record(envName(), z.string()).default({}).describe("Build args; `RELEASE` is set to the release name."),
         })
         .optional()
         .describe("Build `image:<tag>` for each release on the engine running Pulumi (build arg RELEASE=<release name>)."),
@@ -228,6 +228,10 @@ export function updateSurge(policy: { readonly order: "start-first" | "stop-firs
     return policy.parallelism === 0 ? Math.max(replicas, 1) : policy.parallelism;
 }
 
+/** The most hostnames one release, and the whole stack, may route (nginx's server_name hash is sized for them). */
+export const MAX_HOSTNAMES_PER_RELEASE = 200;
+export const MAX_HOSTNAMES = 500;
+
 export function checkApps(c: StackConfig, report: Report): void {
     const zones = zonesOf(c);
     firstDuplicates(c.apps.map((a) => a.name), (i, j) => report(`apps[${i}].name`, `duplicate app name "${c.apps[i].name}" (also apps[${j}])`));
@@ -266,18 +270,20 @@ export function checkApps(c: StackConfig, report: Report): void {
             } else if (services.has(svc)) {
                 if (!reportedAsDuplicate) report(rel.service ? `${rat}.service` : `${rat}.name`, `service name "${svc}" is also ${services.get(svc)}`);
             } else services.set(svc, `${app.name} release ${rel.name}`);
+            if (rel.hostnames.length > MAX_HOSTNAMES_PER_RELEASE) {
+                report(`${rat}.hostnames`, `${rel.hostnames.length} hostnames; a release routes at most ${MAX_HOSTNAMES_PER_RELEASE} (use a wildcard like *.example.com)`);
+            }
             rel.hostnames.forEach((host, k) => {
                 const owner = hostOwners.get(host);
                 if (owner) report(`${rat}.hostnames[${k}]`, `"${host}" is already served by ${owner}; a hostname belongs to exactly one release`);
                 else hostOwners.set(host, rat);
             });
-            for (const key of Object.keys(rel.env)) {
-                if (!ENV_NAME.test(key)) report(`${rat}.env.${key}`, "env names are shell identifiers");
-            }
         });
         checkPublish(app, at, publishedBy, report);
         checkUpdatePolicy(app, at, report);
     });
+    const total = c.apps.reduce((n, a) => n + a.releases.reduce((m, r) => m + r.hostnames.length, 0), 0);
+    if (total > MAX_HOSTNAMES) report("apps", `${total} hostnames in all; the gateway routes at most ${MAX_HOSTNAMES} (use wildcards like *.example.com)`);
 }
 
 function checkPublish(app: AppConfig, at: string, publishedBy: Map<string, string>, report: Report): void {

@@ -1,6 +1,6 @@
 // Swarm: init on the bootstrap manager, managers joining one at a time, workers in parallel, swarm-wide settings.
 import { z } from "zod";
-import { cidr, port } from "./fields";
+import { cidr, interfaceName, port } from "./fields";
 import type { PlanNode } from "./nodes";
 import { compare } from "./order";
 import { parseCidr } from "./net";
@@ -9,9 +9,7 @@ import type { Report } from "./validation";
 
 export const SwarmSchema = z
     .strictObject({
-        advertiseInterface: z
-            .string()
-            .min(1)
+        advertiseInterface: interfaceName()
             .optional()
             .describe("Interface used for --advertise-addr/--data-path-addr; defaults to each node's `address`."),
         defaultAddrPool: z

@@ -1,7 +1,7 @@
 // Virtual IP: keepalived (VRRP) on the gateway nodes, one instance per VIP group, following the gateway's health.
 // Schema fragment, cross-key rules, plan slice (with the failover timings derived from it) and keepalived renderers.
 import { z } from "zod";
-import { ipv4, name, secretRef, seconds, urlPath } from "./fields";
+import { interfaceName, ipv4, name, secretRef, seconds, unixUser, urlPath } from "./fields";
 import { GATEWAY_HEALTH_SOCKET, GATEWAY_STATE_DIR } from "./gateway";
 import { cidrOf, cidrToString, contains, ipToInt, reservedAddresses } from "./net";
 import { bridgeGateway, gatewayNodesOf, type PlanNode, usesDockerDriver } from "./nodes";
@@ -10,6 +10,10 @@ import { sortedBy } from "./order";
 import type { StackConfig } from "./schema";
 import { type Artifact, renderTemplate, shellSafe } from "./templates";
 import { firstDuplicates, type Report } from "./validation";
+
+const KEEPALIVED_SCRIPT_SECONDS = 4294;
+/** VRRPv3 carries the advert interval in centiseconds in 12 bits: 0.01-40.95 s. */
+const VRRP3_MAX_ADVERT = 40.95;
 
 const vrid = () => z.number().int().min(1, "must be 1-255").max(255, "must be 1-255");
 
@@ -28,12 +32,12 @@ export const VirtualIpSchema = z.strictObject({
         .optional()
         .describe("Several virtual IPs, each preferring a different gateway node; DNS lists all of them."),
     prefix: z.number().int().min(8).max(32).default(24).describe("Prefix length of the VIP; it must share this subnet with every gateway node."),
-    interface: z.string().min(1).default("eth0").describe("Interface keepalived puts the VIP on."),
+    interface: interfaceName().default("eth0").describe("Interface keepalived puts the VIP on."),
     vrrpVersion: z
         .literal([2, 3])
         .default(2)
         .describe("VRRP version: 2 (whole-second adverts, PASS authentication) or 3 (sub-second adverts, no authentication)."),
-    advertInt: z.number().min(0.01).max(255).default(1).describe("Seconds between adverts; whole seconds with VRRPv2."),
+    advertInt: z.number().min(0.01).max(255).default(1).describe("Seconds between adverts: whole seconds 1-255 with VRRPv2, 0.01-40.95 (whole centiseconds) with VRRPv3."),
     transport: z
         .enum(["unicast", "multicast"])
         .default("unicast")
@@ -61,14 +65,18 @@ export const VirtualIpSchema = z.strictObject({
             path: urlPath()
                 .default("/healthz")
                 .describe("HTTP path keepalived asks the local gateway on its health socket (not on the public ports)."),
-            interval: seconds(1).default(1).describe("Seconds between checks."),
-            timeout: seconds(1).default(1).describe("Seconds before a check fails; at most `interval`."),
+            // keepalived reads a vrrp_script's interval and timeout as 1-4294 seconds (it ignores the line beyond).
+            interval: seconds(1).max(KEEPALIVED_SCRIPT_SECONDS, `at most ${KEEPALIVED_SCRIPT_SECONDS} (keepalived's limit)`).default(1).describe("Seconds between checks."),
+            timeout: seconds(1)
+                .max(KEEPALIVED_SCRIPT_SECONDS, `at most ${KEEPALIVED_SCRIPT_SECONDS} (keepalived's limit)`)
+                .default(1)
+                .describe("Seconds before a check fails; at most `interval`."),
             fall: z.number().int().min(1).max(10).default(2).describe("Failed checks before the node gives up the VIP."),
             rise: z.number().int().min(1).max(10).default(2).describe("Passed checks before the node may hold the VIP again."),
         })
         .prefault({})
         .describe("keepalived's check of the gateway on its own node (vrrp_script)."),
-    scriptUser: z.string().min(1).default("keepalived_script").describe("The keepalived script user (enable_script_security)."),
+    scriptUser: unixUser().default("keepalived_script").describe("The keepalived script user (enable_script_security)."),
     garpMasterDelay: z.number().int().min(0).max(255).default(1).describe("Seconds after becoming master before the second gratuitous ARP burst."),
 });
 
@@ -201,6 +209,12 @@ export function checkVirtualIp(c: StackConfig, report: Report): void {
     if (vip.vrrpVersion === 2 && !Number.isInteger(vip.advertInt)) {
         report("virtualIp.advertInt", `VRRPv2 adverts are whole seconds (got ${vip.advertInt}); use vrrpVersion: 3 for sub-second adverts`);
     }
+    if (vip.vrrpVersion === 3 && vip.advertInt > VRRP3_MAX_ADVERT) {
+        report("virtualIp.advertInt", `VRRPv3 adverts are at most ${VRRP3_MAX_ADVERT} s (a 12-bit count of centiseconds; got ${vip.advertInt}); keepalived would cut it`);
+    }
+    if (vip.vrrpVersion === 3 && Math.abs(vip.advertInt * 100 - Math.round(vip.advertInt * 100)) > 1e-6) {
+        report("virtualIp.advertInt", `VRRPv3 adverts are whole centiseconds (got ${vip.advertInt})`);
+    }
     if (vip.vrrpVersion === 3 && vip.authentication) report("virtualIp.authentication", "VRRPv3 has no authentication; remove it or use vrrpVersion: 2");
     if (vip.vrrpVersion === 3 && vip.passwordSecret) report("virtualIp.passwordSecret", "VRRPv3 has no authentication; remove it or use vrrpVersion: 2");
     if (vip.authentication === false && vip.passwordSecret) report("virtualIp.passwordSecret", "is set but authentication is false");
@@ -315,7 +329,8 @@ function instanceView(virtualIp: PlanVirtualIp, { group, member }: Membership, a
         advertInt: virtualIp.advertInt,
         nopreempt: !virtualIp.preempt,
         preemptDelay: virtualIp.preempt && virtualIp.preemptDelay ? { seconds: virtualIp.preemptDelay } : false,
-        unicast: virtualIp.transport === "unicast" ? { src: member.address, hasPeers: member.peers.length > 0, peers: member.peers } : false,
+        // A lone member has no peer, and any unicast keyword without a peer makes keepalived warn (and use multicast).
+        unicast: virtualIp.transport === "unicast" && member.peers.length > 0 ? { src: member.address, peers: member.peers } : false,
         auth: authPass !== undefined ? { pass: authPass } : false,
         vip: { address: group.address, prefix: virtualIp.prefix },
         garpMasterDelay: virtualIp.garpMasterDelay,

@@ -211,7 +211,7 @@ invalidConfigs(
             name: "an image starting with a slash",
             change: (d) => (d.apps[0].image = "/shop"),
             path: "apps[shop].image",
-            words: ["lower-case image reference"],
+            words: ["image name without tag"],
         },
         {
             name: "a label value with a carriage return",
@@ -277,7 +277,11 @@ validConfigs("field", [
     },
     { name: "an ssh user of 32 characters with digits, '_' and '-'", change: (d) => (d.drivers.ssh.user = `_${"d".repeat(29)}-1`) },
     { name: "label keys and values with dots, dashes and blanks", change: (d) => (d.nodes[5].labels = { "com.example.rack-id": "a b", R: "" }) },
-    { name: "an image with a registry port and a digest", change: (d) => (d.apps[0].image = "registry.example.com:5000/team/shop@sha256") },
+    { name: "an app image with a registry port", change: (d) => (d.apps[0].image = "registry.example.com:5000/team/shop") },
+    {
+        name: "a release image with a registry port, a tag and a digest",
+        change: (d) => (d.apps[0].releases[0].image = `registry.example.com:5000/team/shop:1.9@sha256:${"0a".repeat(32)}`),
+    },
     { name: "a URL path with dots, tildes and slashes", change: (d) => (d.virtualIp.healthCheck.path = "/_health/v1.0/~ok") },
 ]);
 

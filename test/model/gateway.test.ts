@@ -212,8 +212,35 @@ invalidConfigs(
             path: "gateway.clientTimeouts.header",
             words: [">=1"],
         },
+        { name: "a trusted proxy of 0.0.0.0/0", change: (d) => (d.gateway.trustedProxies = ["0.0.0.0/0"]), path: "gateway.trustedProxies[0]", words: ["every client"] },
+        { name: "a body size of 0", change: (d) => (d.gateway.clientMaxBodySize = "0"), path: "gateway.clientMaxBodySize", words: ["1 to 999999"] },
+        { name: "a body size of 7 digits", change: (d) => (d.gateway.clientMaxBodySize = "1000000m"), path: "gateway.clientMaxBodySize", words: ["1 to 999999"] },
+        { name: "a gateway image with a tag", change: (d) => (d.gateway.image = "swarm-platform/gateway:1"), path: "gateway.image", words: ["without tag"] },
+        {
+            name: "a registry server with a scheme",
+            change: (d) => Object.assign(d.gateway, { delivery: "registry", registry: { server: "https://registry.example.com", username: "ci", passwordSecret: "registryPassword" } }),
+            path: "gateway.registry.server",
+            words: ["host[:port]"],
+        },
+        {
+            name: "a registry user with a blank",
+            change: (d) => Object.assign(d.gateway, { delivery: "registry", registry: { server: "registry.example.com:5000", username: "c i", passwordSecret: "registryPassword" } }),
+            path: "gateway.registry.username",
+            words: ["no blanks"],
+        },
+        {
+            name: "HAProxy with more certificates than its bind line holds",
+            change: (d) => {
+                const hosts = Array.from({ length: 31 }, (_, i) => `h${i}.sklep.example`);
+                d.gateway.engine = "haproxy";
+                d.apps[0].releases[1].hostnames = [...d.apps[0].releases[1].hostnames, ...hosts];
+                d.gateway.tls = hosts.map((h, i) => ({ name: `c${i}`, hostnames: [h], certificateSecret: `cert${i}`, keySecret: `key${i}` }));
+            },
+            path: "gateway.tls",
+            words: ["66 words", "at most 2048 and 64"],
+        },
     ],
-    28,
+    35,
 );
 
 validConfigs("gateway", [

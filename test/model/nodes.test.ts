@@ -449,8 +449,9 @@ invalidConfigs(
             path: "drivers.ssh.sshOpts[0]",
             words: ["would change host key checking"],
         },
+        { name: "a security option with a blank", change: (d) => (d.drivers.docker.securityOpts = ["no new privileges"]), path: "drivers.docker.securityOpts[0]", words: ["--security-opt"] },
     ],
-    43,
+    44,
 );
 
 validConfigs("nodes", [

@@ -256,7 +256,7 @@ invalidConfigs(
             name: "an upper-case image",
             change: (d) => (d.apps[0].image = "Registry.example.com/shop"),
             path: "apps[shop].image",
-            words: ["lower-case image reference"],
+            words: ["image name without tag"],
         },
         {
             name: "a release env name starting with a digit in the second release",
@@ -361,8 +361,31 @@ invalidConfigs(
             path: "apps[stock].zone",
             words: ["zone must be lower-case letters, digits and '-' (DNS-safe)"],
         },
+        { name: "an app image with a tag", change: (d) => (d.apps[0].image = "registry.example.com/shop:1.9"), path: "apps[shop].image", words: ["without tag"] },
+        { name: "a release image with an empty tag", change: (d) => (d.apps[0].releases[0].image = "registry.example.com/shop:"), path: "apps[shop].releases[1.9].image", words: ["image reference"] },
+        { name: "a release image with two colons", change: (d) => (d.apps[0].releases[0].image = "shop::1"), path: "apps[shop].releases[1.9].image", words: ["image reference"] },
+        {
+            name: "a release with more hostnames than the gateway routes per release",
+            change: (d) => (d.apps[0].releases[0].hostnames = Array.from({ length: 201 }, (_, i) => `h${i}.sklep.example`)),
+            path: "apps[shop].releases[1.9].hostnames",
+            words: ["at most 200"],
+        },
+        {
+            name: "more hostnames in all than the gateway routes",
+            change: (d) => {
+                d.apps[0].releases[0].hostnames = Array.from({ length: 200 }, (_, i) => `a${i}.sklep.example`);
+                d.apps[0].releases[1].hostnames = Array.from({ length: 200 }, (_, i) => `b${i}.sklep.example`);
+                d.apps[1].releases[0].hostnames = Array.from({ length: 101 }, (_, i) => `c${i}.stock.example`);
+            },
+            path: "apps",
+            words: ["501 hostnames", "at most 500"],
+        },
+        { name: "a build arg name starting with a digit", change: (d) => (d.apps[0].build = partial({ context: "app", args: { "1X": "y" } })), path: "apps[shop].build.args.1X", words: ["shell identifiers"] },
+        { name: "a build context on two lines", change: (d) => (d.apps[0].build = partial({ context: "app\nrm" })), path: "apps[shop].build.context", words: ["one line"] },
+        { name: "a healthcheck test that is not Docker's exec form", change: (d) => (d.apps[0].healthcheck = partial({ test: ["curl", "-f", "http://x"] })), path: "apps[shop].healthcheck.test", words: ["CMD-SHELL"] },
+        { name: "a memory limit of 7 digits", change: (d) => (d.apps[0].resources = partial({ memory: "1000000m" })), path: "apps[shop].resources.memory", words: ["6 digits"] },
     ],
-    49,
+    58,
 );
 
 validConfigs("releases", [

@@ -69,8 +69,9 @@ invalidConfigs(
             path: "swarm.defaultAddrPool[1]",
             words: ["10.208.128.0/17 overlaps 10.208.0.0/16 (swarm.defaultAddrPool[0])"],
         },
+        { name: "an advertise interface with a colon", change: (d) => (d.swarm.advertiseInterface = "eth0:1"), path: "swarm.advertiseInterface", words: ["interface name"] },
     ],
-    8,
+    9,
 );
 
 validConfigs("swarm", [

@@ -317,8 +317,26 @@ invalidConfigs(
             path: "virtualIp.transport",
             words: ['must be one of "unicast", "multicast"'],
         },
+        // What keepalived and Linux accept (issue 9: config that cannot break what it feeds).
+        { name: "an interface name of 16 characters", change: (d) => (d.virtualIp.interface = "abcdefghijklmnop"), path: "virtualIp.interface", words: ["1-15"] },
+        { name: "the interface name ..", change: (d) => (d.virtualIp.interface = ".."), path: "virtualIp.interface", words: ["interface name"] },
+        { name: "an interface name with a blank", change: (d) => (d.virtualIp.interface = "eth 0"), path: "virtualIp.interface", words: ["interface name"] },
+        { name: "an upper-case script user", change: (d) => (d.virtualIp.scriptUser = "Keepalived"), path: "virtualIp.scriptUser", words: ["user name"] },
+        {
+            name: "a VRRPv3 advert interval above 40.95 s",
+            change: (d) => Object.assign(d.virtualIp, { vrrpVersion: 3, advertInt: 41, authentication: false }),
+            path: "virtualIp.advertInt",
+            words: ["40.95"],
+        },
+        {
+            name: "a VRRPv3 advert interval finer than a centisecond",
+            change: (d) => Object.assign(d.virtualIp, { vrrpVersion: 3, advertInt: 0.015, authentication: false }),
+            path: "virtualIp.advertInt",
+            words: ["centiseconds"],
+        },
+        { name: "a check interval beyond keepalived's 4294 s", change: (d) => (d.virtualIp.healthCheck = partial({ interval: 4295 })), path: "virtualIp.healthCheck.interval", words: ["4294"] },
     ],
-    38,
+    45,
 );
 
 validConfigs("virtual IP", [
@@ -731,10 +749,10 @@ describe("keepalived.conf", () => {
         assert.ok(settings(noDelay).includes("unicast_src_ip") && settings(noDelay).includes("auth_pass"));
     });
 
-    test("a single gateway node has a unicast source but no peer block", () => {
+    test("a single gateway node has no unicast keyword (keepalived -t warns about unicast without a peer)", () => {
         const conf = renderKeepalivedConf(vipOf(planOf(mutate(BASE, (d) => (d.nodes[4].gateway = false)))), "gw-1", { authPass: "x" });
-        assert.ok(conf.includes("    unicast_src_ip 172.28.40.21\n"));
-        assert.ok(!conf.includes("unicast_peer"));
+        assert.match(conf, /vrrp_instance vip1 \{/);
+        assert.doesNotMatch(conf, /unicast/);
     });
 
     test("a node in two groups gets one instance per group, each with its own priority", () => {

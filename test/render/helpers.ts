@@ -7,6 +7,7 @@ import * as path from "node:path";
 import type { TestContext } from "node:test";
 import { readStackFile } from "../../model/config";
 import { formatErrors, type Plan, planStack, type PlanVirtualIp, validateConfig } from "../../model";
+import { renderGatewayFiles } from "../../model/gateway";
 
 export const ROOT = path.resolve(__dirname, "..", "..");
 
@@ -255,11 +256,84 @@ export function selfSignedCertificate(dir: string, stem: string, hostnames: read
 }
 
 /** The plan with TLS certificate paths and the routes dir moved into `dir` (the files exist there). */
-export function withLocalPaths(plan: Plan, dir: string, opts: { certificates: boolean }): Plan {
+export function withLocalPaths(plan: Plan, dir: string, opts: { certificates: boolean; shared?: { certificatePath: string; keyPath: string } }): Plan {
     const tls = plan.gateway.tls.map((t) => {
-        if (!opts.certificates) return { ...t, certificatePath: path.join(dir, `${t.name}.crt`), keyPath: path.join(dir, `${t.name}.key`) };
+        const local = { certificatePath: path.join(dir, `${t.name}.crt`), keyPath: path.join(dir, `${t.name}.key`) };
+        if (!opts.certificates) return { ...t, ...local };
+        if (opts.shared) {
+            // One certificate copied under every name: the tools check that each file holds a certificate and its key.
+            fs.copyFileSync(opts.shared.certificatePath, local.certificatePath);
+            fs.copyFileSync(opts.shared.keyPath, local.keyPath);
+            return { ...t, ...local };
+        }
         return { ...t, ...selfSignedCertificate(dir, t.name, t.hostnames) };
     });
     const routesFile = { ...plan.gateway.routesFile, path: path.join(dir, plan.gateway.routesFile.name) };
     return { ...plan, gateway: { ...plan.gateway, tls, routesDir: dir, routesFile } };
+}
+
+// ---- the real tools on rendered files ------------------------------------------------------------------
+
+/**
+ * Writes main + routes of a plan into `dir`, with its routes dir and certificates there too. nginx's pid file moves
+ * there as well: `nginx -t` opens it, and /run is root's (and may hold the host's own nginx.pid).
+ */
+export function writeGateway(
+    plan: Plan,
+    dir: string,
+    opts: { certificates: boolean; shared?: { certificatePath: string; keyPath: string } } = { certificates: true },
+): { dir: string; main: string; routes: string } {
+    const local = withLocalPaths(plan, dir, opts);
+    const files = renderGatewayFiles(local.gateway, local.routes);
+    let mainText = files.main.content;
+    if (plan.gateway.engine === "nginx") {
+        assert.match(mainText, /^pid \/run\/nginx\.pid;$/m, "the nginx template's pid directive moved: update this test");
+        mainText = mainText.replace("pid /run/nginx.pid;", `pid ${dir}/nginx.pid;`);
+    }
+    return {
+        dir,
+        main: writeFile(path.join(dir, files.main.name), mainText),
+        routes: writeFile(path.join(dir, files.routes.name), files.routes.content),
+    };
+}
+
+export const NGINX_BINDS = "nginx -t binds the listen ports";
+
+// stdout goes to /dev/null: the harness's stdout is a socket, which `access_log /dev/stdout` cannot open
+// (in a container it is a pipe, as in the official image's /var/log/nginx/access.log -> /dev/stdout).
+// The open-file soft limit is raised to the hard one, as root's is: below worker_connections nginx warns.
+export function nginxTest(main: string, prefix: readonly string[]): RunResult {
+    return run("sh", ["-c", 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$@"', "sh", ...prefix, "nginx", "-t", "-c", main], { stdio: ["ignore", "ignore", "pipe"] });
+}
+
+/** `haproxy -c -dW`: warnings fail. */
+export function haproxyCheck(main: string, routes: string): RunResult {
+    return run("haproxy", ["-c", "-dW", "-f", main, "-f", routes]);
+}
+
+/** Where keepalivedTest bind-mounts the rendered files; it must exist (the caller creates it, and removes it if it did). */
+export const KEEPALIVED_DIR = "/etc/keepalived";
+
+/**
+ * `keepalived -t` as the node sees it: the rendered files at /etc/keepalived (a bind mount of a root-owned,
+ * non-world-writable dir under `dir`), the script user in /etc/passwd (a bind-mounted copy), the interface present
+ * (the netns), and a fresh PID namespace (keepalived 2.2.7 otherwise kills itself while checking scripts: fixed in 2.2.8).
+ */
+export function keepalivedTest(netns: string, dir: string, files: { conf: string; check: string; notify: string }, scriptUser: string): RunResult {
+    fs.chmodSync(dir, 0o755);
+    const etc = path.join(dir, "etc-keepalived");
+    fs.mkdirSync(etc, { mode: 0o755 });
+    fs.chmodSync(etc, 0o755);
+    writeFile(path.join(etc, "keepalived.conf"), files.conf, 0o600);
+    writeFile(path.join(etc, "check_gateway.sh"), files.check, 0o755);
+    writeFile(path.join(etc, "notify.sh"), files.notify, 0o755);
+    const passwd = writeFile(path.join(dir, "passwd"), `${fs.readFileSync("/etc/passwd", "utf8")}${scriptUser}:x:64990:64990::/nonexistent:/usr/sbin/nologin\n`);
+    const group = writeFile(path.join(dir, "group"), `${fs.readFileSync("/etc/group", "utf8")}${scriptUser}:x:64990:\n`);
+    const script = [
+        'mount --bind "$1" /etc/keepalived',
+        'mount --bind "$2" /etc/passwd',
+        'mount --bind "$3" /etc/group',
+        "exec keepalived -t -f /etc/keepalived/keepalived.conf",
+    ].join(" && ");
+    return run("ip", ["netns", "exec", netns, "unshare", "--mount", "--propagation", "private", "--pid", "--fork", "sh", "-c", script, "_", etc, passwd, group]);
 }

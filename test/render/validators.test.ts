@@ -2,12 +2,13 @@
 // `haproxy -c -dW` (warnings fail) and `keepalived -t` inside a network namespace that has the interface.
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
-import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { renderGatewayFiles } from "../../model/gateway";
 import { renderKeepalivedConf, renderKeepalivedScripts } from "../../model/virtual-ip";
 import { type Plan } from "../../model";
-import { assertRunOk, createNetns, deleteNetns, hasTool, lowPortPrefix, needNetns, needTools, removeDir, run, tempDir, variants, withLocalPaths, writeFile, virtualIpOf } from "./helpers";
+import {
+    assertRunOk, createNetns, deleteNetns, haproxyCheck, hasTool, KEEPALIVED_DIR, keepalivedTest as keepalivedIn, lowPortPrefix, needNetns, needTools, NGINX_BINDS,
+    nginxTest, removeDir, tempDir, variants, virtualIpOf, writeGateway as writeGatewayIn,
+} from "./helpers";
 
 const VARIANTS = variants();
 const dirs: string[] = [];
@@ -19,37 +20,12 @@ function workDir(prefix: string): string {
     return dir;
 }
 
-/**
- * Writes main + routes of a plan whose routes dir and certificates live in a temp dir. nginx's pid file moves
- * there too: `nginx -t` opens it, and /run is root's (and may hold the host's own nginx.pid).
- */
-function writeGateway(plan: Plan, prefix: string, opts = { certificates: true }): { dir: string; main: string; routes: string } {
-    const dir = workDir(prefix);
-    const local = withLocalPaths(plan, dir, opts);
-    const files = renderGatewayFiles(local.gateway, local.routes);
-    let mainText = files.main.content;
-    if (plan.gateway.engine === "nginx") {
-        assert.match(mainText, /^pid \/run\/nginx\.pid;$/m, "the nginx template's pid directive moved: update this test");
-        mainText = mainText.replace("pid /run/nginx.pid;", `pid ${dir}/nginx.pid;`);
-    }
-    return {
-        dir,
-        main: writeFile(path.join(dir, files.main.name), mainText),
-        routes: writeFile(path.join(dir, files.routes.name), files.routes.content),
-    };
+function writeGateway(plan: Plan, prefix: string, opts = { certificates: true }) {
+    return writeGatewayIn(plan, workDir(prefix), opts);
 }
 
-const NGINX_BINDS = "nginx -t binds the listen ports 80 and 443";
-
-// stdout goes to /dev/null: the harness's stdout is a socket, which `access_log /dev/stdout` cannot open
-// (in a container it is a pipe, as in the official image's /var/log/nginx/access.log -> /dev/stdout).
-// The open-file soft limit is raised to the hard one, as root's is: below worker_connections nginx warns.
-function nginxTest(main: string, prefix: readonly string[]): ReturnType<typeof run> {
-    return run("sh", ["-c", 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$@"', "sh", ...prefix, "nginx", "-t", "-c", main], { stdio: ["ignore", "ignore", "pipe"] });
-}
-
-function haproxyCheck(main: string, routes: string): ReturnType<typeof run> {
-    return run("haproxy", ["-c", "-dW", "-f", main, "-f", routes]);
+function keepalivedTest(netns: string, files: { conf: string; check: string; notify: string }, scriptUser: string) {
+    return keepalivedIn(netns, workDir("keepalived"), files, scriptUser);
 }
 
 describe("nginx -t accepts every rendered nginx config", () => {
@@ -98,8 +74,6 @@ describe("haproxy -c -dW accepts every rendered HAProxy config (warnings fail)",
 
 // ---- keepalived -t in a network namespace -------------------------------------------------------------
 
-const KEEPALIVED_DIR = "/etc/keepalived";
-
 interface KeepalivedCase {
     readonly name: string;
     readonly plan: Plan;
@@ -113,31 +87,6 @@ function keepalivedCases(): KeepalivedCase[] {
         const nodes = [...new Set(vrrp.groups.flatMap((g) => g.members.map((m) => m.node)))];
         return nodes.map((node) => ({ name: v.name, plan: v.plan, node }));
     });
-}
-
-/**
- * `keepalived -t` as the node sees it: the rendered files at /etc/keepalived (a bind mount of a root-owned,
- * non-world-writable temp dir), the script user in /etc/passwd (a bind-mounted copy), the interface present,
- * and a fresh PID namespace (keepalived 2.2.7 otherwise kills itself while checking scripts: fixed in 2.2.8).
- */
-function keepalivedTest(netns: string, files: { conf: string; check: string; notify: string }, scriptUser: string): ReturnType<typeof run> {
-    const dir = workDir("keepalived");
-    fs.chmodSync(dir, 0o755);
-    const etc = path.join(dir, "etc-keepalived");
-    fs.mkdirSync(etc, { mode: 0o755 });
-    fs.chmodSync(etc, 0o755);
-    writeFile(path.join(etc, "keepalived.conf"), files.conf, 0o600);
-    writeFile(path.join(etc, "check_gateway.sh"), files.check, 0o755);
-    writeFile(path.join(etc, "notify.sh"), files.notify, 0o755);
-    const passwd = writeFile(path.join(dir, "passwd"), `${fs.readFileSync("/etc/passwd", "utf8")}${scriptUser}:x:64990:64990::/nonexistent:/usr/sbin/nologin\n`);
-    const group = writeFile(path.join(dir, "group"), `${fs.readFileSync("/etc/group", "utf8")}${scriptUser}:x:64990:\n`);
-    const script = [
-        'mount --bind "$1" /etc/keepalived',
-        'mount --bind "$2" /etc/passwd',
-        'mount --bind "$3" /etc/group',
-        "exec keepalived -t -f /etc/keepalived/keepalived.conf",
-    ].join(" && ");
-    return run("ip", ["netns", "exec", netns, "unshare", "--mount", "--propagation", "private", "--pid", "--fork", "sh", "-c", script, "_", etc, passwd, group]);
 }
 
 describe("keepalived -t accepts every rendered keepalived.conf (in a netns with the interface)", () => {
