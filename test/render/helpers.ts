@@ -269,7 +269,9 @@ export function withLocalPaths(plan: Plan, dir: string, opts: { certificates: bo
         return { ...t, ...selfSignedCertificate(dir, t.name, t.hostnames) };
     });
     const routesFile = { ...plan.gateway.routesFile, path: path.join(dir, plan.gateway.routesFile.name) };
-    return { ...plan, gateway: { ...plan.gateway, tls, routesDir: dir, routesFile } };
+    // nginx -t binds the health socket: in the test dir, never the host's /var/lib/swarm-gateway.
+    const healthSocket = path.join(dir, "health.sock");
+    return { ...plan, gateway: { ...plan.gateway, tls, routesDir: dir, routesFile, healthSocket } };
 }
 
 // ---- the real tools on rendered files ------------------------------------------------------------------
