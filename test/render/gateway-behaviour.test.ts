@@ -51,6 +51,13 @@ function https(lab: Lab, host: string, pathAndQuery: string, extra: string[] = [
 }
 
 /** Values of one answer header (case-insensitive name), in order. */
+/**
+ * An oversized upload asks first, as browsers and curl do for large bodies: the 413 then comes before the body.
+ * Without it the gateway answers 413 and closes while the client is still sending, and the client may read a
+ * reset instead of the answer (seen once in a few hundred runs, over TLS).
+ */
+const EXPECT_CONTINUE = ["-H", "Expect: 100-continue"];
+
 function answerHeader(reply: Reply, name: string): string[] {
     return reply.headers
         .split("\r\n")
@@ -154,7 +161,7 @@ const CASES: Case[] = [
     {
         name: "HTTPS error answers carry HSTS too (413 for a body over the limit)",
         observe: (lab) => {
-            const r = https(lab, TLS_HOST, "/upload", ["--data-binary", `@${bodyFile(lab, MAX_BODY + 1)}`]);
+            const r = https(lab, TLS_HOST, "/upload", [...EXPECT_CONTINUE, "--data-binary", `@${bodyFile(lab, MAX_BODY + 1)}`]);
             return { code: r.code, hsts: answerHeader(r, "strict-transport-security") };
         },
         expect: (seen: object) => assert.deepEqual(seen, { code: 413, hsts: [HSTS] }),
@@ -263,7 +270,7 @@ const CASES: Case[] = [
     },
     {
         name: "a body over the limit with Content-Length is refused with 413",
-        observe: (lab) => http(lab, PLAIN, "/upload", ["--data-binary", `@${bodyFile(lab, MAX_BODY + 1)}`]).code,
+        observe: (lab) => http(lab, PLAIN, "/upload", [...EXPECT_CONTINUE, "--data-binary", `@${bodyFile(lab, MAX_BODY + 1)}`]).code,
         expect: (code: number) => assert.equal(code, 413),
     },
     {
