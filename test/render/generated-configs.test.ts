@@ -5,7 +5,7 @@
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { after, before, describe, test } from "node:test";
+import { after, describe, test } from "node:test";
 import fc from "fast-check";
 import { type Plan, planStack, renderAll, type StackConfigInput, validateConfig } from "../../model";
 import { renderGatewayFiles } from "../../model/gateway";
@@ -13,7 +13,7 @@ import { renderKeepalivedConf, renderKeepalivedScripts, virtualIpMembersOf } fro
 import { showErrors } from "../model/fixtures";
 import { configArb, configOf, INTERFACES, MAX_HOSTNAMES, MAX_HOSTNAMES_PER_RELEASE, padded, type Shape } from "../model/generators";
 import {
-    assertRunOk, createNetns, deleteNetns, haproxyCheck, hasTool, KEEPALIVED_DIR, keepalivedTest, lowPortPrefix, needNetns, needTools, NGINX_BINDS, nginxTest,
+    assertRunOk, haproxyCheck, keepalivedSandbox, keepalivedTest, lowPortPrefix, needNetns, needTools, NGINX_BINDS, nginxTest,
     removeDir, run, tempDir, writeGateway,
 } from "./helpers";
 
@@ -260,24 +260,12 @@ const KEEPALIVED_COMPLAINTS = /warning|unknown keyword|truncat|invalid|out of ra
 
 describe("generated configs pass keepalived -t without a warning (in a netns with the interface)", () => {
     const withVip = PLANS.filter((c) => c.plan.virtualIp);
-    let netns: string | undefined;
-    let createdMountPoint = false;
-    before(() => {
-        if (!hasTool("keepalived") || !hasTool("ip") || process.getuid?.() !== 0) return;
-        if (!fs.existsSync(KEEPALIVED_DIR)) {
-            fs.mkdirSync(KEEPALIVED_DIR, { mode: 0o755 });
-            createdMountPoint = true;
-        }
-        netns = createNetns([...INTERFACES]);
-    });
-    after(() => {
-        deleteNetns(netns);
-        if (createdMountPoint) fs.rmdirSync(KEEPALIVED_DIR);
-    });
+    const sandbox = keepalivedSandbox(() => INTERFACES);
 
     for (const c of withVip) {
         test(`${c.name} (${summary(c.plan)}): the first and the last member's keepalived.conf`, (t) => {
             if (!needTools(t, "keepalived") || !needNetns(t, "keepalived -t checks that the interface exists, in a network namespace that has it")) return;
+            const netns = sandbox.netns();
             assert.ok(netns);
             const vip = c.plan.virtualIp;
             assert.ok(vip);

@@ -4,7 +4,7 @@ import { spawnSync, SpawnSyncOptions } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import type { TestContext } from "node:test";
+import { after, before, type TestContext } from "node:test";
 import { readStackFile } from "../../model/config";
 import { formatErrors, type Plan, planStack, type PlanVirtualIp, validateConfig } from "../../model";
 import { renderGatewayFiles } from "../../model/gateway";
@@ -311,6 +311,28 @@ export function nginxTest(main: string, prefix: readonly string[]): RunResult {
 /** `haproxy -c -dW`: warnings fail. */
 export function haproxyCheck(main: string, routes: string): RunResult {
     return run("haproxy", ["-c", "-dW", "-f", main, "-f", routes]);
+}
+
+/**
+ * For one describe block: a network namespace holding `interfaces`, and the /etc/keepalived mount point that
+ * keepalivedTest needs (created, and removed after, only when missing). Root only: `netns()` stays undefined otherwise.
+ */
+export function keepalivedSandbox(interfaces: () => readonly string[]): { netns: () => string | undefined } {
+    let netns: string | undefined;
+    let createdMountPoint = false;
+    before(() => {
+        if (!hasTool("keepalived") || !hasTool("ip") || process.getuid?.() !== 0) return;
+        if (!fs.existsSync(KEEPALIVED_DIR)) {
+            fs.mkdirSync(KEEPALIVED_DIR, { mode: 0o755 });
+            createdMountPoint = true;
+        }
+        netns = createNetns([...interfaces()]);
+    });
+    after(() => {
+        deleteNetns(netns);
+        if (createdMountPoint) fs.rmdirSync(KEEPALIVED_DIR);
+    });
+    return { netns: () => netns };
 }
 
 /** Where keepalivedTest bind-mounts the rendered files; it must exist (the caller creates it, and removes it if it did). */

@@ -2,11 +2,11 @@
 // `haproxy -c -dW` (warnings fail) and `keepalived -t` inside a network namespace that has the interface.
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
-import { after, before, describe, test } from "node:test";
+import { after, describe, test } from "node:test";
 import { renderKeepalivedConf, renderKeepalivedScripts } from "../../model/virtual-ip";
 import { type Plan } from "../../model";
 import {
-    assertRunOk, createNetns, deleteNetns, haproxyCheck, hasTool, KEEPALIVED_DIR, keepalivedTest as keepalivedIn, lowPortPrefix, needNetns, needTools, NGINX_BINDS,
+    assertRunOk, haproxyCheck, keepalivedSandbox, keepalivedTest as keepalivedIn, lowPortPrefix, needNetns, needTools, NGINX_BINDS,
     nginxTest, removeDir, tempDir, variants, virtualIpOf, writeGateway as writeGatewayIn,
 } from "./helpers";
 
@@ -91,25 +91,12 @@ function keepalivedCases(): KeepalivedCase[] {
 
 describe("keepalived -t accepts every rendered keepalived.conf (in a netns with the interface)", () => {
     const cases = keepalivedCases();
-    let netns: string | undefined;
-    let createdMountPoint = false;
-    before(() => {
-        if (!hasTool("keepalived") || !hasTool("ip") || process.getuid?.() !== 0) return;
-        if (!fs.existsSync(KEEPALIVED_DIR)) {
-            fs.mkdirSync(KEEPALIVED_DIR, { mode: 0o755 });
-            createdMountPoint = true;
-        }
-        const ifaces = [...new Set(cases.map((c) => c.plan.virtualIp?.interface ?? "eth0"))];
-        netns = createNetns(ifaces);
-    });
-    after(() => {
-        deleteNetns(netns);
-        if (createdMountPoint) fs.rmdirSync(KEEPALIVED_DIR);
-    });
+    const sandbox = keepalivedSandbox(() => [...new Set(cases.map((c) => c.plan.virtualIp?.interface ?? "eth0"))]);
 
     for (const c of cases) {
         test(`${c.name}: ${c.node}'s keepalived.conf passes keepalived -t`, (t) => {
             if (!needTools(t, "keepalived") || !needNetns(t, "keepalived -t checks that the interface exists, in a network namespace that has it")) return;
+            const netns = sandbox.netns();
             assert.ok(netns);
             const vrrp = c.plan.virtualIp;
             assert.ok(vrrp);
@@ -121,6 +108,7 @@ describe("keepalived -t accepts every rendered keepalived.conf (in a netns with 
 
     test("the keepalived harness sees a missing interface and a missing enable_script_security (negative controls)", (t) => {
         if (!needTools(t, "keepalived") || !needNetns(t, "keepalived -t checks that the interface exists, in a network namespace that has it")) return;
+        const netns = sandbox.netns();
         assert.ok(netns);
         const c = cases[0];
         const scripts = renderKeepalivedScripts(virtualIpOf(c.plan));
