@@ -2,7 +2,9 @@
 # The real-swarm lab (npm run test:lab): starts dockerd if needed, builds the offline images, runs the scenarios
 # against the REAL program (index.ts) through the lab engine, and always tears everything down.
 # Needs root and a local Docker engine. Env: LAB_TIMEOUT (s, default 2400) bounds the scenarios;
-# LAB_KEEP=1 leaves the platform up for inspection (no teardown); LAB_SKIP_BUILD=1 skips the image build.
+# LAB_KEEP=1 leaves the platform up for inspection (no teardown); LAB_SKIP_BUILD=1 skips the image build;
+# LAB_PATTERN runs only the scenarios whose names match (node --test-name-pattern; keep `a` in it: it brings
+# the platform up), e.g. LAB_PATTERN='^(a|e)\.'.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 mkdir -p .lab
@@ -32,4 +34,5 @@ trap teardown EXIT INT TERM
 bash test/lab/dockerd.sh 8>&- # (a dockerd it starts must not inherit the lock)
 [[ ${LAB_SKIP_BUILD:-0} == 1 ]] || bash test/lab/images/build.sh 8>&- # LAB_SKIP_BUILD=1: use the images as they are
 bash test/lab/cleanup.sh # leftovers of an interrupted run
-timeout "${LAB_TIMEOUT:-2400}" node --import tsx --test --test-concurrency=1 --test-reporter=spec test/lab/lab.test.ts
+timeout "${LAB_TIMEOUT:-2400}" node --import tsx --test --test-concurrency=1 --test-reporter=spec \
+    ${LAB_PATTERN:+--test-name-pattern="$LAB_PATTERN"} test/lab/lab.test.ts
