@@ -1,5 +1,6 @@
 // Lab helpers: engine runs (one child process each, bounded), docker/shell probes, HTTP through the VIP and
 // bounded load loops. Everything talks only to containers the lab created and to loopback.
+import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as http from "node:http";
@@ -243,6 +244,38 @@ export function load(hosts: string[], opts: { maxRequests?: number; maxSeconds?:
 }
 
 export const failed = (a: Answer) => a.status !== 200;
+
+/**
+ * The steady load of the zero-failure scenarios (issue: ≥ 100 requests/s through the VIP, a request failing when it
+ * gets no 200, a reset, or no answer within 2 s; no retry). 8 workers, fresh connections, bounded in time and count.
+ */
+export function steadyLoad(hosts: string[], maxSeconds = 300): Load {
+    return load(hosts, { workers: 8, pauseMs: 30, timeoutMs: 2000, maxRequests: 100_000, maxSeconds });
+}
+
+/** Requests per second over the load's span. */
+export function rate(answers: readonly Answer[]): number {
+    if (answers.length < 2) return 0;
+    const ts = answers.map((a) => a.t);
+    return answers.length / Math.max(Math.max(...ts) - Math.min(...ts), 1e-3);
+}
+
+/**
+ * The zero-failure check: records `<label>_requests`, `_failed`, `_seconds` and `_rps` as figures, keeps the answers,
+ * and fails on any failed request or a rate under `minRate`.
+ */
+export function assertZeroFailures(label: string, answers: Answer[], minRate = 100): void {
+    const ts = answers.map((a) => a.t);
+    const seconds = answers.length ? Math.max(...ts) - Math.min(...ts) : 0;
+    const bad = answers.filter(failed);
+    figure(`${label}_requests`, answers.length);
+    figure(`${label}_failed`, bad.length);
+    figure(`${label}_seconds`, seconds.toFixed(1));
+    figure(`${label}_rps`, rate(answers).toFixed(0));
+    keep(label, answers);
+    assert.equal(bad.length, 0, `${label}: ${bad.length} failed of ${answers.length}: ${summary(bad)}`);
+    assert.ok(rate(answers) >= minRate, `${label}: ${rate(answers).toFixed(0)} requests/s, under ${minRate}`);
+}
 
 /** The longest stretch without a successful answer that overlaps [from, to] (seconds), measured between successes. */
 export function outage(answers: Answer[], from: number): number {
