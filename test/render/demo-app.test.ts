@@ -48,4 +48,53 @@ describe("demo app", () => {
         await new Promise((r) => server?.once("exit", r));
         assert.notEqual(run("python3", [SERVER, "--healthcheck"], { env }).status, 0, "unhealthy once stopped");
     });
+
+    test("on SIGTERM it keeps serving DRAIN_SECONDS with Connection: close, finishes a request in flight, then exits 0", async (t) => {
+        if (!needTools(t, "python3")) return;
+        const port = await freePort();
+        const app = spawn("python3", [SERVER], { env: { ...process.env, PORT: String(port), DRAIN_SECONDS: "1.5" }, stdio: "ignore" });
+        const exited = new Promise<number | null>((r) => app.once("exit", (code) => r(code)));
+        try {
+            await waitForHttp(`http://127.0.0.1:${port}/healthz`);
+            const t0 = Date.now();
+            app.kill("SIGTERM");
+            await new Promise((r) => setTimeout(r, 500));
+            const during = await fetch(`http://127.0.0.1:${port}/`);
+            assert.equal(during.status, 200, "still serving while draining");
+            assert.equal(during.headers.get("connection"), "close");
+            assert.equal(await exited, 0);
+            assert.ok(Date.now() - t0 >= 1400, `exited after ${Date.now() - t0} ms, before the drain ended`);
+            await assert.rejects(fetch(`http://127.0.0.1:${port}/`), "not listening after the drain");
+        } finally {
+            app.kill("SIGKILL");
+        }
+    });
+
+    test("knobs: EXIT_AT_START exits at once with its status; FAIL_PERCENT=100 answers 500 but /healthz stays ok", async (t) => {
+        if (!needTools(t, "python3")) return;
+        assert.equal(run("python3", [SERVER], { env: { ...process.env, EXIT_AT_START: "3" } }).status, 3);
+        const port = await freePort();
+        const app = spawn("python3", [SERVER], { env: { ...process.env, PORT: String(port), FAIL_PERCENT: "100", DRAIN_SECONDS: "0" }, stdio: "ignore" });
+        try {
+            await waitForHttp(`http://127.0.0.1:${port}/healthz`);
+            const answer = await fetch(`http://127.0.0.1:${port}/`);
+            assert.equal(answer.status, 500);
+            assert.match(await answer.text(), /failed on purpose/);
+        } finally {
+            app.kill("SIGKILL");
+        }
+    });
+
+    test("START_DELAY: not listening before the delay, listening after it", async (t) => {
+        if (!needTools(t, "python3")) return;
+        const port = await freePort();
+        const app = spawn("python3", [SERVER], { env: { ...process.env, PORT: String(port), START_DELAY: "1.5", DRAIN_SECONDS: "0" }, stdio: "ignore" });
+        try {
+            await new Promise((r) => setTimeout(r, 600));
+            await assert.rejects(fetch(`http://127.0.0.1:${port}/healthz`), "listening before START_DELAY");
+            await waitForHttp(`http://127.0.0.1:${port}/healthz`, 5000);
+        } finally {
+            app.kill("SIGKILL");
+        }
+    });
 });
