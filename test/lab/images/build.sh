@@ -32,7 +32,7 @@ ALL_IMAGES=(node nginx haproxy demo-app)
 declare -A PKGS CHANGES
 ENV_PATH='ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
 
-PKGS[node]="docker.io containerd runc tini iptables keepalived curl iproute2 procps ca-certificates bash xz-utils iputils-ping kmod"
+PKGS[node]="docker.io containerd runc tini iptables keepalived curl iproute2 procps ca-certificates bash xz-utils iputils-ping kmod openssh-server"
 CHANGES[node]="$ENV_PATH
 VOLUME /var/lib/docker
 EXPOSE 2376
@@ -45,6 +45,8 @@ post_node() {
   rm -f "$1/etc/rc"?.d/S*docker "$1/etc/rc"?.d/S*keepalived "$1/etc/rc"?.d/S*containerd
   # libnetwork debug tools shipped by Debian's docker.io, unused (~27 MB)
   rm -f "$1/usr/bin/dnet" "$1/usr/sbin/ovrouter"
+  # no shared host key: a node running sshd gets its own (the ssh-driver lab profile generates one per node)
+  rm -f "$1"/etc/ssh/ssh_host_*
 }
 
 PKGS[nginx]="nginx curl ca-certificates"

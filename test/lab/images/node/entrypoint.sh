@@ -18,14 +18,16 @@
 #   DOCKERD_CGROUP_PARENT   cgroup parent for inner containers (default: nested under this
 #                           container's own cgroup when the host cgroup tree is bind-mounted)
 #   DOCKERD_EXTRA_ARGS      extra dockerd flags (word-split)
+# sshd starts when /etc/ssh/ssh_host_ed25519_key exists (the image ships no host key: each node gets its own).
 set -euo pipefail
 
 log() { echo "node-entrypoint: $*" >&2; }
 
 # --- stale state from a previous run of this container --------------------------------------
-rm -f /var/run/docker.pid /var/run/docker/containerd/containerd.pid /var/run/keepalived.pid \
-      /run/keepalived/*.pid 2>/dev/null || true
-rm -f /var/run/docker.sock
+# /var/run is not a tmpfs here: after `docker restart` or `docker kill` + start it still holds the previous
+# run's pid files, sockets and dockerd's exec-root (/var/run/docker: netns bind-mount targets, containerd
+# state), which a fresh dockerd must not find. A real host clears /run at boot; do the same.
+rm -rf /var/run/docker /var/run/docker.pid /var/run/docker.sock /var/run/keepalived.pid /run/keepalived /run/sshd
 
 # --- mounts ------------------------------------------------------------------------------------
 # shared propagation lets inner containers' volume mounts behave (as in docker:dind)
@@ -116,6 +118,12 @@ args+=(${DOCKERD_EXTRA_ARGS:-} "$@")
 # (the platform's node image does the same: templates/node/entrypoint.sh).
 if [[ -s /etc/keepalived/keepalived.conf ]]; then
   keepalived -D -p /run/keepalived.pid -f /etc/keepalived/keepalived.conf || log "keepalived did not start"
+fi
+
+# sshd for the ssh driver (the prod-like lab profile): only when a host key was put in place for this node.
+if [[ -s /etc/ssh/ssh_host_ed25519_key ]]; then
+  mkdir -p /run/sshd
+  /usr/sbin/sshd || log "sshd did not start"
 fi
 
 log "exec dockerd ${args[*]}"
