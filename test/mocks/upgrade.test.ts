@@ -142,6 +142,13 @@ for (const stack of ["dev", "prod"] as const) {
                 "platform-gateway-image-load-gw-1 (triggers)",
                 "platform-gateway-image-load-gw-2 (triggers)",
                 ...(stack === "dev" ? ["platform-nodes-manager-1 (ports, uploads)"] : []),
+                // dev builds the demo app from templates/demo-app under a content tag: the app changed since (it drains
+                // on SIGTERM), so each built release's image is loaded again into its zone's nodes.
+                ...(stack === "dev"
+                    ? resolved
+                          .filter((r) => r.oldUrn && /^platform-(shop|stock)-[0-9-]+-image-load-/.test(r.resource.name))
+                          .map((r) => `${r.resource.name} (triggers)`)
+                    : []),
             ].sort());
             // gateway-routes-apply now receives the engine's main config path and reload signal from the plan (it re-runs,
             // finds the routes file unchanged and reloads nothing); dev's node image is built from templates/nodes/ (its
@@ -169,6 +176,10 @@ for (const stack of ["dev", "prod"] as const) {
                 ...(stack === "dev"
                     ? ([
                           ["platform-nodes-image", ["build"]],
+                          // the demo app's new content tag (see the image loads above)
+                          ["platform-shop-1-9-image-build", ["imageName"]],
+                          ["platform-shop-2-0-image-build", ["imageName"]],
+                          ["platform-stock-1-0-image-build", ["imageName"]],
                           ["platform-swarm-manager", ["caMaterial", "certMaterial", "keyMaterial"]],
                       ] as [string, string[]][])
                     : []),
