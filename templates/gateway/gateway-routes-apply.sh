@@ -10,6 +10,8 @@
 #         RELOAD_SIGNAL  the signal the gateway's entrypoint turns into a graceful reload (HUP or USR2)
 #         SERVICE      the gateway's swarm service name
 #         STATE_DIR    host directory shared by the gateway and keepalived's check (created here)
+#         RELOAD_WAIT_SECONDS, RETIRE_WAIT_SECONDS (optional, 15 and 10) how long a reload may take to start a new
+#                      worker (else the script fails), and how long the old workers are waited for (then logged)
 # stdout: routes: unchanged|written|reloaded
 set -euo pipefail
 exec 3>&1 1>&2 # stdout is the result only; everything else goes to stderr
@@ -102,8 +104,8 @@ workers_of() {
 # A reload has taken effect once a worker started after the signal serves (a config the engine refused to load
 # would leave only the old ones); then the old workers finish their requests and retire (bounded: a long request
 # may keep one up to the engine's stop timeout; it serves the old routes only on its open connections).
-RELOAD_WAIT_SECONDS=15
-RETIRE_WAIT_SECONDS=10
+RELOAD_WAIT_SECONDS=${RELOAD_WAIT_SECONDS:-15}
+RETIRE_WAIT_SECONDS=${RETIRE_WAIT_SECONDS:-10}
 wait_for_reload() { # $1 = container, $2 = its workers before the signal
     local container=$1 before=$2 now new old waited=0
     while :; do
