@@ -87,13 +87,23 @@ export const GatewaySchema = z
             .describe("Networks of proxies in front of the gateway whose forwarding headers are kept (X-Forwarded-For appended to); from anyone else they are replaced."),
         timeouts: z
             .strictObject({
-                connect: seconds(1).default(5).describe("Seconds to connect to a backend."),
+                connect: seconds(1)
+                    .default(1)
+                    .describe("Seconds to connect to a backend; then an idempotent request is retried on another task (a task on a lost node black-holes its connections)."),
                 read: seconds(1).default(60).describe("Seconds between two reads from a backend."),
                 send: seconds(1).default(60).describe("Seconds between two writes to a backend."),
             })
             .prefault({})
             .describe("Backend timeouts."),
-        resolverValid: z.number().int().min(1).max(600).default(10).describe("Seconds nginx caches Docker DNS answers (Docker answers with TTL 600)."),
+        resolverValid: z
+            .number()
+            .int()
+            .min(1)
+            .max(600)
+            .default(1)
+            .describe(
+                "Seconds the gateway keeps a Docker DNS answer (nginx's cache; HAProxy's interval between resolutions). Keep it under the time a release's tasks keep serving after SIGTERM: a stopping task leaves DNS first, and the gateway must stop sending to it before it stops.",
+            ),
         serverSlots: z
             .number()
             .int()
@@ -140,9 +150,21 @@ const TLS_FILE_MODE = { certificate: 0o444, key: 0o400 } as const;
 
 /** Per engine: its files, where the main config goes in the image, and the signals the entrypoint uses. */
 const ENGINES = {
-    nginx: { main: "nginx.conf", mainPath: "/etc/nginx/nginx.conf", routes: "routes.conf", reloadSignal: "HUP", stopSignal: "QUIT" },
-    haproxy: { main: "haproxy.cfg", mainPath: "/usr/local/etc/haproxy/haproxy.cfg", routes: "routes.cfg", reloadSignal: "USR2", stopSignal: "USR1" },
+    nginx: { main: "nginx.conf", mainPath: "/etc/nginx/nginx.conf", routes: "routes.conf", reloadSignal: "HUP", stopSignal: "QUIT", serverState: null },
+    haproxy: {
+        main: "haproxy.cfg",
+        mainPath: "/usr/local/etc/haproxy/haproxy.cfg",
+        routes: "routes.cfg",
+        reloadSignal: "USR2",
+        stopSignal: "USR1",
+        // Under /run (tmpfs): the admin socket the entrypoint asks for `show servers state` before a reload, and the
+        // file it writes that into for the new worker.
+        serverState: { socket: "/run/haproxy-admin.sock", file: "/run/haproxy-server-state" },
+    },
 } as const;
+
+/** Attempts per request (the first included): an idempotent request that cannot reach a task tries another. */
+const BACKEND_TRIES = 3;
 
 // Seconds added to the drain time: a stopping gateway's grace period keeps this much after draining; the update
 // waits this long between nodes (the VIP settles) and watches each new task this long.
@@ -235,8 +257,14 @@ export interface PlanGateway {
     readonly hsts: string | false;
     /** Networks whose forwarding headers are kept, sorted. */
     readonly trustedProxies: readonly string[];
-    /** Seconds nginx caches Docker DNS answers. */
+    /** Seconds a Docker DNS answer is kept (nginx's cache, HAProxy's re-resolution interval). */
     readonly resolverValid: number;
+    /** Retrying a request on another task after a connection error or connect timeout (idempotent methods only once
+     *  the request was sent): at most `tries` attempts, none started after `withinSeconds`. */
+    readonly retry: { readonly tries: number; readonly withinSeconds: number };
+    /** HAProxy: where the entrypoint saves the servers' state before a reload and the admin socket it reads it
+     *  from; the new worker starts with every task's address instead of empty slots. None for nginx. */
+    readonly serverState: { readonly socket: string; readonly file: string } | null;
     readonly delivery: "load" | "registry";
     readonly registry?: { readonly server: string; readonly username: string; readonly passwordSecret: string };
     /** Where the routes file lives on each gateway node. */
@@ -375,6 +403,8 @@ export function planGateway(c: StackConfig, nodes: readonly PlanNode[], tls: rea
         hsts: hstsValue(g.hsts),
         trustedProxies: [...g.trustedProxies].sort(compare),
         resolverValid: g.resolverValid,
+        retry: { tries: BACKEND_TRIES, withinSeconds: BACKEND_TRIES * g.timeouts.connect },
+        serverState: engine.serverState ? { ...engine.serverState } : null,
         delivery: g.delivery,
         ...(g.registry ? { registry: { ...g.registry } } : {}),
         routesDir: GATEWAY_ROUTES_DIR,
@@ -548,6 +578,8 @@ function gatewayView(gateway: PlanGateway, routes: readonly PlanRoute[]) {
         healthPath: gateway.healthPath,
         releaseHeader: gateway.releaseHeader,
         resolverValid: gateway.resolverValid,
+        retry: { ...gateway.retry, retries: gateway.retry.tries - 1 },
+        serverState: gateway.serverState ? { socket: shellSafe("gateway.serverState.socket", gateway.serverState.socket), file: shellSafe("gateway.serverState.file", gateway.serverState.file) } : false,
         clientMaxBodySize: gateway.clientMaxBodySize,
         maxBodyBytes,
         timeouts: { ...gateway.timeouts, idle: Math.max(gateway.timeouts.read, gateway.timeouts.send) },

@@ -354,15 +354,22 @@ export function checkNodes(c: StackConfig, report: Report): void {
             const overlay = overlays.find((s) => contains(s.cidr, node.address));
             if (overlay) report(`${at}.address`, `${node.address} lies inside ${overlay.text} (${overlay.path}); overlay subnets must not overlap the nodes' network`);
         }
-        if (node.gateway && effectiveAvailability(c, node) !== "active") {
-            report(`${at}.availability`, `gateway node "${node.name}" must be active to run the gateway (is ${effectiveAvailability(c, node)})`);
-        }
         if (node.bootstrap && node.role !== "manager") report(`${at}.bootstrap`, `only a manager can create the swarm ("${node.name}" is a ${node.role})`);
         else if (node.bootstrap && bootstrap !== undefined) {
             report(`${at}.bootstrap`, `only one node creates the swarm (also nodes[${bootstrap}])`);
         } else if (node.bootstrap) bootstrap = i;
         if (node.priority !== undefined && !node.gateway) report(`${at}.priority`, `only gateway nodes hold the virtual IP ("${node.name}" has gateway: false)`);
     });
+    // A gateway node may be drained or paused for maintenance (its gateway drains and the VIP moves first), but
+    // not all of them at once: nothing would serve the hostnames.
+    const gatewayNodes = c.nodes.map((node, i) => ({ node, i })).filter(({ node }) => node.gateway);
+    if (gatewayNodes.length > 0 && gatewayNodes.every(({ node }) => effectiveAvailability(c, node) !== "active")) {
+        const { node, i } = gatewayNodes[0];
+        report(
+            `nodes[${i}].availability`,
+            `every gateway node is drained or paused ("${node.name}" is ${effectiveAvailability(c, node)}): keep at least one active to run the gateway`,
+        );
+    }
     if (c.nodes.some((n) => (n.driver ?? c.driver) === "ssh")) {
         c.drivers.ssh.sshOpts.forEach((opt, i) => {
             const option = opt.replace(/^-o/, "").split("=")[0].toLowerCase();

@@ -10,6 +10,8 @@
 #         RELOAD_SIGNAL  the signal the gateway's entrypoint turns into a graceful reload (HUP or USR2)
 #         SERVICE      the gateway's swarm service name
 #         STATE_DIR    host directory shared by the gateway and keepalived's check (created here)
+#         RELOAD_WAIT_SECONDS, RETIRE_WAIT_SECONDS (optional, 15 and 10) how long a reload may take to start a new
+#                      worker (else the script fails), and how long the old workers are waited for (then logged)
 # stdout: routes: unchanged|written|reloaded
 set -euo pipefail
 exec 3>&1 1>&2 # stdout is the result only; everything else goes to stderr
@@ -92,8 +94,45 @@ for container in "${containers[@]}"; do
         die "$ENGINE rejected the new routes in container $container; the previous routes are restored"
     fi
 done
+# The engine's workers in a container: processes whose parent runs the same program (the master), from the node's
+# ps through `docker top` (the gateway image needs no ps).
+workers_of() {
+    docker top "$1" -eo pid,ppid,comm | awk 'NR > 1 { pid[NR] = $1; ppid[NR] = $2; comm[NR] = $3; of[$1] = $3 }
+        END { for (i in pid) if (of[ppid[i]] == comm[i]) print pid[i] }' | sort
+}
+
+# A reload has taken effect once a worker started after the signal serves (a config the engine refused to load
+# would leave only the old ones); then the old workers finish their requests and retire (bounded: a long request
+# may keep one up to the engine's stop timeout; it serves the old routes only on its open connections).
+RELOAD_WAIT_SECONDS=${RELOAD_WAIT_SECONDS:-15}
+RETIRE_WAIT_SECONDS=${RETIRE_WAIT_SECONDS:-10}
+wait_for_reload() { # $1 = container, $2 = its workers before the signal
+    local container=$1 before=$2 now new old waited=0
+    while :; do
+        now=$(workers_of "$container") || die "docker top failed for $container"
+        new=$(comm -13 <(printf '%s\n' "$before") <(printf '%s\n' "$now") | grep -c . || true)
+        ((new == 0)) || break
+        ((waited < RELOAD_WAIT_SECONDS * 10)) || die "$ENGINE in $container started no new worker within ${RELOAD_WAIT_SECONDS}s of the reload signal"
+        sleep 0.1
+        waited=$((waited + 1))
+    done
+    waited=0
+    while :; do
+        old=$(comm -12 <(printf '%s\n' "$before") <(workers_of "$container") | grep -c . || true)
+        ((old > 0)) || break
+        if ((waited >= RETIRE_WAIT_SECONDS * 10)); then
+            log "$ENGINE in $container: $old old worker(s) still finishing requests after ${RETIRE_WAIT_SECONDS}s (they take no new connections)"
+            break
+        fi
+        sleep 0.1
+        waited=$((waited + 1))
+    done
+}
+
 for container in "${containers[@]}"; do
+    before=$(workers_of "$container") || die "docker top failed for $container"
     docker kill -s "$RELOAD_SIGNAL" "$container" >/dev/null
+    wait_for_reload "$container" "$before"
 done
 printf '%s\n' "$wanted" >"$stamp"
 log "reloaded $ENGINE in ${containers[*]}"

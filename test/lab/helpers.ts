@@ -7,7 +7,7 @@ import * as http from "node:http";
 import * as path from "node:path";
 import { stringify } from "yaml";
 import type { StatusReport } from "../../model/status";
-import { LAB_DIR, labConfig, LabOverrides, PROJECT_DIR, releaseTags } from "./lab-config";
+import { gatewayEngine, LAB_DIR, labConfig, LabOverrides, PROJECT_DIR, releaseTags } from "./lab-config";
 import type { EngineResult } from "./engine/engine";
 
 export const VIP = "172.28.40.100";
@@ -30,7 +30,8 @@ export const now = () => Date.now() / 1000;
 const FIGURES = path.join(LAB_DIR, "figures.txt");
 /** Prints `LAB name=value` and keeps it in .lab/figures.txt (run.sh prints them all at the end). */
 export function figure(name: string, value: string | number): void {
-    const line = `LAB ${name}=${typeof value === "number" ? Number(value.toFixed(2)) : value}`;
+    // The HAProxy pass's figures carry the engine in their names (both passes share figures.txt).
+    const line = `LAB ${gatewayEngine() === "haproxy" ? "haproxy_" : ""}${name}=${typeof value === "number" ? Number(value.toFixed(2)) : value}`;
     fs.mkdirSync(LAB_DIR, { recursive: true });
     fs.appendFileSync(FIGURES, `${line}\n`);
     console.log(line);

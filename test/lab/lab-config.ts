@@ -43,8 +43,19 @@ export function devApps(): LabApp[] {
 
 export interface LabOverrides {
     apps?: LabApp[];
+    /** Gateway keys merged over the lab's gateway (engine and base image). */
+    gateway?: Record<string, unknown>;
+    /** Per node name: keys merged over that node of Pulumi.dev.yaml (e.g. `availability: drain`). */
+    nodes?: Record<string, Record<string, unknown>>;
     /** Raw extra config keys (short names), merged last: used to feed invalid input on purpose. */
     extra?: Record<string, unknown>;
+}
+
+/** The gateway engine of this lab run: LAB_GATEWAY_ENGINE (nginx, the dev stack's, or haproxy). */
+export function gatewayEngine(): "nginx" | "haproxy" {
+    const engine = process.env.LAB_GATEWAY_ENGINE ?? "nginx";
+    if (engine !== "nginx" && engine !== "haproxy") throw new Error(`LAB_GATEWAY_ENGINE must be nginx or haproxy (got "${engine}")`);
+    return engine;
 }
 
 export function storageDriver(): string {
@@ -84,7 +95,14 @@ export function labConfig(o: LabOverrides = {}): Record<string, unknown> {
             storageDriver: storageDriver(),
         },
     });
-    set("gateway", { baseImage: "swarm-lab/nginx:latest" });
+    const engine = gatewayEngine();
+    set("gateway", { engine, baseImage: `swarm-lab/${engine}:latest`, ...o.gateway });
+    if (o.nodes) {
+        const nodes = cfg[`${PROJECT}:nodes`] as { name: string }[];
+        const unknown = Object.keys(o.nodes).filter((n) => !nodes.some((x) => x.name === n));
+        if (unknown.length) throw new Error(`lab overrides name unknown nodes: ${unknown.join(", ")}`);
+        cfg[`${PROJECT}:nodes`] = nodes.map((n) => (o.nodes?.[n.name] ? { ...n, ...o.nodes[n.name] } : n));
+    }
     const apps = (o.apps ?? devApps()).map((a) => ({
         name: a.name,
         zone: a.zone,

@@ -6,6 +6,8 @@ import * as fs from "node:fs";
 import { after, before, test } from "node:test";
 import { devApps, LAB_DIR, LabApp, LabOverrides } from "./lab-config";
 import {
+    Answer,
+    assertZeroFailures,
     changed,
     containerOf,
     converged,
@@ -30,6 +32,7 @@ import {
     sh,
     sleep,
     status,
+    steadyLoad,
     StatusRun,
     summary,
     taskIds,
@@ -600,6 +603,139 @@ test("g. VIP failover: graceful stop and hard kill of the holder, no second inte
     let back: StatusRun | undefined;
     await until(30, async () => (back = await status({ apps: apps21() })).code === 0, 1000);
     assert.equal(back?.code, 0, `status after ${h2} came back: ${back?.report.problems.join("; ")}`);
+});
+
+// ---- q–t. zero failed requests through routine changes ----------------------------------------------------
+// Each runs a steady load (≥ 100 requests/s, 2 s per request, no retry) through the VIP on the routed hostnames,
+// makes its change and undoes it under that load, and ends on the dev config (also when it fails).
+const ROUTED = ["stary.sklep.localhost", "nowy.sklep.localhost", "sklep.localhost"];
+
+/** The platform on the dev config (releases shop 1.9/2.0, stock 1.0), every service converged. */
+async function backToDev(label: string): Promise<void> {
+    const r = await up({}, `${label}: dev config`);
+    assert.equal(r.ok, true, `${label}: back to the dev config: ${r.errors.join("\n")}`);
+    assert.ok(await converged(120), `${label}: not converged on the dev config: ${JSON.stringify(await serviceReplicas())}`);
+}
+
+/** Waits (bounded) until a rolling update of `service` that started after `since` (s) has completed. */
+async function rolledOut(service: string, since: number, seconds: number): Promise<void> {
+    let last = "";
+    const done = await until(seconds, async () => {
+        last = await onManager(`service inspect ${service} --format '{{if .UpdateStatus}}{{.UpdateStatus.State}} {{.UpdateStatus.StartedAt.Unix}}{{end}}'`);
+        const [state, startedAt] = last.split(" ");
+        if (/rollback|paused/.test(state)) throw new Error(`${service}: update ${state}`);
+        return state === "completed" && Number(startedAt) >= Math.floor(since) - 1;
+    }, 1000);
+    assert.ok(done, `${service}: the update did not complete within ${seconds} s (update status: ${last || "none"})`);
+    assert.ok(await converged(60), `${service}: not converged after its update: ${JSON.stringify(await serviceReplicas())}`);
+}
+
+/**
+ * Runs `change` under the steady load, then `settle` seconds more, and asserts zero failed requests. The platform
+ * goes back to the dev config afterwards when `change` did not get there itself.
+ */
+async function zeroFailures(label: string, change: () => Promise<void>, settle = 3): Promise<void> {
+    const l = steadyLoad(ROUTED);
+    let answers: Answer[] = [];
+    let failure: unknown;
+    try {
+        await sleep(1000);
+        await change();
+        await sleep(settle * 1000);
+    } catch (e) {
+        failure = e;
+    } finally {
+        answers = await l.stop();
+        if (failure) await backToDev(`${label} (restore)`);
+    }
+    if (failure) throw failure;
+    assertZeroFailures(label, answers);
+}
+
+test("q. zero failures: a new env for a live release (2.0, start-first, healthcheck-gated) and back", { timeout: 600_000 }, async (t) => {
+    if (!need(t)) return;
+    await backToDev("q");
+    await zeroFailures("release_update", async () => {
+        // A changed value, not an added key: the lab engine's diff (like its model of the provider) does not see a
+        // removed env key, so the way back would not be an update.
+        const apps = withRelease(devApps(), "shop", "2.0", (r) => (r.env = { ...r.env, RELEASE: "2.0-q" }));
+        let t0 = now();
+        const r = await up({ apps }, "2.0 new env");
+        assert.equal(r.ok, true, r.errors.join("\n"));
+        assert.deepEqual(r.changes.map((c) => `${c.op} ${c.urn.split("::").pop()}`), ["update platform-shop-2-0-service"]);
+        await rolledOut("shop-2-0", t0, 240);
+        const env = await onManager(`service inspect shop-2-0 --format '{{json .Spec.TaskTemplate.ContainerSpec.Env}}'`);
+        assert.match(env, /RELEASE=2\.0-q/, `the new env is not live: ${env}`);
+        figure("release_update_seconds_to_rolled_out", now() - t0);
+        t0 = now();
+        const back = await up({}, "2.0 env back");
+        assert.equal(back.ok, true, back.errors.join("\n"));
+        await rolledOut("shop-2-0", t0, 240);
+    });
+});
+
+test("r. zero failures: scaling a release down (2.0 from 4 tasks to 2)", { timeout: 600_000 }, async (t) => {
+    if (!need(t)) return;
+    await backToDev("r");
+    const r4 = await up({ apps: withRelease(devApps(), "shop", "2.0", (r) => (r.replicas = 4)) }, "2.0 x4");
+    assert.equal(r4.ok, true, r4.errors.join("\n"));
+    assert.ok(await converged(90, { "shop-2-0": 4 }), `2.0 did not reach 4 tasks: ${JSON.stringify(await serviceReplicas())}`);
+    await sleep(3000); // the gateway knows the new tasks (DNS kept 1 s)
+    await zeroFailures(
+        "scale_down",
+        async () => {
+            const r = await up({}, "2.0 x2");
+            assert.equal(r.ok, true, r.errors.join("\n"));
+            assert.ok(await converged(60, { "shop-2-0": 2 }), `2.0 did not go down to 2 tasks: ${JSON.stringify(await serviceReplicas())}`);
+        },
+        // the removed tasks drain 2 s (the demo app's DRAIN_SECONDS), then exit: the load runs past that
+        5,
+    );
+});
+
+test("s. zero failures: a new gateway image (a config change baked into it) and back, one gateway node at a time", { timeout: 900_000 }, async (t) => {
+    if (!need(t)) return;
+    await backToDev("s");
+    const imageBefore = await onManager(`service inspect gateway --format '{{.Spec.TaskTemplate.ContainerSpec.Image}}'`);
+    await zeroFailures("gateway_update", async () => {
+        let t0 = now();
+        const r = await up({ gateway: { clientTimeouts: { keepAlive: 14 } } }, "gateway keep-alive 14 s");
+        assert.equal(r.ok, true, r.errors.join("\n"));
+        await rolledOut("gateway", t0, 300);
+        const imageNew = await onManager(`service inspect gateway --format '{{.Spec.TaskTemplate.ContainerSpec.Image}}'`);
+        assert.notEqual(imageNew, imageBefore, "the gateway image did not change");
+        figure("gateway_update_seconds_to_rolled_out", now() - t0);
+        t0 = now();
+        const back = await up({}, "gateway image back");
+        assert.equal(back.ok, true, back.errors.join("\n"));
+        await rolledOut("gateway", t0, 300);
+        assert.equal(await onManager(`service inspect gateway --format '{{.Spec.TaskTemplate.ContainerSpec.Image}}'`), imageBefore);
+    });
+    assert.equal((await vipHolders(GATEWAYS)).length, 1, `VIP holders after the update: ${JSON.stringify(await vipHolders(GATEWAYS))}`);
+});
+
+test("t. zero failures: draining the VIP holder (a gateway node running release tasks) for maintenance, then back to active", { timeout: 600_000 }, async (t) => {
+    if (!need(t)) return;
+    await backToDev("t");
+    const drained = await holder();
+    assert.ok(drained, "no VIP holder");
+    const other = GATEWAYS.find((g) => g !== drained) as string;
+    const tasksOn = async (node: string) => (await onNode(node, "docker ps --format '{{.Label \"com.docker.swarm.service.name\"}}' | sort | tr '\\n' ' '")).stdout.trim();
+    figure("node_drain_tasks_before", `${drained}:[${await tasksOn(drained)}]`);
+    await zeroFailures("node_drain", async () => {
+        const r = await up({ nodes: { [drained]: { availability: "drain" } } }, `drain ${drained}`);
+        assert.equal(r.ok, true, r.errors.join("\n"));
+        const empty = await until(90, async () => ((await tasksOn(drained)) === "" ? true : undefined), 1000);
+        assert.ok(empty, `${drained} still runs tasks: ${await tasksOn(drained)}`);
+        assert.ok(await converged(90), `not converged with ${drained} drained: ${JSON.stringify(await serviceReplicas())}`);
+        assert.deepEqual(await vipHolders(GATEWAYS), [other], "the VIP did not move off the drained node");
+        const back = await up({}, `${drained} active`);
+        assert.equal(back.ok, true, back.errors.join("\n"));
+        const gatewayBack = await until(90, async () => ((await tasksOn(drained)).includes("gateway") ? true : undefined), 1000);
+        assert.ok(gatewayBack, `no gateway task on ${drained} after it came back`);
+        assert.ok(await converged(90), `not converged after ${drained} came back: ${JSON.stringify(await serviceReplicas())}`);
+    });
+    assert.equal((await onManager(`node inspect ${drained} --format '{{.Spec.Availability}}'`)), "active");
 });
 
 // ---- k. destroy -----------------------------------------------------------------------------------------

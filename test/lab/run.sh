@@ -4,7 +4,8 @@
 # Needs root and a local Docker engine. Env: LAB_TIMEOUT (s, default 2400) bounds the scenarios;
 # LAB_KEEP=1 leaves the platform up for inspection (no teardown); LAB_SKIP_BUILD=1 skips the image build;
 # LAB_PATTERN runs only the scenarios whose names match (node --test-name-pattern; keep `a` in it: it brings
-# the platform up), e.g. LAB_PATTERN='^(a|e)\.'.
+# the platform up), e.g. LAB_PATTERN='^(a|e)\.'. A second pass runs the gateway on HAProxy (LAB_GATEWAY_ENGINE=haproxy)
+# after a full first pass; LAB_HAPROXY_PATTERN picks its scenarios (also with LAB_PATTERN), `skip` skips it.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 mkdir -p .lab
@@ -34,5 +35,17 @@ trap teardown EXIT INT TERM
 bash test/lab/dockerd.sh 8>&- # (a dockerd it starts must not inherit the lock)
 [[ ${LAB_SKIP_BUILD:-0} == 1 ]] || bash test/lab/images/build.sh 8>&- # LAB_SKIP_BUILD=1: use the images as they are
 bash test/lab/cleanup.sh # leftovers of an interrupted run
+rc=0
 timeout "${LAB_TIMEOUT:-2400}" node --import tsx --test --test-concurrency=1 --test-reporter=spec \
-    ${LAB_PATTERN:+--test-name-pattern="$LAB_PATTERN"} test/lab/lab.test.ts
+    ${LAB_PATTERN:+--test-name-pattern="$LAB_PATTERN"} test/lab/lab.test.ts || rc=$?
+# The second, shorter pass on HAProxy: up, the routing and promotion scenarios, the zero-failure scenarios and
+# destroy. It runs after a full first pass (no LAB_PATTERN), or when LAB_HAPROXY_PATTERN names its scenarios.
+haproxy_pattern=${LAB_HAPROXY_PATTERN:-${LAB_PATTERN:+skip}}
+haproxy_pattern=${haproxy_pattern:-'^(a|c|d|e|q|r|s|t|k)\.'}
+if [[ $haproxy_pattern != skip ]]; then
+    echo "lab: second pass on HAProxy ($haproxy_pattern)" >&2
+    bash test/lab/cleanup.sh # whatever the first pass left
+    LAB_GATEWAY_ENGINE=haproxy timeout "${LAB_TIMEOUT:-2400}" node --import tsx --test --test-concurrency=1 --test-reporter=spec \
+        --test-name-pattern="$haproxy_pattern" test/lab/lab.test.ts || rc=$?
+fi
+exit "$rc"

@@ -371,9 +371,12 @@ describe("planned gateway", () => {
         assert.equal("registry" in dev.gateway, false);
         assert.deepEqual(
             [dev.gateway.defaultHost, dev.gateway.clientMaxBodySize, dev.gateway.resolverValid, dev.gateway.delivery],
-            ["reject", "10m", 10, "load"],
+            ["reject", "10m", 1, "load"],
         );
-        assert.deepEqual(dev.gateway.timeouts, { connect: 5, read: 60, send: 60 });
+        // A 1 s DNS cache and connect timeout: a stopping task leaves the gateway within its drain, and a task that
+        // black-holes the connection leaves time for a retry within a client's patience.
+        assert.deepEqual(dev.gateway.timeouts, { connect: 1, read: 60, send: 60 });
+        assert.deepEqual(dev.gateway.retry, { tries: 3, withinSeconds: 3 });
     });
 
     test("HTTPS redirect, HSTS, trusted proxies and client timeouts: defaults and settings", () => {
@@ -562,9 +565,9 @@ describe("HAProxy files", () => {
     test("one backend per routed service, by service, with its slots", () => {
         const backends = [...routes.matchAll(/^backend (svc\.\S+)\n(?:.*\n)*?\s+server-template (.*)$/gm)].map((m) => [m[1], m[2]]);
         assert.deepEqual(backends, [
-            ["svc.shop-1-9", "shop-1-9 10 tasks.shop-1-9:8000 check resolvers docker resolve-prefer ipv4 init-addr none"],
-            ["svc.shop-2-0", "shop-2-0 10 tasks.shop-2-0:8000 check resolvers docker resolve-prefer ipv4 init-addr none"],
-            ["svc.stock-1-0", "stock-1-0 10 tasks.stock-1-0:8000 check resolvers docker resolve-prefer ipv4 init-addr none"],
+            ["svc.shop-1-9", "shop-1-9 10 tasks.shop-1-9:8000 check inter 1s fastinter 500ms downinter 1s fall 2 rise 1 observe layer4 error-limit 1 on-error mark-down resolvers docker resolve-prefer ipv4 init-addr last,none"],
+            ["svc.shop-2-0", "shop-2-0 10 tasks.shop-2-0:8000 check inter 1s fastinter 500ms downinter 1s fall 2 rise 1 observe layer4 error-limit 1 on-error mark-down resolvers docker resolve-prefer ipv4 init-addr last,none"],
+            ["svc.stock-1-0", "stock-1-0 10 tasks.stock-1-0:8000 check inter 1s fastinter 500ms downinter 1s fall 2 rise 1 observe layer4 error-limit 1 on-error mark-down resolvers docker resolve-prefer ipv4 init-addr last,none"],
         ]);
         assert.equal(linesOf(routes).filter((l) => l.startsWith("backend ")).length, 5, "reject, the HTTPS redirect and one per service");
         assert.ok(routes.includes("# shop release 1.9: 10 slots for the tasks behind tasks.shop-1-9\nbackend svc.shop-1-9\n    timeout connect 4s\n    timeout server 90s\n"));
@@ -578,12 +581,26 @@ describe("HAProxy files", () => {
         assert.ok(filesOf(haproxy).main.content.includes("ssl-load-extra-del-ext"));
     });
 
-    test("haproxy.cfg: the hard stop after the stop timeout, DNS answers held resolverValid seconds", () => {
+    test("haproxy.cfg: the hard stop after the stop timeout, names resolved again every resolverValid seconds, a task gone from DNS dropped at once", () => {
         const main = linesOf(filesOf(haproxy).main.content);
         assert.ok(main.includes(`hard-stop-after ${haproxy.gateway.stopTimeout}s`));
         assert.ok(main.includes("hold valid 20s"));
+        assert.ok(main.includes("hold obsolete 0s"));
         assert.ok(main.includes("timeout connect 4s"));
         assert.ok(main.includes("timeout server 90s"));
+    });
+
+    test("haproxy.cfg: a refused, reset or unanswered connection is retried on another task, twice; the servers' state survives a reload", () => {
+        const main = linesOf(filesOf(haproxy).main.content);
+        for (const line of ["retries 2", "option redispatch 1", "retry-on conn-failure empty-response", "load-server-state-from-file global"]) {
+            assert.ok(main.includes(line), `haproxy.cfg has ${JSON.stringify(line)}`);
+        }
+        assert.deepEqual(haproxy.gateway.serverState, { socket: "/run/haproxy-admin.sock", file: "/run/haproxy-server-state" });
+        assert.ok(main.includes("stats socket /run/haproxy-admin.sock mode 600 level admin"));
+        assert.ok(main.includes("server-state-file /run/haproxy-server-state"));
+        const entrypoint = filesOf(haproxy).entrypoint.content;
+        assert.match(entrypoint, /reload\(\) \{\n\s+interrupted=1\n\s+save_server_state\n\s+kill -USR2 "\$engine"/, "the state is saved before the reload signal");
+        assert.match(entrypoint, /^printf '1\\n' >'\/run\/haproxy-server-state'$/m, "a fresh gateway starts with an empty state of version 1");
     });
 
     test("wildcards by suffix length whatever their hostname order; backends by service whatever the hostname order", () => {

@@ -92,10 +92,15 @@ invalidConfigs(
             words: ['"gateway" is set from the node\'s gateway field'],
         },
         {
-            name: "a drained gateway node",
-            change: (d) => (d.nodes[3].availability = "drain"),
+            name: "every gateway node drained or paused",
+            change: (d) => {
+                d.nodes[3].availability = "drain";
+                d.nodes[4].availability = "pause";
+            },
             path: "nodes[gw-1].availability",
-            words: ['gateway node "gw-1" must be active', "is drain"],
+            words: ["every gateway node is drained or paused", '"gw-1" is drain', "keep at least one active"],
+            // and shop's zone (dmz) has no active node left
+            count: 2,
         },
         {
             name: "an ssh block on a docker node",
@@ -256,19 +261,16 @@ invalidConfigs(
             words: ['must be one of "active", "pause", "drain"'],
         },
         {
-            name: "a paused gateway node",
-            change: (d) => (d.nodes[4].availability = "pause"),
-            path: "nodes[gw-2].availability",
-            words: ['gateway node "gw-2" must be active', "is pause"],
-        },
-        {
-            name: "a gateway manager drained by swarm.managerAvailability",
+            name: "a gateway manager drained by swarm.managerAvailability, the other gateway nodes drained",
             change: (d) => {
                 d.swarm.managerAvailability = "drain";
                 d.nodes[0].gateway = true;
+                d.nodes[3].availability = "drain";
+                d.nodes[4].availability = "drain";
             },
             path: "nodes[manager-1].availability",
-            words: ['gateway node "manager-1" must be active', "is drain"],
+            words: ["every gateway node is drained or paused", '"manager-1" is drain'],
+            count: 2,
         },
         {
             name: "an ssh node on the address of a zone's overlay subnet",
@@ -557,6 +559,12 @@ describe("planned nodes", () => {
         assert.equal(availability("manager-1"), "drain");
         assert.equal(availability("manager-2"), "active");
         assert.equal(availability("app-1"), "pause");
+    });
+
+    test("a gateway node drained for maintenance is planned drained while another gateway node stays active", () => {
+        const plan = planOf(mutate(PROD, (d) => (d.nodes[3].availability = "drain")));
+        const gateways = plan.nodes.filter((n) => n.gateway).map((n) => `${n.name} ${n.availability}`);
+        assert.deepEqual(gateways, ["gw-1 drain", "gw-2 active"]);
     });
 
     test("gateway nodes open the gateway's http and https ports, other nodes none", () => {

@@ -4,13 +4,13 @@
 // A case marked `differs` is an intended difference (docs/gateway.md lists each, with its reason): its expectation
 // is then per engine.
 import * as assert from "node:assert/strict";
-import { ChildProcess } from "node:child_process";
+import { ChildProcess, spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { type Plan } from "../../model";
 import {
-    canRunLab, curl, echo, eventually, health, type Lab, labPossible, rawRequest, type Reply, serviceOf, startEngine, startLab, stop, stopAll, stopLab,
+    canRunLab, curl, echo, eventually, exited, health, type Lab, labPossible, rawRequest, type Reply, serviceOf, startEngine, startEntrypoint, startLab, stop, stopAll, stopLab,
     webSocketHandshake,
 } from "./gateway-harness";
 import { planOf, rawConfig, run } from "./helpers";
@@ -362,7 +362,7 @@ describe("the gateway behaves the same on nginx and HAProxy", () => {
     test("both engines render from the same config and differ only in the engine", () => {
         const [nginx, haproxy] = ENGINES.map(behaviourPlan);
         // Engine facts: the files, signals and the directories each engine writes to (tmpfs under a read-only root).
-        const engineFacts = (g: Plan["gateway"]) => ({ ...g, container: { ...g.container, tmpfs: null } });
+        const engineFacts = (g: Plan["gateway"]) => ({ ...g, container: { ...g.container, tmpfs: null }, serverState: null });
         assert.deepEqual({ ...engineFacts(nginx.gateway), engine: "x", baseImage: "x", mainFile: null, routesFile: null, reloadSignal: null, stopSignal: null }, {
             ...engineFacts(haproxy.gateway),
             engine: "x",
@@ -393,4 +393,138 @@ describe("the gateway behaves the same on nginx and HAProxy", () => {
             else assert.notDeepEqual(seen.get("haproxy"), seen.get("nginx"), "no longer different: drop `differs` and the entry in docs/gateway.md");
         });
     }
+});
+
+// ---- retries and reloads -------------------------------------------------------------------------------------
+
+const TASK_OK = "127.0.1.2";
+const TASK_REFUSING = "127.0.1.1";
+const TASK_DROPPING = "127.0.1.3";
+const REFUSED_HOST = "stary.sklep.localhost";
+const RELOADS = 5;
+
+/** A service's tasks in DNS: its name (nginx) and tasks.<name> (HAProxy); the faulty task first, where nginx starts. */
+function tasksOf(plan: Plan, hostname: string, addresses: string[]): Record<string, string[]> {
+    const service = serviceOf(plan, hostname);
+    return { [service]: addresses, [`tasks.${service}`]: addresses };
+}
+
+/** Requests sent one after another from inside the namespace while `during` runs; every status code (000: none in 2 s). */
+async function codesWhile(lab: Lab, host: string, count: number, during: () => Promise<void>): Promise<number[]> {
+    const loop = `i=0; while [ $i -lt ${count} ]; do curl -s -o /dev/null -w '%{http_code}\\n' --max-time 2 -H 'Host: ${host}' http://127.0.0.1:80/; i=$((i+1)); done`;
+    const client = spawn("ip", ["netns", "exec", lab.netns, "sh", "-c", loop], { stdio: ["ignore", "pipe", "ignore"] });
+    let out = "";
+    client.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    await during();
+    await exited(client, 60_000);
+    return out.split("\n").filter(Boolean).map(Number);
+}
+
+function droppedRequests(lab: Lab, method: string): number {
+    const log = path.join(lab.dir, "dropped.log");
+    return fs.existsSync(log) ? fs.readFileSync(log, "utf8").split("\n").filter((l) => l.startsWith(`${method} `)).length : 0;
+}
+
+const RETRY_CASES: Case[] = [
+    {
+        name: "a task that refuses connections: every GET is retried on the service's other task and answered 200",
+        observe: (lab) => {
+            const replies = Array.from({ length: 20 }, () => http(lab, REFUSED_HOST, "/"));
+            return { codes: [...new Set(replies.map((r) => r.code))], tasks: [...new Set(replies.map((r) => (r.code === 200 ? echo(r).local : null)))] };
+        },
+        expect: (seen: object) => assert.deepEqual(seen, { codes: [200], tasks: [TASK_OK] }),
+    },
+    {
+        name: "a task that closes the connection without an answer: a GET that reached it is retried on another task, 200",
+        observe: (lab) => {
+            const before = droppedRequests(lab, "GET");
+            const codes = Array.from({ length: 10 }, () => http(lab, PLAIN, "/").code);
+            return { codes: [...new Set(codes)], reachedTheDroppingTask: droppedRequests(lab, "GET") > before };
+        },
+        expect: (seen: object) => assert.deepEqual(seen, { codes: [200], reachedTheDroppingTask: true }),
+    },
+    {
+        name: "a POST that reached a task which closed without an answer is not sent again: 502, seen once by that task",
+        observe: (lab) => {
+            const before = droppedRequests(lab, "POST");
+            const codes = Array.from({ length: 10 }, () => http(lab, PLAIN, "/order", ["--data-binary", "item=1"]).code);
+            const dropped = droppedRequests(lab, "POST") - before;
+            return {
+                codes: [...new Set(codes)].sort(),
+                badGatewayPerDroppedPost: codes.filter((c) => c === 502).length === dropped,
+                reachedTheDroppingTask: dropped > 0,
+            };
+        },
+        expect: (seen: { codes: number[] }) => {
+            assert.ok(seen.codes.every((c) => c === 200 || c === 502), `only the other task's 200 or a 502: ${seen.codes.join()}`);
+            assert.deepEqual({ ...seen, codes: null }, { codes: null, badGatewayPerDroppedPost: true, reachedTheDroppingTask: true });
+        },
+    },
+];
+
+describe("both engines retry an idempotent request on another task, never resend a POST, and keep every request through reloads", () => {
+    const retryLabs = new Map<Engine, Lab>();
+    const reloadLabs = new Map<Engine, Lab>();
+    const engines: ChildProcess[] = [];
+    const entrypoints = new Map<Engine, ChildProcess>();
+
+    before(async () => {
+        if (!ENGINES.every(labPossible)) return;
+        for (const engine of ENGINES) {
+            const plan = behaviourPlan(engine);
+            // stary: a refusing task and a good one; sklep: a task dropping requests and a good one.
+            const names = { ...tasksOf(plan, REFUSED_HOST, [TASK_REFUSING, TASK_OK]), ...tasksOf(plan, PLAIN, [TASK_DROPPING, TASK_OK]) };
+            const lab = await startLab(plan, [], { names, listen: [TASK_OK], drop: [TASK_DROPPING] });
+            retryLabs.set(engine, lab);
+            engines.push(await startEngine(lab));
+            await eventually(`${engine}: first route`, () => http(lab, REFUSED_HOST, "/").code, (c) => c === 200);
+            // Reloads through the image's entrypoint, with a slow resolver: a new worker that had to wait for its
+            // first DNS answer would have nowhere to send the requests meanwhile.
+            const reloadLab = await startLab(plan, [], { dnsDelayMs: 300 });
+            reloadLabs.set(engine, reloadLab);
+            entrypoints.set(engine, await startEntrypoint(reloadLab, 1));
+            await eventually(`${engine}: first route (reload lab)`, () => http(reloadLab, PLAIN, "/").code, (c) => c === 200);
+        }
+    });
+    after(async () => {
+        for (const e of [...engines, ...entrypoints.values()]) await stop(e);
+        for (const lab of [...retryLabs.values(), ...reloadLabs.values()]) stopLab(lab);
+        await stopAll();
+    });
+
+    for (const c of RETRY_CASES) {
+        test(c.name, (t) => {
+            if (!ENGINES.every((e) => canRunLab(t, e)) || retryLabs.size < ENGINES.length) return;
+            const seen = new Map<Engine, unknown>();
+            for (const engine of ENGINES) {
+                const lab = retryLabs.get(engine) as Lab;
+                const observation = c.observe(lab);
+                seen.set(engine, observation);
+                try {
+                    c.expect(observation as never, lab, engine);
+                } catch (err) {
+                    (err as Error).message = `${engine}: ${(err as Error).message}`;
+                    throw err;
+                }
+            }
+        });
+    }
+
+    test(`${RELOADS} reloads under load, DNS answering 300 ms late: every request answered 200`, async (t) => {
+        if (!ENGINES.every((e) => canRunLab(t, e)) || reloadLabs.size < ENGINES.length) return;
+        for (const engine of ENGINES) {
+            const lab = reloadLabs.get(engine) as Lab;
+            const entrypoint = entrypoints.get(engine) as ChildProcess;
+            const codes = await codesWhile(lab, PLAIN, 300, async () => {
+                for (let i = 0; i < RELOADS; i++) {
+                    await new Promise((r) => setTimeout(r, 400));
+                    entrypoint.kill(engine === "nginx" ? "SIGHUP" : "SIGUSR2");
+                }
+            });
+            const failures = codes.filter((c) => c !== 200);
+            assert.equal(entrypoint.exitCode, null, `${engine}: the entrypoint must keep running`);
+            assert.equal(codes.length, 300, `${engine}: every request got an answer line`);
+            assert.deepEqual(failures, [], `${engine}: ${failures.length} of ${codes.length} requests failed through ${RELOADS} reloads`);
+        }
+    });
 });

@@ -171,15 +171,27 @@ export interface Lab {
     readonly names: Record<string, string[]>;
 }
 
+/** How the stub deviates from "every service on its own address, answering at once" (fixtures/upstream-stub.ts). */
+export interface StubOptions {
+    /** DNS names merged over the default ones (a service's name and `tasks.<service>`). */
+    readonly names?: Record<string, string[]>;
+    /** Addresses the echoing backends listen on (default: all); other addresses in DNS refuse connections. */
+    readonly listen?: readonly string[];
+    /** Addresses whose backends read a request and close without an answer; logged to `<dir>/dropped.log`. */
+    readonly drop?: readonly string[];
+    readonly dnsDelayMs?: number;
+}
+
 /** A namespace with the DNS and backend stub running; `missing` services are not in DNS. */
-export async function startLab(plan: Plan, missing: readonly string[] = []): Promise<Lab> {
+export async function startLab(plan: Plan, missing: readonly string[] = [], stub: StubOptions = {}): Promise<Lab> {
     const netns = createNetns();
     const dir = tempDir("lab");
-    const lab = { netns, dir, plan, names: serviceAddresses(plan, missing) };
+    const lab = { netns, dir, plan, names: { ...serviceAddresses(plan, missing), ...stub.names } };
     try {
         fs.chmodSync(dir, 0o755);
         const ports = [...new Set(plan.routes.map((r) => r.port))];
-        await startIn(netns, [process.execPath, "--import", "tsx", STUB, JSON.stringify({ names: lab.names, ports })], { ready: "ready" });
+        const config = { names: lab.names, ports, listen: stub.listen, drop: stub.drop, dropLog: path.join(dir, "dropped.log"), dnsDelayMs: stub.dnsDelayMs };
+        await startIn(netns, [process.execPath, "--import", "tsx", STUB, JSON.stringify(config)], { ready: "ready" });
         const local = withLocalPaths(plan, dir, { certificates: true });
         const stateDir = path.join(dir, "state");
         fs.mkdirSync(stateDir, { mode: 0o755 });
@@ -205,6 +217,28 @@ export async function startEngine(lab: Lab): Promise<ChildProcess> {
     const cmd = lab.plan.gateway.engine === "nginx" ? ["nginx", "-c", main, "-g", "daemon off;"] : ["haproxy", "-db", "-f", main, "-f", routes];
     const child = await startIn(lab.netns, cmd);
     await eventually("gateway health", () => health(lab).code, (c) => c === 200);
+    return child;
+}
+
+/**
+ * The image's entrypoint (drain on SIGTERM, reload forwarding, HAProxy's server state) around the engine: main
+ * config at its image path (a private mount), routes and state in the lab dir; resolves once healthy.
+ */
+export async function startEntrypoint(lab: Lab, drainSeconds: number): Promise<ChildProcess> {
+    const gwPlan: Plan = { ...lab.plan, gateway: { ...lab.plan.gateway, drainSeconds } };
+    const files = renderGatewayFiles(gwPlan.gateway, gwPlan.routes);
+    const mainPath = gwPlan.gateway.mainFile.path;
+    writeFile(path.join(lab.dir, files.routes.name), files.routes.content);
+    const main = writeFile(path.join(lab.dir, files.main.name), files.main.content);
+    const entrypoint = writeFile(path.join(lab.dir, "entrypoint.sh"), files.entrypoint.content, 0o755);
+    // A fresh /run keeps the pid files private; the main config goes where the Dockerfile copies it.
+    const placeMain =
+        gwPlan.gateway.engine === "nginx"
+            ? `mount --bind "$1" ${mainPath}`
+            : `mount -t tmpfs tmpfs /usr/local/etc && mkdir -p ${path.dirname(mainPath)} && cp "$1" ${mainPath}`;
+    const script = `mount -t tmpfs tmpfs /run && ${placeMain} && exec sh "$2"`;
+    const child = await startIn(lab.netns, ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "_", main, entrypoint]);
+    await eventually("entrypoint health", () => health({ ...lab, plan: gwPlan }).code, (c) => c === 200);
     return child;
 }
 

@@ -8,12 +8,12 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { type Plan } from "../../model";
-import { RELEASE_HEADER, renderGatewayFiles } from "../../model/gateway";
+import { RELEASE_HEADER } from "../../model/gateway";
 import {
-    canRunLab, curl, echo, eventually, exited, get, health, type Lab, labPossible, rawRequest, serviceOf, startEngine, startIn, startLab, stop, stopAll, stopLab,
+    canRunLab, curl, echo, eventually, exited, get, health, type Lab, labPossible, rawRequest, serviceOf, startEngine, startEntrypoint, startLab, stop, stopAll, stopLab,
     webSocketHandshake,
 } from "./gateway-harness";
-import { variants, writeFile } from "./helpers";
+import { variants } from "./helpers";
 
 const ALL = variants();
 const planNamed = (name: string): Plan => {
@@ -181,25 +181,7 @@ for (const engine of ["nginx", "haproxy"] as const) {
         let lab: Lab | undefined;
         const DRAIN = 2;
 
-        /** The entrypoint as in the image: main config at its image path (a private mount), routes and state in the lab dir. */
-        async function startEntrypoint(l: Lab): Promise<ChildProcess> {
-            const gwPlan: Plan = { ...l.plan, gateway: { ...l.plan.gateway, drainSeconds: DRAIN } };
-            const gwLab: Lab = { ...l, plan: gwPlan };
-            const files = renderGatewayFiles(gwPlan.gateway, gwPlan.routes);
-            const mainPath = gwPlan.gateway.mainFile.path;
-            writeFile(path.join(l.dir, files.routes.name), files.routes.content);
-            const main = writeFile(path.join(l.dir, files.main.name), files.main.content);
-            const entrypoint = writeFile(path.join(l.dir, "entrypoint.sh"), files.entrypoint.content, 0o755);
-            // A fresh /run keeps the pid files private; the main config goes where the Dockerfile copies it.
-            const placeMain =
-                engine === "nginx"
-                    ? `mount --bind "$1" ${mainPath}`
-                    : `mount -t tmpfs tmpfs /usr/local/etc && mkdir -p ${path.dirname(mainPath)} && cp "$1" ${mainPath}`;
-            const script = `mount -t tmpfs tmpfs /run && ${placeMain} && exec sh "$2"`;
-            const child = await startIn(l.netns, ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "_", main, entrypoint]);
-            await eventually("entrypoint health", () => health(gwLab).code, (c) => c === 200);
-            return child;
-        }
+        const startEntrypointOf = (l: Lab) => startEntrypoint(l, DRAIN);
 
         before(async () => {
             if (!labPossible(engine)) return;
@@ -210,7 +192,7 @@ for (const engine of ["nginx", "haproxy"] as const) {
         test(`a reload signal to the entrypoint reloads ${engine} in place with the new routes`, async (t) => {
             if (!canRunLab(t, engine) || !lab) return;
             const l = lab;
-            const child = await startEntrypoint(l);
+            const child = await startEntrypointOf(l);
             try {
                 const routes = path.join(l.dir, l.plan.gateway.routesFile.name);
                 const probe =
@@ -231,7 +213,7 @@ for (const engine of ["nginx", "haproxy"] as const) {
         test("SIGTERM flags draining at once, keeps serving during the drain, then stops gracefully", async (t) => {
             if (!canRunLab(t, engine) || !lab) return;
             const l = lab;
-            const child = await startEntrypoint(l);
+            const child = await startEntrypointOf(l);
             const flag = path.join(l.dir, "state", "draining");
             assert.ok(!fs.existsSync(flag), "a fresh start clears the draining flag");
             const t0 = Date.now();

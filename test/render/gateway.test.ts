@@ -100,7 +100,15 @@ describe("nginx routes", () => {
             assert.match(routes, /^proxy_http_version 1\.1;$/m);
             assert.match(routes, new RegExp(`^client_max_body_size ${v.plan.gateway.clientMaxBodySize};$`, "m"));
             const t = v.plan.gateway.timeouts;
-            assert.match(routes, new RegExp(`proxy_connect_timeout ${t.connect}s;\\nproxy_read_timeout ${t.read}s;\\nproxy_send_timeout ${t.send}s;`));
+            const retry = v.plan.gateway.retry;
+            assert.match(
+                routes,
+                new RegExp(
+                    `proxy_connect_timeout ${t.connect}s;\\n(?:#.*\\n)*proxy_next_upstream error timeout;\\nproxy_next_upstream_tries ${retry.tries};\\n` +
+                        `proxy_next_upstream_timeout ${retry.withinSeconds}s;\\nproxy_read_timeout ${t.read}s;\\nproxy_send_timeout ${t.send}s;`,
+                ),
+            );
+            assert.doesNotMatch(routes, /non_idempotent/, "a POST that reached a task is never sent to another");
         });
     }
 });
@@ -127,9 +135,10 @@ describe("HAProxy routes", () => {
                 const r = v.plan.routes.find((x) => x.service === service);
                 assert.ok(r);
                 assert.match(routes, new RegExp(`^backend svc\\.${service}$`, "m"));
-                assert.match(routes, new RegExp(`^\\s+server-template ${service} ${r.slots} tasks\\.${service}:${r.port} check resolvers docker resolve-prefer ipv4 init-addr none$`, "m"));
+                assert.match(routes, new RegExp(`^\\s+server-template ${service} ${r.slots} tasks\\.${service}:${r.port} check inter 1s fastinter 500ms downinter 1s fall 2 rise 1 observe layer4 error-limit 1 on-error mark-down resolvers docker resolve-prefer ipv4 init-addr last,none$`, "m"));
             }
             assert.equal([...routes.matchAll(/^\s+server-template /gm)].length, services.length);
+            assert.equal([...routes.matchAll(/^\s+http-request disable-l7-retry if \{ method POST PATCH LOCK \}$/gm)].length, services.length, "every backend resends no non-idempotent request");
         });
 
         test(`${v.name}: host rules route every hostname, exact names before wildcards`, () => {

@@ -271,7 +271,11 @@ export function withLocalPaths(plan: Plan, dir: string, opts: { certificates: bo
     const routesFile = { ...plan.gateway.routesFile, path: path.join(dir, plan.gateway.routesFile.name) };
     // nginx -t binds the health socket: in the test dir, never the host's /var/lib/swarm-gateway.
     const healthSocket = path.join(dir, "health.sock");
-    return { ...plan, gateway: { ...plan.gateway, tls, routesDir: dir, routesFile, healthSocket } };
+    // HAProxy's admin socket and servers' state file too (the entrypoint seeds the file with an empty state of
+    // version 1; a missing one is a warning, which `haproxy -c -dW` fails).
+    const serverState = plan.gateway.serverState && { socket: path.join(dir, "admin.sock"), file: path.join(dir, "server-state") };
+    if (serverState) fs.writeFileSync(serverState.file, "1\n");
+    return { ...plan, gateway: { ...plan.gateway, tls, routesDir: dir, routesFile, healthSocket, serverState } };
 }
 
 // ---- the real tools on rendered files ------------------------------------------------------------------

@@ -368,6 +368,28 @@ describe("gateway-routes-apply", () => {
         assert.equal(n.run("gateway-routes-apply", env).stdout, "routes: unchanged\n");
     });
 
+    test("after the reload signal it waits for a new worker and for the old ones to retire; no new worker fails naming the container", (t) => {
+        if (!needTools(t, "bash")) return;
+        const n = fakeNode({ containers: "c0ffee", workers: "101 102" });
+        const ok = n.run("gateway-routes-apply", routesEnv(n.state, "v1\n"));
+        assert.equal(ok.stdout, "routes: reloaded\n", ok.stderr);
+        assert.equal(n.get("workers"), "103", "the old workers retired, the new one serves");
+        assert.ok(n.calls().filter((c) => c.startsWith("top c0ffee")).length >= 2, "read the workers before and after the signal");
+
+        n.set("old_workers_linger", "1");
+        const lingering = n.run("gateway-routes-apply", { ...routesEnv(n.state, "v2\n"), RETIRE_WAIT_SECONDS: "1" });
+        assert.equal(lingering.stdout, "routes: reloaded\n", lingering.stderr);
+        assert.match(lingering.stderr, /1 old worker\(s\) still finishing requests after 1s/);
+
+        n.set("reload_starts_no_worker", "1");
+        const stuck = n.run("gateway-routes-apply", { ...routesEnv(n.state, "v3\n"), RELOAD_WAIT_SECONDS: "1" });
+        assert.equal(stuck.status, 1);
+        assert.equal(stuck.stdout, "");
+        assert.match(stuck.stderr, /nginx in c0ffee started no new worker within 1s of the reload signal/);
+        const again = n.run("gateway-routes-apply", routesEnv(n.state, "v3\n"));
+        assert.notEqual(again.stdout, "routes: unchanged\n", "a reload that never took effect is not recorded as applied");
+    });
+
     test("a first write the gateway rejects leaves no routes file behind", (t) => {
         if (!needTools(t, "bash")) return;
         const n = fakeNode({ containers: "c0ffee", validate_rc: "1", validate_out: "[emerg] bad" });
