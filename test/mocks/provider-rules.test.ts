@@ -78,3 +78,14 @@ describe("the replace rules agree with the lab engine", () => {
         assert.ok(answers.includes(true) && answers.includes(false));
     });
 });
+
+describe("the lab engine's service diff", () => {
+    const service = HANDLERS["docker:index/service:Service"];
+    const withEnv = (env: Record<string, string>): Props => ({ ...SERVICE, taskSpec: { ...(SERVICE.taskSpec as Props), containerSpec: { ...((SERVICE.taskSpec as Props).containerSpec as Props), env } } });
+    test("a dropped env key is an in-place update (env is a set in the provider), an unchanged env is no change", () => {
+        const olds = withEnv({ RELEASE: "2.0", EXIT_AT_START: "3" });
+        const dropped = service.diff(olds, olds, withEnv({ RELEASE: "2.0" }));
+        assert.deepEqual(dropped, { changed: ["taskSpec"], replaces: [] });
+        assert.deepEqual(service.diff(olds, olds, olds).changed, []);
+    });
+});

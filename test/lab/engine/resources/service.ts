@@ -2,7 +2,7 @@
 // force a new service, and `mode` when the block is added or removed; the rest is a service update with the full
 // spec. An explicit name (always: it is required) means delete first. Diffs run against the spec read back.
 import { dockerApi } from "../docker-api";
-import { apiDelete, apiExists, changedKeys, Ctx, Diff, durationNs, Handler, labelSet, labelsFrom, labelsOf, matches, Props, shortDur, UNKNOWN } from "./common";
+import { apiDelete, apiExists, changedKeys, Ctx, Diff, durationNs, Handler, labelSet, labelsFrom, labelsOf, matches, Props, same, shortDur, UNKNOWN } from "./common";
 
 function policySpec(p: Props | undefined): Props | undefined {
     if (!p) return undefined;
@@ -159,6 +159,14 @@ const containerLabels = (v: Props) => {
     return cs === UNKNOWN ? UNKNOWN : ((cs ?? {}) as Props).labels;
 };
 
+function sameEnv(state: unknown, want: unknown): boolean {
+    if (want === UNKNOWN || state === UNKNOWN) return false;
+    const env = (v: unknown) => ((((v ?? {}) as Props).containerSpec ?? {}) as Props).env;
+    const w = env(want);
+    if (w === undefined || w === UNKNOWN) return w === undefined;
+    return same(env(state) ?? {}, w);
+}
+
 export const service: Handler = {
     exists: (id, ctx) => apiExists(ctx, `/services/${id}`),
     async create(_name, i, ctx) {
@@ -179,7 +187,9 @@ export const service: Handler = {
         };
         const s = sortLabels(state);
         const n = sortLabels(news);
-        const changed = changedKeys(s, olds, n);
+        // `env` is a set in the provider's schema: a key the program dropped is a change (matches() alone would call
+        // it a provider default and see nothing).
+        const changed = changedKeys(s, olds, n, (k, sv, nv) => matches(sv, nv) && (k !== "taskSpec" || sameEnv(sv, nv)));
         const replaces = changed.filter((k) => ["name", "auth"].includes(k));
         // `mode` is a computed block: only adding or removing it forces new (what is inside updates)
         if (n.mode === UNKNOWN || (n.mode !== undefined && (s.mode === undefined || s.mode === null))) replaces.push("mode");
