@@ -645,7 +645,7 @@ describe("planned releases", () => {
 });
 
 describe("convergence timeouts", () => {
-    const shop = (change: (d: ReturnType<typeof mutate>) => void = () => {}) => byService(planOf(mutate(DEV, change)), "shop-2-0");
+    const shop = (change: Parameters<typeof mutate>[1] = () => {}) => byService(planOf(mutate(DEV, change)), "shop-2-0");
 
     test("default: batches × (startPeriod + interval × retries + delay) + monitor + 60", () => {
         // 2 replicas one at a time, healthcheck 10 + 5 × 3 = 25 s, monitor 25 + 5 = 30 s
