@@ -668,8 +668,8 @@ test("o. zero failures: a crash-looping change on 2.0 is rolled back by swarm; `
         const again = await up({ apps: crash }, "o: again, no fix");
         await sleep(1000);
         const answers = await l.stop();
-        figure("rollback_first_up_seconds", first.seconds);
-        figure("rollback_again_up_seconds", again.seconds);
+        figure("crash_rollback_first_up_seconds", first.seconds);
+        figure("crash_rollback_again_up_seconds", again.seconds);
         for (const [label, r] of [["first", first], ["again", again]] as const) {
             assert.equal(r.ok, false, `${label}: up must fail`);
             const msg = r.errors.join("\n");
@@ -678,7 +678,7 @@ test("o. zero failures: a crash-looping change on 2.0 is rolled back by swarm; `
         assert.match(first.errors.join("\n"), /non-zero exit \(3\)/, "the first failure names the task error");
         assert.ok(!again.changes.some((c) => /shop-2-0-service/.test(c.urn)), `the second up has no new spec to apply: ${JSON.stringify(again.changes)}`);
         assert.equal(await runningSpec("shop-2-0"), specBefore, "swarm runs the previous spec");
-        assertZeroFailures("rollback", answers);
+        assertZeroFailures("crash_rollback", answers);
     } finally {
         // the fix: the previous spec again, which `up` applies and waits for
         await backToDev("o: fixed");
