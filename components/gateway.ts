@@ -8,6 +8,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import type { PlanGateway, PlanRoute } from "../model";
 import { type GatewayFiles, renderGatewayFiles } from "../model/gateway";
+import { convergeGate, serviceSpecHash, withSpecLabel } from "./converge";
 import { seconds, updateConfig } from "./durations";
 import { DeliveredImage } from "./images";
 import type { NodeRunner } from "./nodes";
@@ -34,6 +35,10 @@ export interface GatewayArgs {
     readonly after?: Readonly<Record<string, pulumi.Input<pulumi.Resource>[]>>;
     /** Services whose tasks must exist before the gateway (none needed: routes resolve per request). */
     readonly dependsOn?: pulumi.Input<pulumi.Resource>[];
+    /** Per routed release service: its convergence gate. The routes switch only after the releases they route to converged. */
+    readonly releaseGates: Readonly<Record<string, pulumi.Resource>>;
+    /** The bootstrap manager: the gateway's convergence gate asks the swarm there. */
+    readonly manager: NodeRunner;
 }
 
 /** The gateway: its image, its routes on each gateway node and its global service. */
@@ -44,6 +49,10 @@ export class Gateway extends pulumi.ComponentResource {
     public readonly image: pulumi.Output<string>;
     /** The routes step per gateway node. */
     public readonly routes: Record<string, pulumi.Resource> = {};
+    /** The hash of the gateway service's planned spec (its `swarm-platform.spec` label). */
+    public readonly specHash: pulumi.Output<string>;
+    /** Done once every gateway node runs a healthy task of this spec. */
+    public readonly converged: pulumi.CustomResource;
 
     constructor(name: string, args: GatewayArgs, opts?: pulumi.ComponentResourceOptions) {
         super("swarm:gateway:Gateway", name, {}, opts);
@@ -69,6 +78,12 @@ export class Gateway extends pulumi.ComponentResource {
         }, { parent: this, providers: { docker: args.localEngine } });
         this.image = image.ref;
 
+        const routedServices = [...new Set(args.routes.map((r) => r.service))];
+        const gates = routedServices.map((service) => {
+            const gate = args.releaseGates[service];
+            if (!gate) throw new Error(`gateway: route to ${service}, which has no convergence gate`);
+            return gate;
+        });
         for (const runner of targets) {
             const node = runner.node.name;
             this.routes[node] = runner.run(`${name}-routes-${node}`, {
@@ -82,8 +97,11 @@ export class Gateway extends pulumi.ComponentResource {
                     RELOAD_SIGNAL: gw.reloadSignal,
                     SERVICE: gw.service,
                     STATE_DIR: gw.stateDir,
+                    SERVED: files.served.content,
+                    SERVED_FILE: files.served.name,
+                    PROBE_SECONDS: String(gw.probeSeconds),
                 },
-            }, { parent: this, dependsOn: args.after?.[node] ?? [] }).resource;
+            }, { parent: this, dependsOn: [...(args.after?.[node] ?? []), ...gates] }).resource;
         }
 
         const secrets = gw.tls.flatMap((cert) => {
@@ -105,13 +123,9 @@ export class Gateway extends pulumi.ComponentResource {
             { targetPort: gw.ports.http, publishedPort: gw.ports.http, publishMode: "host", protocol: "tcp" },
             ...(gw.tls.length ? [{ targetPort: gw.ports.https, publishedPort: gw.ports.https, publishMode: "host", protocol: "tcp" }] : []),
         ];
-        this.service = new docker.Service(`${name}-service`, {
+        const spec = {
             name: gw.service,
             mode: { global: true },
-            // Nodes pull a pushed image with these credentials (secret); a loaded image needs none.
-            ...(gw.delivery === "registry" && gw.registry && args.registryPassword !== undefined
-                ? { auth: { serverAddress: gw.registry.server, username: gw.registry.username, password: pulumi.secret(args.registryPassword) } }
-                : {}),
             labels: [{ label: "swarm-platform.role", value: "gateway" }],
             taskSpec: {
                 containerSpec: {
@@ -137,6 +151,16 @@ export class Gateway extends pulumi.ComponentResource {
             // stop-first, one node at a time (host ports cannot be held by two tasks); the delay lets the VIP settle.
             updateConfig: updateConfig(gw.update),
             rollbackConfig: updateConfig(gw.rollback),
+        };
+        // The registry credentials are no part of the hash: a secret, and not what the tasks run.
+        this.specHash = serviceSpecHash(spec);
+        this.service = new docker.Service(`${name}-service`, {
+            ...spec,
+            labels: withSpecLabel(spec.labels, this.specHash),
+            // Nodes pull a pushed image with these credentials (secret); a loaded image needs none.
+            ...(gw.delivery === "registry" && gw.registry && args.registryPassword !== undefined
+                ? { auth: { serverAddress: gw.registry.server, username: gw.registry.username, password: pulumi.secret(args.registryPassword) } }
+                : {}),
         }, {
             parent: this,
             deleteBeforeReplace: true,
@@ -147,7 +171,14 @@ export class Gateway extends pulumi.ComponentResource {
                 ...(args.dependsOn ?? []),
             ],
         });
-        this.registerOutputs({ image: this.image, service: this.service.name });
+        this.converged = convergeGate(`${name}-converge`, {
+            manager: args.manager,
+            service: this.service,
+            subject: "the gateway",
+            specHash: this.specHash,
+            timeout: gw.convergeTimeout,
+        }, { parent: this });
+        this.registerOutputs({ image: this.image, service: this.service.name, specHash: this.specHash });
     }
 }
 

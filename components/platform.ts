@@ -111,6 +111,27 @@ export class Platform extends pulumi.ComponentResource {
                 after: Object.fromEntries(plan.gateway.nodes.map((n) => [n, membership(n)])),
             }, child("virtualIp"));
         }
+        // Releases before the gateway: its routes wait for the convergence gates of the releases they route to.
+        const networkIds = Object.fromEntries(plan.networks.overlays.map((n) => [n.name, this.networks.idOf(n.name)]));
+        for (const release of plan.releases) {
+            const zoneNodes = plan.nodes.filter((n) => n.zone === release.zone);
+            this.releases[release.service] = new Release(`${name}-${release.service}`, {
+                release: release.build ? { ...release, build: { ...release.build, context: path.resolve(args.projectDir, release.build.context) } } : release,
+                localEngine,
+                networkIds,
+                zoneNodes: zoneNodes.map((n) => runners[n.name]),
+                manager: runners[bootstrap],
+                dependsOn: [
+                    ...zoneNodes.map((n) => this.swarm.memberships[n.name]),
+                    ...Object.values(this.networks.byName),
+                    ...(this.networks.ingress ? [this.networks.ingress] : []),
+                ],
+            }, {
+                parent: this,
+                providers: { docker: this.swarm.provider },
+                ...(legacy ? { aliases: [{ name: release.service }] } : {}),
+            });
+        }
         const keepalived = this.virtualIp?.keepalived ?? {};
         const tls = Object.fromEntries(plan.gateway.tls.map((t) => [t.name, { certificate: secrets[t.certificateSecret], key: secrets[t.keySecret] }]));
         this.gateway = new Gateway(`${name}-gateway`, {
@@ -124,27 +145,10 @@ export class Platform extends pulumi.ComponentResource {
             registryPassword: secret(plan.gateway.registry?.passwordSecret),
             after: Object.fromEntries(plan.gateway.nodes.map((n) => [n, [...membership(n), ...(keepalived[n] ? [keepalived[n]] : [])]])),
             dependsOn: this.networks.ingress ? [this.networks.ingress] : [],
+            releaseGates: Object.fromEntries(Object.entries(this.releases).map(([service, release]) => [service, release.converged])),
+            manager: runners[bootstrap],
         }, onSwarm("gateway"));
 
-        const networkIds = Object.fromEntries(plan.networks.overlays.map((n) => [n.name, this.networks.idOf(n.name)]));
-        for (const release of plan.releases) {
-            const zoneNodes = plan.nodes.filter((n) => n.zone === release.zone);
-            this.releases[release.service] = new Release(`${name}-${release.service}`, {
-                release: release.build ? { ...release, build: { ...release.build, context: path.resolve(args.projectDir, release.build.context) } } : release,
-                localEngine,
-                networkIds,
-                zoneNodes: zoneNodes.map((n) => runners[n.name]),
-                dependsOn: [
-                    ...zoneNodes.map((n) => this.swarm.memberships[n.name]),
-                    ...Object.values(this.networks.byName),
-                    ...(this.networks.ingress ? [this.networks.ingress] : []),
-                ],
-            }, {
-                parent: this,
-                providers: { docker: this.swarm.provider },
-                ...(legacy ? { aliases: [{ name: release.service }] } : {}),
-            });
-        }
         this.dns = new Dns(`${name}-dns`, { dns: plan.dns }, { parent: this });
         this.registerOutputs({ managerHost: this.managerHost, zoneFile: this.dns.zoneFile });
     }

@@ -4,6 +4,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import type { PlanRelease } from "../model";
+import { convergeGate, serviceSpecHash, withSpecLabel } from "./converge";
 import { seconds, updateConfig } from "./durations";
 import { contextHash, DeliveredImage } from "./images";
 import type { NodeRunner } from "./nodes";
@@ -20,6 +21,8 @@ export interface ReleaseArgs {
     readonly zoneNodes: readonly NodeRunner[];
     /** What the service waits for: the zone nodes' labels and the networks. */
     readonly dependsOn: pulumi.Input<pulumi.Resource>[];
+    /** The bootstrap manager: the convergence gate asks the swarm there. */
+    readonly manager: NodeRunner;
 }
 
 /** One app release as one swarm service. */
@@ -28,6 +31,10 @@ export class Release extends pulumi.ComponentResource {
     public readonly service: docker.Service;
     /** Its name in the swarm. */
     public readonly serviceName: string;
+    /** The hash of the service's planned spec (its `swarm-platform.spec` label). */
+    public readonly specHash: pulumi.Output<string>;
+    /** Done once the swarm runs this spec with every task healthy (routes to the release wait for it). */
+    public readonly converged: pulumi.CustomResource;
 
     constructor(name: string, args: ReleaseArgs, opts?: pulumi.ComponentResourceOptions) {
         super("swarm:releases:Release", name, {}, opts);
@@ -52,7 +59,7 @@ export class Release extends pulumi.ComponentResource {
             return { id };
         });
         this.serviceName = r.service;
-        this.service = new docker.Service(`${name}-service`, {
+        const spec = {
             name: r.service,
             mode: { replicated: { replicas: r.replicas } },
             labels: Object.entries(r.labels).map(([label, value]) => ({ label, value })),
@@ -82,9 +89,22 @@ export class Release extends pulumi.ComponentResource {
             },
             updateConfig: updateConfig(r.update),
             rollbackConfig: updateConfig(r.rollback),
+        };
+        this.specHash = serviceSpecHash(spec);
         // A fixed service name cannot exist twice: a replacement (new networks, new name) must delete first.
-        }, { parent: this, dependsOn: [...args.dependsOn, ...deliveries], deleteBeforeReplace: true });
-        this.registerOutputs({ service: this.serviceName });
+        this.service = new docker.Service(`${name}-service`, { ...spec, labels: withSpecLabel(spec.labels, this.specHash) }, {
+            parent: this,
+            dependsOn: [...args.dependsOn, ...deliveries],
+            deleteBeforeReplace: true,
+        });
+        this.converged = convergeGate(`${name}-converge`, {
+            manager: args.manager,
+            service: this.service,
+            subject: `release ${r.app} ${r.name}`,
+            specHash: this.specHash,
+            timeout: r.convergeTimeout,
+        }, { parent: this });
+        this.registerOutputs({ service: this.serviceName, specHash: this.specHash });
     }
 }
 

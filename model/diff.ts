@@ -212,7 +212,9 @@ function secretChanges(before: StackConfig | undefined, after: StackConfig, secr
 // Derived or shown elsewhere: a node's gateway ports follow its `gateway` flag; a release's hostnames are the
 // hostname section's; the swarm's join order follows the nodes.
 const NODE_SKIP = ["name", "gatewayPorts"];
-const RELEASE_SKIP = ["app", "name", "hostnames"];
+// convergeTimeout follows replicas and the update policy by default (a change there is already a line of its own);
+// probePath follows healthcheck.path. Neither is the service's: the resource list shows the gate's change.
+const RELEASE_SKIP = ["app", "name", "hostnames", "convergeTimeout", "probePath"];
 const SWARM_SKIP = ["bootstrap.managers", "bootstrap.workers"];
 
 function describeNode(n: Plan["nodes"][number]) {

@@ -5,11 +5,12 @@ import { z } from "zod";
 import { cidr, HOSTNAME, hostname, image, imageRepository, name, port, registryServer, secretRef, seconds } from "./fields";
 import type { PlanNode } from "./nodes";
 import { type PlanResources, planResources, resourcesSchema } from "./resources";
+import { type ConvergeTimings, convergeTimeoutFloor, defaultConvergeTimeout, MAX_CONVERGE_TIMEOUT } from "./converge";
 import { compare } from "./order";
 import { type PlanRoute, type PlanUpdatePolicy, updateSurge } from "./releases";
 import type { StackConfig } from "./schema";
 import { type Artifact, renderTemplate, shellSafe } from "./templates";
-import type { PlanVirtualIp } from "./virtual-ip";
+import { drainSecondsOf, type PlanVirtualIp } from "./virtual-ip";
 import { firstDuplicates, type Report } from "./validation";
 
 // 1 byte to 999999g: nginx's client_max_body_size and HAProxy's byte count both read it (0, which nginx takes
@@ -119,6 +120,17 @@ export const GatewaySchema = z
         stopGracePeriod: seconds(0)
             .default(30)
             .describe("Seconds a stopping gateway may finish requests; raised to the VIP drain time + 10 when shorter."),
+        update: z
+            .strictObject({
+                convergeTimeout: seconds(1)
+                    .max(MAX_CONVERGE_TIMEOUT)
+                    .optional()
+                    .describe(
+                        "Seconds `up` waits for the gateway service to converge (its spec applied, a healthy task on every gateway node) before it fails; default: gateway nodes × (stop grace period + the image's healthcheck time + update delay) + monitor + 60.",
+                    ),
+            })
+            .prefault({})
+            .describe("How long `up` waits for the gateway's rolling update (the policy itself is derived: stop-first, one node at a time)."),
     })
     .prefault({})
     .describe("The gateway: reverse proxy on the gateway nodes, routing hostnames to releases.");
@@ -132,6 +144,14 @@ export const GATEWAY_ROUTES_DIR = "/etc/swarm-gateway";
 /** Host dir shared by the gateway and keepalived's check: a `draining` file there moves the VIP away.
  *  Not under /run: swarm bind mounts need the source to exist, and /run is emptied by a reboot. */
 export const GATEWAY_STATE_DIR = "/var/lib/swarm-gateway";
+/** The routes file's sidecar next to it: `hostname service port probe-path app/release` per served route, so
+ *  the routes step knows which releases gain a hostname on the node (and probes them first). */
+export const GATEWAY_SERVED_FILE = "routes.served";
+/** The gateway image's HEALTHCHECK (Dockerfile.mustache): seconds, and failed probes before unhealthy. */
+export const GATEWAY_HEALTHCHECK = { interval: 5, timeout: 3, startPeriod: 10, retries: 3 } as const;
+/** Seconds the routes step keeps probing a release that gains a hostname before it gives up. */
+export const ROUTE_PROBE_SECONDS = 10;
+
 /** Response header the gateway adds to every routed answer: `<app>/<release>` of the route that served it. */
 export const RELEASE_HEADER = "X-Served-By-Release";
 
@@ -287,6 +307,14 @@ export interface PlanGateway {
     readonly stopTimeout: number;
     /** stop-first, one node at a time: host ports cannot be held by two tasks. */
     readonly update: PlanGatewayUpdatePolicy;
+    /** Seconds `up` waits for the gateway service to converge (release-converge) before it fails. */
+    readonly convergeTimeout: number;
+    /** The image's HEALTHCHECK timings. */
+    readonly healthcheck: { readonly interval: number; readonly timeout: number; readonly startPeriod: number; readonly retries: number };
+    /** The served-routes sidecar: file name in the routes dir. */
+    readonly servedFile: string;
+    /** Seconds the routes step probes a release gaining a hostname. */
+    readonly probeSeconds: number;
     readonly rollback: PlanGatewayUpdatePolicy;
     /** Least privilege for the gateway's tasks. */
     readonly container: {
@@ -300,8 +328,44 @@ export interface PlanGateway {
     };
 }
 
+/** The gateway's rolling-update timings, for its convergence timeout (model/converge.ts). */
+function gatewayConvergeTimings(nodes: number, update: PlanGatewayUpdatePolicy, stopGracePeriod: number): ConvergeTimings {
+    const hc = GATEWAY_HEALTHCHECK;
+    return {
+        batches: Math.max(1, nodes),
+        taskReady: hc.startPeriod + hc.interval * hc.retries,
+        perBatchExtra: update.delay + stopGracePeriod,
+        monitor: update.monitor,
+        interval: hc.interval,
+    };
+}
+
+/** The gateway's update policy and grace period, from the VIP's drain time. */
+function gatewayTimings(g: GatewayConfig, drainSeconds: number) {
+    const stopGracePeriod = Math.max(g.stopGracePeriod, drainSeconds + GRACE_AFTER_DRAIN);
+    const update: PlanGatewayUpdatePolicy = {
+        parallelism: 1,
+        delay: drainSeconds + UPDATE_DELAY_AFTER_DRAIN,
+        order: "stop-first",
+        failureAction: "rollback",
+        monitor: drainSeconds + UPDATE_MONITOR_AFTER_DRAIN,
+    };
+    return { stopGracePeriod, update };
+}
+
 export function checkGateway(c: StackConfig, report: Report): void {
     const g = c.gateway;
+    if (g.update.convergeTimeout !== undefined) {
+        const { stopGracePeriod, update } = gatewayTimings(g, drainSecondsOf(c.virtualIp));
+        const t = gatewayConvergeTimings(1, update, stopGracePeriod);
+        const least = convergeTimeoutFloor(t);
+        if (g.update.convergeTimeout < least) {
+            report(
+                "gateway.update.convergeTimeout",
+                `${g.update.convergeTimeout}s is shorter than a healthy gateway update takes at least: update monitor ${t.monitor}s + healthcheck interval ${t.interval}s = ${least}s; \`up\` would fail on every gateway change`,
+            );
+        }
+    }
     if (g.ports.http === g.ports.https) report("gateway.ports.https", `must differ from gateway.ports.http (${g.ports.http})`);
     if (g.delivery === "registry" && !g.registry) report("gateway.registry", "is required when gateway.delivery is registry");
     if (g.delivery === "load" && g.registry) report("gateway.registry", "is only used with gateway.delivery: registry");
@@ -375,21 +439,15 @@ export function planGateway(c: StackConfig, nodes: readonly PlanNode[], tls: rea
     const g = c.gateway;
     const engine = ENGINES[g.engine];
     const drainSeconds = virtualIp?.drainSeconds ?? 0;
-    const stopGracePeriod = Math.max(g.stopGracePeriod, drainSeconds + GRACE_AFTER_DRAIN);
-    const update: PlanGatewayUpdatePolicy = {
-        parallelism: 1,
-        delay: drainSeconds + UPDATE_DELAY_AFTER_DRAIN,
-        order: "stop-first",
-        failureAction: "rollback",
-        monitor: drainSeconds + UPDATE_MONITOR_AFTER_DRAIN,
-    };
+    const { stopGracePeriod, update } = gatewayTimings(g, drainSeconds);
+    const gatewayNodes = nodes.filter((n) => n.gateway).map((n) => n.name);
     return {
         engine: g.engine,
         baseImage: g.baseImage ?? DEFAULT_BASE_IMAGE[g.engine],
         image: g.image,
         service: GATEWAY_SERVICE,
         network: c.networks.gateway.name,
-        nodes: nodes.filter((n) => n.gateway).map((n) => n.name),
+        nodes: gatewayNodes,
         ports: { ...g.ports },
         healthPath: c.virtualIp?.healthCheck.path ?? "/healthz",
         releaseHeader: RELEASE_HEADER,
@@ -418,6 +476,10 @@ export function planGateway(c: StackConfig, nodes: readonly PlanNode[], tls: rea
         stopTimeout: Math.max(1, stopGracePeriod - drainSeconds - STOP_MARGIN),
         update,
         rollback: { ...update, failureAction: "pause" },
+        convergeTimeout: g.update.convergeTimeout ?? defaultConvergeTimeout(gatewayConvergeTimings(gatewayNodes.length, update, stopGracePeriod)),
+        healthcheck: { ...GATEWAY_HEALTHCHECK },
+        servedFile: GATEWAY_SERVED_FILE,
+        probeSeconds: ROUTE_PROBE_SECONDS,
         container: {
             resources: planResources(g.resources),
             readOnlyRootFilesystem: g.readOnlyRootFilesystem,
@@ -436,6 +498,8 @@ export interface GatewayFiles {
     readonly main: { readonly name: string; readonly content: string };
     /** Routes file written to the routes dir on every gateway node and reloaded in place. */
     readonly routes: { readonly name: string; readonly content: string };
+    /** The served-routes sidecar written next to the routes file: what a node serves, for the next routes step. */
+    readonly served: { readonly name: string; readonly content: string };
     /** The entrypoint wrapper baked into the image (drain on stop). */
     readonly entrypoint: { readonly name: string; readonly content: string };
     readonly dockerfile: string;
@@ -576,6 +640,7 @@ function gatewayView(gateway: PlanGateway, routes: readonly PlanRoute[]) {
         // A redirect names the HTTPS port only when it is not the default one.
         httpsPortSuffix: gateway.ports.https === 443 ? "" : `:${gateway.ports.https}`,
         healthPath: gateway.healthPath,
+        healthcheck: gateway.healthcheck,
         releaseHeader: gateway.releaseHeader,
         resolverValid: gateway.resolverValid,
         retry: { ...gateway.retry, retries: gateway.retry.tries - 1 },
@@ -605,6 +670,7 @@ export function renderGatewayFiles(gateway: PlanGateway, routes: readonly PlanRo
     return {
         main: { name: gateway.mainFile.name, content: renderTemplate(`${dir}/${gateway.mainFile.name}.mustache`, view) },
         routes: { name: gateway.routesFile.name, content: renderTemplate(`${dir}/${gateway.routesFile.name}.mustache`, view) },
+        served: { name: gateway.servedFile, content: renderTemplate("gateway/routes.served.mustache", { routes: routes.map((r) => ({ ...r, path: shellSafe(`route ${r.hostname} probe path`, r.probePath) })) }) },
         entrypoint: { name: ENTRYPOINT_NAME, content: renderTemplate("gateway/entrypoint.sh.mustache", view) },
         dockerfile: renderTemplate("gateway/Dockerfile.mustache", view),
     };
@@ -618,5 +684,6 @@ export function gatewayArtifacts(gateway: PlanGateway, routes: readonly PlanRout
         { path: `gateway/${files.main.name}`, content: files.main.content, mode: 0o644 },
         { path: `gateway/${files.entrypoint.name}`, content: files.entrypoint.content, mode: 0o755 },
         { path: `gateway/${files.routes.name}`, content: files.routes.content, mode: 0o644 },
+        { path: `gateway/${files.served.name}`, content: files.served.content, mode: 0o644 },
     ];
 }

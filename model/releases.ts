@@ -5,6 +5,7 @@ import { envName, hostname, image, imageRepository, labels, name, oneLine, port,
 import { GATEWAY_SERVICE, type PlanTlsCertificate } from "./gateway";
 import { overlayNameOf, zonesOf } from "./networks";
 import { effectiveAvailability } from "./nodes";
+import { type ConvergeTimings, convergeTimeoutFloor, defaultConvergeTimeout, MAX_CONVERGE_TIMEOUT } from "./converge";
 import { compare, sortedRecord } from "./order";
 import { type PlanResources, planResources, resourcesSchema } from "./resources";
 import type { StackConfig } from "./schema";
@@ -90,7 +91,16 @@ export const AppSchema = z.strictObject({
         .boolean()
         .default(false)
         .describe("Published ports bypass the gateway (and, in ingress mode, open on every node): opt in per app."),
-    update: UpdatePolicySchema.prefault({}).describe("How a release's service is updated."),
+    update: UpdatePolicySchema.extend({
+        convergeTimeout: seconds(1)
+            .max(MAX_CONVERGE_TIMEOUT)
+            .optional()
+            .describe(
+                "Seconds `up` waits for each release's service to converge (its spec applied, every task running and healthy) before it fails; default: batches × (startPeriod + interval × retries + delay) + monitor + 60.",
+            ),
+    })
+        .prefault({})
+        .describe("How a release's service is updated, and how long `up` waits for it."),
     rollback: UpdatePolicySchema.extend({
         order: z.enum(["start-first", "stop-first"]).default("stop-first").describe("Start the new task before stopping the old one, or after."),
         // A failing rollback can only pause or continue (Docker and the provider reject "rollback" here).
@@ -177,6 +187,10 @@ export interface PlanRelease {
     readonly publish: readonly { target: number; published: number; protocol: "tcp" | "udp"; mode: "ingress" | "host" }[];
     readonly update: PlanUpdatePolicy;
     readonly rollback: PlanUpdatePolicy;
+    /** Seconds `up` waits for the service to converge (release-converge) before it fails. */
+    readonly convergeTimeout: number;
+    /** The health path the gateway probes before the release gains a hostname (the app's healthcheck path). */
+    readonly probePath: string;
     /** Seconds a stopping task may finish requests. */
     readonly stopGracePeriod: number;
     /** Limits per task. */
@@ -204,6 +218,8 @@ export interface PlanRoute {
     readonly tls?: string;
     /** HAProxy server-template slots for this route's service. */
     readonly slots: number;
+    /** The release's health path, probed through the gateway before the route is switched to it. */
+    readonly probePath: string;
 }
 
 /** `shop` + `1.9` → `shop-1-9`: a DNS label Docker's resolver answers for. */
@@ -226,6 +242,19 @@ export function monitorSeconds(app: AppConfig, policy: "update" | "rollback"): n
 export function updateSurge(policy: { readonly order: "start-first" | "stop-first"; readonly parallelism: number }, replicas: number): number {
     if (policy.order !== "start-first") return 0;
     return policy.parallelism === 0 ? Math.max(replicas, 1) : policy.parallelism;
+}
+
+/** A release's rolling-update timings, for its convergence timeout (model/converge.ts). */
+export function releaseConvergeTimings(app: AppConfig, replicas: number): ConvergeTimings {
+    const hc = app.healthcheck;
+    const p = app.update.parallelism;
+    return {
+        batches: p === 0 ? 1 : Math.max(1, Math.ceil(replicas / p)),
+        taskReady: hc.startPeriod + hc.interval * hc.retries,
+        perBatchExtra: app.update.delay + (app.update.order === "stop-first" ? app.stopGracePeriod : 0),
+        monitor: monitorSeconds(app, "update"),
+        interval: hc.interval,
+    };
 }
 
 /** The most hostnames one release, and the whole stack, may route (nginx's server_name hash is sized for them). */
@@ -301,6 +330,17 @@ function checkPublish(app: AppConfig, at: string, publishedBy: Map<string, strin
 }
 
 function checkUpdatePolicy(app: AppConfig, at: string, report: Report): void {
+    const timeout = app.update.convergeTimeout;
+    if (timeout !== undefined) {
+        const t = releaseConvergeTimings(app, 1);
+        const least = convergeTimeoutFloor(t);
+        if (timeout < least) {
+            report(
+                `${at}.update.convergeTimeout`,
+                `${timeout}s is shorter than a healthy update takes at least: update monitor ${t.monitor}s + healthcheck interval ${t.interval}s = ${least}s; \`up\` would fail on every change`,
+            );
+        }
+    }
     const floor = app.healthcheck.startPeriod + app.healthcheck.interval * app.healthcheck.retries;
     for (const key of ["update", "rollback"] as const) {
         const monitor = app[key].monitor;
@@ -347,6 +387,8 @@ function planAppReleases(c: StackConfig, app: AppConfig): PlanRelease[] {
         publish: app.publish.map((p) => ({ ...p })),
         update: updatePolicy(app, "update"),
         rollback: updatePolicy(app, "rollback"),
+        convergeTimeout: app.update.convergeTimeout ?? defaultConvergeTimeout(releaseConvergeTimings(app, rel.replicas ?? app.replicas)),
+        probePath: hc.path,
         stopGracePeriod: app.stopGracePeriod,
         resources: planResources(app.resources),
         readOnlyRootFilesystem: app.readOnlyRootFilesystem,
@@ -383,6 +425,7 @@ export function planRoutes(c: StackConfig, releases: readonly PlanRelease[], tls
                 port: r.port,
                 ...(cert ? { tls: cert.name } : {}),
                 slots: c.gateway.serverSlots ?? Math.max(10, 2 * (r.replicas + surge)),
+                probePath: r.probePath,
             };
         }),
     );

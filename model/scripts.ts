@@ -20,6 +20,8 @@ const NODE_SCRIPT_FILES = {
     "keepalived-apply": { file: "virtual-ip/keepalived-apply.sh", libs: ["virtual-ip/keepalived-lib.sh"] },
     "keepalived-stop": { file: "virtual-ip/keepalived-stop.sh", libs: ["virtual-ip/keepalived-lib.sh"] },
     "gateway-routes-apply": { file: "gateway/gateway-routes-apply.sh" },
+    // Runs on the bootstrap manager after a service create or update: `up` waits for the swarm (see docs/operations.md).
+    "release-converge": { file: "releases/release-converge.sh" },
     "gateway-node-status": { file: "status/gateway-node-status.sh", libs: ["virtual-ip/keepalived-lib.sh"] },
 } as const satisfies Record<string, { readonly file: string; readonly libs?: readonly string[] }>;
 

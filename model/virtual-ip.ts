@@ -276,9 +276,17 @@ export function planVirtualIp(c: StackConfig, nodes: readonly PlanNode[]): PlanV
         scriptUser: vip.scriptUser,
         garpMasterDelay: vip.garpMasterDelay,
         groups,
-        drainSeconds: Math.ceil(hc.fall * hc.interval + 2 * vip.advertInt + 1),
+        drainSeconds: drainSecondsOf(vip),
         paths: KEEPALIVED_PATHS,
     };
+}
+
+/** Seconds a draining gateway keeps serving so the VIP leaves first: keepalived's failure detection (fall ×
+ *  interval) plus two adverts and a second; 0 without a virtual IP. */
+export function drainSecondsOf(vip: StackConfig["virtualIp"]): number {
+    if (!vip) return 0;
+    const hc = vip.healthCheck;
+    return Math.ceil(hc.fall * hc.interval + 2 * vip.advertInt + 1);
 }
 
 /** The nodes that run keepalived: every member of any group. */

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # gateway-routes-apply: write the gateway's routes file on a gateway node and reload the running gateway
-#   in place. The new file is checked inside the running gateway first; when the check fails the previous
-#   file is restored and nothing is reloaded.
+#   in place. A release that gains a hostname on this node is probed first from the running gateway, through
+#   the path live traffic takes (Docker DNS on the gateway network, the app's port and health path): when it
+#   does not answer, nothing is written. The new file is checked inside the running gateway; when the check
+#   fails the previous file is restored and nothing is reloaded.
 # env:    ROUTES_DIR   host directory of the routes file (bind-mounted at the same path in the gateway)
 #         ROUTES_FILE  file name: routes.conf (nginx) or routes.cfg (haproxy)
 #         ROUTES       the file's content
@@ -12,6 +14,10 @@
 #         STATE_DIR    host directory shared by the gateway and keepalived's check (created here)
 #         RELOAD_WAIT_SECONDS, RETIRE_WAIT_SECONDS (optional, 15 and 10) how long a reload may take to start a new
 #                      worker (else the script fails), and how long the old workers are waited for (then logged)
+#         SERVED       the routes as lines `hostname service port probe-path app/release`, kept next to the
+#                      routes file once applied: what this node serves, to tell which releases gain a hostname
+#         SERVED_FILE  that sidecar's file name in ROUTES_DIR
+#         PROBE_SECONDS  seconds a gaining release may take to answer its probe
 # stdout: routes: unchanged|written|reloaded
 set -euo pipefail
 exec 3>&1 1>&2 # stdout is the result only; everything else goes to stderr
@@ -24,11 +30,16 @@ exec 3>&1 1>&2 # stdout is the result only; everything else goes to stderr
 : "${RELOAD_SIGNAL:?RELOAD_SIGNAL is required}"
 : "${SERVICE:?SERVICE is required}"
 : "${STATE_DIR:?STATE_DIR is required}"
+: "${SERVED?SERVED is required}"
+: "${SERVED_FILE:?SERVED_FILE is required}"
+: "${PROBE_SECONDS:?PROBE_SECONDS is required}"
 
 log() { echo "gateway-routes-apply: $*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
 [[ $ROUTES_FILE != */* ]] || die "ROUTES_FILE must be a file name, not a path ('$ROUTES_FILE')"
+[[ $SERVED_FILE != */* ]] || die "SERVED_FILE must be a file name, not a path ('$SERVED_FILE')"
+[[ $PROBE_SECONDS =~ ^[1-9][0-9]*$ ]] || die "PROBE_SECONDS must be a positive number (got '$PROBE_SECONDS')"
 case "$ENGINE" in nginx | haproxy) ;; *) die "ENGINE must be nginx or haproxy (got '$ENGINE')" ;; esac
 case "$RELOAD_SIGNAL" in HUP | USR2) ;; *) die "RELOAD_SIGNAL must be HUP or USR2 (got '$RELOAD_SIGNAL')" ;; esac
 
@@ -52,6 +63,46 @@ restore_previous() {
     fi
 }
 
+served_file="$ROUTES_DIR/$SERVED_FILE"
+
+# Records what this node serves now (after the routes were applied).
+record_served() {
+    printf '%s' "$SERVED" | write_atomically "$served_file"
+}
+
+# Releases that gain a hostname compared to what this node serves: `service port path app/release hostname`, one
+# line per release.
+gaining_releases() {
+    local now=""
+    [[ ! -f $served_file ]] || now=$(cat "$served_file")
+    awk 'NR == FNR { if (NF) have[$1 " " $2] = 1; next } NF && !(($1 " " $2) in have) && !seen[$2]++ { print $2, $3, $4, $5, $1 }' \
+        <(printf '%s\n' "$now") <(printf '%s\n' "$SERVED")
+}
+
+# One probe from gateway container $1 to `http://$2:$3$4` with Host $5: prints the HTTP status or curl's error.
+probe_once() {
+    docker exec "$1" curl -sS -o /dev/null -w '%{http_code}' --max-time 3 -H "Host: $5" "http://$2:$3$4" 2>&1
+}
+
+# Health-gated routes: every release gaining a hostname answers its health path through each running gateway
+# container on this node (retried for PROBE_SECONDS: a new service's DNS name appears with its tasks), else fail.
+probe_gaining_releases() {
+    local container service port path release host answer deadline
+    for container in "$@"; do
+        while read -r service port path release host; do
+            [[ -n $service ]] || continue
+            deadline=$((SECONDS + PROBE_SECONDS))
+            while :; do
+                answer=$(probe_once "$container" "$service" "$port" "$path" "$host") || true
+                [[ ! $answer =~ ^[23][0-9][0-9]$ ]] || break
+                ((SECONDS < deadline)) || die "release $release (service $service) does not answer http://$service:$port$path from the gateway in container $container: ${answer:-no answer}; it was to gain $host. The routes are unchanged"
+                sleep 1
+            done
+            log "probed release $release (service $service): $answer from container $container"
+        done < <(gaining_releases)
+    done
+}
+
 validate_in() {
     case "$ENGINE" in
         nginx) docker exec "$1" nginx -t -q ;;
@@ -64,8 +115,17 @@ mkdir -p "$ROUTES_DIR" "$STATE_DIR"
 stamp="$STATE_DIR/routes.applied"
 wanted=$(printf '%s' "$ROUTES" | sha256sum | cut -d' ' -f1)
 if [[ -f $target ]] && printf '%s' "$ROUTES" | cmp -s - "$target" && [[ $(cat "$stamp" 2>/dev/null) == "$wanted" ]]; then
+    record_served
     echo "routes: unchanged" >&3
     exit 0
+fi
+
+# Before anything is written: the releases gaining a hostname answer through the running gateway (none: no probe,
+# there is no live traffic on this node to protect).
+running=$(docker ps -q --filter "label=com.docker.swarm.service.name=$SERVICE") || die "docker ps failed on this node"
+if [[ -n $running ]]; then
+    mapfile -t probe_containers <<<"$running"
+    probe_gaining_releases "${probe_containers[@]}"
 fi
 
 if [[ -f $target ]] && ! printf '%s' "$ROUTES" | cmp -s - "$target"; then
@@ -83,6 +143,7 @@ containers=()
 if ((${#containers[@]} == 0)); then
     log "no running $SERVICE task on this node: written, it is read when the gateway starts"
     printf '%s\n' "$wanted" >"$stamp"
+    record_served
     echo "routes: written" >&3
     exit 0
 fi
@@ -135,5 +196,6 @@ for container in "${containers[@]}"; do
     wait_for_reload "$container" "$before"
 done
 printf '%s\n' "$wanted" >"$stamp"
+record_served
 log "reloaded $ENGINE in ${containers[*]}"
 echo "routes: reloaded" >&3

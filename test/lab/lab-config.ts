@@ -23,6 +23,8 @@ export interface LabApp {
     zone: string;
     releases: LabRelease[];
     replicas?: number;
+    /** `apps[].update` keys over the program's defaults (the failure scenarios shorten `convergeTimeout`). */
+    update?: { convergeTimeout?: number };
 }
 
 /** The dev stack's apps, as the lab runs them: the prebuilt demo image, loaded into the nodes, dnsrr. */
@@ -121,6 +123,7 @@ export function labConfig(o: LabOverrides = {}): Record<string, unknown> {
             retries: 3,
             startPeriod: 5,
         },
+        ...(a.update ? { update: { ...a.update } } : {}),
         releases: a.releases.map((r) => ({ name: r.name, hostnames: r.hostnames ?? [], env: r.env ?? { RELEASE: r.name }, ...(r.replicas !== undefined ? { replicas: r.replicas } : {}) })),
     }));
     cfg[`${PROJECT}:apps`] = apps;

@@ -187,7 +187,8 @@ test("c. new replicas followed: 2.0 from 2 to 4 tasks, the gateway spreads over 
     const apps = withRelease(devApps(), "shop", "2.0", (r) => (r.replicas = 4));
     const r = await up({ apps }, "2.0 x4");
     assert.equal(r.ok, true, r.errors.join("\n"));
-    assert.deepEqual(r.changes.map((c) => `${c.op} ${c.urn.split("::").pop()}`), ["update platform-shop-2-0-service"]);
+    // the service, then its convergence gate (a new spec to wait for)
+    assert.deepEqual(r.changes.map((c) => `${c.op} ${c.urn.split("::").pop()}`), ["update platform-shop-2-0-service", "update platform-shop-2-0-converge"]);
     const tUp = now();
     assert.ok(await converged(60, { "shop-2-0": 4 }), `2.0 did not reach 4 tasks: ${JSON.stringify(await serviceReplicas())}`);
     const tRunning = now();
@@ -279,7 +280,8 @@ test("f. missing backend: 1.9's service gone → its hostname 502/504, the rest 
         // `pulumi up --refresh`: the engine notices the service is gone and creates it again
         const r = await engine("up", { apps: apps21() }, 600_000, { LAB_REFRESH: "1" });
         assert.equal(r.ok, true, r.errors.join("\n"));
-        assert.deepEqual(r.changes.map((c) => `${c.op} ${c.urn.split("::").pop()}`), ["create platform-shop-1-9-service"]);
+        // the new service has a new id: its convergence gate waits for it again
+        assert.deepEqual(r.changes.map((c) => `${c.op} ${c.urn.split("::").pop()}`), ["create platform-shop-1-9-service", "update platform-shop-1-9-converge"]);
     }
     const t1 = now();
     assert.ok(await answersFrom("stary.sklep.localhost", "1.9", 60), "1.9 does not answer again");
@@ -736,6 +738,81 @@ test("t. zero failures: draining the VIP holder (a gateway node running release 
         assert.ok(await converged(90), `not converged after ${drained} came back: ${JSON.stringify(await serviceReplicas())}`);
     });
     assert.equal((await onManager(`node inspect ${drained} --format '{{.Spec.Availability}}'`)), "active");
+});
+
+// ---- n, o. a failed `up` is safe: health-gated routes, a rollback `up` reports ----------------------------
+/** The dev config with a short convergence timeout for shop: its floor, update monitor 25 s + healthcheck interval 5 s. */
+function shortGates(apps: LabApp[]): LabApp[] {
+    return apps.map((a) => (a.name === "shop" ? { ...a, update: { convergeTimeout: 30 } } : a));
+}
+
+/** The spec hash the swarm runs for a service (its swarm-platform.spec label). */
+async function runningSpec(service: string): Promise<string> {
+    return onManager(`service inspect ${service} --format '{{index .Spec.Labels "swarm-platform.spec"}}'`);
+}
+
+test("n. zero failures: a never-healthy release given a live hostname fails `up`, naming it and its tasks; the hostname stays on 2.0", { timeout: 600_000 }, async (t) => {
+    if (!need(t)) return;
+    await backToDev("n: the dev config first");
+    try {
+        // 2.2 never listens (START_DELAY), so its healthcheck never passes; it is to take sklep.localhost from 2.0.
+        const broken = shortGates(devApps());
+        broken[0].releases[1].hostnames = ["nowy.sklep.localhost"];
+        broken[0].releases.push({ name: "2.2", hostnames: ["sklep.localhost"], env: { RELEASE: "2.2", START_DELAY: "100000" } });
+        const l = steadyLoad(["sklep.localhost", "nowy.sklep.localhost"], 240);
+        await sleep(1000);
+        const r = await up({ apps: broken }, "n: never-healthy 2.2 on sklep.localhost");
+        await sleep(2000);
+        const answers = await l.stop();
+        figure("broken_release_up_seconds", r.seconds);
+        assert.equal(r.ok, false, "up must fail");
+        const msg = r.errors.join("\n");
+        assert.match(msg, /release shop 2\.2 \(service shop-2-2\): did not converge within 30s: 0\/2 tasks running and healthy/, msg);
+        assert.match(msg, /shop-2-2\.\d on gw-\d: (Starting|Complete|Ready|Preparing)/, `the task states: ${msg}`);
+        assert.ok(!/gateway-routes-gw/.test(r.changes.map((c) => c.urn).join()), `the routes must not change: ${JSON.stringify(r.changes)}`);
+        for (const gw of GATEWAYS) {
+            const routes = await onNode(gw, "cat /etc/swarm-gateway/routes.conf /etc/swarm-gateway/routes.served");
+            assert.doesNotMatch(routes.stdout, /shop-2-2/, `${gw}: the live routes do not know 2.2`);
+        }
+        assertZeroFailures("broken_release", answers);
+        const wrong = answers.filter((a) => a.release !== "2.0");
+        assert.equal(wrong.length, 0, `answers not from 2.0: ${summary(wrong)}`);
+    } finally {
+        await backToDev("n: restored");
+    }
+    assert.ok(await answersFrom("sklep.localhost", "2.0"), "sklep.localhost answers 2.0 after the restore");
+    assert.equal((await onManager("service ls -q --filter name=shop-2-2")).trim(), "", "the broken release is gone");
+});
+
+test("o. zero failures: a crash-looping change on 2.0 is rolled back by swarm; `up` fails, fails again without a fix, converges with it", { timeout: 600_000 }, async (t) => {
+    if (!need(t)) return;
+    await backToDev("o: the dev config first");
+    const specBefore = await runningSpec("shop-2-0");
+    try {
+        const crash = shortGates(withRelease(devApps(), "shop", "2.0", (r) => (r.env = { RELEASE: "2.0", EXIT_AT_START: "3" })));
+        const l = steadyLoad(["sklep.localhost", "nowy.sklep.localhost"], 240);
+        await sleep(1000);
+        const first = await up({ apps: crash }, "o: 2.0 crash-looping");
+        const again = await up({ apps: crash }, "o: again, no fix");
+        await sleep(1000);
+        const answers = await l.stop();
+        figure("crash_rollback_first_up_seconds", first.seconds);
+        figure("crash_rollback_again_up_seconds", again.seconds);
+        for (const [label, r] of [["first", first], ["again", again]] as const) {
+            assert.equal(r.ok, false, `${label}: up must fail`);
+            const msg = r.errors.join("\n");
+            assert.match(msg, /release shop 2\.0 \(service shop-2-0\): swarm rolled the update back/, `${label}: ${msg}`);
+        }
+        assert.match(first.errors.join("\n"), /non-zero exit \(3\)/, "the first failure names the task error");
+        assert.ok(!again.changes.some((c) => /shop-2-0-service/.test(c.urn)), `the second up has no new spec to apply: ${JSON.stringify(again.changes)}`);
+        assert.equal(await runningSpec("shop-2-0"), specBefore, "swarm runs the previous spec");
+        assertZeroFailures("crash_rollback", answers);
+    } finally {
+        // the fix: the previous spec again, which `up` applies and waits for
+        await backToDev("o: fixed");
+    }
+    assert.equal(await runningSpec("shop-2-0"), specBefore);
+    assert.ok(await answersFrom("sklep.localhost", "2.0"));
 });
 
 // ---- k. destroy -----------------------------------------------------------------------------------------

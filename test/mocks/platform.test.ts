@@ -439,7 +439,7 @@ describe("changes between two runs", () => {
         });
         const d = diff(before, after);
         assert.deepEqual(d.removed, []);
-        assert.deepEqual(d.added, ["platform-shop-2-1", "platform-shop-2-1-image", "platform-shop-2-1-image-build", "platform-shop-2-1-image-load-gw-1", "platform-shop-2-1-image-load-gw-2", "platform-shop-2-1-service"]);
+        assert.deepEqual(d.added, ["platform-shop-2-1", "platform-shop-2-1-converge", "platform-shop-2-1-image", "platform-shop-2-1-image-build", "platform-shop-2-1-image-load-gw-1", "platform-shop-2-1-image-load-gw-2", "platform-shop-2-1-service"]);
         assert.deepEqual(d.changed, ["platform-gateway-routes-gw-1", "platform-gateway-routes-gw-2"]);
     });
 
@@ -453,14 +453,105 @@ describe("changes between two runs", () => {
         });
         const d = diff(before, after);
         assert.deepEqual(d.added, []);
-        assert.deepEqual(d.removed, ["platform-shop-1-9", "platform-shop-1-9-image", "platform-shop-1-9-image-build", "platform-shop-1-9-image-load-gw-1", "platform-shop-1-9-image-load-gw-2", "platform-shop-1-9-service"]);
+        assert.deepEqual(d.removed, ["platform-shop-1-9", "platform-shop-1-9-converge", "platform-shop-1-9-image", "platform-shop-1-9-image-build", "platform-shop-1-9-image-load-gw-1", "platform-shop-1-9-image-load-gw-2", "platform-shop-1-9-service"]);
         assert.deepEqual(d.changed, ["platform-gateway-routes-gw-1", "platform-gateway-routes-gw-2"]);
     });
 
-    it("raising replicas changes only that release's service", async () => {
+    it("raising replicas changes only that release's service (and its gate: a new spec to wait for)", async () => {
         const before = await runProgram({ stack: "dev", config: stackConfig("dev") });
         const after = await runProgram({ stack: "dev", config: mutateDev((c) => (c.apps[0].releases[1].replicas = 4)) });
-        assert.deepEqual(diff(before, after), { added: [], removed: [], changed: ["platform-shop-2-0-service"] });
+        assert.deepEqual(diff(before, after), { added: [], removed: [], changed: ["platform-shop-2-0-converge", "platform-shop-2-0-service"] });
+    });
+});
+
+describe("convergence gates: `up` waits for the swarm", () => {
+    const SPEC_LABEL = "swarm-platform.spec";
+    const labelsOf = (svc: Registered) => new Map(((svc.inputs.labels as { label: string; value: string }[]) ?? []).map((l) => [l.label, l.value]));
+    const specOf = (r: RunResult, service: string) => labelsOf(byName(r, `platform-${service === "gateway" ? "gateway" : service}-service`)).get(SPEC_LABEL);
+    const gateEnv = (r: RunResult, service: string) => envOf(byName(r, `platform-${service}-converge`));
+    const hashes = (r: RunResult) => Object.fromEntries(["gateway", "shop-1-9", "shop-2-0", "stock-1-0"].map((s) => [s, specOf(r, s)]));
+    let dev: RunResult;
+
+    it("every release and the gateway get a gate on the bootstrap manager, after their service, checking the spec label's hash within the planned timeout", async () => {
+        dev = await runProgram({ stack: "dev", config: stackConfig("dev") });
+        const gates = ofType(dev, COMMAND).filter((c) => c.name.endsWith("-converge")).map((c) => c.name).sort();
+        assert.deepEqual(gates, ["platform-gateway-converge", "platform-shop-1-9-converge", "platform-shop-2-0-converge", "platform-stock-1-0-converge"]);
+        const timeouts: Record<string, string> = { gateway: "210", "shop-1-9": "140", "shop-2-0": "140", "stock-1-0": "115" };
+        for (const service of Object.keys(timeouts)) {
+            const env = gateEnv(dev, service);
+            assert.equal(env.NODE_NAME, "manager-1", `${service}: runs on the bootstrap manager`);
+            assert.match(stdinOf(byName(dev, `platform-${service}-converge`)), /release-converge/);
+            assert.equal(env.SERVICE, service);
+            assert.equal(env.SPEC_LABEL, SPEC_LABEL);
+            assert.match(env.SPEC_HASH, /^[0-9a-f]{16}$/);
+            assert.equal(env.SPEC_HASH, specOf(dev, service), `${service}: the gate checks the hash its service carries`);
+            assert.equal(env.TIMEOUT, timeouts[service]);
+            assert.ok(env.SERVICE_ID, `${service}: by id, so a replaced service is waited for again`);
+            assert.ok(dev.declared.get(`platform-${service}-converge`)!.dependsOn.includes(`platform-${service}-service`), `${service}: the gate runs after its service`);
+        }
+        assert.equal(gateEnv(dev, "shop-2-0").SUBJECT, "release shop 2.0");
+        assert.equal(gateEnv(dev, "gateway").SUBJECT, "the gateway");
+        assert.equal(new Set(Object.values(hashes(dev))).size, 4, "each service its own hash");
+    });
+
+    it("the hash is a top-level service label (updated in place), never a container label (that would replace the service)", () => {
+        for (const svc of ofType(dev, SERVICE)) {
+            assert.ok(labelsOf(svc).has(SPEC_LABEL), `${String(svc.inputs.name)}: top-level label`);
+            const containerLabels = ((svc.inputs.taskSpec as { containerSpec: { labels?: { label: string }[] } }).containerSpec.labels ?? []).map((l) => l.label);
+            assert.ok(!containerLabels.includes(SPEC_LABEL), `${String(svc.inputs.name)}: not a container label`);
+        }
+    });
+
+    it("each gateway node's routes wait for the gates of the releases they route to, and carry the served routes and probe settings", () => {
+        for (const node of ["gw-1", "gw-2"]) {
+            const deps = dev.declared.get(`platform-gateway-routes-${node}`)!.dependsOn;
+            assert.ok(deps.includes("platform-shop-1-9-converge") && deps.includes("platform-shop-2-0-converge"), `${node}: ${deps.join(", ")}`);
+            assert.ok(!deps.includes("platform-stock-1-0-converge"), "stock has no hostname: the routes do not wait for it");
+            const env = envOf(byName(dev, `platform-gateway-routes-${node}`));
+            assert.equal(env.SERVED_FILE, "routes.served");
+            assert.equal(env.PROBE_SECONDS, "10");
+            assert.deepEqual(env.SERVED.split("\n").filter(Boolean), [
+                "nowy.sklep.localhost shop-2-0 8000 /healthz shop/2.0",
+                "sklep.localhost shop-2-0 8000 /healthz shop/2.0",
+                "stary.sklep.localhost shop-1-9 8000 /healthz shop/1.9",
+            ]);
+        }
+        assert.ok(dev.declared.get("platform-gateway-service")!.dependsOn.includes("platform-gateway-routes-gw-1"));
+    });
+
+    it("the spec hash changes exactly when a service's spec changes: new env → that release's hash; a hostname move or a new timeout → no hash", async () => {
+        const env = await runProgram({ stack: "dev", config: mutateDev((c) => (c.apps[0].releases[1].env = { RELEASE: "2.0", EXIT_AT_START: "3" })) });
+        assert.deepEqual(
+            Object.entries(hashes(env)).filter(([s, h]) => h !== hashes(dev)[s]).map(([s]) => s),
+            ["shop-2-0"],
+        );
+        assert.equal(gateEnv(env, "shop-2-0").SPEC_HASH, specOf(env, "shop-2-0"));
+        const moved = await runProgram({
+            stack: "dev",
+            config: mutateDev((c) => {
+                c.apps[0].releases[1].hostnames = ["nowy.sklep.localhost"];
+                c.apps[0].releases[0].hostnames = ["stary.sklep.localhost", "sklep.localhost"];
+            }),
+        });
+        assert.deepEqual(hashes(moved), hashes(dev), "moving a hostname changes no service spec");
+        const slower = await runProgram({ stack: "dev", config: mutateDev((c) => (c.apps[0].update = { convergeTimeout: 300 })) });
+        assert.deepEqual(hashes(slower), hashes(dev), "the timeout is the gate's, not the service's");
+        assert.equal(gateEnv(slower, "shop-2-0").TIMEOUT, "300");
+        assert.equal(JSON.stringify(byName(slower, "platform-shop-2-0-service").inputs), JSON.stringify(byName(dev, "platform-shop-2-0-service").inputs));
+        const gateway = await runProgram({ stack: "dev", config: mutateDev((c) => ((c.gateway ??= {}).stopGracePeriod = 90)) });
+        assert.notEqual(specOf(gateway, "gateway"), specOf(dev, "gateway"), "a longer grace period is a new gateway spec");
+        assert.deepEqual(
+            ["shop-1-9", "shop-2-0", "stock-1-0"].map((s) => specOf(gateway, s)),
+            ["shop-1-9", "shop-2-0", "stock-1-0"].map((s) => specOf(dev, s)),
+        );
+    });
+
+    it("on ssh nodes the gate is a remote command on the bootstrap manager", async () => {
+        const prod = await runProgram({ stack: "prod", config: stackConfig("prod"), secrets: PROD_SECRETS });
+        const gates = ofType(prod, REMOTE).filter((c) => c.name.endsWith("-converge"));
+        assert.equal(gates.length, 1 + (stackConfig("prod").apps as { releases: unknown[] }[]).reduce((n, a) => n + a.releases.length, 0));
+        const bootstrap = envOf(byName(prod, "platform-swarm-init")).NODE_NAME;
+        for (const g of gates) assert.equal(envOf(g).NODE_NAME, bootstrap, g.name);
     });
 });
 

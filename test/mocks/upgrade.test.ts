@@ -114,6 +114,9 @@ for (const stack of ["dev", "prod"] as const) {
                 "platform-firewall",
                 ...nodes.map((n) => `platform-firewall-${n}`),
                 ...(stack === "dev" ? ["platform-nodes-engine-tls"] : []),
+                // `up` waits for every service with its own convergence gate (a command on the bootstrap manager).
+                "platform-gateway-converge",
+                ...["shop-1-9", "shop-2-0", "stock-1-0"].map((s) => `platform-${s}-converge`),
             ].sort());
             assert.deepEqual(fresh.find((d) => d.name === "local-engine")?.aliases, [defaultProvider]);
             assert.equal(fresh.find((d) => d.name === "platform-dns")?.type, "swarm:dns:Dns", "a component: no state, nothing to create");
@@ -138,17 +141,14 @@ for (const stack of ["dev", "prod"] as const) {
             // dev: the bootstrap manager's container is replaced once to close its plain-TCP engine API (TLS port 2376,
             // its certificates uploaded before start); its /var/lib/docker volume keeps the swarm, and the scripts with
             // its id in their triggers run again on the new container.
+            // dev builds its release images from templates/demo-app: the demo app's server changed (drain on SIGTERM,
+            // failure knobs), so each is a new content tag, loaded into the zone's nodes by new load commands.
+            const demoAppBuilds = ["shop-1-9", "shop-2-0", "stock-1-0"].map((r) => `platform-${r}-image-build`);
+            const demoAppLoads = ["shop-1-9-image-load-gw-1", "shop-1-9-image-load-gw-2", "shop-2-0-image-load-gw-1", "shop-2-0-image-load-gw-2", "stock-1-0-image-load-manager-1", "stock-1-0-image-load-worker-1"];
             assert.deepEqual(replaced.sort(), [
                 "platform-gateway-image-load-gw-1 (triggers)",
                 "platform-gateway-image-load-gw-2 (triggers)",
-                ...(stack === "dev" ? ["platform-nodes-manager-1 (ports, uploads)"] : []),
-                // dev builds the demo app from templates/demo-app under a content tag: the app changed since (it drains
-                // on SIGTERM), so each built release's image is loaded again into its zone's nodes.
-                ...(stack === "dev"
-                    ? resolved
-                          .filter((r) => r.oldUrn && /^platform-(shop|stock)-[0-9-]+-image-load-/.test(r.resource.name))
-                          .map((r) => `${r.resource.name} (triggers)`)
-                    : []),
+                ...(stack === "dev" ? ["platform-nodes-manager-1 (ports, uploads)", ...demoAppLoads.map((n) => `platform-${n} (triggers)`)] : []),
             ].sort());
             // gateway-routes-apply now receives the engine's main config path and reload signal from the plan (it re-runs,
             // finds the routes file unchanged and reloads nothing); dev's node image is built from templates/nodes/ (its
@@ -159,27 +159,26 @@ for (const stack of ["dev", "prod"] as const) {
             // with an empty environment, and keepalived.conf gains check_unicast_src (VRRP only from the listed peers);
             // keepalived's check script now asks the gateway's health socket.
             // Every release gains resource limits (and, on dev, a read-only root): a rolling start-first update.
+            // Every service gains its spec label (`swarm-platform.spec`, top-level: updated in place), and the routes
+            // their served-routes sidecar and probe settings.
             // On ssh nodes every remote command's connection now pins the host key (an update: the idempotent script
             // runs once more), and the swarm's provider gets the pinning ssh options; on dev it dials the manager's
             // TLS API with the client certificate.
             const changes = new Map<string, string[]>([
-                ["platform-shop-1-9-service", ["taskSpec"]],
-                ["platform-shop-2-0-service", ["taskSpec"]],
-                ["platform-stock-1-0-service", ["taskSpec"]],
+                ["platform-shop-1-9-service", ["labels", "taskSpec"]],
+                ["platform-shop-2-0-service", ["labels", "taskSpec"]],
+                ["platform-stock-1-0-service", ["labels", "taskSpec"]],
                 ["platform-gateway-routes-gw-1", ["stdin"]],
                 ["platform-gateway-routes-gw-2", ["stdin"]],
                 ["platform-gateway-image-build", ["imageName"]],
-                ["platform-gateway-service", ["taskSpec"]],
+                ["platform-gateway-service", ["labels", "taskSpec"]],
                 ["platform-swarm-init", ["stdin"]],
                 ["platform-virtualIp-keepalived-gw-1", ["stdin"]],
                 ["platform-virtualIp-keepalived-gw-2", ["stdin"]],
                 ...(stack === "dev"
                     ? ([
                           ["platform-nodes-image", ["build"]],
-                          // the demo app's new content tag (see the image loads above)
-                          ["platform-shop-1-9-image-build", ["imageName"]],
-                          ["platform-shop-2-0-image-build", ["imageName"]],
-                          ["platform-stock-1-0-image-build", ["imageName"]],
+                          ...demoAppBuilds.map((n) => [n, ["imageName"]] as [string, string[]]),
                           ["platform-swarm-manager", ["caMaterial", "certMaterial", "keyMaterial"]],
                       ] as [string, string[]][])
                     : []),

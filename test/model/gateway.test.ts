@@ -23,6 +23,12 @@ invalidConfigs(
             words: ["must differ from gateway.ports.http (80)"],
         },
         {
+            name: "a gateway convergence timeout shorter than a healthy gateway update",
+            change: (d) => (d.gateway.update = partial({ convergeTimeout: 10 })),
+            path: "gateway.update.convergeTimeout",
+            words: ["10s is shorter than a healthy gateway update takes at least: update monitor 20s + healthcheck interval 5s = 25s"],
+        },
+        {
             name: "registry delivery without a registry",
             change: (d) => (d.gateway.delivery = "registry"),
             path: "gateway.registry",
@@ -486,6 +492,14 @@ describe("gateway timings", () => {
         assert.deepEqual([g.update.delay, g.update.monitor, g.rollback.delay, g.rollback.monitor], [drain + 5, drain + 15, drain + 5, drain + 15]);
     });
 
+    test("the convergence timeout: gateway nodes × (grace + the image's healthcheck time + update delay) + monitor + 60, or as configured", () => {
+        const g = gatewayOf(BASE);
+        // drain 5: grace 30, delay 10, monitor 20; healthcheck 10 + 5 × 3 = 25
+        assert.equal(g.nodes.length, 2);
+        assert.equal(g.convergeTimeout, 2 * (30 + 25 + 10) + 20 + 60);
+        assert.equal(gatewayOf(mutate(BASE, (d) => (d.gateway.update = partial({ convergeTimeout: 25 })))).convergeTimeout, 25);
+    });
+
     test("without a virtual IP there is nothing to drain: drain 0, grace as configured (at least 10)", () => {
         const g = gatewayOf(mutate(BASE, (d) => unset(d, "virtualIp")));
         assert.deepEqual([g.drainSeconds, g.stopGracePeriod, g.stopTimeout], [0, 30, 28]);
@@ -700,14 +714,27 @@ describe("gateway image files", () => {
         assert.ok(filesOf(haproxy).dockerfile.includes("COPY haproxy.cfg /usr/local/etc/haproxy/haproxy.cfg\n"));
     });
 
-    test("render writes the Dockerfile, the main config, the entrypoint (executable) and the routes file", () => {
+    test("render writes the Dockerfile, the main config, the entrypoint (executable), the routes file and its served-routes sidecar", () => {
         const files = filesOf(haproxy);
         assert.deepEqual(gatewayArtifacts(haproxy.gateway, haproxy.routes), [
             { path: "gateway/Dockerfile", content: files.dockerfile, mode: 0o644 },
             { path: "gateway/haproxy.cfg", content: files.main.content, mode: 0o644 },
             { path: "gateway/entrypoint.sh", content: files.entrypoint.content, mode: 0o755 },
             { path: "gateway/routes.cfg", content: files.routes.content, mode: 0o644 },
+            { path: "gateway/routes.served", content: files.served.content, mode: 0o644 },
         ]);
+    });
+
+    test("the served-routes sidecar lists each route as `hostname service port probe-path app/release`, the app's health path included", () => {
+        const custom = planOf(mutate(DEV, (d) => (d.apps[0].healthcheck = partial({ path: "/ready" }))));
+        const lines = renderGatewayFiles(custom.gateway, custom.routes).served.content.split("\n").filter(Boolean);
+        assert.deepEqual(lines, custom.routes.map((r) => `${r.hostname} ${r.service} ${r.port} ${r.app === "shop" ? "/ready" : "/healthz"} ${r.app}/${r.release}`));
+        assert.ok(lines.some((l) => l.includes(" /ready ")), lines.join("; "));
+    });
+
+    test("the image's HEALTHCHECK is the plan's (the convergence timeout counts on it)", () => {
+        const hc = nginx.gateway.healthcheck;
+        assert.match(filesOf(nginx).dockerfile, new RegExp(`HEALTHCHECK --interval=${hc.interval}s --timeout=${hc.timeout}s --start-period=${hc.startPeriod}s --retries=${hc.retries} `));
     });
 
     test("a routes list without the default host or a certificate the gateway lacks is refused", () => {

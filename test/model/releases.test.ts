@@ -177,6 +177,18 @@ invalidConfigs(
             words: ["10s is shorter than healthcheck startPeriod + interval × retries = 25s"],
         },
         {
+            name: "a convergence timeout shorter than a healthy update",
+            change: (d) => (d.apps[0].update.convergeTimeout = 20),
+            path: "apps[shop].update.convergeTimeout",
+            words: ["20s is shorter than a healthy update takes at least: update monitor 30s + healthcheck interval 5s = 35s", "`up` would fail on every change"],
+        },
+        {
+            name: "a convergence timeout over an hour",
+            change: (d) => (d.apps[0].update.convergeTimeout = 3601),
+            path: "apps[shop].update.convergeTimeout",
+            words: ["3600"],
+        },
+        {
             name: "an update monitor of zero",
             change: (d) => (d.apps[0].update.monitor = 0),
             path: "apps[shop].update.monitor",
@@ -632,12 +644,36 @@ describe("planned releases", () => {
     });
 });
 
+describe("convergence timeouts", () => {
+    const shop = (change: Parameters<typeof mutate>[1] = () => {}) => byService(planOf(mutate(DEV, change)), "shop-2-0");
+
+    test("default: batches × (startPeriod + interval × retries + delay) + monitor + 60", () => {
+        // 2 replicas one at a time, healthcheck 10 + 5 × 3 = 25 s, monitor 25 + 5 = 30 s
+        assert.equal(shop().convergeTimeout, 2 * 25 + 30 + 60);
+        assert.equal(shop((d) => (d.apps[0].releases[1].replicas = 5)).convergeTimeout, 5 * 25 + 30 + 60);
+        assert.equal(shop((d) => (d.apps[0].update = partial({ parallelism: 0 }))).convergeTimeout, 25 + 30 + 60, "parallelism 0: one batch");
+        assert.equal(shop((d) => (d.apps[0].update = partial({ delay: 7 }))).convergeTimeout, 2 * (25 + 7) + 30 + 60);
+        assert.equal(shop((d) => (d.apps[0].update = partial({ order: "stop-first" }))).convergeTimeout, 2 * (25 + 30) + 30 + 60, "stop-first waits for the old task's grace period");
+    });
+
+    test("an explicit timeout is kept, at its floor too; the probe path is the app's health path", () => {
+        assert.equal(shop((d) => (d.apps[0].update = partial({ convergeTimeout: 35 }))).convergeTimeout, 35);
+        assert.equal(shop().probePath, "/healthz");
+        assert.equal(shop((d) => (d.apps[0].healthcheck = partial({ path: "/ready" }))).probePath, "/ready");
+    });
+
+    test("a timeout is not part of the service spec: the rollback policy has none", () => {
+        const r = shop((d) => (d.apps[0].update = partial({ convergeTimeout: 500 })));
+        assert.ok(!("convergeTimeout" in r.update) && !("convergeTimeout" in r.rollback));
+    });
+});
+
 describe("planned routes", () => {
     test("each hostname routes to its release's service, sorted by hostname", () => {
         assert.deepEqual(json(dev.routes), [
-            { hostname: "nowy.sklep.localhost", app: "shop", release: "2.0", service: "shop-2-0", port: 8000, slots: 10 },
-            { hostname: "sklep.localhost", app: "shop", release: "2.0", service: "shop-2-0", port: 8000, slots: 10 },
-            { hostname: "stary.sklep.localhost", app: "shop", release: "1.9", service: "shop-1-9", port: 8000, slots: 10 },
+            { hostname: "nowy.sklep.localhost", app: "shop", release: "2.0", service: "shop-2-0", port: 8000, slots: 10, probePath: "/healthz" },
+            { hostname: "sklep.localhost", app: "shop", release: "2.0", service: "shop-2-0", port: 8000, slots: 10, probePath: "/healthz" },
+            { hostname: "stary.sklep.localhost", app: "shop", release: "1.9", service: "shop-1-9", port: 8000, slots: 10, probePath: "/healthz" },
         ]);
         assert.deepEqual(byService(dev, "shop-2-0").hostnames, ["nowy.sklep.localhost", "sklep.localhost"]);
     });
@@ -710,8 +746,9 @@ describe("how plans change", () => {
         assert.ok(!removed.dns.records.some((r) => r.name === "stary.sklep.localhost"));
     });
 
-    test("scaling a release changes only that release's replicas", () => {
+    test("scaling a release changes only that release's replicas (and the time `up` waits for its rolling update)", () => {
         const scaled = planOf(mutate(DEV, (d) => (d.apps[0].releases[1].replicas = 4)));
-        assert.deepEqual(diffPaths(json(dev), json(scaled)), ["releases[1].replicas"]);
+        assert.deepEqual(diffPaths(json(dev), json(scaled)), ["releases[1].convergeTimeout", "releases[1].replicas"]);
+        assert.ok(scaled.releases[1].convergeTimeout > dev.releases[1].convergeTimeout, "4 tasks replaced one by one take longer than 2");
     });
 });

@@ -309,7 +309,18 @@ describe("node-remove", () => {
 describe("gateway-routes-apply", () => {
     function routesEnv(dir: string, routes: string, engine = "nginx") {
         const facts = engine === "nginx" ? { MAIN_CONFIG: "/etc/nginx/nginx.conf", RELOAD_SIGNAL: "HUP" } : { MAIN_CONFIG: "/usr/local/etc/haproxy/haproxy.cfg", RELOAD_SIGNAL: "USR2" };
-        return { ROUTES_DIR: path.join(dir, "routes"), ROUTES_FILE: engine === "nginx" ? "routes.conf" : "routes.cfg", ROUTES: routes, ENGINE: engine, ...facts, SERVICE: "gateway", STATE_DIR: path.join(dir, "state") };
+        return {
+            ROUTES_DIR: path.join(dir, "routes"),
+            ROUTES_FILE: engine === "nginx" ? "routes.conf" : "routes.cfg",
+            ROUTES: routes,
+            ENGINE: engine,
+            ...facts,
+            SERVICE: "gateway",
+            STATE_DIR: path.join(dir, "state"),
+            SERVED: "",
+            SERVED_FILE: "routes.served",
+            PROBE_SECONDS: "1",
+        };
     }
     const file = (env: ReturnType<typeof routesEnv>) => path.join(env.ROUTES_DIR, env.ROUTES_FILE);
 
@@ -396,5 +407,157 @@ describe("gateway-routes-apply", () => {
         const env = routesEnv(n.state, "bad\n");
         assert.equal(n.run("gateway-routes-apply", env).status, 1);
         assert.ok(!fs.existsSync(file(env)));
+    });
+
+    const SERVED_A = "a.example shop-1-0 8000 /healthz shop/1.0\n";
+    const SERVED_AB = `${SERVED_A}b.example shop-2-0 8000 /ready shop/2.0\n`;
+    const probes = (n: FakeNode) => n.get("probes").split("\n").filter(Boolean);
+
+    test("a release gaining a hostname is probed through the running gateway first; once served it is not probed again", (t) => {
+        if (!needTools(t, "bash")) return;
+        const n = fakeNode({ containers: "c0ffee" });
+        const first = n.run("gateway-routes-apply", { ...routesEnv(n.state, "v1\n"), SERVED: SERVED_A });
+        assert.equal(first.stdout, "routes: reloaded\n", first.stderr);
+        assert.deepEqual(probes(n), ["http://shop-1-0:8000/healthz Host: a.example"]);
+        const env = { ...routesEnv(n.state, "v2\n"), SERVED: SERVED_AB };
+        assert.equal(fs.readFileSync(path.join(env.ROUTES_DIR, "routes.served"), "utf8"), SERVED_A, "the sidecar records what the node serves");
+        n.set("probes", "");
+        assert.equal(n.run("gateway-routes-apply", env).stdout, "routes: reloaded\n");
+        assert.deepEqual(probes(n), ["http://shop-2-0:8000/ready Host: b.example"], "only the release gaining a hostname");
+        assert.equal(fs.readFileSync(path.join(env.ROUTES_DIR, "routes.served"), "utf8"), SERVED_AB);
+    });
+
+    test("a hostname moved to another release probes that release; a failing probe leaves routes and sidecar untouched and names the release", (t) => {
+        if (!needTools(t, "bash")) return;
+        const n = fakeNode({ containers: "c0ffee" });
+        const before = { ...routesEnv(n.state, "v1\n"), SERVED: SERVED_AB };
+        assert.equal(n.run("gateway-routes-apply", before).status, 0);
+        n.set("kills", "");
+        n.set("probes", "");
+        n.set("probe_out", "curl: (6) Could not resolve host: shop-2-1");
+        n.set("probe_rc", "6");
+        const moved = { ...routesEnv(n.state, "v2\n"), SERVED: "a.example shop-2-1 8000 /healthz shop/2.1\nb.example shop-2-0 8000 /ready shop/2.0\n" };
+        const r = n.run("gateway-routes-apply", moved);
+        assert.equal(r.status, 1);
+        assert.equal(r.stdout, "");
+        assert.match(r.stderr, /release shop\/2\.1 \(service shop-2-1\) does not answer http:\/\/shop-2-1:8000\/healthz from the gateway in container c0ffee: curl: \(6\) Could not resolve host: shop-2-1; it was to gain a\.example\. The routes are unchanged/);
+        assert.ok(probes(n).length >= 1 && probes(n).every((p) => p === "http://shop-2-1:8000/healthz Host: a.example"), probes(n).join("; "));
+        assert.equal(fs.readFileSync(file(moved), "utf8"), "v1\n", "routes untouched");
+        assert.equal(fs.readFileSync(path.join(moved.ROUTES_DIR, "routes.served"), "utf8"), SERVED_AB, "sidecar untouched");
+        assert.equal(n.get("kills"), "", "nothing reloaded");
+        // an answer other than 2xx/3xx fails too
+        n.set("probe_out", "503");
+        n.set("probe_rc", "0");
+        assert.match(n.run("gateway-routes-apply", moved).stderr, /container c0ffee: 503; it was to gain a\.example/);
+        n.set("probe_out", "204");
+        assert.equal(n.run("gateway-routes-apply", moved).stdout, "routes: reloaded\n");
+    });
+
+    test("without a running gateway nothing is probed (no live traffic to protect)", (t) => {
+        if (!needTools(t, "bash")) return;
+        const n = fakeNode({ probe_out: "502" });
+        const r = n.run("gateway-routes-apply", { ...routesEnv(n.state, "v1\n"), SERVED: SERVED_AB });
+        assert.equal(r.stdout, "routes: written\n", r.stderr);
+        assert.deepEqual(probes(n), []);
+    });
+});
+
+describe("release-converge", () => {
+    const HASH = "0123456789abcdef";
+    const env = (over: Record<string, string> = {}) => ({
+        SERVICE: "shop-2-0",
+        SERVICE_ID: "svc2id",
+        SUBJECT: "release shop 2.0",
+        SPEC_LABEL: "swarm-platform.spec",
+        SPEC_HASH: HASH,
+        TIMEOUT: "30",
+        ...over,
+    });
+    const CREATED = "2026-01-01 10:00:00 +0000 UTC";
+    const UPDATED = "2026-01-01 10:05:00 +0000 UTC";
+    const step = (state: string, hash: string, mode: string, tasks: string[], updated = UPDATED) => `${state}|${hash}|${mode}|${CREATED}|${updated}|${tasks.join(",")}`;
+    const gate = (steps: string[], files: Record<string, string> = {}, over: Record<string, string> = {}) => {
+        const n = fakeNode({ steps: `${steps.join("\n")}\n`, ...files });
+        return { n, r: n.run("release-converge", env(over)) };
+    };
+
+    test("waits while the update runs, converges when swarm reports it completed with every task running", (t) => {
+        if (!needTools(t, "bash")) return;
+        const { n, r } = gate([step("updating", HASH, "2", ["Running", "Starting"]), step("completed", HASH, "2", ["Running", "Running"])]);
+        assert.equal(r.status, 0, r.stderr);
+        assert.match(r.stdout, /^converged: shop-2-0 2\/2 tasks after \d+s\n$/);
+        assert.equal(n.get("step"), "2");
+        assert.ok(n.calls().every((c) => !c.startsWith("service") || c.endsWith("svc2id")), "every call names the service by id");
+    });
+
+    test("a new service converges once its tasks run (healthy); a global one counts one task per eligible node", (t) => {
+        if (!needTools(t, "bash")) return;
+        const fresh = gate([step("", HASH, "2", ["Starting", "Starting"], CREATED), step("", HASH, "2", ["Running", "Running"], CREATED)]);
+        assert.equal(fresh.r.status, 0, fresh.r.stderr);
+        assert.equal(fresh.n.get("step"), "2");
+        const global = gate([step("completed", HASH, "global", ["Running", "Running", "Running"])]);
+        assert.match(global.r.stdout, /converged: shop-2-0 3\/3 tasks/);
+        const short = gate([step("completed", HASH, "3", ["Running", "Running"])], {}, { TIMEOUT: "1" });
+        assert.equal(short.r.status, 1, "2 of 3 replicas is not converged");
+    });
+
+    test("an updated spec without an update status must hold a few seconds (swarm starts its updater just after the change)", (t) => {
+        if (!needTools(t, "bash")) return;
+        const { n, r } = gate([step("", HASH, "2", ["Running", "Running"]), step("", HASH, "2", ["Running", "Running"]), step("", HASH, "2", ["Running", "Running"])]);
+        assert.equal(r.status, 0, r.stderr);
+        assert.ok(Number(n.get("step")) >= 2, `read ${n.get("step")} times`);
+    });
+
+    test("a rolled-back update fails at once, naming the service, swarm's message, the task error and its last log lines, summary last", (t) => {
+        if (!needTools(t, "bash")) return;
+        const failing = "rcg9oumfq0xpbzpnkrv8frdys";
+        const { n, r } = gate([step("updating", HASH, "2", ["Running", "Running"]), step("rollback_started", "fedcba9876543210", "2", ["Running", "Running"])], {
+            update_message: `update rolled back due to failure or early termination of task ${failing}`,
+            tasks_report: [
+                `y9wb1qbrgjl2cuqkrb0equgec shop-2-0.1 on gw-1: Running 2 minutes ago (desired Running)`,
+                `zfxptfjfv3c4s5u99loa50yzk shop-2-0.1 on gw-1: Shutdown 2 minutes ago (desired Shutdown)`,
+                `${failing} shop-2-0.2 on gw-2: Failed 5 seconds ago (desired Shutdown) error: "task: non-zero exit (3)"`,
+            ].join("\n"),
+            task_logs: "demo-app: EXIT_AT_START=3: exiting at once\n",
+        });
+        assert.equal(r.status, 1);
+        assert.ok(n.calls().includes(`service logs --raw --tail 5 ${failing}`), n.calls().join("; "));
+        assert.doesNotMatch(r.stderr, /zfxptfjfv3c4s5u99loa50yzk|Shutdown 2 minutes/, "a normal replacement is not shown");
+        const tail = r.stderr.trim().split("\n").slice(-3);
+        assert.deepEqual(tail, [
+            "release-converge: ERROR: release shop 2.0 (service shop-2-0): swarm rolled the update back: the new spec did not converge; the previous spec runs",
+            `release-converge: swarm says: rollback_started: update rolled back due to failure or early termination of task ${failing}`,
+            'release-converge: newest task error: shop-2-0.2 on gw-2: Failed 5 seconds ago (desired Shutdown) error: "task: non-zero exit (3)"',
+        ]);
+        assert.match(r.stderr, /EXIT_AT_START=3: exiting at once/);
+    });
+
+    test("after a rollback the next run fails again (the swarm still runs the previous spec); a rollback onto this spec converges", (t) => {
+        if (!needTools(t, "bash")) return;
+        const again = gate([step("rollback_completed", "fedcba9876543210", "2", ["Running", "Running"])], { update_message: "rollback completed" });
+        assert.equal(again.r.status, 1);
+        assert.match(again.r.stderr, /swarm rolled the update back/);
+        const onto = gate([step("rollback_completed", HASH, "2", ["Running", "Running"])]);
+        assert.equal(onto.r.status, 0, onto.r.stderr);
+    });
+
+    test("a paused update fails at once; another spec without a rollback fails and says so", (t) => {
+        if (!needTools(t, "bash")) return;
+        const paused = gate([step("paused", HASH, "2", ["Running", "Starting"])], { update_message: "update paused due to failure or early termination of task x" });
+        assert.equal(paused.r.status, 1);
+        assert.match(paused.r.stderr, /release shop 2\.0 \(service shop-2-0\): swarm paused the update/);
+        const other = gate([step("", "fedcba9876543210", "2", ["Running", "Running"])]);
+        assert.equal(other.r.status, 1);
+        assert.match(other.r.stderr, /the swarm runs another spec \(swarm-platform\.spec=fedcba9876543210, this run applied 0123456789abcdef\)/);
+    });
+
+    test("tasks that never become healthy fail at the timeout with the counts and the tasks", (t) => {
+        if (!needTools(t, "bash")) return;
+        const { r } = gate([step("", HASH, "2", ["Starting", "Starting"], CREATED)], {
+            tasks_report: "k1 shop-2-1.1 on gw-1: Starting 3 seconds ago (desired Running)\nk2 shop-2-1.1 on gw-1: Complete 9 seconds ago (desired Shutdown)",
+        }, { TIMEOUT: "1" });
+        assert.equal(r.status, 1);
+        assert.match(r.stderr, /shop-2-1\.1 on gw-1: Starting 3 seconds ago \(desired Running\)/);
+        assert.match(r.stderr.trim().split("\n").pop() ?? "", /ERROR: release shop 2\.0 \(service shop-2-0\): did not converge within 1s: 0\/2 tasks running and healthy/);
     });
 });

@@ -58,6 +58,17 @@ const SAMPLE_ENV: Readonly<Record<NodeScript, Readonly<Record<string, string>>>>
         RELOAD_SIGNAL: "HUP",
         SERVICE: "gateway",
         STATE_DIR: "/var/lib/swarm-gateway",
+        SERVED: "sklep.pl shop-2-0 8000 /healthz shop/2.0\n",
+        SERVED_FILE: "routes.served",
+        PROBE_SECONDS: "10",
+    },
+    "release-converge": {
+        SERVICE: "shop-2-0",
+        SERVICE_ID: "k2x9mz3q1v7w8e5r4t6y0u2i3",
+        SUBJECT: "release shop 2.0",
+        SPEC_LABEL: "swarm-platform.spec",
+        SPEC_HASH: "0123456789abcdef",
+        TIMEOUT: "125",
     },
     "gateway-node-status": {
         KEEPALIVED_STATE_DIR: "/run/keepalived",
