@@ -42,6 +42,12 @@ prepare_dirs() {
     chmod 0755 "$KDIR"
     chown "$SCRIPT_USER" "$NOTIFY_STATE_DIR"
     chmod 0755 "$NOTIFY_STATE_DIR"
+    # /run is emptied at boot: on a systemd host the state directory comes back before keepalived starts, owned by
+    # the script user (otherwise notify could not record a state after a reboot). umask 077 is set by then: 0644.
+    if [[ -d /etc/tmpfiles.d ]]; then
+        printf 'd %s 0755 %s - -\n' "$NOTIFY_STATE_DIR" "$SCRIPT_USER" >/etc/tmpfiles.d/swarm-platform-keepalived.conf
+        chmod 0644 /etc/tmpfiles.d/swarm-platform-keepalived.conf
+    fi
 }
 
 stage_files() {

@@ -658,21 +658,24 @@ test("q. zero failures: a new env for a live release (2.0, start-first, healthch
     if (!need(t)) return;
     await backToDev("q");
     await zeroFailures("release_update", async () => {
-        // A changed value, not an added key: the lab engine's diff (like its model of the provider) does not see a
-        // removed env key, so the way back would not be an update.
-        const apps = withRelease(devApps(), "shop", "2.0", (r) => (r.env = { ...r.env, RELEASE: "2.0-q" }));
+        // An added key, so that the way back is a removed key (an update too: env is a set in the provider).
+        const apps = withRelease(devApps(), "shop", "2.0", (r) => (r.env = { ...r.env, RELEASE_NOTE: "q" }));
         let t0 = now();
         const r = await up({ apps }, "2.0 new env");
         assert.equal(r.ok, true, r.errors.join("\n"));
-        assert.deepEqual(r.changes.map((c) => `${c.op} ${c.urn.split("::").pop()}`), ["update platform-shop-2-0-service"]);
+        // the service, and its convergence gate (the spec hash changed), which `up` waits for
+        assert.deepEqual(r.changes.map((c) => `${c.op} ${c.urn.split("::").pop()}`).sort(), ["update platform-shop-2-0-converge", "update platform-shop-2-0-service"]);
         await rolledOut("shop-2-0", t0, 240);
         const env = await onManager(`service inspect shop-2-0 --format '{{json .Spec.TaskTemplate.ContainerSpec.Env}}'`);
-        assert.match(env, /RELEASE=2\.0-q/, `the new env is not live: ${env}`);
+        assert.match(env, /RELEASE_NOTE=q/, `the new env is not live: ${env}`);
         figure("release_update_seconds_to_rolled_out", now() - t0);
         t0 = now();
         const back = await up({}, "2.0 env back");
         assert.equal(back.ok, true, back.errors.join("\n"));
+        assert.ok(back.changes.some((c) => c.op === "update" && c.urn.endsWith("::platform-shop-2-0-service")), "the dropped key is an update");
         await rolledOut("shop-2-0", t0, 240);
+        const envBack = await onManager(`service inspect shop-2-0 --format '{{json .Spec.TaskTemplate.ContainerSpec.Env}}'`);
+        assert.doesNotMatch(envBack, /RELEASE_NOTE/, `the dropped key is still live: ${envBack}`);
     });
 });
 

@@ -28,6 +28,7 @@ mount -t tmpfs tmpfs /run
 mount --bind "$W/etc-keepalived" /etc/keepalived
 mount --bind "$W/passwd" /etc/passwd
 mount --bind "$W/group" /etc/group
+mkdir -p "$W/tmpfiles.d" /etc/tmpfiles.d && mount --bind "$W/tmpfiles.d" /etc/tmpfiles.d
 step() { bash -s <"$W/$2" >"$W/$1.out" 2>"$W/$1.err"; echo $? >"$W/$1.rc"; }
 wait_for() { local i; for i in $(seq 1 150); do if eval "$1"; then return 0; fi; sleep 0.1; done; return 1; }
 has_vip() { ip -4 addr show dev ${vrrp.interface} | grep -q "inet ${VIP} "; }
@@ -129,6 +130,12 @@ describe("keepalived-apply and keepalived-stop on a (namespaced) node", () => {
         if (!ready(t)) return;
         assert.deepEqual(step("start"), { rc: 0, out: "keepalived: started\n", err: step("start").err });
         assert.equal(read("master-after-start.obs").trim(), "yes", "MASTER with the VIP after the start");
+    });
+
+    test("the state directory comes back after a reboot: a tmpfiles.d entry owned by the script user", (t) => {
+        if (!ready(t)) return;
+        assert.equal(read("tmpfiles.d/swarm-platform-keepalived.conf"), `d /run/keepalived 0755 ${vrrp.scriptUser} - -\n`);
+        assert.equal(fs.statSync(path.join(work as string, "tmpfiles.d/swarm-platform-keepalived.conf")).mode & 0o777, 0o644);
     });
 
     test("applying the same files again changes nothing", (t) => {

@@ -27,7 +27,9 @@ log() { echo "node-entrypoint: $*" >&2; }
 # /var/run is not a tmpfs here: after `docker restart` or `docker kill` + start it still holds the previous
 # run's pid files, sockets and dockerd's exec-root (/var/run/docker: netns bind-mount targets, containerd
 # state), which a fresh dockerd must not find. A real host clears /run at boot; do the same.
-rm -rf /var/run/docker /var/run/docker.pid /var/run/docker.sock /var/run/keepalived.pid /run/keepalived /run/sshd
+rm -rf /var/run/docker /var/run/docker.pid /var/run/docker.sock /var/run/keepalived.pid /run/sshd
+# keepalived's state directory stays (keepalived-apply made it, owned by the user notify runs as): only its files go.
+find /run/keepalived -mindepth 1 -delete 2>/dev/null || true
 
 # --- mounts ------------------------------------------------------------------------------------
 # shared propagation lets inner containers' volume mounts behave (as in docker:dind)
