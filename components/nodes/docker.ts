@@ -108,7 +108,8 @@ export class DockerNodes extends pulumi.ComponentResource {
         for (const node of args.nodes) {
             const isApiNode = node.name === api.node;
             // A bumped generation is a new volume (so a new container): the node is rebuilt empty, under its name.
-            const volume = new docker.Volume(`${name}-${node.name}-data`, { name: nodeVolumeName(namePrefix, node) }, { parent: this });
+            const rollout = args.rolloutAfter?.[node.name] ?? [];
+            const volume = new docker.Volume(`${name}-${node.name}-data`, { name: nodeVolumeName(namePrefix, node) }, { parent: this, dependsOn: rollout });
             const container = new docker.Container(`${name}-${node.name}`, {
                 name: `${namePrefix}-${node.name}`,
                 hostname: node.name,
@@ -133,7 +134,7 @@ export class DockerNodes extends pulumi.ComponentResource {
                     // Only from the first rebuild on: a first-generation container keeps the inputs it always had.
                     ...(node.generation > 1 ? [{ label: "swarm-platform.generation", value: String(node.generation) }] : []),
                 ],
-            }, { parent: this, deleteBeforeReplace: true, dependsOn: args.rolloutAfter?.[node.name] ?? [] });
+            }, { parent: this, deleteBeforeReplace: true, dependsOn: rollout });
             this.containers[node.name] = container;
             this.runners[node.name] = new DockerRunner(this, `${name}-${node.name}`, node, container);
         }

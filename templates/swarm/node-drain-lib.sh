@@ -24,12 +24,39 @@ service_converged() {
     [[ $running == "$desired" ]]
 }
 
+# Running tasks of service $1 on nodes other than the one whose hostname is $2.
+running_elsewhere() {
+    docker service ps "$1" --filter desired-state=running --format '{{.Node}} {{.CurrentState}}' 2>/dev/null |
+        awk -v n="$2" '$1 != n && $2 == "Running"' | wc -l
+}
+
+# A drain stops a node's tasks before their replacements run: a replicated service whose only running tasks are
+# on node $1 gets one more replica first (placed on another node: spread), and the drain waits for it to run.
+# Prints "service replicas" per service surged, to scale back once the drain is done.
+surge_sole_tasks() {
+    local node=$1 hostname=$2 deadline=$3 service replicas
+    for service in $(services_on_node "$node"); do
+        replicas=$(docker service inspect --format '{{if .Spec.Mode.Replicated}}{{.Spec.Mode.Replicated.Replicas}}{{end}}' "$service" 2>/dev/null || true)
+        [[ $replicas =~ ^[0-9]+$ ]] || continue # global: one task per node, nothing to move
+        (($(running_elsewhere "$service" "$hostname") == 0)) || continue
+        log "$service runs only on $hostname: one more replica elsewhere before the drain"
+        docker service scale --detach "$service=$((replicas + 1))" >/dev/null
+        until (($(running_elsewhere "$service" "$hostname") > 0)); do
+            ((SECONDS < deadline)) || { log "ERROR: $service's extra replica did not run on another node"; return 1; }
+            sleep 1
+        done
+        echo "$service $replicas"
+    done
+}
+
 # Drains node $1 and waits (bounded) until its tasks have stopped and every service that ran there has all its
 # tasks running again, on other nodes. Fails when that does not happen in DRAIN_TIMEOUT seconds.
 drain_and_wait() {
-    local node=$1 who=$2 deadline services service
+    local node=$1 who=$2 deadline services service hostname surged replicas
     deadline=$((SECONDS + ${DRAIN_TIMEOUT:-120}))
     mapfile -t services < <(services_on_node "$node")
+    hostname=$(docker node inspect --format '{{.Description.Hostname}}' "$node")
+    surged=$(surge_sole_tasks "$node" "$hostname" "$deadline")
     log "draining $who (services there: ${services[*]:-none})"
     docker node update --availability drain "$node" >/dev/null
     while (($(running_on_node "$node") > 0)); do
@@ -42,5 +69,11 @@ drain_and_wait() {
             sleep 1
         done
     done
+    while read -r service replicas; do
+        if [[ -n $service ]]; then
+            log "$service back to $replicas replicas"
+            docker service scale --detach "$service=$replicas" >/dev/null
+        fi
+    done <<<"$surged"
     log "drained $who: its work runs elsewhere"
 }

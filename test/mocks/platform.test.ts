@@ -254,6 +254,7 @@ describe("dev stack (docker driver)", () => {
         assert.deepEqual(deps("platform-nodes-manager-1"), []);
         for (const [node, previous] of [["gw-1", "manager-1"], ["gw-2", "gw-1"], ["worker-1", "gw-2"]]) {
             assert.deepEqual(deps(`platform-nodes-${node}`), [`platform-settle-${previous}`], `${node}'s container waits for ${previous}`);
+            assert.deepEqual(deps(`platform-nodes-${node}-data`), [`platform-settle-${previous}`], `${node}'s volume (a rebuild) waits for ${previous}`);
         }
         const settle = deps("platform-settle-gw-1");
         for (const d of ["platform-swarm-drain-gw-1", "platform-virtualIp-keepalived-gw-1", "platform-gateway-routes-gw-1"]) assert.ok(settle.includes(d), `settle-gw-1 waits for ${d}`);

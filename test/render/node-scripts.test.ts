@@ -324,6 +324,23 @@ describe("node lifecycle: drain before removal, departures, settle, the bootstra
         assert.ok(!stuck.calls().some((c) => c.startsWith("node rm")), "a node whose work has not moved must not be removed");
     });
 
+    test("a replicated service running only on the drained node gets one more replica elsewhere first, and its count back after", (t) => {
+        if (!needTools(t, "bash")) return;
+        const n = fakeNode({
+            state: "active", node_exists: "", node_id: "self0", node_tasks: "Shutdown 1 second ago", node_hostname: "gw-2",
+            node_task_names: "shop-2-0.1\nshop-2-0.2\nshop-1-9.1\ngateway.abc123",
+            service_mode_gateway: "", "service_mode_shop-2-0": "2", "service_mode_shop-1-9": "2",
+            "service_tasks_shop-2-0": "gw-2 Running 1 minute ago\ngw-2 Running 1 minute ago", "surge_tasks_shop-2-0": "gw-2 Running 1 minute ago\ngw-1 Running 1 second ago",
+            "service_tasks_shop-1-9": "gw-2 Running 1 minute ago\ngw-1 Running 1 minute ago",
+            service_replicas: "shop-2-0 3/3\nshop-1-9 2/2\ngateway 1/1\n",
+        });
+        const r = n.run("node-remove", { NODE_ID: "abc123", MEMBER_NAME: "gw-2" });
+        assert.equal(r.stdout, "node-remove: removed\n", r.stderr);
+        assert.deepEqual(n.get("scales").trim().split("\n"), ["shop-2-0=3", "shop-2-0=2"], "surged before the drain, back after; shop-1-9 also runs on gw-1, the gateway is global");
+        const order = n.calls().filter((c) => /^(node update|service scale)/.test(c));
+        assert.deepEqual(order, ["service scale --detach shop-2-0=3", "node update --availability drain abc123", "service scale --detach shop-2-0=2"]);
+    });
+
     test("node-remove with KEEP_IN_SWARM only drains (the bootstrap manager, replaced keeping its data)", (t) => {
         if (!needTools(t, "bash")) return;
         const n = fakeNode({ state: "active", node_exists: "", role: "manager", node_id: "abc123", node_tasks: "Shutdown 1 second ago", node_task_names: "stock-1-0.1", service_replicas: "stock-1-0 1/1\n" });
