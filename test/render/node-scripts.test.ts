@@ -385,6 +385,26 @@ describe("node lifecycle: drain before removal, departures, settle, the bootstra
         assert.equal(pending.run("node-settle", { NODE_ID: "abc123", MEMBER_NAME: "gw-1", WAIT_TASKS: "false" }).stdout, "node-settle: ready\n", "the drain step waits for Ready only");
     });
 
+    test("node-settle rebalances: a release of the node's zone with no task here and two on another node gets one replica more, then its count back", (t) => {
+        if (!needTools(t, "bash")) return;
+        const n = fakeNode({
+            node_exists: "", node_hostname: "gw-1", labels: "zone=dmz\ngateway=true\n", node_task_states: "gateway.abc123 Running",
+            replicated_services: "shop-2-0\nshop-1-9\nstock-1-0\nsingle",
+            "service_mode_shop-2-0": "2", "service_constraints_shop-2-0": "node.labels.zone==dmz", "service_nodes_shop-2-0": "gw-2\ngw-2",
+            "service_mode_shop-1-9": "2", "service_constraints_shop-1-9": "node.labels.zone==dmz", "service_nodes_shop-1-9": "gw-2\ngw-1",
+            "service_mode_stock-1-0": "2", "service_constraints_stock-1-0": "node.labels.zone==intra", "service_nodes_stock-1-0": "worker-1\nworker-1",
+            service_mode_single: "1", service_constraints_single: "", service_nodes_single: "gw-2",
+            service_replicas: "shop-2-0 2/2\nshop-1-9 2/2\nstock-1-0 2/2\nsingle 1/1\n",
+        });
+        const r = n.run("node-settle", { NODE_ID: "abc123", MEMBER_NAME: "gw-1" });
+        assert.equal(r.stdout, "node-settle: ready\n", r.stderr);
+        assert.deepEqual(n.get("scales").trim().split("\n"), ["shop-2-0=3", "shop-2-0=2"], "only shop-2-0: shop-1-9 has a task here, stock is another zone's, single has one replica");
+        assert.match(r.stderr, /rebalanced shop-2-0/);
+        const drainStep = fakeNode({ node_exists: "", node_hostname: "gw-1", labels: "zone=dmz\n", replicated_services: "shop-2-0", "service_mode_shop-2-0": "2", "service_constraints_shop-2-0": "node.labels.zone==dmz", "service_nodes_shop-2-0": "gw-2\ngw-2" });
+        assert.equal(drainStep.run("node-settle", { NODE_ID: "abc123", MEMBER_NAME: "gw-1", WAIT_TASKS: "false" }).stdout, "node-settle: ready\n");
+        assert.equal(drainStep.get("scales"), "", "the drain step never rebalances");
+    });
+
     test("swarm-leave on the bootstrap manager stays while other nodes are members, leaves once it is alone", (t) => {
         if (!needTools(t, "bash")) return;
         const n = fakeNode({ state: "active", node_self: "true\nfalse\nfalse" });
