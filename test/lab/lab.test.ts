@@ -748,7 +748,11 @@ test("x. zero failures: a node rebuilt (generation 2 of gw-2), then a new node i
         const rollout = await underLoad(() => up({ extra: { drivers: drivers("swarm-lab/node:lab-x") } }, "node image lab-x"));
         assert.equal(rollout.run.ok, true, rollout.run.errors.join("\n"));
         figure("image_rollout_up_seconds", rollout.run.seconds);
-        assertZeroFailures("image_rollout", rollout.answers);
+        try {
+            assertZeroFailures("image_rollout", rollout.answers);
+        } catch (e) {
+            failures.push(e);
+        }
         const log = lastRunLog();
         const order = ["manager-1", "gw-1", "gw-2", "worker-1"];
         for (const n of order) assert.equal(await must(`docker inspect --format '{{.Config.Image}}' ${containerOf(n)}`), "swarm-lab/node:lab-x", `${n} runs the new image`);
@@ -812,6 +816,7 @@ test("y. restarts: docker restart of the VIP holder loses nothing; docker kill +
     const h2 = GATEWAYS.find((g) => g !== h1) as string;
     const victim = (await onManager(`node ps ${h1} --filter desired-state=running --format '{{.Name}}'`)).includes("shop-") ? h1 : h2;
     const tasks = (await onManager(`node ps ${victim} --filter desired-state=running --format '{{.Name}}'`)).split("\n").filter((n) => n.startsWith("shop-"));
+    const netnsBefore = (await onNode(victim, "ls /run/docker/netns 2>/dev/null")).stdout.split("\n").filter(Boolean);
     figure("kill_node", victim);
     figure("kill_node_release_tasks", tasks.length);
     const killed = await underLoad(async () => {
@@ -827,10 +832,13 @@ test("y. restarts: docker restart of the VIP holder loses nothing; docker kill +
     figure("kill_node_outage_seconds", outage(killed.answers, t0));
     keep("kill_node", killed.answers);
     if (bad.length) console.log(`# kill + start of ${victim}: ${summary(bad)}`);
-    // every network namespace file the engine has is a live mount: nothing left over from the killed run
-    const stale = await onNode(victim, 'cd /run/docker/netns 2>/dev/null || exit 0; for f in *; do [ -e "$f" ] || continue; grep -q " /run/docker/netns/$f " /proc/mounts || echo "$f"; done');
-    assert.equal(stale.code, 0, stale.stderr);
-    assert.equal(stale.stdout, "", `stale netns entries on ${victim}: ${stale.stdout}`);
+    // no network namespace file of the killed run is left as a plain file (a name the engine recreated is mounted
+    // again); a sandbox of the new run that is being set up or torn down may briefly be a plain file
+    const unmounted = await onNode(victim, 'cd /run/docker/netns 2>/dev/null || exit 0; for f in *; do [ -e "$f" ] || continue; grep -q " /run/docker/netns/$f " /proc/mounts || echo "$f"; done');
+    assert.equal(unmounted.code, 0, unmounted.stderr);
+    const stale = unmounted.stdout.split("\n").filter((f) => f && netnsBefore.includes(f));
+    figure("kill_node_netns_not_mounted_new_run", unmounted.stdout.split("\n").filter((f) => f && !netnsBefore.includes(f)).length);
+    assert.deepEqual(stale, [], `netns entries of the killed run left on ${victim}`);
     if (failures.length) throw failures[0];
 });
 
