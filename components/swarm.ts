@@ -131,8 +131,7 @@ export class Swarm extends pulumi.ComponentResource {
         // time (a demotion changes the Raft membership): each membership waits for the previous one.
         let previousMembership: pulumi.Resource | undefined;
         let previousManagerDrain: pulumi.Resource | undefined;
-        for (const name_ of rolloutOrder(args.nodes)) {
-            const node = nodeOf(name_);
+        for (const node of rolloutOrder(args.nodes).map(nodeOf)) {
             const labels = Object.entries(node.labels).map(([k, v]) => `${k}=${v}`).join("\n");
             const membership = runner(first.name).run(`${name}-member-${node.name}`, {
                 script: "node-membership",
