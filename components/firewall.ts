@@ -10,6 +10,8 @@ export interface FirewallArgs {
     readonly firewall: PlanFirewall;
     /** A runner per node name. */
     readonly runners: Readonly<Record<string, NodeRunner>>;
+    /** What every node's firewall waits for (the departed nodes drained: their traffic is still accepted until then). */
+    readonly after?: pulumi.Input<pulumi.Resource>[];
 }
 
 /** The node firewall on every node. */
@@ -27,7 +29,7 @@ export class Firewall extends pulumi.ComponentResource {
             const env = fw.enabled
                 ? { FIREWALL_ENABLED: "true", RULES: renderFirewallRules(fw, node), APPLY: renderFirewallApply(fw), UNIT: renderFirewallUnit(fw), ...paths }
                 : { FIREWALL_ENABLED: "false", ...paths };
-            this.applied[node] = runner.run(`${name}-${node}`, { script: "node-firewall", env }, { parent: this }).resource;
+            this.applied[node] = runner.run(`${name}-${node}`, { script: "node-firewall", env }, { parent: this, dependsOn: args.after ?? [] }).resource;
         }
         this.registerOutputs({ nodes: Object.keys(this.applied) });
     }

@@ -5,14 +5,22 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as path from "node:path";
 import type { Plan } from "../model";
+import { gatewaySettleSeconds, rolloutOrder } from "../model/nodes";
 import { Dns } from "./dns";
 import { Firewall } from "./firewall";
 import { Gateway } from "./gateway";
 import { Networks } from "./networks";
 import { createNodes, type NodeSet } from "./nodes";
 import { Release } from "./releases";
-import { Swarm } from "./swarm";
+import { readyIds, Swarm } from "./swarm";
 import { VirtualIp } from "./virtual-ip";
+
+/** A promise resolved later in the constructor: a dependency on a resource created further down. */
+function deferred<T>(): { promise: Promise<T>; resolve(value: T): void } {
+    let resolve: (value: T) => void = () => undefined;
+    const promise = new Promise<T>((r) => (resolve = r));
+    return { promise, resolve };
+}
 
 /** The plan and what the components need besides it. */
 export interface PlatformArgs {
@@ -71,15 +79,28 @@ export class Platform extends pulumi.ComponentResource {
         const localEngine = this.getProvider("docker:index/image:Image") as docker.Provider | undefined;
         if (!localEngine) throw new Error(`platform ${name}: pass the local engine's docker provider in opts.providers`);
 
+        // Node lifecycle: each node's (re)build waits for the previous node of the rollout to be back at work (its
+        // settle step, below), so a change that replaces every node container goes one node at a time.
+        const rollout = rolloutOrder(plan.nodes);
+        const settled = Object.fromEntries(rollout.map((n) => [n, deferred<pulumi.Resource>()]));
         this.nodes = createNodes(`${name}-nodes`, {
             nodes: plan.nodes,
             driver: plan.driver,
             namePrefix: args.namePrefix,
             nodeImageContext: path.join(args.projectDir, "templates", "nodes"),
             sshPrivateKey: plan.driver.name === "ssh" ? secret(plan.driver.ssh.privateKeySecret) : undefined,
+            rolloutAfter: Object.fromEntries(rollout.slice(1).map((n, i) => [n, [settled[rollout[i]].promise]])),
         }, child("nodes"));
+        const bootstrap = plan.swarm.bootstrap.firstManager;
+        // Nodes the stack no longer has are drained (and managers demoted, one at a time) before any firewall stops
+        // accepting their swarm traffic; it needs only the bootstrap manager's engine, not its firewall.
+        const departures = this.nodes.runners[bootstrap].run(`${name}-departures`, {
+            script: "swarm-departures",
+            env: { MEMBER_ADDRS: plan.nodes.map((n) => n.address).sort().join("\n") },
+            keepWhenNodeReplaced: true,
+        }, { parent: this });
         // Every node's firewall first: later steps on a node (joins, VIP, gateway, image loads) wait for it.
-        this.firewall = new Firewall(`${name}-firewall`, { firewall: plan.firewall, runners: this.nodes.runners }, { parent: this });
+        this.firewall = new Firewall(`${name}-firewall`, { firewall: plan.firewall, runners: this.nodes.runners, after: [departures.resource] }, { parent: this });
         const runners = this.firewall.guard(this.nodes.runners);
         this.managerHost = this.nodes.managerHost;
         this.managerCli = this.nodes.managerCli;
@@ -95,7 +116,6 @@ export class Platform extends pulumi.ComponentResource {
         }, child("swarm"));
         const onSwarm = (concept: keyof typeof LEGACY_NAMES) => ({ ...child(concept), providers: { docker: this.swarm.provider } });
         const membership = (node: string) => [this.swarm.memberships[node]];
-        const bootstrap = plan.swarm.bootstrap.firstManager;
 
         this.networks = new Networks(`${name}-networks`, {
             networks: plan.networks,
@@ -149,6 +169,18 @@ export class Platform extends pulumi.ComponentResource {
             manager: runners[bootstrap],
         }, onSwarm("gateway"));
 
+        // Each node back at work: Ready, and the tasks the swarm placed on it (a gateway node's gateway) running and
+        // healthy. The next node of the rollout waits for it.
+        for (const node of plan.nodes) {
+            const onNode = [...membership(node.name), ...(keepalived[node.name] ? [keepalived[node.name]] : []), ...(this.gateway.routes[node.name] ? [this.gateway.routes[node.name]] : [])];
+            const settle = runners[bootstrap].run(`${name}-settle-${node.name}`, {
+                script: "node-settle",
+                env: { NODE_ID: this.swarm.nodeIds[node.name], MEMBER_NAME: node.name, SETTLE_SECONDS: String(node.gateway ? gatewaySettleSeconds(plan.virtualIp) : 0) },
+                triggers: readyIds(runners[node.name]),
+                keepWhenNodeReplaced: node.name !== bootstrap,
+            }, { parent: this, dependsOn: onNode });
+            settled[node.name].resolve(settle.resource);
+        }
         this.dns = new Dns(`${name}-dns`, { dns: plan.dns }, { parent: this });
         this.registerOutputs({ managerHost: this.managerHost, zoneFile: this.dns.zoneFile });
     }

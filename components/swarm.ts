@@ -5,6 +5,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import type { PlanNode, PlanSwarm } from "../model";
+import { rolloutOrder } from "../model/nodes";
 import type { EngineClientTls, NodeRunner, ScriptRun } from "./nodes";
 
 /** The swarm slice of the plan and the nodes it is made of. */
@@ -38,7 +39,10 @@ export class Swarm extends pulumi.ComponentResource {
     public readonly tokenRotation?: pulumi.Resource;
     /** Swarm node IDs by node name. */
     public readonly nodeIds: Record<string, pulumi.Output<string>> = {};
-    /** The label/role/availability step of each node: swarm resources placed on a node wait for it. */
+    /**
+     * The last membership step of each node (its drain step, after labels, role and availability): whatever is
+     * placed on a node waits for it, so Pulumi deletes those before the drain step's delete takes the node out.
+     */
     public readonly memberships: Record<string, pulumi.Resource> = {};
     /** A docker provider talking to the bootstrap manager, for networks, secrets and services. */
     public readonly provider: docker.Provider;
@@ -67,7 +71,9 @@ export class Swarm extends pulumi.ComponentResource {
                 DEFAULT_ADDR_POOL_MASK_LENGTH: String(swarm.defaultAddrPoolMaskLength),
                 AUTOLOCK: String(swarm.autolock),
             },
-            onDelete: { script: "swarm-leave" },
+            // Leaves only once it is alone: while other nodes are members, its container is being replaced (keeping
+            // its data, so it comes back as the same manager), not the swarm destroyed.
+            onDelete: { script: "swarm-leave", env: { BOOTSTRAP: "true" } },
             secretStdout: true,
         }, { parent: this });
         const initOut = this.parseJson<InitOutput>(init, `swarm init on ${first.name}`);
@@ -77,6 +83,7 @@ export class Swarm extends pulumi.ComponentResource {
         // Managers join one at a time (each changes the Raft membership); workers in parallel after the managers.
         let previous: pulumi.Resource = init.resource;
         const joins: pulumi.Resource[] = [];
+        const joinOf: Record<string, pulumi.Resource> = { [first.name]: init.resource };
         const join = (node: PlanNode, after: pulumi.Resource) => {
             const joiner = runner(node.name);
             // Read again whenever the join would run again: the node moved (MEMBER_AT) or was replaced (its ready
@@ -102,6 +109,7 @@ export class Swarm extends pulumi.ComponentResource {
                 onDelete: { script: "swarm-leave" },
             }, { parent: this, dependsOn: [after, token.resource] });
             this.nodeIds[node.name] = pulumi.unsecret(this.parseJson<{ nodeId: string }>(run, `swarm join on ${node.name}`).apply((o) => o.nodeId));
+            joinOf[node.name] = run.resource;
             return run.resource;
         };
         for (const m of swarm.bootstrap.managers) {
@@ -119,15 +127,36 @@ export class Swarm extends pulumi.ComponentResource {
             }, { parent: this, dependsOn: joins }).resource;
         }
 
-        for (const node of args.nodes) {
+        // Per node: its membership (labels, role, availability), then its drain step. Role changes run one node at a
+        // time (a demotion changes the Raft membership): each membership waits for the previous one.
+        let previousMembership: pulumi.Resource | undefined;
+        let previousManagerDrain: pulumi.Resource | undefined;
+        for (const node of rolloutOrder(args.nodes).map(nodeOf)) {
             const labels = Object.entries(node.labels).map(([k, v]) => `${k}=${v}`).join("\n");
             const membership = runner(first.name).run(`${name}-member-${node.name}`, {
                 script: "node-membership",
                 env: { NODE_ID: this.nodeIds[node.name], MEMBER_NAME: node.name, ROLE: node.role, AVAILABILITY: node.availability, LABELS: labels },
-                // The bootstrap manager is not removed from its own swarm: its init step's delete makes it leave.
-                ...(node.name === first.name ? {} : { onDelete: { script: "node-remove" as const, env: { MEMBER_NAME: node.name, MEMBER_ADDR: node.address } } }),
-            }, { parent: this, dependsOn: node.name === first.name ? [init.resource] : joins });
-            this.memberships[node.name] = membership.resource;
+            }, { parent: this, dependsOn: [joinOf[node.name], ...(previousMembership ? [previousMembership] : [])] });
+            previousMembership = membership.resource;
+            // The drain step's delete takes the node out before anything of it goes: it follows a replaced node
+            // (its ready steps' ids), and everything placed on the node (VIP, gateway routes, images) depends on it,
+            // so Pulumi deletes those first (keepalived stops: the VIP moves), then drains (its tasks run, healthy,
+            // elsewhere), demotes and removes it, and only then the node leaves and its container goes. Managers'
+            // drain steps are chained: removed managers are demoted and removed one at a time.
+            const isFirst = node.name === first.name;
+            const drain = runner(first.name).run(`${name}-drain-${node.name}`, {
+                script: "node-settle",
+                env: { NODE_ID: this.nodeIds[node.name], MEMBER_NAME: node.name, WAIT_TASKS: "false" },
+                onDelete: {
+                    script: "node-remove",
+                    env: { NODE_ID: this.nodeIds[node.name], MEMBER_NAME: node.name, MEMBER_ADDR: node.address, ...(isFirst ? { KEEP_IN_SWARM: "true" } : {}) },
+                },
+                triggers: readyIds(runner(node.name)),
+                // On the bootstrap manager, but about another node: a replaced bootstrap manager does not drain it.
+                keepWhenNodeReplaced: !isFirst,
+            }, { parent: this, dependsOn: [membership.resource, ...(node.role === "manager" && previousManagerDrain ? [previousManagerDrain] : [])] });
+            if (node.role === "manager") previousManagerDrain = drain.resource;
+            this.memberships[node.name] = drain.resource;
         }
 
         this.provider = new docker.Provider(`${name}-manager`, {
@@ -160,7 +189,7 @@ export class Swarm extends pulumi.ComponentResource {
 }
 
 /** The ids of a node's ready steps: they change when the node is replaced (a new container), not when it is updated. */
-function readyIds(runner: NodeRunner): pulumi.Output<string[]> {
+export function readyIds(runner: NodeRunner): pulumi.Output<string[]> {
     const ready = runner.ready.filter((r): r is pulumi.CustomResource => pulumi.CustomResource.isInstance(r));
     return pulumi.all(ready.map((r) => r.id));
 }

@@ -6,6 +6,7 @@ import { contains, intToIp, parseCidr, reservedAddresses } from "./net";
 import { compare, sortedRecord } from "./order";
 import { cidr, image, ipv4, labels, name, port, secretRef, UNIX_USER } from "./fields";
 import type { StackConfig } from "./schema";
+import type { PlanVirtualIp } from "./virtual-ip";
 import { firstDuplicates, listOrNone, type Report } from "./validation";
 
 const capability = () => z.string().regex(/^[A-Z_]+$/, "capability names are upper-case, like NET_ADMIN");
@@ -200,6 +201,15 @@ export const NodeSchema = z.strictObject({
     availability: z.enum(["active", "pause", "drain"]).optional().describe("Overrides `swarm.managerAvailability` for this node."),
     driver: z.enum(["docker", "ssh"]).optional().describe("The node's driver; must equal the stack `driver` (one driver per swarm)."),
     ssh: NodeSshOverride.optional().describe("SSH connection overrides for this node (driver ssh only)."),
+    generation: z
+        .number()
+        .int()
+        .min(1)
+        .max(9999)
+        .default(1)
+        .describe(
+            "Bump to rebuild this node in place (driver docker): a new container and a new data volume under the same name. The node is drained and leaves the swarm before its container is deleted; nodes are rebuilt one at a time. Not for the bootstrap manager (it holds the swarm's state).",
+        ),
     hostKey: sshHostKey()
         .optional()
         .describe("Driver ssh, required: the node's SSH host public key, `<type> <base64>` as `ssh-keyscan -t ed25519 <host>` prints it after the host name, verified out of band. Every ssh connection the program makes trusts this key and no other."),
@@ -248,6 +258,8 @@ export interface PlanNode {
     readonly availability: Availability;
     /** TCP ports the node's firewall opens for the gateway (none on other nodes). */
     readonly gatewayPorts: readonly number[];
+    /** Bumped to rebuild the node in place (a new container and data volume, driver docker). */
+    readonly generation: number;
     /** SSH connection, for driver ssh. */
     readonly ssh?: PlanNodeSsh;
 }
@@ -358,6 +370,12 @@ export function checkNodes(c: StackConfig, report: Report): void {
         else if (node.bootstrap && bootstrap !== undefined) {
             report(`${at}.bootstrap`, `only one node creates the swarm (also nodes[${bootstrap}])`);
         } else if (node.bootstrap) bootstrap = i;
+        if (node.generation > 1 && node.name === bootstrapNodeOf(c)?.name) {
+            report(`${at}.generation`, `"${node.name}" is the bootstrap manager: it holds the swarm's state and cannot be rebuilt in place (rebuild the other nodes; its container is replaced, keeping its data volume, when the node image changes)`);
+        }
+        if (node.generation > 1 && driver === "ssh") {
+            report(`${at}.generation`, `only for driver "docker": an ssh node is rebuilt by removing it from nodes, rebuilding the host, then adding it again`);
+        }
         if (node.priority !== undefined && !node.gateway) report(`${at}.priority`, `only gateway nodes hold the virtual IP ("${node.name}" has gateway: false)`);
     });
     // A gateway node may be drained or paused for maintenance (its gateway drains and the VIP moves first), but
@@ -410,6 +428,7 @@ export function planNodes(c: StackConfig): { nodes: PlanNode[]; driver: PlanDriv
             bootstrap: n.name === bootstrap,
             labels: sortedRecord({ ...n.labels, zone: n.zone, ...(n.gateway ? { gateway: "true" } : {}) }),
             availability: effectiveAvailability(c, n),
+            generation: n.generation,
             gatewayPorts: n.gateway ? gatewayPorts : [],
             ...(driver === "ssh" ? { ssh: planSsh(c, n) } : {}),
         };
@@ -419,6 +438,29 @@ export function planNodes(c: StackConfig): { nodes: PlanNode[]; driver: PlanDriv
             ? { name: "docker", localEngine: c.localEngine, docker: c.drivers.docker, engineApi: planEngineApi(c, nodes) }
             : { name: "ssh", localEngine: c.localEngine, ssh: c.drivers.ssh };
     return { nodes: nodes.sort((a, b) => compare(a.name, b.name)), driver };
+}
+
+/**
+ * The order in which nodes are (re)built: the bootstrap manager, the other managers, then the workers, each group
+ * by name — the order the swarm joins them. A node's container waits for the previous node to be back (joined,
+ * labelled, its gateway task running), so a changed node image reaches the nodes one at a time.
+ */
+export function rolloutOrder(nodes: readonly PlanNode[]): string[] {
+    const rank = (n: PlanNode) => (n.bootstrap ? 0 : n.role === "manager" ? 1 : 2);
+    return [...nodes].sort((a, b) => rank(a) - rank(b) || compare(a.name, b.name)).map((n) => n.name);
+}
+
+/**
+ * Seconds a rebuilt gateway node needs after its gateway task runs before it can take the VIP: keepalived's check
+ * passes `rise` times (rise × interval), then one advert. 0 without a virtual IP.
+ */
+export function gatewaySettleSeconds(vip: Pick<PlanVirtualIp, "healthCheck" | "advertInt"> | undefined): number {
+    return vip ? Math.ceil(vip.healthCheck.rise * vip.healthCheck.interval + vip.advertInt) : 0;
+}
+
+/** The docker driver's data volume of a node: a bumped generation gets a new one (a rebuilt node starts empty). */
+export function nodeVolumeName(namePrefix: string, node: Pick<PlanNode, "name" | "generation">): string {
+    return `${namePrefix}-${node.name}-docker${node.generation > 1 ? `-g${node.generation}` : ""}`;
 }
 
 function planSsh(c: StackConfig, n: NodeConfig): PlanNodeSsh {

@@ -4,6 +4,7 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as path from "node:path";
 import type { PlanDriver, PlanEngineApi, PlanNode } from "../../model";
+import { nodeVolumeName } from "../../model/nodes";
 import { commandOptions, deleteCommandLine, logging, NodeRunner, RunScriptArgs, scriptPayload, ScriptRun, toScriptRun } from "./runner";
 
 /** The nodes and the docker driver's settings. */
@@ -18,6 +19,11 @@ export interface DockerNodesArgs {
     readonly namePrefix: string;
     /** Folder holding templates/nodes/Dockerfile (the build context when drivers.docker.build is true). */
     readonly nodeImageContext: string;
+    /**
+     * Per node, what its container waits for: the previous node of the rollout back at work. So a change that
+     * replaces every container (a new node image) replaces them one at a time, each drained first.
+     */
+    readonly rolloutAfter?: Readonly<Record<string, pulumi.Input<pulumi.Resource>[]>>;
 }
 
 /** What a client of an engine API with `--tlsverify` holds (PEM text; secret as a whole). */
@@ -101,7 +107,9 @@ export class DockerNodes extends pulumi.ComponentResource {
 
         for (const node of args.nodes) {
             const isApiNode = node.name === api.node;
-            const volume = new docker.Volume(`${name}-${node.name}-data`, { name: `${namePrefix}-${node.name}-docker` }, { parent: this });
+            // A bumped generation is a new volume (so a new container): the node is rebuilt empty, under its name.
+            const rollout = args.rolloutAfter?.[node.name] ?? [];
+            const volume = new docker.Volume(`${name}-${node.name}-data`, { name: nodeVolumeName(namePrefix, node) }, { parent: this, dependsOn: rollout });
             const container = new docker.Container(`${name}-${node.name}`, {
                 name: `${namePrefix}-${node.name}`,
                 hostname: node.name,
@@ -121,8 +129,12 @@ export class DockerNodes extends pulumi.ComponentResource {
                 // only; every other engine listens on its unix socket alone (the node images' entrypoints).
                 ports: isApiNode ? [{ internal: api.port, external: api.hostPort, ip: "127.0.0.1" }] : [],
                 ...(isApiNode ? { uploads: serverFiles } : {}),
-                labels: [{ label: "swarm-platform.node", value: node.name }],
-            }, { parent: this, deleteBeforeReplace: true });
+                labels: [
+                    { label: "swarm-platform.node", value: node.name },
+                    // Only from the first rebuild on: a first-generation container keeps the inputs it always had.
+                    ...(node.generation > 1 ? [{ label: "swarm-platform.generation", value: String(node.generation) }] : []),
+                ],
+            }, { parent: this, deleteBeforeReplace: true, dependsOn: rollout });
             this.containers[node.name] = container;
             this.runners[node.name] = new DockerRunner(this, `${name}-${node.name}`, node, container);
         }
@@ -157,12 +169,14 @@ class DockerRunner implements NodeRunner {
         return toScriptRun(new command.local.Command(name, {
             create: this.shell,
             stdin: scriptPayload(this.node.name, args.script, args.env),
-            ...(onDelete ? { delete: this.shell.apply((shell) => deleteCommandLine(this.node.name, onDelete, shell)) } : {}),
+            ...(onDelete ? { delete: deleteCommandLine(this.node.name, onDelete, this.shell) } : {}),
             logging: logging(args),
             addPreviousOutputInEnv: false,
             interpreter: ["/bin/bash", "-c"],
             // A replaced node container has none of the scripts' effects: its id in the triggers runs them again.
-            triggers: pulumi.all([this.containerId, args.triggers ?? []]).apply(([id, extra]) => [id, ...extra]),
+            triggers: args.keepWhenNodeReplaced
+                ? pulumi.output(args.triggers ?? [])
+                : pulumi.all([this.containerId, args.triggers ?? []]).apply(([id, extra]) => [id, ...extra]),
         }, commandOptions(args, { parent: this.parent, ...opts, dependsOn: dependsOn(this.ready, opts) })));
     }
 

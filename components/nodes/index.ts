@@ -21,6 +21,8 @@ export interface NodesArgs {
     readonly nodeImageContext: string;
     /** The deploy user's private key (ssh driver; a secret). */
     readonly sshPrivateKey?: pulumi.Input<string>;
+    /** Per node, what its (re)build waits for: the previous node of the rollout back at work (docker driver). */
+    readonly rolloutAfter?: Readonly<Record<string, pulumi.Input<pulumi.Resource>[]>>;
 }
 
 /** The nodes, whatever their driver. */
@@ -46,6 +48,7 @@ export function createNodes(name: string, args: NodesArgs, opts?: pulumi.Compone
             engineApi: driver.engineApi,
             namePrefix: args.namePrefix,
             nodeImageContext: args.nodeImageContext,
+            ...(args.rolloutAfter ? { rolloutAfter: args.rolloutAfter } : {}),
         }, opts);
         return { component: nodes, runners: nodes.runners, managerHost: nodes.managerHost, managerTls: nodes.managerTls, managerCli: nodes.managerCli };
     }

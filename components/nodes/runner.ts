@@ -13,7 +13,12 @@ export interface RunScriptArgs {
     /** Variables the script reads; secret inputs stay secret (they travel base64-encoded on stdin, never on a command line). */
     readonly env?: Env;
     /** Run on delete; no secrets allowed (delete commands are plain command lines). */
-    readonly onDelete?: { readonly script: NodeScript; readonly env?: Record<string, string> };
+    readonly onDelete?: { readonly script: NodeScript; readonly env?: Record<string, pulumi.Input<string>> };
+    /**
+     * The step's effect lives in the swarm, not on the node it runs on (a drain step on the bootstrap manager): a
+     * replaced container of that node neither runs it again nor runs its delete. Driver docker; ssh steps never follow.
+     */
+    readonly keepWhenNodeReplaced?: boolean;
     /** stdout carries secrets (join tokens): mark it secret and keep it out of the logs. */
     readonly secretStdout?: boolean;
     /** Values whose change replaces the command (runs create again from scratch). */
@@ -45,9 +50,11 @@ export function scriptPayload(node: string, script: NodeScript, env: Env = {}): 
 }
 
 /** A delete command line that feeds a rendered script to `shell` without any quoting: base64 is quote-safe. */
-export function deleteCommandLine(node: string, onDelete: NonNullable<RunScriptArgs["onDelete"]>, shell: string): string {
-    const payload = Buffer.from(renderNodeScript(onDelete.script, { node, env: onDelete.env ?? {} })).toString("base64");
-    return `printf %s '${payload}' | base64 -d | ${shell}`;
+export function deleteCommandLine(node: string, onDelete: NonNullable<RunScriptArgs["onDelete"]>, shell: pulumi.Input<string>): pulumi.Output<string> {
+    return pulumi.all([shell, pulumi.all(onDelete.env ?? {})]).apply(([sh, env]) => {
+        const payload = Buffer.from(renderNodeScript(onDelete.script, { node, env })).toString("base64");
+        return `printf %s '${payload}' | base64 -d | ${sh}`;
+    });
 }
 
 export function commandOptions(args: RunScriptArgs, opts: pulumi.CustomResourceOptions): pulumi.CustomResourceOptions {

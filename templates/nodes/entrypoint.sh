@@ -1,11 +1,20 @@
 #!/bin/sh
-# The node container's start: the node firewall, keepalived (after a restart), then docker:dind's entrypoint with
-# an explicit dockerd command line, so it adds no listener of its own:
+# The node container's start: stale run state cleared, the node firewall, keepalived (after a restart), then
+# docker:dind's entrypoint with an explicit dockerd command line, so it adds no listener of its own:
 #   - always unix:///var/run/docker.sock (the program's node scripts run `docker exec … bash -s` on it);
 #   - tcp://0.0.0.0:2376 with --tlsverify only when the program uploaded the engine API's CA, server certificate
 #     and key (the bootstrap manager): client certificates signed by that CA only. Never a plain-TCP API.
 # DOCKERD_STORAGE_DRIVER (drivers.docker.storageDriver) picks the storage driver.
+# On SIGTERM (docker stop/restart) keepalived stops first, so the VIP moves while this node's gateway still
+# serves; NODE_STOP_VIP_SECONDS later (default 2) the engine stops its containers.
 set -eu
+
+# /run is not a tmpfs in a container: after `docker restart` or `docker kill` + start it still holds the previous
+# run's pid files, sockets and dockerd's exec-root (/var/run/docker: netns bind-mount targets, containerd's state
+# and pid file). PIDs restart from 1 in the new run, so a stale pid file can name a live, unrelated process, and
+# the engine then waits on a containerd that is not there. A real host clears /run at boot; do the same.
+rm -rf /var/run/docker /var/run/docker.pid /var/run/docker.sock /run/keepalived.pid
+
 tls=/etc/swarm-platform/engine-tls
 set -- dockerd --host=unix:///var/run/docker.sock
 if [ -s "$tls/ca.pem" ] && [ -s "$tls/server-cert.pem" ] && [ -s "$tls/server-key.pem" ]; then
@@ -24,7 +33,32 @@ fi
 # After a restart of the node container: keepalived is nobody's child any more; bring it back with the config
 # keepalived-apply left (a replaced container has none, and the program re-runs keepalived-apply on it).
 if [ -s /etc/keepalived/keepalived.conf ]; then
-    rm -f /run/keepalived.pid
     keepalived -D -p /run/keepalived.pid -f /etc/keepalived/keepalived.conf || echo "keepalived did not start" >&2
 fi
-exec dockerd-entrypoint.sh "$@" --storage-driver="${DOCKERD_STORAGE_DRIVER:-overlay2}"
+
+# Supervise the engine instead of exec'ing it: a stop hands the VIP over before the gateway goes.
+engine_pid=""
+# shellcheck disable=SC2317 # called by the trap
+stop_node() {
+    trap - TERM INT
+    pid=$(cat /run/keepalived.pid 2>/dev/null || true)
+    if [ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = keepalived ]; then
+        echo "node: stopping keepalived (pid $pid) first: the VIP moves while the gateway still serves" >&2
+        kill -TERM "$pid" 2>/dev/null || true
+        i=0
+        while kill -0 "$pid" 2>/dev/null && [ "$i" -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+        sleep "${NODE_STOP_VIP_SECONDS:-2}"
+    fi
+    echo "node: stopping the engine (pid $engine_pid)" >&2
+    kill -TERM "$engine_pid" 2>/dev/null || true
+}
+trap stop_node TERM INT
+
+dockerd-entrypoint.sh "$@" --storage-driver="${DOCKERD_STORAGE_DRIVER:-overlay2}" &
+engine_pid=$!
+# `wait` returns early when a trapped signal arrives: keep waiting until the engine itself has exited.
+rc=0
+while kill -0 "$engine_pid" 2>/dev/null; do
+    if wait "$engine_pid"; then rc=0; else rc=$?; fi
+done
+exit "$rc"

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # swarm-leave: take this node out of its swarm (docker swarm leave --force); fine when it is in none.
 #   A manager must be demoted first (node-remove does that) or the swarm may lose its quorum.
-# env:    none
-# stdout: swarm-leave: left|not-in-swarm
+#   With BOOTSTRAP=true (the swarm's creator) it leaves only when no other node is left in the swarm: while
+#   others are members (its container is being replaced, keeping its data), leaving would strand them.
+# env:    BOOTSTRAP  optional: true on the bootstrap manager
+# stdout: swarm-leave: left|not-in-swarm|stayed
 set -euo pipefail
 exec 3>&1 1>&2 # stdout is the result only; everything else goes to stderr
 
@@ -10,6 +12,14 @@ state=$(docker info --format '{{.Swarm.LocalNodeState}}')
 if [[ $state == inactive ]]; then
     echo "swarm-leave: not-in-swarm" >&3
     exit 0
+fi
+if [[ ${BOOTSTRAP:-false} == true && $state == active ]]; then
+    others=$(docker node ls --format '{{.Self}}' 2>/dev/null | grep -c false || true)
+    if ((others > 0)); then
+        echo "swarm-leave: $others other nodes are still members: staying (the swarm's state stays on this node's data)" >&2
+        echo "swarm-leave: stayed" >&3
+        exit 0
+    fi
 fi
 echo "swarm-leave: leaving the swarm (state $state)" >&2
 docker swarm leave --force >/dev/null

@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import { after, before, test } from "node:test";
-import { devApps, LAB_DIR, LabApp, LabOverrides } from "./lab-config";
+import { devApps, LAB_DIR, LabApp, labConfig, LabOverrides } from "./lab-config";
 import {
     Answer,
     assertZeroFailures,
@@ -28,12 +28,13 @@ import {
     onManager,
     onNode,
     outage,
+    PREFIX,
     serviceReplicas,
     sh,
     sleep,
     status,
-    steadyLoad,
     StatusRun,
+    steadyLoad,
     summary,
     taskIds,
     tcpOpen,
@@ -816,6 +817,235 @@ test("o. zero failures: a crash-looping change on 2.0 is rolled back by swarm; `
     }
     assert.equal(await runningSpec("shop-2-0"), specBefore);
     assert.ok(await answersFrom("sklep.localhost", "2.0"));
+});
+
+// ---- v–y. node lifecycle: add, remove, replace, restart — each under steady load through the VIP ----------------
+type LabNode = { name: string; [key: string]: unknown };
+const SHOP_HOSTS = ["nowy.sklep.localhost", "stary.sklep.localhost", "sklep.localhost"];
+const WORKER_2: LabNode = { name: "worker-2", role: "worker", zone: "dmz", address: "172.28.40.15" };
+/** The stack file's nodes, as the lab runs them. */
+const devNodes = (): LabNode[] => structuredClone(labConfig()["swarm-platform:nodes"] as LabNode[]);
+const withWorker2 = () => [...devNodes(), WORKER_2];
+
+/** Runs `change` under the steady load; the load runs on for 2 s after it, and stops also when it throws. */
+async function underLoad<T>(change: () => Promise<T>): Promise<{ run: T; answers: Answer[] }> {
+    const l = steadyLoad(SHOP_HOSTS, 900);
+    await sleep(1000);
+    try {
+        const run = await change();
+        await sleep(2000);
+        return { run, answers: await l.stop() };
+    } finally {
+        await l.stop();
+    }
+}
+
+/** The engine log lines of the last run (the lab appends every run to .lab/engine.log after a marker). */
+function lastRunLog(): string[] {
+    const text = fs.readFileSync(`${LAB_DIR}/engine.log`, "utf8");
+    return text.slice(text.lastIndexOf("\n===== run ")).split("\n");
+}
+const logIndex = (lines: string[], pattern: RegExp) => lines.findIndex((l) => pattern.test(l));
+
+/** name → "state availability role zone-label" of every swarm node. */
+async function swarmNodes(): Promise<Record<string, string>> {
+    const ids = (await onManager("node ls -q")).split("\n").filter(Boolean);
+    const out = await onManager(`node inspect --format '{{.Description.Hostname}} {{.Status.State}} {{.Spec.Availability}} {{.Spec.Role}} {{index .Spec.Labels "zone"}}' ${ids.join(" ")}`);
+    const nodes: Record<string, string> = {};
+    for (const line of out.split("\n").filter(Boolean)) {
+        const [name, ...rest] = line.split(" ");
+        assert.ok(!(name in nodes), `two swarm nodes named ${name}: ${out}`);
+        nodes[name] = rest.join(" ");
+    }
+    return nodes;
+}
+
+test("v. zero failures: adding a node (worker-2, zone dmz) in one up: it joins with its labels and its zone's images, and receives its zone's tasks", { timeout: 900_000 }, async (t) => {
+    if (!need(t)) return;
+    try {
+        const { run, answers } = await underLoad(() => up({ extra: { nodes: withWorker2() } }, "add worker-2"));
+        assert.equal(run.ok, true, run.errors.join("\n"));
+        figure("add_node_up_seconds", run.seconds);
+        assertZeroFailures("add_node", answers);
+        assert.equal((await swarmNodes())["worker-2"], "ready active worker dmz");
+        const images = (await onNode("worker-2", "docker images --format '{{.Repository}}:{{.Tag}}' swarm-lab/demo-app")).stdout.split("\n").sort();
+        assert.deepEqual(images, ["swarm-lab/demo-app:1.9", "swarm-lab/demo-app:2.0"], "the dmz releases' images, not intra's");
+        assert.equal((await onNode("worker-2", "iptables -S INPUT | sed -n 2p")).stdout, "-A INPUT -j SWARM-PLATFORM-INPUT", "its firewall");
+        // The swarm does not move running tasks onto a new node; the next task of its zone goes there (spread).
+        const apps = withRelease(devApps(), "shop", "2.0", (r) => (r.replicas = 3));
+        const scaled = await up({ apps, extra: { nodes: withWorker2() } }, "2.0 x3 with worker-2");
+        assert.equal(scaled.ok, true, scaled.errors.join("\n"));
+        assert.ok(await converged(90, { "shop-2-0": 3 }), JSON.stringify(await serviceReplicas()));
+        const where = (await onManager("service ps shop-2-0 --filter desired-state=running --format '{{.Node}}'")).split("\n");
+        figure("add_node_shop_2_0_tasks_on", where.sort().join(","));
+        assert.ok(where.includes("worker-2"), `no shop-2-0 task on worker-2: ${where.join(", ")}`);
+    } finally {
+        await backToDev("v");
+    }
+    assert.equal((await swarmNodes())["worker-2"], undefined, "worker-2 is gone again");
+});
+
+test("w. zero failures: removing a node that runs release tasks in one up: drained first (its tasks healthy elsewhere), then removed from the swarm, its container gone", { timeout: 900_000 }, async (t) => {
+    if (!need(t)) return;
+    const apps = withRelease(devApps(), "shop", "2.0", (r) => (r.replicas = 3));
+    try {
+        const setup = await up({ apps, extra: { nodes: withWorker2() } }, "w: worker-2 with a shop-2-0 task");
+        assert.equal(setup.ok, true, setup.errors.join("\n"));
+        assert.ok(await converged(120, { "shop-2-0": 3 }), JSON.stringify(await serviceReplicas()));
+        const tasks = (await onManager("node ps worker-2 --filter desired-state=running --format '{{.Name}}'")).split("\n").filter(Boolean);
+        figure("remove_node_tasks_before", tasks.join(","));
+        assert.ok(tasks.some((n) => n.startsWith("shop-")), `worker-2 runs no release task: ${tasks.join(", ")}`);
+
+        const { run, answers } = await underLoad(() => up({ apps }, "remove worker-2"));
+        assert.equal(run.ok, true, run.errors.join("\n"));
+        figure("remove_node_up_seconds", run.seconds);
+        assertZeroFailures("remove_node", answers);
+        // the order: departed node drained before any firewall changed; its drain step's delete (node rm) before its
+        // join's (swarm leave), before its container went
+        const log = lastRunLog();
+        const at = (p: RegExp) => {
+            const i = logIndex(log, p);
+            assert.ok(i >= 0, `not in the engine log: ${p}`);
+            return i;
+        };
+        assert.ok(at(/update command:local:Command platform-departures/) < at(/update command:local:Command platform-firewall-gw-1/), "drained before the firewalls narrowed");
+        assert.ok(at(/- delete command:local:Command platform-swarm-drain-worker-2/) < at(/- delete command:local:Command platform-swarm-join-worker-2/));
+        assert.ok(at(/- delete command:local:Command platform-swarm-join-worker-2/) < at(/- delete docker:index\/container:Container platform-nodes-worker-2/));
+        assert.equal((await swarmNodes())["worker-2"], undefined, "worker-2 is no swarm member");
+        assert.equal((await sh(`docker ps -aq --filter name=${containerOf("worker-2")}; docker volume ls -q --filter name=${PREFIX}-worker-2`)).stdout, "", "container and volume gone");
+        assert.ok(await converged(60, { "shop-2-0": 3 }), JSON.stringify(await serviceReplicas()));
+    } finally {
+        await backToDev("w");
+    }
+});
+
+test("x. zero failures: a node rebuilt (generation 2 of gw-2), then a new node image rolled out one node at a time, each drained first", { timeout: 1_800_000 }, async (t) => {
+    if (!need(t)) return;
+    const drivers = (image: string) => {
+        const d = structuredClone(labConfig()["swarm-platform:drivers"]) as { docker: { image: string } };
+        d.docker.image = image;
+        return d;
+    };
+    const containerId = (n: string) => must(`docker inspect --format '{{.Id}}' ${containerOf(n)}`);
+    // both phases run and report their figures; a failed assertion of the first is raised at the end
+    const failures: unknown[] = [];
+    try {
+        // 1. gw-2 rebuilt in place: a new container and volume, a new swarm node under the same name
+        const before = await containerId("gw-2");
+        const oldId = await onManager("node inspect gw-2 --format '{{.ID}}'");
+        const nodes = devNodes().map((n) => (n.name === "gw-2" ? { ...n, generation: 2 } : n));
+        const rebuilt = await underLoad(() => up({ extra: { nodes } }, "gw-2 generation 2"));
+        assert.equal(rebuilt.run.ok, true, rebuilt.run.errors.join("\n"));
+        figure("replace_node_up_seconds", rebuilt.run.seconds);
+        try {
+            assertZeroFailures("replace_node", rebuilt.answers);
+        } catch (e) {
+            failures.push(e);
+        }
+        assert.notEqual(await containerId("gw-2"), before, "gw-2 is a new container");
+        assert.notEqual(await onManager("node inspect gw-2 --format '{{.ID}}'"), oldId, "a new swarm node (the old one removed: swarmNodes checks one per name)");
+        assert.equal((await swarmNodes())["gw-2"], "ready active worker dmz");
+        assert.ok((await sh(`docker volume inspect ${PREFIX}-gw-2-docker-g2`)).code === 0, "its new data volume");
+        assert.equal((await onNode("gw-2", "pgrep -x keepalived >/dev/null && echo running")).stdout, "running", "keepalived on the rebuilt gateway node");
+        assert.match(await onManager("service ps gateway --filter desired-state=running --format '{{.Node}} {{.CurrentState}}'"), /gw-2 Running/);
+
+        // 2. a new node image (another tag) and gw-2 back to generation 1: every node rebuilt, one at a time
+        await must("docker tag swarm-lab/node:latest swarm-lab/node:lab-x");
+        const rollout = await underLoad(() => up({ extra: { drivers: drivers("swarm-lab/node:lab-x") } }, "node image lab-x"));
+        assert.equal(rollout.run.ok, true, rollout.run.errors.join("\n"));
+        figure("image_rollout_up_seconds", rollout.run.seconds);
+        try {
+            assertZeroFailures("image_rollout", rollout.answers);
+        } catch (e) {
+            failures.push(e);
+        }
+        const log = lastRunLog();
+        const order = ["manager-1", "gw-1", "gw-2", "worker-1"];
+        for (const n of order) assert.equal(await must(`docker inspect --format '{{.Config.Image}}' ${containerOf(n)}`), "swarm-lab/node:lab-x", `${n} runs the new image`);
+        for (let i = 1; i < order.length; i++) {
+            const settled = logIndex(log, new RegExp(`\\+ create command:local:Command platform-settle-${order[i - 1]}\\b`));
+            const next = logIndex(log, new RegExp(`- delete docker:index/container:Container platform-nodes-${order[i]} \\(replaced delete-first\\)`));
+            assert.ok(settled >= 0 && next > settled, `${order[i]} was taken down (log line ${next}) only after ${order[i - 1]} was back (line ${settled})`);
+        }
+        assert.deepEqual(Object.keys(await swarmNodes()).sort(), [...NODES].sort(), "every node back, once");
+        const spread = await onManager("service ps shop-2-0 --filter desired-state=running --format '{{.Node}}'");
+        figure("image_rollout_shop_2_0_tasks_on", spread.split("\n").sort().join(","));
+        assert.equal(new Set(spread.split("\n")).size, 2, `after the rollout shop-2-0 runs on both dmz nodes (rebalanced): ${spread}`);
+    } finally {
+        await backToDev("x");
+        await sh("docker rmi swarm-lab/node:lab-x");
+    }
+    if (failures.length) throw failures[0];
+});
+
+test("y. restarts: docker restart of the VIP holder loses nothing; docker kill + start of a node running release tasks comes back by itself", { timeout: 900_000 }, async (t) => {
+    if (!need(t)) return;
+    const back = async (node: string, since: number, label: string) => {
+        const ready = await until(120, async () => (await swarmNodes())[node] === "ready active worker dmz", 1000);
+        const keepalived = await until(60, async () => (await onNode(node, "pgrep -x keepalived >/dev/null && echo running")).stdout === "running", 1000);
+        const gateway = await until(120, async () => / Running/.test(await onManager(`service ps gateway --filter node=${node} --filter desired-state=running --format '{{.Node}} {{.CurrentState}}'`)), 1000);
+        const all = await converged(120);
+        figure(`${label}_back_seconds`, now() - since);
+        assert.ok(ready, `${node} did not come back Ready with its role and labels: ${JSON.stringify(await swarmNodes())}`);
+        assert.ok(keepalived, `keepalived does not run on ${node}`);
+        assert.ok(gateway, `the gateway task does not run on ${node}`);
+        assert.ok(all, `services: ${JSON.stringify(await serviceReplicas())}`);
+        assert.equal((await onNode(node, "iptables -S INPUT | sed -n 2p")).stdout, "-A INPUT -j SWARM-PLATFORM-INPUT", `${node}: firewall`);
+        const labels = JSON.parse(await onManager(`node inspect ${node} --format '{{json .Spec.Labels}}'`)) as Record<string, string>;
+        assert.equal(labels.gateway, "true");
+    };
+    // 1. the VIP holder: its stop hands the VIP over first (keepalived SIGTERM), then the engine stops
+    const h1 = await holder();
+    assert.ok(h1, "no VIP holder");
+    const h1Tasks = (await onManager(`node ps ${h1} --filter desired-state=running --format '{{.Name}}'`)).split("\n").filter((n) => n.startsWith("shop-"));
+    figure("restart_vip_holder_release_tasks", h1Tasks.length);
+    let t0 = now();
+    const failures: unknown[] = [];
+    const restarted = await underLoad(async () => {
+        t0 = now();
+        const restart = must(`docker restart ${containerOf(h1)}`, 120_000);
+        const moved = await until(15, async () => ((await vipHolders(GATEWAYS)).join() === GATEWAYS.filter((g) => g !== h1).join() ? true : undefined), 100);
+        figure("restart_vip_holder_vip_moved_seconds", moved ? now() - t0 : -1);
+        await restart;
+        figure("restart_vip_holder_docker_restart_seconds", now() - t0);
+        await back(h1, t0, "restart_vip_holder");
+    });
+    try {
+        assertZeroFailures("restart_vip_holder", restarted.answers);
+    } catch (e) {
+        failures.push(e);
+    }
+    assert.deepEqual(await vipHolders(GATEWAYS), GATEWAYS.filter((g) => g !== h1), "the VIP moved and stayed (nopreempt)");
+
+    // 2. docker kill + start of a gateway node running release tasks (the one just restarted, if the swarm gave it
+    // release tasks again; else the other, which then also holds the VIP)
+    const h2 = GATEWAYS.find((g) => g !== h1) as string;
+    const victim = (await onManager(`node ps ${h1} --filter desired-state=running --format '{{.Name}}'`)).includes("shop-") ? h1 : h2;
+    const tasks = (await onManager(`node ps ${victim} --filter desired-state=running --format '{{.Name}}'`)).split("\n").filter((n) => n.startsWith("shop-"));
+    const netnsBefore = (await onNode(victim, "ls /run/docker/netns 2>/dev/null")).stdout.split("\n").filter(Boolean);
+    figure("kill_node", victim);
+    figure("kill_node_release_tasks", tasks.length);
+    const killed = await underLoad(async () => {
+        t0 = now();
+        await must(`docker kill ${containerOf(victim)}`);
+        await sleep(1000);
+        await must(`docker start ${containerOf(victim)}`);
+        await back(victim, t0, "kill_node");
+    });
+    const bad = killed.answers.filter(failed);
+    figure("kill_node_requests", killed.answers.length);
+    figure("kill_node_failed", bad.length);
+    figure("kill_node_outage_seconds", outage(killed.answers, t0));
+    keep("kill_node", killed.answers);
+    if (bad.length) console.log(`# kill + start of ${victim}: ${summary(bad)}`);
+    // no network namespace file of the killed run is left as a plain file (a name the engine recreated is mounted
+    // again); a sandbox of the new run that is being set up or torn down may briefly be a plain file
+    const unmounted = await onNode(victim, 'cd /run/docker/netns 2>/dev/null || exit 0; for f in *; do [ -e "$f" ] || continue; grep -q " /run/docker/netns/$f " /proc/mounts || echo "$f"; done');
+    assert.equal(unmounted.code, 0, unmounted.stderr);
+    const stale = unmounted.stdout.split("\n").filter((f) => f && netnsBefore.includes(f));
+    figure("kill_node_netns_not_mounted_new_run", unmounted.stdout.split("\n").filter((f) => f && !netnsBefore.includes(f)).length);
+    assert.deepEqual(stale, [], `netns entries of the killed run left on ${victim}`);
+    if (failures.length) throw failures[0];
 });
 
 // ---- k. destroy -----------------------------------------------------------------------------------------

@@ -202,19 +202,68 @@ describe("dev stack (docker driver)", () => {
     it("waits: joins on init, memberships on joins, services on memberships, networks and image loads", () => {
         const deps = (name: string) => dev.declared.get(name)?.dependsOn ?? assert.fail(`${name} not declared`);
         assert.ok(deps("platform-swarm-join-gw-1").includes("platform-swarm-init"));
-        for (const member of ["platform-swarm-member-gw-1", "platform-swarm-member-worker-1"]) {
-            for (const join of ["platform-swarm-join-gw-1", "platform-swarm-join-gw-2", "platform-swarm-join-worker-1"]) assert.ok(deps(member).includes(join), `${member} after ${join}`);
+        // each membership after its own join and the previous membership (role changes one node at a time)
+        assert.deepEqual(deps("platform-swarm-member-manager-1").filter((d) => d.startsWith("platform-swarm-")), ["platform-swarm-init"]);
+        for (const [member, previous] of [["gw-1", "manager-1"], ["gw-2", "gw-1"], ["worker-1", "gw-2"]]) {
+            assert.ok(deps(`platform-swarm-member-${member}`).includes(`platform-swarm-join-${member}`), `${member}'s membership after its join`);
+            assert.ok(deps(`platform-swarm-member-${member}`).includes(`platform-swarm-member-${previous}`), `${member}'s membership after ${previous}'s`);
         }
         const shop = deps("platform-shop-1-9-service");
-        for (const d of ["platform-swarm-member-gw-1", "platform-swarm-member-gw-2", "platform-networks-zone-dmz", "platform-networks-gateway", "platform-shop-1-9-image-load-gw-1", "platform-shop-1-9-image-load-gw-2"]) {
+        for (const d of ["platform-swarm-drain-gw-1", "platform-swarm-drain-gw-2", "platform-networks-zone-dmz", "platform-networks-gateway", "platform-shop-1-9-image-load-gw-1", "platform-shop-1-9-image-load-gw-2"]) {
             assert.ok(shop.includes(d), `shop-1-9 waits for ${d} (has ${shop.join(", ")})`);
         }
         const gateway = deps("platform-gateway-service");
-        for (const d of ["platform-gateway-routes-gw-1", "platform-gateway-routes-gw-2", "platform-gateway-image-load-gw-1", "platform-virtualIp-keepalived-gw-1", "platform-swarm-member-gw-2"]) {
+        for (const d of ["platform-gateway-routes-gw-1", "platform-gateway-routes-gw-2", "platform-gateway-image-load-gw-1", "platform-virtualIp-keepalived-gw-1", "platform-swarm-drain-gw-2"]) {
             assert.ok(gateway.includes(d), `gateway waits for ${d}`);
         }
-        assert.ok(deps("platform-virtualIp-keepalived-gw-1").includes("platform-swarm-member-gw-1"));
-        for (const n of ["platform-networks-zone-dmz", "platform-networks-gateway"]) assert.ok(deps(n).includes("platform-swarm-member-manager-1"));
+        assert.ok(deps("platform-virtualIp-keepalived-gw-1").includes("platform-swarm-drain-gw-1"));
+        for (const n of ["platform-networks-zone-dmz", "platform-networks-gateway"]) assert.ok(deps(n).includes("platform-swarm-drain-manager-1"));
+    });
+
+    it("node lifecycle: what is placed on a node depends on its drain step, which depends on its membership; so Pulumi deletes the VIP and routes first, then drains, then the node leaves", () => {
+        const deps = (name: string) => dev.declared.get(name)?.dependsOn ?? assert.fail(`${name} not declared`);
+        for (const n of ["gw-1", "gw-2"]) {
+            assert.ok(deps(`platform-swarm-drain-${n}`).includes(`platform-swarm-member-${n}`), `${n}: drain after membership`);
+            assert.ok(deps(`platform-virtualIp-keepalived-${n}`).includes(`platform-swarm-drain-${n}`), `${n}: keepalived after the drain step (deleted before it)`);
+            assert.ok(deps(`platform-gateway-routes-${n}`).includes(`platform-swarm-drain-${n}`), `${n}: routes after the drain step`);
+            assert.ok(deps(`platform-gateway-image-load-${n}`).includes(`platform-swarm-drain-${n}`), `${n}: gateway image after the drain step`);
+        }
+        // the drain step's delete: node-remove on the bootstrap manager with the node's id and address
+        const drain = byName(dev, "platform-swarm-drain-gw-1").inputs as { create: string; delete: string; triggers: string[] };
+        const removal = Buffer.from(/printf %s '([^']+)'/.exec(drain.delete)![1], "base64").toString();
+        assert.match(removal, /node script "node-remove" for node manager-1/);
+        for (const [k, v] of [["NODE_ID", "id-swarm-platform-dev-gw-1"], ["MEMBER_NAME", "gw-1"], ["MEMBER_ADDR", "172.28.40.12"]]) {
+            assert.ok(removal.includes(`sp_env ${k} '${Buffer.from(v).toString("base64")}'`), `delete carries ${k}=${v}`);
+        }
+        assert.doesNotMatch(removal, /sp_env KEEP_IN_SWARM/);
+        assert.match(drain.delete, /docker exec -i swarm-platform-dev-manager-1 bash -s$/);
+        // it follows a replaced gw-1 (its ready steps' ids), never a replaced bootstrap manager (whose container id is absent)
+        assert.deepEqual(drain.triggers, ["platform-nodes-gw-1-engine-ready-id", "platform-firewall-gw-1-id"]);
+        const own = byName(dev, "platform-swarm-drain-manager-1").inputs as { delete: string; triggers: string[] };
+        assert.ok(own.triggers.includes("platform-nodes-manager-1-id"), "the bootstrap manager's own drain step follows its container");
+        assert.ok(Buffer.from(/printf %s '([^']+)'/.exec(own.delete)![1], "base64").toString().includes(`sp_env KEEP_IN_SWARM '${Buffer.from("true").toString("base64")}'`), "the bootstrap manager is drained, never removed");
+        // memberships no longer remove nodes: a replaced bootstrap manager replaces them, and nothing may run then
+        for (const n of ["gw-1", "gw-2", "worker-1"]) assert.equal(byName(dev, `platform-swarm-member-${n}`).inputs.delete, undefined, `${n}'s membership has no delete`);
+        // the bootstrap manager leaves its swarm only once it is alone
+        const init = byName(dev, "platform-swarm-init").inputs as { delete: string };
+        assert.ok(Buffer.from(/printf %s '([^']+)'/.exec(init.delete)![1], "base64").toString().includes(`sp_env BOOTSTRAP '${Buffer.from("true").toString("base64")}'`));
+    });
+
+    it("node lifecycle: node containers are (re)built one at a time, each after the previous node settled; firewalls wait for departed nodes to be drained", () => {
+        const deps = (name: string) => dev.declared.get(name)?.dependsOn ?? assert.fail(`${name} not declared`);
+        assert.deepEqual(deps("platform-nodes-manager-1"), []);
+        for (const [node, previous] of [["gw-1", "manager-1"], ["gw-2", "gw-1"], ["worker-1", "gw-2"]]) {
+            assert.deepEqual(deps(`platform-nodes-${node}`), [`platform-settle-${previous}`], `${node}'s container waits for ${previous}`);
+            assert.deepEqual(deps(`platform-nodes-${node}-data`), [`platform-settle-${previous}`], `${node}'s volume (a rebuild) waits for ${previous}`);
+        }
+        const settle = deps("platform-settle-gw-1");
+        for (const d of ["platform-swarm-drain-gw-1", "platform-virtualIp-keepalived-gw-1", "platform-gateway-routes-gw-1"]) assert.ok(settle.includes(d), `settle-gw-1 waits for ${d}`);
+        const settleInputs = byName(dev, "platform-settle-gw-1").inputs as { stdin: string; triggers: string[] };
+        assert.deepEqual(settleInputs.triggers, ["platform-nodes-gw-1-engine-ready-id", "platform-firewall-gw-1-id"]);
+        assert.ok(settleInputs.stdin.includes(`sp_env SETTLE_SECONDS '${Buffer.from("3").toString("base64")}'`), "a gateway node waits rise × interval + one advert");
+        for (const n of ["manager-1", "gw-1", "gw-2", "worker-1"]) assert.ok(deps(`platform-firewall-${n}`).includes("platform-departures"), `${n}'s firewall after the departures`);
+        const departures = byName(dev, "platform-departures").inputs as { stdin: string };
+        assert.ok(departures.stdin.includes(Buffer.from("172.28.40.11\n172.28.40.12\n172.28.40.13\n172.28.40.14").toString("base64")), "the planned members' addresses");
     });
 
     it("keeps join tokens and the VRRP password secret, and out of the logs", () => {
@@ -395,6 +444,16 @@ describe("prod stack (ssh driver)", () => {
     });
 });
 
+describe("node lifecycle on the prod stack: removed managers go one at a time", () => {
+    it("each manager's drain step depends on the previous manager's, so their deletes (demote, remove) run one after the other", async () => {
+        const prod = await runProgram({ stack: "prod", config: stackConfig("prod"), secrets: PROD_SECRETS });
+        const deps = (name: string) => prod.declared.get(name)?.dependsOn ?? assert.fail(`${name} not declared`);
+        assert.ok(deps("platform-swarm-drain-manager-2").includes("platform-swarm-drain-manager-1"));
+        assert.ok(deps("platform-swarm-drain-manager-3").includes("platform-swarm-drain-manager-2"));
+        assert.ok(!deps("platform-swarm-drain-gw-1").some((d) => d.startsWith("platform-swarm-drain-")), "workers are drained independently");
+    });
+});
+
 describe("changes between two runs", () => {
     const signature = (r: RunResult) => new Map(r.resources.map((x) => [`${x.type}::${x.name}`, JSON.stringify(x.inputs)]));
     function diff(a: RunResult, b: RunResult) {
@@ -406,6 +465,37 @@ describe("changes between two runs", () => {
             changed: [...sa.keys()].filter((k) => sb.has(k) && sa.get(k) !== sb.get(k)).map((k) => k.split("::")[1]).sort(),
         };
     }
+
+    it("a bumped node generation rebuilds that node only: a new data volume and a generation label on its container", async () => {
+        const before = await runProgram({ stack: "dev", config: stackConfig("dev") });
+        const after = await runProgram({
+            stack: "dev",
+            config: mutateDev((c) => {
+                (c.nodes.find((n) => n.name === "gw-2") as { generation?: number }).generation = 2;
+            }),
+        });
+        assert.deepEqual(diff(before, after), { added: [], removed: [], changed: ["platform-nodes-gw-2", "platform-nodes-gw-2-data"] });
+        assert.equal(byName(after, "platform-nodes-gw-2-data").inputs.name, "swarm-platform-dev-gw-2-docker-g2");
+        assert.deepEqual(byName(after, "platform-nodes-gw-2").inputs.labels, [
+            { label: "swarm-platform.node", value: "gw-2" },
+            { label: "swarm-platform.generation", value: "2" },
+        ]);
+    });
+
+    it("a new worker only adds its own steps; every node's firewall and the departures step learn its address", async () => {
+        const before = await runProgram({ stack: "dev", config: stackConfig("dev") });
+        const after = await runProgram({
+            stack: "dev",
+            config: mutateDev((c) => {
+                c.nodes.push({ name: "worker-2", role: "worker", zone: "dmz", address: "172.28.40.15" } as never);
+            }),
+        });
+        const d = diff(before, after);
+        assert.deepEqual(d.removed, []);
+        assert.ok(d.added.includes("platform-nodes-worker-2") && d.added.includes("platform-swarm-join-worker-2") && d.added.includes("platform-swarm-drain-worker-2"), d.added.join(", "));
+        assert.ok(d.added.includes("platform-shop-1-9-image-load-worker-2"), "its zone's release images are loaded on it");
+        for (const c of d.changed) assert.match(c, /^platform-(firewall-|departures$|swarm-rotate-tokens$|shop-.*-service$)/, `unexpected change ${c}`);
+    });
 
     it("a hostname moved to another release changes only the gateway routes on each gateway node", async () => {
         const before = await runProgram({ stack: "dev", config: stackConfig("dev") });

@@ -89,3 +89,14 @@ describe("the lab engine's service diff", () => {
         assert.deepEqual(service.diff(olds, olds, olds).changed, []);
     });
 });
+
+describe("lab engine: deletion order", () => {
+    test("a resource goes before everything it depends on, even a dependency re-created after it; newest first otherwise", async () => {
+        const { deletionOrder } = await import("../lab/engine/engine");
+        const res = (urn: string, seq: number, dependencies: string[] = [], propertyDependencies: Record<string, string[]> = {}) =>
+            ({ urn, type: "t", name: urn, id: urn, inputs: {}, outputs: {}, engine: "e", seq, dependencies, propertyDependencies });
+        // the drain step was replaced in a later run (seq 9): the service (seq 3) that depends on it still goes first
+        const order = deletionOrder([res("container", 1), res("drain", 9, ["container"]), res("service", 3, ["drain"]), res("load", 4, [], { triggers: ["container"] }), res("other", 2)]);
+        assert.deepEqual(order.map((r) => r.urn), ["load", "service", "drain", "other", "container"]);
+    });
+});

@@ -99,7 +99,7 @@ for (const stack of ["dev", "prod"] as const) {
             assert.deepEqual(Object.keys(before).filter((u) => !found.includes(u)), [], "old resources no new resource claims");
         });
 
-        it("the only new resources are the DNS component, the local engine's provider (adopting the default provider), the join-token steps, the node firewall and the engine API's certificates", () => {
+        it("the only new resources are the DNS component, the local engine's provider (adopting the default provider), the join-token steps, the node firewall, the engine API's certificates and the node lifecycle steps", () => {
             const fresh = resolved.filter((r) => !r.oldUrn).map((r) => r.resource);
             // Join tokens are read from the bootstrap manager before each join and rotated after the joins: a read per
             // joining node and one rotation are new commands (they read and rotate; nothing is removed).
@@ -117,6 +117,12 @@ for (const stack of ["dev", "prod"] as const) {
                 // `up` waits for every service with its own convergence gate (a command on the bootstrap manager).
                 "platform-gateway-converge",
                 ...["shop-1-9", "shop-2-0", "stock-1-0"].map((s) => `platform-${s}-converge`),
+                // Node lifecycle: departed nodes drained before the firewalls change; per node a drain step (its delete
+                // takes the node out before its container or host goes) and a settle step (the next node of a
+                // rollout waits for it). All new: no old delete runs.
+                "platform-departures",
+                ...nodes.map((n) => `platform-swarm-drain-${n}`),
+                ...nodes.map((n) => `platform-settle-${n}`),
             ].sort());
             assert.deepEqual(fresh.find((d) => d.name === "local-engine")?.aliases, [defaultProvider]);
             assert.equal(fresh.find((d) => d.name === "platform-dns")?.type, "swarm:dns:Dns", "a component: no state, nothing to create");
@@ -187,6 +193,17 @@ for (const stack of ["dev", "prod"] as const) {
             if (stack === "prod") {
                 for (const r of resolved) {
                     if (r.oldUrn && r.resource.type === "command:remote:Command") changes.set(r.resource.name, ["connection", ...(changes.get(r.resource.name) ?? [])]);
+                }
+            }
+            // Node lifecycle: memberships lose their delete (the drain step removes a node now: a replaced bootstrap
+            // manager must not remove every node), the joins' delete runs the new swarm-leave, and the bootstrap
+            // manager's leaves only once it is alone. An update runs the idempotent script once more; no delete runs.
+            const nodeList = stackConfig(stack).nodes as { name: string; role: string; bootstrap?: boolean }[];
+            const bootstrap = (nodeList.find((n) => n.bootstrap) ?? nodeList.find((n) => n.role === "manager"))?.name;
+            for (const r of resolved) {
+                if (r.resource.name === `platform-swarm-member-${bootstrap}`) continue; // it never had a delete
+                if (r.oldUrn && /^platform-swarm-(member|join)-(?!token-)|^platform-swarm-init$/.test(r.resource.name)) {
+                    changes.set(r.resource.name, [...(changes.get(r.resource.name) ?? []), "delete"]);
                 }
             }
             const expected = [...changes].map(([name, keys]) => `${name} (${[...keys].sort().join(", ")})`);

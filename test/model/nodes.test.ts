@@ -3,7 +3,7 @@
 import * as assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { BASE, type Draft, diffPaths, errorsOf, invalidConfigs, json, mutate, partial, planOf, stackConfig, TEST_HOST_KEY, unset, useSsh, validConfigs, validOrThrow } from "./fixtures";
-import { parseSshHostKey, pinnedHostKeyOptions, SSH_IMAGE_LOAD_SCRIPT, sshImageLoadArgs } from "../../model/nodes";
+import { gatewaySettleSeconds, nodeVolumeName, parseSshHostKey, pinnedHostKeyOptions, rolloutOrder, SSH_IMAGE_LOAD_SCRIPT, sshImageLoadArgs } from "../../model/nodes";
 
 const DEV = stackConfig("dev");
 const PROD = stackConfig("prod");
@@ -42,6 +42,27 @@ invalidConfigs(
             change: (d) => (d.nodes[2].role = "worker"),
             path: "nodes",
             words: ["odd number of managers", "have 2", "manager-1, manager-2"],
+        },
+        {
+            name: "a rebuild of the bootstrap manager",
+            change: (d) => ((d.nodes[0] as { generation?: number }).generation = 2),
+            path: "nodes[manager-1].generation",
+            words: ["bootstrap manager", "holds the swarm's state", "cannot be rebuilt in place"],
+        },
+        {
+            name: "a rebuild of an ssh node",
+            change: (d) => {
+                useSsh(d);
+                (d.nodes[3] as { generation?: number }).generation = 2;
+            },
+            path: "nodes[gw-1].generation",
+            words: ['only for driver "docker"', "removing it from nodes"],
+        },
+        {
+            name: "a generation of 0",
+            change: (d) => ((d.nodes[3] as { generation?: number }).generation = 0),
+            path: "nodes[gw-1].generation",
+            words: [">=1"],
         },
         {
             name: "no manager at all",
@@ -729,6 +750,30 @@ describe("planned driver", () => {
         assert.equal(validOrThrow(BASE).localEngine, "unix:///var/run/docker.sock");
         const plan = planOf(mutate(BASE, (d) => (d.localEngine = "ssh://builder@10.0.0.5")));
         assert.equal(plan.driver.localEngine, "ssh://builder@10.0.0.5");
+    });
+
+    test("a node's generation is 1 by default; bumping one changes only that node's generation", () => {
+        assert.deepEqual([...new Set(dev.nodes.map((n) => n.generation))], [1]);
+        const rebuilt = planOf(mutate(DEV, (d) => ((d.nodes[3] as { generation?: number }).generation = 3)));
+        assert.deepEqual(diffPaths(json(dev), json(rebuilt)), ["nodes[3].generation"]);
+    });
+
+    test("a rebuilt node gets a new data volume; a first-generation node keeps the name it always had", () => {
+        const gw2 = dev.nodes.find((n) => n.name === "gw-2")!;
+        assert.equal(nodeVolumeName("swarm-platform-dev", gw2), "swarm-platform-dev-gw-2-docker");
+        assert.equal(nodeVolumeName("swarm-platform-dev", { ...gw2, generation: 2 }), "swarm-platform-dev-gw-2-docker-g2");
+    });
+
+    test("the rollout order is the bootstrap manager, the other managers, then the workers, each by name: the order the swarm joins them", () => {
+        assert.deepEqual(rolloutOrder(dev.nodes), ["manager-1", "gw-1", "gw-2", "worker-1"]);
+        assert.deepEqual(rolloutOrder(prod.nodes).slice(0, 3), ["manager-1", "manager-2", "manager-3"]);
+        assert.deepEqual(rolloutOrder(planOf(mutate(PROD, (d) => d.nodes.reverse())).nodes), rolloutOrder(prod.nodes));
+    });
+
+    test("a rebuilt gateway node waits for keepalived's check to pass rise times, then one advert", () => {
+        assert.equal(gatewaySettleSeconds(dev.virtualIp), 3); // rise 2 × interval 1 s + advert 1 s
+        assert.equal(gatewaySettleSeconds({ advertInt: 0.5, healthCheck: { ...dev.virtualIp!.healthCheck, rise: 3, interval: 2 } }), 7);
+        assert.equal(gatewaySettleSeconds(undefined), 0);
     });
 
     test("draining a worker changes only its availability", () => {

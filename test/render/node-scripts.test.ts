@@ -262,7 +262,7 @@ describe("node-membership", () => {
 describe("node-remove", () => {
     test("drains, demotes a manager and removes the node", (t) => {
         if (!needTools(t, "bash")) return;
-        const n = fakeNode({ node_exists: "", role: "manager", node_id: "self0", node_tasks: "Shutdown 1 second ago" });
+        const n = fakeNode({ state: "active", node_exists: "", role: "manager", node_id: "self0", node_tasks: "Shutdown 1 second ago" });
         const r = n.run("node-remove", { NODE_ID: "abc123", MEMBER_NAME: "gw-9" });
         assert.equal(r.status, 0, r.stderr);
         assert.equal(r.stdout, "node-remove: removed\n");
@@ -280,13 +280,13 @@ describe("node-remove", () => {
     test("without an id, the node is found by its address (a manager's by its manager address)", (t) => {
         if (!needTools(t, "bash")) return;
         const addrs = "self0 0.0.0.0 10.0.10.11:2377\nabc123 10.0.10.21 \nmgr222 0.0.0.0 10.0.10.12:2377\n";
-        const worker = fakeNode({ node_exists: "", node_id: "self0", node_addrs: addrs });
+        const worker = fakeNode({ state: "active", node_exists: "", node_id: "self0", node_addrs: addrs });
         assert.equal(worker.run("node-remove", { MEMBER_NAME: "gw-1", MEMBER_ADDR: "10.0.10.21" }).stdout, "node-remove: removed\n");
         assert.ok(worker.calls().includes("node rm --force abc123"));
-        const manager = fakeNode({ node_exists: "", node_id: "self0", role: "manager", node_addrs: addrs });
+        const manager = fakeNode({ state: "active", node_exists: "", node_id: "self0", role: "manager", node_addrs: addrs });
         assert.equal(manager.run("node-remove", { MEMBER_NAME: "manager-2", MEMBER_ADDR: "10.0.10.12" }).stdout, "node-remove: removed\n");
         assert.ok(manager.calls().includes("node rm --force mgr222"));
-        const gone = fakeNode({ node_exists: "", node_id: "self0", node_addrs: addrs });
+        const gone = fakeNode({ state: "active", node_exists: "", node_id: "self0", node_addrs: addrs });
         assert.equal(gone.run("node-remove", { MEMBER_NAME: "x", MEMBER_ADDR: "10.0.10.99" }).stdout, "node-remove: absent\n");
         assert.ok(!gone.calls().some((c) => c.startsWith("node rm")));
     });
@@ -300,9 +300,119 @@ describe("node-remove", () => {
 
     test("refuses to remove the node it runs on", (t) => {
         if (!needTools(t, "bash")) return;
-        const r = fakeNode({ node_exists: "", node_id: "abc123" }).run("node-remove", { NODE_ID: "abc123", MEMBER_NAME: "manager-1" });
+        const r = fakeNode({ state: "active", node_exists: "", node_id: "abc123" }).run("node-remove", { NODE_ID: "abc123", MEMBER_NAME: "manager-1" });
         assert.notEqual(r.status, 0);
         assert.match(r.stderr, /refusing to remove the node this script runs on/);
+    });
+});
+
+describe("node lifecycle: drain before removal, departures, settle, the bootstrap manager's leave", () => {
+    const onNode = "shop-2-0.2\ngateway.abc123";
+
+    test("node-remove waits until every service that ran on the node runs all its tasks again before it removes the node", (t) => {
+        if (!needTools(t, "bash")) return;
+        const converged = fakeNode({ state: "active", node_exists: "", node_id: "self0", node_tasks: "Shutdown 1 second ago", node_task_names: onNode, service_replicas: "shop-2-0 2/2\ngateway 1/1\n" });
+        const ok = converged.run("node-remove", { NODE_ID: "abc123", MEMBER_NAME: "gw-9" });
+        assert.equal(ok.stdout, "node-remove: removed\n", ok.stderr);
+        assert.match(ok.stderr, /services there: gateway shop-2-0/);
+        assert.ok(converged.calls().some((c) => c.startsWith("service ls --filter name=shop-2-0")), "it did not check the moved service");
+
+        const stuck = fakeNode({ state: "active", node_exists: "", node_id: "self0", node_tasks: "Shutdown 1 second ago", node_task_names: onNode, service_replicas: "shop-2-0 1/2\ngateway 1/1\n" });
+        const r = stuck.run("node-remove", { NODE_ID: "abc123", MEMBER_NAME: "gw-9", DRAIN_TIMEOUT: "2" });
+        assert.notEqual(r.status, 0);
+        assert.match(r.stderr, /shop-2-0 did not run all its tasks elsewhere within 2 s of draining gw-9/);
+        assert.ok(!stuck.calls().some((c) => c.startsWith("node rm")), "a node whose work has not moved must not be removed");
+    });
+
+    test("a replicated service running only on the drained node gets one more replica elsewhere first, and its count back after", (t) => {
+        if (!needTools(t, "bash")) return;
+        const n = fakeNode({
+            state: "active", node_exists: "", node_id: "self0", node_tasks: "Shutdown 1 second ago", node_hostname: "gw-2",
+            node_task_names: "shop-2-0.1\nshop-2-0.2\nshop-1-9.1\ngateway.abc123",
+            service_mode_gateway: "", "service_mode_shop-2-0": "2", "service_mode_shop-1-9": "2",
+            "service_tasks_shop-2-0": "gw-2 Running 1 minute ago\ngw-2 Running 1 minute ago", "surge_tasks_shop-2-0": "gw-2 Running 1 minute ago\ngw-1 Running 1 second ago",
+            "service_tasks_shop-1-9": "gw-2 Running 1 minute ago\ngw-1 Running 1 minute ago",
+            service_replicas: "shop-2-0 3/3\nshop-1-9 2/2\ngateway 1/1\n",
+        });
+        const r = n.run("node-remove", { NODE_ID: "abc123", MEMBER_NAME: "gw-2" });
+        assert.equal(r.stdout, "node-remove: removed\n", r.stderr);
+        assert.deepEqual(n.get("scales").trim().split("\n"), ["shop-2-0=3", "shop-2-0=2"], "surged before the drain, back after; shop-1-9 also runs on gw-1, the gateway is global");
+        const order = n.calls().filter((c) => /^(node update|service scale)/.test(c));
+        assert.deepEqual(order, ["service scale --detach shop-2-0=3", "node update --availability drain abc123", "service scale --detach shop-2-0=2"]);
+    });
+
+    test("node-remove with KEEP_IN_SWARM only drains (the bootstrap manager, replaced keeping its data)", (t) => {
+        if (!needTools(t, "bash")) return;
+        const n = fakeNode({ state: "active", node_exists: "", role: "manager", node_id: "abc123", node_tasks: "Shutdown 1 second ago", node_task_names: "stock-1-0.1", service_replicas: "stock-1-0 1/1\n" });
+        const r = n.run("node-remove", { NODE_ID: "abc123", MEMBER_NAME: "manager-1", KEEP_IN_SWARM: "true" });
+        assert.equal(r.stdout, "node-remove: drained\n", r.stderr);
+        assert.deepEqual(n.calls().filter((c) => /^node (update|demote|rm)/.test(c)), ["node update --availability drain abc123"]);
+    });
+
+    test("node-remove does not wait for a drain of a node that is down (its tasks were rescheduled)", (t) => {
+        if (!needTools(t, "bash")) return;
+        const n = fakeNode({ state: "active", node_exists: "", node_id: "self0", node_state: "down", node_tasks: "Running 5 minutes ago", service_replicas: "shop-2-0 1/2\n" });
+        const r = n.run("node-remove", { NODE_ID: "abc123", MEMBER_NAME: "gw-9", DRAIN_TIMEOUT: "2" });
+        assert.equal(r.stdout, "node-remove: removed\n", r.stderr);
+    });
+
+    test("swarm-departures drains the nodes the stack no longer has and demotes a departed manager; planned and down nodes are left alone", (t) => {
+        if (!needTools(t, "bash")) return;
+        const details = [
+            "self0 10.0.10.11 ready active manager manager-1",
+            "w1 10.0.10.21 ready active worker worker-1",
+            "w2 10.0.10.22 ready active worker worker-2",
+            "m2 10.0.10.12 ready active manager manager-2",
+            "w3 10.0.10.23 down active worker worker-3",
+        ].join("\n");
+        const n = fakeNode({ state: "active", control: "true", node_exists: "", node_details: details, node_tasks: "Shutdown 1 second ago" });
+        const r = n.run("swarm-departures", { MEMBER_ADDRS: "10.0.10.11\n10.0.10.21" });
+        assert.equal(r.stdout, "swarm-departures: drained worker-2 manager-2\n", r.stderr);
+        assert.deepEqual(n.calls().filter((c) => /^node (update|demote|rm)/.test(c)), ["node update --availability drain w2", "node update --availability drain m2", "node demote m2"]);
+
+        const first = fakeNode();
+        assert.equal(first.run("swarm-departures", { MEMBER_ADDRS: "10.0.10.11" }).stdout, "swarm-departures: none\n", "no swarm yet: nothing to do");
+    });
+
+    test("node-settle waits for the node's tasks to run and fails naming them when they do not", (t) => {
+        if (!needTools(t, "bash")) return;
+        const ok = fakeNode({ node_exists: "", node_task_states: "gateway.abc123 Running", node_task_names: "gateway.abc123" });
+        assert.equal(ok.run("node-settle", { NODE_ID: "abc123", MEMBER_NAME: "gw-1" }).stdout, "node-settle: ready\n");
+        const pending = fakeNode({ node_exists: "", node_task_states: "gateway.abc123 Preparing" });
+        const r = pending.run("node-settle", { NODE_ID: "abc123", MEMBER_NAME: "gw-1", DRAIN_TIMEOUT: "2" });
+        assert.notEqual(r.status, 0);
+        assert.match(r.stderr, /tasks not running after 2 s: gateway.abc123 Preparing/);
+        assert.equal(pending.run("node-settle", { NODE_ID: "abc123", MEMBER_NAME: "gw-1", WAIT_TASKS: "false" }).stdout, "node-settle: ready\n", "the drain step waits for Ready only");
+    });
+
+    test("node-settle rebalances: a release of the node's zone with no task here and two on another node gets one replica more, then its count back", (t) => {
+        if (!needTools(t, "bash")) return;
+        const n = fakeNode({
+            node_exists: "", node_hostname: "gw-1", labels: "zone=dmz\ngateway=true\n", node_task_states: "gateway.abc123 Running",
+            replicated_services: "shop-2-0\nshop-1-9\nstock-1-0\nsingle",
+            "service_mode_shop-2-0": "2", "service_constraints_shop-2-0": "node.labels.zone==dmz", "service_nodes_shop-2-0": "gw-2\ngw-2",
+            "service_mode_shop-1-9": "2", "service_constraints_shop-1-9": "node.labels.zone==dmz", "service_nodes_shop-1-9": "gw-2\ngw-1",
+            "service_mode_stock-1-0": "2", "service_constraints_stock-1-0": "node.labels.zone==intra", "service_nodes_stock-1-0": "worker-1\nworker-1",
+            service_mode_single: "1", service_constraints_single: "", service_nodes_single: "gw-2",
+            service_replicas: "shop-2-0 2/2\nshop-1-9 2/2\nstock-1-0 2/2\nsingle 1/1\n",
+        });
+        const r = n.run("node-settle", { NODE_ID: "abc123", MEMBER_NAME: "gw-1" });
+        assert.equal(r.stdout, "node-settle: ready\n", r.stderr);
+        assert.deepEqual(n.get("scales").trim().split("\n"), ["shop-2-0=3", "shop-2-0=2"], "only shop-2-0: shop-1-9 has a task here, stock is another zone's, single has one replica");
+        assert.match(r.stderr, /rebalanced shop-2-0/);
+        const drainStep = fakeNode({ node_exists: "", node_hostname: "gw-1", labels: "zone=dmz\n", replicated_services: "shop-2-0", "service_mode_shop-2-0": "2", "service_constraints_shop-2-0": "node.labels.zone==dmz", "service_nodes_shop-2-0": "gw-2\ngw-2" });
+        assert.equal(drainStep.run("node-settle", { NODE_ID: "abc123", MEMBER_NAME: "gw-1", WAIT_TASKS: "false" }).stdout, "node-settle: ready\n");
+        assert.equal(drainStep.get("scales"), "", "the drain step never rebalances");
+    });
+
+    test("swarm-leave on the bootstrap manager stays while other nodes are members, leaves once it is alone", (t) => {
+        if (!needTools(t, "bash")) return;
+        const n = fakeNode({ state: "active", node_self: "true\nfalse\nfalse" });
+        assert.equal(n.run("swarm-leave", { BOOTSTRAP: "true" }).stdout, "swarm-leave: stayed\n");
+        assert.equal(n.get("state"), "active");
+        n.set("node_self", "true");
+        assert.equal(n.run("swarm-leave", { BOOTSTRAP: "true" }).stdout, "swarm-leave: left\n");
+        assert.equal(fakeNode({ state: "active", node_self: "true\nfalse" }).run("swarm-leave", {}).stdout, "swarm-leave: left\n", "any other node leaves");
     });
 });
 

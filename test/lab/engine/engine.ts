@@ -2,8 +2,8 @@
 // performs each resource for real (resources/, one file per type) and a state file keyed by URN, so that a second
 // run does what `pulumi up` would. This file holds only the generic step logic: the provider's diff of the stored
 // (read-back) state against the new inputs → same / update / replace (create-first, or delete-first together with
-// the dependents that would be replaced), gone → deleted (reverse creation order, after the program's
-// registrations drained); `destroy` deletes everything in reverse order. The rules: docs/provider-rules.md.
+// the dependents that would be replaced), gone → deleted (dependents before their dependencies, newest first, after
+// the program's registrations drained); `destroy` deletes everything in that order. The rules: docs/provider-rules.md.
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { HOST_ENGINE, setEngineTlsRoot } from "./docker-api";
@@ -112,10 +112,30 @@ function emptyCounts() {
     return { created: 0, updated: 0, replaced: 0, deleted: 0, unchanged: 0 };
 }
 
-/** Deletes resources in reverse creation order; collects (does not throw) errors when `keepGoing`. */
+/**
+ * The order the engine deletes in: a resource before every resource it depends on (explicitly or through an
+ * input), like the engine's reverse snapshot order; among the rest, the newest first. Creation order alone is not
+ * enough: a dependency replaced in an earlier run is newer than the dependents that were left alone.
+ */
+export function deletionOrder(items: readonly StoredResource[]): StoredResource[] {
+    const pending = new Map(items.map((r) => [r.urn, r]));
+    const depsOf = (r: StoredResource) => new Set([...r.dependencies, ...Object.values(r.propertyDependencies ?? {}).flat()]);
+    const out: StoredResource[] = [];
+    while (pending.size) {
+        const rest = [...pending.values()];
+        // deletable now: nothing still pending depends on it
+        const free = rest.filter((r) => !rest.some((d) => d !== r && depsOf(d).has(r.urn)));
+        const next = (free.length ? free : rest).sort((a, b) => b.seq - a.seq)[0]; // a cycle (never in a valid state): newest first
+        out.push(next);
+        pending.delete(next.urn);
+    }
+    return out;
+}
+
+/** Deletes resources in the engine's order (deletionOrder); collects (does not throw) errors when `keepGoing`. */
 async function deleteAll(items: StoredResource[], state: LabState, opts: EngineOptions, result: { errors: string[]; counts: ReturnType<typeof emptyCounts>; changes: { urn: string; op: Op }[] }, keepGoing: boolean, fromState = true): Promise<void> {
     const log = opts.log ?? (() => undefined);
-    for (const r of [...items].sort((a, b) => b.seq - a.seq)) {
+    for (const r of deletionOrder(items)) {
         const handler = HANDLERS[r.type];
         try {
             log(`- delete ${r.type} ${r.name}`);
@@ -388,7 +408,7 @@ export async function up(opts: EngineOptions): Promise<EngineResult> {
     return { ok: result.errors.length === 0, errors: result.errors, counts: result.counts, changes: result.changes, seconds: (Date.now() - t0) / 1000, outputs };
 }
 
-/** `pulumi destroy`: every resource in state, reverse creation order; keeps going past errors and reports them. */
+/** `pulumi destroy`: every resource in state, dependents first (deletionOrder); keeps going past errors and reports them. */
 export async function destroy(opts: EngineOptions): Promise<EngineResult> {
     const t0 = Date.now();
     const state = loadState(opts.statePath);

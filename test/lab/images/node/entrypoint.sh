@@ -1,6 +1,7 @@
 #!/bin/bash
 # swarm-lab/node entrypoint (runs under tini as PID 1): prepares the container for a nested
-# dockerd and execs it. keepalived is started by the platform's scripts (and here again after a restart).
+# dockerd and supervises it. keepalived is started by the platform's scripts (and here again after a restart);
+# on SIGTERM keepalived stops first (the VIP moves), then dockerd (see "supervision" below).
 #
 # Arguments are appended to dockerd's command line.
 # Environment:
@@ -18,6 +19,7 @@
 #   DOCKERD_CGROUP_PARENT   cgroup parent for inner containers (default: nested under this
 #                           container's own cgroup when the host cgroup tree is bind-mounted)
 #   DOCKERD_EXTRA_ARGS      extra dockerd flags (word-split)
+#   NODE_STOP_VIP_SECONDS   on stop: seconds between keepalived's exit and dockerd's stop (default 2)
 # sshd starts when /etc/ssh/ssh_host_ed25519_key exists (the image ships no host key: each node gets its own).
 set -euo pipefail
 
@@ -128,5 +130,36 @@ if [[ -s /etc/ssh/ssh_host_ed25519_key ]]; then
   /usr/sbin/sshd || log "sshd did not start"
 fi
 
-log "exec dockerd ${args[*]}"
-exec /usr/sbin/dockerd "${args[@]}"
+# --- supervision: a stop that hands the VIP over before the engine goes ------------------------
+# `docker stop`/`restart` sends SIGTERM to tini, which passes it here. keepalived goes first with SIGTERM (it
+# sends priority 0: a backup takes the VIP in about 0.6 s) while this node's gateway still serves the requests
+# in flight; only then the engine stops its containers. Exec'ing dockerd instead would leave keepalived to be
+# killed last, after the gateway it guards is gone.
+stop_grace="${NODE_STOP_VIP_SECONDS:-2}"
+dockerd_pid=""
+# shellcheck disable=SC2317 # called by the trap
+stop_node() {
+  trap - TERM INT
+  local pid
+  pid=$(cat /run/keepalived.pid 2>/dev/null || true)
+  if [[ $pid =~ ^[0-9]+$ && "$(cat "/proc/$pid/comm" 2>/dev/null)" == keepalived ]]; then
+    log "stopping keepalived (pid $pid) first: the VIP moves while the gateway still serves"
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    sleep "$stop_grace"
+  fi
+  log "stopping dockerd (pid $dockerd_pid)"
+  kill -TERM "$dockerd_pid" 2>/dev/null || true
+}
+trap stop_node TERM INT
+
+log "starting dockerd ${args[*]}"
+/usr/sbin/dockerd "${args[@]}" &
+dockerd_pid=$!
+# `wait` returns early when a trapped signal arrives: keep waiting until dockerd itself has exited.
+rc=0
+while kill -0 "$dockerd_pid" 2>/dev/null; do
+  wait "$dockerd_pid" && rc=0 || rc=$?
+done
+log "dockerd exited ($rc)"
+exit "$rc"
