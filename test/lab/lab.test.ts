@@ -919,65 +919,6 @@ test("w. zero failures: removing a node that runs release tasks in one up: drain
     }
 });
 
-test("x. zero failures: a node rebuilt (generation 2 of gw-2), then a new node image rolled out one node at a time, each drained first", { timeout: 1_800_000 }, async (t) => {
-    if (!need(t)) return;
-    const drivers = (image: string) => {
-        const d = structuredClone(labConfig()["swarm-platform:drivers"]) as { docker: { image: string } };
-        d.docker.image = image;
-        return d;
-    };
-    const containerId = (n: string) => must(`docker inspect --format '{{.Id}}' ${containerOf(n)}`);
-    // both phases run and report their figures; a failed assertion of the first is raised at the end
-    const failures: unknown[] = [];
-    try {
-        // 1. gw-2 rebuilt in place: a new container and volume, a new swarm node under the same name
-        const before = await containerId("gw-2");
-        const oldId = await onManager("node inspect gw-2 --format '{{.ID}}'");
-        const nodes = devNodes().map((n) => (n.name === "gw-2" ? { ...n, generation: 2 } : n));
-        const rebuilt = await underLoad(() => up({ extra: { nodes } }, "gw-2 generation 2"));
-        assert.equal(rebuilt.run.ok, true, rebuilt.run.errors.join("\n"));
-        figure("replace_node_up_seconds", rebuilt.run.seconds);
-        try {
-            assertZeroFailures("replace_node", rebuilt.answers);
-        } catch (e) {
-            failures.push(e);
-        }
-        assert.notEqual(await containerId("gw-2"), before, "gw-2 is a new container");
-        assert.notEqual(await onManager("node inspect gw-2 --format '{{.ID}}'"), oldId, "a new swarm node (the old one removed: swarmNodes checks one per name)");
-        assert.equal((await swarmNodes())["gw-2"], "ready active worker dmz");
-        assert.ok((await sh(`docker volume inspect ${PREFIX}-gw-2-docker-g2`)).code === 0, "its new data volume");
-        assert.equal((await onNode("gw-2", "pgrep -x keepalived >/dev/null && echo running")).stdout, "running", "keepalived on the rebuilt gateway node");
-        assert.match(await onManager("service ps gateway --filter desired-state=running --format '{{.Node}} {{.CurrentState}}'"), /gw-2 Running/);
-
-        // 2. a new node image (another tag) and gw-2 back to generation 1: every node rebuilt, one at a time
-        await must("docker tag swarm-lab/node:latest swarm-lab/node:lab-x");
-        const rollout = await underLoad(() => up({ extra: { drivers: drivers("swarm-lab/node:lab-x") } }, "node image lab-x"));
-        assert.equal(rollout.run.ok, true, rollout.run.errors.join("\n"));
-        figure("image_rollout_up_seconds", rollout.run.seconds);
-        try {
-            assertZeroFailures("image_rollout", rollout.answers);
-        } catch (e) {
-            failures.push(e);
-        }
-        const log = lastRunLog();
-        const order = ["manager-1", "gw-1", "gw-2", "worker-1"];
-        for (const n of order) assert.equal(await must(`docker inspect --format '{{.Config.Image}}' ${containerOf(n)}`), "swarm-lab/node:lab-x", `${n} runs the new image`);
-        for (let i = 1; i < order.length; i++) {
-            const settled = logIndex(log, new RegExp(`\\+ create command:local:Command platform-settle-${order[i - 1]}\\b`));
-            const next = logIndex(log, new RegExp(`- delete docker:index/container:Container platform-nodes-${order[i]} \\(replaced delete-first\\)`));
-            assert.ok(settled >= 0 && next > settled, `${order[i]} was taken down (log line ${next}) only after ${order[i - 1]} was back (line ${settled})`);
-        }
-        assert.deepEqual(Object.keys(await swarmNodes()).sort(), [...NODES].sort(), "every node back, once");
-        const spread = await onManager("service ps shop-2-0 --filter desired-state=running --format '{{.Node}}'");
-        figure("image_rollout_shop_2_0_tasks_on", spread.split("\n").sort().join(","));
-        assert.equal(new Set(spread.split("\n")).size, 2, `after the rollout shop-2-0 runs on both dmz nodes (rebalanced): ${spread}`);
-    } finally {
-        await backToDev("x");
-        await sh("docker rmi swarm-lab/node:lab-x");
-    }
-    if (failures.length) throw failures[0];
-});
-
 test("y. restarts: docker restart of the VIP holder loses nothing; docker kill + start of a node running release tasks comes back by itself", { timeout: 900_000 }, async (t) => {
     if (!need(t)) return;
     const back = async (node: string, since: number, label: string) => {
@@ -1045,6 +986,67 @@ test("y. restarts: docker restart of the VIP holder loses nothing; docker kill +
     const stale = unmounted.stdout.split("\n").filter((f) => f && netnsBefore.includes(f));
     figure("kill_node_netns_not_mounted_new_run", unmounted.stdout.split("\n").filter((f) => f && !netnsBefore.includes(f)).length);
     assert.deepEqual(stale, [], `netns entries of the killed run left on ${victim}`);
+    if (failures.length) throw failures[0];
+});
+
+// Last before k: it leaves the nodes on another image tag.
+test("x. zero failures: a node rebuilt (generation 2 of gw-2), then a new node image rolled out one node at a time, each drained first", { timeout: 1_800_000 }, async (t) => {
+    if (!need(t)) return;
+    const drivers = (image: string) => {
+        const d = structuredClone(labConfig()["swarm-platform:drivers"]) as { docker: { image: string } };
+        d.docker.image = image;
+        return d;
+    };
+    const containerId = (n: string) => must(`docker inspect --format '{{.Id}}' ${containerOf(n)}`);
+    // both phases run and report their figures; a failed assertion of the first is raised at the end
+    const failures: unknown[] = [];
+    try {
+        // 1. gw-2 rebuilt in place: a new container and volume, a new swarm node under the same name
+        const before = await containerId("gw-2");
+        const oldId = await onManager("node inspect gw-2 --format '{{.ID}}'");
+        const nodes = devNodes().map((n) => (n.name === "gw-2" ? { ...n, generation: 2 } : n));
+        const rebuilt = await underLoad(() => up({ extra: { nodes } }, "gw-2 generation 2"));
+        assert.equal(rebuilt.run.ok, true, rebuilt.run.errors.join("\n"));
+        figure("replace_node_up_seconds", rebuilt.run.seconds);
+        try {
+            assertZeroFailures("replace_node", rebuilt.answers);
+        } catch (e) {
+            failures.push(e);
+        }
+        assert.notEqual(await containerId("gw-2"), before, "gw-2 is a new container");
+        assert.notEqual(await onManager("node inspect gw-2 --format '{{.ID}}'"), oldId, "a new swarm node (the old one removed: swarmNodes checks one per name)");
+        assert.equal((await swarmNodes())["gw-2"], "ready active worker dmz");
+        assert.ok((await sh(`docker volume inspect ${PREFIX}-gw-2-docker-g2`)).code === 0, "its new data volume");
+        assert.equal((await onNode("gw-2", "pgrep -x keepalived >/dev/null && echo running")).stdout, "running", "keepalived on the rebuilt gateway node");
+        assert.match(await onManager("service ps gateway --filter desired-state=running --format '{{.Node}} {{.CurrentState}}'"), /gw-2 Running/);
+
+        // 2. a new node image (another tag) and gw-2 back to generation 1: every node rebuilt, one at a time
+        await must("docker tag swarm-lab/node:latest swarm-lab/node:lab-x");
+        const rollout = await underLoad(() => up({ extra: { drivers: drivers("swarm-lab/node:lab-x") } }, "node image lab-x"));
+        assert.equal(rollout.run.ok, true, rollout.run.errors.join("\n"));
+        figure("image_rollout_up_seconds", rollout.run.seconds);
+        try {
+            assertZeroFailures("image_rollout", rollout.answers);
+        } catch (e) {
+            failures.push(e);
+        }
+        const log = lastRunLog();
+        const order = ["manager-1", "gw-1", "gw-2", "worker-1"];
+        for (const n of order) assert.equal(await must(`docker inspect --format '{{.Config.Image}}' ${containerOf(n)}`), "swarm-lab/node:lab-x", `${n} runs the new image`);
+        for (let i = 1; i < order.length; i++) {
+            const settled = logIndex(log, new RegExp(`\\+ create command:local:Command platform-settle-${order[i - 1]}\\b`));
+            const next = logIndex(log, new RegExp(`- delete docker:index/container:Container platform-nodes-${order[i]} \\(replaced delete-first\\)`));
+            assert.ok(settled >= 0 && next > settled, `${order[i]} was taken down (log line ${next}) only after ${order[i - 1]} was back (line ${settled})`);
+        }
+        assert.deepEqual(Object.keys(await swarmNodes()).sort(), [...NODES].sort(), "every node back, once");
+        const spread = await onManager("service ps shop-2-0 --filter desired-state=running --format '{{.Node}}'");
+        figure("image_rollout_shop_2_0_tasks_on", spread.split("\n").sort().join(","));
+        assert.equal(new Set(spread.split("\n")).size, 2, `after the rollout shop-2-0 runs on both dmz nodes (rebalanced): ${spread}`);
+    } finally {
+        // The last scenario before k: no way back to the dev image (that would be a second full rollout); k destroys
+        // this platform. The tag goes now (the containers keep the image by its id).
+        await sh("docker rmi swarm-lab/node:lab-x");
+    }
     if (failures.length) throw failures[0];
 });
 
