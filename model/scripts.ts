@@ -16,6 +16,8 @@ const NODE_SCRIPT_FILES = {
     "swarm-leave": { file: "swarm/swarm-leave.sh" },
     "node-membership": { file: "swarm/node-membership.sh" },
     "node-remove": { file: "swarm/node-remove.sh" },
+    // Runs on a manager through the read before every up/preview (not a resource).
+    "swarm-managers": { file: "swarm/swarm-managers.sh" },
     "ingress-remove": { file: "networks/ingress-remove.sh" },
     "keepalived-apply": { file: "virtual-ip/keepalived-apply.sh", libs: ["virtual-ip/keepalived-lib.sh"] },
     "keepalived-stop": { file: "virtual-ip/keepalived-stop.sh", libs: ["virtual-ip/keepalived-lib.sh"] },

@@ -46,6 +46,7 @@ const SAMPLE_ENV: Readonly<Record<NodeScript, Readonly<Record<string, string>>>>
     "swarm-leave": {},
     "node-membership": { NODE_ID: "abc123", MEMBER_NAME: "gw-1", ROLE: "worker", AVAILABILITY: "active", LABELS: "gateway=true\nzone=dmz" },
     "node-remove": { NODE_ID: "abc123", MEMBER_NAME: "gw-1" },
+    "swarm-managers": {},
     "ingress-remove": { SUBNET: "10.127.0.0/24" },
     "keepalived-apply": { KEEPALIVED_CONF: "global_defs {\n}\n", CHECK_SCRIPT: "#!/bin/sh\nexit 0\n", NOTIFY_SCRIPT: "#!/bin/sh\n", SCRIPT_USER: "keepalived_script" },
     "keepalived-stop": {},
