@@ -3,7 +3,7 @@
 import * as assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { parseConfig } from "../../model";
-import { checkManagerQuorum, type LiveManager, majority, planSwarm } from "../../model/swarm";
+import { checkManagerQuorum, type LiveManager, liveSwarmOf, majority, type ManagerAnswer, planSwarm } from "../../model/swarm";
 import { BASE, invalidConfigs, mutate, planOf, stackConfig, unset, validConfigs } from "./fixtures";
 
 const DEV = stackConfig("dev");
@@ -277,5 +277,72 @@ describe("checkManagerQuorum", () => {
     test("every manager of the swarm leaves (new ones planned instead): refused", () => {
         const v = checkManagerQuorum([m("old-1")], ["new-1"]);
         assert.ok(!v.ok && v.problem === "unsafe-change" && v.message.includes("every manager of the swarm (old-1)"));
+    });
+});
+
+describe("liveSwarmOf (the read's answers)", () => {
+    const nodes = [
+        { name: "manager-1", address: "10.0.10.11" },
+        { name: "manager-2", address: "10.0.10.12" },
+        { name: "manager-3", address: "10.0.10.13" },
+    ];
+    const up = (node: string, report: object): ManagerAnswer => ({ node, reached: true, report: { engine: "up", ...report } });
+    const down = (node: string, reason = "ssh: connect to host 10.0.10.12 port 22: No route to host"): ManagerAnswer => ({ node, reached: false, reason });
+
+    test("first up: no docker, or docker outside any swarm, on the managers that answer: no swarm", () => {
+        assert.deepEqual(liveSwarmOf([{ node: "manager-1", reached: true, report: { engine: "absent" } }], nodes), { kind: "none" });
+        assert.deepEqual(liveSwarmOf([up("manager-1", { state: "inactive", controlAvailable: false, leader: false }), down("manager-2")], nodes), { kind: "none" });
+    });
+
+    test("a manager listing the managers decides: named by the stack's node at their address, else by hostname", () => {
+        const live = liveSwarmOf(
+            [
+                up("manager-1", {
+                    state: "active",
+                    controlAvailable: true,
+                    leader: true,
+                    managers: [
+                        { hostname: "m1", addr: "10.0.10.11:2377", reachability: "reachable", leader: true },
+                        { hostname: "m3", addr: "10.0.10.13:2377", reachability: "unreachable", leader: false },
+                        { hostname: "old-manager", addr: "10.0.10.99:2377", reachability: "reachable", leader: false },
+                    ],
+                }),
+            ],
+            nodes,
+        );
+        assert.deepEqual(live, {
+            kind: "managers",
+            managers: [
+                { name: "manager-1", reachable: true },
+                { name: "manager-3", reachable: false },
+                { name: "old-manager", reachable: true },
+            ],
+        });
+    });
+
+    test("no leader: the managers any answering manager knows, reachable only when it answered; quorum lost names the others", () => {
+        const live = liveSwarmOf(
+            [up("manager-1", { state: "active", controlAvailable: true, leader: false, remoteManagers: ["10.0.10.11:2377", "10.0.10.12:2377", "10.0.10.13:2377"], managers: [] }), down("manager-2"), down("manager-3")],
+            nodes,
+        );
+        assert.deepEqual(live, {
+            kind: "no-leader",
+            managers: [
+                { name: "manager-1", reachable: true },
+                { name: "manager-2", reachable: false },
+                { name: "manager-3", reachable: false },
+            ],
+        });
+        const verdict = checkManagerQuorum(live.kind === "no-leader" ? live.managers : [], ["manager-1", "manager-2", "manager-3"]);
+        assert.ok(!verdict.ok && verdict.problem === "quorum-lost" && verdict.unreachable.join() === "manager-2,manager-3");
+    });
+
+    test("nothing answers as a manager: unknown, with each manager's reason", () => {
+        const live = liveSwarmOf([down("manager-1", "Connection timed out"), up("manager-2", { state: "locked", controlAvailable: false }), { node: "manager-3", reached: true, report: { engine: "down" } }], nodes);
+        assert.equal(live.kind, "unknown");
+        assert.equal(
+            live.kind === "unknown" && live.message,
+            "cannot read the swarm's managers: no planned manager answered as a manager (manager-1: Connection timed out; manager-2: swarm locked, not a manager; manager-3: engine down). Nothing was changed; check that the managers run and are reachable, then run up again.",
+        );
     });
 });
