@@ -79,13 +79,13 @@ export function useEngineSsh(host: string, sshOpts: readonly string[]): void {
         let stderr = "";
         ssh.stderr.on("data", (c: Buffer) => (stderr = (stderr + c.toString()).slice(-2000)));
         conn.pipe(ssh.stdin);
-        ssh.stdout.pipe(conn);
+        ssh.stdout.pipe(conn, { end: false }); // closed below, once ssh's reason is known
         ssh.stdin.on("error", () => undefined);
         conn.on("error", () => ssh.kill());
         conn.on("close", () => ssh.kill());
         ssh.on("close", (code) => {
             if (code && code !== 0 && stderr.trim()) engine.lastError = stderr.trim().split("\n").slice(-3).join(" / ");
-            conn.destroy();
+            conn.end();
         });
     });
     server.listen(socket);
