@@ -7,8 +7,10 @@ import { changedKeys, Handler, Props } from "./common";
 
 /** Registers how a provider's engine is reached: client TLS when it has any (all three or none), ssh:// with its sshOpts. */
 export function registerProviderTls(inputs: Props): void {
-    const { host, caMaterial, certMaterial, keyMaterial, sshOpts } = inputs;
+    const { host, caMaterial, certMaterial, keyMaterial } = inputs;
     if (typeof host !== "string") return;
+    // A provider's non-string configuration reaches it JSON-encoded (the SDK serialises provider inputs that way).
+    const sshOpts = typeof inputs.sshOpts === "string" ? (JSON.parse(inputs.sshOpts) as unknown) : inputs.sshOpts;
     if (host.startsWith("ssh://")) {
         if (sshOpts !== undefined && !(Array.isArray(sshOpts) && sshOpts.every((o) => typeof o === "string"))) {
             throw new Error(`docker provider for ${host}: sshOpts must be a list of strings`);
