@@ -66,7 +66,7 @@ start_docker() {
     if [[ -d /run/systemd/system ]] && command -v systemctl >/dev/null 2>&1; then
         systemctl enable --now docker
     elif command -v service >/dev/null 2>&1; then
-        service docker start </dev/null 3>&- || true # the daemon must not keep the result's fd: an ssh session would not end
+        service docker start || true
     fi
     for _ in $(seq 1 30); do
         docker info >/dev/null 2>&1 && return 0
