@@ -90,6 +90,18 @@ async function tasksSnapshot(nodes: readonly string[]): Promise<string> {
     return parts.join("\n");
 }
 
+/** A snapshot once the machines are settled (two reads 3 s apart agree: no task still stopping from an earlier change). */
+async function settledTasks(nodes: readonly string[]): Promise<string> {
+    let last = await tasksSnapshot(nodes);
+    for (let i = 0; i < 20; i++) {
+        await new Promise((r) => setTimeout(r, 3000));
+        const next = await tasksSnapshot(nodes);
+        if (next === last) return next;
+        last = next;
+    }
+    throw new Error(`the task containers never settled: ${last}`);
+}
+
 function withReplicas(apps: LabApp[], release: string, n: number): LabApp[] {
     const copy = structuredClone(apps);
     const r = copy.find((a) => a.name === "shop")?.releases.find((x) => x.name === release);
@@ -209,7 +221,7 @@ test("c. quorum lost: up fails before any change, naming the unreachable manager
         }, 2000);
         assert.ok(lost, "manager-1 does not see manager-2 and manager-3 gone");
         const stateBefore = fs.readFileSync(STATE, "utf8");
-        const tasksBefore = await tasksSnapshot(PRODLAB_NODES.map((n) => n.name).filter((n) => n !== "manager-2" && n !== "manager-3"));
+        const tasksBefore = await settledTasks(PRODLAB_NODES.map((n) => n.name).filter((n) => n !== "manager-2" && n !== "manager-3"));
         const r = await up({ apps }, "2.0 x3, quorum lost");
         figure("prod_quorum_lost_refusal_seconds", r.seconds);
         assert.equal(r.ok, false, "up succeeded without a manager quorum");
