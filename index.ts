@@ -3,6 +3,7 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { assertManagerQuorum } from "./components/manager-quorum";
 import { Platform } from "./components/platform";
 import { planStack } from "./model";
 import { readRuntimeConfig } from "./model/runtime-config";
@@ -11,6 +12,8 @@ const project = pulumi.getProject();
 const stack = pulumi.getStack();
 const { config, secrets } = readRuntimeConfig(project);
 const plan = planStack(config);
+// A read of the live swarm's managers, before any resource: a lost quorum, or a change that would lose it, stops here.
+assertManagerQuorum(plan, `${project}-${stack}`);
 
 // The local engine, named explicitly so that DOCKER_HOST never decides where nodes and images go. Stacks deployed
 // before it existed used the default docker provider: the alias adopts that provider without replacing anything.

@@ -18,6 +18,8 @@ const NODE_SCRIPT_FILES = {
     "node-remove": { file: "swarm/node-remove.sh", libs: ["swarm/node-drain-lib.sh"] },
     "swarm-departures": { file: "swarm/swarm-departures.sh", libs: ["swarm/node-drain-lib.sh"] },
     "node-settle": { file: "swarm/node-settle.sh" },
+    // Runs on a manager through the read before every up/preview (not a resource).
+    "swarm-managers": { file: "swarm/swarm-managers.sh" },
     "ingress-remove": { file: "networks/ingress-remove.sh" },
     "keepalived-apply": { file: "virtual-ip/keepalived-apply.sh", libs: ["virtual-ip/keepalived-lib.sh"] },
     "keepalived-stop": { file: "virtual-ip/keepalived-stop.sh", libs: ["virtual-ip/keepalived-lib.sh"] },

@@ -5,6 +5,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { LIVE_MANAGERS_ENV } from "../../components/manager-quorum";
 import { PROJECT } from "../../model/config";
 
 
@@ -54,6 +55,8 @@ export interface RunOptions {
     readonly program?: string;
     /** Where the program writes image build contexts (default: a directory per process and stack under the OS temp dir). */
     readonly buildDir?: string;
+    /** The live swarm's managers the program's quorum read sees (default: none, a first up); mock runs never touch a machine. */
+    readonly liveManagers?: readonly { readonly name: string; readonly reachable: boolean }[];
 }
 
 /**
@@ -137,6 +140,7 @@ export async function runProgram(opts: RunOptions): Promise<RunResult> {
     // One build dir per stack, as in real use (.build/<stack>): the image build context path is an input.
     const buildDir = opts.buildDir ?? path.join(os.tmpdir(), `swarm-platform-mocks-${process.pid}`, opts.stack);
     process.env.SWARM_PLATFORM_BUILD_DIR = buildDir;
+    process.env[LIVE_MANAGERS_ENV] = JSON.stringify(opts.liveManagers ?? []);
     try {
         let program: Record<string, unknown> = {};
         let loadError: unknown;
@@ -181,6 +185,7 @@ export async function runProgram(opts: RunOptions): Promise<RunResult> {
         return { resources, declared, outputs, secretOutputs, buildDir };
     } finally {
         delete process.env.SWARM_PLATFORM_BUILD_DIR;
+        delete process.env[LIVE_MANAGERS_ENV];
     }
 }
 

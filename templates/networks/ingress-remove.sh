@@ -20,7 +20,9 @@ if [[ -n "$publishing" ]]; then
     echo "cannot replace the ingress network: these services publish ingress ports: ${publishing//$'\n'/, }" >&2
     exit 1
 fi
-docker network rm ingress >/dev/null
+# `docker network rm ingress` asks for confirmation on stdin; this script's stdin is the script itself (bash -s), so
+# the question must get its answer here, or it reads (and eats) the rest of the script and keeps the network.
+printf 'y\n' | docker network rm ingress >/dev/null
 for _ in $(seq 30); do
     docker network inspect ingress >/dev/null 2>&1 || { echo "ingress: removed"; exit 0; }
     sleep 1

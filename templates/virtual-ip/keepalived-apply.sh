@@ -113,7 +113,9 @@ install_staged() {
 
 start_direct() {
     rm -f "$PIDFILE"
-    clean_env keepalived -D -p "$PIDFILE" -f "$KDIR/keepalived.conf"
+    # The daemon must hold none of this script's descriptors (stdin, the stderr log, fd 3 = the result): over ssh
+    # the session ends only once every holder of its pipes has closed them, so an inherited one hangs the step.
+    clean_env keepalived -D -p "$PIDFILE" -f "$KDIR/keepalived.conf" </dev/null >/dev/null 2>&1 3>&-
     local i
     for i in $(seq 1 50); do
         [[ -n $(running_pid) ]] && return 0

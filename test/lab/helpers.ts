@@ -220,7 +220,7 @@ export interface Load {
  * A bounded background load: requests round-robin over `hosts`, one at a time per worker, until stop(),
  * `maxRequests` or `maxSeconds` — whichever comes first.
  */
-export function load(hosts: string[], opts: { maxRequests?: number; maxSeconds?: number; workers?: number; pauseMs?: number; timeoutMs?: number } = {}): Load {
+export function load(hosts: string[], opts: { maxRequests?: number; maxSeconds?: number; workers?: number; pauseMs?: number; timeoutMs?: number; address?: string } = {}): Load {
     const maxRequests = opts.maxRequests ?? 5000;
     const end = Date.now() + (opts.maxSeconds ?? 120) * 1000;
     const answers: Answer[] = [];
@@ -229,7 +229,7 @@ export function load(hosts: string[], opts: { maxRequests?: number; maxSeconds?:
     const worker = async () => {
         while (!stopped && answers.length < maxRequests && Date.now() < end) {
             const host = hosts[i++ % hosts.length];
-            answers.push(await get(host, "/", opts.timeoutMs ?? 1000));
+            answers.push(await get(host, "/", opts.timeoutMs ?? 1000, opts.address ?? VIP));
             await sleep(opts.pauseMs ?? 20);
         }
     };
@@ -248,10 +248,11 @@ export const failed = (a: Answer) => a.status !== 200;
 
 /**
  * The steady load of the zero-failure scenarios (issue: ≥ 100 requests/s through the VIP, a request failing when it
- * gets no 200, a reset, or no answer within 2 s; no retry). 8 workers, fresh connections, bounded in time and count.
+ * gets no 200, a reset, or no answer within 2 s; no retry). 8 workers, fresh connections, bounded in time and count;
+ * `address`: another profile's virtual IP.
  */
-export function steadyLoad(hosts: string[], maxSeconds = 300): Load {
-    return load(hosts, { workers: 8, pauseMs: 30, timeoutMs: 2000, maxRequests: 100_000, maxSeconds });
+export function steadyLoad(hosts: string[], maxSeconds = 300, address = VIP): Load {
+    return load(hosts, { workers: 8, pauseMs: 30, timeoutMs: 2000, maxRequests: 100_000, maxSeconds, address });
 }
 
 /** Requests per second over the load's span. */

@@ -717,6 +717,39 @@ describe("bad input", () => {
     });
 });
 
+describe("manager quorum (the read before any resource)", () => {
+    const prodManagers = (down: string[]) => ["manager-1", "manager-2", "manager-3"].map((name) => ({ name, reachable: !down.includes(name) }));
+
+    it("one of three managers unreachable: the program declares the platform as usual", async () => {
+        const r = await runProgram({ stack: "prod", config: stackConfig("prod"), secrets: PROD_SECRETS, liveManagers: prodManagers(["manager-3"]) });
+        assert.ok(ofType(r, REMOTE).length > 0);
+    });
+
+    it("quorum lost: stops before any resource is registered, naming the unreachable managers", async () => {
+        await assert.rejects(
+            runProgram({ stack: "prod", config: stackConfig("prod"), secrets: PROD_SECRETS, liveManagers: prodManagers(["manager-2", "manager-3"]) }),
+            (err: Error & { registered?: string[] }) => {
+                assert.match(err.message, /^manager quorum is lost: 1 of 3 managers reachable, a majority needs 2 \(unreachable: manager-2, manager-3\)/);
+                assert.deepEqual(err.registered, []);
+                return true;
+            },
+        );
+    });
+
+    it("demoting managers so that a step would lack a majority: refused before any resource, naming them", async () => {
+        const config = stackConfig("prod") as { nodes: { name: string; role: string }[] };
+        for (const n of config.nodes) if (n.name === "manager-2" || n.name === "manager-3") n.role = "worker";
+        await assert.rejects(runProgram({ stack: "prod", config, secrets: PROD_SECRETS, liveManagers: prodManagers(["manager-3"]) }), (err: Error & { registered?: string[] }) => {
+            assert.match(err.message, /^refusing a change that demotes or removes managers manager-2, manager-3 while manager-3 is unreachable/);
+            assert.deepEqual(err.registered, []);
+            return true;
+        });
+        // the same change with every manager reachable is declared
+        const ok = await runProgram({ stack: "prod", config, secrets: PROD_SECRETS, liveManagers: prodManagers([]) });
+        assert.ok(ofType(ok, REMOTE).length > 0);
+    });
+});
+
 describe("large generated config", () => {
     it("declares one container, join and membership per node and one service per release for 60 nodes and 20 apps", async () => {
         const config = mutateDev((c) => {

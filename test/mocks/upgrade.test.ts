@@ -188,7 +188,14 @@ for (const stack of ["dev", "prod"] as const) {
                           ["platform-swarm-manager", ["caMaterial", "certMaterial", "keyMaterial"]],
                       ] as [string, string[]][])
                     : []),
-                ...(stack === "prod" ? [["platform-swarm-manager", ["sshOpts"]] as [string, string[]]] : []),
+                // prod's custom ingress: removing the default one now answers docker's confirmation (it read the script's
+                // own stdin and kept the network): the step runs once more and finds the custom ingress in place.
+                ...(stack === "prod"
+                    ? ([
+                          ["platform-swarm-manager", ["sshOpts"]],
+                          ["platform-networks-default-ingress-removed", ["stdin"]],
+                      ] as [string, string[]][])
+                    : []),
             ]);
             if (stack === "prod") {
                 for (const r of resolved) {

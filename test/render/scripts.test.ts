@@ -48,6 +48,7 @@ const SAMPLE_ENV: Readonly<Record<NodeScript, Readonly<Record<string, string>>>>
     "node-remove": { NODE_ID: "abc123", MEMBER_NAME: "gw-1" },
     "swarm-departures": { MEMBER_ADDRS: "10.0.10.11\n10.0.10.21" },
     "node-settle": { NODE_ID: "abc123", MEMBER_NAME: "gw-1", SETTLE_SECONDS: "3" },
+    "swarm-managers": {},
     "ingress-remove": { SUBNET: "10.127.0.0/24" },
     "keepalived-apply": { KEEPALIVED_CONF: "global_defs {\n}\n", CHECK_SCRIPT: "#!/bin/sh\nexit 0\n", NOTIFY_SCRIPT: "#!/bin/sh\n", SCRIPT_USER: "keepalived_script" },
     "keepalived-stop": {},

@@ -46,6 +46,8 @@ observe master-after-start 'wait_for "state_is MASTER && has_vip"'
 stat -c %a /etc/keepalived/keepalived.conf >"$W/conf-mode"
 environs() { local p; for p in $(pgrep -x keepalived); do tr '\0' '\n' <"/proc/$p/environ"; echo "--- pid $p"; done; }
 environs >"$W/environ-after-start"
+# every descriptor the keepalived processes hold (none may be the apply step's stdout/stderr: over ssh it would hang the step)
+for p in $(pgrep -x keepalived); do ls -l "/proc/$p/fd"; echo "--- pid $p"; done >"$W/fds-after-start" 2>&1
 cat /run/keepalived.pid >"$W/pid-before" 2>/dev/null
 step again apply.sh
 step bad apply-bad.sh
@@ -136,6 +138,14 @@ describe("keepalived-apply and keepalived-stop on a (namespaced) node", () => {
         if (!ready(t)) return;
         assert.equal(read("tmpfiles.d/swarm-platform-keepalived.conf"), `d /run/keepalived 0755 ${vrrp.scriptUser} - -\n`);
         assert.equal(fs.statSync(path.join(work as string, "tmpfiles.d/swarm-platform-keepalived.conf")).mode & 0o777, 0o644);
+    });
+
+    test("keepalived holds none of the apply step's descriptors (stdout, stderr, the result's fd 3): an ssh session ends with the script", (t) => {
+        if (!ready(t)) return;
+        const fds = read("fds-after-start");
+        assert.ok((fds.match(/^--- pid \d+$/gm) ?? []).length >= 2, `the parent and its VRRP child were both read: ${fds}`);
+        assert.match(fds, /-> \/dev\/null/, "their standard descriptors are /dev/null");
+        assert.doesNotMatch(fds, /start\.(out|err)/, fds);
     });
 
     test("applying the same files again changes nothing", (t) => {

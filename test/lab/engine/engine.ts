@@ -350,7 +350,8 @@ export async function up(opts: EngineOptions): Promise<EngineResult> {
         });
         return orig(req, cb);
     };
-    const configMap = Object.fromEntries(Object.entries(opts.config).map(([k, v]) => [k, JSON.stringify(v)]));
+    // As the CLI hands config over: structured values as JSON, strings bare (a secret read with requireSecret is the text itself).
+    const configMap = Object.fromEntries(Object.entries(opts.config).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)]));
     pulumi.runtime.setAllConfig(configMap, opts.secretKeys ?? []);
 
     // Unhandled rejections of the program's outputs (a failed resource) must not kill the run.

@@ -6,6 +6,7 @@ import { image } from "./image";
 import { network } from "./network";
 import { provider } from "./provider";
 import { randomPassword } from "./random";
+import { remoteCommand } from "./remote-command";
 import { secret } from "./secret";
 import { service } from "./service";
 import { volume } from "./volume";
@@ -21,5 +22,6 @@ export const HANDLERS: Record<string, Handler> = {
     "docker:index/service:Service": service,
     "docker:index/secret:Secret": secret,
     "command:local:Command": command,
+    "command:remote:Command": remoteCommand,
     "random:index/randomPassword:RandomPassword": randomPassword,
 };

@@ -1,0 +1,88 @@
+// The manager quorum check, run by the program on every `up` and `preview` BEFORE any resource is declared: a READ
+// of the live swarm's managers through the driver's own path, then the pure rule (model/swarm.ts
+// checkManagerQuorum). Not a resource: a resource would only run on `up` and show a diff; an invoke's answer
+// arrives as a promise, after the program has already declared resources. A synchronous read of a few hundred
+// milliseconds here stops the program before the engine has seen a single resource, in preview and up alike.
+import * as pulumi from "@pulumi/pulumi";
+import { execFileSync } from "node:child_process";
+import type { Plan, PlanNode } from "../model";
+import { renderNodeScript } from "../model/scripts";
+import { checkManagerQuorum, type LiveManager, type LiveSwarm, liveSwarmOf, type ManagerAnswer, type SwarmManagersReport } from "../model/swarm";
+
+/**
+ * Set to a JSON list of {name, reachable} (`[]`: no swarm), the read is not made and that list is the live swarm:
+ * for runs that must not touch any machine (the mock tests, `npm run diff`).
+ */
+export const LIVE_MANAGERS_ENV = "SWARM_PLATFORM_LIVE_MANAGERS";
+
+/** How long one manager may take to answer (connect included). */
+const READ_TIMEOUT_MS = 30_000;
+/** A swarm answering without a leader while a majority answers: an election; read again this many times. */
+const ELECTION_RETRIES = 3;
+
+/** The argv that runs `bash -s` on a node through the driver's path: `docker exec` into its container, or ssh. */
+function shellOn(plan: Plan, node: PlanNode, namePrefix: string): string[] {
+    const driver = plan.driver;
+    if (driver.name === "docker") return ["docker", "-H", driver.localEngine, "exec", "-i", `${namePrefix}-${node.name}`, "bash", "-s"];
+    const ssh = node.ssh;
+    if (!ssh) throw new Error(`node ${node.name}: driver ssh needs an ssh host`);
+    // The docker provider's path: the pinned host key, drivers.ssh.sshOpts, the agent's key. ConnectTimeout comes
+    // after the stack's options: ssh keeps the first value, so a stack's own ConnectTimeout wins.
+    return ["ssh", ...ssh.clientOptions, "-o", "ConnectTimeout=10", "-p", String(ssh.port), "-l", ssh.user, "--", ssh.host, driver.ssh.sudo ? "sudo -n bash -s" : "bash -s"];
+}
+
+function ask(plan: Plan, node: PlanNode, namePrefix: string): ManagerAnswer {
+    const [cmd, ...args] = shellOn(plan, node, namePrefix);
+    try {
+        const out = execFileSync(cmd, args, { input: renderNodeScript("swarm-managers", { node: node.name }), timeout: READ_TIMEOUT_MS, stdio: ["pipe", "pipe", "pipe"], encoding: "utf8" });
+        const line = out.trim().split("\n").pop() ?? "";
+        return { node: node.name, reached: true, report: JSON.parse(line) as SwarmManagersReport };
+    } catch (e) {
+        const err = e as { stderr?: string; message?: string; code?: string };
+        const stderr = String(err.stderr ?? "").trim();
+        // the docker driver before its first up: the node's container does not exist, so neither does a swarm
+        if (plan.driver.name === "docker" && /No such container/i.test(stderr)) return { node: node.name, reached: true, report: { engine: "absent" } };
+        const reason = (stderr.split("\n").pop() || err.code || err.message || "no answer").slice(0, 200);
+        return { node: node.name, reached: false, reason };
+    }
+}
+
+/** The planned managers, the bootstrap manager first. */
+function managersToAsk(plan: Plan): PlanNode[] {
+    const order = [plan.swarm.bootstrap.firstManager, ...plan.swarm.bootstrap.managers];
+    return order.map((name) => plan.nodes.find((n) => n.name === name)).filter((n): n is PlanNode => n !== undefined);
+}
+
+/** Reads the live swarm: each planned manager in turn until one lists the managers. */
+export function readLiveSwarm(plan: Plan, namePrefix: string): LiveSwarm {
+    const fixed = process.env[LIVE_MANAGERS_ENV];
+    if (fixed !== undefined) {
+        const managers = JSON.parse(fixed) as LiveManager[];
+        return managers.length ? { kind: "managers", managers } : { kind: "none" };
+    }
+    const answers: ManagerAnswer[] = [];
+    for (const node of managersToAsk(plan)) {
+        const a = ask(plan, node, namePrefix);
+        answers.push(a);
+        if (a.reached && a.report.leader) break;
+    }
+    return liveSwarmOf(answers, plan.nodes);
+}
+
+/** Throws (a plain message, no stack) when the change must not be made: quorum lost, or a step without a majority. */
+export function assertManagerQuorum(plan: Plan, namePrefix: string): void {
+    const planned = plan.nodes.filter((n) => n.role === "manager").map((n) => n.name);
+    for (let attempt = 0; ; attempt++) {
+        const live = readLiveSwarm(plan, namePrefix);
+        if (live.kind === "none") return;
+        if (live.kind === "unknown") throw new pulumi.RunError(live.message);
+        const verdict = checkManagerQuorum(live.managers, planned);
+        if (!verdict.ok) throw new pulumi.RunError(verdict.message);
+        if (live.kind === "managers") return;
+        // no leader although a majority answers: an election under way; read again, then give up plainly
+        if (attempt >= ELECTION_RETRIES) {
+            throw new pulumi.RunError(`the swarm has no leader although ${live.managers.filter((m) => m.reachable).map((m) => m.name).join(", ")} answer: nothing was changed; check \`docker node ls\` on a manager and run up again.`);
+        }
+        execFileSync("sleep", ["3"]);
+    }
+}
