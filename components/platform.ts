@@ -172,10 +172,17 @@ export class Platform extends pulumi.ComponentResource {
         // Each node back at work: Ready, and the tasks the swarm placed on it (a gateway node's gateway) running and
         // healthy. The next node of the rollout waits for it.
         for (const node of plan.nodes) {
-            const onNode = [...membership(node.name), ...(keepalived[node.name] ? [keepalived[node.name]] : []), ...(this.gateway.routes[node.name] ? [this.gateway.routes[node.name]] : [])];
+            // Not after the node's routes step: routes wait for the release gates, releases for their zone's nodes,
+            // and those for this settle step (a cycle). The script waits for the gateway task itself instead.
+            const onNode = [...membership(node.name), ...(keepalived[node.name] ? [keepalived[node.name]] : [])];
             const settle = runners[bootstrap].run(`${name}-settle-${node.name}`, {
                 script: "node-settle",
-                env: { NODE_ID: this.swarm.nodeIds[node.name], MEMBER_NAME: node.name, SETTLE_SECONDS: String(node.gateway ? gatewaySettleSeconds(plan.virtualIp) : 0) },
+                env: {
+                    NODE_ID: this.swarm.nodeIds[node.name],
+                    MEMBER_NAME: node.name,
+                    SETTLE_SECONDS: String(node.gateway ? gatewaySettleSeconds(plan.virtualIp) : 0),
+                    ...(node.gateway ? { EXPECT_SERVICES: plan.gateway.service } : {}),
+                },
                 triggers: readyIds(runners[node.name]),
                 keepWhenNodeReplaced: node.name !== bootstrap,
             }, { parent: this, dependsOn: onNode });
