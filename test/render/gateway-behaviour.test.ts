@@ -339,6 +339,23 @@ const CASES: Case[] = [
 
 // ---- both engines, every case ------------------------------------------------------------------------------
 
+/** One case on every engine: each observation must meet the case's expectation (a failure names the engine). */
+function observeOnEngines(c: { observe(lab: Lab): unknown; expect(observation: never, lab: Lab, engine: Engine): void }, byEngine: Map<Engine, Lab>): Map<Engine, unknown> {
+    const seen = new Map<Engine, unknown>();
+    for (const engine of ENGINES) {
+        const lab = byEngine.get(engine) as Lab;
+        const observation = c.observe(lab);
+        seen.set(engine, observation);
+        try {
+            c.expect(observation as never, lab, engine);
+        } catch (err) {
+            (err as Error).message = `${engine}: ${(err as Error).message}`;
+            throw err;
+        }
+    }
+    return seen;
+}
+
 describe("the gateway behaves the same on nginx and HAProxy", () => {
     const labs = new Map<Engine, Lab>();
     const engines: ChildProcess[] = [];
@@ -377,18 +394,7 @@ describe("the gateway behaves the same on nginx and HAProxy", () => {
     for (const c of CASES) {
         test(c.differs ? `${c.name} (intended difference)` : c.name, (t) => {
             if (!ENGINES.every((e) => canRunLab(t, e)) || labs.size < ENGINES.length) return;
-            const seen = new Map<Engine, unknown>();
-            for (const engine of ENGINES) {
-                const lab = labs.get(engine) as Lab;
-                const observation = c.observe(lab);
-                seen.set(engine, observation);
-                try {
-                    c.expect(observation as never, lab, engine);
-                } catch (err) {
-                    (err as Error).message = `${engine}: ${(err as Error).message}`;
-                    throw err;
-                }
-            }
+            const seen = observeOnEngines(c, labs);
             if (!c.differs) assert.deepEqual(seen.get("haproxy"), seen.get("nginx"), "nginx and HAProxy answered differently");
             else assert.notDeepEqual(seen.get("haproxy"), seen.get("nginx"), "no longer different: drop `differs` and the entry in docs/gateway.md");
         });
@@ -495,18 +501,7 @@ describe("both engines retry an idempotent request on another task, never resend
     for (const c of RETRY_CASES) {
         test(c.name, (t) => {
             if (!ENGINES.every((e) => canRunLab(t, e)) || retryLabs.size < ENGINES.length) return;
-            const seen = new Map<Engine, unknown>();
-            for (const engine of ENGINES) {
-                const lab = retryLabs.get(engine) as Lab;
-                const observation = c.observe(lab);
-                seen.set(engine, observation);
-                try {
-                    c.expect(observation as never, lab, engine);
-                } catch (err) {
-                    (err as Error).message = `${engine}: ${(err as Error).message}`;
-                    throw err;
-                }
-            }
+            observeOnEngines(c, retryLabs);
         });
     }
 
