@@ -172,8 +172,8 @@ export class Platform extends pulumi.ComponentResource {
         // Each node back at work: Ready, and the tasks the swarm placed on it (a gateway node's gateway) running and
         // healthy. The next node of the rollout waits for it.
         for (const node of plan.nodes) {
-            // Not after the node's routes step: routes wait for the release gates, releases for their zone's nodes,
-            // and those for this settle step (a cycle). The script waits for the gateway task itself instead.
+            // Neither the node's routes step nor its gateway task: routes wait for the release gates, releases for
+            // their zone's nodes, and those for this settle step (a cycle that never resolves).
             const onNode = [...membership(node.name), ...(keepalived[node.name] ? [keepalived[node.name]] : [])];
             const settle = runners[bootstrap].run(`${name}-settle-${node.name}`, {
                 script: "node-settle",
@@ -181,7 +181,7 @@ export class Platform extends pulumi.ComponentResource {
                     NODE_ID: this.swarm.nodeIds[node.name],
                     MEMBER_NAME: node.name,
                     SETTLE_SECONDS: String(node.gateway ? gatewaySettleSeconds(plan.virtualIp) : 0),
-                    ...(node.gateway ? { EXPECT_SERVICES: plan.gateway.service } : {}),
+                    ...(node.gateway ? { IGNORE_SERVICES: plan.gateway.service } : {}),
                 },
                 triggers: readyIds(runners[node.name]),
                 keepWhenNodeReplaced: node.name !== bootstrap,

@@ -10,7 +10,7 @@
 #         MEMBER_NAME      the node's name in the stack (for messages)
 #         WAIT_TASKS       optional: false = wait for Ready only (the node's drain step, before its tasks can start)
 #         SETTLE_SECONDS   optional: extra seconds once its tasks run (a gateway node's VRRP check turning healthy)
-#         EXPECT_SERVICES  optional: global services that must run a task here, when they exist (the gateway)
+#         IGNORE_SERVICES  optional: services whose tasks here are not waited for (the gateway, on a gateway node)
 #         DRAIN_TIMEOUT    optional: seconds to wait (default 120)
 #         REBALANCE        optional: false = no rebalancing (default true when WAIT_TASKS is)
 # stdout: node-settle: ready
@@ -30,25 +30,16 @@ until [[ $(docker node inspect --format '{{.Status.State}}' "$NODE_ID") == ready
     sleep 1
 done
 # Tasks desired on the node that are not Running yet (a healthchecked task is Running only once healthy).
+# Not the services in IGNORE_SERVICES: the gateway's task on a rebuilt gateway node starts only once that node's
+# routes step ran, and that step waits for the release gates, which wait for the zone's other nodes, which wait for
+# this step (a cycle that would never resolve).
 pending() {
-    docker node ps "$NODE_ID" --filter desired-state=running --format '{{.Name}} {{.CurrentState}}' | awk '$2 != "Running"'
+    docker node ps "$NODE_ID" --filter desired-state=running --format '{{.Name}} {{.CurrentState}}' |
+        awk -v ignore=" ${IGNORE_SERVICES:-} " '$2 != "Running" { split($1, name, "."); if (index(ignore, " " name[1] " ") == 0) print }'
 }
 while [[ ${WAIT_TASKS:-true} == true && -n $(pending) ]]; do
     ((SECONDS < deadline)) || die "tasks not running after ${DRAIN_TIMEOUT:-120} s: $(pending | paste -sd, -)"
     sleep 1
-done
-# A global service that must run here (the gateway, on a gateway node) is placed a moment after the node is Ready:
-# wait for its task to run, when the service exists (on a first `up` it comes later, and nothing is live yet).
-running_here() {
-    docker node ps "$NODE_ID" --filter desired-state=running --format '{{.Name}} {{.CurrentState}}' | awk -v s="$1." 'index($1, s) == 1 && $2 == "Running"'
-}
-for service in ${EXPECT_SERVICES:-}; do
-    [[ ${WAIT_TASKS:-true} == true ]] || break
-    docker service inspect "$service" >/dev/null 2>&1 || continue
-    until [[ -n $(running_here "$service") ]]; do
-        ((SECONDS < deadline)) || die "no running $service task after ${DRAIN_TIMEOUT:-120} s"
-        sleep 1
-    done
 done
 sleep "${SETTLE_SECONDS:-0}"
 
