@@ -169,7 +169,10 @@ test("a. up over ssh: 3 managers, 2 gateways, 2 workers in 2 zones, every connec
     figure("prod_up_seconds_to_first_answers", now() - t0);
     const holders: string[] = [];
     for (const g of GATEWAYS) if ((await sshTo(g, "ip -4 -o addr show", machines)).stdout.includes(` ${PRODLAB_VIP}/`)) holders.push(g);
-    assert.deepEqual(holders, ["gw-1"], "the VIP is on the preferred gateway node only");
+    // One holder, a gateway node. Which one depends on whose gateway turned healthy first: the VRRP instances are
+    // BACKUP with nopreempt (no second interruption when the preferred node returns), so the first healthy one keeps it.
+    assert.equal(holders.length, 1, `exactly one gateway node holds the VIP: ${JSON.stringify(holders)}`);
+    figure("prod_vip_holder", holders[0]);
     platformUp = true;
 
     const again = await up({}, "no change");
