@@ -1040,7 +1040,7 @@ test("x. a node rebuilt (generation 2 of gw-2) with zero failures, then a new no
         for (const n of order) assert.equal(await must(`docker inspect --format '{{.Config.Image}}' ${containerOf(n)}`), "swarm-lab/node:lab-x", `${n} runs the new image`);
         for (let i = 1; i < order.length; i++) {
             const settled = logIndex(log, new RegExp(`\\+ create command:local:Command platform-settle-${order[i - 1]}\\b`));
-            const next = logIndex(log, new RegExp(`- delete docker:index/container:Container platform-nodes-${order[i]} \\(replaced delete-first\\)`));
+            const next = logIndex(log, new RegExp(`- delete docker:index/container:Container platform-nodes-${order[i]} \\((depends on [^)]*, )?replaced delete-first\\)`));
             assert.ok(settled >= 0 && next > settled, `${order[i]} was taken down (log line ${next}) only after ${order[i - 1]} was back (line ${settled})`);
         }
         assert.deepEqual(Object.keys(await swarmNodes()).sort(), [...NODES].sort(), "every node back, once");
