@@ -1,0 +1,287 @@
+// bench/results.md from the bench's figures: every figure next to its target (issue 11's list) with met/missed,
+// min/median/max where it varies. A part that did not run says so; nothing is filled in.
+export interface Stat {
+    readonly n: number;
+    readonly min: number;
+    readonly median: number;
+    readonly max: number;
+}
+
+export function stat(xs: readonly number[]): Stat | undefined {
+    if (!xs.length) return undefined;
+    const s = [...xs].sort((a, b) => a - b);
+    const mid = s.length >> 1;
+    return { n: s.length, min: s[0], median: s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2, max: s[s.length - 1] };
+}
+
+/** A part's outcome: figures, or why there are none. */
+export type Part<T> = { readonly status: "ok"; readonly data: T; readonly errors?: string[] } | { readonly status: "not run" | "failed"; readonly reason: string };
+
+export interface ColdUpData {
+    program: number[];
+    programEngine: number[];
+    baseline: number[];
+    destroy: number[];
+    teardown: number[];
+    noopEngine: number[];
+    noopChanges: number[];
+    addApply: number[];
+    addFirst: number[];
+}
+export interface GrowthData {
+    rows: { nodes: number; managers: number; seconds: number[]; engine: number[] }[];
+}
+export interface FailoverRow {
+    profile: string;
+    kind: "hard" | "graceful";
+    outage: number[];
+    failed: number[];
+    rps: number[];
+    floor: number;
+    advertInt: number;
+    version: number;
+}
+export interface FailoverData {
+    rows: FailoverRow[];
+    /** Profiles not measured, with the reason. */
+    skipped: { profile: string; reason: string }[];
+}
+export interface ReactionRow {
+    apply: number[];
+    afterApply: number[];
+    afterHealthy?: number[];
+    failed?: number[];
+}
+export interface ReactionData {
+    promotion: ReactionRow;
+    replicas: ReactionRow;
+    backend: ReactionRow;
+    release: ReactionRow;
+}
+export interface GatewayRow {
+    engine: string;
+    backend: string;
+    path: string;
+    rps: number;
+    p50ms: number;
+    p99ms: number;
+    cpuUsPerReq: number;
+}
+export interface GatewayData {
+    gateway: GatewayRow[];
+}
+export interface ScaleData {
+    scale: { seconds: number; peakMiB: number; resources: number };
+}
+
+export interface Results {
+    started: string;
+    finished: string;
+    machine: { cores: number; memoryGiB: number; versions: Record<string, string> };
+    settings: Record<string, string>;
+    coldup: Part<ColdUpData>;
+    growth: Part<GrowthData>;
+    failover: Part<FailoverData>;
+    reaction: Part<ReactionData>;
+    gateway: Part<GatewayData>;
+    scale: Part<ScaleData>;
+}
+
+const f = (x: number, unit = "s", digits = 2) => `${x.toFixed(digits)}${unit ? ` ${unit}` : ""}`;
+function range(s: Stat | undefined, unit = "s", digits = 2): string {
+    if (!s) return "no figure";
+    if (s.n === 1) return f(s.median, unit, digits);
+    return `${f(s.median, unit, digits)} (min ${s.min.toFixed(digits)}, max ${s.max.toFixed(digits)}, n=${s.n})`;
+}
+const verdict = (ok: boolean | undefined) => (ok === undefined ? "—" : ok ? "met" : "**missed**");
+
+interface Row {
+    figure: string;
+    target: string;
+    measured: string;
+    ok?: boolean;
+}
+
+function notRun(part: Part<unknown>): string {
+    return part.status === "ok" ? "" : `${part.status}: ${part.reason}`;
+}
+
+function coldupRows(p: Part<ColdUpData>): Row[] {
+    if (p.status !== "ok") {
+        const m = notRun(p);
+        return ["Cold up, program ÷ baseline", "Destroy ÷ baseline teardown", "No-op re-apply (lab engine)"].map((figure) => ({ figure, target: "", measured: m }));
+    }
+    const d = p.data;
+    const [prog, base, des, tear, noop] = [stat(d.program), stat(d.baseline), stat(d.destroy), stat(d.teardown), stat(d.noopEngine)];
+    const ratio = prog && base ? prog.median / base.median : undefined;
+    const dratio = des && tear ? des.median / tear.median : undefined;
+    return [
+        { figure: "Cold up to the first 200 through the VIP, program", target: "", measured: range(prog) },
+        { figure: "Cold up, baseline (bench/baseline.sh)", target: "", measured: range(base) },
+        { figure: "Cold up, program ÷ baseline (medians)", target: "≤ 0.75", measured: ratio === undefined ? "no figure" : ratio.toFixed(2), ok: ratio === undefined ? undefined : ratio <= 0.75 },
+        { figure: "Destroy, program", target: "", measured: range(des) },
+        { figure: "Teardown, baseline", target: "", measured: range(tear) },
+        { figure: "Destroy ÷ baseline teardown (medians)", target: "≤ 2", measured: dratio === undefined ? "no figure" : dratio.toFixed(2), ok: dratio === undefined ? undefined : dratio <= 2 },
+        {
+            figure: "No-op re-apply (lab engine)",
+            target: "≤ 2 s",
+            measured: `${range(noop)}; resources changed: ${d.noopChanges.join(", ") || "—"}`,
+            ok: noop ? noop.median <= 2 && d.noopChanges.every((c) => c === 0) : undefined,
+        },
+        { figure: "Adding one release: apply (lab engine)", target: "", measured: range(stat(d.addApply)) },
+        { figure: "Adding one release: first 200 after the apply", target: "", measured: range(stat(d.addFirst)) },
+    ];
+}
+
+function growthRows(p: Part<GrowthData>): Row[] {
+    if (p.status !== "ok") return [{ figure: "12 nodes ÷ 4 nodes, cold up", target: "≤ 1.5", measured: notRun(p) }];
+    const rows: Row[] = p.data.rows.map((r) => ({ figure: `Cold up, ${r.nodes} nodes (${r.managers} manager${r.managers > 1 ? "s" : ""}, 2 gateway nodes)`, target: "", measured: `${range(stat(r.seconds))}; engine ${range(stat(r.engine))}` }));
+    const four = stat(p.data.rows.find((r) => r.nodes === 4)?.seconds ?? []);
+    const twelve = stat(p.data.rows.find((r) => r.nodes === 12)?.seconds ?? []);
+    const ratio = four && twelve ? twelve.median / four.median : undefined;
+    rows.push({ figure: "12 nodes ÷ 4 nodes, cold up (medians)", target: "≤ 1.5", measured: ratio === undefined ? "no figure" : ratio.toFixed(2), ok: ratio === undefined ? undefined : ratio <= 1.5 });
+    return rows;
+}
+
+function failoverRows(p: Part<FailoverData>): Row[] {
+    if (p.status !== "ok") return [{ figure: "VIP failover", target: "", measured: notRun(p) }];
+    const rows: Row[] = p.data.rows.map((r) => {
+        const s = stat(r.outage);
+        const target =
+            r.kind === "hard" && r.profile === "default" ? { text: `≤ floor + 0.5 s = ${(r.floor + 0.5).toFixed(2)} s`, limit: r.floor + 0.5 }
+            : r.kind === "hard" && r.profile === "fast" ? { text: "≤ 1 s", limit: 1 }
+            : r.kind === "graceful" && r.profile === "fast" ? { text: "≤ 0.3 s", limit: 0.3 }
+            : { text: "", limit: undefined };
+        return {
+            figure: `Failover ${r.kind}, ${r.profile} profile (VRRPv${r.version}, advert ${r.advertInt} s): outage`,
+            target: target.text,
+            measured: `${range(s)}; floor ${r.floor.toFixed(2)} s; failed requests ${r.failed.join(", ")}; probe ${Math.min(...r.rps).toFixed(0)} req/s`,
+            ok: target.limit === undefined || !s ? undefined : s.median <= target.limit,
+        };
+    });
+    for (const s of p.data.skipped) rows.push({ figure: `Failover, ${s.profile} profile`, target: s.profile === "fast" ? "hard ≤ 1 s, graceful ≤ 0.3 s" : "", measured: `not run: ${s.reason}` });
+    return rows;
+}
+
+function reactionRows(p: Part<ReactionData>): Row[] {
+    if (p.status !== "ok") return [{ figure: "Reaction times", target: "", measured: notRun(p) }];
+    const d = p.data;
+    const apply = stat(d.promotion.apply);
+    const allNew = stat(d.promotion.afterApply);
+    const rep = stat(d.replicas.afterHealthy ?? []);
+    const back = stat(d.backend.afterHealthy ?? []);
+    return [
+        { figure: "Promotion to a running release: apply (lab engine, health gate included)", target: "≤ 2 s", measured: range(apply), ok: apply ? apply.median <= 2 : undefined },
+        { figure: "Promotion: all answers new, after the apply", target: "≤ 0.5 s", measured: `${range(allNew)}; failed requests ${d.promotion.failed?.join(", ")}`, ok: allNew ? allNew.median <= 0.5 : undefined },
+        { figure: "New replicas: apply (lab engine)", target: "", measured: range(stat(d.replicas.apply)) },
+        { figure: "New replicas: served, after their health check passed", target: "≤ 2 s", measured: `${range(rep)}; after the apply ${range(stat(d.replicas.afterApply))}`, ok: rep ? rep.median <= 2 : undefined },
+        { figure: "Returning backend: apply (lab engine, refresh)", target: "", measured: range(stat(d.backend.apply)) },
+        { figure: "Returning backend: answers, after its health check passed", target: "≤ 2 s", measured: `${range(back)}; after the apply ${range(stat(d.backend.afterApply))}`, ok: back ? back.median <= 2 : undefined },
+        { figure: "New release: apply (lab engine)", target: "", measured: range(stat(d.release.apply)) },
+        { figure: "New release: first 200, after the apply", target: "", measured: `${range(stat(d.release.afterApply))}; after its health check ${range(stat(d.release.afterHealthy ?? []))}` },
+    ];
+}
+
+function gatewayRows(p: Part<GatewayData>): Row[] {
+    if (p.status !== "ok") return [{ figure: "Gateway overhead (bench/gateway.ts)", target: "", measured: notRun(p) }];
+    const rows: Row[] = [];
+    const find = (engine: string, backend: string, path: string) => p.data.gateway.find((r) => r.engine === engine && r.backend === backend && r.path === path);
+    for (const engine of [...new Set(p.data.gateway.map((r) => r.engine))]) {
+        const direct = find(engine, "1ms", "direct");
+        const gw = find(engine, "1ms", "gateway");
+        if (direct && gw) {
+            const ratio = gw.rps / direct.rps;
+            const added = gw.p99ms - direct.p99ms;
+            rows.push({ figure: `${engine}, 1 ms backend: throughput gateway ÷ direct (${gw.rps.toFixed(0)} ÷ ${direct.rps.toFixed(0)} req/s)`, target: "≥ 0.8", measured: ratio.toFixed(2), ok: ratio >= 0.8 });
+            rows.push({ figure: `${engine}, 1 ms backend: added p99 (${gw.p99ms.toFixed(2)} − ${direct.p99ms.toFixed(2)} ms)`, target: "≤ 2 ms", measured: f(added, "ms"), ok: added <= 2 });
+        } else rows.push({ figure: `${engine}, 1 ms backend`, target: "≥ 0.8 × direct, ≤ 2 ms added p99", measured: "no direct/gateway pair in bench/gateway.ts's output" });
+        const trivial = find(engine, "trivial", "gateway");
+        const tuned = find(engine, "trivial", "hand-tuned");
+        if (trivial && tuned) {
+            const ratio = trivial.cpuUsPerReq / tuned.cpuUsPerReq;
+            rows.push({ figure: `${engine}, trivial backend: CPU per request, gateway ÷ hand-tuned (${trivial.cpuUsPerReq.toFixed(1)} ÷ ${tuned.cpuUsPerReq.toFixed(1)} µs)`, target: "≤ 1.5", measured: ratio.toFixed(2), ok: ratio <= 1.5 });
+        } else rows.push({ figure: `${engine}, trivial backend: CPU per request`, target: "≤ 1.5 × hand-tuned", measured: "no gateway/hand-tuned pair in bench/gateway.ts's output" });
+    }
+    return rows;
+}
+
+function scaleRows(p: Part<ScaleData>): Row[] {
+    if (p.status !== "ok") return [{ figure: "Program scale (bench/scale.ts)", target: "≤ 5 s, ≤ 500 MB", measured: notRun(p) }];
+    const s = p.data.scale;
+    return [
+        { figure: `Program scale: plan, render, mock registration (${s.resources} resources): time`, target: "≤ 5 s", measured: f(s.seconds), ok: s.seconds <= 5 },
+        { figure: "Program scale: peak memory", target: "≤ 500 MB", measured: f(s.peakMiB, "MiB", 0), ok: s.peakMiB <= 500 },
+    ];
+}
+
+function gatewayTable(p: Part<GatewayData>): string[] {
+    if (p.status !== "ok") return [];
+    return [
+        "",
+        "### Gateway runs (bench/gateway.ts)",
+        "",
+        "| engine | backend | path | req/s | p50 ms | p99 ms | CPU µs/req |",
+        "|---|---|---|---:|---:|---:|---:|",
+        ...p.data.gateway.map((r) => `| ${r.engine} | ${r.backend} | ${r.path} | ${r.rps.toFixed(0)} | ${r.p50ms.toFixed(2)} | ${r.p99ms.toFixed(2)} | ${r.cpuUsPerReq.toFixed(1)} |`),
+    ];
+}
+
+export function renderResults(r: Results): string {
+    const sections: [string, Row[]][] = [
+        ["Cold up, destroy, no-op, one release (against bench/baseline.sh)", coldupRows(r.coldup)],
+        ["Growth", growthRows(r.growth)],
+        ["VIP failover", failoverRows(r.failover)],
+        ["Reaction times (from the end of the apply)", reactionRows(r.reaction)],
+        ["Gateway overhead", gatewayRows(r.gateway)],
+        ["Program scale", scaleRows(r.scale)],
+    ];
+    const all = sections.flatMap(([, rows]) => rows).filter((x) => x.ok !== undefined);
+    const errors = (["coldup", "growth", "failover", "reaction", "gateway", "scale"] as const).flatMap((k) => {
+        const part = r[k];
+        return part.status === "ok" && part.errors?.length ? part.errors.map((e) => `- ${k}: ${e}`) : [];
+    });
+    const lines = [
+        "# Benchmark results",
+        "",
+        `Generated by \`npm run bench\` from ${r.started} to ${r.finished}. Regenerate it; do not edit it.`,
+        "",
+        `Machine: ${r.machine.cores} cores, ${r.machine.memoryGiB.toFixed(1)} GiB memory. ` + Object.entries(r.machine.versions).map(([k, v]) => `${k} ${v}`).join(", ") + ".",
+        "",
+        `Settings: ${Object.entries(r.settings).map(([k, v]) => `${k}=${v}`).join(", ")}.`,
+        "",
+        `Targets met: ${all.filter((x) => x.ok).length} of ${all.length} with a figure.`,
+    ];
+    for (const [title, rows] of sections) {
+        lines.push("", `## ${title}`, "", "| figure | target | measured | |", "|---|---|---|---|");
+        for (const row of rows) lines.push(`| ${row.figure} | ${row.target || "—"} | ${row.measured} | ${row.target ? verdict(row.ok) : ""} |`);
+        if (title === "Gateway overhead") lines.push(...gatewayTable(r.gateway));
+    }
+    if (errors.length) lines.push("", "## Runs that failed (not in the figures)", "", ...errors);
+    lines.push("", HOW_MEASURED);
+    return `${lines.join("\n")}\n`;
+}
+
+const HOW_MEASURED = `## How measured
+
+- Everything runs against the lab (test/lab): the real program (index.ts) applied by the lab engine to
+  docker-in-docker nodes on the local Docker engine, under the lab's machine-wide lock. Images are built on the host
+  engine before any clock starts and no node holds them; every run starts from a swept engine (test/lab/cleanup.sh).
+- Cold up: from the start of the apply to the first 200 from shop 2.0 on nowy.sklep.localhost through the VIP (a
+  fresh connection every 50 ms). The baseline, bench/baseline.sh, makes the same platform with the docker CLI
+  (parallel steps, each image saved once and loaded from that file, the program's rendered keepalived config, made
+  before its clock) and ends on the same 200. Program and baseline runs alternate (BENCH_RUNS each).
+- Destroy: the engine's destroy; teardown: \`bench/baseline.sh down\`. No-op: a second apply of the same config, the
+  lab engine's own time. "Lab engine" figures are the lab engine's, not the Pulumi CLI's.
+- Growth: cold up of the dev apps on 4, 8 and 12 nodes (1, 3, 3 managers, 2 gateway nodes, the rest workers).
+- Failover: a probe loop through the VIP (4 workers, a new connection per request, 1 s timeout, 10 ms pause; its rate
+  is in the row). Outage = the longest gap between two 200s from the fault on (the last 200 before to the first
+  after). Hard: \`docker kill\` of the holder's node container; graceful: SIGTERM to keepalived on the holder (it
+  sends priority 0). Floor: hard 3 × advert_int + skew, graceful skew, skew = (256 − priority) × advert_int / 256 of
+  the backup taking over.
+- Reactions, from the end of the apply (the engine's exit): a promotion moves sklep.localhost between two running
+  releases under a continuous probe (the time of the last answer from the old one); new replicas and a returning
+  backend are timed from the moment swarm marked each new task running (its health check passed) to the first
+  request the gateway sent to it; a new release to its first 200.
+- Gateway overhead and program scale come from bench/gateway.ts and bench/scale.ts (their last stdout line,
+  \`BENCH {json}\`).
+`;
