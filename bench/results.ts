@@ -276,8 +276,8 @@ const HOW_MEASURED = `## How measured
 - Failover: a probe loop through the VIP (4 workers, a new connection per request, 1 s timeout, 10 ms pause; its rate
   is in the row). Outage = the longest gap between two 200s from the fault on (the last 200 before to the first
   after). Hard: \`docker kill\` of the holder's node container; graceful: SIGTERM to keepalived on the holder (it
-  sends priority 0). Floor: hard 3 × advert_int + skew, graceful skew, skew = (256 − priority) × advert_int / 256 of
-  the backup taking over.
+  sends priority 0). Floor: hard 3 × advert_int + skew, graceful skew, skew = (256 − priority) × advert_int / 256 with
+  the lower of the two gateway nodes' priorities (the larger skew).
 - Reactions, from the end of the apply (the engine's exit): a promotion moves sklep.localhost between two running
   releases under a continuous probe (the time of the last answer from the old one); new replicas and a returning
   backend are timed from the moment swarm marked each new task running (its health check passed) to the first

@@ -140,6 +140,14 @@ describe("the lab node image's entrypoint passes sh -n and shellcheck -S warning
     });
 });
 
+describe("the bench's hand-written baseline passes bash -n and shellcheck -S warning", () => {
+    const file = path.join(__dirname, "..", "..", "bench", "baseline.sh");
+    test("bench/baseline.sh", (t) => {
+        if (!needTools(t, "bash", "shellcheck")) return;
+        checkShell(fs.readFileSync(file, "utf8"), "bench/baseline.sh", "bash");
+    });
+});
+
 describe("the envelope, run by real bash -s", () => {
     test("exports env values with quotes, blanks, newlines and $(...) byte-exactly", (t) => {
         if (!needTools(t, "bash", "base64")) return;

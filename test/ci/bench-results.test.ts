@@ -1,0 +1,88 @@
+// bench/results.md's renderer and the bench's pure helpers: figures against targets, parts that did not run, the
+// outage measure, the growth node lists and the VRRP floors. No lab needed.
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import type { Answer } from "../../test/lab/helpers";
+import { labPlan, nodeList, outageOf, vrrpFloors } from "../../bench/lab-bench";
+import { renderResults, Results, stat } from "../../bench/results";
+
+const notRun = { status: "not run" as const, reason: "not selected (BENCH_ONLY)" };
+function results(over: Partial<Results>): Results {
+    return {
+        started: "2025-01-01T00:00:00Z",
+        finished: "2025-01-01T01:00:00Z",
+        machine: { cores: 2, memoryGiB: 8, versions: { node: "v20" } },
+        settings: {},
+        coldup: notRun,
+        growth: notRun,
+        failover: notRun,
+        reaction: notRun,
+        gateway: notRun,
+        scale: notRun,
+        ...over,
+    };
+}
+const rowOf = (md: string, figure: string) => md.split("\n").find((l) => l.startsWith(`| ${figure}`)) ?? "";
+
+describe("bench results", () => {
+    it("stat: min, median (even and odd counts), max", () => {
+        assert.deepEqual(stat([3, 1, 2]), { n: 3, min: 1, median: 2, max: 3 });
+        assert.equal(stat([4, 1, 2, 3])?.median, 2.5);
+        assert.equal(stat([]), undefined);
+    });
+
+    it("a part that did not run says so and gets no verdict", () => {
+        const md = renderResults(results({}));
+        assert.match(rowOf(md, "Program scale (bench/scale.ts)"), /not run: not selected/);
+        assert.doesNotMatch(md, /\| met \||missed/);
+        assert.match(md, /Targets met: 0 of 0/);
+    });
+
+    it("cold up against the baseline: the ratio of medians decides met or missed", () => {
+        const data = { program: [30, 40, 50], programEngine: [25], baseline: [40, 60], destroy: [10], teardown: [4], noopEngine: [1.5], noopChanges: [0], addApply: [5], addFirst: [1] };
+        const md = renderResults(results({ coldup: { status: "ok", data } }));
+        assert.match(rowOf(md, "Cold up, program ÷ baseline"), /\| 0\.80 \| \*\*missed\*\* \|/); // 40 / 50
+        assert.match(rowOf(md, "Destroy ÷ baseline teardown"), /\| 2\.50 \| \*\*missed\*\* \|/);
+        assert.match(rowOf(md, "No-op re-apply"), /\| met \|$/);
+        assert.match(rowOf(md, "Cold up to the first 200"), /40\.00 s \(min 30\.00, max 50\.00, n=3\)/);
+    });
+
+    it("gateway and scale rows from the documented BENCH JSON shapes", () => {
+        const row = (engine: string, backend: string, path: string, rps: number, p99ms: number, cpuUsPerReq: number) => ({ engine, backend, path, rps, p50ms: 1, p99ms, cpuUsPerReq });
+        const gateway = [row("nginx", "1ms", "direct", 1000, 3, 50), row("nginx", "1ms", "gateway", 900, 4, 80), row("nginx", "trivial", "gateway", 5000, 2, 90), row("nginx", "trivial", "hand-tuned", 6000, 1, 50)];
+        const md = renderResults(results({ gateway: { status: "ok", data: { gateway } }, scale: { status: "ok", data: { scale: { seconds: 6, peakMiB: 300, resources: 1200 } } } }));
+        assert.match(rowOf(md, "nginx, 1 ms backend: throughput"), /\| 0\.90 \| met \|/);
+        assert.match(rowOf(md, "nginx, 1 ms backend: added p99"), /\| 1\.00 ms \| met \|/);
+        assert.match(rowOf(md, "nginx, trivial backend: CPU per request"), /\| 1\.80 \| \*\*missed\*\* \|/);
+        assert.match(rowOf(md, "Program scale: plan"), /\*\*missed\*\*/);
+        assert.match(rowOf(md, "Program scale: peak memory"), /\| met \|/);
+    });
+
+    it("outage: the longest gap between 200s from the fault on, across the failed requests", () => {
+        const a = (t: number, status: number): Answer => ({ t, host: "h", status, body: "" });
+        const answers = [a(8, 200), a(9.9, 200), a(10.1, 0), a(11, 0), a(13.2, 200), a(13.3, 200)];
+        assert.ok(Math.abs(outageOf(answers, 10) - 3.3) < 1e-9);
+        assert.ok(Math.abs(outageOf([a(10, 200), a(10.02, 200)], 10) - 0.02) < 1e-9);
+    });
+
+    it("growth node lists: managers 1, 3, 3; two gateway nodes; distinct addresses; valid configs", () => {
+        for (const [count, managers] of [[4, 1], [8, 3], [12, 3]]) {
+            const nodes = nodeList(count);
+            assert.equal(nodes.length, count);
+            assert.equal(nodes.filter((n) => n.role === "manager").length, managers);
+            assert.equal(nodes.filter((n) => n.gateway).length, 2);
+            assert.equal(new Set(nodes.map((n) => n.address)).size, count);
+            const p = labPlan({ extra: { nodes } });
+            assert.ok(p.ok, p.ok ? "" : p.errors);
+        }
+    });
+
+    it("VRRP floors of the dev stack: 3 × advert_int + skew of the lowest priority, graceful = skew", () => {
+        const p = labPlan({});
+        assert.ok(p.ok);
+        const f = vrrpFloors(p.plan);
+        assert.equal(f.advertInt, 1);
+        assert.ok(Math.abs(f.graceful - (256 - 190) / 256) < 1e-9);
+        assert.ok(Math.abs(f.hard - (3 + (256 - 190) / 256)) < 1e-9);
+    });
+});
