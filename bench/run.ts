@@ -61,7 +61,11 @@ function selected(): PartName[] {
     return only as PartName[];
 }
 
-const msg = (e: unknown) => (e instanceof Error ? e.message : String(e)).split("\n")[0].slice(0, 400);
+/** An error in one line: its start (what failed) and its end (the last lines of the tool's output). */
+const msg = (e: unknown) => {
+    const text = (e instanceof Error ? e.message : String(e)).replace(/\s*\n\s*/g, " ⏎ ");
+    return text.length > 700 ? `${text.slice(0, 250)} … ${text.slice(-450)}` : text;
+};
 
 // ---- lab setup and teardown -------------------------------------------------------------------------------------------
 
