@@ -184,12 +184,22 @@ export interface Failover {
     readonly rps: number;
 }
 
-/** The longest stretch between two 200s (request start times) from `from` − 1 s on: last 200 before → first after. */
+/**
+ * The outage a fault caused: from the last 200 before its first failed request to the first 200 after its last one
+ * (request start times, from `from` on). Without a failed request: the longest gap between two 200s from `from` on.
+ */
 export function outageOf(answers: readonly Answer[], from: number): number {
-    const ok = answers.filter((a) => !failed(a) && a.t >= from - 1).map((a) => a.t).sort((a, b) => a - b);
-    let worst = 0;
-    for (let i = 1; i < ok.length; i++) worst = Math.max(worst, ok[i] - ok[i - 1]);
-    return worst;
+    const sorted = [...answers].filter((a) => a.t >= from - 1).sort((a, b) => a.t - b.t);
+    const fails = sorted.filter((a) => a.t >= from && failed(a));
+    const ok = sorted.filter((a) => !failed(a)).map((a) => a.t);
+    if (!fails.length) {
+        let worst = 0;
+        for (let i = 1; i < ok.length; i++) if (ok[i] >= from) worst = Math.max(worst, ok[i] - ok[i - 1]);
+        return worst;
+    }
+    const before = ok.filter((t) => t < fails[0].t).pop() ?? from;
+    const after = ok.find((t) => t > fails[fails.length - 1].t);
+    return (after ?? sorted[sorted.length - 1].t) - before;
 }
 
 /** The bounded probe loop of the failover runs: 4 workers, fresh connections, 1 s per request, ≥ 50 requests/s. */
@@ -211,6 +221,8 @@ async function settle(l: ReturnType<typeof probe>): Promise<Answer[]> {
 }
 
 function summarise(answers: Answer[], t0: number): Failover {
+    fs.mkdirSync(BENCH_DIR, { recursive: true });
+    fs.writeFileSync(path.join(BENCH_DIR, `failover-${Math.round(t0)}.json`), JSON.stringify({ t0, answers }));
     const span = answers.length > 1 ? Math.max(...answers.map((a) => a.t)) - Math.min(...answers.map((a) => a.t)) : 1;
     return { outage: outageOf(answers, t0), failed: answers.filter((a) => a.t >= t0 && failed(a)).length, rps: answers.length / span };
 }

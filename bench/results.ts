@@ -274,11 +274,12 @@ const HOW_MEASURED = `## How measured
   lab engine's own time. "Lab engine" figures are the lab engine's, not the Pulumi CLI's.
 - Growth: cold up of the dev apps on 4, 8 and 12 nodes (1, 3, 3 managers, 2 gateway nodes, the rest workers).
 - Failover: a probe loop through the VIP (4 workers, a new connection per request, 1 s timeout, 10 ms pause; its rate
-  is in the row). Outage = the longest gap between two 200s from the fault on (the last 200 before to the first
-  after). Hard: \`docker kill\` of the holder's node container; graceful: SIGTERM to keepalived on the holder (it
+  is in the row). Outage = from the last 200 before the fault's first failed request to the first 200 after its last
+  (request start times; without a failed request, the longest gap between two 200s). Hard: \`docker kill\` of the holder's node container; graceful: SIGTERM to keepalived on the holder (it
   sends priority 0). Floor: hard 3 × advert_int + skew, graceful skew, skew = (256 − priority) × advert_int / 256 with
   the lower of the two gateway nodes' priorities (the larger skew).
-- Reactions, from the end of the apply (the engine's exit): a promotion moves sklep.localhost between two running
+- Reactions, from the end of the apply (the engine's exit; a negative figure happened before the apply ended, e.g.
+  while the engine still waited for its convergence gate): a promotion moves sklep.localhost between two running
   releases under a continuous probe (the time of the last answer from the old one); new replicas and a returning
   backend are timed from the moment swarm marked each new task running (its health check passed) to the first
   request the gateway sent to it; a new release to its first 200.

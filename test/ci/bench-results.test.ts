@@ -63,6 +63,8 @@ describe("bench results", () => {
         const answers = [a(8, 200), a(9.9, 200), a(10.1, 0), a(11, 0), a(13.2, 200), a(13.3, 200)];
         assert.ok(Math.abs(outageOf(answers, 10) - 3.3) < 1e-9);
         assert.ok(Math.abs(outageOf([a(10, 200), a(10.02, 200)], 10) - 0.02) < 1e-9);
+        // a 200 between failures (another worker's request) does not shorten the outage
+        assert.ok(Math.abs(outageOf([a(9.5, 200), a(10.2, 504), a(10.3, 200), a(11.5, 0), a(12, 200)], 10) - 2.5) < 1e-9);
     });
 
     it("growth node lists: managers 1, 3, 3; two gateway nodes; distinct addresses; valid configs", () => {
