@@ -174,7 +174,15 @@ async function deleteAll(items: Doomed[], state: LabState, opts: EngineOptions, 
 export async function up(opts: EngineOptions): Promise<EngineResult> {
     const t0 = Date.now();
     const log = opts.log ?? (() => undefined);
+    /** Where the run's time went, logged at the end. */
+    const phases: string[] = [];
+    let phaseStart = t0;
+    const phase = (what: string) => {
+        phases.push(`${what} ${((Date.now() - phaseStart) / 1000).toFixed(2)} s`);
+        phaseStart = Date.now();
+    };
     const pulumi = await import("@pulumi/pulumi");
+    phase("SDK loaded");
     // The SDK's internals the mock monitor needs (not in the public typings).
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const settings = require("@pulumi/pulumi/runtime/settings");
@@ -401,6 +409,7 @@ export async function up(opts: EngineOptions): Promise<EngineResult> {
         } catch (e) {
             result.errors.push(`program: ${e instanceof Error ? e.message : String(e)}`);
         }
+        phase("program evaluated (its modules, its reads, its registrations started)");
         // After a failure the SDK never settles the registrations that depend on the failed resource: like the
         // engine, stop once nothing is in flight any more (and keep the event loop alive while waiting).
         let drained = false;
@@ -412,6 +421,7 @@ export async function up(opts: EngineOptions): Promise<EngineResult> {
         };
         await Promise.race([settings.waitForRPCs(), settled()]);
         drained = true;
+        phase("registrations drained (diffs and steps)");
         // Resolve the stack outputs (plain values).
         for (const [k, v] of result.errors.length ? [] : Object.entries(mod)) {
             try {
@@ -425,6 +435,7 @@ export async function up(opts: EngineOptions): Promise<EngineResult> {
         if (!result.errors.length) await settings.waitForRPCs();
         // let the unhandled-rejection hook see failed outputs before deciding
         await new Promise((r) => setTimeout(r, 50));
+        phase("stack outputs");
         if (result.errors.length === 0) {
             const gone = Object.values(state.resources).filter((r) => !seen.has(r.urn));
             // resources gone from the program and the old halves of create-first replacements: one schedule, as the engine's
@@ -437,6 +448,8 @@ export async function up(opts: EngineOptions): Promise<EngineResult> {
         process.off("unhandledRejection", onRejection);
     }
     if (JSON.stringify(state) !== before) saveState(opts.statePath, state);
+    phase("deletes");
+    log(`up: ${phases.join("; ")}`);
     return { ok: result.errors.length === 0, errors: result.errors, counts: result.counts, changes: result.changes, seconds: (Date.now() - t0) / 1000, outputs };
 }
 
