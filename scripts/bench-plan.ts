@@ -2,59 +2,8 @@
 // Times validate → plan → render on a generated large stack: 100 nodes (3 managers, 4 gateway nodes, 4 zones),
 // 50 apps × 3 releases with hostnames, one VIP. Prints the median (and min/max) of N runs in ms. No assertions.
 import { performance } from "node:perf_hooks";
-import { parseConfig, planStack, renderAll, type StackConfigInput } from "../model";
-
-const NODES = 100;
-const MANAGERS = 3;
-const GATEWAYS = 4;
-const ZONES = ["dmz", "intra", "batch", "data"];
-const APPS = 50;
-const RELEASES = 3;
-
-/** 10.0.1.10 … 10.0.1.109 on one LAN; the VIP is 10.0.1.250. */
-export function benchConfig(): StackConfigInput {
-    const nodes = Array.from({ length: NODES }, (_, i) => {
-        const role = i < MANAGERS ? ("manager" as const) : ("worker" as const);
-        const gateway = i >= MANAGERS && i < MANAGERS + GATEWAYS;
-        return {
-            name: role === "manager" ? `manager-${i + 1}` : gateway ? `gw-${i - MANAGERS + 1}` : `node-${i + 1}`,
-            role,
-            zone: gateway ? "dmz" : ZONES[i % ZONES.length],
-            address: `10.0.1.${10 + i}`,
-            ...(gateway ? { gateway: true } : {}),
-            labels: { rack: `r${i % 8}` },
-        };
-    });
-    const apps = Array.from({ length: APPS }, (_, a) => ({
-        name: `app${a}`,
-        zone: ZONES[a % ZONES.length],
-        image: `registry.example.com/team/app${a}`,
-        replicas: 2 + (a % 3),
-        env: { APP: `app${a}` },
-        releases: Array.from({ length: RELEASES }, (_, r) => ({
-            name: `1.${r}`,
-            // Every release has its own hostname; the newest also serves the app's main hostname.
-            hostnames: [`v1-${r}.app${a}.example.com`, ...(r === RELEASES - 1 ? [`app${a}.example.com`] : [])],
-            env: { RELEASE: `1.${r}` },
-        })),
-    }));
-    return {
-        driver: "ssh",
-        drivers: { ssh: { user: "deploy", sudo: true } },
-        nodes,
-        swarm: { managerAvailability: "drain", defaultAddrPool: ["10.128.0.0/14"] },
-        networks: {
-            zones: Object.fromEntries(ZONES.map((z) => [z, { encrypted: true }])),
-            gateway: { name: "gateway", encrypted: true },
-        },
-        virtualIp: { address: "10.0.1.250", virtualRouterId: 51 },
-        gateway: {
-            engine: "nginx",
-            tls: [{ name: "apps", hostnames: Array.from({ length: APPS }, (_, a) => `app${a}.example.com`), certificateSecret: "tlsCert", keySecret: "tlsKey" }],
-        },
-        apps,
-    };
-}
+import { APPS, benchConfig, GATEWAYS, MANAGERS, RELEASES, ZONES } from "../bench/scale-config";
+import { parseConfig, planStack, renderAll } from "../model";
 
 function median(xs: readonly number[]): number {
     const s = [...xs].sort((a, b) => a - b);

@@ -9,9 +9,17 @@ services_on_node() {
         sed -E 's/\.[^.]+$//' | sort -u
 }
 
-# Tasks on node $1 that still run (or are about to).
+# How often the waits below look again (seconds): each look is a few docker calls on the manager.
+DRAIN_POLL=${DRAIN_POLL:-0.25}
+
+# Tasks on node $1 that still run (or are about to), of services that still exist: the tasks of a removed service
+# (a destroy removes the services first) are stopping anyway and are never placed elsewhere, so nothing waits for them.
 running_on_node() {
-    docker node ps "$1" --format '{{.CurrentState}}' 2>/dev/null | grep -cE '^(Running|Starting|Preparing|Assigned)' || true
+    local services
+    services=" $(docker service ls --format '{{.Name}}' 2>/dev/null | tr '\n' ' ') "
+    # a removed service's tasks carry its id where the name was (the CLI cannot resolve it): never in $services
+    docker node ps "$1" --format '{{.Name}} {{.CurrentState}}' 2>/dev/null |
+        awk -v services="$services" '$2 ~ /^(Running|Starting|Preparing|Assigned)$/ { name = $1; sub(/\.[^.]+$/, "", name); if (index(services, " " name " ")) c++ } END { print c + 0 }'
 }
 
 # Is service $1 converged: every desired task running (a task with a healthcheck is Running only once healthy)?
@@ -43,7 +51,7 @@ surge_sole_tasks() {
         docker service scale --detach "$service=$((replicas + 1))" >/dev/null
         until (($(running_elsewhere "$service" "$hostname") > 0)); do
             ((SECONDS < deadline)) || { log "ERROR: $service's extra replica did not run on another node"; return 1; }
-            sleep 1
+            sleep "$DRAIN_POLL"
         done
         echo "$service $replicas"
     done
@@ -61,12 +69,12 @@ drain_and_wait() {
     docker node update --availability drain "$node" >/dev/null
     while (($(running_on_node "$node") > 0)); do
         ((SECONDS < deadline)) || { log "ERROR: tasks still run on $who ${DRAIN_TIMEOUT:-120} s after the drain"; return 1; }
-        sleep 1
+        sleep "$DRAIN_POLL"
     done
     for service in "${services[@]}"; do
         until service_converged "$service"; do
             ((SECONDS < deadline)) || { log "ERROR: $service did not run all its tasks elsewhere within ${DRAIN_TIMEOUT:-120} s of draining $who"; return 1; }
-            sleep 1
+            sleep "$DRAIN_POLL"
         done
     done
     while read -r service replicas; do

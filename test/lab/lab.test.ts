@@ -174,10 +174,15 @@ test("a. up: planned nodes and labels, one VIP holder, routing by Host through t
 test("b. idempotency: re-applying an unchanged config changes nothing anywhere", { timeout: 300_000 }, async (t) => {
     if (!need(t)) return;
     const before = await snapshot();
+    const t0 = now();
     const r = await up({}, "no change");
+    const wall = now() - t0;
     assert.equal(r.ok, true, r.errors.join("\n"));
     assert.equal(changed(r), 0, `changes: ${JSON.stringify(r.changes)}`);
     figure("noop_up_seconds", r.seconds);
+    // the lab engine's figures: inside the engine's run; and the whole call (release tags, process start, the run)
+    figure("noop_engine_seconds", r.seconds);
+    figure("noop_wall_seconds", wall);
     assert.equal(await snapshot(), before, "containers, tasks or files on the nodes changed");
 });
 
@@ -1059,8 +1064,11 @@ test("x. a node rebuilt (generation 2 of gw-2) with zero failures, then a new no
 test("k. destroy leaves no lab container, network or volume; built gateway images stay by design and are swept", { timeout: 600_000 }, async (t) => {
     if (process.env.LAB_KEEP === "1") return t.skip("LAB_KEEP=1");
     const built = (await sh(`docker images --format '{{.Repository}}:{{.Tag}}' swarm-platform/gateway`)).stdout;
+    const t0 = now();
     const r = await engine("destroy", {}, 500_000);
     figure("destroy_seconds", r.seconds);
+    figure("destroy_engine_seconds", r.seconds);
+    figure("destroy_wall_seconds", now() - t0);
     const left = await sh(`docker ps -aq --filter name=swarm-platform-dev; docker volume ls -q --filter name=swarm-platform-dev; docker network ls -q --filter name=swarm-platform-dev`);
     assert.equal(left.stdout, "", `left behind: ${left.stdout}`);
     // pulumi-docker's Image does nothing on delete: the tags it built are still there (docs/provider-rules.md)

@@ -90,13 +90,33 @@ describe("the lab engine's service diff", () => {
     });
 });
 
-describe("lab engine: deletion order", () => {
-    test("a resource goes before everything it depends on, even a dependency re-created after it; newest first otherwise", async () => {
-        const { deletionOrder } = await import("../lab/engine/engine");
-        const res = (urn: string, seq: number, dependencies: string[] = [], propertyDependencies: Record<string, string[]> = {}) =>
-            ({ urn, type: "t", name: urn, id: urn, inputs: {}, outputs: {}, engine: "e", seq, dependencies, propertyDependencies });
+describe("lab engine: deletion schedule (the engine's ScheduleDeletes)", () => {
+    const res = (urn: string, seq: number, dependencies: string[] = [], more: { propertyDependencies?: Record<string, string[]>; provider?: string; parent?: string } = {}) => ({ urn, seq, dependencies, ...more });
+    const names = (layers: { urn: string }[][]) => layers.map((l) => l.map((r) => r.urn));
+    test("antichains: a resource comes before everything it depends on, even a dependency re-created after it; independent ones together, newest first", async () => {
+        const { deletionLayers } = await import("../lab/engine/schedule");
         // the drain step was replaced in a later run (seq 9): the service (seq 3) that depends on it still goes first
-        const order = deletionOrder([res("container", 1), res("drain", 9, ["container"]), res("service", 3, ["drain"]), res("load", 4, [], { triggers: ["container"] }), res("other", 2)]);
-        assert.deepEqual(order.map((r) => r.urn), ["load", "service", "drain", "other", "container"]);
+        const layers = deletionLayers([res("container", 1), res("drain", 9, ["container"]), res("service", 3, ["drain"]), res("load", 4, [], { propertyDependencies: { triggers: ["container"] } }), res("other", 2)]);
+        assert.deepEqual(names(layers), [["service"], ["drain", "load"], ["other", "container"]]);
+    });
+    test("a provider goes after its resources; a component after its children, which shapes the antichains; components are left out", async () => {
+        const { deletionLayers } = await import("../lab/engine/schedule");
+        const items = [
+            res("provider", 1),
+            res("service", 5, [], { provider: "provider", parent: "releases" }),
+            { urn: "releases", dependencies: [], parent: "platform" },
+            { urn: "platform", dependencies: [] },
+            res("network", 2, [], { parent: "platform" }),
+            res("dependent", 6, ["network"], { parent: "platform" }),
+        ];
+        const layers = deletionLayers(items, (r) => "seq" in r);
+        assert.deepEqual(names(layers), [["dependent", "service"], ["network"], ["provider"]]);
+        // every pair with a dependency: the dependent's antichain comes first
+        const at = (u: string) => layers.findIndex((l) => l.some((r) => r.urn === u));
+        assert.ok(at("service") < at("provider") && at("dependent") < at("network"));
+    });
+    test("a cycle (never in a valid state) still deletes everything, newest first", async () => {
+        const { deletionLayers } = await import("../lab/engine/schedule");
+        assert.deepEqual(names(deletionLayers([res("a", 1, ["b"]), res("b", 2, ["a"])])), [["b"], ["a"]]);
     });
 });

@@ -324,6 +324,21 @@ describe("node lifecycle: drain before removal, departures, settle, the bootstra
         assert.ok(!stuck.calls().some((c) => c.startsWith("node rm")), "a node whose work has not moved must not be removed");
     });
 
+    test("the drain waits for the node's running tasks of services that exist, not for those of services already removed (a destroy removes them first)", (t) => {
+        if (!needTools(t, "bash")) return;
+        // a removed service's task shows its service id where the name was
+        const removed = fakeNode({ state: "active", node_exists: "", node_id: "self0", node_task_states: "q8w2e4r6t8y0u2i4o6p8a0s2d.1 Running 3 seconds ago\nk1l3z5x7c9v1b3n5m7q9w1e3r.abc123 Running 3 seconds ago", service_replicas: "" });
+        const gone = removed.run("node-remove", { NODE_ID: "abc123", MEMBER_NAME: "gw-9", DRAIN_TIMEOUT: "1" });
+        assert.equal(gone.stdout, "node-remove: removed\n", gone.stderr);
+        assert.ok(removed.calls().includes("node rm --force abc123"));
+
+        const live = fakeNode({ state: "active", node_exists: "", node_id: "self0", node_task_states: "shop-2-0.2 Running 3 seconds ago\ngateway.abc123 Shutdown 1 second ago", node_task_names: onNode, service_replicas: "shop-2-0 2/2\ngateway 1/1\n" });
+        const r = live.run("node-remove", { NODE_ID: "abc123", MEMBER_NAME: "gw-9", DRAIN_TIMEOUT: "1" });
+        assert.notEqual(r.status, 0);
+        assert.match(r.stderr, /tasks still run on gw-9 1 s after the drain/);
+        assert.ok(!live.calls().some((c) => c.startsWith("node rm")), "a node whose tasks still run must not be removed");
+    });
+
     test("a replicated service running only on the drained node gets one more replica elsewhere first, and its count back after", (t) => {
         if (!needTools(t, "bash")) return;
         const n = fakeNode({

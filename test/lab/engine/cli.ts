@@ -1,4 +1,4 @@
-// One engine run per process (fresh SDK state): `node --import tsx test/lab/engine/cli.ts up|destroy [overrides.json]`.
+// One engine run per process (fresh SDK state): `node --require tsx/cjs test/lab/engine/cli.ts up|destroy [overrides.json]`.
 // Progress goes to stderr; the last stdout line is `LAB-RESULT <json>`. LAB_PROFILE=prod runs the prod-like
 // profile (stack prod, ssh driver, the machines prod-machines.ts started) instead of the dev stack.
 import * as fs from "node:fs";
@@ -23,8 +23,9 @@ async function main(): Promise<void> {
         config,
         secretKeys,
         refresh: process.env.LAB_REFRESH === "1",
-        log: (m: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${m}\n`),
+        log: (m: string) => process.stderr.write(`${new Date().toISOString().slice(11, 23)} ${m}\n`),
     };
+    opts.log(`${cmd}: engine process ready ${process.uptime().toFixed(2)} s after its start`);
     let result;
     if (cmd === "up") result = await up(opts);
     else if (cmd === "destroy") result = await destroy(opts);

@@ -9,6 +9,7 @@ import * as path from "node:path";
 import { HOST_ENGINE, setEngineTlsRoot } from "./docker-api";
 import { canonical, Ctx, Handler, HANDLERS, Props, UNKNOWN } from "./resources";
 import { registerProviderTls } from "./resources/provider";
+import { deletionLayers } from "./schedule";
 
 export interface StoredResource {
     readonly urn: string;
@@ -25,12 +26,26 @@ export interface StoredResource {
     readonly dependencies: readonly string[];
     /** Per input: the resources its value came from (the engine's property dependencies). */
     readonly propertyDependencies?: Readonly<Record<string, readonly string[]>>;
+    /** Its explicit provider's URN (a resource is deleted before its provider). */
+    readonly provider?: string;
+    /** Its parent's URN (a component, deleted after its children). */
+    readonly parent?: string;
+}
+
+/** A component resource: nothing to create or delete, but the engine deletes it after its children. */
+export interface StoredComponent {
+    readonly urn: string;
+    readonly type: string;
+    readonly parent?: string;
+    readonly dependencies: readonly string[];
 }
 
 export interface LabState {
     version: 1;
     seq: number;
     resources: Record<string, StoredResource>;
+    /** The program's component resources (they shape the order of deletes). */
+    components?: Record<string, StoredComponent>;
 }
 
 export type Op = "create" | "update" | "replace" | "delete" | "same";
@@ -112,53 +127,62 @@ function emptyCounts() {
     return { created: 0, updated: 0, replaced: 0, deleted: 0, unchanged: 0 };
 }
 
-/**
- * The order the engine deletes in: a resource before every resource it depends on (explicitly or through an
- * input), like the engine's reverse snapshot order; among the rest, the newest first. Creation order alone is not
- * enough: a dependency replaced in an earlier run is newer than the dependents that were left alone.
- */
-export function deletionOrder(items: readonly StoredResource[]): StoredResource[] {
-    const pending = new Map(items.map((r) => [r.urn, r]));
-    const depsOf = (r: StoredResource) => new Set([...r.dependencies, ...Object.values(r.propertyDependencies ?? {}).flat()]);
-    const out: StoredResource[] = [];
-    while (pending.size) {
-        const rest = [...pending.values()];
-        // deletable now: nothing still pending depends on it
-        const free = rest.filter((r) => !rest.some((d) => d !== r && depsOf(d).has(r.urn)));
-        const next = (free.length ? free : rest).sort((a, b) => b.seq - a.seq)[0]; // a cycle (never in a valid state): newest first
-        out.push(next);
-        pending.delete(next.urn);
-    }
-    return out;
+/** One resource to delete: the resource's state, and whether it leaves the state (the old half of a replacement does not). */
+interface Doomed {
+    readonly r: StoredResource;
+    readonly fromState: boolean;
 }
 
-/** Deletes resources in the engine's order (deletionOrder); collects (does not throw) errors when `keepGoing`. */
-async function deleteAll(items: StoredResource[], state: LabState, opts: EngineOptions, result: { errors: string[]; counts: ReturnType<typeof emptyCounts>; changes: { urn: string; op: Op }[] }, keepGoing: boolean, fromState = true): Promise<void> {
+/**
+ * Deletes resources as the engine schedules them (schedule.ts: antichains, each in parallel, one after the other;
+ * the components in state shape them). When an antichain has a failure and not `keepGoing`, the deletes in flight
+ * finish and nothing further starts; with `keepGoing` (destroy) the rest is still deleted.
+ */
+async function deleteAll(items: Doomed[], state: LabState, opts: EngineOptions, result: { errors: string[]; counts: ReturnType<typeof emptyCounts>; changes: { urn: string; op: Op }[] }, keepGoing: boolean, components: readonly StoredComponent[] = []): Promise<void> {
     const log = opts.log ?? (() => undefined);
-    for (const r of deletionOrder(items)) {
-        const handler = HANDLERS[r.type];
-        try {
-            log(`- delete ${r.type} ${r.name}`);
-            if (handler) await handler.delete(r.name, r.id, r.inputs, r.outputs, { engine: r.engine, log });
-            if (fromState && state.resources[r.urn]?.seq === r.seq) delete state.resources[r.urn];
-            saveState(opts.statePath, state);
-            // the old half of a replacement is part of that replace, not a separate delete
-            if (fromState) {
-                result.counts.deleted++;
-                result.changes.push({ urn: r.urn, op: "delete" });
+    type Node = { urn: string; seq?: number; dependencies: readonly string[]; propertyDependencies?: Readonly<Record<string, readonly string[]>>; provider?: string; parent?: string; doomed?: Doomed };
+    const nodes: Node[] = [...items.map((d) => ({ ...d.r, doomed: d })), ...components.map((c) => ({ ...c }))];
+    for (const layer of deletionLayers(nodes, (n) => n.doomed !== undefined)) {
+        let failed = false;
+        await Promise.all(layer.map(async (n) => {
+            const { r, fromState } = n.doomed as Doomed;
+            const handler = HANDLERS[r.type];
+            const t0 = Date.now();
+            try {
+                log(`- delete ${r.type} ${r.name}`);
+                if (handler) await handler.delete(r.name, r.id, r.inputs, r.outputs, { engine: r.engine, log });
+                log(`  deleted ${r.type} ${r.name} (${((Date.now() - t0) / 1000).toFixed(2)} s)`);
+                if (fromState && state.resources[r.urn]?.seq === r.seq) delete state.resources[r.urn];
+                saveState(opts.statePath, state);
+                // the old half of a replacement is part of that replace, not a separate delete
+                if (fromState) {
+                    result.counts.deleted++;
+                    result.changes.push({ urn: r.urn, op: "delete" });
+                }
+            } catch (e) {
+                failed = true;
+                result.errors.push(`delete ${r.urn}: ${e instanceof Error ? e.message : String(e)}`);
             }
-        } catch (e) {
-            result.errors.push(`delete ${r.urn}: ${e instanceof Error ? e.message : String(e)}`);
-            if (!keepGoing) return;
-        }
+        }));
+        if (failed && !keepGoing) return;
     }
+    for (const c of components) delete state.components?.[c.urn];
+    saveState(opts.statePath, state);
 }
 
 /** Runs the program once (`pulumi up`). */
 export async function up(opts: EngineOptions): Promise<EngineResult> {
     const t0 = Date.now();
     const log = opts.log ?? (() => undefined);
+    /** Where the run's time went, logged at the end. */
+    const phases: string[] = [];
+    let phaseStart = t0;
+    const phase = (what: string) => {
+        phases.push(`${what} ${((Date.now() - phaseStart) / 1000).toFixed(2)} s`);
+        phaseStart = Date.now();
+    };
     const pulumi = await import("@pulumi/pulumi");
+    phase("SDK loaded");
     // The SDK's internals the mock monitor needs (not in the public typings).
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const settings = require("@pulumi/pulumi/runtime/settings");
@@ -177,6 +201,7 @@ export async function up(opts: EngineOptions): Promise<EngineResult> {
     const before = JSON.stringify(state);
     const result = { errors: [] as string[], counts: emptyCounts(), changes: [] as { urn: string; op: Op }[] };
     const seen = new Set<string>();
+    const seenComponents = new Set<string>();
     const pendingDeletes: StoredResource[] = [];
     let inflight = 0;
     let lastActivity = Date.now();
@@ -262,7 +287,11 @@ export async function up(opts: EngineOptions): Promise<EngineResult> {
                     for (const k of m.ignoreChanges) if (k in prior.inputs) inputs[k] = prior.inputs[k];
                 }
                 const store = (id: string, outputs: Props, seq: number) => {
-                    state.resources[urn] = { urn, type: args.type, name: args.name, id, inputs, outputs, engine, seq, dependencies: m.deps, propertyDependencies: m.propertyDeps };
+                    state.resources[urn] = {
+                        urn, type: args.type, name: args.name, id, inputs, outputs, engine, seq, dependencies: m.deps, propertyDependencies: m.propertyDeps,
+                        ...(args.provider ? { provider: args.provider.slice(0, args.provider.lastIndexOf("::")) } : {}),
+                        ...(m.parent ? { parent: m.parent } : {}),
+                    };
                     saveState(opts.statePath, state);
                     return { id, state: outputs };
                 };
@@ -338,6 +367,7 @@ export async function up(opts: EngineOptions): Promise<EngineResult> {
             getDeletebeforereplace(): boolean;
             getIgnorechangesList(): string[];
             getPropertydependenciesMap(): { forEach(f: (v: { getUrnsList(): string[] }, k: string) => void): void };
+            getCustom(): boolean;
         };
         const propertyDeps: Record<string, string[]> = {};
         r.getPropertydependenciesMap().forEach((v, k) => (propertyDeps[k] = v.getUrnsList()));
@@ -348,6 +378,14 @@ export async function up(opts: EngineOptions): Promise<EngineResult> {
             deleteBeforeReplace: r.getDeletebeforereplace(),
             ignoreChanges: r.getIgnorechangesList(),
         });
+        if (!r.getCustom()) {
+            // a component: kept in the state with its parent, as the engine keeps it (it orders the deletes)
+            const urn = mon.newUrn(r.getParent(), r.getType(), r.getName());
+            seenComponents.add(urn);
+            const c: StoredComponent = { urn, type: r.getType(), ...(r.getParent() ? { parent: r.getParent() } : {}), dependencies: r.getDependenciesList() };
+            state.components ??= {};
+            if (canonical(state.components[urn]) !== canonical(c)) state.components[urn] = c;
+        }
         return orig(req, cb);
     };
     // As the CLI hands config over: structured values as JSON, strings bare (a secret read with requireSecret is the text itself).
@@ -371,6 +409,7 @@ export async function up(opts: EngineOptions): Promise<EngineResult> {
         } catch (e) {
             result.errors.push(`program: ${e instanceof Error ? e.message : String(e)}`);
         }
+        phase("program evaluated (its modules, its reads, its registrations started)");
         // After a failure the SDK never settles the registrations that depend on the failed resource: like the
         // engine, stop once nothing is in flight any more (and keep the event loop alive while waiting).
         let drained = false;
@@ -382,6 +421,7 @@ export async function up(opts: EngineOptions): Promise<EngineResult> {
         };
         await Promise.race([settings.waitForRPCs(), settled()]);
         drained = true;
+        phase("registrations drained (diffs and steps)");
         // Resolve the stack outputs (plain values).
         for (const [k, v] of result.errors.length ? [] : Object.entries(mod)) {
             try {
@@ -395,10 +435,12 @@ export async function up(opts: EngineOptions): Promise<EngineResult> {
         if (!result.errors.length) await settings.waitForRPCs();
         // let the unhandled-rejection hook see failed outputs before deciding
         await new Promise((r) => setTimeout(r, 50));
+        phase("stack outputs");
         if (result.errors.length === 0) {
             const gone = Object.values(state.resources).filter((r) => !seen.has(r.urn));
-            await deleteAll(gone, state, opts, result, false);
-            await deleteAll(pendingDeletes, state, opts, result, false, false);
+            // resources gone from the program and the old halves of create-first replacements: one schedule, as the engine's
+            const goneComponents = Object.values(state.components ?? {}).filter((c) => !seenComponents.has(c.urn));
+            await deleteAll([...gone.map((r) => ({ r, fromState: true })), ...pendingDeletes.map((r) => ({ r, fromState: false }))], state, opts, result, false, goneComponents);
         } else if (pendingDeletes.length) {
             log(`not deleting ${pendingDeletes.length} replaced resources: the update failed`);
         }
@@ -406,15 +448,20 @@ export async function up(opts: EngineOptions): Promise<EngineResult> {
         process.off("unhandledRejection", onRejection);
     }
     if (JSON.stringify(state) !== before) saveState(opts.statePath, state);
+    phase("deletes");
+    log(`up: ${phases.join("; ")}`);
     return { ok: result.errors.length === 0, errors: result.errors, counts: result.counts, changes: result.changes, seconds: (Date.now() - t0) / 1000, outputs };
 }
 
-/** `pulumi destroy`: every resource in state, dependents first (deletionOrder); keeps going past errors and reports them. */
+/**
+ * `pulumi destroy`: every resource in state, dependents first, independent ones in parallel (deleteAll); keeps going
+ * past errors (like `--continue-on-error`, and further: a failed delete's dependencies still go) and reports them.
+ */
 export async function destroy(opts: EngineOptions): Promise<EngineResult> {
     const t0 = Date.now();
     const state = loadState(opts.statePath);
     const result = { errors: [] as string[], counts: emptyCounts(), changes: [] as { urn: string; op: Op }[] };
-    await deleteAll(Object.values(state.resources), state, opts, result, true);
+    await deleteAll(Object.values(state.resources).map((r) => ({ r, fromState: true })), state, opts, result, true, Object.values(state.components ?? {}));
     return { ok: result.errors.length === 0, errors: result.errors, counts: result.counts, changes: result.changes, seconds: (Date.now() - t0) / 1000, outputs: {} };
 }
 
