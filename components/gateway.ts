@@ -73,8 +73,9 @@ export class Gateway extends pulumi.ComponentResource {
             ...(gw.registry && args.registryPassword !== undefined
                 ? { registry: { server: gw.registry.server, username: gw.registry.username, password: args.registryPassword } }
                 : {}),
+            // Only the node's engine and firewall (the guarded runners): not its membership nor keepalived, which
+            // neither the bytes nor the node need; the service waits for those.
             targets,
-            after: args.after,
         }, { parent: this, providers: { docker: args.localEngine } });
         this.image = image.ref;
 

@@ -1,5 +1,6 @@
 // DeliveredImage: an image built on the engine running Pulumi (optional) and delivered to the nodes that run it,
-// by `docker save | docker load` (air-gapped, dev) or by a registry push the nodes pull from. The build uses the
+// by loading (air-gapped, dev: templates/images/image-deliver.sh, each image's bytes once per node) or by a registry
+// push the nodes pull from. The build uses the
 // local engine's docker provider from `opts.providers`.
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
@@ -18,10 +19,8 @@ export interface DeliveredImageArgs {
     readonly delivery: "load" | "registry";
     /** Push target and credentials, for registry delivery. */
     readonly registry?: { readonly server: pulumi.Input<string>; readonly username: pulumi.Input<string>; readonly password: pulumi.Input<string> };
-    /** Nodes that must hold the image (load delivery). */
+    /** Nodes that must hold the image (load delivery); a load waits only for what its runner needs (engine, firewall). */
     readonly targets: readonly NodeRunner[];
-    /** Per node, what loading waits for. */
-    readonly after?: Readonly<Record<string, pulumi.Input<pulumi.Resource>[]>>;
 }
 
 /** An image built locally (optional) and delivered to the nodes that run it. */
@@ -51,7 +50,7 @@ export class DeliveredImage extends pulumi.ComponentResource {
         if (args.delivery === "load") {
             for (const runner of args.targets) {
                 const node = runner.node.name;
-                this.deliveries[node] = runner.loadImage(`${name}-load-${node}`, ref, { parent: this, dependsOn: args.after?.[node] ?? [] }).resource;
+                this.deliveries[node] = runner.loadImage(`${name}-load-${node}`, ref, { parent: this }).resource;
             }
         }
         this.ref = ref;

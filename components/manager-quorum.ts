@@ -69,16 +69,19 @@ export function readLiveSwarm(plan: Plan, namePrefix: string): LiveSwarm {
     return liveSwarmOf(answers, plan.nodes);
 }
 
-/** Throws (a plain message, no stack) when the change must not be made: quorum lost, or a step without a majority. */
-export function assertManagerQuorum(plan: Plan, namePrefix: string): void {
+/**
+ * Throws (a plain message, no stack) when the change must not be made: quorum lost, or a step without a majority.
+ * Returns whether a swarm exists (false: no planned manager has one, a first `up`).
+ */
+export function assertManagerQuorum(plan: Plan, namePrefix: string): boolean {
     const planned = plan.nodes.filter((n) => n.role === "manager").map((n) => n.name);
     for (let attempt = 0; ; attempt++) {
         const live = readLiveSwarm(plan, namePrefix);
-        if (live.kind === "none") return;
+        if (live.kind === "none") return false;
         if (live.kind === "unknown") throw new pulumi.RunError(live.message);
         const verdict = checkManagerQuorum(live.managers, planned);
         if (!verdict.ok) throw new pulumi.RunError(verdict.message);
-        if (live.kind === "managers") return;
+        if (live.kind === "managers") return true;
         // no leader although a majority answers: an election under way; read again, then give up plainly
         if (attempt >= ELECTION_RETRIES) {
             throw new pulumi.RunError(`the swarm has no leader although ${live.managers.filter((m) => m.reachable).map((m) => m.name).join(", ")} answer: nothing was changed; check \`docker node ls\` on a manager and run up again.`);

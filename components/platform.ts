@@ -34,6 +34,12 @@ export interface PlatformArgs {
     readonly buildDir: string;
     /** Secret config values by key (ssh key, TLS material, VRRP/registry passwords). */
     readonly secrets: Readonly<Record<string, pulumi.Output<string>>>;
+    /**
+     * Whether a swarm answered on the planned managers before this run (the manager quorum read). Only then can a
+     * node (re)build disturb running work, so only then do node builds roll out one at a time; on a first `up` every
+     * node comes up at once. Default true (the safe order).
+     */
+    readonly swarmExists?: boolean;
 }
 
 // Before concepts had one name each, the program's one platform was named `platform` and its components were named
@@ -80,7 +86,8 @@ export class Platform extends pulumi.ComponentResource {
         if (!localEngine) throw new Error(`platform ${name}: pass the local engine's docker provider in opts.providers`);
 
         // Node lifecycle: each node's (re)build waits for the previous node of the rollout to be back at work (its
-        // settle step, below), so a change that replaces every node container goes one node at a time.
+        // settle step, below), so a change that replaces every node container goes one node at a time. Without a
+        // swarm yet nothing runs on any node: the nodes are built in parallel.
         const rollout = rolloutOrder(plan.nodes);
         const settled = Object.fromEntries(rollout.map((n) => [n, deferred<pulumi.Resource>()]));
         this.nodes = createNodes(`${name}-nodes`, {
@@ -88,8 +95,9 @@ export class Platform extends pulumi.ComponentResource {
             driver: plan.driver,
             namePrefix: args.namePrefix,
             nodeImageContext: path.join(args.projectDir, "templates", "nodes"),
+            imageCacheDir: path.join(args.buildDir, "images"),
             sshPrivateKey: plan.driver.name === "ssh" ? secret(plan.driver.ssh.privateKeySecret) : undefined,
-            rolloutAfter: Object.fromEntries(rollout.slice(1).map((n, i) => [n, [settled[rollout[i]].promise]])),
+            ...(args.swarmExists ?? true ? { rolloutAfter: Object.fromEntries(rollout.slice(1).map((n, i) => [n, [settled[rollout[i]].promise]])) } : {}),
         }, child("nodes"));
         const bootstrap = plan.swarm.bootstrap.firstManager;
         // Nodes the stack no longer has are drained (and managers demoted, one at a time) before any firewall stops

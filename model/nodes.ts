@@ -495,14 +495,17 @@ export function pinnedHostKeyOptions(host: string, port: number, hostKey: string
 }
 
 /**
- * The local command that copies an image from the engine running Pulumi into an ssh node: `docker save | ssh …
- * docker load`. Stack values travel in its environment (ssh arguments one per line), never in the script text.
+ * ssh's arguments for an image delivery to a node (templates/images/image-deliver.sh, one per line in SSH_ARGS):
+ * the pinned host key and the stack's options, then port, user, `--` and the host; the remote command follows.
+ * Stack values travel as separate arguments in the script's environment, never in its text.
  */
-export const SSH_IMAGE_LOAD_SCRIPT = 'set -euo pipefail\nmapfile -t ssh_args <<<"$SSH_ARGS"\ndocker save "$IMAGE" | ssh "${ssh_args[@]}"\n';
+export function sshDeliveryArgs(ssh: PlanNodeSsh): string[] {
+    return [...ssh.clientOptions, "-p", String(ssh.port), "-l", ssh.user, "--", ssh.host];
+}
 
-/** The ssh arguments of an image load into `ssh` (one per line in SSH_ARGS): pinned key, then host and the remote `docker load`. */
-export function sshImageLoadArgs(ssh: PlanNodeSsh, sudo: boolean): string[] {
-    return [...ssh.clientOptions, "-p", String(ssh.port), "-l", ssh.user, "--", ssh.host, sudo ? "sudo -n docker load" : "docker load"];
+/** The docker command an image delivery runs on an ssh node. */
+export function sshRemoteDocker(sudo: boolean): string {
+    return sudo ? "sudo -n docker" : "docker";
 }
 
 function planEngineApi(c: StackConfig, nodes: readonly PlanNode[]): PlanEngineApi {

@@ -8,6 +8,8 @@ const NODE_SCRIPT_FILES = {
     "node-ready": { file: "nodes/node-ready.sh" },
     // Runs on the machine running Pulumi, not on a node: the same envelope carries its variables.
     "engine-tls": { file: "nodes/engine-tls.sh" },
+    // Also on the machine running Pulumi: one image into one node's engine, its bytes shipped once per node.
+    "image-deliver": { file: "images/image-deliver.sh" },
     "node-firewall": { file: "firewall/node-firewall.sh" },
     "swarm-init": { file: "swarm/swarm-init.sh" },
     "swarm-join-token": { file: "swarm/swarm-join-token.sh" },

@@ -19,6 +19,8 @@ export interface DockerNodesArgs {
     readonly namePrefix: string;
     /** Folder holding templates/nodes/Dockerfile (the build context when drivers.docker.build is true). */
     readonly nodeImageContext: string;
+    /** Where image deliveries keep their saved images and locks (on the machine running Pulumi). */
+    readonly imageCacheDir: string;
     /**
      * Per node, what its container waits for: the previous node of the rollout back at work. So a change that
      * replaces every container (a new node image) replaces them one at a time, each drained first.
@@ -136,7 +138,7 @@ export class DockerNodes extends pulumi.ComponentResource {
                 ],
             }, { parent: this, deleteBeforeReplace: true, dependsOn: rollout });
             this.containers[node.name] = container;
-            this.runners[node.name] = new DockerRunner(this, `${name}-${node.name}`, node, container);
+            this.runners[node.name] = new DockerRunner(this, `${name}-${node.name}`, node, container, args.imageCacheDir);
         }
         this.managerHost = `tcp://127.0.0.1:${api.hostPort}`;
         this.managerCli = `docker exec ${namePrefix}-${api.node} docker node ls`;
@@ -150,7 +152,7 @@ class DockerRunner implements NodeRunner {
     private readonly containerId: pulumi.Output<string>;
     private readonly shell: pulumi.Output<string>;
 
-    constructor(private readonly parent: pulumi.Resource, prefix: string, public readonly node: PlanNode, container: docker.Container) {
+    constructor(private readonly parent: pulumi.Resource, prefix: string, public readonly node: PlanNode, container: docker.Container, private readonly imageCacheDir: string) {
         this.container = container.name;
         this.containerId = container.id;
         this.shell = pulumi.interpolate`docker exec -i ${container.name} bash -s`;
@@ -182,8 +184,10 @@ class DockerRunner implements NodeRunner {
 
     loadImage(name: string, image: pulumi.Input<string>, opts: pulumi.CustomResourceOptions): ScriptRun {
         return toScriptRun(new command.local.Command(name, {
-            create: pulumi.interpolate`set -euo pipefail; docker save ${image} | docker exec -i ${this.container} docker load`,
+            create: "bash -s",
+            stdin: scriptPayload(this.node.name, "image-deliver", { IMAGE: image, CACHE_DIR: this.imageCacheDir, NODE_KEY: this.container, CONTAINER: this.container }),
             interpreter: ["/bin/bash", "-c"],
+            // A replaced node container is an empty engine: its id in the triggers delivers again.
             triggers: [image, this.containerId],
             addPreviousOutputInEnv: false,
         }, { parent: this.parent, ...opts, dependsOn: dependsOn(this.ready, opts) }));

@@ -19,6 +19,8 @@ export interface NodesArgs {
     readonly namePrefix: string;
     /** Folder holding the node image's Dockerfile (docker driver, when it builds the image). */
     readonly nodeImageContext: string;
+    /** Where image deliveries keep their saved images and locks (on the machine running Pulumi). */
+    readonly imageCacheDir: string;
     /** The deploy user's private key (ssh driver; a secret). */
     readonly sshPrivateKey?: pulumi.Input<string>;
     /** Per node, what its (re)build waits for: the previous node of the rollout back at work (docker driver). */
@@ -48,6 +50,7 @@ export function createNodes(name: string, args: NodesArgs, opts?: pulumi.Compone
             engineApi: driver.engineApi,
             namePrefix: args.namePrefix,
             nodeImageContext: args.nodeImageContext,
+            imageCacheDir: args.imageCacheDir,
             ...(args.rolloutAfter ? { rolloutAfter: args.rolloutAfter } : {}),
         }, opts);
         return { component: nodes, runners: nodes.runners, managerHost: nodes.managerHost, managerTls: nodes.managerTls, managerCli: nodes.managerCli };
@@ -55,6 +58,6 @@ export function createNodes(name: string, args: NodesArgs, opts?: pulumi.Compone
     if (args.sshPrivateKey === undefined) {
         throw new Error(`driver ssh needs the private key: pulumi config set --secret ${driver.ssh.privateKeySecret} < key`);
     }
-    const nodes = new SshNodes(name, { nodes: args.nodes, ssh: driver.ssh, privateKey: args.sshPrivateKey }, opts);
+    const nodes = new SshNodes(name, { nodes: args.nodes, ssh: driver.ssh, privateKey: args.sshPrivateKey, imageCacheDir: args.imageCacheDir }, opts);
     return { component: nodes, runners: nodes.runners, managerHost: nodes.managerHost, managerCli: `DOCKER_HOST=${nodes.managerHost} docker node ls` };
 }

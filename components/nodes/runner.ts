@@ -40,7 +40,10 @@ export interface NodeRunner {
     /** Resources a script on this node must wait for (the container, the bootstrap). */
     readonly ready: pulumi.Input<pulumi.Resource>[];
     run(name: string, args: RunScriptArgs, opts: pulumi.CustomResourceOptions): ScriptRun;
-    /** Copies an image from the engine running Pulumi into this node's engine (docker save | docker load). */
+    /**
+     * Puts an image from the engine running Pulumi into this node's engine (templates/images/image-deliver.sh): its
+     * bytes go at most once per node (by image ID), from one saved copy shared by every node.
+     */
     loadImage(name: string, image: pulumi.Input<string>, opts: pulumi.CustomResourceOptions): ScriptRun;
 }
 

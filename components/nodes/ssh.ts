@@ -4,7 +4,7 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import type { PlanDriver, PlanNode } from "../../model";
-import { SSH_IMAGE_LOAD_SCRIPT, sshImageLoadArgs, type PlanNodeSsh } from "../../model/nodes";
+import { type PlanNodeSsh, sshDeliveryArgs, sshRemoteDocker } from "../../model/nodes";
 import { dependsOn } from "./docker";
 import { commandOptions, deleteCommandLine, logging, NodeRunner, RunScriptArgs, scriptPayload, ScriptRun, toScriptRun } from "./runner";
 
@@ -18,6 +18,8 @@ export interface SshNodesArgs {
     readonly ssh: SshSettings;
     /** The deploy user's private key (a Pulumi secret). */
     readonly privateKey: pulumi.Input<string>;
+    /** Where image deliveries keep their saved images and locks (on the machine running Pulumi). */
+    readonly imageCacheDir: string;
 }
 
 /** Driver `ssh`: existing machines; bootstrap installs the Docker engine and keepalived when missing. */
@@ -51,7 +53,7 @@ export class SshNodes extends pulumi.ComponentResource {
                 }),
                 addPreviousOutputInEnv: false,
             }, { parent: this });
-            this.runners[node.name] = new SshRunner(this, node, connection, shell, args.ssh, [bootstrap]);
+            this.runners[node.name] = new SshRunner(this, node, connection, shell, args.ssh, args.imageCacheDir, [bootstrap]);
         }
         const first = requireSsh(args.nodes.find((n) => n.bootstrap) as PlanNode);
         this.managerHost = `ssh://${first.user}@${first.host}:${first.port}`;
@@ -71,6 +73,7 @@ class SshRunner implements NodeRunner {
         private readonly connection: command.types.input.remote.ConnectionArgs,
         private readonly shell: string,
         private readonly settings: SshSettings,
+        private readonly imageCacheDir: string,
         public readonly ready: pulumi.Input<pulumi.Resource>[],
     ) {}
 
@@ -87,13 +90,20 @@ class SshRunner implements NodeRunner {
         }, commandOptions(args, { parent: this.parent, ...opts, dependsOn: dependsOn(this.ready, opts) })));
     }
 
-    /** docker save | ssh … docker load: the local ssh client authenticates with the agent and trusts only the pinned host key. */
+    /** image-deliver over ssh: the local ssh client authenticates with the agent and trusts only the pinned host key. */
     loadImage(name: string, image: pulumi.Input<string>, opts: pulumi.CustomResourceOptions): ScriptRun {
+        const ssh = requireSsh(this.node);
         return toScriptRun(new command.local.Command(name, {
-            create: SSH_IMAGE_LOAD_SCRIPT,
+            create: "bash -s",
+            // Values only in the payload's envelope (base64), never in a command line: bash never parses a stack value.
+            stdin: scriptPayload(this.node.name, "image-deliver", {
+                IMAGE: image,
+                CACHE_DIR: this.imageCacheDir,
+                NODE_KEY: this.node.name,
+                SSH_ARGS: sshDeliveryArgs(ssh).join("\n"),
+                REMOTE_DOCKER: sshRemoteDocker(this.settings.sudo),
+            }),
             interpreter: ["/bin/bash", "-c"],
-            // Values only here, never in the script text: bash never parses a stack value.
-            environment: { IMAGE: image, SSH_ARGS: sshImageLoadArgs(requireSsh(this.node), this.settings.sudo).join("\n") },
             triggers: [image],
             addPreviousOutputInEnv: false,
         }, { parent: this.parent, ...opts, dependsOn: dependsOn(this.ready, opts) }));

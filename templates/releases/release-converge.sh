@@ -24,7 +24,7 @@ exec 3>&1 1>&2 # stdout is the result only; everything else goes to stderr
 : "${SPEC_HASH:?SPEC_HASH is required}"
 : "${TIMEOUT:?TIMEOUT is required}"
 
-POLL_SECONDS=2
+POLL_SECONDS=1
 # Swarm starts a rolling update a few milliseconds after the spec changed (UpdateStatus is reset by the change
 # and set to `updating` by the updater): a reading without an update in progress must hold this long.
 SETTLE_SECONDS=3

@@ -3,7 +3,6 @@ import assert from "node:assert/strict";
 import * as path from "node:path";
 import { describe, it } from "node:test";
 import { type StackConfigInput } from "../../model";
-import { SSH_IMAGE_LOAD_SCRIPT } from "../../model/nodes";
 import { byName, MOCK_JOIN_TOKENS, MOCK_UNLOCK_KEY, ofType, Registered, RunResult, runProgram, stackConfig } from "./harness";
 
 const SERVICE = "docker:index/service:Service";
@@ -226,7 +225,10 @@ describe("dev stack (docker driver)", () => {
             assert.ok(deps(`platform-swarm-drain-${n}`).includes(`platform-swarm-member-${n}`), `${n}: drain after membership`);
             assert.ok(deps(`platform-virtualIp-keepalived-${n}`).includes(`platform-swarm-drain-${n}`), `${n}: keepalived after the drain step (deleted before it)`);
             assert.ok(deps(`platform-gateway-routes-${n}`).includes(`platform-swarm-drain-${n}`), `${n}: routes after the drain step`);
-            assert.ok(deps(`platform-gateway-image-load-${n}`).includes(`platform-swarm-drain-${n}`), `${n}: gateway image after the drain step`);
+            // an image delivery needs the node's engine and firewall only: not its membership nor keepalived
+            const load = deps(`platform-gateway-image-load-${n}`);
+            assert.ok(load.includes(`platform-firewall-${n}`) && load.includes(`platform-nodes-${n}-engine-ready`), `${n}: gateway image after its engine and firewall (${load.join(", ")})`);
+            for (const d of [`platform-swarm-drain-${n}`, `platform-swarm-member-${n}`, `platform-virtualIp-keepalived-${n}`]) assert.ok(!load.includes(d), `${n}: gateway image does not wait for ${d}`);
         }
         // the drain step's delete: node-remove on the bootstrap manager with the node's id and address
         const drain = byName(dev, "platform-swarm-drain-gw-1").inputs as { create: string; delete: string; triggers: string[] };
@@ -249,13 +251,24 @@ describe("dev stack (docker driver)", () => {
         assert.ok(Buffer.from(/printf %s '([^']+)'/.exec(init.delete)![1], "base64").toString().includes(`sp_env BOOTSTRAP '${Buffer.from("true").toString("base64")}'`));
     });
 
-    it("node lifecycle: node containers are (re)built one at a time, each after the previous node settled; firewalls wait for departed nodes to be drained", () => {
-        const deps = (name: string) => dev.declared.get(name)?.dependsOn ?? assert.fail(`${name} not declared`);
-        assert.deepEqual(deps("platform-nodes-manager-1"), []);
+    it("node lifecycle: with a swarm, node containers are (re)built one at a time, each after the previous node settled; on a first up all at once", async () => {
+        const live = await runProgram({ stack: "dev", config: stackConfig("dev"), liveManagers: [{ name: "manager-1", reachable: true }] });
+        const liveDeps = (name: string) => live.declared.get(name)?.dependsOn ?? assert.fail(`${name} not declared`);
+        assert.deepEqual(liveDeps("platform-nodes-manager-1"), []);
         for (const [node, previous] of [["gw-1", "manager-1"], ["gw-2", "gw-1"], ["worker-1", "gw-2"]]) {
-            assert.deepEqual(deps(`platform-nodes-${node}`), [`platform-settle-${previous}`], `${node}'s container waits for ${previous}`);
-            assert.deepEqual(deps(`platform-nodes-${node}-data`), [`platform-settle-${previous}`], `${node}'s volume (a rebuild) waits for ${previous}`);
+            assert.deepEqual(liveDeps(`platform-nodes-${node}`), [`platform-settle-${previous}`], `${node}'s container waits for ${previous}`);
+            assert.deepEqual(liveDeps(`platform-nodes-${node}-data`), [`platform-settle-${previous}`], `${node}'s volume (a rebuild) waits for ${previous}`);
         }
+        // no swarm answered (the default of these runs): nothing runs on any node yet, so no node waits for another
+        const deps = (name: string) => dev.declared.get(name)?.dependsOn ?? assert.fail(`${name} not declared`);
+        for (const node of ["manager-1", "gw-1", "gw-2", "worker-1"]) {
+            assert.deepEqual(deps(`platform-nodes-${node}`), [], `${node}'s container waits for no other node on a first up`);
+            assert.deepEqual(deps(`platform-nodes-${node}-data`), [], `${node}'s volume waits for no other node on a first up`);
+        }
+    });
+
+    it("node lifecycle: a node settles after its drain step and keepalived; firewalls wait for departed nodes to be drained", () => {
+        const deps = (name: string) => dev.declared.get(name)?.dependsOn ?? assert.fail(`${name} not declared`);
         const settle = deps("platform-settle-gw-1");
         for (const d of ["platform-swarm-drain-gw-1", "platform-virtualIp-keepalived-gw-1"]) assert.ok(settle.includes(d), `settle-gw-1 waits for ${d}`);
         // Not for the node's routes nor its gateway task: routes wait for the release gates, the releases for their zone's
@@ -429,14 +442,18 @@ describe("prod stack (ssh driver)", () => {
         const loads = ofType(prod, COMMAND).filter((c) => c.name.includes("image-load"));
         assert.ok(loads.length > 0, "prod loads the gateway image over ssh");
         for (const load of loads) {
-            assert.equal(load.inputs.create, SSH_IMAGE_LOAD_SCRIPT, `${load.name}: a fixed script, no stack value in it`);
-            const env = load.inputs.environment as { IMAGE: string; SSH_ARGS: string };
+            assert.equal(load.inputs.create, "bash -s", `${load.name}: a fixed command line, no stack value in it`);
+            assert.equal(load.inputs.environment, undefined, `${load.name}: values only in the payload`);
+            const env = envOf(load);
+            assert.match(stdinOf(load), /node script "image-deliver"/);
+            assert.equal(env.REMOTE_DOCKER, "sudo -n docker", load.name);
+            assert.ok(env.CACHE_DIR.endsWith(path.join("prod", "images")), `${load.name}: the stack's build dir caches the saved images (${env.CACHE_DIR})`);
             const args = env.SSH_ARGS.split("\n");
             const node = load.name.replace(/^.*-image-load-/, "");
             const address = (stackConfig("prod").nodes as { name: string; address: string }[]).find((n) => n.name === node)!.address;
             assert.deepEqual(args.slice(0, 4), ["-o", "StrictHostKeyChecking=yes", "-o", "UserKnownHostsFile=/dev/null"], load.name);
             assert.ok(args.some((a) => a.startsWith(`KnownHostsCommand=/bin/echo ${address} ssh-ed25519 `)), load.name);
-            assert.deepEqual(args.slice(-3), ["--", address, "sudo -n docker load"], load.name);
+            assert.deepEqual(args.slice(-2), ["--", address], load.name);
         }
     });
 

@@ -26,7 +26,7 @@ invalidConfigs(
             name: "a gateway convergence timeout shorter than a healthy gateway update",
             change: (d) => (d.gateway.update = partial({ convergeTimeout: 10 })),
             path: "gateway.update.convergeTimeout",
-            words: ["10s is shorter than a healthy gateway update takes at least: update monitor 20s + healthcheck interval 5s = 25s"],
+            words: ["10s is shorter than a healthy gateway update takes at least: update monitor 20s + healthcheck interval 1s = 21s"],
         },
         {
             name: "registry delivery without a registry",

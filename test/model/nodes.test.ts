@@ -3,7 +3,8 @@
 import * as assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { BASE, type Draft, diffPaths, errorsOf, invalidConfigs, json, mutate, partial, planOf, stackConfig, TEST_HOST_KEY, unset, useSsh, validConfigs, validOrThrow } from "./fixtures";
-import { gatewaySettleSeconds, nodeVolumeName, parseSshHostKey, pinnedHostKeyOptions, rolloutOrder, SSH_IMAGE_LOAD_SCRIPT, sshImageLoadArgs } from "../../model/nodes";
+import { nodeScriptBody } from "../../model/scripts";
+import { gatewaySettleSeconds, nodeVolumeName, parseSshHostKey, pinnedHostKeyOptions, rolloutOrder, sshDeliveryArgs, sshRemoteDocker } from "../../model/nodes";
 
 const DEV = stackConfig("dev");
 const PROD = stackConfig("prod");
@@ -689,15 +690,17 @@ describe("pinned SSH host keys", () => {
         assert.equal(pinnedHostKeyOptions("gw-1.lan", 2222, KEYS.ed25519)[9], `KnownHostsCommand=/bin/echo [gw-1.lan]:2222 ${KEYS.ed25519}`, "known_hosts form for another port");
     });
 
-    test("an image load puts no stack value into the bash script: host, user, port and key travel as separate ssh arguments", () => {
+    test("an image delivery puts no stack value into the bash script: host, user, port and key travel as separate ssh arguments", () => {
         const plan = planOf(mutate(PROD, (d) => (d.nodes[3].ssh = partial({ host: "gw-1.lan", port: 2222, user: "ops" }))));
         const gw1 = plan.nodes.find((n) => n.name === "gw-1")?.ssh;
         assert.ok(gw1);
-        for (const value of ["gw-1.lan", "2222", "ops", ED25519_BODY, "10.0.10"]) assert.ok(!SSH_IMAGE_LOAD_SCRIPT.includes(value), value);
-        const args = sshImageLoadArgs(gw1, true);
+        const script = nodeScriptBody("image-deliver");
+        for (const value of ["gw-1.lan", "2222", "ops", ED25519_BODY, "10.0.10"]) assert.ok(!script.includes(value), value);
+        const args = sshDeliveryArgs(gw1);
         assert.deepEqual(args.slice(0, gw1.clientOptions.length), [...gw1.clientOptions]);
-        assert.deepEqual(args.slice(gw1.clientOptions.length), ["-p", "2222", "-l", "ops", "--", "gw-1.lan", "sudo -n docker load"]);
-        assert.equal(sshImageLoadArgs(gw1, false).at(-1), "docker load");
+        assert.deepEqual(args.slice(gw1.clientOptions.length), ["-p", "2222", "-l", "ops", "--", "gw-1.lan"]);
+        assert.equal(sshRemoteDocker(true), "sudo -n docker");
+        assert.equal(sshRemoteDocker(false), "docker");
         assert.ok(args.every((a) => !a.includes("\n")), "one argument per line in SSH_ARGS");
     });
 });

@@ -30,6 +30,7 @@ const SAMPLE_ENV: Readonly<Record<NodeScript, Readonly<Record<string, string>>>>
     "node-bootstrap": { GATEWAY_PORTS: "80 443", DOCKER_USER: "deploy" },
     "node-ready": { DOCKER_WAIT_SECONDS: "90" },
     "engine-tls": { SERVER_NAMES: "127.0.0.1 172.28.40.11 manager-1", VALIDITY_DAYS: "365" },
+    "image-deliver": { IMAGE: "swarm-lab/demo-app:latest", CACHE_DIR: "/srv/platform/.build/dev/images", NODE_KEY: "swarm-platform-dev-gw-1", CONTAINER: "swarm-platform-dev-gw-1" },
     "node-firewall": {
         FIREWALL_ENABLED: "true",
         RULES: "*filter\n:SWARM-PLATFORM-INPUT - [0:0]\n-A SWARM-PLATFORM-INPUT -j DROP\nCOMMIT\n",

@@ -1,5 +1,5 @@
 // Pinned SSH host keys against a real sshd on loopback: the exact ssh command lines the program produces (the docker
-// provider's ssh:// connection, as docker's connection helper builds it, and an image load's script) connect when
+// provider's ssh:// connection, as docker's connection helper builds it, and an image delivery's script) connect when
 // the pinned key is the server's, and fail with a host key error before any remote command runs when it is not.
 // The remote side is a ForceCommand that records the command it was asked to run: a marker it never writes proves
 // nothing ran. Needs root (sshd) and OpenSSH's sshd, ssh, ssh-keygen and ssh-keyscan.
@@ -9,11 +9,14 @@ import * as fs from "node:fs";
 import * as net from "node:net";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { type PlanNodeSsh, parseSshHostKey, SSH_IMAGE_LOAD_SCRIPT, sshImageLoadArgs } from "../../model/nodes";
+import { type PlanNodeSsh, parseSshHostKey, sshDeliveryArgs, sshRemoteDocker } from "../../model/nodes";
+import { renderNodeScript } from "../../model/scripts";
 import { needTools, planOf, rawConfig, removeDir, run, RunResult, tempDir, writeFile } from "./helpers";
 
 const TOOLS = ["sshd", "ssh", "ssh-keygen", "ssh-keyscan", "bash"];
 const IMAGE = "registry.example.com/sklep/gateway:1a2b3c";
+/** The image ID the stand-in local engine gives every reference. */
+const IMAGE_ID = `sha256:${"c".repeat(64)}`;
 
 /** A free loopback port (the kernel picks one; sshd binds it right after). */
 function freePort(): Promise<number> {
@@ -69,14 +72,23 @@ describe("pinned host keys against a real sshd", () => {
     let rightKey = "";
     let wrongKey = "";
     const marker = () => path.join(work as string, "ran");
-    const ranCommand = () => (fs.existsSync(marker()) ? fs.readFileSync(marker(), "utf8") : undefined);
+    /** The remote commands ssh was asked to run, in order (undefined: none). */
+    const ranCommand = () => (fs.existsSync(marker()) ? fs.readFileSync(marker(), "utf8").trim() : undefined);
+    const ranCommands = () => ranCommand()?.split("\n").map((c) => c.trim()) ?? [];
     const clientKey = () => path.join(work as string, "client");
 
     /** Runs ssh (or the image load) with nothing from the user's environment: no agent, a scratch HOME. */
     const env = () => ({ PATH: `${path.join(work as string, "bin")}:${process.env.PATH}`, HOME: work as string });
     const ssh = (argv: string[]): RunResult => run("ssh", argv, { env: env(), input: "", timeout: 30_000 });
     const imageLoad = (target: PlanNodeSsh, image = IMAGE): RunResult =>
-        run("bash", ["-c", SSH_IMAGE_LOAD_SCRIPT], { env: { ...env(), IMAGE: image, SSH_ARGS: sshImageLoadArgs(target, false).join("\n") }, timeout: 30_000 });
+        run("bash", ["-s"], {
+            env: env(),
+            input: renderNodeScript("image-deliver", {
+                node: "gw-1",
+                env: { IMAGE: image, CACHE_DIR: path.join(work as string, "cache"), NODE_KEY: "gw-1", SSH_ARGS: sshDeliveryArgs(target).join("\n"), REMOTE_DOCKER: sshRemoteDocker(false) },
+            }),
+            timeout: 30_000,
+        });
 
     before(async () => {
         if (!TOOLS.every((tool) => run("bash", ["-c", `command -v ${tool}`]).status === 0) || process.getuid?.() !== 0) return;
@@ -92,9 +104,10 @@ describe("pinned host keys against a real sshd", () => {
         wrongKey = keygen("impostor");
         writeFile(path.join(w, "authorized_keys"), `${keygen("client")}\n`, 0o600);
         // The "remote command": records what ssh asked to run and what came on stdin (an image load's bytes).
-        writeFile(path.join(w, "record.sh"), `#!/bin/sh\nprintf '%s' "$SSH_ORIGINAL_COMMAND" >${marker()}.tmp\ncat >${marker()}.stdin\nmv ${marker()}.tmp ${marker()}\n`, 0o755);
+        // A stand-in node engine: it has the image only once a `docker load` came (image inspect fails before).
+        writeFile(path.join(w, "record.sh"), `#!/bin/sh\nprintf '%s\\n' "$SSH_ORIGINAL_COMMAND" >>${marker()}\ncase "$SSH_ORIGINAL_COMMAND" in\n"docker load"*) cat >${marker()}.stdin; : >${marker()}.loaded ;;\n"docker image inspect"*) [ -f ${marker()}.loaded ] || exit 1 ;;\nesac\n`, 0o755);
         // The image the load sends: a stand-in for `docker save` on the machine running Pulumi.
-        writeFile(path.join(w, "bin", "docker"), '#!/bin/sh\n[ "$1" = save ] || exit 2\nprintf "image-bytes:%s" "$2"\n', 0o755);
+        writeFile(path.join(w, "bin", "docker"), `#!/bin/sh\ncase "$1" in\nimage) echo ${IMAGE_ID} ;;\nsave) [ "$3" = -o ] && printf "image-bytes:%s" "$2" >"$4" ;;\n*) exit 2 ;;\nesac\n`, 0o755);
         port = await freePort();
         writeFile(
             path.join(w, "sshd_config"),
@@ -134,7 +147,10 @@ describe("pinned host keys against a real sshd", () => {
         assert.ok(work !== undefined, "sshd was not set up");
         return true;
     };
-    const clean = () => ["", ".tmp", ".stdin"].forEach((s) => fs.rmSync(`${marker()}${s}`, { force: true }));
+    const clean = () => {
+        ["", ".tmp", ".stdin", ".loaded"].forEach((s) => fs.rmSync(`${marker()}${s}`, { force: true }));
+        fs.rmSync(path.join(work as string, "cache"), { recursive: true, force: true });
+    };
 
     test("ssh-keyscan's `<type> <base64>` is exactly what nodes[].hostKey takes and what the program pins", (t) => {
         if (!ready(t)) return;
@@ -155,13 +171,24 @@ describe("pinned host keys against a real sshd", () => {
         assert.equal(ranCommand(), "docker system dial-stdio");
     });
 
-    test("with the server's key pinned, an image load streams the image into `docker load` on the node", (t) => {
+    test("with the server's key pinned, an image delivery streams the saved image into `docker load` on the node, then tags it", (t) => {
         if (!ready(t)) return;
         clean();
         const r = imageLoad(gatewaySsh(port, rightKey, clientKey()));
         assert.equal(r.status, 0, r.stderr);
-        assert.equal(ranCommand(), "docker load");
-        assert.equal(fs.readFileSync(`${marker()}.stdin`, "utf8"), `image-bytes:${IMAGE}`);
+        const commands = ranCommands();
+        assert.match(commands[0], /^docker image inspect /, "first: does the node have the image already");
+        assert.ok(commands.includes("docker load -q"), commands.join("\n"));
+        assert.equal(commands.at(-1), `docker tag ${IMAGE_ID} ${IMAGE}`);
+        assert.equal(fs.readFileSync(`${marker()}.stdin`, "utf8"), `image-bytes:${IMAGE_ID}`);
+        // again: the node has it, nothing is sent, only the tag
+        fs.rmSync(marker());
+        fs.rmSync(`${marker()}.stdin`);
+        const again = imageLoad(gatewaySsh(port, rightKey, clientKey()));
+        assert.equal(again.status, 0, again.stderr);
+        assert.ok(!ranCommands().includes("docker load -q"), ranCommands().join("\n"));
+        assert.ok(!fs.existsSync(`${marker()}.stdin`));
+        assert.match(again.stdout, /image-deliver: present /);
     });
 
     test("with another key pinned, the docker provider's connection fails on the host key and runs nothing", (t) => {
@@ -195,13 +222,18 @@ describe("pinned host keys against a real sshd", () => {
         assert.equal(ranCommand(), undefined);
     });
 
-    test("an image reference is data to the load script, never shell", (t) => {
+    test("an image reference is data to the delivery script and a quoted word to the node's shell, never code", (t) => {
         if (!ready(t)) return;
         clean();
         const pwned = path.join(work as string, "pwned");
-        const r = imageLoad(gatewaySsh(port, rightKey, clientKey()), `x$(touch ${pwned})\`touch ${pwned}\``);
+        const image = `x$(touch ${pwned})\`touch ${pwned}\` 'q' "d"`;
+        const r = imageLoad(gatewaySsh(port, rightKey, clientKey()), image);
         assert.equal(r.status, 0, r.stderr);
         assert.ok(!fs.existsSync(pwned));
-        assert.equal(fs.readFileSync(`${marker()}.stdin`, "utf8"), `image-bytes:x$(touch ${pwned})\`touch ${pwned}\``);
+        // the node's shell would split the tag command into exactly these words, running nothing
+        const words = run("bash", ["-c", 'eval "set -- $CMD"; printf "%s\\n" "$@"'], { env: { PATH: process.env.PATH, CMD: ranCommands().at(-1) ?? "" } });
+        assert.equal(words.status, 0, words.stderr);
+        assert.deepEqual(words.stdout.split("\n").slice(0, -1), ["docker", "tag", IMAGE_ID, image]);
+        assert.ok(!fs.existsSync(pwned));
     });
 });

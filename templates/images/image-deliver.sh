@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# image-deliver: puts one image (IMAGE, a tag on the local engine) into one node's engine, shipping its bytes at most
+#   once per node. Runs on the machine running Pulumi (not on a node); needs docker and flock there.
+#   1. The tag is resolved to its image ID on the local engine. Two releases of the same image (two tags, one ID)
+#      ship it once: the second finds the ID on the node and only adds its tag.
+#   2. One load per node at a time (a lock per node): a node's steps queue instead of competing for its engine,
+#      and each looks again for the ID once it holds the lock.
+#   3. A node that already holds the ID gets only the tag (a re-run, a second tag, an image it had before).
+#   4. Otherwise the image is saved ONCE per ID into CACHE_DIR (a lock per ID: the first step saves, every other
+#      node's step waits and reads the same file) and loaded from that file, then tagged.
+#   Cache files unused for CACHE_KEEP_MINUTES (default a day) are removed.
+# env:    IMAGE          the reference the services use (repository:tag)
+#         CACHE_DIR      where saved images and lock files live (the program's build dir, on the Pulumi machine)
+#         NODE_KEY       names this node's lock (the node's container or host)
+#         CONTAINER      driver docker: the node's container on the local engine
+#         SSH_ARGS       driver ssh: ssh's arguments up to the host (pinned host key first), one per line
+#         REMOTE_DOCKER  driver ssh: the docker command on the node (`docker` or `sudo -n docker`)
+#         CACHE_KEEP_MINUTES  optional: minutes an unused cache file is kept
+# stdout: image-deliver: loaded|present <image id> <IMAGE>
+set -euo pipefail
+exec 3>&1 1>&2 # stdout is the result only; everything else goes to stderr
+
+: "${IMAGE:?IMAGE is required}"
+: "${CACHE_DIR:?CACHE_DIR is required}"
+: "${NODE_KEY:?NODE_KEY is required}"
+
+die() { echo "image-deliver ($NODE_NAME): ERROR: $*" >&2; exit 1; }
+
+[[ $NODE_KEY =~ ^[A-Za-z0-9._@:-]+$ ]] || die "NODE_KEY '$NODE_KEY' is not a plain name"
+command -v flock >/dev/null 2>&1 || die "flock is not installed on the machine running Pulumi (Debian: util-linux)"
+
+# docker "$@" on the node, stdin passed through.
+if [[ -n ${CONTAINER:-} ]]; then
+    on_node() { docker exec -i "$CONTAINER" docker "$@"; }
+elif [[ -n ${SSH_ARGS:-} ]]; then
+    mapfile -t ssh_args <<<"$SSH_ARGS"
+    # ssh joins its remote words with blanks: each word is quoted for the node's shell.
+    on_node() { ssh "${ssh_args[@]}" "${REMOTE_DOCKER:-docker} $(printf '%q ' "$@")"; }
+else
+    die "neither CONTAINER (driver docker) nor SSH_ARGS (driver ssh) is set"
+fi
+
+id=$(docker image inspect --format '{{.Id}}' "$IMAGE") || die "$IMAGE is not on the local engine (build or pull it first)"
+[[ $id =~ ^sha256:[0-9a-f]{64}$ ]] || die "unexpected image id '$id' for $IMAGE"
+hex=${id#sha256:}
+mkdir -p "$CACHE_DIR/locks"
+
+on_node_has() { on_node image inspect --format '{{.Id}}' "$id" >/dev/null 2>&1; }
+
+exec 8>"$CACHE_DIR/locks/node-$NODE_KEY.lock"
+flock 8
+if on_node_has; then
+    state=present
+else
+    archive="$CACHE_DIR/$hex.tar"
+    (
+        flock 9
+        if [[ ! -s $archive ]]; then
+            echo "image-deliver: saving $IMAGE ($id) once for every node" >&2
+            docker save "$id" -o "$archive.part.$$"
+            mv -f "$archive.part.$$" "$archive"
+        fi
+        touch "$archive" # in use: kept by the clean-up below
+    ) 9>"$CACHE_DIR/locks/image-$hex.lock"
+    echo "image-deliver: loading $IMAGE ($id) into $NODE_NAME" >&2
+    on_node load -q <"$archive" >&2
+    on_node_has || die "the node does not hold $id after loading it"
+    state=loaded
+fi
+on_node tag "$id" "$IMAGE"
+flock -u 8
+
+find "$CACHE_DIR" -maxdepth 1 \( -name '*.tar' -o -name '*.tar.part.*' \) -mmin "+${CACHE_KEEP_MINUTES:-1440}" -delete 2>/dev/null || true
+echo "image-deliver: $state $id $IMAGE" >&3

@@ -1,0 +1,127 @@
+// templates/images/image-deliver.sh run for real against a stand-in `docker` (a local engine and node engines kept
+// in files): an image's bytes are saved once, shipped once per node, two tags of one image ship once, a node that
+// holds the image only gets the tag, and concurrent deliveries to one node queue on its lock.
+import * as assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { after, beforeEach, describe, test } from "node:test";
+import { renderNodeScript } from "../../model/scripts";
+import { needTools, removeDir, run, tempDir, writeFile } from "./helpers";
+
+const ID_SHOP = `sha256:${"a".repeat(64)}`;
+const ID_STOCK = `sha256:${"b".repeat(64)}`;
+
+// The stand-in: `docker image inspect|save|exec -i <container> docker image inspect|load|tag`. Every call that moves
+// bytes or changes a node is appended to $STATE/log; loads take a moment so concurrent steps really overlap.
+const FAKE_DOCKER = `#!/usr/bin/env bash
+set -euo pipefail
+key() { printf %s "$1" | md5sum | cut -c1-32; }
+engine=$STATE/local
+if [[ $1 == exec ]]; then
+    [[ $2 == -i ]] || exit 2
+    engine=$STATE/nodes/$3; shift 4 # exec -i <container> docker
+    [[ -d $engine ]] || { echo "Error: No such container: $3" >&2; exit 1; }
+fi
+where=$(basename "$engine")
+case $1 in
+    image)
+        [[ $2 == inspect ]] || exit 2
+        ref=\${@: -1}
+        if [[ -f $engine/ids/$(key "$ref") ]]; then cat "$engine/ids/$(key "$ref")"; elif [[ -f $engine/tags/$(key "$ref") ]]; then cat "$engine/tags/$(key "$ref")"; else echo "Error: No such image: $ref" >&2; exit 1; fi ;;
+    save)
+        [[ $3 == -o ]] || exit 2
+        echo "save $2" >>"$STATE/log"
+        printf 'bytes:%s' "$2" >"$4" ;;
+    load)
+        bytes=$(cat); id=\${bytes#bytes:}
+        sleep 0.3
+        mkdir -p "$engine/ids"; printf '%s\\n' "$id" >"$engine/ids/$(key "$id")"
+        echo "load $where $id" >>"$STATE/log" ;;
+    tag)
+        mkdir -p "$engine/tags"; printf '%s\\n' "$2" >"$engine/tags/$(key "$3")"
+        echo "tag $where $3" >>"$STATE/log" ;;
+    *) exit 2 ;;
+esac
+`;
+
+const dirs: string[] = [];
+after(() => dirs.forEach(removeDir));
+
+describe("image-deliver: each image's bytes once per node", () => {
+    let work = "";
+    const state = () => path.join(work, "state");
+    const log = () => (fs.existsSync(path.join(state(), "log")) ? fs.readFileSync(path.join(state(), "log"), "utf8").trim().split("\n") : []);
+    const env = () => ({ PATH: `${path.join(work, "bin")}:${process.env.PATH}`, STATE: state() });
+    const payload = (node: string, image: string) =>
+        renderNodeScript("image-deliver", { node, env: { IMAGE: image, CACHE_DIR: path.join(work, "cache"), NODE_KEY: `stack-${node}`, CONTAINER: `stack-${node}` } });
+    const deliver = (node: string, image: string) => run("bash", ["-s"], { input: payload(node, image), env: env(), encoding: "utf8" });
+    const deliverAsync = (node: string, image: string) =>
+        new Promise<{ status: number | null; stdout: string }>((resolve) => {
+            const child = spawn("bash", ["-s"], { env: env() });
+            let stdout = "";
+            child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+            child.on("close", (status) => resolve({ status, stdout }));
+            child.stdin.end(payload(node, image));
+        });
+    const localImage = (ref: string, id: string) => writeFile(path.join(state(), "local", "tags", run("bash", ["-c", `printf %s "$1" | md5sum | cut -c1-32`, "_", ref], { encoding: "utf8" }).stdout.trim()), `${id}\n`);
+
+    beforeEach(() => {
+        work = tempDir("image-deliver");
+        dirs.push(work);
+        writeFile(path.join(work, "bin", "docker"), FAKE_DOCKER, 0o755);
+        for (const node of ["gw-1", "gw-2"]) fs.mkdirSync(path.join(state(), "nodes", `stack-${node}`), { recursive: true });
+        localImage("demo/app:1.9", ID_SHOP);
+        localImage("demo/app:2.0", ID_SHOP); // the same image under a second tag
+        localImage("demo/stock:1.0", ID_STOCK);
+    });
+
+    test("saved once, loaded once per node, then tagged; a second tag of the same image only tags", (t) => {
+        if (!needTools(t, "bash", "flock", "md5sum")) return;
+        const first = deliver("gw-1", "demo/app:1.9");
+        assert.equal(first.status, 0, String(first.stderr));
+        assert.equal(String(first.stdout).trim(), `image-deliver: loaded ${ID_SHOP} demo/app:1.9`);
+        const second = deliver("gw-1", "demo/app:2.0");
+        assert.equal(second.status, 0, String(second.stderr));
+        assert.equal(String(second.stdout).trim(), `image-deliver: present ${ID_SHOP} demo/app:2.0`);
+        const other = deliver("gw-2", "demo/app:2.0");
+        assert.equal(other.status, 0, String(other.stderr));
+        assert.deepEqual(log(), [
+            `save ${ID_SHOP}`,
+            `load stack-gw-1 ${ID_SHOP}`,
+            "tag stack-gw-1 demo/app:1.9",
+            "tag stack-gw-1 demo/app:2.0",
+            `load stack-gw-2 ${ID_SHOP}`, // from the saved file: no second save
+            "tag stack-gw-2 demo/app:2.0",
+        ]);
+        assert.ok(fs.existsSync(path.join(work, "cache", `${"a".repeat(64)}.tar`)), "the saved image is kept for the next node");
+    });
+
+    test("concurrent deliveries of two tags of one image to one node ship it once; other nodes and images go in parallel", async (t) => {
+        if (!needTools(t, "bash", "flock", "md5sum")) return;
+        const results = await Promise.all([
+            deliverAsync("gw-1", "demo/app:1.9"),
+            deliverAsync("gw-1", "demo/app:2.0"),
+            deliverAsync("gw-2", "demo/app:1.9"),
+            deliverAsync("gw-2", "demo/app:2.0"),
+            deliverAsync("gw-1", "demo/stock:1.0"),
+        ]);
+        for (const r of results) assert.equal(r.status, 0, r.stdout);
+        const lines = log();
+        assert.equal(lines.filter((l) => l === `save ${ID_SHOP}`).length, 1, lines.join("\n"));
+        assert.equal(lines.filter((l) => l === `save ${ID_STOCK}`).length, 1, lines.join("\n"));
+        for (const node of ["stack-gw-1", "stack-gw-2"]) {
+            assert.equal(lines.filter((l) => l === `load ${node} ${ID_SHOP}`).length, 1, `${node}: the shared image loaded once\n${lines.join("\n")}`);
+            for (const tag of ["demo/app:1.9", "demo/app:2.0"]) assert.ok(lines.includes(`tag ${node} ${tag}`), `${node} has ${tag}`);
+        }
+        assert.equal(results.filter((r) => r.stdout.includes("present")).length, 2, "the second tag on each node found the image there");
+    });
+
+    test("an image the local engine does not have fails, naming it, and ships nothing", (t) => {
+        if (!needTools(t, "bash", "flock", "md5sum")) return;
+        const r = deliver("gw-1", "demo/missing:1.0");
+        assert.notEqual(r.status, 0);
+        assert.match(String(r.stderr), /demo\/missing:1\.0 is not on the local engine/);
+        assert.deepEqual(log(), []);
+    });
+});
