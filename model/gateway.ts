@@ -154,6 +154,12 @@ export const GATEWAY_SERVED_FILE = "routes.served";
  * check already runs there every second; 15 retries keep 15 s of failed probes before the task counts as unhealthy.
  */
 export const GATEWAY_HEALTHCHECK = { interval: 1, timeout: 3, startPeriod: 10, retries: 15 } as const;
+/** nginx: where the entrypoint writes each routed service's task addresses (`<service>@<port>.conf`, included by its
+ *  upstream): under /run, a tmpfs under the read-only root. */
+export const NGINX_UPSTREAMS_DIR = "/run/gateway-upstreams";
+/** nginx: idle backend connections each worker keeps per upstream, and how long (under the 5 s idle timeout of
+ *  many app servers, so nginx closes first). */
+const NGINX_UPSTREAM_KEEPALIVE = { connections: 32, idleSeconds: 4 } as const;
 /** Seconds the routes step keeps probing a release that gains a hostname before it gives up. */
 export const ROUTE_PROBE_SECONDS = 10;
 
@@ -660,9 +666,11 @@ function gatewayView(gateway: PlanGateway, routes: readonly PlanRoute[]) {
         strippedHeaders: STRIPPED_REQUEST_HEADERS,
         tlsProfile: tlsProfileView(),
         hasTls: gateway.tls.length > 0,
-        defaultRoute,
-        servers: routes.map((r) => ({ ...r, redirect: redirects(r) })),
-        tlsServers: tlsServers(gateway, routes),
+        defaultRoute: defaultRoute && { ...defaultRoute, upstream: backendName(defaultRoute.service) },
+        servers: routes.map((r) => ({ ...r, redirect: redirects(r), upstream: backendName(r.service) })),
+        tlsServers: tlsServers(gateway, routes).map((r) => ({ ...r, upstream: backendName(r.service) })),
+        upstreamsDir: NGINX_UPSTREAMS_DIR,
+        upstreamKeepalive: NGINX_UPSTREAM_KEEPALIVE,
         frontends,
         hasRedirects: routes.some(redirects),
         backends: backends(routes),

@@ -647,9 +647,10 @@ describe("HAProxy files", () => {
 describe("nginx files", () => {
     const { routes, main } = filesOf(nginx);
 
-    test("routes.conf: resolver, body size, backend timeouts", () => {
+    test("routes.conf: body size, backend timeouts; the entrypoint follows DNS every resolverValid s", () => {
         const lines = linesOf(routes.content);
-        for (const line of ["resolver 127.0.0.11 valid=20s ipv6=off;", "client_max_body_size 2m;", "proxy_connect_timeout 4s;", "proxy_read_timeout 30s;", "proxy_send_timeout 90s;"]) {
+        assert.ok(linesOf(filesOf(nginx).entrypoint.content).some((l) => l.startsWith("while sleep 20 && ")), "the upstream watcher's period is resolverValid");
+        for (const line of ["client_max_body_size 2m;", "proxy_connect_timeout 4s;", "proxy_read_timeout 30s;", "proxy_send_timeout 90s;"]) {
             assert.ok(lines.includes(line), `routes.conf has ${JSON.stringify(line)}`);
         }
     });
@@ -671,7 +672,8 @@ describe("nginx files", () => {
             ["stock.example", "stock", "stock", "1.0"],
         ]);
         assert.ok(routes.content.includes("    listen 8443 ssl;\n    server_name stock.example;\n    ssl_certificate /run/secrets/stock.crt;\n    ssl_certificate_key /run/secrets/stock.key;\n"));
-        assert.ok(routes.content.includes("        # defaultHost: stock.example\n        set $upstream stock-1-0;\n        proxy_pass http://$upstream:8000;\n"));
+        assert.ok(routes.content.includes("        # defaultHost: stock.example\n        proxy_pass http://svc.stock-1-0;\n"));
+        assert.ok(routes.content.includes("upstream svc.stock-1-0 {\n    server 127.0.0.1:8000 down;\n    include /run/gateway-upstreams/stock-1-0@8000.conf*;\n"));
         assert.ok(routes.content.includes("    listen 8443 ssl default_server;"));
         assert.ok(!routes.content.includes("return 444;"));
     });

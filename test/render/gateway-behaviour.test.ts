@@ -10,7 +10,7 @@ import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { type Plan } from "../../model";
 import {
-    canRunLab, curl, echo, eventually, exited, health, type Lab, labPossible, rawRequest, type Reply, serviceOf, startEngine, startEntrypoint, startLab, stop, stopAll, stopLab,
+    canRunLab, curl, echo, type Echo, eventually, exited, health, type Lab, labPossible, rawRequest, type Reply, serviceOf, startEngine, startEntrypoint, startLab, stop, stopAll, stopLab,
     webSocketHandshake,
 } from "./gateway-harness";
 import { planOf, rawConfig, run } from "./helpers";
@@ -239,10 +239,22 @@ const CASES: Case[] = [
         expect: (seen: object) => assert.deepEqual(seen, { "x-custom": "kept", "x-listed": "named-in-connection" }),
     },
     {
-        name: "the Connection header a backend sees on an ordinary request",
-        observe: (lab) => echo(http(lab, PLAIN, "/", ["-H", "Connection: keep-alive"])).headers.connection ?? null,
-        expect: (connection: string | null, _lab, engine) => assert.equal(connection, engine === "nginx" ? "close" : null),
-        differs: "nginx resolves the backend per request (a variable in proxy_pass) and so cannot keep backend connections: it sends Connection: close; HAProxy keeps them alive and sends none",
+        name: "an ordinary request reaches the backend without a Connection header: the backend connection is kept for the next request",
+        observe: (lab) => {
+            const e = echo(http(lab, PLAIN, "/", ["-H", "Connection: close"]));
+            return { connection: e.headers.connection ?? null, httpVersion: (e as Echo & { httpVersion: string }).httpVersion };
+        },
+        expect: (seen: object) => assert.deepEqual(seen, { connection: null, httpVersion: "1.1" }),
+    },
+    {
+        name: "requests on one client connection share backend connections (kept alive, reused)",
+        observe: (lab) => {
+            const url = `http://127.0.0.1:80/`;
+            const r = run("ip", ["netns", "exec", lab.netns, "curl", "-sS", "--max-time", "5", "-w", "\\n", "-H", `Host: ${PLAIN}`, url, url, url, url]);
+            const ports = r.stdout.split("\n").filter(Boolean).map((line) => (JSON.parse(line) as { remotePort: number }).remotePort);
+            return { answers: ports.length, reused: new Set(ports).size < ports.length };
+        },
+        expect: (seen: object) => assert.deepEqual(seen, { answers: 4, reused: true }),
     },
     {
         name: "a WebSocket handshake passes: the backend gets Upgrade: websocket and Connection: upgrade, answers 101, frames flow",

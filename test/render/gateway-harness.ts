@@ -163,6 +163,18 @@ function serviceAddresses(plan: Plan, missing: readonly string[]): Record<string
     return names;
 }
 
+/** The namespace's resolver is 127.0.0.11, as in a Docker container: `ip netns exec` mounts this file over
+ *  /etc/resolv.conf, so libc lookups (the nginx gateway's upstream watcher) ask the DNS stub. */
+export function useDockerDns(netns: string): void {
+    writeFile(`/etc/netns/${netns}/resolv.conf`, "nameserver 127.0.0.11\noptions ndots:0\n");
+}
+
+/** Removes the namespace and its resolver file. */
+function removeNetns(netns: string): void {
+    deleteNetns(netns);
+    fs.rmSync(`/etc/netns/${netns}`, { recursive: true, force: true });
+}
+
 export interface Lab {
     readonly netns: string;
     readonly dir: string;
@@ -185,6 +197,7 @@ export interface StubOptions {
 /** A namespace with the DNS and backend stub running; `missing` services are not in DNS. */
 export async function startLab(plan: Plan, missing: readonly string[] = [], stub: StubOptions = {}): Promise<Lab> {
     const netns = createNetns();
+    useDockerDns(netns);
     const dir = tempDir("lab");
     const lab = { netns, dir, plan, names: { ...serviceAddresses(plan, missing), ...stub.names } };
     try {
@@ -204,17 +217,20 @@ export async function startLab(plan: Plan, missing: readonly string[] = [], stub
 
 export function stopLab(lab: Lab | undefined): void {
     if (!lab) return;
-    deleteNetns(lab.netns);
+    removeNetns(lab.netns);
     removeDir(lab.dir);
 }
 
-/** The engine in the foreground, on the rendered files (nginx's pid file moved into the lab dir); resolves once healthy. */
+/**
+ * The engine in the foreground, on the rendered files; resolves once healthy. nginx runs under the image's
+ * entrypoint (no drain): its upstreams' task addresses come from the entrypoint's DNS lookups. HAProxy runs alone.
+ */
 export async function startEngine(lab: Lab): Promise<ChildProcess> {
+    if (lab.plan.gateway.engine === "nginx") return startEntrypoint(lab, 0);
     const files = renderGatewayFiles(lab.plan.gateway, lab.plan.routes);
     const routes = writeFile(path.join(lab.dir, files.routes.name), files.routes.content);
-    const mainText = files.main.content.replace("pid /run/nginx.pid;", `pid ${lab.dir}/nginx.pid;`);
-    const main = writeFile(path.join(lab.dir, files.main.name), mainText);
-    const cmd = lab.plan.gateway.engine === "nginx" ? ["nginx", "-c", main, "-g", "daemon off;"] : ["haproxy", "-db", "-f", main, "-f", routes];
+    const main = writeFile(path.join(lab.dir, files.main.name), files.main.content);
+    const cmd = ["haproxy", "-db", "-f", main, "-f", routes];
     const child = await startIn(lab.netns, cmd);
     await eventually("gateway health", () => health(lab).code, (c) => c === 200);
     return child;

@@ -2,7 +2,7 @@
 import * as assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { type Plan } from "../../model";
-import { renderGatewayFiles, STRIPPED_REQUEST_HEADERS, TLS_PROFILE } from "../../model/gateway";
+import { NGINX_UPSTREAMS_DIR, renderGatewayFiles, STRIPPED_REQUEST_HEADERS, TLS_PROFILE } from "../../model/gateway";
 import { renderZoneFile } from "../../model/dns";
 import { variants } from "./helpers";
 
@@ -25,13 +25,23 @@ describe("nginx routes", () => {
         const main = files.main.content;
         const servers = nginxServers(routes);
 
-        test(`${v.name}: every proxy_pass takes the upstream from a variable and has no URI part`, () => {
+        /** The upstream block of a service: a `down` placeholder, its tasks' file from the entrypoint, a keepalive pool. */
+        const upstreamOf = (service: string) => new RegExp(`^upstream svc\\.${service} \\{\\n([\\s\\S]*?)^\\}`, "m").exec(routes)?.[1];
+
+        test(`${v.name}: every proxy_pass names its service's upstream and has no URI part; each upstream keeps connections alive`, () => {
             const passes = [...routes.matchAll(/^\s*proxy_pass (.*);$/gm)].map((m) => m[1]);
             assert.ok(passes.length >= v.plan.routes.length);
-            for (const p of passes) assert.match(p, /^http:\/\/\$upstream:\d+$/, `proxy_pass ${p}: a URI part would replace the request URI`);
-            for (const s of servers.filter((x) => x.includes("proxy_pass"))) {
-                assert.match(s, /set \$upstream [a-z0-9-]+;\n\s+proxy_pass http:\/\/\$upstream:/);
+            for (const p of passes) assert.match(p, /^http:\/\/svc\.[a-z0-9-]+$/, `proxy_pass ${p}: a URI part would replace the request URI`);
+            assert.doesNotMatch(routes, /\$upstream|^resolver /m, "no per-request resolution: it rules out backend keepalive");
+            for (const r of v.plan.routes) {
+                const block = upstreamOf(r.service);
+                assert.ok(block, `no upstream for ${r.service}`);
+                assert.match(block, new RegExp(`^\\s+server 127\\.0\\.0\\.1:${r.port} down;\\n\\s+include ${NGINX_UPSTREAMS_DIR}/${r.service}@${r.port}\\.conf\\*;\\n\\s+keepalive \\d+;`));
+                assert.match(block, /keepalive_timeout [1-4]s;/, "closed before a backend's 5 s idle timeout");
             }
+            assert.equal([...routes.matchAll(/^upstream /gm)].length, new Set(v.plan.routes.map((r) => r.service)).size, "one upstream per service");
+            assert.match(routes, /^map \$gw_upgrade \$gw_connection \{\n\s+websocket upgrade;\n\s+default\s+"";\n\}/m, "no Connection: close on ordinary requests");
+            assert.match(main, /^\s+access_log \/dev\/stdout gateway buffer=\d+k flush=1s;$/m, "a full access log, written in blocks");
         });
 
         test(`${v.name}: one http server per hostname, routed to its release's service, or redirected to HTTPS for a TLS hostname`, () => {
@@ -41,7 +51,7 @@ describe("nginx routes", () => {
                 if (r.tls && v.plan.gateway.httpsRedirect) {
                     assert.match(s, /location \/ \{\n\s+return 308 https:\/\/\$host\$request_uri;/);
                     assert.doesNotMatch(s, /proxy_pass/);
-                } else assert.match(s, new RegExp(`set \\$upstream ${r.service};\\n\\s+proxy_pass http://\\$upstream:${r.port};`));
+                } else assert.match(s, new RegExp(`location / \\{\\n\\s+proxy_pass http://svc\\.${r.service};`));
             }
         });
 
@@ -60,7 +70,7 @@ describe("nginx routes", () => {
             else {
                 const route = v.plan.routes.find((r) => r.hostname === v.plan.gateway.defaultHost);
                 assert.ok(route);
-                assert.match(def, new RegExp(`set \\$upstream ${route.service};\\n\\s+proxy_pass http://\\$upstream:${route.port};`));
+                assert.match(def, new RegExp(`proxy_pass http://svc\\.${route.service};`));
             }
         });
 
@@ -79,13 +89,15 @@ describe("nginx routes", () => {
                 const s = https.find((x) => x.includes(`server_name ${r.hostname};`));
                 assert.ok(s && cert, r.hostname);
                 assert.match(s, new RegExp(`ssl_certificate ${cert.certificatePath};\\n\\s+ssl_certificate_key ${cert.keyPath};`));
-                assert.match(s, new RegExp(`set \\$upstream ${r.service};`));
+                assert.match(s, new RegExp(`proxy_pass http://svc\\.${r.service};`));
             }
             assert.equal(https.length, tlsRoutes.length + 1);
         });
 
-        test(`${v.name}: Docker DNS with a short cache, forwarding headers, stripped headers, WebSocket-only upgrades`, () => {
-            assert.match(routes, new RegExp(`^resolver 127\\.0\\.0\\.11 valid=${v.plan.gateway.resolverValid}s ipv6=off;$`, "m"));
+        test(`${v.name}: the entrypoint follows Docker DNS every resolverValid s; forwarding headers, stripped headers, WebSocket-only upgrades`, () => {
+            const entrypoint = files.entrypoint.content;
+            assert.match(entrypoint, new RegExp(`^while sleep ${v.plan.gateway.resolverValid} && kill -0 "\\$engine"`, "m"));
+            assert.match(entrypoint, new RegExp(`fail_timeout=${v.plan.gateway.resolverValid}s`));
             assert.match(main, new RegExp(`include ${v.plan.gateway.routesDir}/routes\\.conf;`));
             const headers = ["X-Forwarded-For \\$gw_forwarded_for", "X-Real-IP \\$gw_real_ip", "X-Forwarded-Proto \\$gw_forwarded_proto", "X-Forwarded-Host \\$gw_forwarded_host"];
             headers.push("X-Forwarded-Port \\$gw_forwarded_port", "Forwarded \\$gw_forwarded", "Upgrade \\$gw_upgrade", "Connection \\$gw_connection", "Host \\$http_host");

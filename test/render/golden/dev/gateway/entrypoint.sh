@@ -13,8 +13,65 @@ mkdir -p "$state_dir"
 # A socket left by a killed gateway would make nginx's listen fail (address in use).
 rm -f "$state_dir/draining" "$health_socket"
 
+# nginx's upstreams: the task addresses of every service the routes file names (`include <dir>/<service>@<port>.conf*;`
+# in its upstream), from Docker's DNS (tasks.<service>), one `server` line per task. A service that stops answering
+# keeps its addresses one more round (a lost DNS answer is not a removed service); one that never answered gets an
+# empty file (its upstream's `down` placeholder: a 502). $1 names the caller's scratch dir. Succeeds when a file
+# changed (nginx must reload to see it).
+upstreams_dir='/run/gateway-upstreams'
+refresh_upstreams() {
+    scratch="$upstreams_dir/.$1"
+    rm -rf "$scratch" && mkdir -p "$scratch"
+    sed -n "s|^[[:space:]]*include $upstreams_dir/\([^@/]*\)@\([0-9]*\)\.conf\*;\$|\1 \2|p" '/etc/swarm-gateway/routes.conf' | sort -u >"$scratch/services"
+    # One lookup for all names; a try of 1 s each (Docker's DNS is local): a slow answer delays one round only.
+    # shellcheck disable=SC2046 # one argument per name
+    RES_OPTIONS='timeout:1 attempts:1' getent hosts $(awk '{ print "tasks." $1 }' "$scratch/services") >"$scratch/answers" || true
+    touch "$upstreams_dir/.state"
+    awk -v dir="$scratch" '
+        FILENAME == ARGV[1] { port[$1] = $2; order[++n] = $1; next }
+        FILENAME == ARGV[2] { s = $2; sub(/^tasks\./, "", s); sub(/\.$/, "", s); if (!((s, $1) in seen)) { seen[s, $1] = 1; now[s] = now[s] " " $1 }; next }
+        FILENAME == ARGV[3] { if ($3 == "-") missed[$1] = 1; else if ($3 != "=") before[$1] = before[$1] " " $3; next }
+        END {
+            for (i = 1; i <= n; i++) {
+                s = order[i]; p = port[s]
+                print s, p, "=" >(dir "/state")
+                if (s in now) addrs = now[s]
+                else if ((s in before) && !(s in missed)) { addrs = before[s]; print s, p, "-" >(dir "/state") }
+                else addrs = ""
+                k = split(addrs, a, " ")
+                for (x = 2; x <= k; x++) for (y = x; y > 1 && a[y - 1] > a[y]; y--) { t = a[y]; a[y] = a[y - 1]; a[y - 1] = t }
+                file = dir "/" s "@" p ".conf"
+                printf "" >file
+                for (x = 1; x <= k; x++) {
+                    print s, p, a[x] >(dir "/state")
+                    printf "server %s:%s max_fails=1 fail_timeout=1s;\n", (index(a[x], ":") ? "[" a[x] "]" : a[x]), p >file
+                }
+                close(file)
+            }
+        }' "$scratch/services" "$scratch/answers" "$upstreams_dir/.state"
+    touch "$scratch/state"
+    changed=1
+    if ! grep -v ' -$' "$scratch/state" | cmp -s - "$upstreams_dir/.addresses"; then
+        changed=0
+        for file in "$scratch"/*.conf; do
+            [ ! -e "$file" ] || mv -f "$file" "$upstreams_dir/"
+        done
+        grep -v ' -$' "$scratch/state" >"$upstreams_dir/.addresses" || true
+    fi
+    mv -f "$scratch/state" "$upstreams_dir/.state"
+    rm -rf "$scratch"
+    return "$changed"
+}
+mkdir -p "$upstreams_dir"
+refresh_upstreams start || true
 nginx -g 'daemon off;' &
 engine=$!
+# Every 1 s: a changed task set reloads nginx (new replicas get traffic, stopping tasks none).
+while sleep 1 && kill -0 "$engine" 2>/dev/null; do
+    if refresh_upstreams watch; then kill -HUP "$engine" 2>/dev/null || true; fi
+done &
+watcher=$!
+trap 'kill "$watcher" 2>/dev/null || true' EXIT
 
 interrupted=0
 drain() {
@@ -26,6 +83,8 @@ drain() {
 }
 reload() {
     interrupted=1
+    # The routes may name a new service: its tasks are in its upstream before nginx loads them.
+    refresh_upstreams reload || true
     kill -HUP "$engine" 2>/dev/null || true
 }
 trap drain TERM INT
