@@ -245,7 +245,7 @@ async function childPart<T>(file: string, key: string): Promise<Part<T>> {
     if (!fs.existsSync(script)) return { status: "not run", reason: `bench/${file} is not in this checkout` };
     log(`${file}`);
     const r = await new Promise<{ code: number; out: string }>((resolve) => {
-        const child = spawn("node", ["--import", "tsx", script], { cwd: PROJECT_DIR, stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, BENCH_LOCKED: "1" }, detached: true });
+        const child = spawn("node", ["--import", "tsx", script], { cwd: PROJECT_DIR, stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, BENCH_LOCKED: "1", LAB_LOCK_HELD: "1" }, detached: true });
         let out = "";
         child.stdout.on("data", (c: Buffer) => {
             out += c.toString();
