@@ -65,11 +65,13 @@ async function floorRun(resourcesFile: string): Promise<RunFigures> {
     const cpu = process.cpuUsage();
     const list = JSON.parse(fs.readFileSync(resourcesFile, "utf8")) as { type: string; name: string; inputs: Record<string, unknown> }[];
     await pulumi.runtime.setMocks({ newResource: (a) => ({ id: `${a.name}-id`, state: a.inputs }), call: (a) => a.inputs }, "swarm-platform", "bench", false);
+    // CustomResource is abstract in the SDK's typings: a bare subclass registers exactly as a provider's class does.
+    class FloorResource extends pulumi.CustomResource {}
     let n = 0;
     for (const r of list) {
         if (r.type.startsWith("pulumi:")) continue; // the stack and providers: the SDK makes its own
         const custom = r.type.includes(":index/") || /^command:(local|remote):/.test(r.type);
-        if (custom) new pulumi.CustomResource(r.type, r.name, r.inputs);
+        if (custom) new FloorResource(r.type, r.name, r.inputs);
         else new pulumi.ComponentResource(r.type, r.name, {});
         n++;
     }
