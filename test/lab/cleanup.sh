@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sweeps everything the lab can have left on the host engine (after an interrupted run): the dev stack's node
 # containers, volumes and bridge network, the prod-like profile's machines, volumes and network (prod.sh), the gateway images the lab built (the docker provider never deletes a
-# built image, not even on destroy), the release tags it made, its state.
+# built image, not even on destroy), the release tags it made, its state and its saved image copies.
 # Only names the lab creates; bounded. Usage: bash test/lab/cleanup.sh
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
@@ -23,6 +23,7 @@ tags=$(docker images --format '{{.Repository}}:{{.Tag}}' swarm-lab/demo-app | gr
 rm -f .lab/state-dev.json .lab/state-dev.json.tmp .lab/state-prod.json .lab/state-prod.json.tmp
 rm -rf .lab/prod # the prod-like profile's generated host keys, deploy key and stack file
 rm -rf .lab/engine-tls # the client certificates the lab engine wrote for the manager's TLS API
+rm -rf .lab/build/images # the saved image copies delivery loads from: every run (and every bench cold up) saves afresh
 left=$(for PREFIX in "${PREFIXES[@]}"; do docker ps -aq --filter "name=^/${PREFIX}"; docker volume ls -q --filter "name=^${PREFIX}"; docker network ls -q --filter "name=^${PREFIX}"; done)
 if [[ -n $left ]]; then
     echo "lab cleanup: still present: $left" >&2
