@@ -63,7 +63,7 @@ export const VirtualIpSchema = z.strictObject({
         .default("default")
         .describe(
             "VRRP timing preset. `default`: VRRPv2 with PASS authentication, adverts every 1 s (a hard failover takes about 3.3 s). " +
-                "`fast`: VRRPv3, adverts every 0.2 s (hard failover under 1 s, graceful about 0.1 s, a faster first election); VRRPv3 has no authentication, " +
+                "`fast`: VRRPv3, adverts every 0.2 s (hard failover in about 0.7 s, graceful under 0.3 s, the first holder about 3 s sooner); VRRPv3 has no authentication, " +
                 "so only the node firewall (VRRP from the other members only) keeps forged adverts out. Keys set explicitly override the profile.",
         ),
     address: ipv4().optional().describe("Shorthand for a single group named `vip1`: the virtual IP (with `virtualRouterId`)."),

@@ -537,6 +537,8 @@ test("g. VIP failover: graceful stop and hard kill of the holder, no second inte
     const h1 = await holder();
     assert.ok(h1, `not exactly one VIP holder: ${JSON.stringify(await vipHolders(GATEWAYS))}`);
     const h2 = GATEWAYS.find((g) => g !== h1) as string;
+    // The releases status expects: 2.1 when scenario d ran before (a subset run such as ^(a|g|h)\. has only dev's).
+    const deployed = "shop-2-1" in (await serviceReplicas()) ? apps21() : devApps();
     // The floor of a hard failover: Master_Down of the second node (priority 190) at the profile's advert interval.
     const profile = vipProfile() ?? "fast"; // the dev stack's
     const floor = masterDownSeconds(VRRP_PROFILES[profile].advertInt, 190);
@@ -587,7 +589,9 @@ test("g. VIP failover: graceful stop and hard kill of the holder, no second inte
     await must(`docker kill ${containerOf(h2)}`);
     moved = await until(30, async () => ((await vipHolders([h1])).length ? true : undefined), 200);
     const hardArrival = await arrival.at;
-    await until(20, async () => l.answers.filter((a) => a.t > now() - 2 && !failed(a)).length > 5);
+    // answers again: requests started after the kill succeed (a window of the last seconds would count the answers
+    // from before the kill when the VIP moves in under 2 s, and stop the load before the outage ends)
+    await until(20, async () => l.answers.filter((a) => a.t > t0 && !failed(a)).length > 5);
     answers = await l.stop();
     keep("failover-hard", answers);
     const hard = outage(answers, t0);
@@ -602,7 +606,7 @@ test("g. VIP failover: graceful stop and hard kill of the holder, no second inte
     await until(60, async () => (await onManager(`node inspect ${h2} --format '{{.Status.State}}'`)) === "down", 1000);
     await sleep(12_000);
     // npm run status fails and names the dead node, its gateway and its keepalived; the VIP is on h1 alone
-    const dead = await status({ apps: apps21() });
+    const dead = await status({ apps: deployed });
     console.log(`# status with ${h2} dead (${dead.seconds.toFixed(1)} s): exit ${dead.code}: ${dead.report.problems.join(" | ")}`);
     assert.equal(dead.code, 1);
     assert.deepEqual(dead.report.nodes.filter((n) => !n.ok).map((n) => `${n.name} ${n.state}`), [`${h2} down`]);
@@ -631,7 +635,7 @@ test("g. VIP failover: graceful stop and hard kill of the holder, no second inte
     assert.ok(ready, `${h2} stayed Down in the swarm after docker start (see the report: stale netns in the node container)`);
     // and npm run status is healthy again (bounded: the returned gateway's first healthcheck)
     let back: StatusRun | undefined;
-    await until(30, async () => (back = await status({ apps: apps21() })).code === 0, 1000);
+    await until(30, async () => (back = await status({ apps: deployed })).code === 0, 1000);
     assert.equal(back?.code, 0, `status after ${h2} came back: ${back?.report.problems.join("; ")}`);
 });
 
