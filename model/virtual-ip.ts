@@ -12,8 +12,42 @@ import { type Artifact, renderTemplate, shellSafe } from "./templates";
 import { firstDuplicates, type Report } from "./validation";
 
 const KEEPALIVED_SCRIPT_SECONDS = 4294;
+
+/**
+ * The VRRP timing presets (`virtualIp.profile`); a key set explicitly wins over its profile's value.
+ * - default: VRRPv2 with PASS authentication, 1 s adverts: Master_Down 3.26 s for the second node (priority 190).
+ * - fast: VRRPv3 (no authentication), 0.2 s adverts: Master_Down 0.65 s, so a hard failover stays under 1 s with
+ *   room for the gratuitous ARP and the clients' reconnect. The check cannot follow below 1 s (keepalived 2.2.7 reads
+ *   a vrrp_script's interval and timeout as whole seconds): rise 1 lets a node stand for election one check after its
+ *   gateway answers (the first election); fall stays 2 (one slow check must not move the VIP).
+ */
+export const VRRP_PROFILES = {
+    default: { vrrpVersion: 2, advertInt: 1, healthCheck: { interval: 1, timeout: 1, fall: 2, rise: 2 } },
+    fast: { vrrpVersion: 3, advertInt: 0.2, healthCheck: { interval: 1, timeout: 1, fall: 2, rise: 1 } },
+} as const satisfies Record<string, VrrpTimings>;
+
+export type VrrpProfile = keyof typeof VRRP_PROFILES;
+
+/** The timings keepalived runs with: the profile's, with the explicitly set keys over them. */
+export interface VrrpTimings {
+    readonly vrrpVersion: 2 | 3;
+    readonly advertInt: number;
+    readonly healthCheck: { readonly interval: number; readonly timeout: number; readonly fall: number; readonly rise: number };
+}
+
+const fromProfile = (key: string) =>
+    `Default: from \`profile\` (default: ${JSON.stringify(valueIn(VRRP_PROFILES.default, key))}, fast: ${JSON.stringify(valueIn(VRRP_PROFILES.fast, key))}).`;
+
+function valueIn(timings: VrrpTimings, key: string): unknown {
+    return key.split(".").reduce<unknown>((o, k) => (o as Record<string, unknown>)[k], timings);
+}
 /** VRRPv3 carries the advert interval in centiseconds in 12 bits: 0.01-40.95 s. */
 const VRRP3_MAX_ADVERT = 40.95;
+
+const scriptSeconds = () =>
+    seconds(1)
+        .int("must be whole seconds (keepalived's vrrp_script takes no fractions)")
+        .max(KEEPALIVED_SCRIPT_SECONDS, `at most ${KEEPALIVED_SCRIPT_SECONDS} (keepalived's limit)`);
 
 const vrid = () => z.number().int().min(1, "must be 1-255").max(255, "must be 1-255");
 
@@ -24,6 +58,14 @@ const VirtualIpGroupSchema = z.strictObject({
 });
 
 export const VirtualIpSchema = z.strictObject({
+    profile: z
+        .enum(["default", "fast"])
+        .default("default")
+        .describe(
+            "VRRP timing preset. `default`: VRRPv2 with PASS authentication, adverts every 1 s (a hard failover takes about 3.3 s). " +
+                "`fast`: VRRPv3, adverts every 0.2 s (hard failover in about 0.7 s, graceful under 0.3 s, the first holder about 3 s sooner); VRRPv3 has no authentication, " +
+                "so only the node firewall (VRRP from the other members only) keeps forged adverts out. Keys set explicitly override the profile.",
+        ),
     address: ipv4().optional().describe("Shorthand for a single group named `vip1`: the virtual IP (with `virtualRouterId`)."),
     virtualRouterId: vrid().optional().describe("Shorthand for a single group: its VRID, 1-255, unique on the L2 segment."),
     groups: z
@@ -35,9 +77,14 @@ export const VirtualIpSchema = z.strictObject({
     interface: interfaceName().default("eth0").describe("Interface keepalived puts the VIP on."),
     vrrpVersion: z
         .literal([2, 3])
-        .default(2)
-        .describe("VRRP version: 2 (whole-second adverts, PASS authentication) or 3 (sub-second adverts, no authentication)."),
-    advertInt: z.number().min(0.01).max(255).default(1).describe("Seconds between adverts: whole seconds 1-255 with VRRPv2, 0.01-40.95 (whole centiseconds) with VRRPv3."),
+        .optional()
+        .describe(`VRRP version: 2 (whole-second adverts, PASS authentication) or 3 (sub-second adverts, no authentication). ${fromProfile("vrrpVersion")}`),
+    advertInt: z
+        .number()
+        .min(0.01)
+        .max(255)
+        .optional()
+        .describe(`Seconds between adverts: whole seconds 1-255 with VRRPv2, 0.01-40.95 (whole centiseconds) with VRRPv3. ${fromProfile("advertInt")}`),
     transport: z
         .enum(["unicast", "multicast"])
         .default("unicast")
@@ -65,14 +112,12 @@ export const VirtualIpSchema = z.strictObject({
             path: urlPath()
                 .default("/healthz")
                 .describe("HTTP path keepalived asks the local gateway on its health socket (not on the public ports)."),
-            // keepalived reads a vrrp_script's interval and timeout as 1-4294 seconds (it ignores the line beyond).
-            interval: seconds(1).max(KEEPALIVED_SCRIPT_SECONDS, `at most ${KEEPALIVED_SCRIPT_SECONDS} (keepalived's limit)`).default(1).describe("Seconds between checks."),
-            timeout: seconds(1)
-                .max(KEEPALIVED_SCRIPT_SECONDS, `at most ${KEEPALIVED_SCRIPT_SECONDS} (keepalived's limit)`)
-                .default(1)
-                .describe("Seconds before a check fails; at most `interval`."),
-            fall: z.number().int().min(1).max(10).default(2).describe("Failed checks before the node gives up the VIP."),
-            rise: z.number().int().min(1).max(10).default(2).describe("Passed checks before the node may hold the VIP again."),
+            // keepalived 2.2.7 reads a vrrp_script's interval and timeout as whole seconds 1-4294 (`keepalived -t`
+            // rejects 0.5 and 1.5 alike, and ignores the line beyond 4294).
+            interval: scriptSeconds().optional().describe(`Whole seconds between checks (keepalived's vrrp_script takes no fractions). ${fromProfile("healthCheck.interval")}`),
+            timeout: scriptSeconds().optional().describe(`Whole seconds before a check fails; at most \`interval\`. ${fromProfile("healthCheck.timeout")}`),
+            fall: z.number().int().min(1).max(10).optional().describe(`Failed checks before the node gives up the VIP. ${fromProfile("healthCheck.fall")}`),
+            rise: z.number().int().min(1).max(10).optional().describe(`Passed checks before the node may hold the VIP again. ${fromProfile("healthCheck.rise")}`),
         })
         .prefault({})
         .describe("keepalived's check of the gateway on its own node (vrrp_script)."),
@@ -117,6 +162,8 @@ export const KEEPALIVED_PATHS = {
 
 /** The virtual IP as the VirtualIp component and the gateway see it. */
 export interface PlanVirtualIp {
+    /** The timing preset the timings below come from (explicit keys over it). */
+    readonly profile: VrrpProfile;
     /** Interface keepalived puts the VIPs on. */
     readonly interface: string;
     /** Prefix length of every VIP. */
@@ -169,10 +216,36 @@ export function virtualIpGroupsOf(vip: VirtualIpConfig): { name: string; address
     return vip.address && vip.virtualRouterId !== undefined ? [{ name: "vip1", address: vip.address, virtualRouterId: vip.virtualRouterId }] : [];
 }
 
+/** The timings of a config: its profile's, with every key set explicitly over them. */
+export function vrrpTimingsOf(vip: VirtualIpConfig): VrrpTimings {
+    const p: VrrpTimings = VRRP_PROFILES[vip.profile];
+    const hc = vip.healthCheck;
+    return {
+        vrrpVersion: vip.vrrpVersion ?? p.vrrpVersion,
+        advertInt: vip.advertInt ?? p.advertInt,
+        healthCheck: {
+            interval: hc.interval ?? p.healthCheck.interval,
+            timeout: hc.timeout ?? p.healthCheck.timeout,
+            fall: hc.fall ?? p.healthCheck.fall,
+            rise: hc.rise ?? p.healthCheck.rise,
+        },
+    };
+}
+
+/**
+ * Seconds a backup of `priority` waits without adverts before it takes over (RFC 5798 Master_Down_Interval):
+ * 3 × advert_int + skew, skew = (256 − priority) / 256 × advert_int. The floor of a hard failover and, after a
+ * node's check passes, of the first election (nopreempt: every node starts as BACKUP and waits it out).
+ */
+export function masterDownSeconds(advertInt: number, priority: number): number {
+    return 3 * advertInt + ((256 - priority) / 256) * advertInt;
+}
+
 export function checkVirtualIp(c: StackConfig, report: Report): void {
     const vip = c.virtualIp;
     const gateways = c.nodes.filter((n) => n.gateway);
     if (!vip) return;
+    const t = vrrpTimingsOf(vip);
     if (vip.groups && (vip.address || vip.virtualRouterId !== undefined)) {
         report("virtualIp", "give either address + virtualRouterId or groups, not both");
         return;
@@ -206,23 +279,27 @@ export function checkVirtualIp(c: StackConfig, report: Report): void {
         if (overlay) report(path, `${g.address} lies inside ${overlay.text} (${overlay.path})`);
     });
 
-    if (vip.vrrpVersion === 2 && !Number.isInteger(vip.advertInt)) {
-        report("virtualIp.advertInt", `VRRPv2 adverts are whole seconds (got ${vip.advertInt}); use vrrpVersion: 3 for sub-second adverts`);
+    const fastAsV2 = vip.profile === "fast" && vip.vrrpVersion === 2;
+    if (fastAsV2) report("virtualIp.vrrpVersion", "profile fast is VRRPv3 (sub-second adverts); remove vrrpVersion, or use profile: default for VRRPv2");
+    const version3 = vip.profile === "fast" ? "VRRPv3 (profile fast)" : "VRRPv3";
+    // The profile's own sub-second advert is not the user's error when the version contradicts the profile.
+    if (t.vrrpVersion === 2 && !Number.isInteger(t.advertInt) && !(fastAsV2 && vip.advertInt === undefined)) {
+        report("virtualIp.advertInt", `VRRPv2 adverts are whole seconds (got ${t.advertInt}); use vrrpVersion: 3 (or profile: fast) for sub-second adverts`);
     }
-    if (vip.vrrpVersion === 3 && vip.advertInt > VRRP3_MAX_ADVERT) {
-        report("virtualIp.advertInt", `VRRPv3 adverts are at most ${VRRP3_MAX_ADVERT} s (a 12-bit count of centiseconds; got ${vip.advertInt}); keepalived would cut it`);
+    if (t.vrrpVersion === 3 && t.advertInt > VRRP3_MAX_ADVERT) {
+        report("virtualIp.advertInt", `VRRPv3 adverts are at most ${VRRP3_MAX_ADVERT} s (a 12-bit count of centiseconds; got ${t.advertInt}); keepalived would cut it`);
     }
-    if (vip.vrrpVersion === 3 && Math.abs(vip.advertInt * 100 - Math.round(vip.advertInt * 100)) > 1e-6) {
-        report("virtualIp.advertInt", `VRRPv3 adverts are whole centiseconds (got ${vip.advertInt})`);
+    if (t.vrrpVersion === 3 && Math.abs(t.advertInt * 100 - Math.round(t.advertInt * 100)) > 1e-6) {
+        report("virtualIp.advertInt", `VRRPv3 adverts are whole centiseconds (got ${t.advertInt})`);
     }
-    if (vip.vrrpVersion === 3 && vip.authentication) report("virtualIp.authentication", "VRRPv3 has no authentication; remove it or use vrrpVersion: 2");
-    if (vip.vrrpVersion === 3 && vip.passwordSecret) report("virtualIp.passwordSecret", "VRRPv3 has no authentication; remove it or use vrrpVersion: 2");
+    if (t.vrrpVersion === 3 && vip.authentication) report("virtualIp.authentication", `${version3} has no authentication; remove it or use ${vip.profile === "fast" ? "profile: default" : "vrrpVersion: 2"}`);
+    if (t.vrrpVersion === 3 && vip.passwordSecret) report("virtualIp.passwordSecret", `${version3} has no authentication; remove it or use ${vip.profile === "fast" ? "profile: default" : "vrrpVersion: 2"}`);
     if (vip.authentication === false && vip.passwordSecret) report("virtualIp.passwordSecret", "is set but authentication is false");
     if (vip.preemptDelay !== undefined && !vip.preempt) {
         report("virtualIp.preemptDelay", "only applies with preempt: true (with preempt: false a recovered node never takes the VIP back)");
     }
-    if (vip.healthCheck.timeout > vip.healthCheck.interval) {
-        report("virtualIp.healthCheck.timeout", `${vip.healthCheck.timeout}s exceeds the interval ${vip.healthCheck.interval}s`);
+    if (t.healthCheck.timeout > t.healthCheck.interval) {
+        report("virtualIp.healthCheck.timeout", `${t.healthCheck.timeout}s exceeds the interval ${t.healthCheck.interval}s`);
     }
 }
 
@@ -251,13 +328,15 @@ export function planVirtualIp(c: StackConfig, nodes: readonly PlanNode[]): PlanV
         }));
         return { name: g.name, address: g.address, virtualRouterId: g.virtualRouterId, members };
     });
-    const authentication = vip.authentication ?? vip.vrrpVersion === 2;
-    const hc = vip.healthCheck;
+    const t = vrrpTimingsOf(vip);
+    const authentication = vip.authentication ?? t.vrrpVersion === 2;
+    const hc = { ...t.healthCheck, path: vip.healthCheck.path };
     return {
+        profile: vip.profile,
         interface: vip.interface,
         prefix: vip.prefix,
-        version: vip.vrrpVersion,
-        advertInt: vip.advertInt,
+        version: t.vrrpVersion,
+        advertInt: t.advertInt,
         transport: vip.transport,
         preempt: vip.preempt,
         ...(vip.preemptDelay !== undefined ? { preemptDelay: vip.preemptDelay } : {}),
@@ -285,8 +364,8 @@ export function planVirtualIp(c: StackConfig, nodes: readonly PlanNode[]): PlanV
  *  interval) plus two adverts and a second; 0 without a virtual IP. */
 export function drainSecondsOf(vip: StackConfig["virtualIp"]): number {
     if (!vip) return 0;
-    const hc = vip.healthCheck;
-    return Math.ceil(hc.fall * hc.interval + 2 * vip.advertInt + 1);
+    const t = vrrpTimingsOf(vip);
+    return Math.ceil(t.healthCheck.fall * t.healthCheck.interval + 2 * t.advertInt + 1);
 }
 
 /** The nodes that run keepalived: every member of any group. */

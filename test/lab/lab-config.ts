@@ -60,6 +60,14 @@ export function gatewayEngine(): "nginx" | "haproxy" {
     return engine;
 }
 
+/** The VRRP profile of this lab run: LAB_VIP_PROFILE (default or fast) over the dev stack's (fast); unset: the stack's. */
+export function vipProfile(): "default" | "fast" | undefined {
+    const profile = process.env.LAB_VIP_PROFILE;
+    if (profile === undefined || profile === "") return undefined;
+    if (profile !== "default" && profile !== "fast") throw new Error(`LAB_VIP_PROFILE must be default or fast (got "${profile}")`);
+    return profile;
+}
+
 export function storageDriver(): string {
     return process.env.LAB_NODE_STORAGE_DRIVER ?? "overlay2";
 }
@@ -97,6 +105,8 @@ export function labConfig(o: LabOverrides = {}): Record<string, unknown> {
             storageDriver: storageDriver(),
         },
     });
+    const profile = vipProfile();
+    if (profile) set("virtualIp", { profile });
     const engine = gatewayEngine();
     set("gateway", { engine, baseImage: `swarm-lab/${engine}:latest`, ...o.gateway });
     if (o.nodes) {

@@ -277,18 +277,25 @@ describe("dev stack (docker driver)", () => {
         assert.ok((byName(dev, "platform-settle-gw-1").inputs as { stdin: string }).stdin.includes(`sp_env IGNORE_SERVICES '${Buffer.from("gateway").toString("base64")}'`));
         const settleInputs = byName(dev, "platform-settle-gw-1").inputs as { stdin: string; triggers: string[] };
         assert.deepEqual(settleInputs.triggers, ["platform-nodes-gw-1-engine-ready-id", "platform-firewall-gw-1-id"]);
-        assert.ok(settleInputs.stdin.includes(`sp_env SETTLE_SECONDS '${Buffer.from("3").toString("base64")}'`), "a gateway node waits rise × interval + one advert");
+        // dev's fast profile: rise 1 × interval 1 s + one 0.2 s advert, rounded up
+        assert.ok(settleInputs.stdin.includes(`sp_env SETTLE_SECONDS '${Buffer.from("2").toString("base64")}'`), "a gateway node waits rise × interval + one advert");
         for (const n of ["manager-1", "gw-1", "gw-2", "worker-1"]) assert.ok(deps(`platform-firewall-${n}`).includes("platform-departures"), `${n}'s firewall after the departures`);
         const departures = byName(dev, "platform-departures").inputs as { stdin: string };
         assert.ok(departures.stdin.includes(Buffer.from("172.28.40.11\n172.28.40.12\n172.28.40.13\n172.28.40.14").toString("base64")), "the planned members' addresses");
     });
 
-    it("keeps join tokens and the VRRP password secret, and out of the logs", () => {
+    it("keeps join tokens and the VRRP password secret, and out of the logs", async () => {
         assert.ok(dev.declared.get("platform-swarm-join-gw-1")!.secretInputs.includes("stdin"), "join token travels in a secret stdin");
-        assert.ok(dev.declared.get("platform-virtualIp-keepalived-gw-1")!.secretInputs.includes("stdin"), "keepalived.conf holds the password");
         for (const step of ["platform-swarm-init", "platform-swarm-join-token-gw-1", "platform-swarm-join-token-worker-1"]) assert.equal(byName(dev, step).inputs.logging, "none", step);
-        const password = byName(dev, "platform-virtualIp-password");
+        // dev's fast profile is VRRPv3: no password exists, none is rendered
+        assert.equal(count(dev, "random:index/randomPassword:RandomPassword"), 0, "no VRRP password with VRRPv3");
+        assert.doesNotMatch(envOf(byName(dev, "platform-virtualIp-keepalived-gw-1")).KEEPALIVED_CONF, /auth_pass/);
+        // the default profile (VRRPv2, PASS): a generated 8-character password, only in a secret stdin
+        const v2 = await runProgram({ stack: "dev", config: mutateDev((c) => ((c.virtualIp as Record<string, unknown>).profile = "default")) });
+        assert.ok(v2.declared.get("platform-virtualIp-keepalived-gw-1")!.secretInputs.includes("stdin"), "keepalived.conf holds the password");
+        const password = byName(v2, "platform-virtualIp-password");
         assert.equal(password.inputs.length, 8);
+        assert.match(envOf(byName(v2, "platform-virtualIp-keepalived-gw-1")).KEEPALIVED_CONF, /auth_pass Pa55w0rd/);
         for (const c of ofType(dev, COMMAND)) {
             assert.ok(!String(c.inputs.create).includes("SWMTKN"), `${c.name}: no token on a command line`);
             assert.ok(!String(c.inputs.delete ?? "").includes("SWMTKN"), `${c.name}: no token in the delete command`);
@@ -329,7 +336,8 @@ describe("dev stack (docker driver)", () => {
         assert.match(gw2, /virtual_router_id 51/);
         assert.match(gw1, /priority 200/);
         assert.match(gw2, /priority 190/);
-        assert.match(gw1, /Pa55w0rd/);
+        assert.match(gw1, /vrrp_version 3/);
+        assert.match(gw1, /advert_int 0\.2/);
     });
 
     it("exports DNS records, a zone file and the routes for DNS", () => {
@@ -587,7 +595,8 @@ describe("convergence gates: `up` waits for the swarm", () => {
         dev = await runProgram({ stack: "dev", config: stackConfig("dev") });
         const gates = ofType(dev, COMMAND).filter((c) => c.name.endsWith("-converge")).map((c) => c.name).sort();
         assert.deepEqual(gates, ["platform-gateway-converge", "platform-shop-1-9-converge", "platform-shop-2-0-converge", "platform-stock-1-0-converge"]);
-        const timeouts: Record<string, string> = { gateway: "210", "shop-1-9": "140", "shop-2-0": "140", "stock-1-0": "115" };
+        // the gateway's follows its drain: 4 s on dev's fast VRRP profile (5 s on default gave 210)
+        const timeouts: Record<string, string> = { gateway: "207", "shop-1-9": "140", "shop-2-0": "140", "stock-1-0": "115" };
         for (const service of Object.keys(timeouts)) {
             const env = gateEnv(dev, service);
             assert.equal(env.NODE_NAME, "manager-1", `${service}: runs on the bootstrap manager`);

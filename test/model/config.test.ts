@@ -694,7 +694,10 @@ describe("generated schema files", () => {
 
     test("the reference lists nested keys with their defaults", () => {
         const row = (key: string) => rows.find((r) => r.key === key);
-        assert.equal(row("virtualIp.vrrpVersion")?.default, "`2`");
+        assert.equal(row("virtualIp.profile")?.default, "`\"default\"`");
+        // Timing keys take their default from the profile: none of their own, the profile's values in the description.
+        assert.equal(row("virtualIp.vrrpVersion")?.default, "");
+        assert.match(row("virtualIp.vrrpVersion")?.description ?? "", /from `profile` \(default: 2, fast: 3\)/);
         assert.equal(row("nodes[].zone")?.default, "**required**");
         assert.equal(row("networks.zones.<zone>.subnet")?.type, "IPv4 network (CIDR)");
         assert.equal(row("apps[].releases[].hostnames")?.default, "`[]`");

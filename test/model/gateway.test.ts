@@ -466,12 +466,14 @@ describe("gateway timings", () => {
     const UPDATE = { parallelism: 1, order: "stop-first" };
 
     test("with the default VIP: drain 5 s, grace 30 s, stop 23 s, update every drain + 5 s, watched drain + 15 s", () => {
-        const g = dev.gateway;
-        assert.equal(g.drainSeconds, dev.virtualIp?.drainSeconds);
+        const g = planOf(mutate(DEV, (d) => (d.virtualIp.profile = "default"))).gateway;
         assert.deepEqual(
             [g.drainSeconds, g.stopGracePeriod, g.stopTimeout],
             [5, 30, 30 - 5 - 2],
         );
+        // dev's fast profile (0.2 s adverts): 1 s less
+        assert.equal(dev.gateway.drainSeconds, dev.virtualIp?.drainSeconds);
+        assert.equal(dev.gateway.drainSeconds, 4);
         assert.deepEqual(g.update, { ...UPDATE, delay: 5 + 5, failureAction: "rollback", monitor: 5 + 15 });
         assert.deepEqual(g.rollback, { ...UPDATE, delay: 5 + 5, failureAction: "pause", monitor: 5 + 15 });
     });

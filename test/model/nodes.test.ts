@@ -774,7 +774,8 @@ describe("planned driver", () => {
     });
 
     test("a rebuilt gateway node waits for keepalived's check to pass rise times, then one advert", () => {
-        assert.equal(gatewaySettleSeconds(dev.virtualIp), 3); // rise 2 × interval 1 s + advert 1 s
+        assert.equal(gatewaySettleSeconds(planOf(mutate(DEV, (d) => (d.virtualIp.profile = "default"))).virtualIp), 3); // rise 2 × interval 1 s + advert 1 s
+        assert.equal(gatewaySettleSeconds(dev.virtualIp), 2); // dev's fast profile: rise 1 × interval 1 s + advert 0.2 s
         assert.equal(gatewaySettleSeconds({ advertInt: 0.5, healthCheck: { ...dev.virtualIp!.healthCheck, rise: 3, interval: 2 } }), 7);
         assert.equal(gatewaySettleSeconds(undefined), 0);
     });

@@ -4,11 +4,13 @@ import * as assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { BASE, diffPaths, type Draft, errorsOf, invalidConfigs, json, mutate, partial, planOf, showErrors, stackConfig, unset, useGroups, validConfigs, validOrThrow, useSsh, withGroups } from "./fixtures";
 import type { Plan, PlanVirtualIp } from "../../model";
-import { renderKeepalivedConf, renderKeepalivedScripts, virtualIpArtifacts, virtualIpGroupsOf, virtualIpMembersOf } from "../../model/virtual-ip";
+import { masterDownSeconds, renderKeepalivedConf, renderKeepalivedScripts, VRRP_PROFILES, virtualIpArtifacts, virtualIpGroupsOf, virtualIpMembersOf } from "../../model/virtual-ip";
 
 const DEV = stackConfig("dev");
 const PROD = stackConfig("prod");
-const dev = planOf(DEV);
+/** The dev stack on the default profile (VRRPv2 with authentication), which most tests below read; dev itself runs fast. */
+const dev = planOf(mutate(DEV, (d) => (d.virtualIp.profile = "default")));
+const devFast = planOf(DEV);
 const prod = planOf(PROD);
 
 function vipOf(plan: Plan): PlanVirtualIp {
@@ -335,6 +337,28 @@ invalidConfigs(
             words: ["centiseconds"],
         },
         { name: "a check interval beyond keepalived's 4294 s", change: (d) => (d.virtualIp.healthCheck = partial({ interval: 4295 })), path: "virtualIp.healthCheck.interval", words: ["4294"] },
+        // keepalived 2.2.7's `-t`: "invalid number '0.5'" / "'1.5' must be between 1 and 4294".
+        { name: "a fractional check interval", change: (d) => (d.virtualIp.healthCheck = partial({ interval: 1.5 })), path: "virtualIp.healthCheck.interval", words: ["whole number", "1.5"] },
+        { name: "a sub-second check timeout", change: (d) => (d.virtualIp.healthCheck = partial({ timeout: 0.5 })), path: "virtualIp.healthCheck.timeout", words: ["whole number", "0.5"], count: 2 },
+        { name: "an unknown profile", change: (d) => Object.assign(d.virtualIp, { profile: "turbo" }), path: "virtualIp.profile", words: ['"default"', '"fast"'] },
+        {
+            name: "profile fast with VRRPv2",
+            change: (d) => Object.assign(d.virtualIp, { profile: "fast", vrrpVersion: 2 }),
+            path: "virtualIp.vrrpVersion",
+            words: ["profile fast is VRRPv3", "profile: default"],
+        },
+        {
+            name: "profile fast with authentication",
+            change: (d) => Object.assign(d.virtualIp, { profile: "fast", authentication: true }),
+            path: "virtualIp.authentication",
+            words: ["VRRPv3 (profile fast) has no authentication", "profile: default"],
+        },
+        {
+            name: "profile fast with a VRRP password",
+            change: (d) => Object.assign(d.virtualIp, { profile: "fast", passwordSecret: "vrrpPassword" }),
+            path: "virtualIp.passwordSecret",
+            words: ["VRRPv3 (profile fast) has no authentication"],
+        },
     ],
     45,
 );
@@ -574,8 +598,8 @@ describe("VRRP groups", () => {
                 { name: "vip2", address: "172.28.40.101", virtualRouterId: 52 },
             ]),
         );
-        assert.deepEqual(diffPaths(json(dev), json(two)), ["dns.records", "virtualIp.groups"]);
-        assert.deepEqual(json(two.virtualIp?.groups[0]), json(dev.virtualIp?.groups[0]));
+        assert.deepEqual(diffPaths(json(devFast), json(two)), ["dns.records", "virtualIp.groups"]);
+        assert.deepEqual(json(two.virtualIp?.groups[0]), json(devFast.virtualIp?.groups[0]));
     });
 });
 
@@ -585,6 +609,7 @@ describe("VRRP settings", () => {
         assert.deepEqual(
             { ...json(vip), groups: undefined },
             {
+                profile: "default",
                 interface: "eth0",
                 prefix: 24,
                 version: 2,
@@ -600,6 +625,40 @@ describe("VRRP settings", () => {
                 paths: { conf: "/etc/keepalived/keepalived.conf", check: "/etc/keepalived/check_gateway.sh", notify: "/etc/keepalived/notify.sh", stateDir: "/run/keepalived" },
             },
         );
+    });
+
+    test("profile fast: VRRPv3, 0.2 s adverts, no authentication, the check at keepalived's 1 s minimum with rise 1", () => {
+        const vip = vipOf(devFast);
+        assert.equal(DEV.virtualIp?.profile, "fast", "the dev stack runs the fast profile");
+        assert.deepEqual(
+            [vip.profile, vip.version, vip.advertInt, vip.authentication, vip.healthCheck.interval, vip.healthCheck.timeout, vip.healthCheck.fall, vip.healthCheck.rise],
+            ["fast", 3, 0.2, false, 1, 1, 2, 1],
+        );
+        assert.equal(vipOf(prod).profile, "default", "prod stays on the default profile");
+        assert.deepEqual([vipOf(prod).version, vipOf(prod).advertInt, vipOf(prod).authentication], [2, 1, true]);
+    });
+
+    test("keys set explicitly win over the profile's; the rest stays the profile's", () => {
+        const vip = vipOf(
+            planOf(
+                mutate(DEV, (d) => {
+                    d.virtualIp.advertInt = 0.5;
+                    d.virtualIp.healthCheck = partial({ rise: 3 });
+                }),
+            ),
+        );
+        assert.deepEqual([vip.profile, vip.version, vip.advertInt, vip.healthCheck.rise, vip.healthCheck.fall, vip.healthCheck.interval], ["fast", 3, 0.5, 3, 2, 1]);
+        const v3 = vipOf(planOf(mutate(BASE, (d) => Object.assign(d.virtualIp, { vrrpVersion: 3, advertInt: 0.1 }))));
+        assert.deepEqual([v3.profile, v3.version, v3.advertInt, v3.authentication, v3.healthCheck.rise], ["default", 3, 0.1, false, 2]);
+    });
+
+    test("Master_Down = 3 × advert_int + (256 − priority)/256 × advert_int: the profiles' hard-failover floors", () => {
+        // The second node (priority 190) is the one that takes over from the preferred node.
+        assert.equal(vipOf(dev).groups[0].members[1].priority, 190);
+        assert.equal(masterDownSeconds(1, 190), 3 + 66 / 256);
+        assert.equal(masterDownSeconds(VRRP_PROFILES.default.advertInt, 190).toFixed(2), "3.26");
+        assert.equal(masterDownSeconds(VRRP_PROFILES.fast.advertInt, 190).toFixed(2), "0.65");
+        assert.ok(masterDownSeconds(VRRP_PROFILES.fast.advertInt, 190) + 0.3 <= 1, "fast leaves 0.3 s of the 1 s target for the ARP update and the clients");
     });
 
     test("VRRPv3 has no authentication by default; VRRPv2 can turn it off", () => {
@@ -671,7 +730,8 @@ describe("drain time", () => {
     test("sub-second VRRPv3 adverts round the drain time up to whole seconds", () => {
         assert.equal(drainOf({ fall: 2, interval: 1 }, { vrrpVersion: 3, advertInt: 0.3 }), Math.ceil(2 + 0.6 + 1));
         assert.equal(drainOf({ fall: 2, interval: 1 }, { vrrpVersion: 3, advertInt: 0.3 }), 4);
-        assert.equal(drainOf({ fall: 1, interval: 1.5 }, { vrrpVersion: 3, advertInt: 0.25 }), 3);
+        assert.equal(drainOf({ fall: 1, interval: 1 }, { vrrpVersion: 3, advertInt: 0.25 }), 3);
+        assert.equal(vipOf(devFast).drainSeconds, Math.ceil(2 * 1 + 2 * 0.2 + 1));
     });
 });
 

@@ -110,6 +110,8 @@ export function variants(): Variant[] {
                 r.gateway = { ...r.gateway, engine: "haproxy" };
             }),
         },
+        // dev runs the fast profile (VRRPv3): the default profile (VRRPv2 with PASS authentication) on dev's nodes too.
+        { name: "dev-default-profile", plan: withChanges("dev", (r) => (r.virtualIp = { ...r.virtualIp, profile: "default" })) },
         { name: "groups-unicast", plan: withChanges("dev", (r) => threeGatewaysTwoGroups(r, {})) },
         {
             name: "groups-v3-multicast-preempt",

@@ -99,6 +99,19 @@ describe("keepalived configs agree across the members of each VRRP group", () =>
         }
     }
 
+    test("the stacks' profiles: dev fast (VRRPv3, 0.2 s adverts, no authentication block), prod default (VRRPv2, 1 s, PASS)", () => {
+        const conf = (name: string) => renderKeepalivedConf(virtualIpOf(VRRP_VARIANTS.find((v) => v.name === name)?.plan as Plan), "gw-1", { authPass: PASSWORD });
+        const dev = conf("dev");
+        assert.match(dev, /^\s*vrrp_version 3$/m);
+        assert.match(dev, /^\s*advert_int 0\.2$/m);
+        assert.match(dev, /^\s*rise 1$/m);
+        assert.doesNotMatch(dev, /^\s*(authentication|auth_pass)/m);
+        const prod = conf("prod");
+        assert.doesNotMatch(prod, /vrrp_version/);
+        assert.match(prod, /^\s*advert_int 1$/m);
+        assert.match(prod, new RegExp(`^\\s*auth_pass ${PASSWORD}$`, "m"));
+    });
+
     test("the stacks' defaults: nopreempt and BACKUP on every node of dev and prod", () => {
         for (const v of VRRP_VARIANTS.filter((x) => x.name === "dev" || x.name === "prod")) {
             for (const node of v.plan.gateway.nodes) {
@@ -112,7 +125,8 @@ describe("keepalived configs agree across the members of each VRRP group", () =>
 });
 
 describe("keepalived rendering rules", () => {
-    const dev = VRRP_VARIANTS.find((v) => v.name === "dev")?.plan;
+    // VRRPv2 with authentication (dev itself runs the fast profile, VRRPv3)
+    const dev = VRRP_VARIANTS.find((v) => v.name === "dev-default-profile")?.plan;
     const v3 = VRRP_VARIANTS.find((v) => v.name === "groups-v3-multicast-preempt")?.plan;
     assert.ok(dev && v3);
 
