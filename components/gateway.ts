@@ -37,6 +37,12 @@ export interface GatewayArgs {
     readonly dependsOn?: pulumi.Input<pulumi.Resource>[];
     /** Per routed release service: its convergence gate. The routes switch only after the releases they route to converged. */
     readonly releaseGates: Readonly<Record<string, pulumi.Resource>>;
+    /**
+     * Whether the routes wait for those gates (default true). False only on a first `up` (no swarm answered before the
+     * run): no traffic is live to protect, so the gateway starts beside the releases and answers as soon as their first
+     * task is healthy; `up` still waits for every gate.
+     */
+    readonly routesAfterGates?: boolean;
     /** The bootstrap manager: the gateway's convergence gate asks the swarm there. */
     readonly manager: NodeRunner;
 }
@@ -102,7 +108,7 @@ export class Gateway extends pulumi.ComponentResource {
                     SERVED_FILE: files.served.name,
                     PROBE_SECONDS: String(gw.probeSeconds),
                 },
-            }, { parent: this, dependsOn: [...(args.after?.[node] ?? []), ...gates] }).resource;
+            }, { parent: this, dependsOn: [...(args.after?.[node] ?? []), ...(args.routesAfterGates === false ? [] : gates)] }).resource;
         }
 
         const secrets = gw.tls.flatMap((cert) => {

@@ -174,6 +174,8 @@ export class Platform extends pulumi.ComponentResource {
             after: Object.fromEntries(plan.gateway.nodes.map((n) => [n, [...membership(n), ...(keepalived[n] ? [keepalived[n]] : [])]])),
             dependsOn: this.networks.ingress ? [this.networks.ingress] : [],
             releaseGates: Object.fromEntries(Object.entries(this.releases).map(([service, release]) => [service, release.converged])),
+            // Health-gated routes protect live traffic; on a first up there is none yet.
+            routesAfterGates: args.swarmExists ?? true,
             manager: runners[bootstrap],
         }, onSwarm("gateway"));
 

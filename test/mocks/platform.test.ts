@@ -622,11 +622,21 @@ describe("convergence gates: `up` waits for the swarm", () => {
         }
     });
 
-    it("each gateway node's routes wait for the gates of the releases they route to, and carry the served routes and probe settings", () => {
+    it("with a swarm, each gateway node's routes wait for the gates of the releases they route to; on a first up they do not", async () => {
+        const live = await runProgram({ stack: "dev", config: stackConfig("dev"), liveManagers: [{ name: "manager-1", reachable: true }] });
         for (const node of ["gw-1", "gw-2"]) {
-            const deps = dev.declared.get(`platform-gateway-routes-${node}`)!.dependsOn;
+            const deps = live.declared.get(`platform-gateway-routes-${node}`)!.dependsOn;
             assert.ok(deps.includes("platform-shop-1-9-converge") && deps.includes("platform-shop-2-0-converge"), `${node}: ${deps.join(", ")}`);
             assert.ok(!deps.includes("platform-stock-1-0-converge"), "stock has no hostname: the routes do not wait for it");
+            // no swarm answered (the default of these runs): nothing is live, the routes go beside the releases
+            const first = dev.declared.get(`platform-gateway-routes-${node}`)!.dependsOn;
+            assert.ok(!first.some((d) => d.endsWith("-converge")), `${node} on a first up: ${first.join(", ")}`);
+            assert.ok(first.includes(`platform-swarm-drain-${node}`), `${node} on a first up: still after its node's membership`);
+        }
+    });
+
+    it("each gateway node's routes carry the served routes and probe settings", () => {
+        for (const node of ["gw-1", "gw-2"]) {
             const env = envOf(byName(dev, `platform-gateway-routes-${node}`));
             assert.equal(env.SERVED_FILE, "routes.served");
             assert.equal(env.PROBE_SECONDS, "10");
