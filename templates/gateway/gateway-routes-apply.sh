@@ -155,11 +155,12 @@ for container in "${containers[@]}"; do
         die "$ENGINE rejected the new routes in container $container; the previous routes are restored"
     fi
 done
-# The engine's workers in a container: processes whose parent runs the same program (the master), from the node's
-# ps through `docker top` (the gateway image needs no ps).
+# The engine's workers in a container: processes of the engine whose parent is the engine too (the master), from the
+# node's ps through `docker top` (the gateway image needs no ps). Only the engine's: the entrypoint's own subshells
+# (its DNS watcher) also have a parent of their name, and a watcher never retires.
 workers_of() {
-    docker top "$1" -eo pid,ppid,comm | awk 'NR > 1 { pid[NR] = $1; ppid[NR] = $2; comm[NR] = $3; of[$1] = $3 }
-        END { for (i in pid) if (of[ppid[i]] == comm[i]) print pid[i] }' | sort
+    docker top "$1" -eo pid,ppid,comm | awk -v engine="$ENGINE" 'NR > 1 { pid[NR] = $1; ppid[NR] = $2; comm[NR] = $3; of[$1] = $3 }
+        END { for (i in pid) if (comm[i] == engine && of[ppid[i]] == engine) print pid[i] }' | sort
 }
 
 # A reload has taken effect once a worker started after the signal serves (a config the engine refused to load
