@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { Answer } from "../../test/lab/helpers";
-import { labPlan, nodeList, outageOf, vrrpFloors } from "../../bench/lab-bench";
+import { labPlan, nodeList, outageOf, vipWithProfile, vrrpFloors } from "../../bench/lab-bench";
 import { renderResults, Results, stat } from "../../bench/results";
 
 const notRun = { status: "not run" as const, reason: "not selected (BENCH_ONLY)" };
@@ -79,12 +79,17 @@ describe("bench results", () => {
         }
     });
 
-    it("VRRP floors of the dev stack: 3 × advert_int + skew of the lowest priority, graceful = skew", () => {
-        const p = labPlan({});
-        assert.ok(p.ok);
-        const f = vrrpFloors(p.plan);
-        assert.equal(f.advertInt, 1);
-        assert.ok(Math.abs(f.graceful - (256 - 190) / 256) < 1e-9);
-        assert.ok(Math.abs(f.hard - (3 + (256 - 190) / 256)) < 1e-9);
+    it("VRRP floors of the dev stack on both profiles: 3 × advert_int + skew of the lowest priority, graceful = skew", () => {
+        for (const [profile, advertInt] of [["fast", 0.2], ["default", 1]] as const) {
+            const p = labPlan({ extra: { virtualIp: vipWithProfile(profile) } });
+            assert.ok(p.ok, profile);
+            const f = vrrpFloors(p.plan);
+            assert.equal(f.advertInt, advertInt, profile);
+            assert.ok(Math.abs(f.graceful - ((256 - 190) * advertInt) / 256) < 1e-9, profile);
+            assert.ok(Math.abs(f.hard - (3 * advertInt + ((256 - 190) * advertInt) / 256)) < 1e-9, profile);
+        }
+        const dev = labPlan({});
+        assert.ok(dev.ok);
+        assert.equal(vrrpFloors(dev.plan).advertInt, 0.2, "the dev stack runs the fast profile");
     });
 });
