@@ -16,7 +16,7 @@ const NODE_SCRIPT_FILES = {
     "swarm-join": { file: "swarm/swarm-join.sh" },
     "swarm-rotate-tokens": { file: "swarm/swarm-rotate-tokens.sh" },
     "swarm-leave": { file: "swarm/swarm-leave.sh" },
-    "node-membership": { file: "swarm/node-membership.sh" },
+    "node-membership": { file: "swarm/node-membership.sh", libs: ["swarm/node-drain-lib.sh"] },
     "node-remove": { file: "swarm/node-remove.sh", libs: ["swarm/node-drain-lib.sh"] },
     "swarm-departures": { file: "swarm/swarm-departures.sh", libs: ["swarm/node-drain-lib.sh"] },
     "node-settle": { file: "swarm/node-settle.sh" },

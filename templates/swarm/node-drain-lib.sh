@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# Shared by node-remove and swarm-departures (sent ahead of each by the envelope): draining a node
+# Shared by node-remove, swarm-departures and node-membership (sent ahead of each by the envelope): draining a node
 # so that its work is running and healthy elsewhere before it goes.
 # Reads DRAIN_TIMEOUT (seconds, default 120).
 

@@ -7,6 +7,10 @@
 #         ROLE          manager|worker
 #         AVAILABILITY  active|pause|drain
 #         LABELS        desired labels, one key=value per line
+#         DRAIN_TIMEOUT optional: seconds a drain may take (default 120)
+#   Setting drain on an active node goes through drain_and_wait (templates/swarm/node-drain-lib.sh): a replicated
+#   service whose every running task is on this node (a release's 2 replicas can share a node) gets one more replica
+#   elsewhere first, so the drain never stops the last task of anything; then it waits until the work runs elsewhere.
 # stdout: one JSON line {"nodeId":…,"labels":{…}} with the node's labels after the change
 set -euo pipefail
 exec 3>&1 1>&2 # stdout is the result only; everything else goes to stderr
@@ -72,6 +76,15 @@ read_current() {
     done < <(inspect '{{range $k, $v := .Spec.Labels}}{{println $k}}{{end}}')
 }
 
+# A plain `node update --availability drain` stops the node's tasks before their replacements run.
+drain_first() {
+    local current
+    [[ $AVAILABILITY == drain ]] || return 0
+    current=$(inspect '{{.Spec.Availability}}')
+    [[ $current != drain ]] || return 0
+    drain_and_wait "$NODE_ID" "$MEMBER_NAME" # fails (set -e) naming what did not move; what still runs keeps running
+}
+
 converge_labels_and_availability() {
     local args=() key managed previous
     previous=$(inspect "{{index .Spec.Labels \"$MANAGED_KEY\"}}")
@@ -93,6 +106,7 @@ wait_ready
 converge_role
 read_desired
 read_current
+drain_first
 converge_labels_and_availability
 
 labels=$(inspect '{{json .Spec.Labels}}')

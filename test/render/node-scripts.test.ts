@@ -220,6 +220,27 @@ describe("node-membership", () => {
         assert.equal(n.calls().filter((c) => c.startsWith("node promote")).length, 1, "no second promotion");
     });
 
+    test("availability drain on an active node surges a release whose every task is there, drains, waits, and scales it back; once", (t) => {
+        if (!needTools(t, "bash")) return;
+        // shop-1-9's two replicas both landed on gw-1 (lab t in CI): a plain drain would stop both at once.
+        const n = fakeNode({
+            node_exists: "", role: "manager", node_id: "self0", node_hostname: "gw-1", node_tasks: "Shutdown 1 second ago",
+            node_task_names: "shop-1-9.1\nshop-1-9.2\nshop-2-0.1\ngateway.abc123",
+            service_mode_gateway: "", "service_mode_shop-1-9": "2", "service_mode_shop-2-0": "2",
+            "service_tasks_shop-1-9": "gw-1 Running 1 minute ago\ngw-1 Running 1 minute ago", "surge_tasks_shop-1-9": "gw-1 Running 1 minute ago\ngw-2 Running 1 second ago",
+            "service_tasks_shop-2-0": "gw-1 Running 1 minute ago\ngw-2 Running 1 minute ago",
+            service_replicas: "shop-1-9 3/3\nshop-2-0 2/2\ngateway 1/1\n",
+        });
+        oneJsonLine(n.run("node-membership", { ...ENV, AVAILABILITY: "drain" }));
+        assert.equal(n.get("availability"), "drain");
+        const order = n.calls().filter((c) => /^(node update|service scale)/.test(c));
+        assert.deepEqual(order.slice(0, 3), ["service scale --detach shop-1-9=3", "node update --availability drain abc123", "service scale --detach shop-1-9=2"], "surged before the drain, back after");
+        assert.match(order[3] ?? "", /^node update .*--availability drain abc123$/, "then the labels");
+        const before = n.calls().length;
+        oneJsonLine(n.run("node-membership", { ...ENV, AVAILABILITY: "drain" }));
+        assert.ok(!n.calls().slice(before).some((c) => c.startsWith("service scale")), "an already drained node is not drained again");
+    });
+
     test("an empty LABELS removes every label it manages", (t) => {
         if (!needTools(t, "bash")) return;
         const n = fakeNode({ node_exists: "", labels: "zone=dmz\nswarm-platform.managed-labels=zone\n" });
