@@ -763,6 +763,16 @@ test("t. zero failures: draining the VIP holder (a gateway node running release 
     assert.ok(drained, "no VIP holder");
     const other = GATEWAYS.find((g) => g !== drained) as string;
     const tasksOn = async (node: string) => (await onNode(node, "docker ps --format '{{.Label \"com.docker.swarm.service.name\"}}' | sort | tr '\\n' ' '")).stdout.trim();
+    // The hard case CI met: both replicas of shop 1.9 on the drained node (a plain drain stops both at once). The
+    // other gateway node is paused while swarm reschedules 1.9 (start-first: no gap), then made active again.
+    await onManager(`node update --availability pause ${other}`);
+    try {
+        await onManager("service update --detach --force shop-1-9");
+        const both = await until(120, async () => ((await tasksOn(drained)).split(" ").filter((s) => s === "shop-1-9").length === 2 && (await converged(1)) ? true : undefined), 1000);
+        assert.ok(both, `shop 1.9 did not move both its tasks to ${drained}: ${await tasksOn(drained)}`);
+    } finally {
+        await onManager(`node update --availability active ${other}`);
+    }
     figure("node_drain_tasks_before", `${drained}:[${await tasksOn(drained)}]`);
     await zeroFailures("node_drain", async () => {
         const r = await up({ nodes: { [drained]: { availability: "drain" } } }, `drain ${drained}`);
