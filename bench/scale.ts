@@ -1,6 +1,6 @@
 // The program's own scale: validate + plan + render, then the real index.ts and its components registering every
 // resource under Pulumi mocks, for the generated stack of bench/scale-config.ts (100 nodes, 50 apps × 3 releases).
-// Each run is a fresh process (`node --require tsx/cjs`, as the lab engine runs the program): its time and its peak
+// Each run is a fresh process (`node --require ./test/lab/engine/ts-loader.cjs`, as the lab engine runs the program): its time and its peak
 // memory (maxRSS). Next to it, the floor: the same SDK registering the same resources (types, names, inputs; no
 // components, no dependencies) with none of the program's code. A script that prints figures, not a test.
 //   tsx bench/scale.ts [--runs 5]
@@ -38,7 +38,7 @@ const cpuSince = (c: NodeJS.CpuUsage) => {
 async function programRun(resourcesFile: string | undefined, sourceMaps: boolean): Promise<RunFigures> {
     if (!sourceMaps) process.setSourceMapsEnabled(false);
     const t0 = performance.now();
-    // required here, not imported at the top: the parent process never loads them (and tsx/cjs handles require only)
+    // required here, not imported at the top: the parent process never loads them (the loader handles require only)
     /* eslint-disable @typescript-eslint/no-require-imports */
     const { APPS, benchConfig, BENCH_SECRETS, NODES, RELEASES } = require("./scale-config") as typeof import("./scale-config");
     const { parseConfig, planStack, renderAll } = require("../model") as typeof import("../model");
@@ -80,7 +80,7 @@ async function floorRun(resourcesFile: string): Promise<RunFigures> {
 }
 
 function child(mode: "program" | "program-no-source-maps" | "floor", file?: string): RunFigures {
-    const r = spawnSync(process.execPath, ["--require", "tsx/cjs", SELF, `--${mode}`, ...(file ? [file] : [])], { cwd: ROOT, encoding: "utf8", maxBuffer: 64 << 20 });
+    const r = spawnSync(process.execPath, ["--require", "./test/lab/engine/ts-loader.cjs", SELF, `--${mode}`, ...(file ? [file] : [])], { cwd: ROOT, encoding: "utf8", maxBuffer: 64 << 20 });
     const line = r.stdout.trim().split("\n").pop() ?? "";
     if (r.status !== 0 || !line.startsWith("{")) throw new Error(`bench/scale ${mode} run failed (exit ${r.status}): ${r.stderr.slice(-2000)}`);
     return JSON.parse(line) as RunFigures;

@@ -126,7 +126,7 @@ export async function engine(cmd: "up" | "destroy", overrides: LabOverrides = {}
     const envs = Object.entries(env).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(" ");
     // tsx's CommonJS hook only: the program is CommonJS, and its ESM loader (a hooks thread) costs each run ~0.5 s
     const r = await sh(
-        `cd ${PROJECT_DIR} && ${envs} node --require tsx/cjs test/lab/engine/cli.ts ${cmd} ${file} 2>>${log}`,
+        `cd ${PROJECT_DIR} && ${envs} node --require ./test/lab/engine/ts-loader.cjs test/lab/engine/cli.ts ${cmd} ${file} 2>>${log}`,
         timeoutMs,
     );
     const line = r.stdout.split("\n").reverse().find((l) => l.startsWith("LAB-RESULT "));

@@ -22,7 +22,7 @@ teardown() {
     if [[ ${LAB_KEEP:-0} != 1 ]]; then
         echo "lab: teardown" >&2
         if [[ -f .lab/state-dev.json ]]; then
-            timeout 300 node --require tsx/cjs test/lab/engine/cli.ts destroy >/dev/null 2>>.lab/engine.log || echo "lab: engine destroy failed (see .lab/engine.log); sweeping" >&2
+            timeout 300 node --require ./test/lab/engine/ts-loader.cjs test/lab/engine/cli.ts destroy >/dev/null 2>>.lab/engine.log || echo "lab: engine destroy failed (see .lab/engine.log); sweeping" >&2
         fi
         bash test/lab/cleanup.sh || rc=1
     fi

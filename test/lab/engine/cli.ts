@@ -1,4 +1,4 @@
-// One engine run per process (fresh SDK state): `node --require tsx/cjs test/lab/engine/cli.ts up|destroy [overrides.json]`.
+// One engine run per process (fresh SDK state): `node --require ./test/lab/engine/ts-loader.cjs test/lab/engine/cli.ts up|destroy [overrides.json]`.
 // Progress goes to stderr; the last stdout line is `LAB-RESULT <json>`. LAB_PROFILE=prod runs the prod-like
 // profile (stack prod, ssh driver, the machines prod-machines.ts started) instead of the dev stack.
 import * as fs from "node:fs";
