@@ -191,6 +191,17 @@ describe("swarm-join and swarm-leave", () => {
         assert.ok(n.calls().includes("swarm leave --force"));
         assert.equal(n.run("swarm-leave", {}).stdout, "swarm-leave: not-in-swarm\n");
     });
+
+    test("swarm-leave stops the task containers still running (services being deleted) before it leaves", (t) => {
+        if (!needTools(t, "bash")) return;
+        const n = fakeNode({ state: "active", containers: "c0ffee1\nbeef002" });
+        assert.equal(n.run("swarm-leave", {}).stdout, "swarm-leave: left\n");
+        const calls = n.calls().filter((c) => /^(ps|kill|swarm leave)/.test(c));
+        assert.deepEqual(calls, ["ps -q --filter label=com.docker.swarm.task.id", "kill c0ffee1 beef002", "swarm leave --force"]);
+        const none = fakeNode({ state: "active" });
+        none.run("swarm-leave", {});
+        assert.ok(!none.calls().some((c) => c.startsWith("kill")), "nothing to stop: no kill");
+    });
 });
 
 describe("node-membership", () => {
