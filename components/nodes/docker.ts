@@ -138,7 +138,7 @@ export class DockerNodes extends pulumi.ComponentResource {
                 ],
             }, { parent: this, deleteBeforeReplace: true, dependsOn: rollout });
             this.containers[node.name] = container;
-            this.runners[node.name] = new DockerRunner(this, `${name}-${node.name}`, node, container, args.imageCacheDir);
+            this.runners[node.name] = new DockerRunner(this, `${name}-${node.name}`, node, container, volume, args.imageCacheDir);
         }
         this.managerHost = `tcp://127.0.0.1:${api.hostPort}`;
         this.managerCli = `docker exec ${namePrefix}-${api.node} docker node ls`;
@@ -152,7 +152,14 @@ class DockerRunner implements NodeRunner {
     private readonly containerId: pulumi.Output<string>;
     private readonly shell: pulumi.Output<string>;
 
-    constructor(private readonly parent: pulumi.Resource, prefix: string, public readonly node: PlanNode, container: docker.Container, private readonly imageCacheDir: string) {
+    constructor(
+        private readonly parent: pulumi.Resource,
+        prefix: string,
+        public readonly node: PlanNode,
+        container: docker.Container,
+        private readonly volume: docker.Volume,
+        private readonly imageCacheDir: string,
+    ) {
         this.container = container.name;
         this.containerId = container.id;
         this.shell = pulumi.interpolate`docker exec -i ${container.name} bash -s`;
@@ -179,7 +186,16 @@ class DockerRunner implements NodeRunner {
             triggers: args.keepWhenNodeReplaced
                 ? pulumi.output(args.triggers ?? [])
                 : pulumi.all([this.containerId, args.triggers ?? []]).apply(([id, extra]) => [id, ...extra]),
-        }, commandOptions(args, { parent: this.parent, ...opts, dependsOn: dependsOn(this.ready, opts) })));
+        }, commandOptions(args, {
+            parent: this.parent,
+            ...opts,
+            dependsOn: dependsOn(this.ready, opts),
+            // A delete script (swarm leave, keepalived stop, a drain run on this node) undoes state kept in this node's
+            // data volume: when the volume goes too (the node removed, a destroy) there is nothing left to undo, and a
+            // removed node was drained and taken out of the swarm by the bootstrap manager first. Not when only the
+            // container is replaced (a new node image keeps the volume): then the scripts still run.
+            ...(onDelete ? { deletedWith: this.volume } : {}),
+        })));
     }
 
     loadImage(name: string, image: pulumi.Input<string>, opts: pulumi.CustomResourceOptions): ScriptRun {

@@ -1110,6 +1110,13 @@ test("k. destroy leaves no lab container, network or volume; built gateway image
     figure("destroy_seconds", r.seconds);
     figure("destroy_engine_seconds", r.seconds);
     figure("destroy_wall_seconds", now() - t0);
+    // deletedWith (docs/provider-rules.md rule 10): every node's leave and keepalived stop, and the drains run on the
+    // bootstrap manager, go with the node data volumes; none of them runs a delete script in a destroy.
+    const skipped = lastRunLog().filter((l) => /deleted command:local:Command \S+ \(no provider delete: deleted with \S+-data\)/.test(l));
+    figure("destroy_deletes_skipped_deleted_with", skipped.length);
+    for (const step of ["swarm-init", "swarm-join-gw-1", "virtualIp-keepalived-gw-1", "swarm-drain-gw-1"]) {
+        assert.ok(skipped.some((l) => l.includes(`platform-${step} `)), `${step}'s delete script ran in the destroy (deletedWith its node's data volume)`);
+    }
     const left = await sh(`docker ps -aq --filter name=swarm-platform-dev; docker volume ls -q --filter name=swarm-platform-dev; docker network ls -q --filter name=swarm-platform-dev`);
     assert.equal(left.stdout, "", `left behind: ${left.stdout}`);
     // pulumi-docker's Image does nothing on delete: the tags it built are still there (docs/provider-rules.md)

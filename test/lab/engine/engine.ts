@@ -30,6 +30,8 @@ export interface StoredResource {
     readonly provider?: string;
     /** Its parent's URN (a component, deleted after its children). */
     readonly parent?: string;
+    /** The `deletedWith` option's URN: its provider delete is skipped when that resource is deleted in the same run. */
+    readonly deletedWith?: string;
 }
 
 /** A component resource: nothing to create or delete, but the engine deletes it after its children. */
@@ -107,6 +109,7 @@ interface Meta {
     propertyDeps: Record<string, string[]>;
     deleteBeforeReplace: boolean;
     ignoreChanges: string[];
+    deletedWith: string;
 }
 
 /** The differing keys, each with where a string differs (so a surprising diff can be explained). */
@@ -138,8 +141,10 @@ interface Doomed {
  * the components in state shape them). When an antichain has a failure and not `keepGoing`, the deletes in flight
  * finish and nothing further starts; with `keepGoing` (destroy) the rest is still deleted.
  */
-async function deleteAll(items: Doomed[], state: LabState, opts: EngineOptions, result: { errors: string[]; counts: ReturnType<typeof emptyCounts>; changes: { urn: string; op: Op }[] }, keepGoing: boolean, components: readonly StoredComponent[] = []): Promise<void> {
+async function deleteAll(items: Doomed[], state: LabState, opts: EngineOptions, result: { errors: string[]; counts: ReturnType<typeof emptyCounts>; changes: { urn: string; op: Op }[] }, keepGoing: boolean, components: readonly StoredComponent[] = [], deleted: Set<string> = new Set()): Promise<void> {
     const log = opts.log ?? (() => undefined);
+    // The engine's sg.deletes: every URN of the batch is marked before any delete runs (docs/provider-rules.md rule 10).
+    for (const d of items) deleted.add(d.r.urn);
     type Node = { urn: string; seq?: number; dependencies: readonly string[]; propertyDependencies?: Readonly<Record<string, readonly string[]>>; provider?: string; parent?: string; doomed?: Doomed };
     const nodes: Node[] = [...items.map((d) => ({ ...d.r, doomed: d })), ...components.map((c) => ({ ...c }))];
     for (const layer of deletionLayers(nodes, (n) => n.doomed !== undefined)) {
@@ -150,8 +155,11 @@ async function deleteAll(items: Doomed[], state: LabState, opts: EngineOptions, 
             const t0 = Date.now();
             try {
                 log(`- delete ${r.type} ${r.name}`);
-                if (handler) await handler.delete(r.name, r.id, r.inputs, r.outputs, { engine: r.engine, log });
-                log(`  deleted ${r.type} ${r.name} (${((Date.now() - t0) / 1000).toFixed(2)} s)`);
+                if (isDeletedWith(r, deleted)) log(`  deleted ${r.type} ${r.name} (no provider delete: deleted with ${r.deletedWith})`);
+                else {
+                    if (handler) await handler.delete(r.name, r.id, r.inputs, r.outputs, { engine: r.engine, log });
+                    log(`  deleted ${r.type} ${r.name} (${((Date.now() - t0) / 1000).toFixed(2)} s)`);
+                }
                 if (fromState && state.resources[r.urn]?.seq === r.seq) delete state.resources[r.urn];
                 saveState(opts.statePath, state);
                 // the old half of a replacement is part of that replace, not a separate delete
@@ -168,6 +176,11 @@ async function deleteAll(items: Doomed[], state: LabState, opts: EngineOptions, 
     }
     for (const c of components) delete state.components?.[c.urn];
     saveState(opts.statePath, state);
+}
+
+/** The engine's isDeletedWith: a resource whose `deletedWith` resource is being deleted too needs no delete of its own. */
+function isDeletedWith(r: StoredResource, deleted: ReadonlySet<string>): boolean {
+    return r.deletedWith !== undefined && deleted.has(r.deletedWith);
 }
 
 /** Runs the program once (`pulumi up`). */
@@ -211,6 +224,8 @@ export async function up(opts: EngineOptions): Promise<EngineResult> {
     const meta = new Map<string, Meta>();
     /** Dependents deleted ahead of a delete-first replacement: created again (a replace) when the program registers them. */
     const deletedAsDependent = new Set<string>();
+    /** The engine's sg.deletes for this run: what delete-first replacements and the final delete batch condemned. */
+    const deletedUrns = new Set<string>();
 
     const engineOf = (providerRef: string | undefined): string => {
         if (!providerRef) return HOST_ENGINE;
@@ -272,7 +287,7 @@ export async function up(opts: EngineOptions): Promise<EngineResult> {
     async function perform(args: { type: string; name: string; inputs: Props; provider?: string; custom?: boolean; id?: string }) {
         {
             const key = `${args.type}::${args.name}`;
-            const m = meta.get(key) ?? { parent: "", deps: [], propertyDeps: {}, deleteBeforeReplace: false, ignoreChanges: [] };
+            const m = meta.get(key) ?? { parent: "", deps: [], propertyDeps: {}, deleteBeforeReplace: false, ignoreChanges: [], deletedWith: "" };
             const urn = mon.newUrn(m.parent, args.type, args.name);
             seen.add(urn);
             try {
@@ -291,6 +306,7 @@ export async function up(opts: EngineOptions): Promise<EngineResult> {
                         urn, type: args.type, name: args.name, id, inputs, outputs, engine, seq, dependencies: m.deps, propertyDependencies: m.propertyDeps,
                         ...(args.provider ? { provider: args.provider.slice(0, args.provider.lastIndexOf("::")) } : {}),
                         ...(m.parent ? { parent: m.parent } : {}),
+                        ...(m.deletedWith ? { deletedWith: m.deletedWith } : {}),
                     };
                     saveState(opts.statePath, state);
                     return { id, state: outputs };
@@ -321,16 +337,21 @@ export async function up(opts: EngineOptions): Promise<EngineResult> {
                         // One delete-first replacement at a time (the engine plans them one after the other): a
                         // dependent of two replaced resources is deleted once.
                         await serially(async () => {
-                            // like the engine: first the dependents that the unknown new id/name would replace, newest first
-                            for (const d of dependentReplacements(prior).reverse()) {
+                            // like the engine: first the dependents that the unknown new id/name would replace, newest first;
+                            // the chain is marked deleted before its steps run (a dependent deleted with it skips its delete)
+                            const dependents = dependentReplacements(prior).reverse();
+                            for (const d of [...dependents, prior]) deletedUrns.add(d.urn);
+                            for (const d of dependents) {
                                 log(`- delete ${d.type} ${d.name} (depends on ${args.name}, replaced delete-first)`);
-                                await HANDLERS[d.type].delete(d.name, d.id, d.inputs, d.outputs, { engine: d.engine, log });
+                                if (isDeletedWith(d, deletedUrns)) log(`  no provider delete: deleted with ${d.deletedWith}`);
+                                else await HANDLERS[d.type].delete(d.name, d.id, d.inputs, d.outputs, { engine: d.engine, log });
                                 delete state.resources[d.urn];
                                 deletedAsDependent.add(d.urn);
                                 saveState(opts.statePath, state);
                             }
                             log(`- delete ${args.type} ${args.name} (replaced delete-first)`);
-                            await handler.delete(prior.name, prior.id, prior.inputs, prior.outputs, { engine: prior.engine, log });
+                            if (isDeletedWith(prior, deletedUrns)) log(`  no provider delete: deleted with ${prior.deletedWith}`);
+                            else await handler.delete(prior.name, prior.id, prior.inputs, prior.outputs, { engine: prior.engine, log });
                             delete state.resources[urn];
                             saveState(opts.statePath, state);
                         });
@@ -366,6 +387,7 @@ export async function up(opts: EngineOptions): Promise<EngineResult> {
             getDependenciesList(): string[];
             getDeletebeforereplace(): boolean;
             getIgnorechangesList(): string[];
+            getDeletedwith(): string;
             getPropertydependenciesMap(): { forEach(f: (v: { getUrnsList(): string[] }, k: string) => void): void };
             getCustom(): boolean;
         };
@@ -377,6 +399,7 @@ export async function up(opts: EngineOptions): Promise<EngineResult> {
             propertyDeps,
             deleteBeforeReplace: r.getDeletebeforereplace(),
             ignoreChanges: r.getIgnorechangesList(),
+            deletedWith: r.getDeletedwith(),
         });
         if (!r.getCustom()) {
             // a component: kept in the state with its parent, as the engine keeps it (it orders the deletes)
@@ -440,7 +463,7 @@ export async function up(opts: EngineOptions): Promise<EngineResult> {
             const gone = Object.values(state.resources).filter((r) => !seen.has(r.urn));
             // resources gone from the program and the old halves of create-first replacements: one schedule, as the engine's
             const goneComponents = Object.values(state.components ?? {}).filter((c) => !seenComponents.has(c.urn));
-            await deleteAll([...gone.map((r) => ({ r, fromState: true })), ...pendingDeletes.map((r) => ({ r, fromState: false }))], state, opts, result, false, goneComponents);
+            await deleteAll([...gone.map((r) => ({ r, fromState: true })), ...pendingDeletes.map((r) => ({ r, fromState: false }))], state, opts, result, false, goneComponents, deletedUrns);
         } else if (pendingDeletes.length) {
             log(`not deleting ${pendingDeletes.length} replaced resources: the update failed`);
         }
