@@ -12,6 +12,7 @@ import { after, describe, it } from "node:test";
 import { planStack, validateConfig } from "../../model";
 import { parseStackFile } from "../../model/config";
 import { parsePrometheusText, type SourceRead } from "../../model/metrics-read";
+import { AppSchema } from "../../model/releases";
 import { readGatewayMetrics } from "../../scripts/lib/canary-metrics";
 import { CanaryFailure, type CanaryOptions, runCanary, type UpOutcome } from "../../scripts/lib/canary-run";
 
@@ -301,6 +302,37 @@ describe("npm run promote -- <stack> --canary, as a process", () => {
         assert.equal(unknown.status, 1);
         assert.match(unknown.stderr, /apps\[shop\]\.releases: no release "3\.0" in app shop \(releases: 1\.9, 2\.0, 2\.1\); add it first/);
         assert.ok(fs.readFileSync(path.join(dir, "Pulumi.dev.yaml")).equals(before));
+    });
+
+    // The steps' stack files carry apps[].routes: this runs once the schema knows them (the weighted-routes branch).
+    const routesInSchema = "routes" in AppSchema.shape;
+    it("a clean canary end to end: `up` through the Pulumi wrapper (fake pulumi), metrics through docker exec (fake docker), three commits", { skip: !routesInSchema && "apps[].routes is not in the schema on this branch yet" }, () => {
+        const dir = repo();
+        const bin = path.join(dir, "bin");
+        fs.mkdirSync(bin);
+        fs.writeFileSync(path.join(bin, "pulumi"), `#!/bin/sh\necho "pulumi $*" >> "$FAKE_DIR/pulumi.log"\n`, { mode: 0o755 });
+        fs.writeFileSync(
+            path.join(bin, "docker"),
+            `#!/bin/sh
+node=""
+for a in "$@"; do case "$a" in swarm-platform-dev-*) node=\${a#swarm-platform-dev-};; esac; done
+cat > /dev/null
+n=$(cat "$FAKE_DIR/$node.count" 2>/dev/null || echo 0); n=$((n + 1)); echo "$n" > "$FAKE_DIR/$node.count"
+printf '### container gateway.%s\\n' "$node"; cat "$FAKE_DIR/metrics-$n.prom"
+`,
+            { mode: 0o755 },
+        );
+        // Read n of every gateway: 100 more answers of 2.1 each time, none failed.
+        for (let n = 1; n <= 6; n++) fs.writeFileSync(path.join(dir, `metrics-${n}.prom`), metricsText(100 * n, 0));
+        const r = promote(["dev", ...FULL, "--dir", dir], { PATH: `${bin}:/usr/bin:/bin`, FAKE_DIR: dir, PULUMI_CONFIG_PASSPHRASE: "" });
+        assert.equal(r.status, 0, r.stderr);
+        assert.deepEqual(r.stdout.split("\n").filter((l) => l.startsWith("step ")), [
+            "step 1/3 (10%): 2.1 error rate 0% (200 requests), p99 10 ms: ok",
+            "step 2/3 (50%): 2.1 error rate 0% (200 requests), p99 10 ms: ok",
+            "step 3/3 (100%): 2.1 error rate 0% (200 requests), p99 10 ms: ok",
+        ]);
+        assert.deepEqual(fs.readFileSync(path.join(dir, "pulumi.log"), "utf8").trim().split("\n"), Array(3).fill(["pulumi stack select --create dev", "pulumi up --yes --stack dev"]).flat());
+        assert.deepEqual(subjects(dir).slice(0, 3), ["100%", "50%", "10%"].map((p) => `canary shop 2.1 on sklep.localhost: ${p}`));
     });
 
     it("the existing --from/--to mode is untouched by the canary's dispatch (its help names both)", () => {
