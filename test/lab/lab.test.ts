@@ -954,7 +954,7 @@ test("p3. canary rollback: a release answering 500 to 30% of requests stops at t
         keep("canary-rollback", answers);
 
         assert.equal(r.code, 1, "the canary fails");
-        assert.match(r.stderr, /canary shop 2\.1 on sklep\.localhost rolled back to 2\.0: step 1 \(10%\): error rate (\d+(\.\d+)?)% > 1% \(\d[\d,]* of \d[\d,]* requests\)/);
+        assert.match(r.stderr, /canary shop 2\.1 on sklep\.localhost rolled back to 2\.0: step 1 \(10%\): error rate (\d+(\.\d+)?)% > 1% \(\d[\d,]* of \d[\d,]* requests[,)]/);
         const rate = Number(/error rate (\d+(?:\.\d+)?)% > 1%/.exec(r.stderr)?.[1]);
         figure("canary_rollback_step1_error_rate_percent", rate);
         assert.doesNotMatch(r.stdout, /step 2\/3/, "no step after the first");
