@@ -78,12 +78,12 @@ export function promoteReleases(sourceApps: readonly AppInput[], targetApps: rea
 // ---- the target stack file ---------------------------------------------------------------------------------------
 
 /** How the file writes flow collections: `{ a: 1 }` or `{a: 1}`, `[a, b]` or `[ a, b ]` (the repo's files: the first and the third). */
-interface FlowStyle {
+export interface FlowStyle {
     readonly mapPadding: boolean;
     readonly seqPadding: boolean;
 }
 
-function flowStyleOf(text: string | undefined): FlowStyle {
+export function flowStyleOf(text: string | undefined): FlowStyle {
     if (text === undefined) return { mapPadding: true, seqPadding: false };
     return { mapPadding: !/\{[^ }]/.test(text), seqPadding: /\[ /.test(text) };
 }
@@ -99,7 +99,7 @@ function flowScalar(value: unknown): string {
  * `value` as a flow collection. Where `original` (the entry's node in `source`) holds the same scalar, its text is
  * kept as written (`"stock-1.0"` stays quoted).
  */
-function flowText(value: unknown, style: FlowStyle, keyOrder: readonly string[] = [], original?: unknown, source = ""): string {
+export function flowText(value: unknown, style: FlowStyle, keyOrder: readonly string[] = [], original?: unknown, source = ""): string {
     if (Array.isArray(value)) {
         const items = value.map((v, i) => flowText(v, style, [], YAML.isSeq(original) ? original.items[i] : undefined, source));
         return items.length === 0 ? "[]" : style.seqPadding ? `[ ${items.join(", ")} ]` : `[${items.join(", ")}]`;

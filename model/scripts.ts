@@ -29,6 +29,8 @@ const NODE_SCRIPT_FILES = {
     // Runs on the bootstrap manager after a service create or update: `up` waits for the swarm (see docs/operations.md).
     "release-converge": { file: "releases/release-converge.sh" },
     "gateway-node-status": { file: "status/gateway-node-status.sh", libs: ["virtual-ip/keepalived-lib.sh"] },
+    // Read by the canary on every gateway node (scripts/lib/canary-metrics.ts).
+    "gateway-metrics-read": { file: "status/gateway-metrics-read.sh" },
 } as const satisfies Record<string, { readonly file: string; readonly libs?: readonly string[] }>;
 
 /** The name of a node script; its env contract is documented at the top of its file. */

@@ -2,6 +2,7 @@
 // Copies one app's releases from one stack file to another: shows the change, checks the whole target config,
 // rewrites only the changed release entries of Pulumi.<to>.yaml (comments and layout stay), then runs
 // `pulumi preview` of the target stack when a Pulumi CLI can be had. --dry-run shows the change and writes nothing.
+// npm run promote -- <stack> --canary <app>:<release> …: the automated canary within one stack (scripts/lib/canary-cli.ts).
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { isDeepStrictEqual, parseArgs } from "node:util";
@@ -9,10 +10,12 @@ import { type ConfigError, formatErrors, type StackConfig, validateConfig } from
 import { domainDiff, formatDomainDiff } from "../model/diff";
 import { parseStackFile, PROJECT } from "../model/config";
 import { promoteReleases, type PromoteResult, writeAppReleases } from "../model/promote";
+import { CANARY_USAGE, canaryMain } from "./lib/canary-cli";
 import { PROJECT_DIR, runPulumi } from "./pulumi";
 
 const USAGE =
     "usage: npm run promote -- --from <stack> --to <stack> --app <app> [--domain <from>=<to>]… [--prune] [--dry-run] [--dir <project dir>]";
+const USAGES = `${USAGE}\n   or: ${CANARY_USAGE.replace(/^usage: /, "")}`;
 
 /** A problem the operator can fix: printed as it is, exit status 1 (2 for usage). */
 class PromoteError extends Error {
@@ -55,7 +58,7 @@ function parseCommandLine(argv: readonly string[]): Options {
     } catch (err) {
         throw new PromoteError(`${(err as Error).message}\n${USAGE}`, 2);
     }
-    if (values.help) throw new PromoteError(USAGE, 2);
+    if (values.help) throw new PromoteError(USAGES, 2);
     const missing = (["from", "to", "app"] as const).filter((k) => !values[k]);
     if (missing.length) throw new PromoteError(`missing ${missing.map((k) => `--${k}`).join(", ")}\n${USAGE}`, 2);
     if (values.from === values.to) throw new PromoteError(`--from and --to are both "${values.from}": promote between two stacks`, 2);
@@ -142,6 +145,7 @@ function writeAtomically(file: string, text: string): void {
 }
 
 export async function main(argv: readonly string[]): Promise<number> {
+    if (argv.some((a) => a === "--canary" || a.startsWith("--canary="))) return canaryMain(argv);
     const opts = parseCommandLine(argv);
     const source = readStack(opts.dir, opts.from);
     const target = readStack(opts.dir, opts.to);

@@ -11,7 +11,8 @@ finishes the requests in flight before it exits.
 Knobs for the lab's failure scenarios (all off by default):
   START_DELAY    seconds before it listens (a slow start; a very large value never becomes healthy)
   EXIT_AT_START  exit with this status at once (a crash loop)
-  FAIL_PERCENT   answer 500 to this share (0-100) of the requests that are not /healthz
+  FAIL_RATE      answer 500 to this share (0..1) of the requests that are not /healthz (a bad release for the
+                 canary's rollback); anything else fails at start
 """
 import os
 import random
@@ -29,7 +30,20 @@ HOST = socket.gethostname()
 DRAIN_SECONDS = float(os.environ.get("DRAIN_SECONDS", "2"))
 START_DELAY = float(os.environ.get("START_DELAY", "0"))
 EXIT_AT_START = os.environ.get("EXIT_AT_START", "")
-FAIL_PERCENT = float(os.environ.get("FAIL_PERCENT", "0"))
+
+
+def fail_rate(text):
+    """FAIL_RATE as a share 0..1; a typo must not start a healthy-looking app."""
+    try:
+        rate = float(text)
+    except ValueError:
+        rate = -1.0
+    if not 0.0 <= rate <= 1.0:
+        sys.exit(f"demo-app: FAIL_RATE={text!r}: must be a share from 0 to 1 (0.3: 30% of requests answer 500)")
+    return rate
+
+
+FAIL_RATE = fail_rate(os.environ.get("FAIL_RATE", "0"))
 draining = threading.Event()
 
 
@@ -45,7 +59,7 @@ class Handler(BaseHTTPRequestHandler):
         status = 200
         if self.path.split("?", 1)[0] == "/healthz":
             body = b"ok\n"
-        elif FAIL_PERCENT > 0 and random.uniform(0, 100) < FAIL_PERCENT:
+        elif FAIL_RATE > 0 and random.random() < FAIL_RATE:
             status, body = 500, f"release={RELEASE} host={HOST} failed on purpose\n".encode()
         else:
             body = f"release={RELEASE} host={HOST}\n".encode()

@@ -1,6 +1,8 @@
 // The lab's stack: Pulumi.dev.yaml unchanged, plus overrides that make it run offline on this machine
 // (prebuilt swarm-lab/* images, no builds, no pulls, dind nodes without --privileged, with the program's narrow
 // default capability set).
+// LAB_STACK_DIR: read Pulumi.dev.yaml from that directory instead, its apps included (their releases, hostnames,
+// routes; the lab's image and health check over them): the canary CLI's lab `up` runs the file it just wrote.
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
@@ -16,6 +18,7 @@ export interface LabRelease {
     hostnames?: string[];
     replicas?: number;
     env?: Record<string, string>;
+    pinnable?: boolean;
 }
 
 export interface LabApp {
@@ -25,6 +28,32 @@ export interface LabApp {
     replicas?: number;
     /** `apps[].update` keys over the program's defaults (the failure scenarios shorten `convergeTimeout`). */
     update?: { convergeTimeout?: number };
+    /** `apps[].routes` as written (weighted hostnames). */
+    routes?: unknown[];
+}
+
+/** The directory whose Pulumi.dev.yaml the lab runs: LAB_STACK_DIR, else the project's. */
+export function stackDir(): string {
+    return process.env.LAB_STACK_DIR || PROJECT_DIR;
+}
+
+/** A stack file's apps as lab apps: what the file says of releases and routes; image and runtime are the lab's. */
+export function appsOfStackFile(apps: unknown): LabApp[] {
+    if (!Array.isArray(apps)) throw new Error(`${stackDir()}/Pulumi.${STACK}.yaml: ${PROJECT}:apps is not a list`);
+    return (apps as (LabApp & { releases: (LabRelease & { name: unknown })[] })[]).map((a) => ({
+        name: a.name,
+        zone: a.zone,
+        ...(a.replicas !== undefined ? { replicas: a.replicas } : {}),
+        ...(a.update?.convergeTimeout !== undefined ? { update: { convergeTimeout: a.update.convergeTimeout } } : {}),
+        ...(a.routes !== undefined ? { routes: a.routes } : {}),
+        releases: a.releases.map((r) => ({
+            name: String(r.name),
+            ...(r.hostnames !== undefined ? { hostnames: r.hostnames } : {}),
+            ...(r.replicas !== undefined ? { replicas: r.replicas } : {}),
+            ...(r.env !== undefined ? { env: r.env } : {}),
+            ...(r.pinnable !== undefined ? { pinnable: r.pinnable } : {}),
+        })),
+    }));
 }
 
 /** The dev stack's apps, as the lab runs them: the prebuilt demo image, loaded into the nodes, dnsrr. */
@@ -88,7 +117,7 @@ function deepMerge(base: unknown, over: unknown): unknown {
 
 /** Full runtime config (`swarm-platform:<key>` → value) = Pulumi.dev.yaml + lab overrides. */
 export function labConfig(o: LabOverrides = {}): Record<string, unknown> {
-    const doc = parse(fs.readFileSync(path.join(PROJECT_DIR, `Pulumi.${STACK}.yaml`), "utf8")) as { config: Record<string, unknown> };
+    const doc = parse(fs.readFileSync(path.join(stackDir(), `Pulumi.${STACK}.yaml`), "utf8")) as { config: Record<string, unknown> };
     const cfg: Record<string, unknown> = { ...doc.config };
     const set = (key: string, value: unknown) => {
         const k = `${PROJECT}:${key}`;
@@ -115,7 +144,8 @@ export function labConfig(o: LabOverrides = {}): Record<string, unknown> {
         if (unknown.length) throw new Error(`lab overrides name unknown nodes: ${unknown.join(", ")}`);
         cfg[`${PROJECT}:nodes`] = nodes.map((n) => (o.nodes?.[n.name] ? { ...n, ...o.nodes[n.name] } : n));
     }
-    const apps = (o.apps ?? devApps()).map((a) => ({
+    const fromFile = process.env.LAB_STACK_DIR ? appsOfStackFile(cfg[`${PROJECT}:apps`]) : undefined;
+    const apps = (o.apps ?? fromFile ?? devApps()).map((a) => ({
         name: a.name,
         zone: a.zone,
         image: DEMO_IMAGE,
@@ -134,7 +164,14 @@ export function labConfig(o: LabOverrides = {}): Record<string, unknown> {
             startPeriod: 5,
         },
         ...(a.update ? { update: { ...a.update } } : {}),
-        releases: a.releases.map((r) => ({ name: r.name, hostnames: r.hostnames ?? [], env: r.env ?? { RELEASE: r.name }, ...(r.replicas !== undefined ? { replicas: r.replicas } : {}) })),
+        releases: a.releases.map((r) => ({
+            name: r.name,
+            hostnames: r.hostnames ?? [],
+            env: r.env ?? { RELEASE: r.name },
+            ...(r.replicas !== undefined ? { replicas: r.replicas } : {}),
+            ...(r.pinnable !== undefined ? { pinnable: r.pinnable } : {}),
+        })),
+        ...(a.routes !== undefined ? { routes: a.routes } : {}),
     }));
     cfg[`${PROJECT}:apps`] = apps;
     for (const [k, v] of Object.entries(o.extra ?? {})) cfg[`${PROJECT}:${k}`] = v;

@@ -2,9 +2,13 @@
 // Scenarios run in order on one platform; each asserts what it proves and prints its figures (`LAB name=value`).
 // Needs root and a local Docker engine with the swarm-lab/* images (test/lab/run.sh does both).
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
+import * as http from "node:http";
+import * as os from "node:os";
+import * as path from "node:path";
 import { after, before, test } from "node:test";
-import { devApps, LAB_DIR, LabApp, labConfig, LabOverrides, vipProfile } from "./lab-config";
+import { devApps, LAB_DIR, LabApp, labConfig, LabOverrides, PROJECT_DIR, vipProfile } from "./lab-config";
 import { masterDownSeconds, VRRP_PROFILES } from "../../model/virtual-ip";
 import {
     Answer,
@@ -32,6 +36,7 @@ import {
     PREFIX,
     serviceReplicas,
     sh,
+    type Sh,
     sleep,
     status,
     StatusRun,
@@ -863,6 +868,161 @@ test("o. zero failures: a crash-looping change on 2.0 is rolled back by swarm; `
     }
     assert.equal(await runningSpec("shop-2-0"), specBefore);
     assert.ok(await answersFrom("sklep.localhost", "2.0"));
+});
+
+// ---- p3–p4. the automated canary: `npm run promote -- dev --canary …` as a process, its `up` the lab engine's --------
+// Each deploys a third shop release 2.1 first (unrouted, 2 replicas), then runs the CLI on a temporary git repository
+// holding a copy of the project's stack files (dev with the same 2.1), under a bounded load on sklep.localhost, and
+// ends on the dev config. SWARM_PLATFORM_ENGINE=lab makes the CLI's `up` the lab engine on the file it wrote.
+const CANARY_HOST = "sklep.localhost";
+
+/** dev's apps with shop 2.1 deployed and serving no hostname (env over RELEASE). */
+function appsWith21(env: Record<string, string>): LabApp[] {
+    const apps = devApps();
+    apps[0].releases.push({ name: "2.1", replicas: 2, env: { RELEASE: "2.1", ...env } });
+    return apps;
+}
+
+/** A git repository with the project's stack files, dev holding the same shop 2.1 as appsWith21(env). */
+function canaryRepo(env: Record<string, string>): string {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lab-canary-"));
+    for (const f of ["Pulumi.yaml", "Pulumi.dev.yaml", "Pulumi.prod.yaml"]) fs.copyFileSync(path.join(PROJECT_DIR, f), path.join(dir, f));
+    const dev = fs.readFileSync(path.join(dir, "Pulumi.dev.yaml"), "utf8");
+    const envText = Object.entries({ RELEASE: "2.1", ...env }).map(([k, v]) => `${k}: "${v}"`).join(", ");
+    const with21 = dev.replace(`env: { RELEASE: "2.0" } }\n`, `env: { RELEASE: "2.0" } }\n        - { name: "2.1", replicas: 2, env: { ${envText} } }\n`);
+    assert.notEqual(with21, dev, "the dev stack file's 2.0 entry is where the lab expects it");
+    fs.writeFileSync(path.join(dir, "Pulumi.dev.yaml"), with21);
+    for (const args of [["init", "-q", "-b", "main"], ["config", "user.email", "lab@example.invalid"], ["config", "user.name", "lab"], ["add", "."], ["commit", "-q", "-m", "dev with shop 2.1"]]) {
+        const r = spawnSync("git", ["-C", dir, ...args], { encoding: "utf8" });
+        assert.equal(r.status, 0, `git ${args.join(" ")}: ${r.stderr}`);
+    }
+    return dir;
+}
+
+const gitSubjects = (dir: string) => spawnSync("git", ["-C", dir, "log", "--format=%s"], { encoding: "utf8" }).stdout.trim().split("\n");
+
+/** The CLI as a process (bounded), with its output kept in .lab/canary-<label>.log. */
+async function promoteCanary(label: string, dir: string, steps: string): Promise<Sh> {
+    const log = path.join(LAB_DIR, `canary-${label}.log`);
+    const r = await sh(
+        `cd ${PROJECT_DIR} && SWARM_PLATFORM_ENGINE=lab npm run --silent promote -- dev --canary shop:2.1 --hostname ${CANARY_HOST} ` +
+            `--steps ${steps} --interval 10s --max-error-rate 1% --max-p99 500ms --dir ${dir}`,
+        600_000,
+    );
+    fs.writeFileSync(log, `${r.stdout}\n---- stderr\n${r.stderr}\n`);
+    console.log(`# canary ${label} (exit ${r.code}):\n${r.stdout}\n${r.stderr.split("\n").filter((l) => !/^\d\d:\d\d:\d\d\.\d+ /.test(l)).join("\n")}`);
+    return r;
+}
+
+/** The release header of `n` answers for the hostname (fresh connections, no cookie). */
+async function servedBy(host: string, n: number): Promise<string[]> {
+    const one = () =>
+        new Promise<string>((resolve) => {
+            const req = http.request({ host: VIP, port: 80, path: "/", headers: { Host: host }, agent: false, timeout: 2000 }, (res) => {
+                res.resume();
+                res.on("end", () => resolve(`${res.statusCode} ${String(res.headers["x-served-by-release"] ?? "-")}`));
+            });
+            req.on("timeout", () => req.destroy(new Error("timeout")));
+            req.on("error", (e) => resolve(`0 ${(e as NodeJS.ErrnoException).code ?? e.message}`));
+            req.end();
+        });
+    const out: string[] = [];
+    for (let i = 0; i < n; i++) out.push(await one());
+    return out;
+}
+
+/** The canary's load: ≥ 100 requests/s on the hostname (enough for ≥ 50 canary answers at 10% in 10 s), bounded. */
+const canaryLoad = () => load([CANARY_HOST], { workers: 12, pauseMs: 20, timeoutMs: 2000, maxRequests: 100_000, maxSeconds: 400 });
+
+test("p3. canary rollback: a release answering 500 to 30% of requests stops at the first step, the weights return to 100/0, and the stable release's requests have 0 failures throughout", { timeout: 900_000 }, async (t) => {
+    if (!need(t)) return;
+    await backToDev("p3");
+    const env = { FAIL_RATE: "0.3" };
+    const dir = canaryRepo(env);
+    const started = fs.readFileSync(path.join(dir, "Pulumi.dev.yaml"), "utf8");
+    try {
+        const deployed = await up({ apps: appsWith21(env) }, "p3: shop 2.1 failing 30%, unrouted");
+        assert.equal(deployed.ok, true, deployed.errors.join("\n"));
+        assert.ok(await converged(120, { "shop-2-1": 2 }), `2.1 did not converge: ${JSON.stringify(await serviceReplicas())}`);
+        const l = canaryLoad();
+        await sleep(1000);
+        const t0 = now();
+        const r = await promoteCanary("p3", dir, "10,50,100");
+        figure("canary_rollback_seconds", now() - t0);
+        await sleep(3000);
+        const answers = await l.stop();
+        keep("canary-rollback", answers);
+
+        assert.equal(r.code, 1, "the canary fails");
+        assert.match(r.stderr, /canary shop 2\.1 on sklep\.localhost rolled back to 2\.0: step 1 \(10%\): error rate (\d+(\.\d+)?)% > 1% \(\d[\d,]* of \d[\d,]* requests[,)]/);
+        const rate = Number(/error rate (\d+(?:\.\d+)?)% > 1%/.exec(r.stderr)?.[1]);
+        figure("canary_rollback_step1_error_rate_percent", rate);
+        assert.doesNotMatch(r.stdout, /step 2\/3/, "no step after the first");
+        assert.equal(fs.readFileSync(path.join(dir, "Pulumi.dev.yaml"), "utf8"), started, "the stack file is back to its start");
+        assert.deepEqual(gitSubjects(dir), ["canary shop 2.1 on sklep.localhost: rolled back to 2.0 (step 1 (10%))", "canary shop 2.1 on sklep.localhost: 10%", "dev with shop 2.1"]);
+
+        const after = await servedBy(CANARY_HOST, 200);
+        const notStable = after.filter((a) => a !== "200 shop/2.0");
+        assert.equal(notStable.length, 0, `after the rollback only 2.0 serves ${CANARY_HOST}: ${[...new Set(notStable)].join(", ")}`);
+
+        // Every failed answer is the canary's own 500 (its body names 2.1): the stable release lost nothing.
+        const canaryAnswers = answers.filter((a) => a.release === "2.1");
+        const stableFailed = answers.filter((a) => failed(a) && a.release !== "2.1");
+        figure("canary_rollback_requests", answers.length);
+        figure("canary_rollback_canary_answers", canaryAnswers.length);
+        figure("canary_rollback_canary_failed", canaryAnswers.filter(failed).length);
+        figure("canary_rollback_stable_failed", stableFailed.length);
+        assert.ok(canaryAnswers.length > 0, "the canary got traffic");
+        assert.equal(stableFailed.length, 0, `stable (or unattributed) failures: ${summary(stableFailed)}`);
+    } finally {
+        await backToDev("p3: restored");
+        fs.rmSync(dir, { recursive: true, force: true });
+    }
+    assert.ok(await answersFrom(CANARY_HOST, "2.0"));
+});
+
+test("p4. a clean canary: every step passes and the hostname ends on the new release", { timeout: 900_000 }, async (t) => {
+    if (!need(t)) return;
+    await backToDev("p4");
+    const dir = canaryRepo({});
+    try {
+        const deployed = await up({ apps: appsWith21({}) }, "p4: shop 2.1 healthy, unrouted");
+        assert.equal(deployed.ok, true, deployed.errors.join("\n"));
+        assert.ok(await converged(120, { "shop-2-1": 2 }), `2.1 did not converge: ${JSON.stringify(await serviceReplicas())}`);
+        const l = canaryLoad();
+        await sleep(1000);
+        const t0 = now();
+        const r = await promoteCanary("p4", dir, "10,50,100");
+        figure("canary_clean_seconds", now() - t0);
+        await sleep(2000);
+        const answers = await l.stop();
+        keep("canary-clean", answers);
+
+        assert.equal(r.code, 0, `the canary must pass: ${r.stderr.slice(-3000)}`);
+        for (const [i, p] of [[1, 10], [2, 50], [3, 100]]) assert.match(r.stdout, new RegExp(`^step ${i}/3 \\(${p}%\\): 2\\.1 error rate .*: ok$`, "m"));
+        assert.match(r.stdout, /every step passed; 2\.1 serves sklep\.localhost/);
+        const file = fs.readFileSync(path.join(dir, "Pulumi.dev.yaml"), "utf8");
+        assert.match(file, /\{ name: "2\.1", replicas: 2, env: \{ RELEASE: "2\.1" \}, hostnames: \[sklep\.localhost\] \}/);
+        assert.doesNotMatch(file, /routes:/);
+        assert.deepEqual(gitSubjects(dir), [
+            "canary shop 2.1 on sklep.localhost: 100%",
+            "canary shop 2.1 on sklep.localhost: 50%",
+            "canary shop 2.1 on sklep.localhost: 10%",
+            "dev with shop 2.1",
+        ]);
+        const after = await servedBy(CANARY_HOST, 200);
+        const notCanary = after.filter((a) => a !== "200 shop/2.1");
+        assert.equal(notCanary.length, 0, `at the end only 2.1 serves ${CANARY_HOST}: ${[...new Set(notCanary)].join(", ")}`);
+        figure("canary_clean_requests", answers.length);
+        figure("canary_clean_canary_answers", answers.filter((a) => a.release === "2.1").length);
+        const bad = answers.filter(failed);
+        figure("canary_clean_failed", bad.length);
+        assert.equal(bad.length, 0, `failed requests during the canary: ${summary(bad)}`);
+    } finally {
+        await backToDev("p4: restored");
+        fs.rmSync(dir, { recursive: true, force: true });
+    }
+    assert.ok(await answersFrom(CANARY_HOST, "2.0"));
 });
 
 // ---- v–y. node lifecycle: add, remove, replace, restart — each under steady load through the VIP ----------------

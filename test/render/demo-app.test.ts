@@ -70,16 +70,41 @@ describe("demo app", () => {
         }
     });
 
-    test("knobs: EXIT_AT_START exits at once with its status; FAIL_PERCENT=100 answers 500 but /healthz stays ok", async (t) => {
+    test("knobs: EXIT_AT_START exits at once with its status; FAIL_RATE=1 answers 500 but /healthz stays ok", async (t) => {
         if (!needTools(t, "python3")) return;
         assert.equal(run("python3", [SERVER], { env: { ...process.env, EXIT_AT_START: "3" } }).status, 3);
         const port = await freePort();
-        const app = spawn("python3", [SERVER], { env: { ...process.env, PORT: String(port), FAIL_PERCENT: "100", DRAIN_SECONDS: "0" }, stdio: "ignore" });
+        const app = spawn("python3", [SERVER], { env: { ...process.env, PORT: String(port), FAIL_RATE: "1", DRAIN_SECONDS: "0" }, stdio: "ignore" });
         try {
             await waitForHttp(`http://127.0.0.1:${port}/healthz`);
             const answer = await fetch(`http://127.0.0.1:${port}/`);
             assert.equal(answer.status, 500);
             assert.match(await answer.text(), /failed on purpose/);
+        } finally {
+            app.kill("SIGKILL");
+        }
+    });
+
+    test("FAIL_RATE=0.3 answers 500 to about 30% of 400 requests and never to /healthz; a rate outside 0..1 fails at start naming it", async (t) => {
+        if (!needTools(t, "python3")) return;
+        const bad = run("python3", [SERVER], { env: { ...process.env, FAIL_RATE: "30" } });
+        assert.notEqual(bad.status, 0);
+        assert.match(bad.stderr, /FAIL_RATE='30': must be a share from 0 to 1/);
+        const port = await freePort();
+        const app = spawn("python3", [SERVER], { env: { ...process.env, PORT: String(port), FAIL_RATE: "0.3", DRAIN_SECONDS: "0" }, stdio: "ignore" });
+        try {
+            await waitForHttp(`http://127.0.0.1:${port}/healthz`);
+            const statuses: number[] = [];
+            for (let i = 0; i < 400; i++) {
+                const answer = await fetch(`http://127.0.0.1:${port}/`);
+                await answer.arrayBuffer();
+                statuses.push(answer.status);
+            }
+            const failed = statuses.filter((s) => s === 500).length;
+            assert.equal(failed + statuses.filter((s) => s === 200).length, 400, "only 200 and 500");
+            // 30% of 400 is 120; ±40 is more than 4 standard deviations (9.2) either way.
+            assert.ok(failed >= 80 && failed <= 160, `${failed} of 400 answered 500`);
+            for (let i = 0; i < 50; i++) assert.equal((await fetch(`http://127.0.0.1:${port}/healthz`)).status, 200, "/healthz never fails");
         } finally {
             app.kill("SIGKILL");
         }

@@ -81,6 +81,7 @@ const SAMPLE_ENV: Readonly<Record<NodeScript, Readonly<Record<string, string>>>>
         HEALTH_SOCKET: "/var/lib/swarm-gateway/health.sock",
         HEALTH_URL: "http://localhost/healthz",
     },
+    "gateway-metrics-read": { GATEWAY_SERVICE: "gateway", METRICS_PORT: "9145" },
 };
 
 function sampleEnv(name: NodeScript): Record<string, string> {
