@@ -92,7 +92,7 @@ function metricsPortOf(text: string): number {
 /** The lab's stand-in for `pulumi up`: one lab engine run on the stack file in `dir` (test/lab/engine/cli.ts). */
 function labUp(dir: string): Promise<UpOutcome> {
     return new Promise((resolve) => {
-        const child = spawn(process.execPath, ["--require", "tsx/cjs", "test/lab/engine/cli.ts", "up"], {
+        const child = spawn(process.execPath, ["--require", "./test/lab/engine/ts-loader.cjs", "test/lab/engine/cli.ts", "up"], {
             cwd: PROJECT_DIR,
             env: { ...process.env, LAB_STACK_DIR: dir },
             stdio: ["ignore", "pipe", "inherit"],
