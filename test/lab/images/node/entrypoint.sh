@@ -137,9 +137,11 @@ fi
 # killed last, after the gateway it guards is gone.
 stop_grace="${NODE_STOP_VIP_SECONDS:-2}"
 dockerd_pid=""
+stopping=0
 # shellcheck disable=SC2317 # called by the trap
 stop_node() {
   trap - TERM INT
+  stopping=1
   local pid
   pid=$(cat /run/keepalived.pid 2>/dev/null || true)
   if [[ $pid =~ ^[0-9]+$ && "$(cat "/proc/$pid/comm" 2>/dev/null)" == keepalived ]]; then
@@ -153,13 +155,53 @@ stop_node() {
 }
 trap stop_node TERM INT
 
-log "starting dockerd ${args[*]}"
-/usr/sbin/dockerd "${args[@]}" &
-dockerd_pid=$!
-# `wait` returns early when a trapped signal arrives: keep waiting until dockerd itself has exited.
+# --- the engine's leaked port allocation: restart the engine, not the node ---------------------
+# After `docker kill` + start, dockerd 20.10 can keep a host port allocated for a task container whose start
+# failed while the node came back (moby#33671): every later task of that service on this node then fails with
+# "port is already allocated" (the gateway never returns). A fresh dockerd has a fresh allocator: the engine's log
+# passes through this watcher, and the third such failure within 2 minutes, for a port no running container
+# publishes, restarts dockerd (at most 3 times per node start). Every line still reaches the container's log.
+engine_log=/run/dockerd.log.fifo
+restart_flag=/run/dockerd.restart
+rm -f "$engine_log" "$restart_flag"
+mkfifo "$engine_log"
+watch_engine_log() {
+  local line seen=0 first=0
+  while IFS= read -r line <&7; do
+    printf '%s\n' "$line" >&2
+    [[ $line =~ Bind\ for\ ([0-9.:]+):([0-9]+)\ failed:\ port\ is\ already\ allocated ]] || continue
+    # a running container that publishes the port holds it for real (a conflict in the stack, not the leak)
+    if docker ps --format '{{.Ports}}' 2>/dev/null | grep -q ":${BASH_REMATCH[2]}->"; then continue; fi
+    ((SECONDS - first < 120)) || { first=$SECONDS; seen=0; }
+    seen=$((seen + 1))
+    if ((seen == 3)); then
+      log "dockerd failed 3 task starts with a port it holds for no container: restarting dockerd"
+      touch "$restart_flag"
+      kill -TERM "$(cat /run/dockerd.supervised.pid 2>/dev/null)" 2>/dev/null || true
+      seen=0
+    fi
+  done
+}
+# read-write: the watcher never sees end-of-file when one dockerd exits and the next one opens the pipe
+watch_engine_log 7<>"$engine_log" &
+
+restarts=0
 rc=0
-while kill -0 "$dockerd_pid" 2>/dev/null; do
-  wait "$dockerd_pid" && rc=0 || rc=$?
+while :; do
+  rm -f "$restart_flag"
+  log "starting dockerd ${args[*]}"
+  /usr/sbin/dockerd "${args[@]}" 2>"$engine_log" &
+  dockerd_pid=$!
+  echo "$dockerd_pid" >/run/dockerd.supervised.pid
+  # `wait` returns early when a trapped signal arrives: keep waiting until dockerd itself has exited.
+  while kill -0 "$dockerd_pid" 2>/dev/null; do
+    wait "$dockerd_pid" && rc=0 || rc=$?
+  done
+  log "dockerd exited ($rc)"
+  if ((stopping == 0)) && [[ -f $restart_flag ]] && ((restarts < 3)); then
+    restarts=$((restarts + 1))
+    continue
+  fi
+  break
 done
-log "dockerd exited ($rc)"
 exit "$rc"
