@@ -1195,6 +1195,23 @@ test("y. restarts: docker restart of the VIP holder loses nothing; docker kill +
     figure("kill_node_netns_unmounted_recreated", entries.filter((e) => netnsBefore.includes(e.name)).length);
     const stale = entries.filter((e) => e.mtime < Math.floor(started));
     assert.deepEqual(stale.map((e) => e.name), [], `netns entries older than the new start (${new Date(started * 1000).toISOString()}) left on ${victim}`);
+
+    // 3. dockerd's leaked port allocation (docs/operations.md, "Restarting a node container"): the lab image's watcher
+    // restarts dockerd after 3 "port is already allocated" failures for a port no running container publishes. The
+    // race that leaks it cannot be called up on demand: its log lines are written into the watcher's pipe instead,
+    // on worker-1 (a worker: nothing routed depends on its restart), and the node comes back by itself.
+    const w = "worker-1";
+    const pidOf = async () => (await onNode(w, "cat /run/dockerd.supervised.pid")).stdout.trim();
+    const pidBefore = await pidOf();
+    const leak = 'time=\\"x\\" level=error msg=\\"fatal task error\\" error=\\"starting container failed: Bind for 0.0.0.0:1199 failed: port is already allocated\\"';
+    for (let i = 0; i < 3; i++) assert.equal((await onNode(w, `test -p /run/dockerd.log.fifo && echo "${leak}" >/run/dockerd.log.fifo`)).code, 0, `${w}: no engine log watcher pipe`);
+    const engineRestarted = await until(60, async () => {
+        const pid = await pidOf();
+        return /^\d+$/.test(pid) && pid !== pidBefore && (await onNode(w, "docker info --format '{{.Swarm.LocalNodeState}}'")).stdout.trim() === "active" ? true : undefined;
+    }, 1000);
+    assert.ok(engineRestarted, `${w}: dockerd was not restarted by the watcher (pid ${pidBefore} → ${await pidOf()})`);
+    assert.ok(await until(90, async () => ((await swarmNodes())[w]?.startsWith("ready active") ? true : undefined), 1000), `${w} did not come back Ready: ${JSON.stringify(await swarmNodes())}`);
+    assert.ok(await converged(120), `not converged after ${w}'s engine restart: ${JSON.stringify(await serviceReplicas())}`);
     if (failures.length) throw failures[0];
 });
 
