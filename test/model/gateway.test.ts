@@ -732,7 +732,7 @@ describe("gateway image files", () => {
     test("the served-routes sidecar lists each route as `hostname service port probe-path app/release`, the app's health path included", () => {
         const custom = planOf(mutate(DEV, (d) => (d.apps[0].healthcheck = partial({ path: "/ready" }))));
         const lines = renderGatewayFiles(custom.gateway, custom.routes).served.content.split("\n").filter(Boolean);
-        assert.deepEqual(lines, custom.routes.map((r) => `${r.hostname} ${r.service} ${r.port} ${r.app === "shop" ? "/ready" : "/healthz"} ${r.app}/${r.release}`));
+        assert.deepEqual(lines, custom.routes.map((r) => `${r.hostname} ${r.backends[0].service} ${r.backends[0].port} ${r.app === "shop" ? "/ready" : "/healthz"} ${r.app}/${r.backends[0].release}`));
         assert.ok(lines.some((l) => l.includes(" /ready ")), lines.join("; "));
     });
 
