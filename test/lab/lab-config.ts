@@ -16,6 +16,14 @@ export interface LabRelease {
     hostnames?: string[];
     replicas?: number;
     env?: Record<string, string>;
+    pinnable?: boolean;
+}
+
+/** A weighted hostname of an app (`apps[].routes[]`). */
+export interface LabRoute {
+    hostname: string;
+    releases: Record<string, number>;
+    sticky?: boolean;
 }
 
 export interface LabApp {
@@ -25,6 +33,7 @@ export interface LabApp {
     replicas?: number;
     /** `apps[].update` keys over the program's defaults (the failure scenarios shorten `convergeTimeout`). */
     update?: { convergeTimeout?: number };
+    routes?: LabRoute[];
 }
 
 /** The dev stack's apps, as the lab runs them: the prebuilt demo image, loaded into the nodes, dnsrr. */
@@ -134,7 +143,14 @@ export function labConfig(o: LabOverrides = {}): Record<string, unknown> {
             startPeriod: 5,
         },
         ...(a.update ? { update: { ...a.update } } : {}),
-        releases: a.releases.map((r) => ({ name: r.name, hostnames: r.hostnames ?? [], env: r.env ?? { RELEASE: r.name }, ...(r.replicas !== undefined ? { replicas: r.replicas } : {}) })),
+        releases: a.releases.map((r) => ({
+            name: r.name,
+            hostnames: r.hostnames ?? [],
+            env: r.env ?? { RELEASE: r.name },
+            ...(r.replicas !== undefined ? { replicas: r.replicas } : {}),
+            ...(r.pinnable !== undefined ? { pinnable: r.pinnable } : {}),
+        })),
+        ...(a.routes ? { routes: a.routes.map((r) => ({ ...r, releases: { ...r.releases } })) } : {}),
     }));
     cfg[`${PROJECT}:apps`] = apps;
     for (const [k, v] of Object.entries(o.extra ?? {})) cfg[`${PROJECT}:${k}`] = v;
