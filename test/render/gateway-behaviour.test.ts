@@ -767,7 +767,8 @@ describe("weighted routes, the sticky cookie and pins behave the same on nginx a
             const after = await eventually(`${engine}: 2.1 alone`, () => echo(http(lab, WEIGHTED, "/")).local, (l) => lab.names["shop-2-1"].includes(l));
             const settled = releasesOf(lab, await load(lab, { host: WEIGHTED, count: 200 }));
             assert.deepEqual(settled, { "2.1": 200 }, `${engine} (${after})`);
-            reloadWith(lab, entrypoint, weightedPlan(engine));
+            // No reload after this one: a stop signal while HAProxy's master re-executes itself is lost, and the
+            // engine would outlive its entrypoint here (in a container it dies with PID 1).
         }
     });
 });
