@@ -547,7 +547,7 @@ const UNTRUSTED_PIN_SOURCE = "127.0.0.77";
 const LOAD_CLIENT = path.join(__dirname, "fixtures", "load-client.ts");
 const SPLIT_REQUESTS = 5000;
 const SPLIT_TOLERANCE_PP = 2;
-const WEIGHT_CHANGE_REQUESTS = 1500;
+const WEIGHT_CHANGE_REQUESTS = 2500;
 
 /**
  * dev with shop 2.1 (pinnable) beside 1.9 and 2.0: sklep.localhost split 2.0/2.1 by `weights` (sticky), nowy on 2.0
@@ -747,26 +747,43 @@ describe("weighted routes, the sticky cookie and pins behave the same on nginx a
         }
     });
 
-    test("weight changes (routes file rewritten, engine reloaded) under load: 0 failed requests, and the new weights apply", async (t) => {
+    test("weight changes (routes file rewritten, engine reloaded) under load: 0 failed requests, and each new split applies", async (t) => {
         if (!ENGINES.every((e) => canRunLab(t, e)) || labs.size < ENGINES.length) return;
+        // Each change waits until its split is seen, as the routes step waits for the reload's new workers before
+        // it returns (a second reload signal while HAProxy's master re-executes itself can be lost).
+        const changes: { weights: Record<string, number>; seen: (releases: string[]) => boolean }[] = [
+            { weights: { "2.0": 50, "2.1": 50 }, seen: (r) => r.includes("2.0") && r.includes("2.1") && r.filter((x) => x === "2.1").length >= 10 },
+            { weights: { "2.0": 0, "2.1": 100 }, seen: (r) => r.every((x) => x === "2.1") },
+            { weights: { "2.0": 100, "2.1": 0 }, seen: (r) => r.every((x) => x === "2.0") },
+            { weights: { "2.0": 0, "2.1": 1 }, seen: (r) => r.every((x) => x === "2.1") },
+        ];
         for (const engine of ENGINES) {
             const lab = labs.get(engine) as Lab;
             const entrypoint = entrypoints.get(engine) as ChildProcess;
+            const releaseOf = (local: string) => (lab.names["shop-2-1"].includes(local) ? "2.1" : lab.names["shop-2-0"].includes(local) ? "2.0" : local);
+            const sample = async () => {
+                const r = releasesOf(lab, await load(lab, { host: WEIGHTED, count: 40, concurrency: 4 }));
+                return Object.entries(r).flatMap(([release, n]) => Array<string>(n).fill(release));
+            };
             // The lab's zero-failure load: 8 workers, a new connection per request, a short pause, no retry.
             const running = load(lab, { host: WEIGHTED, count: WEIGHT_CHANGE_REQUESTS, concurrency: 8, fresh: true, pauseMs: 20 });
-            for (const weights of [{ "2.0": 50, "2.1": 50 }, { "2.0": 0, "2.1": 100 }, { "2.0": 90, "2.1": 10 }, { "2.0": 0, "2.1": 1 }]) {
-                await new Promise((r) => setTimeout(r, 700));
-                reloadWith(lab, entrypoint, weightedPlan(engine, { weights }));
+            for (const change of changes) {
+                reloadWith(lab, entrypoint, weightedPlan(engine, { weights: change.weights }));
+                const deadline = Date.now() + 15_000;
+                let last = await sample();
+                while (!change.seen(last)) {
+                    assert.ok(Date.now() < deadline, `${engine}: ${JSON.stringify(change.weights)} not applied: ${last.join(",")}`);
+                    await new Promise((r) => setTimeout(r, 200));
+                    last = await sample();
+                }
             }
             const outcome = await running;
             assert.equal(entrypoint.exitCode, null, `${engine}: the entrypoint keeps running`);
             assert.equal(outcome.total, WEIGHT_CHANGE_REQUESTS, engine);
             assert.equal(outcome.failed, 0, `${engine}: ${JSON.stringify(outcome.statuses)} ${outcome.errors.join("; ")}`);
-            t.diagnostic(`${engine}: ${outcome.total} requests through 4 weight changes, 0 failed`);
-            // The last change (2.1 alone) applies once the reload is done.
-            const after = await eventually(`${engine}: 2.1 alone`, () => echo(http(lab, WEIGHTED, "/")).local, (l) => lab.names["shop-2-1"].includes(l));
-            const settled = releasesOf(lab, await load(lab, { host: WEIGHTED, count: 200 }));
-            assert.deepEqual(settled, { "2.1": 200 }, `${engine} (${after})`);
+            t.diagnostic(`${engine}: ${outcome.total} requests through ${changes.length} weight changes, 0 failed`);
+            assert.deepEqual(releasesOf(lab, await load(lab, { host: WEIGHTED, count: 200 })), { "2.1": 200 }, `${engine}: the last split (2.1 alone) holds`);
+            assert.equal(releaseOf(echo(http(lab, WEIGHTED, "/")).local), "2.1");
             // No reload after this one: a stop signal while HAProxy's master re-executes itself is lost, and the
             // engine would outlive its entrypoint here (in a container it dies with PID 1).
         }
