@@ -36,7 +36,11 @@ export const virtualIps = plan.virtualIp?.groups.map((g) => g.address) ?? [];
 export const nodes = plan.nodes.map((n) => ({ name: n.name, address: n.address, role: n.role, zone: n.zone, labels: n.labels }));
 export const managerHost = platform.managerHost;
 export const dockerCli = platform.managerCli;
-export const routes = plan.routes.map((r) => ({ hostname: r.hostname, app: r.app, release: r.release, service: r.service }));
+export const routes = plan.routes.map((r) => ({
+    hostname: r.hostname,
+    app: r.app,
+    releases: r.backends.map((b) => ({ release: b.release, service: b.service, weight: b.weight, percent: b.percent, pinnable: b.pinnable })),
+}));
 export const dnsRecords = platform.dns.records;
 export const zoneFile = platform.dns.zoneFile;
 export const gatewayImage = platform.gateway.image;

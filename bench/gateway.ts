@@ -332,7 +332,7 @@ async function main(): Promise<void> {
     netns = createNetns();
     useDockerDns(netns);
     const plan0 = benchPlan("nginx", dir);
-    const service = (host: string) => plan0.routes.find((r) => r.hostname === host)?.service as string;
+    const service = (host: string) => plan0.routes.find((r) => r.hostname === host)?.backends[0]?.service as string;
     const names: Record<string, string[]> = {};
     for (const b of Object.values(BACKENDS)) {
         names[service(b.host)] = [b.address];

@@ -8,6 +8,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import type { PlanGateway, PlanRoute } from "../model";
 import { type GatewayFiles, renderGatewayFiles } from "../model/gateway";
+import { reachableBackends } from "../model/releases";
 import { convergeGate, serviceSpecHash, withSpecLabel } from "./converge";
 import { seconds, updateConfig } from "./durations";
 import { DeliveredImage } from "./images";
@@ -85,7 +86,9 @@ export class Gateway extends pulumi.ComponentResource {
         }, { parent: this, providers: { docker: args.localEngine } });
         this.image = image.ref;
 
-        const routedServices = [...new Set(args.routes.map((r) => r.service))];
+        // Every release a route can send requests to (weight above 0, or pinnable): the routes wait for its gate, exactly
+        // like for a release that gains a hostname.
+        const routedServices = [...new Set(args.routes.flatMap((r) => reachableBackends(r).map((b) => b.service)))];
         const gates = routedServices.map((service) => {
             const gate = args.releaseGates[service];
             if (!gate) throw new Error(`gateway: route to ${service}, which has no convergence gate`);

@@ -5,7 +5,7 @@
 import type { Plan } from "./index";
 import type { PlanNode } from "./nodes";
 import { compare, sortedBy } from "./order";
-import type { PlanRelease, PlanRoute } from "./releases";
+import { formatPercent, type PlanRelease, type PlanRoute, reachableBackends } from "./releases";
 import { type Artifact, renderTemplate } from "./templates";
 import type { PlanVirtualIpGroup } from "./virtual-ip";
 
@@ -154,9 +154,16 @@ export function diagramOf(plan: Plan, options: DiagramOptions = {}): string {
 
     const nodeId = (name: string) => ids.of(diagramKey.node(name));
     const edges: Edge[] = [
-        ...routes.map((r): Edge => {
+        // A weighted hostname's edges carry each release's share; a release reached only by a tester's pin is dotted.
+        ...routes.flatMap((r) => {
             const key = diagramKey.hostname(r.hostname);
-            return { from: ids.of(key), to: ids.of(diagramKey.release(r.app, r.release)), arrow: "-->", key };
+            return reachableBackends(r).map((b): Edge => ({
+                from: ids.of(key),
+                to: ids.of(diagramKey.release(r.app, b.release)),
+                arrow: b.weight > 0 ? "-->" : "-.->",
+                ...(b.weight === 0 ? { label: "pin" } : r.weighted ? { label: formatPercent(b.percent) } : {}),
+                key,
+            }));
         }),
         ...groups.flatMap((g) =>
             g.members.map((m, rank): Edge => ({

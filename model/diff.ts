@@ -4,6 +4,7 @@
 // Pure: no files, no git, no Pulumi. `npm run diff` (scripts/diff.ts) and `npm run promote` print it.
 import { type Plan, planStack, type StackConfig } from "./index";
 import { secretRefsOf } from "./secrets";
+import { describeRouteReleases, formatPercent, type PlanRoute, servingBackends } from "./releases";
 
 /** What a change is about; `changedKeys` turns these into the diagram's keys. */
 export type DomainSubject =
@@ -87,7 +88,8 @@ export function domainDiff(before: StackConfig | undefined, after: StackConfig, 
 
 type Plain = Record<string, unknown>;
 
-/** A routed hostname: which release serves it (release name only when the app stays the same), and its settings. */
+/** A routed hostname: which release serves it (release name only when the app stays the same), or its releases'
+ *  shares (`weights`, as percentages), and its settings. */
 function hostnameChanges(b: Plan | undefined, a: Plan): DomainChange[] {
     const out: DomainChange[] = [];
     const before = new Map((b?.routes ?? []).map((r) => [r.hostname, r]));
@@ -96,21 +98,48 @@ function hostnameChanges(b: Plan | undefined, a: Plan): DomainChange[] {
         const was = before.get(hostname);
         const now = after.get(hostname);
         const subject: DomainSubject = { concept: "hostname", hostname };
-        if (!was && now) out.push({ subject, change: "added", fields: [{ field: "release", after: `${now.app} ${now.release}` }] });
-        else if (was && !now) out.push({ subject, change: "removed", fields: [{ field: "release", before: `${was.app} ${was.release}` }] });
+        if (!was && now) out.push({ subject, change: "added", fields: [{ field: "release", after: describeRouteReleases(now) }] });
+        else if (was && !now) out.push({ subject, change: "removed", fields: [{ field: "release", before: describeRouteReleases(was) }] });
         else if (was && now) {
             const fields: FieldChange[] = [];
-            if (was.app !== now.app || was.release !== now.release) {
-                const sameApp = was.app === now.app;
-                fields.push({ field: "release", before: sameApp ? was.release : `${was.app} ${was.release}`, after: sameApp ? now.release : `${now.app} ${now.release}` });
+            const plain = (r: PlanRoute) => !r.weighted && servingBackends(r).length === 1;
+            if (was.app !== now.app) {
+                fields.push({ field: "release", before: describeRouteReleases(was), after: describeRouteReleases(now) });
+            } else if (plain(was) && plain(now)) {
+                const [from, to] = [servingBackends(was)[0].release, servingBackends(now)[0].release];
+                if (from !== to) fields.push({ field: "release", before: from, after: to });
+            } else if (routeShares(was) !== routeShares(now)) {
+                fields.push({ field: "weights", before: routeShares(was), after: routeShares(now) });
             }
-            // The service and port follow the release: shown only when they change on their own.
-            const moved = fields.length > 0;
-            fields.push(...fieldChanges(was, now, ["hostname", "app", "release", ...(moved ? ["service", "port", "slots"] : [])]));
+            const settings = (r: PlanRoute) => ({ tls: r.tls, sticky: servingBackends(r).length > 1 ? r.sticky : undefined, pinnable: pinnableOf(r) });
+            fields.push(...fieldChanges(settings(was), settings(now)));
             if (fields.length) out.push({ subject, change: "changed", fields });
         }
     }
     return out;
+}
+
+/** `shop 2.0 90%, 2.1 10%`: the releases a hostname's requests are shared between (a pin-only release left out). */
+function routeShares(r: PlanRoute): string {
+    return `${r.app} ${r.backends.filter((x) => x.weight > 0 || !x.pinnable).map((x) => `${x.release} ${formatPercent(x.percent)}`).join(", ")}`;
+}
+
+function pinnableOf(r: PlanRoute): string | undefined {
+    const pins = r.backends.filter((x) => x.pinnable).map((x) => x.release);
+    return pins.length ? pins.join(", ") : undefined;
+}
+
+/** `shop 2.0 90% → 50%, 2.1 10% → 50%` from two routeShares texts (a release missing on one side had 0%). */
+function sharesLine(before: string, after: string): string {
+    const parse = (text: string) => {
+        const [app, ...rest] = text.split(" ");
+        const shares = new Map(rest.join(" ").split(", ").map((pair) => pair.split(" ") as [string, string]));
+        return { app, shares };
+    };
+    const b = parse(before);
+    const a = parse(after);
+    const releases = [...new Set([...b.shares.keys(), ...a.shares.keys()])].sort(compare);
+    return `${a.app} ${releases.map((r) => `${r} ${b.shares.get(r) ?? "0%"} → ${a.shares.get(r) ?? "0%"}`).join(", ")}`;
 }
 
 function releaseChanges(b: Plan | undefined, a: Plan): DomainChange[] {
@@ -392,7 +421,10 @@ function line(c: DomainChange): string[] {
         return [c.change === "added" ? `- ${name}: added → ${value(f.after)}` : `- ${name}: removed (was ${value(f.before)})`];
     }
     if (c.subject.concept === "hostname") {
-        return c.fields.map((f) => (f.field === "release" ? `- ${name}: ${value(f.before)} → ${value(f.after)}` : `- ${name} ${f.field}: ${value(f.before)} → ${value(f.after)}`));
+        return c.fields.map((f) => {
+            if (f.field === "weights") return `- ${name}: ${code(sharesLine(f.before ?? "", f.after ?? ""))}`;
+            return f.field === "release" ? `- ${name}: ${value(f.before)} → ${value(f.after)}` : `- ${name} ${f.field}: ${value(f.before)} → ${value(f.after)}`;
+        });
     }
     if (c.subject.concept === "secret") {
         const used = c.subject.usedBy.length ? ` (used by ${c.subject.usedBy.map(code).join(", ")})` : "";

@@ -7,7 +7,7 @@ import type { PlanNode } from "./nodes";
 import { type PlanResources, planResources, resourcesSchema } from "./resources";
 import { type ConvergeTimings, convergeTimeoutFloor, defaultConvergeTimeout, MAX_CONVERGE_TIMEOUT } from "./converge";
 import { compare } from "./order";
-import { type PlanRoute, type PlanUpdatePolicy, updateSurge } from "./releases";
+import { type PlanRoute, type PlanRouteBackend, type PlanUpdatePolicy, reachableBackends, servingBackends, stickyCookieOf, updateSurge } from "./releases";
 import type { StackConfig } from "./schema";
 import { type Artifact, renderTemplate, shellSafe } from "./templates";
 import { drainSecondsOf, type PlanVirtualIp } from "./virtual-ip";
@@ -16,6 +16,9 @@ import { firstDuplicates, type Report } from "./validation";
 // 1 byte to 999999g: nginx's client_max_body_size and HAProxy's byte count both read it (0, which nginx takes
 // as "no limit" and HAProxy as "no body", is refused: the engines would differ).
 const SIZE = /^[1-9][0-9]{0,5}[kmg]?$/;
+// A pin header and cookie land in nginx variable names and regexes and in HAProxy sample fetches: plain tokens only.
+const PIN_HEADER = /^[A-Za-z0-9][A-Za-z0-9-]{0,63}$/;
+const COOKIE_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 
 const TlsCertificateSchema = z.strictObject({
     name: name("TLS certificate name").describe("Names the certificate's swarm secrets and files (`/run/secrets/<name>.crt`); keep it stable (`tls-<index>` were the names before names were required)."),
@@ -105,6 +108,36 @@ export const GatewaySchema = z
             .describe(
                 "Seconds the gateway keeps a Docker DNS answer (nginx's cache; HAProxy's interval between resolutions). Keep it under the time a release's tasks keep serving after SIGTERM: a stopping task leaves DNS first, and the gateway must stop sending to it before it stops.",
             ),
+        pinning: z
+            .strictObject({
+                header: z
+                    .string()
+                    .regex(PIN_HEADER, "a header name: letters, digits and '-' (no '_': nginx drops such headers), at most 64")
+                    .default("X-Release")
+                    .describe("Request header naming the release a tester pins (its value: a release name, like 2.1)."),
+                cookie: z
+                    .string()
+                    .regex(COOKIE_NAME, "a cookie name: letters, digits, '_' and '-', at most 64")
+                    .default("gw-release-pin")
+                    .describe("Cookie naming the pinned release when the header is absent."),
+                trustedNetworks: z
+                    .array(cidr())
+                    .default([])
+                    .describe("Source networks a pin is accepted from; empty: from anywhere."),
+            })
+            .prefault({})
+            .describe("Testers pin a release declared `pinnable` (header, else cookie) on every hostname of its app; any other pin is ignored."),
+        releaseHeader: z
+            .boolean()
+            .default(true)
+            .describe("Every routed answer carries `X-Served-By-Release: <app>/<release>`; false hides which release served (`npm run status` then checks answers only)."),
+        stickySeconds: z
+            .number()
+            .int()
+            .min(1)
+            .max(31536000)
+            .default(86400)
+            .describe("Max-Age of the sticky cookie that keeps a client on the release a weighted hostname sent it to."),
         serverSlots: z
             .number()
             .int()
@@ -274,6 +307,12 @@ export interface PlanGateway {
     readonly healthPath: string;
     /** Header naming `<app>/<release>` on every routed answer (read by `npm run status`). */
     readonly releaseHeader: string;
+    /** Whether the gateway sends that header (gateway.releaseHeader; prod turns it off). */
+    readonly sendReleaseHeader: boolean;
+    /** Testers' pins: header, else cookie, accepted from these networks (sorted; empty: from anywhere). */
+    readonly pinning: { readonly header: string; readonly cookie: string; readonly trustedNetworks: readonly string[] };
+    /** Max-Age of the sticky cookie. */
+    readonly stickySeconds: number;
     /** The unix socket answering the health path (in the state dir, shared with keepalived's check). */
     readonly healthSocket: string;
     readonly tls: readonly PlanTlsCertificate[];
@@ -380,7 +419,7 @@ export function checkGateway(c: StackConfig, report: Report): void {
     if (g.ports.http === g.ports.https) report("gateway.ports.https", `must differ from gateway.ports.http (${g.ports.http})`);
     if (g.delivery === "registry" && !g.registry) report("gateway.registry", "is required when gateway.delivery is registry");
     if (g.delivery === "load" && g.registry) report("gateway.registry", "is only used with gateway.delivery: registry");
-    const served = new Set(c.apps.flatMap((a) => a.releases.flatMap((r) => r.hostnames)));
+    const served = new Set(c.apps.flatMap((a) => [...a.releases.flatMap((r) => r.hostnames), ...a.routes.map((r) => r.hostname)]));
     g.tls.forEach((t, i) =>
         t.hostnames.forEach((h, k) => {
             if (!served.has(h)) report(`gateway.tls[${i}].hostnames[${k}]`, `"${h}" is not served by any release`);
@@ -424,6 +463,15 @@ export function checkGateway(c: StackConfig, report: Report): void {
         if (p.endsWith("/0")) report(`gateway.trustedProxies[${i}]`, `"${p}" would trust every client's forwarding headers: list the proxies' own networks`);
     });
     firstDuplicates(g.trustedProxies, (i, j) => report(`gateway.trustedProxies[${i}]`, `"${g.trustedProxies[i]}" is also gateway.trustedProxies[${j}]`));
+    const pinning = g.pinning;
+    firstDuplicates(pinning.trustedNetworks, (i, j) =>
+        report(`gateway.pinning.trustedNetworks[${i}]`, `"${pinning.trustedNetworks[i]}" is also gateway.pinning.trustedNetworks[${j}]`),
+    );
+    const clash = c.apps.find((a) => stickyCookieOf(a.name) === pinning.cookie);
+    if (clash) report("gateway.pinning.cookie", `"${pinning.cookie}" is also the sticky cookie of app ${clash.name}'s weighted hostnames: choose another name`);
+    if (pinning.header.toLowerCase() === "cookie" || pinning.header.toLowerCase() === "host") {
+        report("gateway.pinning.header", `"${pinning.header}" is a header the gateway routes by: choose another, like X-Release`);
+    }
 }
 
 /** The Strict-Transport-Security header value. */
@@ -462,6 +510,9 @@ export function planGateway(c: StackConfig, nodes: readonly PlanNode[], tls: rea
         ports: { ...g.ports },
         healthPath: c.virtualIp?.healthCheck.path ?? "/healthz",
         releaseHeader: RELEASE_HEADER,
+        sendReleaseHeader: g.releaseHeader,
+        pinning: { header: g.pinning.header, cookie: g.pinning.cookie, trustedNetworks: [...g.pinning.trustedNetworks].sort(compare) },
+        stickySeconds: g.stickySeconds,
         healthSocket: GATEWAY_HEALTH_SOCKET,
         tls,
         defaultHost: g.defaultHost,
@@ -536,12 +587,6 @@ function haproxyHttpsBind(port: number, certificatePaths: readonly string[]): st
 const HAPROXY_LINE_CHARS = 2048;
 const HAPROXY_LINE_WORDS = 64;
 
-function routeFor(routes: readonly PlanRoute[], hostname: string): PlanRoute {
-    const route = routes.find((r) => r.hostname === hostname);
-    if (!route) throw new Error(`gateway.defaultHost "${hostname}" is not a routed hostname`);
-    return route;
-}
-
 function backendName(service: string): string {
     return `svc.${service}`;
 }
@@ -549,16 +594,84 @@ function backendName(service: string): string {
 /** Where plain HTTP for a TLS hostname goes when HTTPS redirects are on (HAProxy backend). */
 const HTTPS_REDIRECT_BACKEND = "https-redirect";
 
+/** `my-app` → `my_app`: part of an nginx variable name (app names have no `_`, so no two apps meet). */
+function variablePart(name: string): string {
+    return name.replace(/-/g, "_");
+}
+
+/**
+ * A route as both engines' templates read it. `dynamic` when more than one release can serve the hostname (weights
+ * above 0, or a pinnable release): then the release is chosen per request (pin > sticky cookie > weighted choice);
+ * otherwise the route is a plain hostname → service route.
+ */
+function routeView(gateway: PlanGateway, route: PlanRoute, index: number) {
+    const serving = servingBackends(route);
+    const reachable = reachableBackends(route);
+    const pinnable = route.backends.filter((b) => b.pinnable);
+    const first = serving[0] ?? reachable[0];
+    if (!first) throw new Error(`route ${route.hostname}: no release serves it`);
+    const total = serving.reduce((n, b) => n + b.weight, 0);
+    // nginx split_clients shares in hundredths of a percent (cumulative, so they add up to 100%); HAProxy draws
+    // rand(total) and each release owns a range of it.
+    let cumulative = 0;
+    const shares = serving.map((b, k) => {
+        const from = cumulative;
+        cumulative += b.weight;
+        const hundredths = Math.round((cumulative * 10000) / total) - Math.round((from * 10000) / total);
+        return { release: b.release, share: k === serving.length - 1 ? "*" : `${(hundredths / 100).toFixed(2)}%`, skip: hundredths === 0 && k !== serving.length - 1, from, to: cumulative - 1 };
+    });
+    const stickyOn = route.sticky && serving.length > 1;
+    const dynamic = reachable.length > 1;
+    const appVar = variablePart(route.app);
+    return {
+        hostname: route.hostname,
+        app: route.app,
+        tls: route.tls,
+        index,
+        key: `r${index}`,
+        dynamic,
+        release: first.release,
+        upstream: backendName(first.service),
+        summary: [
+            serving.map((b) => `${b.release} ${b.percent}%`).join(", "),
+            ...(stickyOn ? ["sticky"] : []),
+            ...(pinnable.length ? [`pinnable ${pinnable.map((b) => b.release).join(", ")}`] : []),
+        ].join("; "),
+        hasSplit: serving.length > 1,
+        split: shares.filter((x) => !x.skip),
+        // The nginx variable holding the request's release: pin over sticky over the weights.
+        releaseVar: pinnable.length ? `gw_r${index}_release` : stickyOn ? `gw_r${index}_chosen` : `gw_r${index}_weighted`,
+        picks: serving.length > 1 ? { total, ranges: shares } : (false as const),
+        sticky: stickyOn
+            ? {
+                  cookie: route.stickyCookie,
+                  appVar,
+                  releases: serving.map((b) => b.release),
+                  list: serving.map((b) => b.release).join(" "),
+                  attributes: `Path=/; Max-Age=${gateway.stickySeconds}; HttpOnly; SameSite=Lax`,
+              }
+            : (false as const),
+        pin: pinnable.length ? { appVar, releases: pinnable.map((b) => b.release), list: pinnable.map((b) => b.release).join(" ") } : (false as const),
+        upstreams: reachable.map((b) => ({ release: b.release, upstream: backendName(b.service) })),
+    };
+}
+
+type RouteView = ReturnType<typeof routeView>;
+
 /** HAProxy matches exact hostnames before wildcards (`*.example.com`), longer suffixes first, like nginx.
  *  `redirect`: the rule sends the hostname to the HTTPS redirect instead of its service. */
-function hostRules(routes: readonly PlanRoute[], redirect: (r: PlanRoute) => boolean) {
+function hostRules(routes: readonly RouteView[], redirect: (r: RouteView) => boolean) {
     const rules = routes.map((route) => {
         const wildcard = route.hostname.startsWith("*.");
+        const toRedirect = redirect(route);
         return {
-            backend: redirect(route) ? HTTPS_REDIRECT_BACKEND : backendName(route.service),
+            backend: toRedirect ? HTTPS_REDIRECT_BACKEND : route.upstream,
             match: wildcard ? "end" : "str",
             pattern: wildcard ? route.hostname.slice(1) : route.hostname,
             wildcard,
+            // HAProxy's txn.gw_route: the route whose release rules apply (-1: this hostname's answer is fixed here).
+            index: !toRedirect && route.dynamic ? route.index : -1,
+            route: !toRedirect && route.dynamic ? route : (false as const),
         };
     });
     const exact = rules.filter((r) => !r.wildcard);
@@ -566,16 +679,16 @@ function hostRules(routes: readonly PlanRoute[], redirect: (r: PlanRoute) => boo
     return [...exact, ...wildcards];
 }
 
-/** One HAProxy backend per routed service (several hostnames may share it). */
+/** One upstream (nginx) or backend (HAProxy) per service a route can reach (several hostnames may share it). */
 function backends(routes: readonly PlanRoute[]) {
-    const byService = new Map<string, PlanRoute>();
-    for (const r of routes) if (!byService.has(r.service)) byService.set(r.service, r);
+    const byService = new Map<string, { route: PlanRoute; backend: PlanRouteBackend }>();
+    for (const route of routes) for (const backend of reachableBackends(route)) if (!byService.has(backend.service)) byService.set(backend.service, { route, backend });
     return [...byService.values()]
-        .sort((a, b) => compare(a.service, b.service))
-        .map((r) => ({ name: backendName(r.service), service: r.service, port: r.port, slots: r.slots, app: r.app, release: r.release }));
+        .sort((a, b) => compare(a.backend.service, b.backend.service))
+        .map(({ route, backend: b }) => ({ name: backendName(b.service), service: b.service, port: b.port, slots: b.slots, app: route.app, release: b.release }));
 }
 
-function tlsServers(gateway: PlanGateway, routes: readonly PlanRoute[]) {
+function tlsServers(gateway: PlanGateway, routes: readonly RouteView[]) {
     return routes
         .filter((r) => r.tls !== undefined)
         .map((r) => {
@@ -583,6 +696,13 @@ function tlsServers(gateway: PlanGateway, routes: readonly PlanRoute[]) {
             if (!cert) throw new Error(`route ${r.hostname}: unknown TLS certificate "${r.tls}"`);
             return { ...r, certificate: cert.name, certificatePath: cert.certificatePath, keyPath: cert.keyPath };
         });
+}
+
+/** One entry per app: its pinnable releases (nginx's per-app pin map) or its sticky cookie (per-app cookie map). */
+function perApp<T extends { appVar: string }>(items: readonly (T | false)[]): T[] {
+    const byApp = new Map<string, T>();
+    for (const item of items) if (item && !byApp.has(item.appVar)) byApp.set(item.appVar, item);
+    return [...byApp.values()];
 }
 
 /** The TLS profile as the engines spell it. */
@@ -601,36 +721,45 @@ function tlsProfileView() {
     };
 }
 
-function gatewayView(gateway: PlanGateway, routes: readonly PlanRoute[]) {
+function gatewayView(gateway: PlanGateway, planRoutes: readonly PlanRoute[]) {
+    const routes = planRoutes.map((r, i) => routeView(gateway, r, i));
     const tlsRoutes = routes.filter((r) => r.tls !== undefined);
-    const defaultRoute = gateway.defaultHost === "reject" ? false : routeFor(routes, gateway.defaultHost);
-    const redirects = (r: PlanRoute) => gateway.httpsRedirect && r.tls !== undefined;
+    const defaultRoute = gateway.defaultHost === "reject" ? false : routes.find((r) => r.hostname === gateway.defaultHost);
+    if (defaultRoute === undefined) throw new Error(`gateway.defaultHost "${gateway.defaultHost}" is not a routed hostname`);
+    const redirects = (r: RouteView) => gateway.httpsRedirect && r.tls !== undefined;
     const maxBodyBytes = sizeInBytes(gateway.clientMaxBodySize);
     const hsts = gateway.hsts;
+    const frontendView = (name: string, bind: string, proto: "http" | "https", routesHere: readonly RouteView[], redirect: (r: RouteView) => boolean, defaultsTo: RouteView | false) => {
+        const rules = hostRules(routesHere, redirect);
+        const dynamicRoutes = rules.flatMap((r) => (r.route ? [r.route] : []));
+        const defaultDynamic = defaultsTo && defaultsTo.dynamic ? defaultsTo : (false as const);
+        if (defaultDynamic && !dynamicRoutes.includes(defaultDynamic)) dynamicRoutes.push(defaultDynamic);
+        return {
+            name,
+            bind,
+            proto,
+            secure: proto === "https" ? "; Secure" : "",
+            hsts: proto === "https" ? hsts : false,
+            hostRules: rules,
+            dynamic: dynamicRoutes.length > 0,
+            dynamicRoutes,
+            defaultDynamic,
+            // The default route's own rules, when no host rule of this frontend already chooses its backend.
+            defaultExtra: defaultDynamic && !rules.some((r) => r.route === defaultDynamic) ? defaultDynamic : (false as const),
+            pins: dynamicRoutes.some((r) => r.pin),
+            defaultBackend: defaultsTo ? defaultsTo.upstream : "reject",
+        };
+    };
     // Both HAProxy frontends share every header rule; only the bind, the scheme and the routes differ.
     const frontends = [
-        {
-            name: "http",
-            bind: `:${gateway.ports.http}`,
-            proto: "http",
-            hsts: false,
-            hostRules: hostRules(routes, redirects),
-            defaultBackend: defaultRoute ? backendName(defaultRoute.service) : "reject",
-        },
+        frontendView("http", `:${gateway.ports.http}`, "http", routes, redirects, defaultRoute),
+        // strict-sni: an unknown SNI gets no certificate (the handshake fails).
         ...(gateway.tls.length
-            ? [
-                  {
-                      name: "https",
-                      // strict-sni: an unknown SNI gets no certificate (the handshake fails).
-                      bind: haproxyHttpsBind(gateway.ports.https, gateway.tls.map((t) => t.certificatePath)),
-                      proto: "https",
-                      hsts,
-                      hostRules: hostRules(tlsRoutes, () => false),
-                      defaultBackend: "reject",
-                  },
-              ]
+            ? [frontendView("https", haproxyHttpsBind(gateway.ports.https, gateway.tls.map((t) => t.certificatePath)), "https", tlsRoutes, () => false, false)]
             : []),
     ];
+    const dynamicRoutes = routes.filter((r) => r.dynamic);
+    const pinning = gateway.pinning;
     return {
         engine: gateway.engine,
         nginx: gateway.engine === "nginx",
@@ -666,14 +795,30 @@ function gatewayView(gateway: PlanGateway, routes: readonly PlanRoute[]) {
         strippedHeaders: STRIPPED_REQUEST_HEADERS,
         tlsProfile: tlsProfileView(),
         hasTls: gateway.tls.length > 0,
-        defaultRoute: defaultRoute && { ...defaultRoute, upstream: backendName(defaultRoute.service) },
-        servers: routes.map((r) => ({ ...r, redirect: redirects(r), upstream: backendName(r.service) })),
-        tlsServers: tlsServers(gateway, routes).map((r) => ({ ...r, upstream: backendName(r.service) })),
+        defaultRoute,
+        servers: routes.map((r) => ({ ...r, redirect: redirects(r) })),
+        tlsServers: tlsServers(gateway, routes),
+        sendReleaseHeader: gateway.sendReleaseHeader,
+        dynamicRoutes,
+        hasDynamic: dynamicRoutes.length > 0,
+        pinning: dynamicRoutes.some((r) => r.pin)
+            ? {
+                  header: pinning.header,
+                  // nginx's variable for a request header: lower case, '-' as '_'.
+                  headerVariable: `http_${pinning.header.toLowerCase().replace(/-/g, "_")}`,
+                  cookie: pinning.cookie,
+                  trustedNetworks: pinning.trustedNetworks,
+                  fromAnywhere: pinning.trustedNetworks.length === 0,
+              }
+            : false,
+        pinApps: perApp(dynamicRoutes.map((r) => r.pin)),
+        stickyApps: perApp(dynamicRoutes.map((r) => r.sticky)),
+        hasSticky: dynamicRoutes.some((r) => r.sticky),
         upstreamsDir: NGINX_UPSTREAMS_DIR,
         upstreamKeepalive: NGINX_UPSTREAM_KEEPALIVE,
         frontends,
         hasRedirects: routes.some(redirects),
-        backends: backends(routes),
+        backends: backends(planRoutes),
     };
 }
 
@@ -683,10 +828,18 @@ export function renderGatewayFiles(gateway: PlanGateway, routes: readonly PlanRo
     return {
         main: { name: gateway.mainFile.name, content: renderTemplate(`${dir}/${gateway.mainFile.name}.mustache`, view) },
         routes: { name: gateway.routesFile.name, content: renderTemplate(`${dir}/${gateway.routesFile.name}.mustache`, view) },
-        served: { name: gateway.servedFile, content: renderTemplate("gateway/routes.served.mustache", { routes: routes.map((r) => ({ ...r, path: shellSafe(`route ${r.hostname} probe path`, r.probePath) })) }) },
+        served: { name: gateway.servedFile, content: renderTemplate("gateway/routes.served.mustache", { routes: servedLines(routes) }) },
         entrypoint: { name: ENTRYPOINT_NAME, content: renderTemplate("gateway/entrypoint.sh.mustache", view) },
         dockerfile: renderTemplate("gateway/Dockerfile.mustache", view),
     };
+}
+
+/** The served-routes sidecar's lines: one per hostname and release the gateway may send it to (by weight or by a
+ *  pin), so a release that gains weight on a hostname, or becomes pinnable, is probed before the routes change. */
+function servedLines(routes: readonly PlanRoute[]) {
+    return routes.flatMap((r) =>
+        reachableBackends(r).map((b) => ({ hostname: r.hostname, app: r.app, release: b.release, service: b.service, port: b.port, path: shellSafe(`route ${r.hostname} probe path`, b.probePath) })),
+    );
 }
 
 /** What `npm run render` writes for the gateway. */

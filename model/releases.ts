@@ -1,5 +1,6 @@
-// Releases and routes: each app release is one swarm service placed by its app's zone; each hostname routes to
-// exactly one release. Schema fragment, cross-key rules and plan slices.
+// Releases and routes: each app release is one swarm service placed by its app's zone; each hostname is served by one
+// release (its `hostnames`) or by several with weights (the app's `routes`). Schema fragment, cross-key rules and plan
+// slices.
 import { z } from "zod";
 import { envName, hostname, image, imageRepository, labels, name, oneLine, port, seconds, urlPath } from "./fields";
 import { GATEWAY_SERVICE, type PlanTlsCertificate } from "./gateway";
@@ -69,6 +70,24 @@ export const ReleaseSchema = z.strictObject({
     hostnames: z.array(hostname()).default([]).describe("Hostnames the gateway routes to this release; a hostname belongs to exactly one release."),
     env: z.record(envName(), z.string()).default({}).describe("Environment of this release, over the app's `env`."),
     service: z.string().optional().describe("Explicit swarm service name; defaults to `<app>-<release>` made DNS-safe."),
+    pinnable: z
+        .boolean()
+        .default(false)
+        .describe("A tester may pin this release (gateway.pinning's header or cookie) on every hostname of the app; it needs replicas."),
+});
+
+/** The most weight one release may get in a route (weights are relative: 90/10, 9/1 and 1/0 all work). */
+export const MAX_ROUTE_WEIGHT = 10000;
+
+export const RouteSchema = z.strictObject({
+    hostname: hostname().describe("The hostname these releases share; it is in no release's `hostnames`."),
+    releases: z
+        .record(z.string(), z.number().int().min(0).max(MAX_ROUTE_WEIGHT))
+        .describe('Release name → integer weight ≥ 0, like { "2.0": 90, "2.1": 10 }; at least one above 0. Each request picks a release in proportion.'),
+    sticky: z
+        .boolean()
+        .default(true)
+        .describe("The gateway's cookie keeps a client on the release it was sent to while that release has weight above 0."),
 });
 
 export const AppSchema = z.strictObject({
@@ -130,6 +149,7 @@ export const AppSchema = z.strictObject({
             "Copy each release image from the engine running Pulumi into the zone's nodes (docker save | docker load), for built or air-gapped images. Default: true when `build` is set.",
         ),
     releases: z.array(ReleaseSchema).min(1, "an app needs at least one release").describe("The app's releases: one swarm service each."),
+    routes: z.array(RouteSchema).default([]).describe("Weighted hostnames of this app: each served by several of its releases in proportion to their weights."),
 });
 
 export type AppConfig = StackConfig["apps"][number];
@@ -205,21 +225,65 @@ export interface PlanRelease {
     readonly load: boolean;
 }
 
-/** A hostname and the release serving it. */
+/** One release behind a route: chosen by weight, or only by a tester's pin (weight 0, pinnable). */
+export interface PlanRouteBackend {
+    /** The release's name. */
+    readonly release: string;
+    /** The release's service. */
+    readonly service: string;
+    readonly port: number;
+    /** Relative weight as configured (a plain hostname's one release: 100). */
+    readonly weight: number;
+    /** The weight's share of the route, in percent with one decimal (0 for a pin-only backend). */
+    readonly percent: number;
+    /** HAProxy server-template slots for this release's service. */
+    readonly slots: number;
+    /** The release's health path, probed through the gateway before the route gains it. */
+    readonly probePath: string;
+    /** A tester's pin may send requests of this hostname to it. */
+    readonly pinnable: boolean;
+}
+
+/** A hostname and the releases serving it. */
 export interface PlanRoute {
     readonly hostname: string;
     readonly app: string;
-    /** The serving release's name. */
-    readonly release: string;
-    /** The serving release's service. */
-    readonly service: string;
-    readonly port: number;
     /** Name of the TLS certificate serving this hostname, if any. */
     readonly tls?: string;
-    /** HAProxy server-template slots for this route's service. */
-    readonly slots: number;
-    /** The release's health path, probed through the gateway before the route is switched to it. */
-    readonly probePath: string;
+    /** From the app's `routes` (weights), not a release's `hostnames`. */
+    readonly weighted: boolean;
+    /** Weighted releases (weight 0 included), then the app's other pinnable releases with replicas; by release name. */
+    readonly backends: readonly PlanRouteBackend[];
+    /** The gateway's cookie keeps a client on its release (only matters with two releases above weight 0). */
+    readonly sticky: boolean;
+    /** The sticky cookie's name: `gw-release-<app>` (cookies are per hostname in the browser). */
+    readonly stickyCookie: string;
+}
+
+/** The releases that get requests by weight (weight > 0), by release name. */
+export function servingBackends(route: PlanRoute): PlanRouteBackend[] {
+    return route.backends.filter((b) => b.weight > 0);
+}
+
+/** Every release the gateway may send this hostname's requests to: by weight, or by a pin. */
+export function reachableBackends(route: PlanRoute): PlanRouteBackend[] {
+    return route.backends.filter((b) => b.weight > 0 || b.pinnable);
+}
+
+/** `shop 2.0` or `shop 2.0 90%, 2.1 10%`: a route's releases as the diff and the docs write them. */
+export function describeRouteReleases(route: PlanRoute): string {
+    const serving = servingBackends(route);
+    if (!route.weighted && serving.length === 1) return `${route.app} ${serving[0].release}`;
+    return `${route.app} ${route.backends.filter((b) => b.weight > 0 || !b.pinnable).map((b) => `${b.release} ${formatPercent(b.percent)}`).join(", ")}`;
+}
+
+export function formatPercent(percent: number): string {
+    return `${Number.isInteger(percent) ? percent : percent.toFixed(1)}%`;
+}
+
+/** The sticky cookie of an app's weighted hostnames. */
+export function stickyCookieOf(app: string): string {
+    return `gw-release-${app}`;
 }
 
 /** `shop` + `1.9` → `shop-1-9`: a DNS label Docker's resolver answers for. */
@@ -308,11 +372,33 @@ export function checkApps(c: StackConfig, report: Report): void {
                 else hostOwners.set(host, rat);
             });
         });
+        checkRoutes(app, at, hostOwners, report);
         checkPublish(app, at, publishedBy, report);
         checkUpdatePolicy(app, at, report);
     });
-    const total = c.apps.reduce((n, a) => n + a.releases.reduce((m, r) => m + r.hostnames.length, 0), 0);
+    const total = c.apps.reduce((n, a) => n + a.routes.length + a.releases.reduce((m, r) => m + r.hostnames.length, 0), 0);
     if (total > MAX_HOSTNAMES) report("apps", `${total} hostnames in all; the gateway routes at most ${MAX_HOSTNAMES} (use wildcards like *.example.com)`);
+}
+
+/** Weighted routes: a hostname in one place only, every weighted release of this app and running, one weight above 0. */
+function checkRoutes(app: AppConfig, at: string, hostOwners: Map<string, string>, report: Report): void {
+    const releaseNames = app.releases.map((r) => r.name);
+    app.routes.forEach((route, k) => {
+        const rat = `${at}.routes[${k}]`;
+        const owner = hostOwners.get(route.hostname);
+        if (owner) {
+            report(`${rat}.hostname`, `"${route.hostname}" is already served by ${owner}; a hostname is in one place only: one release's hostnames or one app's routes`);
+        } else hostOwners.set(route.hostname, rat);
+        const weights = Object.entries(route.releases);
+        if (!weights.some(([, w]) => w > 0)) {
+            report(`${rat}.releases`, weights.length ? "every weight is 0: at least one release needs a weight above 0" : "names no release: give at least one release a weight above 0");
+        }
+        for (const [release] of weights) {
+            const rel = app.releases.find((r) => r.name === release);
+            if (!rel) report(`${rat}.releases[${release}]`, `no release "${release}" in app ${app.name} (releases: ${listOrNone(releaseNames)})`);
+            else if ((rel.replicas ?? app.replicas) === 0) report(`${rat}.releases[${release}]`, `release "${release}" of ${app.name} has 0 replicas: a weighted release needs replicas > 0`);
+        }
+    });
 }
 
 function checkPublish(app: AppConfig, at: string, publishedBy: Map<string, string>, report: Report): void {
@@ -369,7 +455,7 @@ function planAppReleases(c: StackConfig, app: AppConfig): PlanRelease[] {
     const test = hc.test ?? ["CMD-SHELL", `curl -fsS -o /dev/null ${url} || wget -q -O /dev/null ${url}`];
     // Every release of a routed app joins the gateway network, so moving its last hostname away (or back) changes
     // only routes: networks of a swarm service cannot change in place (the service would be replaced).
-    const routed = app.releases.some((r) => r.hostnames.length > 0);
+    const routed = app.routes.length > 0 || app.releases.some((r) => r.hostnames.length > 0);
     return app.releases.map((rel) => ({
         app: app.name,
         name: rel.name,
@@ -411,23 +497,38 @@ export function planReleases(c: StackConfig): PlanRelease[] {
     return c.apps.flatMap((app) => planAppReleases(c, app)).sort((a, b) => compare(a.service, b.service));
 }
 
-/** One route per hostname, by hostname. */
+/** One route per hostname, by hostname: a release's hostnames (that release at 100%) and the apps' weighted routes. */
 export function planRoutes(c: StackConfig, releases: readonly PlanRelease[], tls: readonly PlanTlsCertificate[]): PlanRoute[] {
-    const routes = releases.flatMap((r) =>
-        r.hostnames.map((hostname): PlanRoute => {
-            const cert = tls.find((t) => t.hostnames.includes(hostname));
+    const routes = c.apps.flatMap((app) => {
+        const ofApp = releases.filter((r) => r.app === app.name);
+        const pinnable = new Set(app.releases.filter((r) => r.pinnable).map((r) => r.name));
+        const backend = (r: PlanRelease, weight: number, total: number): PlanRouteBackend => {
             const surge = Math.max(updateSurge(r.update, r.replicas), updateSurge(r.rollback, r.replicas));
             return {
-                hostname,
-                app: r.app,
                 release: r.name,
                 service: r.service,
                 port: r.port,
-                ...(cert ? { tls: cert.name } : {}),
+                weight,
+                percent: total > 0 ? Math.round((weight * 1000) / total) / 10 : 0,
                 slots: c.gateway.serverSlots ?? Math.max(10, 2 * (r.replicas + surge)),
                 probePath: r.probePath,
+                pinnable: pinnable.has(r.name),
             };
-        }),
-    );
+        };
+        // Pinnable releases with replicas are reachable on every hostname of the app (weight 0 where not weighted).
+        const route = (hostname: string, weighted: boolean, weights: ReadonlyMap<string, number>, sticky: boolean): PlanRoute => {
+            const total = [...weights.values()].reduce((n, w) => n + w, 0);
+            const backends = ofApp
+                .filter((r) => weights.has(r.name) || (pinnable.has(r.name) && r.replicas > 0))
+                .map((r) => backend(r, weights.get(r.name) ?? 0, total))
+                .sort((a, b) => compare(a.release, b.release));
+            const cert = tls.find((t) => t.hostnames.includes(hostname));
+            return { hostname, app: app.name, ...(cert ? { tls: cert.name } : {}), weighted, backends, sticky, stickyCookie: stickyCookieOf(app.name) };
+        };
+        return [
+            ...ofApp.flatMap((r) => r.hostnames.map((hostname) => route(hostname, false, new Map([[r.name, 100]]), true))),
+            ...app.routes.map((r) => route(r.hostname, true, new Map(Object.entries(r.releases)), r.sticky)),
+        ];
+    });
     return routes.sort((a, b) => compare(a.hostname, b.hostname));
 }

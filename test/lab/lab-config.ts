@@ -21,6 +21,13 @@ export interface LabRelease {
     pinnable?: boolean;
 }
 
+/** A weighted hostname of an app (`apps[].routes[]`). */
+export interface LabRoute {
+    hostname: string;
+    releases: Record<string, number>;
+    sticky?: boolean;
+}
+
 export interface LabApp {
     name: string;
     zone: string;
@@ -28,8 +35,8 @@ export interface LabApp {
     replicas?: number;
     /** `apps[].update` keys over the program's defaults (the failure scenarios shorten `convergeTimeout`). */
     update?: { convergeTimeout?: number };
-    /** `apps[].routes` as written (weighted hostnames). */
-    routes?: unknown[];
+    /** `apps[].routes`: weighted hostnames. */
+    routes?: LabRoute[];
 }
 
 /** The directory whose Pulumi.dev.yaml the lab runs: LAB_STACK_DIR, else the project's. */
@@ -171,7 +178,7 @@ export function labConfig(o: LabOverrides = {}): Record<string, unknown> {
             ...(r.replicas !== undefined ? { replicas: r.replicas } : {}),
             ...(r.pinnable !== undefined ? { pinnable: r.pinnable } : {}),
         })),
-        ...(a.routes !== undefined ? { routes: a.routes } : {}),
+        ...(a.routes ? { routes: a.routes.map((r) => ({ ...r, releases: { ...r.releases } })) } : {}),
     }));
     cfg[`${PROJECT}:apps`] = apps;
     for (const [k, v] of Object.entries(o.extra ?? {})) cfg[`${PROJECT}:${k}`] = v;

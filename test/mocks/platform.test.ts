@@ -635,6 +635,22 @@ describe("convergence gates: `up` waits for the swarm", () => {
         }
     });
 
+    it("the routes also wait for the gates of a release that only has weight on a route, or is only pinnable", async () => {
+        const weighted = await runProgram({
+            stack: "dev",
+            config: mutateDev((c) => {
+                c.apps[0].releases[1].hostnames = ["nowy.sklep.localhost"];
+                c.apps[0].releases.push({ name: "2.1", env: { RELEASE: "2.1" } }, { name: "2.2", pinnable: true, env: { RELEASE: "2.2" } });
+                c.apps[0].routes = [{ hostname: "sklep.localhost", releases: { "2.0": 90, "2.1": 10 } }];
+            }),
+            liveManagers: [{ name: "manager-1", reachable: true }],
+        });
+        for (const node of ["gw-1", "gw-2"]) {
+            const deps = weighted.declared.get(`platform-gateway-routes-${node}`)!.dependsOn;
+            for (const gate of ["platform-shop-2-1-converge", "platform-shop-2-2-converge"]) assert.ok(deps.includes(gate), `${node} ${gate}: ${deps.join(", ")}`);
+        }
+    });
+
     it("each gateway node's routes carry the served routes and probe settings", () => {
         for (const node of ["gw-1", "gw-2"]) {
             const env = envOf(byName(dev, `platform-gateway-routes-${node}`));

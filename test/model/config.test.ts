@@ -554,7 +554,7 @@ describe("stack files (parseStackFile, checkStackFile: what render checks)", () 
     test("an unknown key deep in the file gets a guess and its object's keys, named by entity", () => {
         const text = fs.readFileSync(`${ROOT}/Pulumi.dev.yaml`, "utf8").replace('{ name: "2.0", hostnames', '{ name: "2.0", replica: 3, hostnames');
         assert.deepEqual(stackFileErrors(text), [
-            'apps[shop].releases[2.0].replica: unknown key: did you mean "replicas"? (apps[shop].releases[2.0] keys: name, tag, image, replicas, hostnames, env, service)',
+            'apps[shop].releases[2.0].replica: unknown key: did you mean "replicas"? (apps[shop].releases[2.0] keys: name, tag, image, replicas, hostnames, env, service, pinnable)',
         ]);
     });
 

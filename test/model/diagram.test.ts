@@ -23,6 +23,24 @@ describe("the platform diagram", () => {
         for (const r of base.routes) assert.equal(zoneOf(d, titled(d, r.hostname)), "Hostnames");
     });
 
+    test("a weighted hostname has an arrow to each release above weight 0 with its share; a pin-only release a dotted `pin` arrow", () => {
+        const plan = planOf(
+            mutate(BASE, (d) => {
+                d.apps[0].releases[1].hostnames = ["nowy.sklep.example"];
+                d.apps[0].releases.push({ ...d.apps[0].releases[1], name: "2.1", hostnames: [], pinnable: true });
+                d.apps[0].routes = [{ hostname: "sklep.example", releases: { "2.0": 2, "2.1": 1, "1.9": 0 }, sticky: true }];
+            }),
+        );
+        const d = read(diagramOf(plan));
+        const from = (hostname: string) =>
+            d.edges
+                .filter((e) => e.from === titled(d, hostname).id)
+                .map((e) => `${[...d.elements.values()].find((x) => x.id === e.to)?.lines[0]} ${e.arrow} ${e.label ?? ""}`.trim())
+                .sort();
+        assert.deepEqual(from("sklep.example"), ["shop 2.0 --> 66.7%", "shop 2.1 --> 33.3%"]);
+        assert.deepEqual(from("nowy.sklep.example"), ["shop 2.0 -->", "shop 2.1 -.-> pin"]);
+    });
+
     test("a node shows its role, bootstrap and gateway flags, address, availability and its own labels", () => {
         const plan = planOf(
             mutate(BASE, (d) => {
@@ -166,7 +184,7 @@ function trickyPlan(): Plan {
         ...plan,
         nodes: plan.nodes.map((n) => (n.name === "worker-1" ? { ...n, name: 'w"1]', zone: "z\"o\nne" } : n)),
         releases: plan.releases.map((r) => (r.app === "end" ? { ...r, name: '1.0"]' } : r)),
-        routes: plan.routes.map((r) => (r.app === "end" ? { ...r, release: '1.0"]' } : r)),
+        routes: plan.routes.map((r) => (r.app === "end" ? { ...r, backends: r.backends.map((b) => ({ ...b, release: '1.0"]' })) } : r)),
     };
 }
 

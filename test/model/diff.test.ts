@@ -39,6 +39,27 @@ describe("domainDiff", () => {
         assert.match(formatDomainDiff(changes), /^- `stary\.sklep\.example`: `1\.9` → `2\.0`$/m);
     });
 
+    test("a weight change shows each release's share as percentages on one line: sklep.example: shop 2.0 90% → 50%, 2.1 10% → 50%", () => {
+        const split = (weights: Record<string, number>) =>
+            mutate(BASE, (d) => {
+                d.apps[0].releases[1].hostnames = ["nowy.sklep.example"];
+                d.apps[0].releases.push(partial({ name: "2.1" }));
+                d.apps[0].routes = partial([{ hostname: "sklep.example", releases: weights }]);
+            });
+        const changes = diff(split({ "2.0": 90, "2.1": 10 }), split({ "2.0": 50, "2.1": 50 }));
+        assert.deepEqual(lines(changes), ["sklep.example|changed|weights:shop 2.0 90%, 2.1 10%→shop 2.0 50%, 2.1 50%"]);
+        assert.match(formatDomainDiff(changes), /^- `sklep\.example`: `shop 2\.0 90% → 50%, 2\.1 10% → 50%`$/m);
+        // From a plain hostname to a 90/10 split, and the promotion that ends it (2.1 alone on a plain hostname again).
+        assert.match(formatDomainDiff(diff(BASE, split({ "2.0": 90, "2.1": 10 }))), /^- `sklep\.example`: `shop 2\.0 100% → 90%, 2\.1 0% → 10%`$/m);
+        const promoted = mutate(split({ "2.0": 90, "2.1": 10 }), (d) => {
+            d.apps[0].routes = [];
+            d.apps[0].releases[2].hostnames = ["sklep.example"];
+        });
+        assert.match(formatDomainDiff(diff(split({ "2.0": 90, "2.1": 10 }), promoted)), /^- `sklep\.example`: `shop 2\.0 90% → 0%, 2\.1 10% → 100%`$/m);
+        // A route that appears: its releases with their shares.
+        assert.match(formatDomainDiff(diff(BASE, mutate(split({ "2.0": 2, "2.1": 1 }), () => undefined))), /`shop 2\.0 100% → 66\.7%, 2\.1 0% → 33\.3%`/);
+    });
+
     test("a hostname moved to another app names both apps; the release left with no hostname leaves the gateway network", () => {
         const after = mutate(BASE, (d) => {
             d.apps[1].releases[0].hostnames = [];

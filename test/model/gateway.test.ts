@@ -732,8 +732,33 @@ describe("gateway image files", () => {
     test("the served-routes sidecar lists each route as `hostname service port probe-path app/release`, the app's health path included", () => {
         const custom = planOf(mutate(DEV, (d) => (d.apps[0].healthcheck = partial({ path: "/ready" }))));
         const lines = renderGatewayFiles(custom.gateway, custom.routes).served.content.split("\n").filter(Boolean);
-        assert.deepEqual(lines, custom.routes.map((r) => `${r.hostname} ${r.service} ${r.port} ${r.app === "shop" ? "/ready" : "/healthz"} ${r.app}/${r.release}`));
+        assert.deepEqual(lines, custom.routes.map((r) => `${r.hostname} ${r.backends[0].service} ${r.backends[0].port} ${r.app === "shop" ? "/ready" : "/healthz"} ${r.app}/${r.backends[0].release}`));
         assert.ok(lines.some((l) => l.includes(" /ready ")), lines.join("; "));
+    });
+
+    test("the served sidecar lists every release a weighted hostname can reach: weight above 0 or pinnable; a weight change keeps it", () => {
+        const split = (weights: Record<string, number>, pinnable = true) =>
+            planOf(
+                mutate(DEV, (d) => {
+                    d.apps[0].releases[1].hostnames = ["nowy.sklep.localhost"];
+                    d.apps[0].releases.push(partial({ name: "2.1", pinnable }));
+                    d.apps[0].routes = partial([{ hostname: "sklep.localhost", releases: weights }]);
+                }),
+            );
+        const served = (plan: Plan) => renderGatewayFiles(plan.gateway, plan.routes).served.content.split("\n").filter(Boolean);
+        assert.deepEqual(served(split({ "2.0": 90, "2.1": 10 })), [
+            "nowy.sklep.localhost shop-2-0 8000 /healthz shop/2.0",
+            "nowy.sklep.localhost shop-2-1 8000 /healthz shop/2.1",
+            "sklep.localhost shop-2-0 8000 /healthz shop/2.0",
+            "sklep.localhost shop-2-1 8000 /healthz shop/2.1",
+            "stary.sklep.localhost shop-1-9 8000 /healthz shop/1.9",
+            "stary.sklep.localhost shop-2-1 8000 /healthz shop/2.1",
+        ]);
+        // The routes step probes a release whose (hostname, service) line is new: a weight change adds none.
+        assert.deepEqual(served(split({ "2.0": 50, "2.1": 50 })), served(split({ "2.0": 90, "2.1": 10 })));
+        // Not pinnable: 2.1 is reachable only where it has weight, and gains sklep.localhost when its weight leaves 0.
+        assert.ok(!served(split({ "2.0": 1, "2.1": 0 }, false)).some((l) => l.includes("shop-2-1")));
+        assert.deepEqual(served(split({ "2.0": 1, "2.1": 1 }, false)).filter((l) => l.includes("shop-2-1")), ["sklep.localhost shop-2-1 8000 /healthz shop/2.1"]);
     });
 
     test("the image's HEALTHCHECK is the plan's (the convergence timeout counts on it)", () => {

@@ -53,7 +53,7 @@ describe("generated valid configs", () => {
                 for (const route of plan.routes) {
                     const owners = plan.releases.filter((r) => r.hostnames.includes(route.hostname));
                     assert.equal(owners.length, 1, route.hostname);
-                    assert.equal(route.service, owners[0].service);
+                    assert.deepEqual(route.backends.map((b) => b.service), [owners[0].service]);
                 }
                 const services = plan.releases.map((r) => r.service);
                 assert.equal(new Set(services).size, services.length, "service names are unique");

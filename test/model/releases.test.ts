@@ -204,7 +204,7 @@ invalidConfigs(
             name: "a typo in a release key",
             change: (d) => Object.assign(d.apps[0].releases[0], { hostname: ["x.example"] }),
             path: "apps[shop].releases[1.9].hostname",
-            words: ['unknown key: did you mean "hostnames"?', "(apps[shop].releases[1.9] keys: name, tag, image, replicas, hostnames, env, service)"],
+            words: ['unknown key: did you mean "hostnames"?', "(apps[shop].releases[1.9] keys: name, tag, image, replicas, hostnames, env, service, pinnable)"],
         },
 
         {
@@ -671,9 +671,18 @@ describe("convergence timeouts", () => {
 describe("planned routes", () => {
     test("each hostname routes to its release's service, sorted by hostname", () => {
         assert.deepEqual(json(dev.routes), [
-            { hostname: "nowy.sklep.localhost", app: "shop", release: "2.0", service: "shop-2-0", port: 8000, slots: 10, probePath: "/healthz" },
-            { hostname: "sklep.localhost", app: "shop", release: "2.0", service: "shop-2-0", port: 8000, slots: 10, probePath: "/healthz" },
-            { hostname: "stary.sklep.localhost", app: "shop", release: "1.9", service: "shop-1-9", port: 8000, slots: 10, probePath: "/healthz" },
+            ...[
+                ["nowy.sklep.localhost", "2.0", "shop-2-0"],
+                ["sklep.localhost", "2.0", "shop-2-0"],
+                ["stary.sklep.localhost", "1.9", "shop-1-9"],
+            ].map(([hostname, release, service]) => ({
+                hostname,
+                app: "shop",
+                weighted: false,
+                backends: [{ release, service, port: 8000, weight: 100, percent: 100, slots: 10, probePath: "/healthz", pinnable: false }],
+                sticky: true,
+                stickyCookie: "gw-release-shop",
+            })),
         ]);
         assert.deepEqual(byService(dev, "shop-2-0").hostnames, ["nowy.sklep.localhost", "sklep.localhost"]);
     });
@@ -697,16 +706,16 @@ describe("planned routes", () => {
                     if (rollback) d.apps[0].rollback = partial(rollback);
                 }),
             );
-        assert.equal(scaled(1).routes[0].slots, 2 * (8 + 1));
-        assert.equal(scaled(0).routes[0].slots, 2 * (8 + 8));
-        assert.equal(scaled(1, { order: "start-first", parallelism: 3 }).routes[0].slots, 2 * (8 + 3), "the larger of update and rollback surge");
-        assert.equal(prod.routes[0].slots, 10, "small releases get the floor of 10");
+        assert.equal(scaled(1).routes[0].backends[0].slots, 2 * (8 + 1));
+        assert.equal(scaled(0).routes[0].backends[0].slots, 2 * (8 + 8));
+        assert.equal(scaled(1, { order: "start-first", parallelism: 3 }).routes[0].backends[0].slots, 2 * (8 + 3), "the larger of update and rollback surge");
+        assert.equal(prod.routes[0].backends[0].slots, 10, "small releases get the floor of 10");
         const five = planOf(mutate(PROD, (d) => (d.apps[0].replicas = 4)));
-        assert.equal(five.routes[0].slots, 10, "2 × (4 + 1) is exactly the floor");
+        assert.equal(five.routes[0].backends[0].slots, 10, "2 × (4 + 1) is exactly the floor");
         const six = planOf(mutate(PROD, (d) => (d.apps[0].replicas = 5)));
-        assert.equal(six.routes[0].slots, 12);
+        assert.equal(six.routes[0].backends[0].slots, 12);
         const fixed = planOf(mutate(PROD, (d) => Object.assign(d.gateway, { engine: "haproxy", serverSlots: 40 })));
-        assert.ok(fixed.routes.every((r) => r.slots === 40));
+        assert.ok(fixed.routes.every((r) => r.backends.every((b) => b.slots === 40)));
     });
 });
 
@@ -718,8 +727,8 @@ describe("how plans change", () => {
                 d.apps[0].releases[0].hostnames.push("sklep.localhost");
             }),
         );
-        assert.deepEqual(diffPaths(json(dev), json(moved)), ["releases[0].hostnames", "releases[1].hostnames", "routes[1].release", "routes[1].service"]);
-        assert.deepEqual(moved.routes[1], { ...dev.routes[1], release: "1.9", service: "shop-1-9" });
+        assert.deepEqual(diffPaths(json(dev), json(moved)), ["releases[0].hostnames", "releases[1].hostnames", "routes[1].backends[0].release", "routes[1].backends[0].service"]);
+        assert.deepEqual(moved.routes[1], { ...dev.routes[1], backends: [{ ...dev.routes[1].backends[0], release: "1.9", service: "shop-1-9" }] });
         assert.deepEqual(moved.dns, dev.dns);
     });
 
@@ -734,7 +743,7 @@ describe("how plans change", () => {
         assert.deepEqual(newReleases.map((r) => [r.service, r.image, r.hostnames]), [["shop-2-1", "swarm-platform/demo-app:2.1", ["beta.sklep.localhost"]]]);
         assert.deepEqual(json(added.releases.filter((r) => r.service !== "shop-2-1")), json(dev.releases));
         assert.deepEqual(json(added.routes.filter((r) => r.hostname !== "beta.sklep.localhost")), json(dev.routes));
-        assert.deepEqual(added.routes.filter((r) => r.hostname === "beta.sklep.localhost").map((r) => r.service), ["shop-2-1"]);
+        assert.deepEqual(added.routes.filter((r) => r.hostname === "beta.sklep.localhost").map((r) => r.backends[0].service), ["shop-2-1"]);
         assert.deepEqual(added.dns.records.filter((r) => r.name === "beta.sklep.localhost").map((r) => r.value), ["172.28.40.100"]);
     });
 
@@ -750,5 +759,183 @@ describe("how plans change", () => {
         const scaled = planOf(mutate(DEV, (d) => (d.apps[0].releases[1].replicas = 4)));
         assert.deepEqual(diffPaths(json(dev), json(scaled)), ["releases[1].convergeTimeout", "releases[1].replicas"]);
         assert.ok(scaled.releases[1].convergeTimeout > dev.releases[1].convergeTimeout, "4 tasks replaced one by one take longer than 2");
+    });
+});
+
+// ---- weighted routes, pinnable releases ----------------------------------------------------------------------
+
+/** BASE with shop 2.1 (pinnable) and sklep.example moved from 2.0's hostnames to a 90/10 route of 2.0 and 2.1. */
+function weighted(d: Parameters<Parameters<typeof mutate>[1]>[0], weights: Record<string, number> = { "2.0": 90, "2.1": 10 }): void {
+    d.apps[0].releases[1].hostnames = ["nowy.sklep.example"];
+    d.apps[0].releases.push(partial({ name: "2.1", pinnable: true }));
+    d.apps[0].routes = partial([{ hostname: "sklep.example", releases: weights }]);
+}
+
+invalidConfigs(
+    "weighted routes",
+    [
+        {
+            name: "a route naming a release the app does not have",
+            change: (d) => weighted(d, { "2.0": 90, "2.2": 10 }),
+            path: "apps[shop].routes[0].releases[2.2]",
+            words: ['no release "2.2" in app shop (releases: 1.9, 2.0, 2.1)'],
+        },
+        {
+            name: "a route whose weights are all 0",
+            change: (d) => weighted(d, { "2.0": 0, "2.1": 0 }),
+            path: "apps[shop].routes[0].releases",
+            words: ["every weight is 0", "at least one release needs a weight above 0"],
+        },
+        {
+            name: "a route naming no release",
+            change: (d) => weighted(d, {}),
+            path: "apps[shop].routes[0].releases",
+            words: ["names no release"],
+        },
+        {
+            name: "a weighted release with 0 replicas",
+            change: (d) => {
+                weighted(d);
+                d.apps[0].releases[2].replicas = 0;
+            },
+            path: "apps[shop].routes[0].releases[2.1]",
+            words: ['release "2.1" of shop has 0 replicas', "needs replicas > 0"],
+        },
+        {
+            name: "a negative weight",
+            change: (d) => weighted(d, { "2.0": 90, "2.1": -1 }),
+            path: "apps[shop].routes[0].releases.2.1",
+            words: [">=0"],
+        },
+        {
+            name: "a fractional weight",
+            change: (d) => weighted(d, { "2.0": 90, "2.1": 0.5 }),
+            path: "apps[shop].routes[0].releases.2.1",
+            words: ["whole number"],
+        },
+        {
+            name: "a route hostname that a release also serves",
+            change: (d) => {
+                weighted(d);
+                d.apps[0].releases[0].hostnames.push("sklep.example");
+            },
+            path: "apps[shop].routes[0].hostname",
+            words: ['"sklep.example" is already served by apps[shop].releases[1.9]', "one release's hostnames or one app's routes"],
+        },
+        {
+            name: "one hostname in two apps' routes",
+            change: (d) => {
+                weighted(d);
+                d.apps[1].routes = partial([{ hostname: "sklep.example", releases: { "1.0": 1 } }]);
+            },
+            path: "apps[stock].routes[0].hostname",
+            words: ['"sklep.example" is already served by apps[shop].routes[0]'],
+        },
+        {
+            name: "a pin cookie named like an app's sticky cookie",
+            change: (d) => {
+                weighted(d);
+                d.gateway.pinning = partial({ cookie: "gw-release-shop" });
+            },
+            path: "gateway.pinning.cookie",
+            words: ["is also the sticky cookie of app shop"],
+        },
+        {
+            name: "a pin header with an underscore",
+            change: (d) => (d.gateway.pinning = partial({ header: "X_Release" })),
+            path: "gateway.pinning.header",
+            words: ["no '_'"],
+        },
+        {
+            name: "a pin header the gateway routes by",
+            change: (d) => (d.gateway.pinning = partial({ header: "Host" })),
+            path: "gateway.pinning.header",
+            words: ["a header the gateway routes by"],
+        },
+        {
+            name: "a trusted pin network listed twice",
+            change: (d) => (d.gateway.pinning = partial({ trustedNetworks: ["10.0.0.0/8", "10.0.0.0/8"] })),
+            path: "gateway.pinning.trustedNetworks[1]",
+            words: ['"10.0.0.0/8" is also gateway.pinning.trustedNetworks[0]'],
+        },
+        {
+            name: "a sticky cookie lifetime of 0",
+            change: (d) => (d.gateway.stickySeconds = 0),
+            path: "gateway.stickySeconds",
+            words: [">=1"],
+        },
+    ],
+    13,
+);
+
+validConfigs("weighted routes", [
+    { name: "a 90/10 route of two releases", change: (d) => weighted(d) },
+    { name: "weights 1/0: the canary rolled back to 0", change: (d) => weighted(d, { "2.0": 1, "2.1": 0 }) },
+    { name: "a TLS certificate and the default host on a weighted hostname", change: (d) => {
+        weighted(d);
+        d.gateway.tls = partial([{ name: "sklep", hostnames: ["sklep.example"], certificateSecret: "c", keySecret: "k" }]);
+        d.gateway.defaultHost = "sklep.example";
+    } },
+    { name: "a pinnable release without hostnames or weights", change: (d) => d.apps[0].releases.push(partial({ name: "2.1", pinnable: true })) },
+]);
+
+describe("planned weighted routes", () => {
+    const plan = planOf(mutate(BASE, (d) => weighted(d)));
+    const route = (hostname: string) => {
+        const r = plan.routes.find((x) => x.hostname === hostname);
+        assert.ok(r, hostname);
+        return r;
+    };
+
+    test("a weighted hostname carries each release's weight and its percentage, plus sticky and the app's cookie", () => {
+        const r = route("sklep.example");
+        assert.equal(r.weighted, true);
+        assert.equal(r.sticky, true);
+        assert.equal(r.stickyCookie, "gw-release-shop");
+        assert.deepEqual(r.backends.map((b) => [b.release, b.service, b.weight, b.percent, b.pinnable]), [
+            ["2.0", "shop-2-0", 90, 90, false],
+            ["2.1", "shop-2-1", 10, 10, true],
+        ]);
+    });
+
+    test("weights are relative: 2/1 is 66.7% and 33.3%, 1/0 is 100% and 0%", () => {
+        const thirds = planOf(mutate(BASE, (d) => weighted(d, { "2.0": 2, "2.1": 1 }))).routes.find((r) => r.hostname === "sklep.example");
+        assert.deepEqual(thirds?.backends.map((b) => b.percent), [66.7, 33.3]);
+        const rolledBack = planOf(mutate(BASE, (d) => weighted(d, { "2.0": 1, "2.1": 0 }))).routes.find((r) => r.hostname === "sklep.example");
+        assert.deepEqual(rolledBack?.backends.map((b) => [b.release, b.weight, b.percent]), [["2.0", 1, 100], ["2.1", 0, 0]]);
+    });
+
+    test("a pinnable release with replicas is reachable by pin on every hostname of its app at weight 0; other apps' are not", () => {
+        for (const hostname of ["nowy.sklep.example", "stary.sklep.example"]) {
+            const r = route(hostname);
+            assert.equal(r.weighted, false);
+            assert.deepEqual(r.backends.filter((b) => b.pinnable).map((b) => [b.release, b.weight, b.percent]), [["2.1", 0, 0]], hostname);
+            assert.deepEqual(r.backends.filter((b) => b.weight > 0).map((b) => b.percent), [100], hostname);
+        }
+        assert.deepEqual(route("stock.example").backends.map((b) => b.release), ["1.0"]);
+        const scaledDown = planOf(mutate(BASE, (d) => {
+            weighted(d, { "2.0": 1 });
+            d.apps[0].releases[2].replicas = 0;
+        }));
+        assert.ok(scaledDown.routes.every((r) => r.backends.every((b) => b.release !== "2.1")), "a pinnable release without replicas is reachable nowhere");
+    });
+
+    test("every release of an app with routes joins the gateway network; the hostname gets DNS records like any other", () => {
+        const routesOnly = planOf(mutate(BASE, (d) => {
+            d.apps[1].releases[0].hostnames = [];
+            d.apps[1].routes = partial([{ hostname: "stock.example", releases: { "1.0": 1 } }]);
+        }));
+        assert.ok(byService(routesOnly, "stock-1-0").networks.includes("gateway"));
+        assert.deepEqual(routesOnly.dns.records.filter((r) => r.name === "stock.example").map((r) => r.value), ["172.28.40.100"]);
+    });
+
+    test("a weight change changes only the route's weights and percentages", () => {
+        const half = planOf(mutate(BASE, (d) => weighted(d, { "2.0": 50, "2.1": 50 })));
+        assert.deepEqual(diffPaths(json(plan), json(half)).sort(), [
+            "routes[1].backends[0].percent",
+            "routes[1].backends[0].weight",
+            "routes[1].backends[1].percent",
+            "routes[1].backends[1].weight",
+        ]);
     });
 });

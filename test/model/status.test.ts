@@ -421,3 +421,36 @@ describe("status: the command line", () => {
         assert.match(missing.stderr, /does not exist/);
     });
 });
+
+describe("status: weighted hostnames and the release header", () => {
+    /** dev with sklep.localhost split 90/10 between 2.0 and 1.9. */
+    const weightedPlan = (releaseHeader: boolean) =>
+        planOf(
+            mutate(stackConfig("dev"), (d) => {
+                d.apps[0].releases[1].hostnames = ["nowy.sklep.localhost"];
+                d.apps[0].routes = [{ hostname: "sklep.localhost", releases: { "2.0": 90, "1.9": 10 }, sticky: true }];
+                d.gateway.releaseHeader = releaseHeader;
+            }),
+        );
+    const sklep = (report: ReturnType<typeof evaluateStatus>) => report.hostnames.find((h) => h.hostname === "sklep.localhost");
+
+    test("a weighted hostname may answer from any release with a weight above 0; another release is a problem", () => {
+        const plan = weightedPlan(true);
+        for (const servedBy of ["shop/2.0", "shop/1.9"]) {
+            const row = sklep(evaluateStatus(plan, "dev", observed((o) => (o.probes[1] = probe("sklep.localhost", servedBy)))));
+            assert.deepEqual({ ok: row?.ok, expected: row?.expected }, { ok: true, expected: "shop/1.9, shop/2.0" }, servedBy);
+        }
+        const wrong = sklep(evaluateStatus(plan, "dev", observed((o) => (o.probes[1] = probe("sklep.localhost", "stock/1.0")))));
+        assert.deepEqual(wrong?.problems, ["served by stock/1.0, planned shop/1.9, shop/2.0"]);
+    });
+
+    test("with gateway.releaseHeader false an answer without the header is healthy; without an answer it is not", () => {
+        const plan = weightedPlan(false);
+        const quiet = evaluateStatus(plan, "dev", observed((o) => (o.probes = o.probes.map((p) => ({ ...p, servedBy: undefined })))));
+        assert.equal(quiet.healthy, true, quiet.problems.join("; "));
+        const down = evaluateStatus(plan, "dev", observed((o) => (o.probes[1] = { ...o.probes[1], servedBy: undefined, status: 0 })));
+        assert.deepEqual(sklep(down)?.problems, ["no answer"]);
+        // With the header on, the same quiet answers are problems.
+        assert.equal(evaluateStatus(weightedPlan(true), "dev", observed((o) => (o.probes = o.probes.map((p) => ({ ...p, servedBy: undefined }))))).healthy, false);
+    });
+});

@@ -14,6 +14,7 @@ import {
     webSocketHandshake,
 } from "./gateway-harness";
 import { planOf, rawConfig, run } from "./helpers";
+import { renderGatewayFiles } from "../../model/gateway";
 
 type Engine = "nginx" | "haproxy";
 const ENGINES: readonly Engine[] = ["nginx", "haproxy"];
@@ -532,6 +533,259 @@ describe("both engines retry an idempotent request on another task, never resend
             assert.equal(entrypoint.exitCode, null, `${engine}: the entrypoint must keep running`);
             assert.equal(codes.length, 300, `${engine}: every request got an answer line`);
             assert.deepEqual(failures, [], `${engine}: ${failures.length} of ${codes.length} requests failed through ${RELOADS} reloads`);
+        }
+    });
+});
+
+// ---- weighted routes, sticky cookie, pins, release header ------------------------------------------------------
+
+const WEIGHTED = "sklep.localhost";
+const PINNABLE_PLAIN = "nowy.sklep.localhost";
+const ZERO_WEIGHT = "zero.sklep.localhost";
+const TRUSTED_PIN_SOURCE = "127.0.0.1";
+const UNTRUSTED_PIN_SOURCE = "127.0.0.77";
+const LOAD_CLIENT = path.join(__dirname, "fixtures", "load-client.ts");
+const SPLIT_REQUESTS = 5000;
+const SPLIT_TOLERANCE_PP = 2;
+const WEIGHT_CHANGE_REQUESTS = 2500;
+
+/**
+ * dev with shop 2.1 (pinnable) beside 1.9 and 2.0: sklep.localhost split 2.0/2.1 by `weights` (sticky), nowy on 2.0
+ * alone (2.1 reachable by pin), zero.sklep.localhost 2.0/2.1 with 1.9 at weight 0; pins only from 127.0.0.1.
+ */
+function weightedPlan(engine: Engine, opts: { weights?: Record<string, number>; releaseHeader?: boolean } = {}): Plan {
+    const raw = rawConfig("dev");
+    const shop = raw.apps[0] as (typeof raw.apps)[number] & { routes?: unknown[]; releases: Record<string, unknown>[] };
+    shop.releases[1].hostnames = [PINNABLE_PLAIN];
+    shop.releases.push({ name: "2.1", pinnable: true, env: { RELEASE: "2.1" } });
+    shop.routes = [
+        { hostname: WEIGHTED, releases: opts.weights ?? { "2.0": 90, "2.1": 10 } },
+        { hostname: ZERO_WEIGHT, releases: { "1.9": 0, "2.0": 1, "2.1": 1 } },
+    ];
+    raw.gateway = { ...raw.gateway, engine, releaseHeader: opts.releaseHeader ?? true, pinning: { trustedNetworks: [`${TRUSTED_PIN_SOURCE}/32`] } };
+    return planOf(raw);
+}
+
+interface LoadOutcome {
+    total: number;
+    failed: number;
+    statuses: Record<string, number>;
+    byLocal: Record<string, number>;
+    byReleaseHeader: Record<string, number>;
+    setCookies: string[];
+    errors: string[];
+}
+
+interface LoadOptions {
+    host: string;
+    count: number;
+    concurrency?: number;
+    headers?: Record<string, string>;
+    sticky?: boolean;
+    localAddress?: string;
+    fresh?: boolean;
+    pauseMs?: number;
+}
+
+/** fixtures/load-client.ts inside the namespace (bounded: `count` requests, 60 s at most). */
+function load(lab: Lab, opts: LoadOptions): Promise<LoadOutcome> {
+    const client = spawn("ip", ["netns", "exec", lab.netns, process.execPath, "--import", "tsx", LOAD_CLIENT, JSON.stringify({ port: 80, ...opts })], {
+        stdio: ["ignore", "pipe", "pipe"],
+    });
+    let out = "";
+    let err = "";
+    client.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    client.stderr.on("data", (d: Buffer) => (err += d.toString()));
+    return exited(client, 60_000).then((code) => {
+        assert.equal(code, 0, `load client failed: ${err}`);
+        return JSON.parse(out) as LoadOutcome;
+    });
+}
+
+/** Requests per release, by the backend address that answered (each service has its own address). */
+function releasesOf(lab: Lab, outcome: LoadOutcome): Record<string, number> {
+    const byAddress = new Map<string, string>();
+    for (const route of lab.plan.routes) for (const b of route.backends) for (const a of lab.names[b.service] ?? []) byAddress.set(a, b.release);
+    const out: Record<string, number> = {};
+    for (const [address, n] of Object.entries(outcome.byLocal)) {
+        const release = byAddress.get(address) ?? address;
+        out[release] = (out[release] ?? 0) + n;
+    }
+    return out;
+}
+
+/** The routes file of `plan` written where the running gateway reads it, then the engine's reload (through its entrypoint). */
+function reloadWith(lab: Lab, entrypoint: ChildProcess, plan: Plan): void {
+    const files = renderGatewayFiles(lab.plan.gateway, plan.routes);
+    fs.writeFileSync(lab.plan.gateway.routesFile.path, files.routes.content);
+    entrypoint.kill(lab.plan.gateway.engine === "nginx" ? "SIGHUP" : "SIGUSR2");
+}
+
+describe("weighted routes, the sticky cookie and pins behave the same on nginx and HAProxy", () => {
+    const labs = new Map<Engine, Lab>();
+    const headerless = new Map<Engine, Lab>();
+    const entrypoints = new Map<Engine, ChildProcess>();
+    const headerlessEntrypoints: ChildProcess[] = [];
+
+    before(async () => {
+        if (!ENGINES.every(labPossible)) return;
+        for (const engine of ENGINES) {
+            const lab = await startLab(weightedPlan(engine));
+            labs.set(engine, lab);
+            entrypoints.set(engine, await startEntrypoint(lab, 0));
+            await eventually(`${engine}: weighted route`, () => http(lab, WEIGHTED, "/").code, (c) => c === 200);
+            await eventually(`${engine}: pinned release`, () => http(lab, PINNABLE_PLAIN, "/", ["-H", "X-Release: 2.1"]).code, (c) => c === 200);
+            const off = await startLab(weightedPlan(engine, { releaseHeader: false }));
+            headerless.set(engine, off);
+            headerlessEntrypoints.push(await startEntrypoint(off, 0));
+            await eventually(`${engine}: headerless route`, () => http(off, WEIGHTED, "/").code, (c) => c === 200);
+        }
+    });
+    after(async () => {
+        for (const e of [...entrypoints.values(), ...headerlessEntrypoints]) await stop(e);
+        for (const lab of [...labs.values(), ...headerless.values()]) stopLab(lab);
+        await stopAll();
+    });
+
+    test(`a 90/10 split is within ±${SPLIT_TOLERANCE_PP} percentage points over ${SPLIT_REQUESTS} requests without cookies`, async (t) => {
+        if (!ENGINES.every((e) => canRunLab(t, e)) || labs.size < ENGINES.length) return;
+        for (const engine of ENGINES) {
+            const lab = labs.get(engine) as Lab;
+            const outcome = await load(lab, { host: WEIGHTED, count: SPLIT_REQUESTS, concurrency: 16 });
+            const releases = releasesOf(lab, outcome);
+            assert.equal(outcome.failed, 0, `${engine}: ${JSON.stringify(outcome.statuses)} ${outcome.errors.join("; ")}`);
+            assert.deepEqual(Object.keys(releases).sort(), ["2.0", "2.1"], `${engine}: ${JSON.stringify(releases)}`);
+            const canary = (100 * releases["2.1"]) / outcome.total;
+            t.diagnostic(`${engine}: 2.0 ${releases["2.0"]}, 2.1 ${releases["2.1"]} of ${outcome.total} (${canary.toFixed(2)}% to 2.1)`);
+            assert.ok(Math.abs(canary - 10) <= SPLIT_TOLERANCE_PP, `${engine}: ${canary.toFixed(2)}% reached 2.1, planned 10%`);
+            // Every answer names the release that served it.
+            assert.deepEqual(outcome.byReleaseHeader, { "shop/2.0": releases["2.0"], "shop/2.1": releases["2.1"] }, engine);
+        }
+    });
+
+    test("the first answer sets the sticky cookie (Path=/, Max-Age, HttpOnly, SameSite=Lax); with it, 100 requests from one client reach one release", async (t) => {
+        if (!ENGINES.every((e) => canRunLab(t, e)) || labs.size < ENGINES.length) return;
+        const seen = new Map<Engine, unknown>();
+        for (const engine of ENGINES) {
+            const lab = labs.get(engine) as Lab;
+            const outcome = await load(lab, { host: WEIGHTED, count: 100, sticky: true });
+            const releases = releasesOf(lab, outcome);
+            assert.equal(outcome.failed, 0, engine);
+            assert.equal(Object.keys(releases).length, 1, `${engine}: one client reached ${JSON.stringify(releases)}`);
+            assert.equal(outcome.setCookies.length, 1, `${engine}: the cookie is set once, then honoured: ${outcome.setCookies.join(" | ")}`);
+            const release = Object.keys(releases)[0];
+            assert.equal(outcome.setCookies[0], `gw-release-shop=${release}; Path=/; Max-Age=86400; HttpOnly; SameSite=Lax`, engine);
+            seen.set(engine, { requests: outcome.total, releases: 1, cookies: 1 });
+        }
+        assert.deepEqual(seen.get("haproxy"), seen.get("nginx"));
+    });
+
+    test("a pin (header, else cookie) reaches its pinnable release on a weighted and on a plain hostname, and sets no sticky cookie", (t) => {
+        if (!ENGINES.every((e) => canRunLab(t, e)) || labs.size < ENGINES.length) return;
+        const observe = (lab: Lab) =>
+            [WEIGHTED, PINNABLE_PLAIN].flatMap((host) =>
+                [["-H", "X-Release: 2.1"], ["-H", "Cookie: gw-release-pin=2.1"], ["-H", "Cookie: gw-release-shop=2.0; gw-release-pin=2.1"]].map((extra) => {
+                    const replies = Array.from({ length: 10 }, () => http(lab, host, "/", extra));
+                    return { host, extra: extra[1], local: [...new Set(replies.map((r) => echo(r).local))], cookies: replies.flatMap((r) => answerHeader(r, "Set-Cookie")) };
+                }),
+            );
+        const seen = new Map(ENGINES.map((e) => [e, observe(labs.get(e) as Lab)]));
+        for (const engine of ENGINES) {
+            const lab = labs.get(engine) as Lab;
+            for (const o of seen.get(engine) ?? []) assert.deepEqual({ ...o, local: o.local.map((a) => lab.names["shop-2-1"].includes(a)) }, { ...o, local: [true], cookies: [] }, `${engine}: ${o.host} ${o.extra}`);
+        }
+        const portable = (e: Engine) => (seen.get(e) ?? []).map((o) => ({ ...o, local: o.local.length }));
+        assert.deepEqual(portable("haproxy"), portable("nginx"));
+    });
+
+    test("a pin to a release not declared pinnable is ignored, and so is a pin from outside gateway.pinning.trustedNetworks", async (t) => {
+        if (!ENGINES.every((e) => canRunLab(t, e)) || labs.size < ENGINES.length) return;
+        const seen = new Map<Engine, unknown>();
+        for (const engine of ENGINES) {
+            const lab = labs.get(engine) as Lab;
+            const notPinnable = releasesOf(lab, await load(lab, { host: PINNABLE_PLAIN, count: 50, headers: { "X-Release": "1.9" } }));
+            const untrusted = releasesOf(lab, await load(lab, { host: PINNABLE_PLAIN, count: 50, headers: { "X-Release": "2.1" }, localAddress: UNTRUSTED_PIN_SOURCE }));
+            const trusted = releasesOf(lab, await load(lab, { host: PINNABLE_PLAIN, count: 50, headers: { "X-Release": "2.1" }, localAddress: TRUSTED_PIN_SOURCE }));
+            const observed = { notPinnable, untrusted, trusted };
+            assert.deepEqual(observed, { notPinnable: { "2.0": 50 }, untrusted: { "2.0": 50 }, trusted: { "2.1": 50 } }, engine);
+            seen.set(engine, observed);
+        }
+        assert.deepEqual(seen.get("haproxy"), seen.get("nginx"));
+    });
+
+    test("a sticky cookie naming a release at weight 0 (or one not in the route) is ignored and replaced", async (t) => {
+        if (!ENGINES.every((e) => canRunLab(t, e)) || labs.size < ENGINES.length) return;
+        const seen = new Map<Engine, unknown>();
+        for (const engine of ENGINES) {
+            const lab = labs.get(engine) as Lab;
+            const observed: Record<string, unknown> = {};
+            for (const stale of ["1.9", "0.1"]) {
+                const outcome = await load(lab, { host: ZERO_WEIGHT, count: 40, concurrency: 4, headers: { Cookie: `gw-release-shop=${stale}` } });
+                const releases = releasesOf(lab, outcome);
+                assert.equal(outcome.failed, 0, engine);
+                assert.equal(releases[stale], undefined, `${engine}: the cookie's ${stale} still got requests`);
+                assert.ok(outcome.setCookies.length > 0 && outcome.setCookies.every((c) => /^gw-release-shop=2\.[01]; /.test(c)), `${engine}: ${outcome.setCookies.join(" | ")}`);
+                observed[stale] = { releases: Object.keys(releases).sort(), replaced: true };
+            }
+            seen.set(engine, observed);
+        }
+        assert.deepEqual(seen.get("haproxy"), seen.get("nginx"));
+    });
+
+    test("X-Served-By-Release is on every answer with gateway.releaseHeader, and on none without", async (t) => {
+        if (!ENGINES.every((e) => canRunLab(t, e)) || headerless.size < ENGINES.length) return;
+        for (const engine of ENGINES) {
+            for (const [lab, on] of [[labs.get(engine) as Lab, true], [headerless.get(engine) as Lab, false]] as const) {
+                for (const host of [WEIGHTED, PINNABLE_PLAIN, "stary.sklep.localhost"]) {
+                    const outcome = await load(lab, { host, count: 20, concurrency: 2 });
+                    assert.equal(outcome.failed, 0, engine);
+                    const headers = Object.keys(outcome.byReleaseHeader);
+                    if (on) assert.ok(headers.every((h) => h.startsWith("shop/")), `${engine} ${host}: ${headers.join(", ")}`);
+                    else assert.deepEqual(headers, ["(none)"], `${engine} ${host}: releaseHeader false`);
+                }
+            }
+        }
+    });
+
+    test("weight changes (routes file rewritten, engine reloaded) under load: 0 failed requests, and each new split applies", async (t) => {
+        if (!ENGINES.every((e) => canRunLab(t, e)) || labs.size < ENGINES.length) return;
+        // Each change waits until its split is seen, as the routes step waits for the reload's new workers before
+        // it returns (a second reload signal while HAProxy's master re-executes itself can be lost).
+        const changes: { weights: Record<string, number>; seen: (releases: string[]) => boolean }[] = [
+            { weights: { "2.0": 50, "2.1": 50 }, seen: (r) => r.includes("2.0") && r.includes("2.1") && r.filter((x) => x === "2.1").length >= 10 },
+            { weights: { "2.0": 0, "2.1": 100 }, seen: (r) => r.every((x) => x === "2.1") },
+            { weights: { "2.0": 100, "2.1": 0 }, seen: (r) => r.every((x) => x === "2.0") },
+            { weights: { "2.0": 0, "2.1": 1 }, seen: (r) => r.every((x) => x === "2.1") },
+        ];
+        for (const engine of ENGINES) {
+            const lab = labs.get(engine) as Lab;
+            const entrypoint = entrypoints.get(engine) as ChildProcess;
+            const releaseOf = (local: string) => (lab.names["shop-2-1"].includes(local) ? "2.1" : lab.names["shop-2-0"].includes(local) ? "2.0" : local);
+            const sample = async () => {
+                const r = releasesOf(lab, await load(lab, { host: WEIGHTED, count: 40, concurrency: 4 }));
+                return Object.entries(r).flatMap(([release, n]) => Array<string>(n).fill(release));
+            };
+            // The lab's zero-failure load: 8 workers, a new connection per request, a short pause, no retry.
+            const running = load(lab, { host: WEIGHTED, count: WEIGHT_CHANGE_REQUESTS, concurrency: 8, fresh: true, pauseMs: 20 });
+            for (const change of changes) {
+                reloadWith(lab, entrypoint, weightedPlan(engine, { weights: change.weights }));
+                const deadline = Date.now() + 15_000;
+                let last = await sample();
+                while (!change.seen(last)) {
+                    assert.ok(Date.now() < deadline, `${engine}: ${JSON.stringify(change.weights)} not applied: ${last.join(",")}`);
+                    await new Promise((r) => setTimeout(r, 200));
+                    last = await sample();
+                }
+            }
+            const outcome = await running;
+            assert.equal(entrypoint.exitCode, null, `${engine}: the entrypoint keeps running`);
+            assert.equal(outcome.total, WEIGHT_CHANGE_REQUESTS, engine);
+            assert.equal(outcome.failed, 0, `${engine}: ${JSON.stringify(outcome.statuses)} ${outcome.errors.join("; ")}`);
+            t.diagnostic(`${engine}: ${outcome.total} requests through ${changes.length} weight changes, 0 failed`);
+            assert.deepEqual(releasesOf(lab, await load(lab, { host: WEIGHTED, count: 200 })), { "2.1": 200 }, `${engine}: the last split (2.1 alone) holds`);
+            assert.equal(releaseOf(echo(http(lab, WEIGHTED, "/")).local), "2.1");
+            // No reload after this one: a stop signal while HAProxy's master re-executes itself is lost, and the
+            // engine would outlive its entrypoint here (in a container it dies with PID 1).
         }
     });
 });

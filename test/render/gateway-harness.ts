@@ -8,6 +8,7 @@ import * as path from "node:path";
 import type { TestContext } from "node:test";
 import { type Plan } from "../../model";
 import { renderGatewayFiles } from "../../model/gateway";
+import { reachableBackends, servingBackends } from "../../model/releases";
 import { createNetns, deleteNetns, hasTool, needNetns, needTools, removeDir, run, tempDir, withLocalPaths, writeFile } from "./helpers";
 
 const STUB = path.join(__dirname, "fixtures", "upstream-stub.ts");
@@ -154,7 +155,7 @@ export async function eventually<T>(what: string, probe: () => T, ok: (v: T) => 
 
 /** Each service resolves to its own loopback address, so the backend's local address says which one was reached. */
 function serviceAddresses(plan: Plan, missing: readonly string[]): Record<string, string[]> {
-    const services = [...new Set(plan.routes.map((r) => r.service))].sort().filter((s) => !missing.includes(s));
+    const services = [...new Set(plan.routes.flatMap((r) => reachableBackends(r).map((b) => b.service)))].sort().filter((s) => !missing.includes(s));
     const names: Record<string, string[]> = {};
     services.forEach((s, i) => {
         names[s] = [`127.0.0.${i + 2}`];
@@ -202,7 +203,7 @@ export async function startLab(plan: Plan, missing: readonly string[] = [], stub
     const lab = { netns, dir, plan, names: { ...serviceAddresses(plan, missing), ...stub.names } };
     try {
         fs.chmodSync(dir, 0o755);
-        const ports = [...new Set(plan.routes.map((r) => r.port))];
+        const ports = [...new Set(plan.routes.flatMap((r) => r.backends.map((b) => b.port)))];
         const config = { names: lab.names, ports, listen: stub.listen, drop: stub.drop, dropLog: path.join(dir, "dropped.log"), dnsDelayMs: stub.dnsDelayMs };
         await startIn(netns, [process.execPath, "--import", "tsx", STUB, JSON.stringify(config)], { ready: "ready" });
         const local = withLocalPaths(plan, dir, { certificates: true });
@@ -258,10 +259,13 @@ export async function startEntrypoint(lab: Lab, drainSeconds: number): Promise<C
     return child;
 }
 
+/** The service serving a plain hostname (its one release with weight). */
 export function serviceOf(plan: Plan, hostname: string): string {
     const r = plan.routes.find((x) => x.hostname === hostname);
     assert.ok(r, hostname);
-    return r.service;
+    const serving = servingBackends(r);
+    assert.equal(serving.length, 1, `${hostname} is served by ${serving.length} releases`);
+    return serving[0].service;
 }
 
 /** Whether this machine can run the gateway lab for `engine` (skips loudly, or fails in CI, when it cannot). */

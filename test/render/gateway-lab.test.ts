@@ -9,6 +9,7 @@ import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { type Plan } from "../../model";
 import { RELEASE_HEADER } from "../../model/gateway";
+import { servingBackends } from "../../model/releases";
 import {
     canRunLab, curl, echo, eventually, exited, get, health, type Lab, labPossible, rawRequest, serviceOf, startEngine, startEntrypoint, startLab, stop, stopAll, stopLab,
     webSocketHandshake,
@@ -99,7 +100,7 @@ for (const engine of ["nginx", "haproxy"] as const) {
             if (!canRunLab(t, engine) || !lab) return;
             for (const route of lab.plan.routes) {
                 const r = curl(lab.netns, ["-H", `Host: ${route.hostname}`, "http://127.0.0.1:80/"], { include: true });
-                assert.equal(headerOf(r, RELEASE_HEADER), `${route.app}/${route.release}`, `${route.hostname} (status ${r.code})`);
+                assert.equal(headerOf(r, RELEASE_HEADER), `${route.app}/${servingBackends(route)[0].release}`, `${route.hostname} (status ${r.code})`);
                 assert.equal(r.code, route.hostname === "stary.sklep.localhost" ? (engine === "nginx" ? 502 : 503) : 200, route.hostname);
             }
         });
@@ -150,7 +151,7 @@ for (const engine of ["nginx", "haproxy"] as const) {
             for (const route of tlsRoutes) {
                 const r = curl(lab.netns, ["-k", "--resolve", `${route.hostname}:443:127.0.0.1`, `https://${route.hostname}:443/`], { include: true });
                 assert.equal(r.code, 200, route.hostname);
-                assert.equal(headerOf(r, RELEASE_HEADER), `${route.app}/${route.release}`, route.hostname);
+                assert.equal(headerOf(r, RELEASE_HEADER), `${route.app}/${servingBackends(route)[0].release}`, route.hostname);
                 assert.match(headerOf(r, "Strict-Transport-Security") ?? "", /^max-age=\d+/, `${route.hostname}: HSTS next to the release header`);
             }
         });

@@ -1,7 +1,8 @@
 // Config-level behaviour of the rendered gateway: what nginx -t / haproxy -c accept but would still be wrong.
 import * as assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { type Plan } from "../../model";
+import { type Plan, type PlanRoute } from "../../model";
+import { reachableBackends } from "../../model/releases";
 import { NGINX_UPSTREAMS_DIR, renderGatewayFiles, STRIPPED_REQUEST_HEADERS, TLS_PROFILE } from "../../model/gateway";
 import { renderZoneFile } from "../../model/dns";
 import { variants } from "./helpers";
@@ -11,6 +12,14 @@ const byName = (name: string): Plan => {
     const v = ALL.find((x) => x.name === name);
     assert.ok(v, name);
     return v.plan;
+};
+
+/** The services a route can send requests to (weights above 0, or pinnable). */
+const servicesOf = (r: PlanRoute) => reachableBackends(r).map((b) => b.service);
+/** How a server block passes a route's requests: to its one service's upstream, or to the upstream its maps chose. */
+const nginxPass = (plan: Plan, r: PlanRoute) => {
+    const services = servicesOf(r);
+    return services.length === 1 ? `proxy_pass http://svc\\.${services[0]};` : `proxy_pass http://\\$gw_r${plan.routes.indexOf(r)}_upstream;`;
 };
 
 /** nginx `server { … }` blocks at the top level of routes.conf (they contain no nested braces deeper than location). */
@@ -31,15 +40,17 @@ describe("nginx routes", () => {
         test(`${v.name}: every proxy_pass names its service's upstream and has no URI part; each upstream keeps connections alive`, () => {
             const passes = [...routes.matchAll(/^\s*proxy_pass (.*);$/gm)].map((m) => m[1]);
             assert.ok(passes.length >= v.plan.routes.length);
-            for (const p of passes) assert.match(p, /^http:\/\/svc\.[a-z0-9-]+$/, `proxy_pass ${p}: a URI part would replace the request URI`);
+            // A variable proxy_pass names one of the upstream blocks (its map's values): nginx uses that block, no resolver.
+            for (const p of passes) assert.match(p, /^http:\/\/(svc\.[a-z0-9-]+|\$gw_r\d+_upstream)$/, `proxy_pass ${p}: a URI part would replace the request URI`);
             assert.doesNotMatch(routes, /\$upstream|^resolver /m, "no per-request resolution: it rules out backend keepalive");
-            for (const r of v.plan.routes) {
-                const block = upstreamOf(r.service);
-                assert.ok(block, `no upstream for ${r.service}`);
-                assert.match(block, new RegExp(`^\\s+server 127\\.0\\.0\\.1:${r.port} down;\\n\\s+include ${NGINX_UPSTREAMS_DIR}/${r.service}@${r.port}\\.conf\\*;\\n\\s+keepalive \\d+;`));
+            for (const b of v.plan.routes.flatMap(reachableBackends)) {
+                const block = upstreamOf(b.service);
+                assert.ok(block, `no upstream for ${b.service}`);
+                assert.match(block, new RegExp(`^\\s+server 127\\.0\\.0\\.1:${b.port} down;\\n\\s+include ${NGINX_UPSTREAMS_DIR}/${b.service}@${b.port}\\.conf\\*;\\n\\s+keepalive \\d+;`));
                 assert.match(block, /keepalive_timeout [1-4]s;/, "closed before a backend's 5 s idle timeout");
             }
-            assert.equal([...routes.matchAll(/^upstream /gm)].length, new Set(v.plan.routes.map((r) => r.service)).size, "one upstream per service");
+            for (const [, chosen] of routes.matchAll(/^\s+"[^"]+" (svc\.\S+);$/gm)) assert.ok(upstreamOf(chosen.slice(4)), `${chosen}: a map value without its upstream block`);
+            assert.equal([...routes.matchAll(/^upstream /gm)].length, new Set(v.plan.routes.flatMap(servicesOf)).size, "one upstream per service");
             assert.match(routes, /^map \$gw_upgrade \$gw_connection \{\n\s+websocket upgrade;\n\s+default\s+"";\n\}/m, "no Connection: close on ordinary requests");
             assert.match(main, /^\s+access_log \/dev\/stdout gateway buffer=\d+k flush=1s;$/m, "a full access log, written in blocks");
         });
@@ -51,7 +62,7 @@ describe("nginx routes", () => {
                 if (r.tls && v.plan.gateway.httpsRedirect) {
                     assert.match(s, /location \/ \{\n\s+return 308 https:\/\/\$host\$request_uri;/);
                     assert.doesNotMatch(s, /proxy_pass/);
-                } else assert.match(s, new RegExp(`location / \\{\\n\\s+proxy_pass http://svc\\.${r.service};`));
+                } else assert.match(s, new RegExp(`location / \\{\\n\\s+${nginxPass(v.plan, r)}`));
             }
         });
 
@@ -70,7 +81,7 @@ describe("nginx routes", () => {
             else {
                 const route = v.plan.routes.find((r) => r.hostname === v.plan.gateway.defaultHost);
                 assert.ok(route);
-                assert.match(def, new RegExp(`proxy_pass http://svc\\.${route.service};`));
+                assert.match(def, new RegExp(nginxPass(v.plan, route)));
             }
         });
 
@@ -89,7 +100,7 @@ describe("nginx routes", () => {
                 const s = https.find((x) => x.includes(`server_name ${r.hostname};`));
                 assert.ok(s && cert, r.hostname);
                 assert.match(s, new RegExp(`ssl_certificate ${cert.certificatePath};\\n\\s+ssl_certificate_key ${cert.keyPath};`));
-                assert.match(s, new RegExp(`proxy_pass http://svc\\.${r.service};`));
+                assert.match(s, new RegExp(nginxPass(v.plan, r)));
             }
             assert.equal(https.length, tlsRoutes.length + 1);
         });
@@ -142,9 +153,9 @@ describe("HAProxy routes", () => {
         const main = files.main.content;
 
         test(`${v.name}: one backend per routed service with server-template slots on tasks.<service>`, () => {
-            const services = [...new Set(v.plan.routes.map((r) => r.service))];
+            const services = [...new Set(v.plan.routes.flatMap(servicesOf))];
             for (const service of services) {
-                const r = v.plan.routes.find((x) => x.service === service);
+                const r = v.plan.routes.flatMap(reachableBackends).find((x) => x.service === service);
                 assert.ok(r);
                 assert.match(routes, new RegExp(`^backend svc\\.${service}$`, "m"));
                 assert.match(routes, new RegExp(`^\\s+server-template ${service} ${r.slots} tasks\\.${service}:${r.port} check inter 1s fastinter 500ms downinter 1s fall 2 rise 1 observe layer4 error-limit 1 on-error mark-down resolvers docker resolve-prefer ipv4 init-addr last,none$`, "m"));
@@ -155,14 +166,29 @@ describe("HAProxy routes", () => {
 
         test(`${v.name}: host rules route every hostname, exact names before wildcards`, () => {
             const http = section(routes, "frontend http");
-            const rules = [...http.matchAll(/use_backend (\S+) if \{ var\(txn\.host\) -m (str|end) (\S+) \}/g)].map((m) => ({ backend: m[1], match: m[2], pattern: m[3] }));
-            assert.equal(rules.length, v.plan.routes.length);
-            const firstWildcard = rules.findIndex((r) => r.match === "end");
-            if (firstWildcard >= 0) assert.ok(rules.slice(firstWildcard).every((r) => r.match === "end"), "a wildcard rule before an exact one");
+            // A hostname more than one release can serve is matched once into txn.gw_route, in the same order.
+            const rules = [...http.matchAll(/(?:use_backend (\S+)|set-var\(txn\.gw_route\) int\((-?\d+)\)) if (?:!\{ var\(txn\.gw_route\) -m found \} )?\{ var\(txn\.host\) -m (str|end) (\S+) \}/g)].map((m) => ({
+                backend: m[1] ?? `route ${m[2]}`,
+                match: m[3],
+                pattern: m[4],
+            }));
+            const routeRules = rules.filter((r) => r.backend.startsWith("route "));
+            if (routeRules.length) assert.equal(routeRules.length, v.plan.routes.length, "every hostname sets txn.gw_route");
+            assert.equal(rules.length - routeRules.length, v.plan.routes.filter((r) => servicesOf(r).length === 1 || (r.tls && v.plan.gateway.httpsRedirect)).length);
+            for (const kind of [routeRules, rules.filter((r) => !routeRules.includes(r))]) {
+                const firstWildcard = kind.findIndex((r) => r.match === "end");
+                if (firstWildcard >= 0) assert.ok(kind.slice(firstWildcard).every((r) => r.match === "end"), "a wildcard rule before an exact one");
+            }
             for (const r of v.plan.routes) {
                 const pattern = r.hostname.startsWith("*.") ? r.hostname.slice(1) : r.hostname;
-                const backend = r.tls && v.plan.gateway.httpsRedirect ? "https-redirect" : `svc.${r.service}`;
+                const redirect = r.tls && v.plan.gateway.httpsRedirect;
+                const backend = redirect ? "https-redirect" : servicesOf(r).length === 1 ? `svc.${servicesOf(r)[0]}` : `route ${v.plan.routes.indexOf(r)}`;
                 assert.ok(rules.some((x) => x.pattern === pattern && x.backend === backend), r.hostname);
+                if (!redirect && servicesOf(r).length > 1) {
+                    for (const b of reachableBackends(r)) {
+                        assert.ok(http.includes(`use_backend svc.${b.service} if { var(txn.gw_route) -m int ${v.plan.routes.indexOf(r)} } { var(txn.gw_release) -m str -i ${b.release} }`), `${r.hostname} → ${b.release}`);
+                    }
+                }
             }
             if (v.plan.routes.some((r) => r.tls)) {
                 assert.match(routes, /^backend https-redirect\n\s+http-request redirect location https:\/\/%\[var\(txn\.host\)\]%\[capture\.req\.uri\] code 308$/m);
@@ -176,7 +202,8 @@ describe("HAProxy routes", () => {
             const config = routes.split("\n").filter((l) => !/^\s*#/.test(l)).join("\n");
             assert.equal(config.split(v.plan.gateway.healthPath).length, 2, "the health path appears in the health frontend only");
             const http = section(routes, "frontend http");
-            const expected = v.plan.gateway.defaultHost === "reject" ? "reject" : `svc.${v.plan.routes.find((r) => r.hostname === v.plan.gateway.defaultHost)?.service}`;
+            const defaultRoute = v.plan.routes.find((r) => r.hostname === v.plan.gateway.defaultHost);
+            const expected = defaultRoute ? `svc.${reachableBackends(defaultRoute).find((b) => b.weight > 0)?.service}` : "reject";
             assert.match(http, new RegExp(`default_backend ${expected.replace(".", "\\.")}$`, "m"));
             assert.match(routes, /^backend reject\n\s+http-request reject$/m);
         });
@@ -270,7 +297,7 @@ describe("gateway image", () => {
 describe("template values", () => {
     test("a value with a line break is refused instead of adding config lines", () => {
         const dev = byName("dev");
-        const injected: Plan = { ...dev, routes: dev.routes.map((r, i) => (i === 0 ? { ...r, service: "x;\n    return 200 pwned" } : r)) };
+        const injected: Plan = { ...dev, routes: dev.routes.map((r, i) => (i === 0 ? { ...r, backends: [{ ...r.backends[0], service: "x;\n    return 200 pwned" }] } : r)) };
         assert.throws(() => renderGatewayFiles(injected.gateway, injected.routes), /contains a line break/);
     });
 

@@ -76,6 +76,35 @@ function tlsVariant(raw: Raw): void {
     };
 }
 
+/**
+ * dev with weighted routes: shop 2.1 (pinnable) beside 1.9 and 2.0; sklep.localhost moves from 2.0's hostnames to a
+ * 90/10 route, beta.sklep.localhost shares three releases without the sticky cookie; pins only from loopback.
+ */
+export function weightedVariant(raw: Raw): void {
+    const shop = raw.apps[0] as Raw["apps"][number] & { routes?: unknown[]; releases: Record<string, unknown>[] };
+    shop.releases[1].hostnames = (shop.releases[1].hostnames as string[]).filter((h) => h !== "sklep.localhost");
+    shop.releases.push({ name: "2.1", pinnable: true, env: { RELEASE: "2.1" } });
+    shop.routes = [
+        { hostname: "sklep.localhost", releases: { "2.0": 90, "2.1": 10 } },
+        { hostname: "beta.sklep.localhost", releases: { "1.9": 1, "2.0": 1, "2.1": 1 }, sticky: false },
+    ];
+    raw.gateway = { ...(raw.gateway ?? {}), pinning: { trustedNetworks: ["127.0.0.0/8", "10.0.0.0/8"] } };
+}
+
+/** The weighted variant over TLS: a weighted wildcard, the weighted hostname as default host, no release header. */
+function weightedTlsVariant(raw: Raw): void {
+    weightedVariant(raw);
+    const shop = raw.apps[0] as Raw["apps"][number] & { routes: unknown[] };
+    shop.routes.push({ hostname: "*.sklep.localhost", releases: { "2.0": 3, "2.1": 1 } });
+    raw.gateway = {
+        ...(raw.gateway ?? {}),
+        defaultHost: "sklep.localhost",
+        releaseHeader: false,
+        pinning: {},
+        tls: [{ name: "sklep", hostnames: ["sklep.localhost", "*.sklep.localhost", "stary.sklep.localhost"], certificateSecret: "tlsCert", keySecret: "tlsKey" }],
+    };
+}
+
 /** No apps and no virtual IP: a gateway with nothing to route, no keepalived, an empty zone. */
 function bare(raw: Raw): void {
     raw.apps = [];
@@ -110,6 +139,10 @@ export function variants(): Variant[] {
                 r.gateway = { ...r.gateway, engine: "haproxy" };
             }),
         },
+        { name: "weighted", plan: withChanges("dev", weightedVariant) },
+        { name: "weighted-haproxy", plan: withChanges("dev", (r) => (weightedVariant(r), (r.gateway = { ...r.gateway, engine: "haproxy" }))) },
+        { name: "weighted-tls", plan: withChanges("dev", weightedTlsVariant) },
+        { name: "weighted-tls-haproxy", plan: withChanges("dev", (r) => (weightedTlsVariant(r), (r.gateway = { ...r.gateway, engine: "haproxy" }))) },
         // dev runs the fast profile (VRRPv3): the default profile (VRRPv2 with PASS authentication) on dev's nodes too.
         { name: "dev-default-profile", plan: withChanges("dev", (r) => (r.virtualIp = { ...r.virtualIp, profile: "default" })) },
         { name: "groups-unicast", plan: withChanges("dev", (r) => threeGatewaysTwoGroups(r, {})) },
