@@ -12,6 +12,7 @@ import type { StackConfig } from "./schema";
 import { type Artifact, renderTemplate, shellSafe } from "./templates";
 import { drainSecondsOf, type PlanVirtualIp } from "./virtual-ip";
 import { firstDuplicates, type Report } from "./validation";
+import { metricsExporterScript, metricsRoutesLines, type PlanMetrics, planMetrics } from "./metrics";
 
 // 1 byte to 999999g: nginx's client_max_body_size and HAProxy's byte count both read it (0, which nginx takes
 // as "no limit" and HAProxy as "no body", is refused: the engines would differ).
@@ -296,6 +297,8 @@ export interface PlanGateway {
     /** HAProxy: where the entrypoint saves the servers' state before a reload and the admin socket it reads it
      *  from; the new worker starts with every task's address instead of empty slots. None for nginx. */
     readonly serverState: { readonly socket: string; readonly file: string } | null;
+    /** The metrics exporter beside the engine (model/metrics.ts). */
+    readonly metrics: PlanMetrics;
     readonly delivery: "load" | "registry";
     readonly registry?: { readonly server: string; readonly username: string; readonly passwordSecret: string };
     /** Where the routes file lives on each gateway node. */
@@ -474,6 +477,7 @@ export function planGateway(c: StackConfig, nodes: readonly PlanNode[], tls: rea
         resolverValid: g.resolverValid,
         retry: { tries: BACKEND_TRIES, withinSeconds: BACKEND_TRIES * g.timeouts.connect },
         serverState: engine.serverState ? { ...engine.serverState } : null,
+        metrics: planMetrics(c),
         delivery: g.delivery,
         ...(g.registry ? { registry: { ...g.registry } } : {}),
         routesDir: GATEWAY_ROUTES_DIR,
@@ -513,6 +517,8 @@ export interface GatewayFiles {
     readonly served: { readonly name: string; readonly content: string };
     /** The entrypoint wrapper baked into the image (drain on stop). */
     readonly entrypoint: { readonly name: string; readonly content: string };
+    /** The metrics exporter baked into the image; none when metrics are off. */
+    readonly metricsExporter: { readonly name: string; readonly content: string } | null;
     readonly dockerfile: string;
 }
 
@@ -674,6 +680,16 @@ function gatewayView(gateway: PlanGateway, routes: readonly PlanRoute[]) {
         frontends,
         hasRedirects: routes.some(redirects),
         backends: backends(routes),
+        metrics: gateway.metrics.enabled
+            ? {
+                  port: gateway.metrics.port,
+                  exporterPath: shellSafe("gateway.metrics.exporterPath", gateway.metrics.exporterPath),
+                  exporterName: metricsExporterScript().name,
+                  fifo: shellSafe("gateway.metrics.fifo", gateway.metrics.fifo),
+                  fifoDir: shellSafe("gateway.metrics.fifo", path.posix.dirname(gateway.metrics.fifo)),
+                  restartSeconds: gateway.metrics.restartSeconds,
+              }
+            : false,
     };
 }
 
@@ -682,9 +698,10 @@ export function renderGatewayFiles(gateway: PlanGateway, routes: readonly PlanRo
     const dir = `gateway/${gateway.engine}`;
     return {
         main: { name: gateway.mainFile.name, content: renderTemplate(`${dir}/${gateway.mainFile.name}.mustache`, view) },
-        routes: { name: gateway.routesFile.name, content: renderTemplate(`${dir}/${gateway.routesFile.name}.mustache`, view) },
+        routes: { name: gateway.routesFile.name, content: renderTemplate(`${dir}/${gateway.routesFile.name}.mustache`, view) + metricsRoutesLines(gateway.metrics, routes, backendName) },
         served: { name: gateway.servedFile, content: renderTemplate("gateway/routes.served.mustache", { routes: routes.map((r) => ({ ...r, path: shellSafe(`route ${r.hostname} probe path`, r.probePath) })) }) },
         entrypoint: { name: ENTRYPOINT_NAME, content: renderTemplate("gateway/entrypoint.sh.mustache", view) },
+        metricsExporter: gateway.metrics.enabled ? metricsExporterScript() : null,
         dockerfile: renderTemplate("gateway/Dockerfile.mustache", view),
     };
 }
@@ -698,5 +715,6 @@ export function gatewayArtifacts(gateway: PlanGateway, routes: readonly PlanRout
         { path: `gateway/${files.entrypoint.name}`, content: files.entrypoint.content, mode: 0o755 },
         { path: `gateway/${files.routes.name}`, content: files.routes.content, mode: 0o644 },
         { path: `gateway/${files.served.name}`, content: files.served.content, mode: 0o644 },
+        ...(files.metricsExporter ? [{ path: `gateway/${files.metricsExporter.name}`, content: files.metricsExporter.content, mode: 0o755 }] : []),
     ];
 }
