@@ -660,7 +660,8 @@ async function scrapeGateways(): Promise<GatewayScrape[]> {
         const cmd = `docker exec "$(docker ps -q --filter label=com.docker.swarm.service.name=gateway | head -n 1)" curl -sS --max-time 5 http://127.0.0.1:9145/metrics`;
         const r = await onNode(node, cmd, 20_000);
         assert.equal(r.code, 0, `${node}: scraping the gateway's metrics failed: ${r.stderr}`);
-        scrapes.push({ node, samples: parseExposition(r.stdout) });
+        // sh() trims its output: the exposition's final line break is put back.
+        scrapes.push({ node, samples: parseExposition(`${r.stdout}\n`) });
     }
     return scrapes;
 }
@@ -693,23 +694,28 @@ test("p2. metrics: per-release counts on the gateway metrics endpoint agree with
     const before = await scrapeGateways();
     const l = load(
         routes.map((r) => r.hostname),
-        { workers: 8, pauseMs: 0, maxRequests: 5000, maxSeconds: 60, timeoutMs: 5000 },
+        { workers: 8, pauseMs: 0, maxRequests: 12000, maxSeconds: 40, timeoutMs: 5000 },
     );
     let reload: EngineRun | undefined;
+    let reloaded = 0;
     let answers: Answer[] = [];
+    let after: GatewayScrape[] = [];
     try {
         await sleep(1500);
         reload = await up({ apps: moved }, "p2: a routes change under load");
+        reloaded = now();
+        await sleep(1000);
         answers = await l.stop();
+        // nginx writes the exporter's lines in blocks at least every second.
+        await sleep(2500);
+        after = await scrapeGateways();
     } finally {
-        if (!answers.length) answers = await l.stop();
+        await l.stop();
+        await backToDev("p2: back");
     }
-    // nginx writes the exporter's lines in blocks at least every second.
-    await sleep(2500);
-    const after = await scrapeGateways();
-    await backToDev("p2: back");
     assert.equal(reload?.ok, true, reload?.errors.join("\n"));
     assert.ok(reload?.changes.length && reload.changes.every((c) => /gateway-routes-gw-\d$/.test(c.urn)), `only the routes change: ${JSON.stringify(reload?.changes)}`);
+    assert.ok(answers.some((a) => a.t > reloaded), `the load ended before the reload did (${answers.length} requests)`);
     figure("metrics_requests", answers.length);
     figure("metrics_lines_dropped", growth(before, after, "gateway_metrics_lines_dropped_total", {}));
     for (const r of routes) {

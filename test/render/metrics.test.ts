@@ -10,7 +10,9 @@ import { after, before, describe, test } from "node:test";
 import { type Plan } from "../../model";
 import { TEMPLATES_DIR } from "../../model/templates";
 import { canRunLab, curl, eventually, type Lab, labPossible, startEntrypoint, startLab, stop, stopAll, stopLab } from "./gateway-harness";
-import { planOf, rawConfig, run, tempDir, removeDir, writeFile } from "./helpers";
+import {
+    assertRunOk, haproxyCheck, lowPortPrefix, needTools, NGINX_BINDS, nginxTest, planOf, rawConfig, removeDir, run, tempDir, writeFile, writeGateway,
+} from "./helpers";
 import { parseExposition, type Sample, total } from "./prometheus-text";
 
 type Engine = "nginx" | "haproxy";
@@ -120,6 +122,39 @@ describe("the exporter counts every log line by route hostname, app and release"
         assert.throws(() => parseExposition('# TYPE h histogram\nh_bucket{le="1"} 2\nh_bucket{le="+Inf"} 1\nh_sum 1\nh_count 1\n'), /below/);
         assert.throws(() => parseExposition("# TYPE x counter\nx 1"), /line break/);
     });
+});
+
+// ---- the rendered configs, metrics on and off ----------------------------------------------------------------
+
+describe("nginx -t and haproxy -c -dW accept the rendered configs with metrics on and off", () => {
+    for (const enabled of [true, false]) {
+        test(`nginx, metrics ${enabled ? "on" : "off"}`, (t) => {
+            const prefix = needTools(t, "nginx", "openssl") ? lowPortPrefix(t, NGINX_BINDS) : undefined;
+            if (!prefix) return;
+            const dir = tempDir("metrics-nginx");
+            try {
+                const { main } = writeGateway(metricsPlan("nginx", enabled), dir);
+                assert.equal(fs.readFileSync(main, "utf8").includes("access_log "), true);
+                assert.equal(fs.readFileSync(main, "utf8").includes("gateway_metrics"), enabled);
+                const r = nginxTest(main, prefix);
+                assertRunOk(r, "nginx -t");
+                assert.doesNotMatch(r.stderr, /\[(warn|emerg|crit|alert)\]/, r.stderr);
+            } finally {
+                removeDir(dir);
+            }
+        });
+        test(`haproxy, metrics ${enabled ? "on" : "off"}`, (t) => {
+            if (!needTools(t, "haproxy")) return;
+            const dir = tempDir("metrics-haproxy");
+            try {
+                const { main, routes } = writeGateway(metricsPlan("haproxy", enabled), dir);
+                assert.equal(fs.readFileSync(main, "utf8").includes("nbthread 1"), enabled);
+                assertRunOk(haproxyCheck(main, routes), "haproxy -c -dW");
+            } finally {
+                removeDir(dir);
+            }
+        });
+    }
 });
 
 // ---- both engines, for real --------------------------------------------------------------------------------
