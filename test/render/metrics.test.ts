@@ -391,6 +391,8 @@ describe("both engines: the scraped families equal the client's own counts", () 
 });
 
 describe("metrics off: no exporter runs and nothing listens on the metrics port", () => {
+    // Each test's lab stub and entrypoint (startLab, startEntrypoint) end here too.
+    after(stopAll);
     for (const engine of ENGINES) {
         test(engine, async (t) => {
             if (!canRunLab(t, engine)) return;
