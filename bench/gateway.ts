@@ -2,7 +2,8 @@
 // to the backends, through the gateway as the program renders it (the image's entrypoint around the rendered
 // configs), and through a hand-tuned config of the same engine (static upstream with keepalive, buffered or
 // sampled log), for nginx and HAProxy, against a trivial backend (nginx, a static answer) and one that waits 1 ms
-// per request without using CPU (HAProxy + Lua core.msleep).
+// per request without using CPU (HAProxy + Lua core.msleep). The rendered gateway runs twice, side by side in the
+// same run: metrics off (`gateway`) and on (`gateway+metrics`: the exporter's CPU counts as the gateway's).
 // Everything runs in a private network namespace (loopback only) with the DNS stub standing in for Docker's
 // 127.0.0.11 (test/render/fixtures/upstream-stub.ts). CPU is read from /proc (schedstat of every thread of the
 // process tree, plus its reaped children) before and after each run, and divided by the requests of the run.
@@ -26,7 +27,7 @@ const LOCK = process.env.LAB_LOCK ?? "/tmp/swarm-platform-lab.lock";
 
 type Engine = "nginx" | "haproxy";
 type Backend = "trivial" | "1ms";
-type Way = "direct" | "gateway" | "hand-tuned";
+type Way = "direct" | "gateway" | "gateway+metrics" | "hand-tuned";
 
 /** Each backend kind: the hostname routed to it, its service in the dev stack, and the loopback address it listens on. */
 const BACKENDS: Record<Backend, { host: string; address: string }> = {
@@ -34,6 +35,8 @@ const BACKENDS: Record<Backend, { host: string; address: string }> = {
     "1ms": { host: "stary.sklep.localhost", address: "127.0.0.3" },
 };
 const HAND_TUNED_PORT = 8081;
+/** The rendered gateway with metrics on listens here (the one with metrics off on the dev stack's port 80). */
+const METRICS_GATEWAY_PORT = 8082;
 const STUB = path.join(__dirname, "..", "test", "render", "fixtures", "upstream-stub.ts");
 
 // ---- processes: each in its own process group, all killed on exit ---------------------------------------------
@@ -278,8 +281,7 @@ backend wait_1ms
 }
 
 /** The program's gateway: the image's entrypoint around the rendered files, main config at its image path (private mount). */
-function gatewayCommand(plan: Plan): string[] {
-    const d = dir as string;
+function gatewayCommand(plan: Plan, d: string): string[] {
     const files = renderGatewayFiles(plan.gateway, plan.routes);
     writeFile(path.join(d, files.routes.name), files.routes.content);
     const main = writeFile(path.join(d, `rendered-${files.main.name}`), files.main.content);
@@ -296,9 +298,10 @@ function handTunedCommand(engine: Engine): string[] {
     return ["sh", "-c", `${run} | cat >/dev/null`];
 }
 
-function benchPlan(engine: Engine, d: string): Plan {
+function benchPlan(engine: Engine, d: string, metrics = false): Plan {
     const raw = rawConfig("dev");
-    raw.gateway = { ...raw.gateway, engine };
+    raw.gateway = { ...raw.gateway, engine, ...(metrics ? { ports: { http: METRICS_GATEWAY_PORT } } : {}) };
+    raw.metrics = { enabled: metrics };
     const local = withLocalPaths(planOf(raw), d, { certificates: true });
     const stateDir = path.join(d, `state-${engine}`);
     fs.mkdirSync(stateDir, { recursive: true });
@@ -351,20 +354,26 @@ async function main(): Promise<void> {
     const rows: Row[] = [];
     for (const engine of ["nginx", "haproxy"] as const) {
         const plan = benchPlan(engine, dir);
-        const gateway = await startIn(`gateway-${engine}`, gatewayCommand(plan));
+        const gateway = await startIn(`gateway-${engine}`, gatewayCommand(plan, dir));
+        const metricsDir = path.join(dir, `metrics-${engine}`);
+        fs.mkdirSync(metricsDir, { mode: 0o755 });
+        const metricsPlan = benchPlan(engine, metricsDir, true);
+        const metricsGateway = await startIn(`gateway-metrics-${engine}`, gatewayCommand(metricsPlan, metricsDir));
         const hand = await startIn(`hand-${engine}`, handTunedCommand(engine));
         const ports: Record<Way, { port: number; pids: number[] }> = {
             direct: { port: 8000, pids: [] },
             gateway: { port: plan.gateway.ports.http, pids: [gateway.pid as number] },
+            "gateway+metrics": { port: metricsPlan.gateway.ports.http, pids: [metricsGateway.pid as number] },
             "hand-tuned": { port: HAND_TUNED_PORT, pids: [hand.pid as number] },
         };
         for (const b of Object.values(BACKENDS)) {
             await answers(`http://127.0.0.1:${ports.gateway.port}/`, b.host);
+            await answers(`http://127.0.0.1:${ports["gateway+metrics"].port}/`, b.host);
             await answers(`http://127.0.0.1:${ports["hand-tuned"].port}/`, b.host);
         }
         for (const backend of ["trivial", "1ms"] as const) {
             const host = BACKENDS[backend].host;
-            const ways: Way[] = ["direct", "gateway", "hand-tuned"];
+            const ways: Way[] = ["direct", "gateway", "gateway+metrics", "hand-tuned"];
             const url = (way: Way) => (way === "direct" ? `http://${BACKENDS[backend].address}:8000/` : `http://127.0.0.1:${ports[way].port}/`);
             for (const way of ways) wrk(url(way), host, 1, [], []); // warm-up
             const byWay = new Map<Way, Sample[]>(ways.map((w) => [w, []]));
@@ -380,7 +389,17 @@ async function main(): Promise<void> {
                 );
             }
         }
+        // Every request through the metrics gateway was counted: its exporter's total equals wrk's requests.
+        const sent = rows.filter((r) => r.engine === engine && r.path === "gateway+metrics").reduce((n, r) => n + r.samples.reduce((k, s) => k + s.requests, 0), 0);
+        const scrape = inNs(["curl", "-s", "--max-time", "5", `http://127.0.0.1:${metricsPlan.gateway.metrics.port}/metrics`], 10_000).stdout;
+        const counted = scrape
+            .split("\n")
+            .filter((l) => l.startsWith("gateway_requests_total{"))
+            .reduce((n, l) => n + Number(l.split(" ").pop()), 0);
+        const dropped = Number(/^gateway_metrics_lines_dropped_total (\d+)$/m.exec(scrape)?.[1] ?? NaN);
+        console.log(`# ${engine} gateway+metrics: the exporter counted ${counted} requests (wrk's measured runs sent ${sent}, plus its warm-ups), ${dropped} lines dropped`);
         stopGroup(gateway);
+        stopGroup(metricsGateway);
         stopGroup(hand);
     }
 
@@ -396,6 +415,10 @@ async function main(): Promise<void> {
             console.log(
                 `${engine.padEnd(7)} ${backend.padEnd(7)} gateway/direct rps ${ratio.toFixed(2)} (hand-tuned ${handRatio.toFixed(2)})  added p99 ${addedP99.toFixed(2)} ms  CPU/req gateway/hand-tuned ${cpu.toFixed(2)}`,
             );
+            const metricsRps = med(engine, backend, "gateway+metrics", (s) => s.rps) / med(engine, backend, "gateway", (s) => s.rps);
+            const metricsP99 = med(engine, backend, "gateway+metrics", (s) => s.p99ms) - med(engine, backend, "gateway", (s) => s.p99ms);
+            const metricsCpu = med(engine, backend, "gateway+metrics", (s) => s.gatewayCpuUsPerReq) / med(engine, backend, "gateway", (s) => s.gatewayCpuUsPerReq);
+            console.log(`${engine.padEnd(7)} ${backend.padEnd(7)} metrics on/off: rps ${metricsRps.toFixed(2)}  p99 ${metricsP99 >= 0 ? "+" : ""}${metricsP99.toFixed(2)} ms  CPU/req ${metricsCpu.toFixed(2)}`);
         }
     }
     const json = rows.map((r) => ({

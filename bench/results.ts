@@ -201,6 +201,18 @@ function gatewayRows(p: Part<GatewayData>): Row[] {
             const ratio = trivial.cpuUsPerReq / tuned.cpuUsPerReq;
             rows.push({ figure: `${engine}, trivial backend: CPU per request, gateway ÷ hand-tuned (${trivial.cpuUsPerReq.toFixed(1)} ÷ ${tuned.cpuUsPerReq.toFixed(1)} µs)`, target: "≤ 1.5", measured: ratio.toFixed(2), ok: ratio <= 1.5 });
         } else rows.push({ figure: `${engine}, trivial backend: CPU per request`, target: "≤ 1.5 × hand-tuned", measured: "no gateway/hand-tuned pair in bench/gateway.ts's output" });
+        // The metrics' cost (docs/metrics.md): the same rendered gateway with metrics on, in the same run. No target.
+        for (const backend of ["trivial", "1ms"]) {
+            const off = find(engine, backend, "gateway");
+            const on = find(engine, backend, "gateway+metrics");
+            if (!off || !on) continue;
+            const added = on.p99ms - off.p99ms;
+            rows.push({
+                figure: `${engine}, ${backend === "1ms" ? "1 ms" : "trivial"} backend, metrics on ÷ off: throughput (${on.rps.toFixed(0)} ÷ ${off.rps.toFixed(0)} req/s), p99, CPU per request (${on.cpuUsPerReq.toFixed(1)} ÷ ${off.cpuUsPerReq.toFixed(1)} µs)`,
+                target: "",
+                measured: `${(on.rps / off.rps).toFixed(2)}; ${added >= 0 ? "+" : "−"}${f(Math.abs(added), "ms")}; ${(on.cpuUsPerReq / off.cpuUsPerReq).toFixed(2)}`,
+            });
+        }
     }
     return rows;
 }

@@ -194,7 +194,7 @@ export class Gateway extends pulumi.ComponentResource {
 
 function contentTag(files: GatewayFiles): string {
     const h = crypto.createHash("sha256");
-    for (const f of [files.main, files.entrypoint]) h.update(f.name).update("\0").update(f.content).update("\0");
+    for (const f of [files.main, files.entrypoint, ...(files.metricsExporter ? [files.metricsExporter] : [])]) h.update(f.name).update("\0").update(f.content).update("\0");
     h.update(files.dockerfile);
     return h.digest("hex").slice(0, 12);
 }
@@ -205,5 +205,6 @@ function writeBuildContext(dir: string, files: GatewayFiles): string {
     fs.writeFileSync(path.join(dir, "Dockerfile"), files.dockerfile);
     fs.writeFileSync(path.join(dir, files.main.name), files.main.content);
     fs.writeFileSync(path.join(dir, files.entrypoint.name), files.entrypoint.content, { mode: 0o755 });
+    if (files.metricsExporter) fs.writeFileSync(path.join(dir, files.metricsExporter.name), files.metricsExporter.content, { mode: 0o755 });
     return dir;
 }

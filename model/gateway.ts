@@ -12,6 +12,7 @@ import type { StackConfig } from "./schema";
 import { type Artifact, renderTemplate, shellSafe } from "./templates";
 import { drainSecondsOf, type PlanVirtualIp } from "./virtual-ip";
 import { firstDuplicates, type Report } from "./validation";
+import { metricsExporterScript, metricsRoutesLines, type PlanMetrics, planMetrics } from "./metrics";
 
 // 1 byte to 999999g: nginx's client_max_body_size and HAProxy's byte count both read it (0, which nginx takes
 // as "no limit" and HAProxy as "no body", is refused: the engines would differ).
@@ -335,6 +336,8 @@ export interface PlanGateway {
     /** HAProxy: where the entrypoint saves the servers' state before a reload and the admin socket it reads it
      *  from; the new worker starts with every task's address instead of empty slots. None for nginx. */
     readonly serverState: { readonly socket: string; readonly file: string } | null;
+    /** The metrics exporter beside the engine (model/metrics.ts). */
+    readonly metrics: PlanMetrics;
     readonly delivery: "load" | "registry";
     readonly registry?: { readonly server: string; readonly username: string; readonly passwordSecret: string };
     /** Where the routes file lives on each gateway node. */
@@ -525,6 +528,7 @@ export function planGateway(c: StackConfig, nodes: readonly PlanNode[], tls: rea
         resolverValid: g.resolverValid,
         retry: { tries: BACKEND_TRIES, withinSeconds: BACKEND_TRIES * g.timeouts.connect },
         serverState: engine.serverState ? { ...engine.serverState } : null,
+        metrics: planMetrics(c),
         delivery: g.delivery,
         ...(g.registry ? { registry: { ...g.registry } } : {}),
         routesDir: GATEWAY_ROUTES_DIR,
@@ -564,6 +568,8 @@ export interface GatewayFiles {
     readonly served: { readonly name: string; readonly content: string };
     /** The entrypoint wrapper baked into the image (drain on stop). */
     readonly entrypoint: { readonly name: string; readonly content: string };
+    /** The metrics exporter baked into the image; none when metrics are off. */
+    readonly metricsExporter: { readonly name: string; readonly content: string } | null;
     readonly dockerfile: string;
 }
 
@@ -819,6 +825,16 @@ function gatewayView(gateway: PlanGateway, planRoutes: readonly PlanRoute[]) {
         frontends,
         hasRedirects: routes.some(redirects),
         backends: backends(planRoutes),
+        metrics: gateway.metrics.enabled
+            ? {
+                  port: gateway.metrics.port,
+                  exporterPath: shellSafe("gateway.metrics.exporterPath", gateway.metrics.exporterPath),
+                  exporterName: metricsExporterScript().name,
+                  fifo: shellSafe("gateway.metrics.fifo", gateway.metrics.fifo),
+                  fifoDir: shellSafe("gateway.metrics.fifo", path.posix.dirname(gateway.metrics.fifo)),
+                  restartSeconds: gateway.metrics.restartSeconds,
+              }
+            : false,
     };
 }
 
@@ -827,9 +843,10 @@ export function renderGatewayFiles(gateway: PlanGateway, routes: readonly PlanRo
     const dir = `gateway/${gateway.engine}`;
     return {
         main: { name: gateway.mainFile.name, content: renderTemplate(`${dir}/${gateway.mainFile.name}.mustache`, view) },
-        routes: { name: gateway.routesFile.name, content: renderTemplate(`${dir}/${gateway.routesFile.name}.mustache`, view) },
+        routes: { name: gateway.routesFile.name, content: renderTemplate(`${dir}/${gateway.routesFile.name}.mustache`, view) + metricsRoutesLines(gateway.metrics, routes, backendName) },
         served: { name: gateway.servedFile, content: renderTemplate("gateway/routes.served.mustache", { routes: servedLines(routes) }) },
         entrypoint: { name: ENTRYPOINT_NAME, content: renderTemplate("gateway/entrypoint.sh.mustache", view) },
+        metricsExporter: gateway.metrics.enabled ? metricsExporterScript() : null,
         dockerfile: renderTemplate("gateway/Dockerfile.mustache", view),
     };
 }
@@ -851,5 +868,6 @@ export function gatewayArtifacts(gateway: PlanGateway, routes: readonly PlanRout
         { path: `gateway/${files.entrypoint.name}`, content: files.entrypoint.content, mode: 0o755 },
         { path: `gateway/${files.routes.name}`, content: files.routes.content, mode: 0o644 },
         { path: `gateway/${files.served.name}`, content: files.served.content, mode: 0o644 },
+        ...(files.metricsExporter ? [{ path: `gateway/${files.metricsExporter.name}`, content: files.metricsExporter.content, mode: 0o755 }] : []),
     ];
 }

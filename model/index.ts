@@ -8,6 +8,7 @@
 import { diagramArtifacts } from "./diagram";
 import { dnsArtifacts, planDns, type PlanDns } from "./dns";
 import { checkFirewall, firewallArtifacts, planFirewall, type PlanFirewall } from "./firewall";
+import { checkMetrics } from "./metrics";
 import { checkGateway, gatewayArtifacts, planGateway, planTls, type PlanGateway } from "./gateway";
 import { checkNetworks, planNetworks, type PlanNetworks } from "./networks";
 import { checkNodes, planNodes, type PlanDriver, type PlanNode } from "./nodes";
@@ -22,7 +23,7 @@ import { checkVirtualIp, planVirtualIp, type PlanVirtualIp, virtualIpArtifacts }
 export type ValidationResult = { ok: true; config: StackConfig } | { ok: false; errors: ConfigError[] };
 
 /** Every cross-key rule, concept by concept. */
-const RULES: readonly ((c: StackConfig, report: Report) => void)[] = [checkNodes, checkSwarm, checkNetworks, checkVirtualIp, checkApps, checkGateway, checkFirewall];
+const RULES: readonly ((c: StackConfig, report: Report) => void)[] = [checkNodes, checkSwarm, checkNetworks, checkVirtualIp, checkApps, checkGateway, checkMetrics, checkFirewall];
 
 export interface ValidateOptions {
     /** How a scalar was written in the stack file (see parseStackFile), for hints like quoting a YAML `2.0`. */
@@ -126,6 +127,7 @@ export { ConfigValidationError, formatErrors } from "./validation";
 export type { PlanDns, PlanDnsRecord } from "./dns";
 export type { PlanFirewall, PlanFirewallNode, PlanFirewallRule } from "./firewall";
 export type { PlanGateway, PlanTlsCertificate } from "./gateway";
+export type { PlanMetrics } from "./metrics";
 export type { PlanIngress, PlanNetwork, PlanNetworks } from "./networks";
 export type { PlanDriver, PlanEngineApi, PlanNode } from "./nodes";
 export type { PlanRelease, PlanRoute, PlanUpdatePolicy } from "./releases";

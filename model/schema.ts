@@ -5,6 +5,7 @@ import { z } from "zod";
 import { DnsSchema } from "./dns";
 import { FirewallSchema } from "./firewall";
 import { GatewaySchema } from "./gateway";
+import { MetricsSchema } from "./metrics";
 import { NetworksSchema } from "./networks";
 import { NodesConfigShape } from "./nodes";
 import { AppSchema } from "./releases";
@@ -19,6 +20,7 @@ export const StackConfigSchema = z.strictObject({
         "Virtual IP(s) held by the gateway nodes with keepalived (VRRP). Without it, DNS lists every gateway node.",
     ),
     gateway: GatewaySchema,
+    metrics: MetricsSchema,
     apps: z.array(AppSchema).default([]).describe("Apps, each with one or more releases."),
     dns: DnsSchema,
     firewall: FirewallSchema,

@@ -54,6 +54,9 @@ describe("bench results", () => {
         assert.match(rowOf(md, "nginx, 1 ms backend: throughput"), /\| 0\.90 \| met \|/);
         assert.match(rowOf(md, "nginx, 1 ms backend: added p99"), /\| 1\.00 ms \| met \|/);
         assert.match(rowOf(md, "nginx, trivial backend: CPU per request"), /\| 1\.80 \| \*\*missed\*\* \|/);
+        const withMetrics = renderResults(results({ gateway: { status: "ok", data: { gateway: [...gateway, row("nginx", "trivial", "gateway+metrics", 4000, 3, 117)] } } }));
+        assert.match(rowOf(withMetrics, "nginx, trivial backend, metrics on ÷ off"), /\| 0\.80; \+1\.00 ms; 1\.30 \|/);
+        assert.doesNotMatch(withMetrics, /1 ms backend, metrics on/, "no row without both variants");
         assert.match(rowOf(md, "Program scale: plan"), /\*\*missed\*\*/);
         assert.match(rowOf(md, "Program scale: peak memory"), /\| met \|/);
     });

@@ -48,6 +48,7 @@ import {
     VIP,
     vipHolders,
 } from "./helpers";
+import { parseExposition, type Sample, total } from "../render/prometheus-text";
 
 const STATE = `${LAB_DIR}/state-dev.json`;
 let platformUp = false;
@@ -647,6 +648,91 @@ test("g. VIP failover: graceful stop and hard kill of the holder, no second inte
     let back: StatusRun | undefined;
     await until(30, async () => (back = await status({ apps: deployed })).code === 0, 1000);
     assert.equal(back?.code, 0, `status after ${h2} came back: ${back?.report.problems.join("; ")}`);
+});
+
+// ---- p2. metrics ---------------------------------------------------------------------------------------------
+// The gateway's metrics endpoint (docs/metrics.md), read like the canary reads it: `docker exec` into the gateway
+// container on each gateway node, curl http://127.0.0.1:<port>/metrics, the families summed over the nodes.
+
+interface GatewayScrape {
+    readonly node: string;
+    readonly samples: Sample[];
+}
+
+async function scrapeGateways(): Promise<GatewayScrape[]> {
+    const scrapes: GatewayScrape[] = [];
+    for (const node of GATEWAYS) {
+        const cmd = `docker exec "$(docker ps -q --filter label=com.docker.swarm.service.name=gateway | head -n 1)" curl -sS --max-time 5 http://127.0.0.1:9145/metrics`;
+        const r = await onNode(node, cmd, 20_000);
+        assert.equal(r.code, 0, `${node}: scraping the gateway's metrics failed: ${r.stderr}`);
+        // sh() trims its output: the exposition's final line break is put back.
+        scrapes.push({ node, samples: parseExposition(`${r.stdout}\n`) });
+    }
+    return scrapes;
+}
+
+/** A family's growth between two scrapes, summed over the gateway nodes; a node whose exporter restarted (another
+ *  start time) counts from 0, as the canary reads it. */
+function growth(before: readonly GatewayScrape[], after: readonly GatewayScrape[], name: string, match: Record<string, string>): number {
+    return after.reduce((sum, a) => {
+        const b = before.find((x) => x.node === a.node);
+        const restarted = !b || total(b.samples, "gateway_metrics_start_time_seconds") !== total(a.samples, "gateway_metrics_start_time_seconds");
+        return sum + total(a.samples, name, match) - (restarted ? 0 : total(b.samples, name, match));
+    }, 0);
+}
+
+test("p2. metrics: per-release counts on the gateway metrics endpoint agree with the load tool's within 1%, across a routes reload", { timeout: 600_000 }, async (t) => {
+    if (!need(t)) return;
+    await backToDev("p2");
+    const routes = [
+        { hostname: "stary.sklep.localhost", release: "1.9" },
+        { hostname: "sklep.localhost", release: "2.0" },
+    ];
+    // The routes reload in the middle moves nowy.sklep.localhost (not in the load) from 2.0 to 1.9: every gateway
+    // reloads its engine in place while the load runs.
+    const moved = withRelease(
+        withRelease(devApps(), "shop", "2.0", (r) => (r.hostnames = (r.hostnames ?? []).filter((h) => h !== "nowy.sklep.localhost"))),
+        "shop",
+        "1.9",
+        (r) => (r.hostnames = [...(r.hostnames ?? []), "nowy.sklep.localhost"]),
+    );
+    const before = await scrapeGateways();
+    const l = load(
+        routes.map((r) => r.hostname),
+        { workers: 8, pauseMs: 0, maxRequests: 12000, maxSeconds: 40, timeoutMs: 5000 },
+    );
+    let reload: EngineRun | undefined;
+    let reloaded = 0;
+    let answers: Answer[] = [];
+    let after: GatewayScrape[] = [];
+    try {
+        await sleep(1500);
+        reload = await up({ apps: moved }, "p2: a routes change under load");
+        reloaded = now();
+        await sleep(1000);
+        answers = await l.stop();
+        // nginx writes the exporter's lines in blocks at least every second.
+        await sleep(2500);
+        after = await scrapeGateways();
+    } finally {
+        await l.stop();
+        await backToDev("p2: back");
+    }
+    assert.equal(reload?.ok, true, reload?.errors.join("\n"));
+    assert.ok(reload?.changes.length && reload.changes.every((c) => /gateway-routes-gw-\d$/.test(c.urn)), `only the routes change: ${JSON.stringify(reload?.changes)}`);
+    assert.ok(answers.some((a) => a.t > reloaded), `the load ended before the reload did (${answers.length} requests)`);
+    figure("metrics_requests", answers.length);
+    figure("metrics_lines_dropped", growth(before, after, "gateway_metrics_lines_dropped_total", {}));
+    for (const r of routes) {
+        // The client's count: requests that got an HTTP answer (a connection that failed never reached a gateway's log).
+        const client = answers.filter((a) => a.host === r.hostname && a.status > 0).length;
+        const gateway = growth(before, after, "gateway_requests_total", { hostname: r.hostname, app: "shop", release: r.release });
+        const perNode = after.map((a) => `${a.node} ${total(a.samples, "gateway_requests_total", { hostname: r.hostname })}`).join(", ");
+        figure(`metrics_${r.release}_client`, client);
+        figure(`metrics_${r.release}_gateway`, gateway);
+        assert.ok(client > 500, `too few requests to ${r.hostname}: ${client}`);
+        assert.ok(Math.abs(gateway - client) <= client * 0.01, `${r.hostname} (shop ${r.release}): the gateways counted ${gateway}, the client ${client} (now per node: ${perNode})`);
+    }
 });
 
 // ---- q–t. zero failed requests through routine changes ----------------------------------------------------

@@ -41,7 +41,7 @@ timeout "${LAB_TIMEOUT:-2400}" node --import tsx --test --test-concurrency=1 --t
 # The second, shorter pass on HAProxy: up, the routing and promotion scenarios, the zero-failure scenarios and
 # destroy. It runs after a full first pass (no LAB_PATTERN), or when LAB_HAPROXY_PATTERN names its scenarios.
 haproxy_pattern=${LAB_HAPROXY_PATTERN:-${LAB_PATTERN:+skip}}
-haproxy_pattern=${haproxy_pattern:-'^(a|c|d|e|q|r|s|t|p1|k)\.'}
+haproxy_pattern=${haproxy_pattern:-'^(a|c|d|e|q|r|s|t|p1|p2|k)\.'}
 if [[ $haproxy_pattern != skip ]]; then
     echo "lab: second pass on HAProxy ($haproxy_pattern)" >&2
     bash test/lab/cleanup.sh # whatever the first pass left

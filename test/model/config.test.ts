@@ -36,7 +36,7 @@ invalidConfigs(
             name: "an unknown top-level key",
             change: (d) => Object.assign(d, { gatway: {} }),
             path: "gatway",
-            words: ['unknown key: did you mean "gateway"? (keys: localEngine, driver, drivers, nodes, swarm, networks, virtualIp, gateway, apps, dns, firewall)'],
+            words: ['unknown key: did you mean "gateway"? (keys: localEngine, driver, drivers, nodes, swarm, networks, virtualIp, gateway, metrics, apps, dns, firewall)'],
         },
         {
             name: "two unknown keys in one map: one error each",
@@ -511,7 +511,7 @@ describe("the whole config of a stack (checkStackConfig: keys, platform config, 
     test("an unknown plain project key gets the closest platform key, or the list of keys", () => {
         assert.deepEqual(lines(PROD_ENTRIES([...SECRETS, entry("swarm-platform:virtualIP", {}), entry("swarm-platform:zzz", 1)])), [
             "swarm-platform:virtualIP: unknown config key: did you mean swarm-platform:virtualIp?",
-            "swarm-platform:zzz: unknown config key (keys: localEngine, driver, drivers, nodes, swarm, networks, virtualIp, gateway, apps, dns, firewall; secrets are set with pulumi config set --secret)",
+            "swarm-platform:zzz: unknown config key (keys: localEngine, driver, drivers, nodes, swarm, networks, virtualIp, gateway, metrics, apps, dns, firewall; secrets are set with pulumi config set --secret)",
         ]);
     });
 

@@ -703,7 +703,8 @@ describe("gateway image files", () => {
         assert.ok(nginxEntry.content.includes("nginx -g 'daemon off;' &\n") && !nginxEntry.content.includes("haproxy -W"));
         const haproxyEntry = filesOf(haproxy).entrypoint.content;
         assert.ok(!haproxyEntry.includes("nginx -g"));
-        assert.ok(haproxyEntry.includes("haproxy -W -db -f '/usr/local/etc/haproxy/haproxy.cfg' -f '/etc/swarm-gateway/routes.cfg' &"));
+        // With metrics on (the default) HAProxy's log goes into the metrics FIFO (model/metrics.ts).
+        assert.ok(haproxyEntry.includes(`haproxy -W -db -f '/usr/local/etc/haproxy/haproxy.cfg' -f '/etc/swarm-gateway/routes.cfg' >"$metrics_fifo" &`));
         assert.ok(haproxyEntry.includes('kill -USR1 "$engine"') && haproxyEntry.includes('kill -USR2 "$engine"'));
         const noVip = filesOf(planOf(mutate(EDGE, (d) => unset(d, "virtualIp")))).entrypoint.content;
         assert.ok(noVip.includes("drain_seconds=0\n"));
@@ -718,7 +719,7 @@ describe("gateway image files", () => {
         assert.ok(filesOf(haproxy).dockerfile.includes("COPY haproxy.cfg /usr/local/etc/haproxy/haproxy.cfg\n"));
     });
 
-    test("render writes the Dockerfile, the main config, the entrypoint (executable), the routes file and its served-routes sidecar", () => {
+    test("render writes the Dockerfile, the main config, the entrypoint (executable), the routes file, its served-routes sidecar and the metrics exporter", () => {
         const files = filesOf(haproxy);
         assert.deepEqual(gatewayArtifacts(haproxy.gateway, haproxy.routes), [
             { path: "gateway/Dockerfile", content: files.dockerfile, mode: 0o644 },
@@ -726,6 +727,7 @@ describe("gateway image files", () => {
             { path: "gateway/entrypoint.sh", content: files.entrypoint.content, mode: 0o755 },
             { path: "gateway/routes.cfg", content: files.routes.content, mode: 0o644 },
             { path: "gateway/routes.served", content: files.served.content, mode: 0o644 },
+            { path: "gateway/gateway-metrics.pl", content: files.metricsExporter?.content, mode: 0o755 },
         ]);
     });
 

@@ -288,7 +288,7 @@ describe("gateway image", () => {
             assert.match(e, new RegExp(`state_dir='${gw.stateDir}'`));
             assert.match(e, new RegExp(`drain_seconds=${gw.drainSeconds}\\n`));
             assert.match(e, new RegExp(`touch "\\$state_dir/draining"\\n\\s+sleep "\\$drain_seconds"\\n\\s+kill -${gw.stopSignal} "\\$engine"`));
-            const start = gw.engine === "nginx" ? "nginx -g 'daemon off;' &" : `haproxy -W -db -f '${gw.mainFile.path}' -f '${gw.routesFile.path}' &`;
+            const start = gw.engine === "nginx" ? "nginx -g 'daemon off;' &" : `haproxy -W -db -f '${gw.mainFile.path}' -f '${gw.routesFile.path}'${gw.metrics.enabled ? ' >"$metrics_fifo"' : ""} &`;
             assert.ok(e.includes(start), start);
         });
     }

@@ -9,9 +9,10 @@ import { stackPlan } from "./helpers";
 
 const GOLDEN_DIR = path.join(__dirname, "golden");
 
-/** Node scripts are their template files verbatim (no per-stack content): a golden copy would only duplicate them. */
+/** Node scripts and the metrics exporter are their template files verbatim (no per-stack content): a golden copy
+ *  would only duplicate them. */
 function stackSpecific(artifacts: ReturnType<typeof renderAll>): ReturnType<typeof renderAll> {
-    return artifacts.filter((a) => !a.path.startsWith("scripts/"));
+    return artifacts.filter((a) => !a.path.startsWith("scripts/") && a.path !== "gateway/gateway-metrics.pl");
 }
 
 function listFiles(dir: string, prefix = ""): string[] {

@@ -8,6 +8,7 @@ import { after, before, type TestContext } from "node:test";
 import { readStackFile } from "../../model/config";
 import { formatErrors, type Plan, planStack, type PlanVirtualIp, validateConfig } from "../../model";
 import { renderGatewayFiles } from "../../model/gateway";
+import { TEMPLATES_DIR } from "../../model/templates";
 
 export const ROOT = path.resolve(__dirname, "..", "..");
 
@@ -310,7 +311,9 @@ export function withLocalPaths(plan: Plan, dir: string, opts: { certificates: bo
     // version 1; a missing one is a warning, which `haproxy -c -dW` fails).
     const serverState = plan.gateway.serverState && { socket: path.join(dir, "admin.sock"), file: path.join(dir, "server-state") };
     if (serverState) fs.writeFileSync(serverState.file, "1\n");
-    return { ...plan, gateway: { ...plan.gateway, tls, routesDir: dir, routesFile, healthSocket, serverState } };
+    // The metrics FIFO in the test dir (nginx -t creates a plain file there); the exporter from the templates dir.
+    const metrics = { ...plan.gateway.metrics, fifo: path.join(dir, "metrics.fifo"), exporterPath: path.join(TEMPLATES_DIR, "metrics", "gateway-metrics.pl") };
+    return { ...plan, gateway: { ...plan.gateway, tls, routesDir: dir, routesFile, healthSocket, serverState, metrics } };
 }
 
 // ---- the real tools on rendered files ------------------------------------------------------------------

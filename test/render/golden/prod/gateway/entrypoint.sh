@@ -13,6 +13,29 @@ mkdir -p "$state_dir"
 # A socket left by a killed gateway would make nginx's listen fail (address in use).
 rm -f "$state_dir/draining" "$health_socket"
 
+# Metrics (docs/metrics.md): the engine writes one line per request into a FIFO that the exporter reads
+# (HAProxy: its stdout log; the exporter copies it on to this container's stdout). This shell holds the FIFO
+# open too, so the engine never meets it without a reader while the exporter restarts (nginx's open would wait,
+# HAProxy's writes would fail): the lines wait in the pipe. The exporter is restarted whenever it exits.
+metrics_fifo='/run/gateway-metrics/access.fifo'
+mkdir -p '/run/gateway-metrics'
+rm -f "$metrics_fifo"
+mkfifo -m 600 "$metrics_fifo"
+exec 3<>"$metrics_fifo"
+run_metrics_exporter() {
+    child=
+    trap '[ -z "$child" ] || kill "$child" 2>/dev/null; exit 0' TERM
+    while :; do
+        perl '/usr/local/lib/swarm-gateway/gateway-metrics.pl' --engine nginx --fifo "$metrics_fifo" --routes '/etc/swarm-gateway/routes.conf' --port 9145 3>&- &
+        child=$!
+        wait "$child" || true
+        echo "gateway: the metrics exporter exited; restarting it in 1 s" >&2
+        sleep 1
+    done
+}
+run_metrics_exporter &
+metrics_exporter=$!
+
 # nginx's upstreams: the task addresses of every service the routes file names (`include <dir>/<service>@<port>.conf*;`
 # in its upstream), from Docker's DNS (tasks.<service>), one `server` line per task. A service that stops answering
 # keeps its addresses one more round (a lost DNS answer is not a removed service); one that never answered gets an
@@ -97,4 +120,6 @@ while :; do
     if wait "$engine"; then status=0; else status=$?; fi
     [ "$interrupted" = 1 ] || break
 done
+# After the engine: its last lines are counted, and a scrape answers while it stops.
+kill "$metrics_exporter" 2>/dev/null || true
 exit "$status"
