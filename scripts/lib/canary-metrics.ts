@@ -2,38 +2,13 @@
 // `npm run status` reaches nodes (status-gather's reachOf: `docker exec` into the node container for driver docker,
 // ssh with the pinned host key for driver ssh), all nodes at once and bounded. A node that does not answer fails the
 // whole read, naming it: a step is never judged on part of the gateways.
-import { spawn } from "node:child_process";
 import type { Plan, PlanNode } from "../../model";
 import { parsePrometheusText, type SourceRead } from "../../model/metrics-read";
 import { renderNodeScript } from "../../model/scripts";
-import { reachOf } from "./status-gather";
+import { reachOf, run } from "./status-gather";
 
 /** The metrics port when the stack file does not set `swarm-platform:metrics.port` (the metrics concept's default). */
 export const DEFAULT_METRICS_PORT = 9145;
-
-function run(program: string, args: readonly string[], stdin: string, timeoutMs: number): Promise<{ code: number; stdout: string; stderr: string }> {
-    return new Promise((resolve) => {
-        const child = spawn(program, [...args], { stdio: ["pipe", "pipe", "pipe"] });
-        let stdout = "";
-        let stderr = "";
-        child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
-        child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
-        const timer = setTimeout(() => {
-            stderr += `timed out after ${timeoutMs} ms`;
-            child.kill("SIGKILL");
-        }, timeoutMs);
-        child.on("error", (e) => {
-            clearTimeout(timer);
-            resolve({ code: 127, stdout, stderr: `${program}: ${e.message}` });
-        });
-        child.on("close", (code) => {
-            clearTimeout(timer);
-            resolve({ code: code ?? 137, stdout, stderr });
-        });
-        child.stdin.on("error", () => undefined);
-        child.stdin.end(stdin);
-    });
-}
 
 /** The script's output split per container: one source per gateway container (`gw-1/<container name>`). */
 export function splitContainers(node: string, stdout: string): SourceRead[] {
@@ -56,7 +31,7 @@ export async function readGatewayMetrics(plan: Plan, opts: { namePrefix: string;
         nodes.map(async (node) => {
             const script = renderNodeScript("gateway-metrics-read", { node: node.name, env: { GATEWAY_SERVICE: plan.gateway.service, METRICS_PORT: String(opts.port) } });
             const { program, args } = reach.nodeShell(node);
-            const r = await run(program, args, script, opts.timeoutMs ?? 15_000);
+            const r = await run(program, args, opts.timeoutMs ?? 15_000, script);
             if (r.code !== 0) {
                 const why = r.stderr.trim().split("\n").filter(Boolean).pop() ?? `exit ${r.code}`;
                 return { node: node.name, error: `gateway node ${node.name} did not answer the metrics read: ${why}` };

@@ -33,14 +33,14 @@ export interface GatherOptions {
     readonly probeTimeoutMs?: number;
 }
 
-interface Ran {
+export interface Ran {
     readonly code: number;
     readonly stdout: string;
     readonly stderr: string;
 }
 
 /** Runs a program (no shell), stdin given, killed after timeoutMs. */
-function run(program: string, args: readonly string[], timeoutMs: number, stdin = ""): Promise<Ran> {
+export function run(program: string, args: readonly string[], timeoutMs: number, stdin = ""): Promise<Ran> {
     return new Promise((resolve) => {
         const child = spawn(program, [...args], { stdio: ["pipe", "pipe", "pipe"] });
         let stdout = "";
