@@ -13,6 +13,7 @@ import {
     canRunLab, curl, echo, type Echo, eventually, exited, health, type Lab, labPossible, rawRequest, type Reply, serviceOf, startEngine, startEntrypoint, startLab, stop, stopAll, stopLab,
     webSocketHandshake,
 } from "./gateway-harness";
+import type { Outcome } from "./fixtures/load-client";
 import { planOf, rawConfig, run } from "./helpers";
 import { renderGatewayFiles } from "../../model/gateway";
 
@@ -566,15 +567,7 @@ function weightedPlan(engine: Engine, opts: { weights?: Record<string, number>; 
     return planOf(raw);
 }
 
-interface LoadOutcome {
-    total: number;
-    failed: number;
-    statuses: Record<string, number>;
-    byLocal: Record<string, number>;
-    byReleaseHeader: Record<string, number>;
-    setCookies: string[];
-    errors: string[];
-}
+type LoadOutcome = Outcome;
 
 interface LoadOptions {
     host: string;
