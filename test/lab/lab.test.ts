@@ -956,6 +956,140 @@ test("o. zero failures: a crash-looping change on 2.0 is rolled back by swarm; `
     assert.ok(await answersFrom("sklep.localhost", "2.0"));
 });
 
+// ---- p1. weighted routes -------------------------------------------------------------------------------------
+const WEIGHTED_HOST = "weighted.sklep.localhost";
+const SPLIT_REQUESTS = 5000;
+
+/** dev plus a weighted hostname of shop (2.0 and 1.9 by `weights`) and 1.9 pinnable: no new image, only routes change. */
+function weightedApps(weights: Record<string, number>): LabApp[] {
+    const apps = withRelease(devApps(), "shop", "1.9", (r) => (r.pinnable = true));
+    const shop = apps.find((a) => a.name === "shop");
+    assert.ok(shop);
+    shop.routes = [{ hostname: WEIGHTED_HOST, releases: weights }];
+    return apps;
+}
+
+interface SplitCount {
+    total: number;
+    failed: number;
+    byRelease: Record<string, number>;
+    setCookies: string[];
+}
+
+/**
+ * `count` GETs through the VIP for `host` over `concurrency` keep-alive connections (bounded: 60 s), counted by the
+ * release the demo app names in its answer. `sticky`: one client, one request at a time, sending back its cookies.
+ */
+async function splitCount(host: string, count: number, opts: { concurrency?: number; headers?: Record<string, string>; sticky?: boolean } = {}): Promise<SplitCount> {
+    const concurrency = opts.sticky ? 1 : (opts.concurrency ?? 16);
+    const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
+    const out: SplitCount = { total: 0, failed: 0, byRelease: {}, setCookies: [] };
+    const jar = new Map<string, string>();
+    const deadline = Date.now() + 60_000;
+    const once = () =>
+        new Promise<void>((resolve) => {
+            const cookie = [...jar].map(([k, v]) => `${k}=${v}`).join("; ");
+            const headers = { Host: host, ...opts.headers, ...(cookie ? { Cookie: cookie } : {}) };
+            const req = http.get({ host: VIP, port: 80, path: "/", agent, headers, timeout: 5000 }, (res) => {
+                let body = "";
+                res.on("data", (c: Buffer) => (body += c.toString()));
+                res.on("end", () => {
+                    out.total++;
+                    const release = /release=(\S+)/.exec(body)?.[1] ?? "(none)";
+                    if (res.statusCode !== 200) out.failed++;
+                    else out.byRelease[release] = (out.byRelease[release] ?? 0) + 1;
+                    for (const c of res.headers["set-cookie"] ?? []) {
+                        if (!out.setCookies.includes(c)) out.setCookies.push(c);
+                        const [pair] = c.split(";");
+                        const eq = pair.indexOf("=");
+                        if (opts.sticky && eq > 0) jar.set(pair.slice(0, eq), pair.slice(eq + 1));
+                    }
+                    resolve();
+                });
+            });
+            req.on("timeout", () => req.destroy(new Error("timeout")));
+            req.on("error", () => {
+                out.total++;
+                out.failed++;
+                resolve();
+            });
+        });
+    let sent = 0;
+    await Promise.all(
+        Array.from({ length: concurrency }, async () => {
+            while (sent < count && Date.now() < deadline) {
+                sent++;
+                await once();
+            }
+        }),
+    );
+    agent.destroy();
+    return out;
+}
+
+test("p1. weighted routes: a 90/10 split through the VIP within ±2 pp over 5,000 requests, sticky cookie, a pin, and a weight change under load with 0 failed requests", { timeout: 600_000 }, async (t) => {
+    if (!need(t)) return;
+    const gwTasks = await taskIds("gateway");
+    try {
+        const r = await up({ apps: weightedApps({ "2.0": 90, "1.9": 10 }) }, "weighted 90/10");
+        assert.equal(r.ok, true, r.errors.join("\n"));
+        assert.ok(r.changes.every((c) => /gateway-routes-gw-\d$/.test(c.urn)), `only the routes may change: ${JSON.stringify(r.changes.map((c) => c.urn))}`);
+        assert.ok(await answersFrom(WEIGHTED_HOST, "2.0", 30), `${WEIGHTED_HOST} does not answer`);
+
+        const t0 = now();
+        const split = await splitCount(WEIGHTED_HOST, SPLIT_REQUESTS, { concurrency: 16 });
+        const canary = (100 * (split.byRelease["1.9"] ?? 0)) / split.total;
+        figure("weighted_split_requests", split.total);
+        figure("weighted_split_seconds", now() - t0);
+        figure("weighted_split_2_0", split.byRelease["2.0"] ?? 0);
+        figure("weighted_split_1_9", split.byRelease["1.9"] ?? 0);
+        figure("weighted_split_percent_1_9", canary.toFixed(2));
+        figure("weighted_split_failed", split.failed);
+        assert.equal(split.total, SPLIT_REQUESTS, "the split load ran out of time");
+        assert.equal(split.failed, 0, `failed requests in the split: ${split.failed}`);
+        assert.ok(Math.abs(canary - 10) <= 2, `${canary.toFixed(2)}% reached 1.9, planned 10% (±2 pp): ${JSON.stringify(split.byRelease)}`);
+
+        const sticky = await splitCount(WEIGHTED_HOST, 100, { sticky: true });
+        figure("weighted_sticky_releases", Object.keys(sticky.byRelease).length);
+        assert.equal(sticky.failed, 0);
+        assert.equal(Object.keys(sticky.byRelease).length, 1, `one client with its cookie reached ${JSON.stringify(sticky.byRelease)}`);
+        assert.equal(sticky.setCookies.length, 1, `the cookie is set once: ${sticky.setCookies.join(" | ")}`);
+        assert.match(sticky.setCookies[0], /^gw-release-shop=(1\.9|2\.0); Path=\/; Max-Age=86400; HttpOnly; SameSite=Lax$/);
+
+        const pinned = await splitCount(WEIGHTED_HOST, 50, { headers: { "X-Release": "1.9" } });
+        const pinnedPlain = await splitCount("nowy.sklep.localhost", 50, { headers: { "X-Release": "1.9" } });
+        const notPinnable = await splitCount("stary.sklep.localhost", 50, { headers: { "X-Release": "2.0" } });
+        figure("weighted_pinned_1_9", (pinned.byRelease["1.9"] ?? 0) + (pinnedPlain.byRelease["1.9"] ?? 0));
+        assert.deepEqual(
+            { pinned: pinned.byRelease, pinnedPlain: pinnedPlain.byRelease, notPinnable: notPinnable.byRelease },
+            { pinned: { "1.9": 50 }, pinnedPlain: { "1.9": 50 }, notPinnable: { "1.9": 50 } },
+            "a pin reaches its pinnable release on a weighted and a plain hostname; a pin to 2.0 (not pinnable) is ignored",
+        );
+
+        // Weight changes under the steady load (the weighted hostname too): each a routes reload in place, no task replaced.
+        const steady = steadyLoad([...ROUTED, WEIGHTED_HOST]);
+        let answers: Answer[] = [];
+        try {
+            await sleep(1000);
+            for (const weights of [{ "2.0": 50, "1.9": 50 }, { "2.0": 100, "1.9": 0 }]) {
+                const change = await up({ apps: weightedApps(weights) }, `weights ${JSON.stringify(weights)}`);
+                assert.equal(change.ok, true, change.errors.join("\n"));
+                assert.ok(change.changes.every((c) => /gateway-routes-gw-\d$/.test(c.urn)), `only the routes may change: ${JSON.stringify(change.changes.map((c) => c.urn))}`);
+            }
+            await sleep(3000);
+        } finally {
+            answers = await steady.stop();
+        }
+        assertZeroFailures("weight_change", answers);
+        const after = await splitCount(WEIGHTED_HOST, 200, { headers: { Cookie: "gw-release-shop=1.9" } });
+        figure("weighted_after_rollback_1_9", after.byRelease["1.9"] ?? 0);
+        assert.deepEqual(after.byRelease, { "2.0": 200 }, "at weight 0, 1.9's sticky users are moved back to 2.0");
+        assert.deepEqual(await taskIds("gateway"), gwTasks, "gateway tasks changed");
+    } finally {
+        await backToDev("p1");
+    }
+});
+
 // ---- p3–p4. the automated canary: `npm run promote -- dev --canary …` as a process, its `up` the lab engine's --------
 // Each deploys a third shop release 2.1 first (unrouted, 2 replicas), then runs the CLI on a temporary git repository
 // holding a copy of the project's stack files (dev with the same 2.1), under a bounded load on sklep.localhost, and
@@ -1362,140 +1496,6 @@ test("x. a node rebuilt (generation 2 of gw-2) with zero failures, then a new no
         await sh("docker rmi swarm-lab/node:lab-x");
     }
     if (failures.length) throw failures[0];
-});
-
-// ---- p1. weighted routes -------------------------------------------------------------------------------------
-const WEIGHTED_HOST = "weighted.sklep.localhost";
-const SPLIT_REQUESTS = 5000;
-
-/** dev plus a weighted hostname of shop (2.0 and 1.9 by `weights`) and 1.9 pinnable: no new image, only routes change. */
-function weightedApps(weights: Record<string, number>): LabApp[] {
-    const apps = withRelease(devApps(), "shop", "1.9", (r) => (r.pinnable = true));
-    const shop = apps.find((a) => a.name === "shop");
-    assert.ok(shop);
-    shop.routes = [{ hostname: WEIGHTED_HOST, releases: weights }];
-    return apps;
-}
-
-interface SplitCount {
-    total: number;
-    failed: number;
-    byRelease: Record<string, number>;
-    setCookies: string[];
-}
-
-/**
- * `count` GETs through the VIP for `host` over `concurrency` keep-alive connections (bounded: 60 s), counted by the
- * release the demo app names in its answer. `sticky`: one client, one request at a time, sending back its cookies.
- */
-async function splitCount(host: string, count: number, opts: { concurrency?: number; headers?: Record<string, string>; sticky?: boolean } = {}): Promise<SplitCount> {
-    const concurrency = opts.sticky ? 1 : (opts.concurrency ?? 16);
-    const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
-    const out: SplitCount = { total: 0, failed: 0, byRelease: {}, setCookies: [] };
-    const jar = new Map<string, string>();
-    const deadline = Date.now() + 60_000;
-    const once = () =>
-        new Promise<void>((resolve) => {
-            const cookie = [...jar].map(([k, v]) => `${k}=${v}`).join("; ");
-            const headers = { Host: host, ...opts.headers, ...(cookie ? { Cookie: cookie } : {}) };
-            const req = http.get({ host: VIP, port: 80, path: "/", agent, headers, timeout: 5000 }, (res) => {
-                let body = "";
-                res.on("data", (c: Buffer) => (body += c.toString()));
-                res.on("end", () => {
-                    out.total++;
-                    const release = /release=(\S+)/.exec(body)?.[1] ?? "(none)";
-                    if (res.statusCode !== 200) out.failed++;
-                    else out.byRelease[release] = (out.byRelease[release] ?? 0) + 1;
-                    for (const c of res.headers["set-cookie"] ?? []) {
-                        if (!out.setCookies.includes(c)) out.setCookies.push(c);
-                        const [pair] = c.split(";");
-                        const eq = pair.indexOf("=");
-                        if (opts.sticky && eq > 0) jar.set(pair.slice(0, eq), pair.slice(eq + 1));
-                    }
-                    resolve();
-                });
-            });
-            req.on("timeout", () => req.destroy(new Error("timeout")));
-            req.on("error", () => {
-                out.total++;
-                out.failed++;
-                resolve();
-            });
-        });
-    let sent = 0;
-    await Promise.all(
-        Array.from({ length: concurrency }, async () => {
-            while (sent < count && Date.now() < deadline) {
-                sent++;
-                await once();
-            }
-        }),
-    );
-    agent.destroy();
-    return out;
-}
-
-test("p1. weighted routes: a 90/10 split through the VIP within ±2 pp over 5,000 requests, sticky cookie, a pin, and a weight change under load with 0 failed requests", { timeout: 600_000 }, async (t) => {
-    if (!need(t)) return;
-    const gwTasks = await taskIds("gateway");
-    try {
-        const r = await up({ apps: weightedApps({ "2.0": 90, "1.9": 10 }) }, "weighted 90/10");
-        assert.equal(r.ok, true, r.errors.join("\n"));
-        assert.ok(r.changes.every((c) => /gateway-routes-gw-\d$/.test(c.urn)), `only the routes may change: ${JSON.stringify(r.changes.map((c) => c.urn))}`);
-        assert.ok(await answersFrom(WEIGHTED_HOST, "2.0", 30), `${WEIGHTED_HOST} does not answer`);
-
-        const t0 = now();
-        const split = await splitCount(WEIGHTED_HOST, SPLIT_REQUESTS, { concurrency: 16 });
-        const canary = (100 * (split.byRelease["1.9"] ?? 0)) / split.total;
-        figure("weighted_split_requests", split.total);
-        figure("weighted_split_seconds", now() - t0);
-        figure("weighted_split_2_0", split.byRelease["2.0"] ?? 0);
-        figure("weighted_split_1_9", split.byRelease["1.9"] ?? 0);
-        figure("weighted_split_percent_1_9", canary.toFixed(2));
-        figure("weighted_split_failed", split.failed);
-        assert.equal(split.total, SPLIT_REQUESTS, "the split load ran out of time");
-        assert.equal(split.failed, 0, `failed requests in the split: ${split.failed}`);
-        assert.ok(Math.abs(canary - 10) <= 2, `${canary.toFixed(2)}% reached 1.9, planned 10% (±2 pp): ${JSON.stringify(split.byRelease)}`);
-
-        const sticky = await splitCount(WEIGHTED_HOST, 100, { sticky: true });
-        figure("weighted_sticky_releases", Object.keys(sticky.byRelease).length);
-        assert.equal(sticky.failed, 0);
-        assert.equal(Object.keys(sticky.byRelease).length, 1, `one client with its cookie reached ${JSON.stringify(sticky.byRelease)}`);
-        assert.equal(sticky.setCookies.length, 1, `the cookie is set once: ${sticky.setCookies.join(" | ")}`);
-        assert.match(sticky.setCookies[0], /^gw-release-shop=(1\.9|2\.0); Path=\/; Max-Age=86400; HttpOnly; SameSite=Lax$/);
-
-        const pinned = await splitCount(WEIGHTED_HOST, 50, { headers: { "X-Release": "1.9" } });
-        const pinnedPlain = await splitCount("nowy.sklep.localhost", 50, { headers: { "X-Release": "1.9" } });
-        const notPinnable = await splitCount("stary.sklep.localhost", 50, { headers: { "X-Release": "2.0" } });
-        figure("weighted_pinned_1_9", (pinned.byRelease["1.9"] ?? 0) + (pinnedPlain.byRelease["1.9"] ?? 0));
-        assert.deepEqual(
-            { pinned: pinned.byRelease, pinnedPlain: pinnedPlain.byRelease, notPinnable: notPinnable.byRelease },
-            { pinned: { "1.9": 50 }, pinnedPlain: { "1.9": 50 }, notPinnable: { "1.9": 50 } },
-            "a pin reaches its pinnable release on a weighted and a plain hostname; a pin to 2.0 (not pinnable) is ignored",
-        );
-
-        // Weight changes under the steady load (the weighted hostname too): each a routes reload in place, no task replaced.
-        const steady = steadyLoad([...ROUTED, WEIGHTED_HOST]);
-        let answers: Answer[] = [];
-        try {
-            await sleep(1000);
-            for (const weights of [{ "2.0": 50, "1.9": 50 }, { "2.0": 100, "1.9": 0 }]) {
-                const change = await up({ apps: weightedApps(weights) }, `weights ${JSON.stringify(weights)}`);
-                assert.equal(change.ok, true, change.errors.join("\n"));
-                assert.ok(change.changes.every((c) => /gateway-routes-gw-\d$/.test(c.urn)), `only the routes may change: ${JSON.stringify(change.changes.map((c) => c.urn))}`);
-            }
-            await sleep(3000);
-        } finally {
-            answers = await steady.stop();
-        }
-        assertZeroFailures("weight_change", answers);
-        const after = await splitCount(WEIGHTED_HOST, 200, { headers: { Cookie: "gw-release-shop=1.9" } });
-        figure("weighted_after_rollback_1_9", after.byRelease["1.9"] ?? 0);
-        assert.deepEqual(after.byRelease, { "2.0": 200 }, "at weight 0, 1.9's sticky users are moved back to 2.0");
-        assert.deepEqual(await taskIds("gateway"), gwTasks, "gateway tasks changed");
-    } finally {
-        await backToDev("p1");
-    }
 });
 
 // ---- k. destroy -----------------------------------------------------------------------------------------
