@@ -117,8 +117,8 @@ const text = (f: string) => readFileSync(path.join(DIR, f), "utf8");
 const workflow = (f: string) => parse(text(f)) as Workflow;
 
 describe("workflows in .github/workflows", () => {
-    it("are the four this test knows about", () => {
-        assert.deepEqual(files, ["preview-comment.yml", "preview-prod.yml", "preview.yml", "up.yml"]);
+    it("are the five this test knows about", () => {
+        assert.deepEqual(files, ["canary-prod.yml", "preview-comment.yml", "preview-prod.yml", "preview.yml", "up.yml"]);
     });
 
     for (const f of files) {
@@ -189,6 +189,30 @@ describe("workflows in .github/workflows", () => {
         for (const job of [up.jobs?.prod, preview.jobs?.prod]) {
             assert.equal(job?.if, "github.ref == 'refs/heads/main'");
         }
+    });
+});
+
+describe("canary-prod.yml", () => {
+    const wf = workflow("canary-prod.yml");
+    const job = wf.jobs?.prod as Job & { steps: { name?: string; run?: string; uses?: string; with?: Record<string, unknown> }[]; permissions?: unknown; concurrency?: unknown };
+    it("runs by hand on main only, in `production`, one prod change at a time with up.yml", () => {
+        assert.deepEqual(eventsOf(wf), ["workflow_dispatch"]);
+        assert.equal(job.if, "github.ref == 'refs/heads/main'");
+        assert.equal(environmentName(job), "production");
+        assert.deepEqual(wf.concurrency, workflow("up.yml").concurrency, "the same concurrency group as prod's up");
+        assert.deepEqual(wf.permissions, { contents: "read" });
+        assert.deepEqual(job.permissions, { contents: "write", "pull-requests": "write" });
+    });
+    it("runs the canary CLI on prod with the inputs as variables (never spliced into a script), then a pull request", () => {
+        const runs = job.steps.map((st) => st.run ?? "").join("\n");
+        assert.match(runs, /npm run promote -- prod "\$\{args\[@\]\}"/);
+        assert.doesNotMatch(runs, /\$\{\{\s*(inputs|github\.event)\./, "an input interpolated into a shell script");
+        for (const input of ["release", "hostname", "steps", "interval", "max-error-rate", "max-p99"]) {
+            assert.ok(Object.values(job.env ?? {}).includes(`\${{ inputs.${input} }}`), `input ${input} is passed as a variable`);
+        }
+        assert.match(runs, /git push origin "HEAD:refs\/heads\/\$branch"/, "pushed to a branch of its own");
+        assert.doesNotMatch(runs, /refs\/heads\/main|push origin main/, "never pushed to main");
+        assert.match(runs, /gh pr create --base/);
     });
 });
 
