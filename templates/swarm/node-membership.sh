@@ -82,6 +82,8 @@ drain_first() {
     [[ $AVAILABILITY == drain ]] || return 0
     current=$(inspect '{{.Spec.Availability}}')
     [[ $current != drain ]] || return 0
+    # nothing runs there (a node that just joined, managers drained from the start): the update below drains it
+    [[ -n $(services_on_node "$NODE_ID") ]] || return 0
     drain_and_wait "$NODE_ID" "$MEMBER_NAME" # fails (set -e) naming what did not move; what still runs keeps running
 }
 
@@ -99,7 +101,15 @@ converge_labels_and_availability() {
     managed=""
     if ((${#desired[@]})); then managed=$(printf '%s\n' "${!desired[@]}" | LC_ALL=C sort | paste -sd, -); fi
     args+=(--label-add "$MANAGED_KEY=$managed" --availability "$AVAILABILITY")
-    docker node update "${args[@]}" "$NODE_ID" >/dev/null
+    # The swarm updates node objects too (a join, a drain settling): a write based on an older version is refused as
+    # "update out of sequence"; the CLI reads the node afresh on each try.
+    local try out
+    for try in 1 2 3 4 5; do
+        if out=$(docker node update "${args[@]}" "$NODE_ID" 2>&1 >/dev/null); then return 0; fi
+        [[ $out == *"update out of sequence"* && $try -lt 5 ]] || die "docker node update failed: $out"
+        log "the node changed while it was being updated: trying again"
+        sleep 1
+    done
 }
 
 wait_ready

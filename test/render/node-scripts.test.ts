@@ -252,6 +252,19 @@ describe("node-membership", () => {
         assert.ok(!n.calls().slice(before).some((c) => c.startsWith("service scale")), "an already drained node is not drained again");
     });
 
+    test("a node update refused as out of sequence (the swarm changed the node meanwhile) is tried again, then fails plainly", (t) => {
+        if (!needTools(t, "bash")) return;
+        const n = fakeNode({ node_exists: "", node_update_conflicts: "2" });
+        oneJsonLine(n.run("node-membership", { ...ENV, AVAILABILITY: "drain" }));
+        assert.equal(n.get("availability"), "drain");
+        assert.equal(n.calls().filter((c) => c.startsWith("node update")).length, 3, "two refused, the third applied");
+        const stuck = fakeNode({ node_exists: "", node_update_conflicts: "9" });
+        const r = stuck.run("node-membership", ENV);
+        assert.notEqual(r.status, 0);
+        assert.equal(r.stdout, "");
+        assert.match(r.stderr, /docker node update failed: .*update out of sequence/);
+    });
+
     test("an empty LABELS removes every label it manages", (t) => {
         if (!needTools(t, "bash")) return;
         const n = fakeNode({ node_exists: "", labels: "zone=dmz\nswarm-platform.managed-labels=zone\n" });
