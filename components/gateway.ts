@@ -1,6 +1,7 @@
 // Gateway: the nginx/HAProxy image built from the rendered templates, the routes file on every gateway node
 // (reloaded in place, so promotion never replaces gateway tasks), and a global service with host-mode ports.
-// Swarm resources use the docker provider in `opts.providers`; the image is built on `localEngine`.
+// The service and its secrets use `swarmProvider` (passed to them, not to the component: see releases.ts); the image
+// is built on `localEngine`.
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as crypto from "node:crypto";
@@ -24,6 +25,8 @@ export interface GatewayArgs {
     readonly runners: Readonly<Record<string, NodeRunner>>;
     /** The local engine that builds the image. */
     readonly localEngine: docker.Provider;
+    /** The swarm's docker provider: the service and its secrets are created through it (see platform.ts). */
+    readonly swarmProvider: docker.Provider;
     /** The id of the gateway overlay. */
     readonly networkId: pulumi.Input<string>;
     /** Where the image build context is written (one folder per stack). */
@@ -122,7 +125,7 @@ export class Gateway extends pulumi.ComponentResource {
                     // No explicit name: swarm secrets are immutable, auto-naming gives create-before-delete on rotation.
                     data: pulumi.secret(pulumi.output(value).apply((v) => Buffer.from(v).toString("base64"))),
                     labels: [{ label: "swarm-platform.tls", value: cert.name }],
-                }, { parent: this }).id,
+                }, { parent: this, provider: args.swarmProvider }).id,
                 fileName: suffix === "crt" ? cert.certificatePath : cert.keyPath,
                 fileMode: suffix === "crt" ? gw.container.tlsFileMode.certificate : gw.container.tlsFileMode.key,
             });
@@ -173,6 +176,7 @@ export class Gateway extends pulumi.ComponentResource {
                 : {}),
         }, {
             parent: this,
+            provider: args.swarmProvider,
             deleteBeforeReplace: true,
             dependsOn: [
                 ...Object.values(this.routes),

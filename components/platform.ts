@@ -1,6 +1,8 @@
 // Platform: the whole stack from one plan. Wires the concepts' components in dependency order; decides nothing.
 // Providers: the local engine's docker provider comes in `opts.providers` (images, docker-driver nodes); the
-// swarm's provider is made by the Swarm component and handed to the swarm-side components the same way.
+// swarm's provider is made by the Swarm component and handed to the networks in `opts.providers`, but to releases and
+// the gateway as an argument they pass to their swarm resources only: a component waits for its `providers` before
+// any child registers, and their image builds and loads need no swarm.
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as path from "node:path";
@@ -146,6 +148,7 @@ export class Platform extends pulumi.ComponentResource {
             this.releases[release.service] = new Release(`${name}-${release.service}`, {
                 release: release.build ? { ...release, build: { ...release.build, context: path.resolve(args.projectDir, release.build.context) } } : release,
                 localEngine,
+                swarmProvider: this.swarm.provider,
                 networkIds,
                 zoneNodes: zoneNodes.map((n) => runners[n.name]),
                 manager: runners[bootstrap],
@@ -156,7 +159,6 @@ export class Platform extends pulumi.ComponentResource {
                 ],
             }, {
                 parent: this,
-                providers: { docker: this.swarm.provider },
                 ...(legacy ? { aliases: [{ name: release.service }] } : {}),
             });
         }
@@ -167,6 +169,7 @@ export class Platform extends pulumi.ComponentResource {
             routes: plan.routes,
             runners,
             localEngine,
+            swarmProvider: this.swarm.provider,
             networkId: this.networks.idOf(plan.gateway.network),
             buildDir: path.join(args.buildDir, "gateway"),
             tls,
@@ -177,7 +180,7 @@ export class Platform extends pulumi.ComponentResource {
             // Health-gated routes protect live traffic; on a first up there is none yet.
             routesAfterGates: args.swarmExists ?? true,
             manager: runners[bootstrap],
-        }, onSwarm("gateway"));
+        }, child("gateway"));
 
         // Each node back at work: Ready, and the tasks the swarm placed on it (a gateway node's gateway) running and
         // healthy. The next node of the rollout waits for it.

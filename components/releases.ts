@@ -1,6 +1,7 @@
 // Release: one app version as one replicated swarm service, placed by zone, on the zone's overlay (and the gateway
 // network when it has hostnames), healthchecked, updated start-first with automatic rollback.
-// The service uses the swarm's docker provider from `opts.providers`; a built image is built on `localEngine`.
+// The service uses `swarmProvider`, passed to it alone: a component whose `providers` named the swarm's provider would
+// register only once that provider exists, holding the image build and loads back until the swarm is up.
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import type { PlanRelease } from "../model";
@@ -15,6 +16,8 @@ export interface ReleaseArgs {
     readonly release: PlanRelease;
     /** The local engine that builds the image (when the app has `build`). */
     readonly localEngine: docker.Provider;
+    /** The swarm's docker provider (the bootstrap manager's engine): the service is created through it. */
+    readonly swarmProvider: docker.Provider;
     /** Network ids by plan network name. */
     readonly networkIds: Readonly<Record<string, pulumi.Input<string>>>;
     /** Nodes of the release's zone: where a loaded image must be. */
@@ -94,6 +97,7 @@ export class Release extends pulumi.ComponentResource {
         // A fixed service name cannot exist twice: a replacement (new networks, new name) must delete first.
         this.service = new docker.Service(`${name}-service`, { ...spec, labels: withSpecLabel(spec.labels, this.specHash) }, {
             parent: this,
+            provider: args.swarmProvider,
             dependsOn: [...args.dependsOn, ...deliveries],
             deleteBeforeReplace: true,
         });
