@@ -9,7 +9,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import type { PlanGateway, PlanRoute } from "../model";
 import { type GatewayFiles, renderGatewayFiles } from "../model/gateway";
-import { reachableBackends } from "../model/releases";
+import { routedServices } from "../model/releases";
 import { convergeGate, serviceSpecHash, withSpecLabel } from "./converge";
 import { seconds, updateConfig } from "./durations";
 import { DeliveredImage } from "./images";
@@ -59,6 +59,8 @@ export class Gateway extends pulumi.ComponentResource {
     public readonly image: pulumi.Output<string>;
     /** The routes step per gateway node. */
     public readonly routes: Record<string, pulumi.Resource> = {};
+    /** The image's delivery step per gateway node (load delivery). */
+    public readonly imageDeliveries: Readonly<Record<string, pulumi.Resource>>;
     /** The hash of the gateway service's planned spec (its `swarm-platform.spec` label). */
     public readonly specHash: pulumi.Output<string>;
     /** Done once every gateway node runs a healthy task of this spec. */
@@ -88,11 +90,11 @@ export class Gateway extends pulumi.ComponentResource {
             targets,
         }, { parent: this, providers: { docker: args.localEngine } });
         this.image = image.ref;
+        this.imageDeliveries = image.deliveries;
 
         // Every release a route can send requests to (weight above 0, or pinnable): the routes wait for its gate, exactly
         // like for a release that gains a hostname.
-        const routedServices = [...new Set(args.routes.flatMap((r) => reachableBackends(r).map((b) => b.service)))];
-        const gates = routedServices.map((service) => {
+        const gates = routedServices(args.routes).map((service) => {
             const gate = args.releaseGates[service];
             if (!gate) throw new Error(`gateway: route to ${service}, which has no convergence gate`);
             return gate;

@@ -21,6 +21,8 @@ export interface DeliveredImageArgs {
     readonly registry?: { readonly server: pulumi.Input<string>; readonly username: pulumi.Input<string>; readonly password: pulumi.Input<string> };
     /** Nodes that must hold the image (load delivery); a load waits only for what its runner needs (engine, firewall). */
     readonly targets: readonly NodeRunner[];
+    /** What the loads wait for besides their node (loads the first answer needs before those it does not). */
+    readonly loadAfter?: pulumi.Input<pulumi.Resource[]>;
 }
 
 /** An image built locally (optional) and delivered to the nodes that run it. */
@@ -50,7 +52,7 @@ export class DeliveredImage extends pulumi.ComponentResource {
         if (args.delivery === "load") {
             for (const runner of args.targets) {
                 const node = runner.node.name;
-                this.deliveries[node] = runner.loadImage(`${name}-load-${node}`, ref, { parent: this }).resource;
+                this.deliveries[node] = runner.loadImage(`${name}-load-${node}`, ref, { parent: this, ...(args.loadAfter ? { dependsOn: args.loadAfter } : {}) }).resource;
             }
         }
         this.ref = ref;

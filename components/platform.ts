@@ -6,7 +6,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as path from "node:path";
-import type { Plan } from "../model";
+import { type Plan, routedServices } from "../model";
 import { gatewaySettleSeconds, rolloutOrder } from "../model/nodes";
 import { Dns } from "./dns";
 import { Firewall } from "./firewall";
@@ -142,6 +142,11 @@ export class Platform extends pulumi.ComponentResource {
             }, child("virtualIp"));
         }
         // Releases before the gateway: its routes wait for the convergence gates of the releases they route to.
+        // Image loads the first answer needs go first: the gateway's and those of the releases a route reaches. The
+        // images of releases no route reaches load after them, so they do not share the machine's CPU (docker
+        // driver) or uplink (ssh) with the loads the first answer waits for.
+        const routed = new Set(routedServices(plan.routes));
+        const firstLoads = deferred<pulumi.Resource[]>();
         const networkIds = Object.fromEntries(plan.networks.overlays.map((n) => [n.name, this.networks.idOf(n.name)]));
         for (const release of plan.releases) {
             const zoneNodes = plan.nodes.filter((n) => n.zone === release.zone);
@@ -152,6 +157,7 @@ export class Platform extends pulumi.ComponentResource {
                 networkIds,
                 zoneNodes: zoneNodes.map((n) => runners[n.name]),
                 manager: runners[bootstrap],
+                ...(routed.has(release.service) ? {} : { loadAfter: firstLoads.promise }),
                 dependsOn: [
                     ...zoneNodes.map((n) => this.swarm.memberships[n.name]),
                     ...Object.values(this.networks.byName),
@@ -181,6 +187,10 @@ export class Platform extends pulumi.ComponentResource {
             routesAfterGates: args.swarmExists ?? true,
             manager: runners[bootstrap],
         }, child("gateway"));
+        firstLoads.resolve([
+            ...Object.values(this.gateway.imageDeliveries),
+            ...[...routed].flatMap((service) => this.releases[service]?.deliveries ?? []),
+        ]);
 
         // Each node back at work: Ready, and the tasks the swarm placed on it (a gateway node's gateway) running and
         // healthy. The next node of the rollout waits for it.

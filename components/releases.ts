@@ -26,6 +26,8 @@ export interface ReleaseArgs {
     readonly dependsOn: pulumi.Input<pulumi.Resource>[];
     /** The bootstrap manager: the convergence gate asks the swarm there. */
     readonly manager: NodeRunner;
+    /** What its image loads wait for besides their node (see DeliveredImageArgs.loadAfter). */
+    readonly loadAfter?: pulumi.Input<pulumi.Resource[]>;
 }
 
 /** One app release as one swarm service. */
@@ -38,6 +40,8 @@ export class Release extends pulumi.ComponentResource {
     public readonly specHash: pulumi.Output<string>;
     /** Done once the swarm runs this spec with every task healthy (routes to the release wait for it). */
     public readonly converged: pulumi.CustomResource;
+    /** Its image's delivery steps (load delivery), one per zone node. */
+    public readonly deliveries: readonly pulumi.Resource[];
 
     constructor(name: string, args: ReleaseArgs, opts?: pulumi.ComponentResourceOptions) {
         super("swarm:releases:Release", name, {}, opts);
@@ -51,10 +55,12 @@ export class Release extends pulumi.ComponentResource {
                 ...(r.build ? { build: r.build } : {}),
                 delivery: r.load ? "load" : "registry",
                 targets: args.zoneNodes,
+                ...(args.loadAfter ? { loadAfter: args.loadAfter } : {}),
             }, { parent: this, providers: { docker: args.localEngine } });
             image = delivered.ref;
             deliveries.push(...Object.values(delivered.deliveries));
         }
+        this.deliveries = deliveries;
         const networks = r.networks.map((n) => {
             const id = args.networkIds[n];
             if (id === undefined) throw new Error(`release ${r.app} ${r.name}: network ${n} is not planned`);

@@ -270,6 +270,11 @@ export function reachableBackends(route: PlanRoute): PlanRouteBackend[] {
     return route.backends.filter((b) => b.weight > 0 || b.pinnable);
 }
 
+/** The services some route can send requests to (a weight above 0, or pinnable), sorted. */
+export function routedServices(routes: readonly PlanRoute[]): string[] {
+    return [...new Set(routes.flatMap((r) => reachableBackends(r).map((b) => b.service)))].sort();
+}
+
 /** `shop 2.0` or `shop 2.0 90%, 2.1 10%`: a route's releases as the diff and the docs write them. */
 export function describeRouteReleases(route: PlanRoute): string {
     const serving = servingBackends(route);
