@@ -50,6 +50,7 @@ function guarded(runner: NodeRunner, firewall: pulumi.Resource | undefined): Nod
     return {
         node: runner.node,
         ready: [...runner.ready, firewall],
+        imageCacheDir: runner.imageCacheDir,
         run: (name: string, args: RunScriptArgs, opts: pulumi.CustomResourceOptions): ScriptRun => runner.run(name, args, after(opts)),
         loadImage: (name: string, image: pulumi.Input<string>, opts: pulumi.CustomResourceOptions): ScriptRun => runner.loadImage(name, image, after(opts)),
     };

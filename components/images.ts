@@ -2,12 +2,14 @@
 // by loading (air-gapped, dev: templates/images/image-deliver.sh, each image's bytes once per node) or by a registry
 // push the nodes pull from. The build uses the
 // local engine's docker provider from `opts.providers`.
+import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { NodeRunner } from "./nodes";
+import { scriptPayload } from "./nodes/runner";
 
 /** An image and the nodes that need it. */
 export interface DeliveredImageArgs {
@@ -22,7 +24,7 @@ export interface DeliveredImageArgs {
     /** Nodes that must hold the image (load delivery); a load waits only for what its runner needs (engine, firewall). */
     readonly targets: readonly NodeRunner[];
     /** What the loads wait for besides their node (loads the first answer needs before those it does not). */
-    readonly loadAfter?: pulumi.Input<pulumi.Resource[]>;
+    readonly loadAfter?: Promise<pulumi.Resource[]>;
 }
 
 /** An image built locally (optional) and delivered to the nodes that run it. */
@@ -49,10 +51,19 @@ export class DeliveredImage extends pulumi.ComponentResource {
             // A pushed image is pinned by digest, so every node runs the very same bytes.
             ref = args.delivery === "registry" ? image.repoDigest.apply((d) => d || args.imageName) : image.imageName;
         }
-        if (args.delivery === "load") {
+        if (args.delivery === "load" && args.targets.length) {
+            // Saved once as soon as it is built, while the nodes still start: no load waits for the save.
+            const save = new command.local.Command(`${name}-save`, {
+                create: "bash -s",
+                stdin: scriptPayload("pulumi-host", "image-deliver", { IMAGE: ref, CACHE_DIR: args.targets[0].imageCacheDir, SAVE_ONLY: "true" }),
+                interpreter: ["/bin/bash", "-c"],
+                triggers: [ref],
+                addPreviousOutputInEnv: false,
+            }, { parent: this });
+            const after: pulumi.Input<pulumi.Resource[]> = args.loadAfter ? args.loadAfter.then((more): pulumi.Resource[] => [save, ...more]) : [save];
             for (const runner of args.targets) {
                 const node = runner.node.name;
-                this.deliveries[node] = runner.loadImage(`${name}-load-${node}`, ref, { parent: this, ...(args.loadAfter ? { dependsOn: args.loadAfter } : {}) }).resource;
+                this.deliveries[node] = runner.loadImage(`${name}-load-${node}`, ref, { parent: this, dependsOn: after }).resource;
             }
         }
         this.ref = ref;

@@ -27,7 +27,7 @@ export interface ReleaseArgs {
     /** The bootstrap manager: the convergence gate asks the swarm there. */
     readonly manager: NodeRunner;
     /** What its image loads wait for besides their node (see DeliveredImageArgs.loadAfter). */
-    readonly loadAfter?: pulumi.Input<pulumi.Resource[]>;
+    readonly loadAfter?: Promise<pulumi.Resource[]>;
 }
 
 /** One app release as one swarm service. */

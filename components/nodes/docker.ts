@@ -158,7 +158,7 @@ class DockerRunner implements NodeRunner {
         public readonly node: PlanNode,
         container: docker.Container,
         private readonly volume: docker.Volume,
-        private readonly imageCacheDir: string,
+        public readonly imageCacheDir: string,
     ) {
         this.container = container.name;
         this.containerId = container.id;

@@ -39,6 +39,8 @@ export interface NodeRunner {
     readonly node: PlanNode;
     /** Resources a script on this node must wait for (the container, the bootstrap). */
     readonly ready: pulumi.Input<pulumi.Resource>[];
+    /** Where saved images wait for their loads, on the machine running Pulumi (shared by every node's runner). */
+    readonly imageCacheDir: string;
     run(name: string, args: RunScriptArgs, opts: pulumi.CustomResourceOptions): ScriptRun;
     /**
      * Puts an image from the engine running Pulumi into this node's engine (templates/images/image-deliver.sh): its

@@ -73,7 +73,7 @@ class SshRunner implements NodeRunner {
         private readonly connection: command.types.input.remote.ConnectionArgs,
         private readonly shell: string,
         private readonly settings: SshSettings,
-        private readonly imageCacheDir: string,
+        public readonly imageCacheDir: string,
         public readonly ready: pulumi.Input<pulumi.Resource>[],
     ) {}
 

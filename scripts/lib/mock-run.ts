@@ -190,12 +190,7 @@ export async function runProgram(opts: RunOptions): Promise<RunResult> {
 }
 
 async function describe(args: pulumi.ResourceTransformationArgs, urn: string): Promise<Declared> {
-    const deps = args.opts.dependsOn;
-    const list = (deps === undefined ? [] : Array.isArray(deps) ? deps : [deps]) as pulumi.Input<pulumi.Resource>[];
-    const dependsOn = await Promise.all(list.map(async (d) => {
-        const res = pulumi.Output.isInstance(d) ? await settle(d as pulumi.Output<pulumi.Resource>) : await d;
-        return nameOfUrn(await settle(res.urn));
-    }));
+    const dependsOn = await Promise.all((await gatherDependsOn(args.opts.dependsOn)).map(async (res) => nameOfUrn(await settle(res.urn))));
     const parent = args.opts.parent ? nameOfUrn(await settle(args.opts.parent.urn)) : undefined;
     const secretInputs: string[] = [];
     for (const [key, value] of Object.entries(args.props ?? {})) {
@@ -216,6 +211,15 @@ function unwrapSecrets(value: unknown): unknown {
         return Object.fromEntries(Object.entries(obj).map(([k, v]) => [k, unwrapSecrets(v)]));
     }
     return value;
+}
+
+/** `dependsOn` as the SDK reads it: a resource, an array, or a promise or output of either, nested. */
+async function gatherDependsOn(deps: unknown): Promise<pulumi.Resource[]> {
+    if (deps === undefined || deps === null) return [];
+    if (Array.isArray(deps)) return (await Promise.all(deps.map(gatherDependsOn))).flat();
+    if (pulumi.Output.isInstance(deps)) return gatherDependsOn(await settle(deps as pulumi.Output<unknown>));
+    if (deps instanceof Promise) return gatherDependsOn(await deps);
+    return [deps as pulumi.Resource];
 }
 
 function settle<T>(o: pulumi.Output<T>): Promise<T> {

@@ -9,6 +9,8 @@
 #   4. Otherwise the image is saved ONCE per ID into CACHE_DIR (a lock per ID: the first step saves, every other
 #      node's step waits and reads the same file) and loaded from that file, then tagged.
 #   Cache files unused for CACHE_KEEP_MINUTES (default a day) are removed.
+#   SAVE_ONLY=true does step 4's save alone, for no node: the image's save step runs it as soon as the image is built,
+#   while the nodes still start, so no load waits for the save (a load still saves when the file is gone).
 # env:    IMAGE          the reference the services use (repository:tag)
 #         CACHE_DIR      where saved images and lock files live (the program's build dir, on the Pulumi machine)
 #         NODE_KEY       names this node's lock (the node's container or host)
@@ -16,18 +18,44 @@
 #         SSH_ARGS       driver ssh: ssh's arguments up to the host (pinned host key first), one per line
 #         REMOTE_DOCKER  driver ssh: the docker command on the node (`docker` or `sudo -n docker`)
 #         CACHE_KEEP_MINUTES  optional: minutes an unused cache file is kept
-# stdout: image-deliver: loaded|present <image id> <IMAGE>
+#         SAVE_ONLY      optional: true = save the image into CACHE_DIR only (no node: NODE_KEY and the node's access unused)
+# stdout: image-deliver: loaded|present <image id> <IMAGE>, or with SAVE_ONLY: image-deliver: saved <image id> <IMAGE>
 set -euo pipefail
 exec 3>&1 1>&2 # stdout is the result only; everything else goes to stderr
 
 : "${IMAGE:?IMAGE is required}"
 : "${CACHE_DIR:?CACHE_DIR is required}"
-: "${NODE_KEY:?NODE_KEY is required}"
 
 die() { echo "image-deliver ($NODE_NAME): ERROR: $*" >&2; exit 1; }
 
-[[ $NODE_KEY =~ ^[A-Za-z0-9._@:-]+$ ]] || die "NODE_KEY '$NODE_KEY' is not a plain name"
 command -v flock >/dev/null 2>&1 || die "flock is not installed on the machine running Pulumi (Debian: util-linux)"
+id=$(docker image inspect --format '{{.Id}}' "$IMAGE") || die "$IMAGE is not on the local engine (build or pull it first)"
+[[ $id =~ ^sha256:[0-9a-f]{64}$ ]] || die "unexpected image id '$id' for $IMAGE"
+hex=${id#sha256:}
+archive="$CACHE_DIR/$hex.tar"
+mkdir -p "$CACHE_DIR/locks"
+
+# The image saved once per ID into the cache (a lock per ID: the first step saves, every other one waits for it).
+save_once() {
+    (
+        flock 9
+        if [[ ! -s $archive ]]; then
+            echo "image-deliver: saving $IMAGE ($id) once for every node" >&2
+            docker save "$id" -o "$archive.part.$$"
+            mv -f "$archive.part.$$" "$archive"
+        fi
+        touch "$archive" # in use: kept by the clean-up below
+    ) 9>"$CACHE_DIR/locks/image-$hex.lock"
+}
+
+if [[ ${SAVE_ONLY:-false} == true ]]; then
+    save_once
+    echo "image-deliver: saved $id $IMAGE" >&3
+    exit 0
+fi
+
+: "${NODE_KEY:?NODE_KEY is required}"
+[[ $NODE_KEY =~ ^[A-Za-z0-9._@:-]+$ ]] || die "NODE_KEY '$NODE_KEY' is not a plain name"
 
 # docker "$@" on the node, stdin passed through.
 if [[ -n ${CONTAINER:-} ]]; then
@@ -40,11 +68,6 @@ else
     die "neither CONTAINER (driver docker) nor SSH_ARGS (driver ssh) is set"
 fi
 
-id=$(docker image inspect --format '{{.Id}}' "$IMAGE") || die "$IMAGE is not on the local engine (build or pull it first)"
-[[ $id =~ ^sha256:[0-9a-f]{64}$ ]] || die "unexpected image id '$id' for $IMAGE"
-hex=${id#sha256:}
-mkdir -p "$CACHE_DIR/locks"
-
 on_node_has() { on_node image inspect --format '{{.Id}}' "$id" >/dev/null 2>&1; }
 
 exec 8>"$CACHE_DIR/locks/node-$NODE_KEY.lock"
@@ -52,16 +75,7 @@ flock 8
 if on_node_has; then
     state=present
 else
-    archive="$CACHE_DIR/$hex.tar"
-    (
-        flock 9
-        if [[ ! -s $archive ]]; then
-            echo "image-deliver: saving $IMAGE ($id) once for every node" >&2
-            docker save "$id" -o "$archive.part.$$"
-            mv -f "$archive.part.$$" "$archive"
-        fi
-        touch "$archive" # in use: kept by the clean-up below
-    ) 9>"$CACHE_DIR/locks/image-$hex.lock"
+    save_once
     echo "image-deliver: loading $IMAGE ($id) into $NODE_NAME" >&2
     on_node load -q <"$archive" >&2
     on_node_has || die "the node does not hold $id after loading it"

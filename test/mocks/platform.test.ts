@@ -151,6 +151,29 @@ describe("dev stack (docker driver)", () => {
         for (const o of overlays) assert.match(String(o.provider), /platform-swarm-manager/);
     });
 
+    it("saves each loaded image once before its loads; images no route reaches load after those the first answer needs", () => {
+        const deps = (name: string) => dev.declared.get(name)?.dependsOn ?? assert.fail(`${name} not declared`);
+        const loads = ofType(dev, COMMAND).map((c) => c.name).filter((n) => /-image-load-/.test(n)).sort();
+        assert.deepEqual(loads, [
+            "platform-gateway-image-load-gw-1", "platform-gateway-image-load-gw-2",
+            "platform-shop-1-9-image-load-gw-1", "platform-shop-1-9-image-load-gw-2",
+            "platform-shop-2-0-image-load-gw-1", "platform-shop-2-0-image-load-gw-2",
+            "platform-stock-1-0-image-load-manager-1", "platform-stock-1-0-image-load-worker-1",
+        ]);
+        for (const load of loads) {
+            const image = load.replace(/-load-.*$/, "");
+            assert.ok(deps(load).includes(`${image}-save`), `${load} waits for ${image}-save`);
+        }
+        const save = ofType(dev, COMMAND).find((c) => c.name === "platform-gateway-image-save")!;
+        assert.match(String(save.inputs.stdin), /SAVE_ONLY/);
+        assert.deepEqual(deps("platform-gateway-image-save"), [], "a save waits for nothing but its image");
+        const firstAnswer = loads.filter((n) => !n.includes("stock"));
+        for (const stock of ["platform-stock-1-0-image-load-manager-1", "platform-stock-1-0-image-load-worker-1"]) {
+            for (const first of firstAnswer) assert.ok(deps(stock).includes(first), `${stock} waits for ${first}`);
+        }
+        for (const first of firstAnswer) assert.ok(!deps(first).some((d) => d.includes("stock")), `${first} waits for no stock load`);
+    });
+
     it("runs one swarm init, three joins and a membership step per node", () => {
         const commands = ofType(dev, COMMAND);
         const named = (prefix: string) => commands.filter((c) => c.name.startsWith(prefix)).map((c) => c.name).sort();
@@ -558,7 +581,7 @@ describe("changes between two runs", () => {
         });
         const d = diff(before, after);
         assert.deepEqual(d.removed, []);
-        assert.deepEqual(d.added, ["platform-shop-2-1", "platform-shop-2-1-converge", "platform-shop-2-1-image", "platform-shop-2-1-image-build", "platform-shop-2-1-image-load-gw-1", "platform-shop-2-1-image-load-gw-2", "platform-shop-2-1-service"]);
+        assert.deepEqual(d.added, ["platform-shop-2-1", "platform-shop-2-1-converge", "platform-shop-2-1-image", "platform-shop-2-1-image-build", "platform-shop-2-1-image-load-gw-1", "platform-shop-2-1-image-load-gw-2", "platform-shop-2-1-image-save", "platform-shop-2-1-service"]);
         assert.deepEqual(d.changed, ["platform-gateway-routes-gw-1", "platform-gateway-routes-gw-2"]);
     });
 
@@ -572,7 +595,7 @@ describe("changes between two runs", () => {
         });
         const d = diff(before, after);
         assert.deepEqual(d.added, []);
-        assert.deepEqual(d.removed, ["platform-shop-1-9", "platform-shop-1-9-converge", "platform-shop-1-9-image", "platform-shop-1-9-image-build", "platform-shop-1-9-image-load-gw-1", "platform-shop-1-9-image-load-gw-2", "platform-shop-1-9-service"]);
+        assert.deepEqual(d.removed, ["platform-shop-1-9", "platform-shop-1-9-converge", "platform-shop-1-9-image", "platform-shop-1-9-image-build", "platform-shop-1-9-image-load-gw-1", "platform-shop-1-9-image-load-gw-2", "platform-shop-1-9-image-save", "platform-shop-1-9-service"]);
         assert.deepEqual(d.changed, ["platform-gateway-routes-gw-1", "platform-gateway-routes-gw-2"]);
     });
 

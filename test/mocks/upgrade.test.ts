@@ -103,7 +103,7 @@ for (const stack of ["dev", "prod"] as const) {
             assert.deepEqual(Object.keys(before).filter((u) => !found.includes(u)), [], "old resources no new resource claims");
         });
 
-        it("the only new resources are the DNS component, the local engine's provider (adopting the default provider), the join-token steps, the node firewall, the engine API's certificates and the node lifecycle steps", () => {
+        it("the only new resources are the DNS component, the local engine's provider (adopting the default provider), the join-token steps, the node firewall, the engine API's certificates, the node lifecycle steps and the image save steps", () => {
             const fresh = resolved.filter((r) => !r.oldUrn).map((r) => r.resource);
             // Join tokens are read from the bootstrap manager before each join and rotated after the joins: a read per
             // joining node and one rotation are new commands (they read and rotate; nothing is removed).
@@ -127,6 +127,9 @@ for (const stack of ["dev", "prod"] as const) {
                 "platform-departures",
                 ...nodes.map((n) => `platform-swarm-drain-${n}`),
                 ...nodes.map((n) => `platform-settle-${n}`),
+                // Each loaded image is saved once as soon as it is built, before its loads (prod's releases are pulled).
+                "platform-gateway-image-save",
+                ...(stack === "dev" ? ["shop-1-9", "shop-2-0", "stock-1-0"].map((s) => `platform-${s}-image-save`) : []),
             ].sort());
             assert.deepEqual(fresh.find((d) => d.name === "local-engine")?.aliases, [defaultProvider]);
             assert.equal(fresh.find((d) => d.name === "platform-dns")?.type, "swarm:dns:Dns", "a component: no state, nothing to create");

@@ -4,7 +4,7 @@ import * as assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { BASE, diffPaths, errorsOf, invalidConfigs, json, mutate, partial, planOf, stackConfig, validConfigs } from "./fixtures";
 import type { Plan, PlanRelease } from "../../model";
-import { serviceNameOf, updateSurge } from "../../model/releases";
+import { routedServices, serviceNameOf, updateSurge } from "../../model/releases";
 
 const DEV = stackConfig("dev");
 const PROD = stackConfig("prod");
@@ -886,6 +886,20 @@ describe("planned weighted routes", () => {
         assert.ok(r, hostname);
         return r;
     };
+
+    test("routed services: every release a route can send to (a weight above 0, or pinnable), not the others", () => {
+        assert.deepEqual(routedServices(dev.routes), ["shop-1-9", "shop-2-0"], "stock has no hostname");
+        assert.deepEqual(routedServices(plan.routes), ["shop-1-9", "shop-2-0", "shop-2-1", "stock-1-0"], "BASE routes stock too");
+        const pinOnly = planOf(mutate(BASE, (d) => {
+            weighted(d, { "2.0": 100, "2.1": 0 });
+        }));
+        assert.ok(routedServices(pinOnly.routes).includes("shop-2-1"), "weight 0 but pinnable");
+        const unpinnable = planOf(mutate(BASE, (d) => {
+            weighted(d, { "2.0": 100, "2.1": 0 });
+            d.apps[0].releases[2].pinnable = false;
+        }));
+        assert.ok(!routedServices(unpinnable.routes).includes("shop-2-1"), "weight 0 and not pinnable");
+    });
 
     test("a weighted hostname carries each release's weight and its percentage, plus sticky and the app's cookie", () => {
         const r = route("sklep.example");

@@ -117,6 +117,23 @@ describe("image-deliver: each image's bytes once per node", () => {
         assert.equal(results.filter((r) => r.stdout.includes("present")).length, 2, "the second tag on each node found the image there");
     });
 
+    test("SAVE_ONLY saves the image once into the cache, touches no node, and the loads after it ship from that file", (t) => {
+        if (!needTools(t, "bash", "flock", "md5sum")) return;
+        const save = () => run("bash", ["-s"], {
+            input: renderNodeScript("image-deliver", { node: "pulumi-host", env: { IMAGE: "demo/app:1.9", CACHE_DIR: path.join(work, "cache"), SAVE_ONLY: "true" } }),
+            env: env(),
+            encoding: "utf8",
+        });
+        const first = save();
+        assert.equal(first.status, 0, String(first.stderr));
+        assert.equal(String(first.stdout).trim(), `image-deliver: saved ${ID_SHOP} demo/app:1.9`);
+        assert.equal(save().status, 0);
+        assert.deepEqual(log(), [`save ${ID_SHOP}`], "saved once, no node touched");
+        assert.ok(fs.existsSync(path.join(work, "cache", `${"a".repeat(64)}.tar`)));
+        assert.equal(deliver("gw-1", "demo/app:2.0").status, 0);
+        assert.deepEqual(log(), [`save ${ID_SHOP}`, `load stack-gw-1 ${ID_SHOP}`, "tag stack-gw-1 demo/app:2.0"], "the load used the saved file");
+    });
+
     test("an image the local engine does not have fails, naming it, and ships nothing", (t) => {
         if (!needTools(t, "bash", "flock", "md5sum")) return;
         const r = deliver("gw-1", "demo/missing:1.0");

@@ -314,7 +314,9 @@ export async function up(opts: EngineOptions): Promise<EngineResult> {
                 if (!prior) {
                     const again = deletedAsDependent.has(urn);
                     log(`+ create ${args.type} ${args.name}${again ? " (its dependency was replaced delete-first)" : ""}`);
+                    const started = Date.now();
                     const c = await handler.create(args.name, inputs, ctx);
+                    log(`  created ${args.name} in ${((Date.now() - started) / 1000).toFixed(2)} s`);
                     result.counts[again ? "replaced" : "created"]++;
                     result.changes.push({ urn, op: again ? "replace" : "create" });
                     return store(c.id, c.outputs, ++state.seq);
