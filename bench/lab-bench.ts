@@ -83,10 +83,13 @@ export async function cleanup(): Promise<void> {
 export async function programColdUp(o: LabOverrides = {}, label = "program"): Promise<ColdUp> {
     await tagReleases(o); // before the clock (the engine helper tags again: a no-op then)
     const t0 = now();
+    // The probe runs from the start of the apply, beside it: the first 200 can come before `up` ends (`up` still
+    // waits for every convergence gate, and loads the images no route needs last).
+    const first = firstOk(FIRST_HOST, FIRST_RELEASE, 300);
     const r = await engine("up", o, 1_200_000);
     if (!r.ok) throw new Error(`${label} up failed: ${r.errors.join(" | ").slice(0, 1500)}`);
-    const ok = await firstOk(FIRST_HOST, FIRST_RELEASE, 180);
-    if (ok === undefined) throw new Error(`${label}: no 200 from ${FIRST_HOST} within 180 s of the apply`);
+    const ok = await first;
+    if (ok === undefined) throw new Error(`${label}: no 200 from ${FIRST_HOST} within 300 s of the start of the apply`);
     log(`${label} cold up: first 200 after ${(ok - t0).toFixed(1)} s (engine ${r.seconds} s)`);
     return { seconds: ok - t0, engineSeconds: r.seconds };
 }

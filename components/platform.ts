@@ -98,6 +98,7 @@ export class Platform extends pulumi.ComponentResource {
             namePrefix: args.namePrefix,
             nodeImageContext: path.join(args.projectDir, "templates", "nodes"),
             imageCacheDir: path.join(args.buildDir, "images"),
+            gatewayRoutesDir: plan.gateway.routesDir,
             sshPrivateKey: plan.driver.name === "ssh" ? secret(plan.driver.ssh.privateKeySecret) : undefined,
             ...(args.swarmExists ?? true ? { rolloutAfter: Object.fromEntries(rollout.slice(1).map((n, i) => [n, [settled[rollout[i]].promise]])) } : {}),
         }, child("nodes"));
@@ -195,8 +196,9 @@ export class Platform extends pulumi.ComponentResource {
         // Each node back at work: Ready, and the tasks the swarm placed on it (a gateway node's gateway) running and
         // healthy. The next node of the rollout waits for it.
         for (const node of plan.nodes) {
-            // Neither the node's routes step nor its gateway task: routes wait for the release gates, releases for
-            // their zone's nodes, and those for this settle step (a cycle that never resolves).
+            // Not the node's routes step: routes wait for the release gates, releases for their zone's nodes, and those
+            // for this settle step (a cycle that never resolves). Its gateway task, yes, once the node has routes
+            // (templates/swarm/node-settle.sh): a rebuilt gateway node keeps them.
             const onNode = [...membership(node.name), ...(keepalived[node.name] ? [keepalived[node.name]] : [])];
             const settle = runners[bootstrap].run(`${name}-settle-${node.name}`, {
                 script: "node-settle",
@@ -204,7 +206,7 @@ export class Platform extends pulumi.ComponentResource {
                     NODE_ID: this.swarm.nodeIds[node.name],
                     MEMBER_NAME: node.name,
                     SETTLE_SECONDS: String(node.gateway ? gatewaySettleSeconds(plan.virtualIp) : 0),
-                    ...(node.gateway ? { IGNORE_SERVICES: plan.gateway.service } : {}),
+                    ...(node.gateway ? { GATEWAY_SERVICE: plan.gateway.service } : {}),
                 },
                 triggers: readyIds(runners[node.name]),
                 keepWhenNodeReplaced: node.name !== bootstrap,

@@ -463,6 +463,15 @@ export function nodeVolumeName(namePrefix: string, node: Pick<PlanNode, "name" |
     return `${namePrefix}-${node.name}-docker${node.generation > 1 ? `-g${node.generation}` : ""}`;
 }
 
+/**
+ * Driver docker: the volume a gateway node keeps its routes on (mounted at the gateway's routes dir), so a rebuilt
+ * container has them at once, as a host keeps them on its disk: its gateway serves before the next node goes.
+ * Follows the generation like the data volume (a new generation is a new, empty node).
+ */
+export function gatewayRoutesVolumeName(namePrefix: string, node: Pick<PlanNode, "name" | "generation">): string {
+    return `${namePrefix}-${node.name}-routes${node.generation > 1 ? `-g${node.generation}` : ""}`;
+}
+
 function planSsh(c: StackConfig, n: NodeConfig): PlanNodeSsh {
     const host = n.ssh?.host ?? n.address;
     const port = n.ssh?.port ?? c.drivers.ssh.port;

@@ -10,7 +10,8 @@
 #         MEMBER_NAME      the node's name in the stack (for messages)
 #         WAIT_TASKS       optional: false = wait for Ready only (the node's drain step, before its tasks can start)
 #         SETTLE_SECONDS   optional: extra seconds once its tasks run (a gateway node's VRRP check turning healthy)
-#         IGNORE_SERVICES  optional: services whose tasks here are not waited for (the gateway, on a gateway node)
+#         GATEWAY_SERVICE  optional: the gateway's service, on a gateway node: its task here is waited for too, unless
+#                          it has no routes yet (see below)
 #         DRAIN_TIMEOUT    optional: seconds to wait (default 120)
 #         REBALANCE        optional: false = no rebalancing (default true when WAIT_TASKS is)
 # stdout: node-settle: ready
@@ -30,15 +31,29 @@ until [[ $(docker node inspect --format '{{.Status.State}}' "$NODE_ID") == ready
     sleep 1
 done
 # Tasks desired on the node that are not Running yet (a healthchecked task is Running only once healthy).
-# Not the services in IGNORE_SERVICES: the gateway's task on a rebuilt gateway node starts only once that node's
-# routes step ran, and that step waits for the release gates, which wait for the zone's other nodes, which wait for
+# The gateway's task is waited for like any other: the next gateway node of a rollout goes down only once this
+# one's gateway serves (a rebuilt gateway node keeps its routes: the docker driver keeps them on a volume, a host on
+# its disk). Except on a gateway node with no routes yet (a new one): its gateway exits 78 until the node's routes
+# step writes them, and that step waits for the release gates, which wait for the zone's nodes, which wait for
 # this step (a cycle that would never resolve).
 pending() {
     docker node ps "$NODE_ID" --filter desired-state=running --format '{{.Name}} {{.CurrentState}}' |
-        awk -v ignore=" ${IGNORE_SERVICES:-} " '$2 != "Running" { split($1, name, "."); if (index(ignore, " " name[1] " ") == 0) print }'
+        awk -v gateway="${GATEWAY_SERVICE:-}" -v unrouted="$unrouted" '$2 != "Running" { split($1, name, "."); if (!(unrouted && name[1] == gateway)) print }'
 }
+# The gateway's task here has no routes: its latest finished task on this node exited 78 (newest first per node).
+gateway_unrouted() {
+    [[ -n ${GATEWAY_SERVICE:-} ]] || return 1
+    docker service ps "$GATEWAY_SERVICE" --filter "node=$NODE_ID" --no-trunc --format '{{.DesiredState}}|{{.CurrentState}}|{{.Error}}' 2>/dev/null |
+        awk -F'|' '$1 == "Shutdown" { found = ($3 ~ /non-zero exit \(78\)/); exit } END { exit !found }'
+}
+unrouted=0
 while [[ ${WAIT_TASKS:-true} == true && -n $(pending) ]]; do
     ((SECONDS < deadline)) || die "tasks not running after ${DRAIN_TIMEOUT:-120} s: $(pending | paste -sd, -)"
+    if ((!unrouted)) && gateway_unrouted; then
+        unrouted=1
+        log "the gateway here has no routes yet (a new gateway node; its routes step comes later): not waited for"
+        continue
+    fi
     sleep 1
 done
 sleep "${SETTLE_SECONDS:-0}"

@@ -45,10 +45,17 @@ function mutateDev(change: (c: DevConfig) => void): Record<string, unknown> {
 
 describe("dev stack (docker driver)", () => {
     let dev: RunResult;
-    it("declares four node containers with one volume each on one bridge network", async () => {
+    it("declares four node containers with a data volume each, gateway nodes a routes volume too, on one bridge network", async () => {
         dev = await runProgram({ stack: "dev", config: stackConfig("dev") });
         assert.equal(count(dev, "docker:index/container:Container"), 4);
-        assert.equal(count(dev, "docker:index/volume:Volume"), 4);
+        assert.deepEqual(ofType(dev, "docker:index/volume:Volume").map((v) => v.inputs.name).sort(), [
+            "swarm-platform-dev-gw-1-docker", "swarm-platform-dev-gw-1-routes", "swarm-platform-dev-gw-2-docker", "swarm-platform-dev-gw-2-routes",
+            "swarm-platform-dev-manager-1-docker", "swarm-platform-dev-worker-1-docker",
+        ]);
+        // a rebuilt gateway node keeps its routes: the routes dir is its own volume
+        const mounts = (n: string) => (byName(dev, `platform-nodes-${n}`).inputs.volumes as { volumeName?: string; containerPath: string }[]).map((v) => `${v.volumeName ?? "host"}:${v.containerPath}`);
+        assert.ok(mounts("gw-1").includes("swarm-platform-dev-gw-1-routes:/etc/swarm-gateway"), mounts("gw-1").join(" "));
+        assert.ok(!mounts("worker-1").some((m) => m.includes("routes")), "only gateway nodes");
         const bridges = ofType(dev, "docker:index/network:Network").filter((n) => n.inputs.driver === "bridge");
         assert.deepEqual(bridges.map((b) => b.inputs.ipamConfigs), [[{ subnet: "172.28.40.0/24" }]]);
         const gw1 = byName(dev, "platform-nodes-gw-1").inputs as { hostname: string; networksAdvanced: { ipv4Address: string }[] };
@@ -294,10 +301,11 @@ describe("dev stack (docker driver)", () => {
         const deps = (name: string) => dev.declared.get(name)?.dependsOn ?? assert.fail(`${name} not declared`);
         const settle = deps("platform-settle-gw-1");
         for (const d of ["platform-swarm-drain-gw-1", "platform-virtualIp-keepalived-gw-1"]) assert.ok(settle.includes(d), `settle-gw-1 waits for ${d}`);
-        // Not for the node's routes nor its gateway task: routes wait for the release gates, the releases for their zone's
-        // nodes, and the next node's container for this settle step (a cycle that never resolves).
+        // Not for the node's routes step: routes wait for the release gates, the releases for their zone's nodes, and the
+        // next node's container for this settle step (a cycle that never resolves). Its gateway task at run time, once
+        // the node has routes (node-settle's GATEWAY_SERVICE).
         assert.ok(!settle.includes("platform-gateway-routes-gw-1"), "settle-gw-1 does not wait for the routes step (a cycle)");
-        assert.ok((byName(dev, "platform-settle-gw-1").inputs as { stdin: string }).stdin.includes(`sp_env IGNORE_SERVICES '${Buffer.from("gateway").toString("base64")}'`));
+        assert.ok((byName(dev, "platform-settle-gw-1").inputs as { stdin: string }).stdin.includes(`sp_env GATEWAY_SERVICE '${Buffer.from("gateway").toString("base64")}'`));
         const settleInputs = byName(dev, "platform-settle-gw-1").inputs as { stdin: string; triggers: string[] };
         assert.deepEqual(settleInputs.triggers, ["platform-nodes-gw-1-engine-ready-id", "platform-firewall-gw-1-id"]);
         // dev's fast profile: rise 1 × interval 1 s + one 0.2 s advert, rounded up
@@ -518,7 +526,7 @@ describe("changes between two runs", () => {
         };
     }
 
-    it("a bumped node generation rebuilds that node only: a new data volume and a generation label on its container", async () => {
+    it("a bumped node generation rebuilds that node only: new data and routes volumes and a generation label on its container", async () => {
         const before = await runProgram({ stack: "dev", config: stackConfig("dev") });
         const after = await runProgram({
             stack: "dev",
@@ -526,8 +534,9 @@ describe("changes between two runs", () => {
                 (c.nodes.find((n) => n.name === "gw-2") as { generation?: number }).generation = 2;
             }),
         });
-        assert.deepEqual(diff(before, after), { added: [], removed: [], changed: ["platform-nodes-gw-2", "platform-nodes-gw-2-data"] });
+        assert.deepEqual(diff(before, after), { added: [], removed: [], changed: ["platform-nodes-gw-2", "platform-nodes-gw-2-data", "platform-nodes-gw-2-routes"] });
         assert.equal(byName(after, "platform-nodes-gw-2-data").inputs.name, "swarm-platform-dev-gw-2-docker-g2");
+        assert.equal(byName(after, "platform-nodes-gw-2-routes").inputs.name, "swarm-platform-dev-gw-2-routes-g2", "a new generation starts without routes too");
         assert.deepEqual(byName(after, "platform-nodes-gw-2").inputs.labels, [
             { label: "swarm-platform.node", value: "gw-2" },
             { label: "swarm-platform.generation", value: "2" },

@@ -103,7 +103,7 @@ for (const stack of ["dev", "prod"] as const) {
             assert.deepEqual(Object.keys(before).filter((u) => !found.includes(u)), [], "old resources no new resource claims");
         });
 
-        it("the only new resources are the DNS component, the local engine's provider (adopting the default provider), the join-token steps, the node firewall, the engine API's certificates, the node lifecycle steps and the image save steps", () => {
+        it("the only new resources are the DNS component, the local engine's provider (adopting the default provider), the join-token steps, the node firewall, the engine API's certificates, the node lifecycle steps, the image save steps and the gateway nodes' routes volumes", () => {
             const fresh = resolved.filter((r) => !r.oldUrn).map((r) => r.resource);
             // Join tokens are read from the bootstrap manager before each join and rotated after the joins: a read per
             // joining node and one rotation are new commands (they read and rotate; nothing is removed).
@@ -130,6 +130,8 @@ for (const stack of ["dev", "prod"] as const) {
                 // Each loaded image is saved once as soon as it is built, before its loads (prod's releases are pulled).
                 "platform-gateway-image-save",
                 ...(stack === "dev" ? ["shop-1-9", "shop-2-0", "stock-1-0"].map((s) => `platform-${s}-image-save`) : []),
+                // dev: a gateway node keeps its routes on a volume of its own (a rebuilt container keeps them).
+                ...(stack === "dev" ? ["platform-nodes-gw-1-routes", "platform-nodes-gw-2-routes"] : []),
             ].sort());
             assert.deepEqual(fresh.find((d) => d.name === "local-engine")?.aliases, [defaultProvider]);
             assert.equal(fresh.find((d) => d.name === "platform-dns")?.type, "swarm:dns:Dns", "a component: no state, nothing to create");
@@ -162,6 +164,8 @@ for (const stack of ["dev", "prod"] as const) {
                 "platform-gateway-image-load-gw-1 (triggers)",
                 "platform-gateway-image-load-gw-2 (triggers)",
                 ...(stack === "dev" ? ["platform-nodes-manager-1 (ports, uploads)", ...demoAppLoads.map((n) => `platform-${n} (triggers)`)] : []),
+                // dev: the gateway nodes mount their routes volume (one at a time, each drained first)
+                ...(stack === "dev" ? ["platform-nodes-gw-1 (volumes)", "platform-nodes-gw-2 (volumes)"] : []),
             ].sort());
             // gateway-routes-apply now receives the engine's main config path and reload signal from the plan (it re-runs,
             // finds the routes file unchanged and reloads nothing); dev's node image is built from templates/nodes/ (its

@@ -5,7 +5,9 @@ import { type Plan, type PlanRoute } from "../../model";
 import { reachableBackends } from "../../model/releases";
 import { NGINX_UPSTREAMS_DIR, renderGatewayFiles, STRIPPED_REQUEST_HEADERS, TLS_PROFILE } from "../../model/gateway";
 import { renderZoneFile } from "../../model/dns";
-import { variants } from "./helpers";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { removeDir, run, tempDir, variants, writeFile } from "./helpers";
 
 const ALL = variants();
 const byName = (name: string): Plan => {
@@ -290,6 +292,20 @@ describe("gateway image", () => {
             assert.match(e, new RegExp(`touch "\\$state_dir/draining"\\n\\s+sleep "\\$drain_seconds"\\n\\s+kill -${gw.stopSignal} "\\$engine"`));
             const start = gw.engine === "nginx" ? "nginx -g 'daemon off;' &" : `haproxy -W -db -f '${gw.mainFile.path}' -f '${gw.routesFile.path}'${gw.metrics.enabled ? ' >"$metrics_fifo"' : ""} &`;
             assert.ok(e.includes(start), start);
+        });
+
+        test(`${v.name}: with no routes file the entrypoint exits 78 at once, before touching anything (node-settle reads the code)`, () => {
+            const dir = tempDir("gateway-no-routes");
+            try {
+                const noRoutes = { ...gw, routesFile: { ...gw.routesFile, path: path.join(dir, gw.routesFile.name) }, stateDir: path.join(dir, "state") };
+                const entrypoint = writeFile(path.join(dir, "entrypoint.sh"), renderGatewayFiles(noRoutes, v.plan.routes).entrypoint.content, 0o755);
+                const r = run("sh", [entrypoint], { encoding: "utf8" });
+                assert.equal(r.status, 78, String(r.stderr));
+                assert.match(String(r.stderr), /no routes at .* yet/);
+                assert.ok(!fs.existsSync(path.join(dir, "state")), "nothing created");
+            } finally {
+                removeDir(dir);
+            }
         });
     }
 });

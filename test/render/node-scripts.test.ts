@@ -445,16 +445,36 @@ describe("node lifecycle: drain before removal, departures, settle, the bootstra
         assert.equal(pending.run("node-settle", { NODE_ID: "abc123", MEMBER_NAME: "gw-1", WAIT_TASKS: "false" }).stdout, "node-settle: ready\n", "the drain step waits for Ready only");
     });
 
-    test("node-settle on a gateway node does not wait for the gateway's task (IGNORE_SERVICES), but for every other task", (t) => {
+    test("node-settle on a gateway node waits for its gateway's task too, unless that task has no routes yet (exit 78)", (t) => {
         if (!needTools(t, "bash")) return;
-        const settle = { NODE_ID: "abc123", MEMBER_NAME: "gw-1", IGNORE_SERVICES: "gateway", DRAIN_TIMEOUT: "2", REBALANCE: "false" };
-        const gatewayStarting = fakeNode({ node_exists: "", node_task_states: "gateway.abc123 Starting" });
-        assert.equal(gatewayStarting.run("node-settle", settle).stdout, "node-settle: ready\n");
-        const releaseStarting = fakeNode({ node_exists: "", node_task_states: "gateway.abc123 Starting\nshop-2-0.1.xyz Starting" });
-        const r = releaseStarting.run("node-settle", settle);
-        assert.notEqual(r.status, 0);
-        assert.match(r.stderr, /tasks not running after 2 s: shop-2-0.1.xyz Starting/);
-        assert.doesNotMatch(r.stderr, /gateway.abc123/);
+        const settle = { NODE_ID: "abc123", MEMBER_NAME: "gw-1", GATEWAY_SERVICE: "gateway", DRAIN_TIMEOUT: "2", REBALANCE: "false" };
+        // a rebuilt gateway node: its routes are kept, its gateway starts; the task before the rebuild ended otherwise
+        const rebuilt = fakeNode({
+            node_exists: "", node_task_states: "gateway.abc123 Starting",
+            service_history_gateway: "Running|Starting 1 second ago|\nShutdown|Shutdown 20 seconds ago|task: non-zero exit (137)\nShutdown|Failed 2 hours ago|task: non-zero exit (78)\n",
+        });
+        const r = rebuilt.run("node-settle", settle);
+        assert.notEqual(r.status, 0, "a gateway still starting is waited for (an old exit 78 further back does not count)");
+        assert.match(r.stderr, /tasks not running after 2 s: gateway.abc123 Starting/);
+        rebuilt.set("node_task_states", "gateway.abc123 Running");
+        assert.equal(rebuilt.run("node-settle", settle).stdout, "node-settle: ready\n");
+        // a new gateway node: no routes until its routes step ran
+        const fresh = fakeNode({
+            node_exists: "", node_task_states: "gateway.abc123 Ready",
+            service_history_gateway: "Running|Ready 1 second ago|\nShutdown|Failed 3 seconds ago|task: non-zero exit (78)\n",
+        });
+        const f = fresh.run("node-settle", settle);
+        assert.equal(f.stdout, "node-settle: ready\n", f.stderr);
+        assert.match(f.stderr, /the gateway here has no routes yet/);
+        // a release task still starting is waited for either way
+        const releaseStarting = fakeNode({
+            node_exists: "", node_task_states: "gateway.abc123 Ready\nshop-2-0.1.xyz Starting",
+            service_history_gateway: "Running|Ready 1 second ago|\nShutdown|Failed 3 seconds ago|task: non-zero exit (78)\n",
+        });
+        const rs = releaseStarting.run("node-settle", settle);
+        assert.notEqual(rs.status, 0);
+        assert.match(rs.stderr, /tasks not running after 2 s: shop-2-0.1.xyz Starting/);
+        assert.doesNotMatch(rs.stderr, /not running after 2 s: .*gateway/);
     });
 
     test("node-settle rebalances: a release of the node's zone with no task here and two on another node gets one replica more, then its count back", (t) => {

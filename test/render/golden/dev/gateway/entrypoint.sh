@@ -5,6 +5,13 @@
 # then stops nginx gracefully (QUIT: open requests finish).
 set -eu
 
+# No routes on this node yet (a new gateway node, before its routes step ran): exit 78 (EX_CONFIG) at once; swarm
+# starts the task again, and the settle step of the node reads this code as "no routes here yet".
+if [ ! -s '/etc/swarm-gateway/routes.conf' ]; then
+    echo "gateway: no routes at /etc/swarm-gateway/routes.conf yet (the node's routes step writes them)" >&2
+    exit 78
+fi
+
 state_dir='/var/lib/swarm-gateway'
 health_socket='/var/lib/swarm-gateway/health.sock'
 drain_seconds=4
