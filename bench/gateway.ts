@@ -10,7 +10,8 @@
 // The engine's stdout goes through a pipe to `cat` (standing in for Docker's log copier); cat's CPU counts as the
 // gateway's. A figure script, not a test. Needs root, nginx, haproxy (with Lua) and wrk (Debian package `wrk`).
 // Takes the lab's machine-wide lock (it loads the machine) unless the caller holds it (LAB_LOCK_HELD=1).
-// Usage: npx tsx bench/gateway.ts    env: GW_BENCH_RUNS (3), GW_BENCH_SECONDS (3), GW_BENCH_CONNECTIONS (16)
+// Usage: npx tsx bench/gateway.ts    env: GW_BENCH_RUNS (3), GW_BENCH_SECONDS (3), GW_BENCH_CONNECTIONS (16),
+//        GW_BENCH_ENGINES (nginx,haproxy: one alone for a quick look; `npm run bench` runs both)
 // Last stdout line: BENCH {"gateway":[{engine, backend, path, rps, p50ms, p99ms, cpuUsPerReq}]} (medians).
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
@@ -23,6 +24,7 @@ import { createNetns, deleteNetns, planOf, rawConfig, removeDir, tempDir, withLo
 const RUNS = Number(process.env.GW_BENCH_RUNS ?? 3);
 const SECONDS = Number(process.env.GW_BENCH_SECONDS ?? 3);
 const CONNECTIONS = Number(process.env.GW_BENCH_CONNECTIONS ?? 16);
+const ENGINES = (process.env.GW_BENCH_ENGINES ?? "nginx,haproxy").split(",").filter((e): e is Engine => e === "nginx" || e === "haproxy");
 const LOCK = process.env.LAB_LOCK ?? "/tmp/swarm-platform-lab.lock";
 
 type Engine = "nginx" | "haproxy";
@@ -352,7 +354,7 @@ async function main(): Promise<void> {
     console.log(`# nginx ${spawnSync("nginx", ["-v"], { encoding: "utf8" }).stderr.trim().replace(/^nginx version: /, "")}, ${spawnSync("haproxy", ["-v"], { encoding: "utf8" }).stdout.split("\n")[0]}`);
 
     const rows: Row[] = [];
-    for (const engine of ["nginx", "haproxy"] as const) {
+    for (const engine of ENGINES) {
         const plan = benchPlan(engine, dir);
         const gateway = await startIn(`gateway-${engine}`, gatewayCommand(plan, dir));
         const metricsDir = path.join(dir, `metrics-${engine}`);
@@ -406,7 +408,7 @@ async function main(): Promise<void> {
     console.log("# against the targets (medians): 1ms backend: gateway ≥ 0.8 × direct rps and ≤ 2 ms added p99; trivial backend: CPU/request ≤ 1.5 × hand-tuned");
     const med = (engine: Engine, backend: Backend, way: Way, f: (s: Sample) => number) =>
         median((rows.find((r) => r.engine === engine && r.backend === backend && r.path === way) as Row).samples.map(f));
-    for (const engine of ["nginx", "haproxy"] as const) {
+    for (const engine of ENGINES) {
         for (const backend of ["trivial", "1ms"] as const) {
             const ratio = med(engine, backend, "gateway", (s) => s.rps) / med(engine, backend, "direct", (s) => s.rps);
             const addedP99 = med(engine, backend, "gateway", (s) => s.p99ms) - med(engine, backend, "direct", (s) => s.p99ms);

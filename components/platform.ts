@@ -98,7 +98,7 @@ export class Platform extends pulumi.ComponentResource {
             namePrefix: args.namePrefix,
             nodeImageContext: path.join(args.projectDir, "templates", "nodes"),
             imageCacheDir: path.join(args.buildDir, "images"),
-            gatewayRoutesDir: plan.gateway.routesDir,
+            gatewayDirs: { routes: plan.gateway.routesDir, state: plan.gateway.stateDir },
             sshPrivateKey: plan.driver.name === "ssh" ? secret(plan.driver.ssh.privateKeySecret) : undefined,
             ...(args.swarmExists ?? true ? { rolloutAfter: Object.fromEntries(rollout.slice(1).map((n, i) => [n, [settled[rollout[i]].promise]])) } : {}),
         }, child("nodes"));

@@ -464,12 +464,13 @@ export function nodeVolumeName(namePrefix: string, node: Pick<PlanNode, "name" |
 }
 
 /**
- * Driver docker: the volume a gateway node keeps its routes on (mounted at the gateway's routes dir), so a rebuilt
- * container has them at once, as a host keeps them on its disk: its gateway serves before the next node goes.
- * Follows the generation like the data volume (a new generation is a new, empty node).
+ * Driver docker: the volumes a gateway node keeps its routes dir and the gateway's state dir on, so a rebuilt
+ * container has them at once, as a host keeps them on its disk: its gateway starts (a bind mount needs its source)
+ * with the routes it served, before the next node goes. Each follows the generation like the data volume (a new
+ * generation is a new, empty node).
  */
-export function gatewayRoutesVolumeName(namePrefix: string, node: Pick<PlanNode, "name" | "generation">): string {
-    return `${namePrefix}-${node.name}-routes${node.generation > 1 ? `-g${node.generation}` : ""}`;
+export function gatewayVolumeName(namePrefix: string, node: Pick<PlanNode, "name" | "generation">, dir: "routes" | "state"): string {
+    return `${namePrefix}-${node.name}-gateway-${dir}${node.generation > 1 ? `-g${node.generation}` : ""}`;
 }
 
 function planSsh(c: StackConfig, n: NodeConfig): PlanNodeSsh {

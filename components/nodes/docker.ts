@@ -4,7 +4,7 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as path from "node:path";
 import type { PlanDriver, PlanEngineApi, PlanNode } from "../../model";
-import { gatewayRoutesVolumeName, nodeVolumeName } from "../../model/nodes";
+import { gatewayVolumeName, nodeVolumeName } from "../../model/nodes";
 import { commandOptions, deleteCommandLine, logging, NodeRunner, RunScriptArgs, scriptPayload, ScriptRun, toScriptRun } from "./runner";
 
 /** The nodes and the docker driver's settings. */
@@ -21,8 +21,8 @@ export interface DockerNodesArgs {
     readonly nodeImageContext: string;
     /** Where image deliveries keep their saved images and locks (on the machine running Pulumi). */
     readonly imageCacheDir: string;
-    /** The gateway's routes dir: on a volume of its own on gateway nodes, so a rebuilt container keeps its routes. */
-    readonly gatewayRoutesDir: string;
+    /** The gateway's routes and state dirs: each on a volume of its own on gateway nodes (a rebuilt container keeps them). */
+    readonly gatewayDirs: { readonly routes: string; readonly state: string };
     /**
      * Per node, what its container waits for: the previous node of the rollout back at work. So a change that
      * replaces every container (a new node image) replaces them one at a time, each drained first.
@@ -114,9 +114,12 @@ export class DockerNodes extends pulumi.ComponentResource {
             // A bumped generation is a new volume (so a new container): the node is rebuilt empty, under its name.
             const rollout = args.rolloutAfter?.[node.name] ?? [];
             const volume = new docker.Volume(`${name}-${node.name}-data`, { name: nodeVolumeName(namePrefix, node) }, { parent: this, dependsOn: rollout });
-            const routesVolume = node.gateway
-                ? new docker.Volume(`${name}-${node.name}-routes`, { name: gatewayRoutesVolumeName(namePrefix, node) }, { parent: this, dependsOn: rollout })
-                : undefined;
+            const gatewayMounts = node.gateway
+                ? (["routes", "state"] as const).map((dir) => ({
+                      volumeName: new docker.Volume(`${name}-${node.name}-gateway-${dir}`, { name: gatewayVolumeName(namePrefix, node, dir) }, { parent: this, dependsOn: rollout }).name,
+                      containerPath: args.gatewayDirs[dir],
+                  }))
+                : [];
             const container = new docker.Container(`${name}-${node.name}`, {
                 name: `${namePrefix}-${node.name}`,
                 hostname: node.name,
@@ -128,7 +131,7 @@ export class DockerNodes extends pulumi.ComponentResource {
                 networksAdvanced: [{ name: this.network.name, ipv4Address: node.address }],
                 volumes: [
                     { volumeName: volume.name, containerPath: "/var/lib/docker" },
-                    ...(routesVolume ? [{ volumeName: routesVolume.name, containerPath: args.gatewayRoutesDir }] : []),
+                    ...gatewayMounts,
                     ...(cfg.mountCgroup ? [{ hostPath: "/sys/fs/cgroup", containerPath: "/sys/fs/cgroup" }] : []),
                 ],
                 // Read by the node image's entrypoint (templates/nodes/entrypoint.sh, and the lab's node image).

@@ -21,8 +21,8 @@ export interface NodesArgs {
     readonly nodeImageContext: string;
     /** Where image deliveries keep their saved images and locks (on the machine running Pulumi). */
     readonly imageCacheDir: string;
-    /** The gateway's routes dir (docker driver: kept on a volume of its own on gateway nodes). */
-    readonly gatewayRoutesDir: string;
+    /** The gateway's routes and state dirs (docker driver: each kept on a volume of its own on gateway nodes). */
+    readonly gatewayDirs: { readonly routes: string; readonly state: string };
     /** The deploy user's private key (ssh driver; a secret). */
     readonly sshPrivateKey?: pulumi.Input<string>;
     /** Per node, what its (re)build waits for: the previous node of the rollout back at work (docker driver). */
@@ -53,7 +53,7 @@ export function createNodes(name: string, args: NodesArgs, opts?: pulumi.Compone
             namePrefix: args.namePrefix,
             nodeImageContext: args.nodeImageContext,
             imageCacheDir: args.imageCacheDir,
-            gatewayRoutesDir: args.gatewayRoutesDir,
+            gatewayDirs: args.gatewayDirs,
             ...(args.rolloutAfter ? { rolloutAfter: args.rolloutAfter } : {}),
         }, opts);
         return { component: nodes, runners: nodes.runners, managerHost: nodes.managerHost, managerTls: nodes.managerTls, managerCli: nodes.managerCli };

@@ -1468,7 +1468,7 @@ test("x. a node rebuilt (generation 2 of gw-2) with zero failures, then a new no
         assert.notEqual(await onManager("node inspect gw-2 --format '{{.ID}}'"), oldId, "a new swarm node (the old one removed: swarmNodes checks one per name)");
         assert.equal((await swarmNodes())["gw-2"], "ready active worker dmz");
         assert.ok((await sh(`docker volume inspect ${PREFIX}-gw-2-docker-g2`)).code === 0, "its new data volume");
-        assert.ok((await sh(`docker volume inspect ${PREFIX}-gw-2-routes-g2`)).code === 0, "its new routes volume");
+        assert.ok((await sh(`docker volume inspect ${PREFIX}-gw-2-gateway-routes-g2`)).code === 0, "its new routes volume");
         assert.equal((await onNode("gw-2", "pgrep -x keepalived >/dev/null && echo running")).stdout, "running", "keepalived on the rebuilt gateway node");
         assert.match(await onManager("service ps gateway --filter desired-state=running --format '{{.Node}} {{.CurrentState}}'"), /gw-2 Running/);
 

@@ -45,16 +45,18 @@ function mutateDev(change: (c: DevConfig) => void): Record<string, unknown> {
 
 describe("dev stack (docker driver)", () => {
     let dev: RunResult;
-    it("declares four node containers with a data volume each, gateway nodes a routes volume too, on one bridge network", async () => {
+    it("declares four node containers with a data volume each, gateway nodes routes and state volumes too, on one bridge network", async () => {
         dev = await runProgram({ stack: "dev", config: stackConfig("dev") });
         assert.equal(count(dev, "docker:index/container:Container"), 4);
         assert.deepEqual(ofType(dev, "docker:index/volume:Volume").map((v) => v.inputs.name).sort(), [
-            "swarm-platform-dev-gw-1-docker", "swarm-platform-dev-gw-1-routes", "swarm-platform-dev-gw-2-docker", "swarm-platform-dev-gw-2-routes",
+            "swarm-platform-dev-gw-1-docker", "swarm-platform-dev-gw-1-gateway-routes", "swarm-platform-dev-gw-1-gateway-state",
+            "swarm-platform-dev-gw-2-docker", "swarm-platform-dev-gw-2-gateway-routes", "swarm-platform-dev-gw-2-gateway-state",
             "swarm-platform-dev-manager-1-docker", "swarm-platform-dev-worker-1-docker",
         ]);
         // a rebuilt gateway node keeps its routes: the routes dir is its own volume
         const mounts = (n: string) => (byName(dev, `platform-nodes-${n}`).inputs.volumes as { volumeName?: string; containerPath: string }[]).map((v) => `${v.volumeName ?? "host"}:${v.containerPath}`);
-        assert.ok(mounts("gw-1").includes("swarm-platform-dev-gw-1-routes:/etc/swarm-gateway"), mounts("gw-1").join(" "));
+        assert.ok(mounts("gw-1").includes("swarm-platform-dev-gw-1-gateway-routes:/etc/swarm-gateway"), mounts("gw-1").join(" "));
+        assert.ok(mounts("gw-1").includes("swarm-platform-dev-gw-1-gateway-state:/var/lib/swarm-gateway"), "the state dir too: a bind mount needs its source");
         assert.ok(!mounts("worker-1").some((m) => m.includes("routes")), "only gateway nodes");
         const bridges = ofType(dev, "docker:index/network:Network").filter((n) => n.inputs.driver === "bridge");
         assert.deepEqual(bridges.map((b) => b.inputs.ipamConfigs), [[{ subnet: "172.28.40.0/24" }]]);
@@ -534,9 +536,9 @@ describe("changes between two runs", () => {
                 (c.nodes.find((n) => n.name === "gw-2") as { generation?: number }).generation = 2;
             }),
         });
-        assert.deepEqual(diff(before, after), { added: [], removed: [], changed: ["platform-nodes-gw-2", "platform-nodes-gw-2-data", "platform-nodes-gw-2-routes"] });
+        assert.deepEqual(diff(before, after), { added: [], removed: [], changed: ["platform-nodes-gw-2", "platform-nodes-gw-2-data", "platform-nodes-gw-2-gateway-routes", "platform-nodes-gw-2-gateway-state"] });
         assert.equal(byName(after, "platform-nodes-gw-2-data").inputs.name, "swarm-platform-dev-gw-2-docker-g2");
-        assert.equal(byName(after, "platform-nodes-gw-2-routes").inputs.name, "swarm-platform-dev-gw-2-routes-g2", "a new generation starts without routes too");
+        assert.equal(byName(after, "platform-nodes-gw-2-gateway-routes").inputs.name, "swarm-platform-dev-gw-2-gateway-routes-g2", "a new generation starts without routes too");
         assert.deepEqual(byName(after, "platform-nodes-gw-2").inputs.labels, [
             { label: "swarm-platform.node", value: "gw-2" },
             { label: "swarm-platform.generation", value: "2" },

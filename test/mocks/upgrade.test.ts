@@ -103,7 +103,7 @@ for (const stack of ["dev", "prod"] as const) {
             assert.deepEqual(Object.keys(before).filter((u) => !found.includes(u)), [], "old resources no new resource claims");
         });
 
-        it("the only new resources are the DNS component, the local engine's provider (adopting the default provider), the join-token steps, the node firewall, the engine API's certificates, the node lifecycle steps, the image save steps and the gateway nodes' routes volumes", () => {
+        it("the only new resources are the DNS component, the local engine's provider (adopting the default provider), the join-token steps, the node firewall, the engine API's certificates, the node lifecycle steps, the image save steps and the gateway nodes' routes and state volumes", () => {
             const fresh = resolved.filter((r) => !r.oldUrn).map((r) => r.resource);
             // Join tokens are read from the bootstrap manager before each join and rotated after the joins: a read per
             // joining node and one rotation are new commands (they read and rotate; nothing is removed).
@@ -130,8 +130,8 @@ for (const stack of ["dev", "prod"] as const) {
                 // Each loaded image is saved once as soon as it is built, before its loads (prod's releases are pulled).
                 "platform-gateway-image-save",
                 ...(stack === "dev" ? ["shop-1-9", "shop-2-0", "stock-1-0"].map((s) => `platform-${s}-image-save`) : []),
-                // dev: a gateway node keeps its routes on a volume of its own (a rebuilt container keeps them).
-                ...(stack === "dev" ? ["platform-nodes-gw-1-routes", "platform-nodes-gw-2-routes"] : []),
+                // dev: a gateway node keeps its routes and the gateway's state dir on volumes (a rebuilt container keeps them).
+                ...(stack === "dev" ? ["gw-1", "gw-2"].flatMap((n) => [`platform-nodes-${n}-gateway-routes`, `platform-nodes-${n}-gateway-state`]) : []),
             ].sort());
             assert.deepEqual(fresh.find((d) => d.name === "local-engine")?.aliases, [defaultProvider]);
             assert.equal(fresh.find((d) => d.name === "platform-dns")?.type, "swarm:dns:Dns", "a component: no state, nothing to create");

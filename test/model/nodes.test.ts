@@ -4,7 +4,7 @@ import * as assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { BASE, type Draft, diffPaths, errorsOf, invalidConfigs, json, mutate, partial, planOf, stackConfig, TEST_HOST_KEY, unset, useSsh, validConfigs, validOrThrow } from "./fixtures";
 import { nodeScriptBody } from "../../model/scripts";
-import { gatewayRoutesVolumeName, gatewaySettleSeconds, nodeVolumeName, parseSshHostKey, pinnedHostKeyOptions, rolloutOrder, sshDeliveryArgs, sshRemoteDocker } from "../../model/nodes";
+import { gatewaySettleSeconds, gatewayVolumeName, nodeVolumeName, parseSshHostKey, pinnedHostKeyOptions, rolloutOrder, sshDeliveryArgs, sshRemoteDocker } from "../../model/nodes";
 
 const DEV = stackConfig("dev");
 const PROD = stackConfig("prod");
@@ -765,8 +765,8 @@ describe("planned driver", () => {
         const gw2 = dev.nodes.find((n) => n.name === "gw-2")!;
         assert.equal(nodeVolumeName("swarm-platform-dev", gw2), "swarm-platform-dev-gw-2-docker");
         assert.equal(nodeVolumeName("swarm-platform-dev", { ...gw2, generation: 2 }), "swarm-platform-dev-gw-2-docker-g2");
-        assert.equal(gatewayRoutesVolumeName("swarm-platform-dev", gw2), "swarm-platform-dev-gw-2-routes");
-        assert.equal(gatewayRoutesVolumeName("swarm-platform-dev", { ...gw2, generation: 3 }), "swarm-platform-dev-gw-2-routes-g3");
+        assert.equal(gatewayVolumeName("swarm-platform-dev", gw2, "routes"), "swarm-platform-dev-gw-2-gateway-routes");
+        assert.equal(gatewayVolumeName("swarm-platform-dev", { ...gw2, generation: 3 }, "state"), "swarm-platform-dev-gw-2-gateway-state-g3");
     });
 
     test("the rollout order is the bootstrap manager, the other managers, then the workers, each by name: the order the swarm joins them", () => {
