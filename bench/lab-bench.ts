@@ -35,8 +35,8 @@ export function vipWithProfile(profile: string): Record<string, unknown> {
  * Renders the lab's dev stack for bench/baseline.sh (before its clock starts): plan.json, the gateway image's files,
  * the keepalived scripts, and each gateway node's keepalived.conf with a fresh VRRP password (written to a file only).
  */
-export function prepareBaseline(dir = path.join(BENCH_DIR, "baseline-render")): string {
-    const p = labPlan({});
+export function prepareBaseline(dir = path.join(BENCH_DIR, "baseline-render"), o: LabOverrides = {}): string {
+    const p = labPlan(o);
     if (!p.ok) throw new Error(`the lab config does not validate: ${p.errors}`);
     fs.rmSync(dir, { recursive: true, force: true });
     for (const a of renderAll(p.plan)) {
@@ -111,8 +111,8 @@ export async function programNoop(o: LabOverrides = {}): Promise<{ seconds: numb
 }
 
 /** The baseline's cold up: bench/baseline.sh up (it ends on a 200 through the VIP), checked once more from here. */
-export async function baselineUp(renderDir: string): Promise<number> {
-    await tagReleases({}); // the release tags, as the program's runs get them, before the clock
+export async function baselineUp(renderDir: string, o: LabOverrides = {}): Promise<number> {
+    await tagReleases(o); // the release tags, as the program's runs get them, before the clock
     const t0 = now();
     const r = await sh(`cd ${PROJECT_DIR} && BASELINE_TIMEOUT=300 bash bench/baseline.sh up ${renderDir}`, 420_000);
     const t1 = now();
@@ -205,8 +205,13 @@ export function outageOf(answers: readonly Answer[], from: number): number {
     return (after ?? sorted[sorted.length - 1].t) - before;
 }
 
-/** The bounded probe loop of the failover runs: 4 workers, fresh connections, 1 s per request, ≥ 50 requests/s. */
-const probe = () => load([FIRST_HOST], { workers: 4, pauseMs: 10, timeoutMs: 1000, maxRequests: 60_000, maxSeconds: 120 });
+/**
+ * The bounded probe loop of the failover runs: 8 workers, fresh connections, 250 ms per request (a healthy answer
+ * takes a few ms here), a 20 ms pause. A worker whose request hangs on the dead holder starts its next one only after
+ * its timeout: with 4 workers and 1 s (before) every worker hung at once and no request started for about 1 s, so no
+ * outage could measure under about 1 s whatever the VIP did; now one starts every ~30 ms through the outage.
+ */
+const probe = () => load([FIRST_HOST], { workers: 8, pauseMs: 20, timeoutMs: 250, maxRequests: 60_000, maxSeconds: 120 });
 
 async function holder(): Promise<string | undefined> {
     const h = await until(60, async () => {

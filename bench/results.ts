@@ -29,7 +29,8 @@ export interface ColdUpData {
     addFirst: number[];
 }
 export interface GrowthData {
-    rows: { nodes: number; managers: number; seconds: number[]; engine: number[] }[];
+    /** baseline: bench/baseline.sh's cold up of the same nodes (the by-hand way's own growth), when run. */
+    rows: { nodes: number; managers: number; seconds: number[]; engine: number[]; baseline?: number[] }[];
 }
 export interface FailoverRow {
     profile: string;
@@ -71,7 +72,8 @@ export interface GatewayData {
     gateway: GatewayRow[];
 }
 export interface ScaleData {
-    scale: { seconds: number; peakMiB: number; resources: number };
+    /** The program's run; floorSeconds/floorPeakMiB: the SDK alone registering the same resources (bench/scale.ts). */
+    scale: { seconds: number; peakMiB: number; resources: number; floorSeconds?: number; floorPeakMiB?: number };
 }
 
 export interface Results {
@@ -93,13 +95,18 @@ function range(s: Stat | undefined, unit = "s", digits = 2): string {
     if (s.n === 1) return f(s.median, unit, digits);
     return `${f(s.median, unit, digits)} (min ${s.min.toFixed(digits)}, max ${s.max.toFixed(digits)}, n=${s.n})`;
 }
-const verdict = (ok: boolean | undefined) => (ok === undefined ? "—" : ok ? "met" : "**missed**");
+const verdict = (ok: boolean | undefined, floor?: string) => (ok === undefined ? "—" : ok ? "met" : floor ? `**missed**; out of reach here: ${floor}` : "**missed**");
 
 interface Row {
     figure: string;
     target: string;
     measured: string;
     ok?: boolean;
+    /**
+     * A floor measured in the same run that misses the target by itself (so no program can meet it here), in words.
+     * Set only when it does; a missed figure without one is plainly missed.
+     */
+    floor?: string;
 }
 
 function notRun(part: Part<unknown>): string {
@@ -136,11 +143,23 @@ function coldupRows(p: Part<ColdUpData>): Row[] {
 
 function growthRows(p: Part<GrowthData>): Row[] {
     if (p.status !== "ok") return [{ figure: "12 nodes ÷ 4 nodes, cold up", target: "≤ 1.5", measured: notRun(p) }];
-    const rows: Row[] = p.data.rows.map((r) => ({ figure: `Cold up, ${r.nodes} nodes (${r.managers} manager${r.managers > 1 ? "s" : ""}, 2 gateway nodes)`, target: "", measured: `${range(stat(r.seconds))}; engine ${range(stat(r.engine))}` }));
-    const four = stat(p.data.rows.find((r) => r.nodes === 4)?.seconds ?? []);
-    const twelve = stat(p.data.rows.find((r) => r.nodes === 12)?.seconds ?? []);
+    const rows: Row[] = p.data.rows.map((r) => ({
+        figure: `Cold up, ${r.nodes} nodes (${r.managers} manager${r.managers > 1 ? "s" : ""}, 2 gateway nodes)`,
+        target: "",
+        measured: `${range(stat(r.seconds))}; engine ${range(stat(r.engine))}${r.baseline?.length ? `; baseline ${range(stat(r.baseline))}` : ""}`,
+    }));
+    const median = (nodes: number, key: "seconds" | "baseline") => stat(p.data.rows.find((r) => r.nodes === nodes)?.[key] ?? []);
+    const [four, twelve] = [median(4, "seconds"), median(12, "seconds")];
     const ratio = four && twelve ? twelve.median / four.median : undefined;
-    rows.push({ figure: "12 nodes ÷ 4 nodes, cold up (medians)", target: "≤ 1.5", measured: ratio === undefined ? "no figure" : ratio.toFixed(2), ok: ratio === undefined ? undefined : ratio <= 1.5 });
+    const [base4, base12] = [median(4, "baseline"), median(12, "baseline")];
+    const baseRatio = base4 && base12 ? base12.median / base4.median : undefined;
+    rows.push({
+        figure: "12 nodes ÷ 4 nodes, cold up (medians)",
+        target: "≤ 1.5",
+        measured: `${ratio === undefined ? "no figure" : ratio.toFixed(2)}${baseRatio === undefined ? "" : `; baseline ${baseRatio.toFixed(2)}`}`,
+        ok: ratio === undefined ? undefined : ratio <= 1.5,
+        ...(baseRatio !== undefined && baseRatio > 1.5 ? { floor: `bench/baseline.sh, the by-hand way, grows ${baseRatio.toFixed(2)} × from 4 to 12 nodes in the same run` } : {}),
+    });
     return rows;
 }
 
@@ -194,7 +213,15 @@ function gatewayRows(p: Part<GatewayData>): Row[] {
             const ratio = gw.rps / direct.rps;
             const added = gw.p99ms - direct.p99ms;
             rows.push({ figure: `${engine}, 1 ms backend: throughput gateway ÷ direct (${gw.rps.toFixed(0)} ÷ ${direct.rps.toFixed(0)} req/s)`, target: "≥ 0.8", measured: ratio.toFixed(2), ok: ratio >= 0.8 });
-            rows.push({ figure: `${engine}, 1 ms backend: added p99 (${gw.p99ms.toFixed(2)} − ${direct.p99ms.toFixed(2)} ms)`, target: "≤ 2 ms", measured: f(added, "ms"), ok: added <= 2 });
+            const tuned1ms = find(engine, "1ms", "hand-tuned");
+            const tunedAdded = tuned1ms ? tuned1ms.p99ms - direct.p99ms : undefined;
+            rows.push({
+                figure: `${engine}, 1 ms backend: added p99 (${gw.p99ms.toFixed(2)} − ${direct.p99ms.toFixed(2)} ms)`,
+                target: "≤ 2 ms",
+                measured: `${f(added, "ms")}${tunedAdded === undefined ? "" : `; hand-tuned ${f(tunedAdded, "ms")}`}`,
+                ok: added <= 2,
+                ...(tunedAdded !== undefined && tunedAdded > 2 ? { floor: `the hand-tuned ${engine} config adds ${f(tunedAdded, "ms")} to the p99 in the same run` } : {}),
+            });
         } else rows.push({ figure: `${engine}, 1 ms backend`, target: "≥ 0.8 × direct, ≤ 2 ms added p99", measured: "no direct/gateway pair in bench/gateway.ts's output" });
         const trivial = find(engine, "trivial", "gateway");
         const tuned = find(engine, "trivial", "hand-tuned");
@@ -222,8 +249,20 @@ function scaleRows(p: Part<ScaleData>): Row[] {
     if (p.status !== "ok") return [{ figure: "Program scale (bench/scale.ts)", target: "≤ 5 s, ≤ 500 MB", measured: notRun(p) }];
     const s = p.data.scale;
     return [
-        { figure: `Program scale: plan, render, mock registration (${s.resources} resources): time`, target: "≤ 5 s", measured: f(s.seconds), ok: s.seconds <= 5 },
-        { figure: "Program scale: peak memory", target: "≤ 500 MB", measured: f(s.peakMiB, "MiB", 0), ok: s.peakMiB <= 500 },
+        {
+            figure: `Program scale: plan, render, mock registration (${s.resources} resources): time`,
+            target: "≤ 5 s",
+            measured: `${f(s.seconds)}${s.floorSeconds === undefined ? "" : `; the SDK alone ${f(s.floorSeconds)}`}`,
+            ok: s.seconds <= 5,
+            ...(s.floorSeconds !== undefined && s.floorSeconds > 5 ? { floor: `the SDK alone registering the same resources takes ${f(s.floorSeconds)}` } : {}),
+        },
+        {
+            figure: "Program scale: peak memory",
+            target: "≤ 500 MB",
+            measured: `${f(s.peakMiB, "MiB", 0)}${s.floorPeakMiB === undefined ? "" : `; the SDK alone ${f(s.floorPeakMiB, "MiB", 0)}`}`,
+            ok: s.peakMiB <= 500,
+            ...(s.floorPeakMiB !== undefined && s.floorPeakMiB > 500 ? { floor: `the SDK alone registering the same resources peaks at ${f(s.floorPeakMiB, "MiB", 0)}` } : {}),
+        },
     ];
 }
 
@@ -249,6 +288,7 @@ export function renderResults(r: Results): string {
         ["Program scale", scaleRows(r.scale)],
     ];
     const all = sections.flatMap(([, rows]) => rows).filter((x) => x.ok !== undefined);
+    const explained = all.filter((x) => x.ok === false && x.floor).length;
     const errors = (["coldup", "growth", "failover", "reaction", "gateway", "scale"] as const).flatMap((k) => {
         const part = r[k];
         return part.status === "ok" && part.errors?.length ? part.errors.map((e) => `- ${k}: ${e}`) : [];
@@ -262,11 +302,11 @@ export function renderResults(r: Results): string {
         "",
         `Settings: ${Object.entries(r.settings).map(([k, v]) => `${k}=${v}`).join(", ")}.`,
         "",
-        `Targets met: ${all.filter((x) => x.ok).length} of ${all.length} with a figure.`,
+        `Targets met: ${all.filter((x) => x.ok).length} of ${all.length} with a figure; of the missed, ${explained} out of reach here by a floor measured in the same run.`,
     ];
     for (const [title, rows] of sections) {
         lines.push("", `## ${title}`, "", "| figure | target | measured | |", "|---|---|---|---|");
-        for (const row of rows) lines.push(`| ${row.figure} | ${row.target || "—"} | ${row.measured} | ${row.target ? verdict(row.ok) : ""} |`);
+        for (const row of rows) lines.push(`| ${row.figure} | ${row.target || "—"} | ${row.measured} | ${row.target ? verdict(row.ok, row.floor) : ""} |`);
         if (title === "Gateway overhead") lines.push(...gatewayTable(r.gateway));
     }
     if (errors.length) lines.push("", "## Runs that failed (not in the figures)", "", ...errors);
@@ -287,8 +327,8 @@ const HOW_MEASURED = `## How measured
 - Destroy: the engine's destroy; teardown: \`bench/baseline.sh down\`. No-op: a second apply of the same config, the
   lab engine's own time. "Lab engine" figures are the lab engine's, not the Pulumi CLI's.
 - Growth: cold up of the dev apps on 4, 8 and 12 nodes (1, 3, 3 managers, 2 gateway nodes, the rest workers).
-- Failover: a probe loop through the VIP (4 workers, a new connection per request, 1 s timeout, 10 ms pause; its rate
-  is in the row). Outage = from the last 200 before the fault's first failed request to the first 200 after its last
+- Failover: a probe loop through the VIP (8 workers, a new connection per request, 250 ms timeout, 20 ms pause; its
+  rate is in the row; a slower answer counts as failed). Outage = from the last 200 before the fault's first failed request to the first 200 after its last
   (request start times; without a failed request, the longest gap between two 200s). Hard: \`docker kill\` of the holder's node container; graceful: SIGTERM to keepalived on the holder (it
   sends priority 0). Floor: hard 3 × advert_int + skew, graceful skew, skew = (256 − priority) × advert_int / 256 with
   the lower of the two gateway nodes' priorities (the larger skew).

@@ -11,6 +11,7 @@ import { devApps, LAB_DIR, PROJECT_DIR } from "../test/lab/lab-config";
 import { engine, sh } from "../test/lab/helpers";
 import {
     addRelease,
+    BENCH_DIR,
     baselineDown,
     baselineUp,
     cleanup,
@@ -130,8 +131,10 @@ async function growth(): Promise<Part<GrowthData>> {
     const errors: string[] = [];
     for (const count of [4, 8, 12]) {
         const nodes = nodeList(count);
-        const row = { nodes: count, managers: nodes.filter((n) => n.role === "manager").length, seconds: [] as number[], engine: [] as number[] };
+        const row = { nodes: count, managers: nodes.filter((n) => n.role === "manager").length, seconds: [] as number[], engine: [] as number[], baseline: [] as number[] };
         d.rows.push(row);
+        // The by-hand way's own growth on this machine, alternated with the program's (4 and 12 nodes only).
+        const render = count === 8 ? undefined : prepareBaseline(path.join(BENCH_DIR, `baseline-render-${count}`), { extra: { nodes } });
         for (let i = 1; i <= runs; i++) {
             log(`growth: ${count} nodes, run ${i}/${runs}`);
             try {
@@ -140,6 +143,13 @@ async function growth(): Promise<Part<GrowthData>> {
                 if (c.engineSeconds !== undefined) row.engine.push(c.engineSeconds);
             } catch (e) {
                 errors.push(`${count} nodes, run ${i}: ${msg(e)}`);
+            }
+            await teardown();
+            if (!render) continue;
+            try {
+                row.baseline.push(await baselineUp(render, { extra: { nodes } }));
+            } catch (e) {
+                errors.push(`${count} nodes, baseline run ${i}: ${msg(e)}`);
             }
             await teardown();
         }

@@ -4,7 +4,7 @@
 // memory (maxRSS). Next to it, the floor: the same SDK registering the same resources (types, names, inputs; no
 // components, no dependencies) with none of the program's code. A script that prints figures, not a test.
 //   tsx bench/scale.ts [--runs 5]
-// Last stdout line: BENCH {"scale":{"seconds":n,"peakMiB":n,"resources":n}} (medians).
+// Last stdout line: BENCH {"scale":{"seconds":n,"peakMiB":n,"resources":n,"floorSeconds":n,"floorPeakMiB":n}} (medians).
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -120,7 +120,16 @@ function main(argv: readonly string[]): void {
         console.log(`program without source-mapped stack traces, seconds: ${fmt(unmapped.map((r) => r.seconds))}; CPU seconds: ${fmt(unmapped.map((r) => r.cpuSeconds))}; peak MiB: ${fmt(unmapped.map((r) => r.peakMiB), 0)}`);
         console.log(`floor: the SDK alone registering the same ${floor[0].resources} resources, seconds: ${fmt(floor.map((r) => r.seconds))}`);
         console.log(`floor CPU seconds: ${fmt(floor.map((r) => r.cpuSeconds))}; peak MiB: ${fmt(floor.map((r) => r.peakMiB), 0)}`);
-        console.log(`BENCH ${JSON.stringify({ scale: { seconds: Number(stats(program.map((r) => r.seconds)).median.toFixed(2)), peakMiB: Math.round(stats(program.map((r) => r.peakMiB)).median), resources } })}`);
+        const med = (xs: RunFigures[], key: "seconds" | "peakMiB") => stats(xs.map((r) => r[key])).median;
+        console.log(`BENCH ${JSON.stringify({
+            scale: {
+                seconds: Number(med(program, "seconds").toFixed(2)),
+                peakMiB: Math.round(med(program, "peakMiB")),
+                resources,
+                floorSeconds: Number(med(floor, "seconds").toFixed(2)),
+                floorPeakMiB: Math.round(med(floor, "peakMiB")),
+            },
+        })}`);
     } finally {
         fs.rmSync(dir, { recursive: true, force: true });
     }

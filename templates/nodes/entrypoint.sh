@@ -6,7 +6,8 @@
 #     and key (the bootstrap manager): client certificates signed by that CA only. Never a plain-TCP API.
 # DOCKERD_STORAGE_DRIVER (drivers.docker.storageDriver) picks the storage driver.
 # On SIGTERM (docker stop/restart) keepalived stops first, so the VIP moves while this node's gateway still
-# serves; NODE_STOP_VIP_SECONDS later (default 2) the engine stops its containers.
+# serves; NODE_STOP_VIP_SECONDS later (default 2) the node's swarm tasks stop (at most NODE_STOP_TASKS_SECONDS,
+# default 5), then the engine.
 set -eu
 
 # /run is not a tmpfs in a container: after `docker restart` or `docker kill` + start it still holds the previous
@@ -48,6 +49,15 @@ stop_node() {
         i=0
         while kill -0 "$pid" 2>/dev/null && [ "$i" -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
         sleep "${NODE_STOP_VIP_SECONDS:-2}"
+    fi
+    # The node's swarm tasks stop while the engine and its overlay still run: a gateway elsewhere sees their
+    # connections close, or refused, and retries on another task. Left to the engine's own stop, their overlay
+    # endpoints vanish at once and requests in flight on the gateways' pooled connections hang.
+    tasks=$(docker ps -q --filter label=com.docker.swarm.task 2>/dev/null || true)
+    if [ -n "$tasks" ]; then
+        echo "node: stopping this node's swarm tasks while the engine still runs" >&2
+        # shellcheck disable=SC2086 # one id per word
+        timeout "${NODE_STOP_TASKS_SECONDS:-5}" docker stop -t 3 $tasks >/dev/null 2>&1 || true
     fi
     echo "node: stopping the engine (pid $engine_pid)" >&2
     kill -TERM "$engine_pid" 2>/dev/null || true

@@ -34,8 +34,8 @@ describe("bench results", () => {
     it("a part that did not run says so and gets no verdict", () => {
         const md = renderResults(results({}));
         assert.match(rowOf(md, "Program scale (bench/scale.ts)"), /not run: not selected/);
-        assert.doesNotMatch(md, /\| met \||missed/);
-        assert.match(md, /Targets met: 0 of 0/);
+        assert.doesNotMatch(md, /\| met \||\*\*missed\*\*/);
+        assert.match(md, /Targets met: 0 of 0 with a figure; of the missed, 0 out of reach here/);
     });
 
     it("cold up against the baseline: the ratio of medians decides met or missed", () => {
@@ -59,6 +59,24 @@ describe("bench results", () => {
         assert.doesNotMatch(withMetrics, /1 ms backend, metrics on/, "no row without both variants");
         assert.match(rowOf(md, "Program scale: plan"), /\*\*missed\*\*/);
         assert.match(rowOf(md, "Program scale: peak memory"), /\| met \|/);
+    });
+
+    it("a missed figure is out of reach here only when a floor measured in the same run misses the target by itself", () => {
+        const row = (engine: string, backend: string, path: string, p99ms: number) => ({ engine, backend, path, rps: 1000, p50ms: 1, p99ms, cpuUsPerReq: 10 });
+        const over = (tuned: number) =>
+            renderResults(results({ gateway: { status: "ok", data: { gateway: [row("haproxy", "1ms", "direct", 3), row("haproxy", "1ms", "gateway", 6), row("haproxy", "1ms", "hand-tuned", tuned)] } } }));
+        assert.match(rowOf(over(5.5), "haproxy, 1 ms backend: added p99"), /3\.00 ms; hand-tuned 2\.50 ms \| \*\*missed\*\*; out of reach here: the hand-tuned haproxy config adds 2\.50 ms/);
+        assert.match(rowOf(over(4), "haproxy, 1 ms backend: added p99"), /\| \*\*missed\*\* \|$/, "the hand-tuned config meets 2 ms: no excuse");
+        assert.match(over(5.5), /of the missed, 1 out of reach here/);
+        const scale = (floorSeconds: number) => renderResults(results({ scale: { status: "ok", data: { scale: { seconds: 9, peakMiB: 300, resources: 1200, floorSeconds, floorPeakMiB: 200 } } } }));
+        assert.match(rowOf(scale(6), "Program scale: plan"), /the SDK alone 6\.00 s \| \*\*missed\*\*; out of reach here: the SDK alone/);
+        assert.match(rowOf(scale(3), "Program scale: plan"), /\| \*\*missed\*\* \|$/);
+        const growth = (base12: number) => renderResults(results({ growth: { status: "ok", data: { rows: [
+            { nodes: 4, managers: 1, seconds: [30], engine: [28], baseline: [20] },
+            { nodes: 12, managers: 3, seconds: [60], engine: [58], baseline: [base12] },
+        ] } } }));
+        assert.match(rowOf(growth(40), "12 nodes ÷ 4 nodes"), /2\.00; baseline 2\.00 \| \*\*missed\*\*; out of reach here: bench\/baseline\.sh, the by-hand way, grows 2\.00 ×/);
+        assert.match(rowOf(growth(25), "12 nodes ÷ 4 nodes"), /\| \*\*missed\*\* \|$/);
     });
 
     it("outage: the longest gap between 200s from the fault on, across the failed requests", () => {

@@ -458,10 +458,10 @@ test("j. bad input: invalid config → validation error, state unchanged; a scri
     assert.equal(fs.readFileSync(STATE, "utf8"), stateBefore, "state file changed");
     assert.equal(await onManager(`service ls --format '{{.ID}} {{.Name}}'`), snap);
 
-    // A node whose script fails: on gw-2 the routes folder is replaced by a file (the gateway container keeps
-    // its bind mount of the moved folder and goes on serving the old routes).
-    const sabotage = "mv /etc/swarm-gateway /etc/swarm-gateway.lab-j && echo lab-j >/etc/swarm-gateway";
-    const restore = "[ -d /etc/swarm-gateway.lab-j ] && rm -f /etc/swarm-gateway && mv /etc/swarm-gateway.lab-j /etc/swarm-gateway";
+    // A node whose script fails: on gw-2 a read-only tmpfs covers the routes folder (its volume's mount point; the
+    // gateway container keeps its own bind mount of the volume and goes on serving the old routes).
+    const sabotage = "mount -t tmpfs -o ro,size=64k lab-j /etc/swarm-gateway";
+    const restore = "umount /etc/swarm-gateway";
     assert.equal((await onNode("gw-2", sabotage)).code, 0);
     try {
         const apps = apps21();
@@ -473,7 +473,7 @@ test("j. bad input: invalid config → validation error, state unchanged; a scri
         const msg = r.errors.join("\n");
         assert.match(msg, /gateway-routes-gw-2/, msg);
         assert.match(msg, /node gw-2/, `the error names the node: ${msg}`);
-        assert.match(msg, /File exists/, `the error carries the script's stderr: ${msg}`);
+        assert.match(msg, /Read-only file system/, `the error carries the script's stderr: ${msg}`);
         figure("failing_script_requests", answers.length);
         figure("failing_script_failed", answers.filter(failed).length);
         assert.equal(answers.filter(failed).length, 0, `platform stopped serving: ${summary(answers.filter(failed))}`);

@@ -19,7 +19,8 @@
 #   DOCKERD_CGROUP_PARENT   cgroup parent for inner containers (default: nested under this
 #                           container's own cgroup when the host cgroup tree is bind-mounted)
 #   DOCKERD_EXTRA_ARGS      extra dockerd flags (word-split)
-#   NODE_STOP_VIP_SECONDS   on stop: seconds between keepalived's exit and dockerd's stop (default 2)
+#   NODE_STOP_VIP_SECONDS   on stop: seconds between keepalived's exit and the tasks' stop (default 2)
+#   NODE_STOP_TASKS_SECONDS on stop: at most this long for the node's swarm tasks to stop before dockerd (default 5)
 # sshd starts when /etc/ssh/ssh_host_ed25519_key exists (the image ships no host key: each node gets its own).
 set -euo pipefail
 
@@ -149,6 +150,16 @@ stop_node() {
     kill -TERM "$pid" 2>/dev/null || true
     for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     sleep "$stop_grace"
+  fi
+  # The node's swarm tasks stop while the engine and its overlay still run: a gateway elsewhere sees their
+  # connections close, or refused, and retries on another task. Left to the engine's own stop, their overlay
+  # endpoints vanish at once and requests in flight on the gateways' pooled connections hang.
+  local tasks
+  tasks=$(docker ps -q --filter label=com.docker.swarm.task 2>/dev/null || true)
+  if [[ -n $tasks ]]; then
+    log "stopping this node's swarm tasks while the engine still runs"
+    # shellcheck disable=SC2086 # one id per word
+    timeout "${NODE_STOP_TASKS_SECONDS:-5}" docker stop -t 3 $tasks >/dev/null 2>&1 || true
   fi
   log "stopping dockerd (pid $dockerd_pid)"
   kill -TERM "$dockerd_pid" 2>/dev/null || true
