@@ -12,7 +12,6 @@ import { devApps, LAB_DIR, LabApp, labConfig, LabOverrides, PROJECT_DIR, vipProf
 import { masterDownSeconds, VRRP_PROFILES } from "../../model/virtual-ip";
 import {
     Answer,
-    assertFailuresAtMost,
     assertZeroFailures,
     changed,
     containerOf,
@@ -1346,7 +1345,7 @@ test("w. zero failures: removing a node that runs release tasks in one up: drain
     }
 });
 
-test("y. restarts: docker restart of the VIP holder (at most a handful of requests lost) and docker kill + start of a node running release tasks: each comes back by itself", { timeout: 900_000 }, async (t) => {
+test("y. restarts: docker restart of the VIP holder with zero failures, and docker kill + start of a node running release tasks: each comes back by itself", { timeout: 900_000 }, async (t) => {
     if (!need(t)) return;
     const back = async (node: string, since: number, label: string) => {
         const ready = await until(120, async () => (await swarmNodes())[node] === "ready active worker dmz", 1000);
@@ -1378,12 +1377,12 @@ test("y. restarts: docker restart of the VIP holder (at most a handful of reques
         figure("restart_vip_holder_docker_restart_seconds", now() - t0);
         await back(h1, t0, "restart_vip_holder");
     });
-    // An undrained restart is not free (docs/operations.md, "Restarting a node container"): requests in flight on the
-    // holder when keepalived stops, or to the node's tasks when its engine stops 3 s later (they leave the overlay at
-    // once), can time out: 0–6 of ~1,800 in this lab. Counted and bounded; a drained node loses none (lab t).
+    // Zero failures (docs/operations.md, "Restarting a node container"): keepalived stops first (the VIP moves), then
+    // the node's tasks stop while its engine and overlay still run (gateways elsewhere retry on closed or refused
+    // connections), and only then the engine. Before the tasks' stop, 0–7 of ~1,800 timed out here.
     try {
         figure("restart_vip_holder_lost", restarted.answers.filter(failed).length);
-        assertFailuresAtMost("restart_vip_holder", restarted.answers, 10);
+        assertZeroFailures("restart_vip_holder", restarted.answers);
     } catch (e) {
         failures.push(e);
     }
