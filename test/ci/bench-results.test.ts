@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { Answer } from "../../test/lab/helpers";
-import { labPlan, nodeList, outageOf, vipWithProfile, vrrpFloors } from "../../bench/lab-bench";
+import { labPlan, nodeList, outageOf, recovered, vipWithProfile, vrrpFloors } from "../../bench/lab-bench";
 import { renderResults, Results, stat } from "../../bench/results";
 
 const notRun = { status: "not run" as const, reason: "not selected (BENCH_ONLY)" };
@@ -86,6 +86,20 @@ describe("bench results", () => {
         assert.ok(Math.abs(outageOf([a(10, 200), a(10.02, 200)], 10) - 0.02) < 1e-9);
         // a 200 between failures (another worker's request) does not shorten the outage
         assert.ok(Math.abs(outageOf([a(9.5, 200), a(10.2, 504), a(10.3, 200), a(11.5, 0), a(12, 200)], 10) - 2.5) < 1e-9);
+        // failures and no 200 after them: the probe stopped before the outage ended, so no figure
+        assert.throws(() => outageOf([a(9.5, 200), a(10.1, 0), a(10.4, 0)], 10), /had not ended when the probe stopped \(2 failed requests, the last 0\.40 s/);
+    });
+
+    it("recovered: only 200s after the fault and after its last failure count", () => {
+        const a = (t: number, status: number): Answer => ({ t, host: "h", status, body: "" });
+        const before = Array.from({ length: 40 }, (_, i) => a(8 + i * 0.05, 200));
+        // 40 answers from before the kill and none after: not recovered (the probe used to stop here)
+        assert.equal(recovered([...before, a(10.1, 0), a(10.4, 0)], 10), false);
+        const after = (from: number, n: number) => Array.from({ length: n }, (_, i) => a(from + i * 0.03, 200));
+        assert.equal(recovered([...before, a(10.1, 0), ...after(10.2, 30), a(11.5, 0), ...after(11.6, 20)], 10), false);
+        assert.equal(recovered([...before, a(10.1, 0), ...after(10.2, 30), a(11.5, 0), ...after(11.6, 21)], 10), true);
+        // no failure at all: 200s after the fault count
+        assert.equal(recovered([...before, ...after(10.1, 21)], 10), true);
     });
 
     it("growth node lists: managers 1, 3, 3; two gateway nodes; distinct addresses; valid configs", () => {
