@@ -172,8 +172,8 @@ async function failover(): Promise<Part<FailoverData>> {
         }
         const floors = vrrpFloors(plan.plan);
         const used = labPlan(overrides).ok ? overrides : {};
-        const hard = { profile, kind: "hard" as const, outage: [] as number[], failed: [] as number[], rps: [] as number[], floor: floors.hard, advertInt: floors.advertInt, version: floors.version };
-        const graceful = { ...hard, kind: "graceful" as const, outage: [] as number[], failed: [] as number[], rps: [] as number[], floor: floors.graceful };
+        const hard = { profile, kind: "hard" as const, outage: [] as number[], failed: [] as number[], late: [] as number[], rps: [] as number[], floor: floors.hard, advertInt: floors.advertInt, version: floors.version };
+        const graceful = { ...hard, kind: "graceful" as const, outage: [] as number[], failed: [] as number[], late: [] as number[], rps: [] as number[], floor: floors.graceful };
         d.rows.push(hard, graceful);
         try {
             log(`failover (${profile}): cold up`);
@@ -183,11 +183,13 @@ async function failover(): Promise<Part<FailoverData>> {
                 const g = await gracefulFailover();
                 graceful.outage.push(g.outage);
                 graceful.failed.push(g.failed);
+                graceful.late.push(g.late);
                 graceful.rps.push(g.rps);
                 log(`failover (${profile}) ${i}/${runs}: hard`);
                 const h = await hardFailover();
                 hard.outage.push(h.outage);
                 hard.failed.push(h.failed);
+                hard.late.push(h.late);
                 hard.rps.push(h.rps);
             }
         } catch (e) {

@@ -87,7 +87,16 @@ describe("bench results", () => {
         // a 200 between failures (another worker's request) does not shorten the outage
         assert.ok(Math.abs(outageOf([a(9.5, 200), a(10.2, 504), a(10.3, 200), a(11.5, 0), a(12, 200)], 10) - 2.5) < 1e-9);
         // failures and no 200 after them: the probe stopped before the outage ended, so no figure
-        assert.throws(() => outageOf([a(9.5, 200), a(10.1, 0), a(10.4, 0)], 10), /had not ended when the probe stopped \(2 failed requests, the last 0\.40 s/);
+        assert.throws(() => outageOf([a(9.5, 200), a(10.1, 0), a(10.4, 0)], 10), /had not ended when the probe stopped \(2 late requests, the last 0\.40 s/);
+    });
+
+    it("outage: a 200 slower than 250 ms is late, and late requests bound the outage", () => {
+        const a = (t: number, status: number, took = 0.005): Answer => ({ t, host: "h", status, body: "", took });
+        // a 200 after 1.1 s (a connect timeout on a dead task, then a retry) is inside the outage
+        const answers = [a(9.9, 200), a(10.1, 0, 2), a(10.8, 200, 1.1), a(10.9, 200), a(11, 200)];
+        assert.ok(Math.abs(outageOf(answers, 10) - 1.0) < 1e-9);
+        assert.equal(recovered([a(10.1, 200, 0.3), ...Array.from({ length: 21 }, (_, i) => a(10.2 + i * 0.02, 200))], 10), true);
+        assert.equal(recovered([...Array.from({ length: 21 }, (_, i) => a(10.2 + i * 0.02, 200)), a(10.7, 200, 0.3)], 10), false);
     });
 
     it("recovered: only 200s after the fault and after its last failure count", () => {

@@ -190,6 +190,8 @@ export interface Answer {
     readonly error?: string;
     readonly release?: string;
     readonly task?: string;
+    /** Seconds from the request's start to its answer or failure. */
+    readonly took?: number;
 }
 
 /** One GET to http://VIP<path> with the Host header; a fresh connection each time (follows the VIP at once). */
@@ -201,12 +203,12 @@ export function get(host: string, urlPath = "/", timeoutMs = 2000, address = VIP
             res.on("data", (c: Buffer) => (body += c.toString()));
             res.on("end", () => {
                 const m = /release=(\S+) host=(\S+)/.exec(body);
-                resolve({ t, host, status: res.statusCode ?? 0, body: body.trim(), ...(m ? { release: m[1], task: m[2] } : {}) });
+                resolve({ t, host, status: res.statusCode ?? 0, body: body.trim(), ...(m ? { release: m[1], task: m[2] } : {}), took: now() - t });
             });
-            res.on("error", (e) => resolve({ t, host, status: 0, body: "", error: e.message }));
+            res.on("error", (e) => resolve({ t, host, status: 0, body: "", error: e.message, took: now() - t }));
         });
         req.on("timeout", () => req.destroy(new Error("timeout")));
-        req.on("error", (e) => resolve({ t, host, status: 0, body: "", error: (e as NodeJS.ErrnoException).code ?? e.message }));
+        req.on("error", (e) => resolve({ t, host, status: 0, body: "", error: (e as NodeJS.ErrnoException).code ?? e.message, took: now() - t }));
         req.end();
     });
 }
