@@ -92,9 +92,11 @@ export const GatewaySchema = z
             .describe("Networks of proxies in front of the gateway whose forwarding headers are kept (X-Forwarded-For appended to); from anyone else they are replaced."),
         timeouts: z
             .strictObject({
-                connect: seconds(1)
-                    .default(1)
-                    .describe("Seconds to connect to a backend; then an idempotent request is retried on another task (a task on a lost node black-holes its connections)."),
+                connect: seconds(0.05)
+                    .default(0.2)
+                    .describe(
+                        "Seconds to connect to a backend (from 0.05; rendered in milliseconds); then the request is retried on another task. A task on a lost node black-holes its connections, and until swarm drops it from DNS each request sent to it waits this long: on an overlay a connection is accepted in well under a millisecond, so the default 0.2 s is a lost SYN, not a slow task (the kernel's own resend comes only after 1 s).",
+                    ),
                 read: seconds(1).default(60).describe("Seconds between two reads from a backend."),
                 send: seconds(1).default(60).describe("Seconds between two writes to a backend."),
             })
@@ -526,7 +528,7 @@ export function planGateway(c: StackConfig, nodes: readonly PlanNode[], tls: rea
         hsts: hstsValue(g.hsts),
         trustedProxies: [...g.trustedProxies].sort(compare),
         resolverValid: g.resolverValid,
-        retry: { tries: BACKEND_TRIES, withinSeconds: BACKEND_TRIES * g.timeouts.connect },
+        retry: { tries: BACKEND_TRIES, withinSeconds: Math.round(BACKEND_TRIES * g.timeouts.connect * 1000) / 1000 },
         serverState: engine.serverState ? { ...engine.serverState } : null,
         metrics: planMetrics(c),
         delivery: g.delivery,
@@ -789,11 +791,12 @@ function gatewayView(gateway: PlanGateway, planRoutes: readonly PlanRoute[]) {
         healthcheck: gateway.healthcheck,
         releaseHeader: gateway.releaseHeader,
         resolverValid: gateway.resolverValid,
-        retry: { ...gateway.retry, retries: gateway.retry.tries - 1 },
+        retry: { ...gateway.retry, retries: gateway.retry.tries - 1, withinMs: Math.round(gateway.retry.withinSeconds * 1000) },
         serverState: gateway.serverState ? { socket: shellSafe("gateway.serverState.socket", gateway.serverState.socket), file: shellSafe("gateway.serverState.file", gateway.serverState.file) } : false,
         clientMaxBodySize: gateway.clientMaxBodySize,
         maxBodyBytes,
-        timeouts: { ...gateway.timeouts, idle: Math.max(gateway.timeouts.read, gateway.timeouts.send) },
+        // milliseconds: nginx and HAProxy read "0.2s" as neither
+        timeouts: { ...gateway.timeouts, connectMs: Math.round(gateway.timeouts.connect * 1000), idle: Math.max(gateway.timeouts.read, gateway.timeouts.send) },
         clientTimeouts: gateway.clientTimeouts,
         hsts,
         trustedProxies: gateway.trustedProxies,

@@ -57,6 +57,9 @@ export interface RunOptions {
     readonly buildDir?: string;
     /** The live swarm's managers the program's quorum read sees (default: none, a first up); mock runs never touch a machine. */
     readonly liveManagers?: readonly { readonly name: string; readonly reachable: boolean }[];
+    /** Record what each resource declares (`declared`: dependsOn, parent, secret inputs, URN) and each one's inputs
+     *  (default true). bench/scale.ts turns it off: the tests' bookkeeping is not the program's cost. */
+    readonly record?: boolean;
 }
 
 /**
@@ -115,13 +118,14 @@ function fakeState(type: string, inputs: Record<string, unknown>): Record<string
 process.on("exit", () => fs.rmSync(path.join(os.tmpdir(), `swarm-platform-mocks-${process.pid}`), { recursive: true, force: true }));
 
 export async function runProgram(opts: RunOptions): Promise<RunResult> {
+    const record = opts.record ?? true;
     const resources: Registered[] = [];
     const pending: Promise<Declared>[] = [];
     await pulumi.runtime.setMocks(
         {
             newResource(args: pulumi.runtime.MockResourceArgs) {
                 const inputs = unwrapSecrets(args.inputs) as Record<string, unknown>;
-                resources.push({ type: args.type, name: args.name, inputs, ...(args.provider ? { provider: args.provider } : {}) });
+                resources.push({ type: args.type, name: args.name, inputs: record ? inputs : {}, ...(args.provider ? { provider: args.provider } : {}) });
                 return { id: `${args.name}-id`, state: fakeState(args.type, inputs) };
             },
             call(args: pulumi.runtime.MockCallArgs) {
@@ -147,7 +151,7 @@ export async function runProgram(opts: RunOptions): Promise<RunResult> {
         // Inside a root stack resource, as under the CLI: stack transformations need one.
         await pulumi.runtime.runInPulumiStack(async () => {
             const qualifiedTypes = new Map<pulumi.Resource, string>();
-            pulumi.runtime.registerStackTransformation((args) => {
+            if (record) pulumi.runtime.registerStackTransformation((args) => {
                 const parentType = args.opts.parent ? qualifiedTypes.get(args.opts.parent) : undefined;
                 const qualifiedType = parentType ? `${parentType}$${args.type}` : args.type;
                 qualifiedTypes.set(args.resource, qualifiedType);

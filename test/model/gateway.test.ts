@@ -165,7 +165,7 @@ invalidConfigs(
             name: "a backend connect timeout of 0",
             change: (d) => (d.gateway.timeouts = partial({ connect: 0 })),
             path: "gateway.timeouts.connect",
-            words: [">=1"],
+            words: [">=0.05"],
         },
         {
             name: "a TLS hostname of a release without hostnames (served by none)",
@@ -379,10 +379,10 @@ describe("planned gateway", () => {
             [dev.gateway.defaultHost, dev.gateway.clientMaxBodySize, dev.gateway.resolverValid, dev.gateway.delivery],
             ["reject", "10m", 1, "load"],
         );
-        // A 1 s DNS cache and connect timeout: a stopping task leaves the gateway within its drain, and a task that
-        // black-holes the connection leaves time for a retry within a client's patience.
-        assert.deepEqual(dev.gateway.timeouts, { connect: 1, read: 60, send: 60 });
-        assert.deepEqual(dev.gateway.retry, { tries: 3, withinSeconds: 3 });
+        // A 1 s DNS cache: a stopping task leaves the gateway within its drain. A 0.2 s connect timeout: a task on a lost
+        // node black-holes the connection, and each request sent to it waits this long before its retry.
+        assert.deepEqual(dev.gateway.timeouts, { connect: 0.2, read: 60, send: 60 });
+        assert.deepEqual(dev.gateway.retry, { tries: 3, withinSeconds: 0.6 });
     });
 
     test("HTTPS redirect, HSTS, trusted proxies and client timeouts: defaults and settings", () => {
@@ -586,7 +586,7 @@ describe("HAProxy files", () => {
             ["svc.stock-1-0", "stock-1-0 10 tasks.stock-1-0:8000 check inter 1s fastinter 500ms downinter 1s fall 2 rise 1 observe layer4 error-limit 1 on-error mark-down resolvers docker resolve-prefer ipv4 init-addr last,none"],
         ]);
         assert.equal(linesOf(routes).filter((l) => l.startsWith("backend ")).length, 5, "reject, the HTTPS redirect and one per service");
-        assert.ok(routes.includes("# shop release 1.9: 10 slots for the tasks behind tasks.shop-1-9\nbackend svc.shop-1-9\n    timeout connect 4s\n    timeout server 90s\n"));
+        assert.ok(routes.includes("# shop release 1.9: 10 slots for the tasks behind tasks.shop-1-9\nbackend svc.shop-1-9\n    timeout connect 4000ms\n    timeout server 90s\n"));
     });
 
     test("without certificates there is no https frontend; without a default host, unknown hosts are rejected", () => {
@@ -602,7 +602,7 @@ describe("HAProxy files", () => {
         assert.ok(main.includes(`hard-stop-after ${haproxy.gateway.stopTimeout}s`));
         assert.ok(main.includes("hold valid 20s"));
         assert.ok(main.includes("hold obsolete 0s"));
-        assert.ok(main.includes("timeout connect 4s"));
+        assert.ok(main.includes("timeout connect 4000ms"));
         assert.ok(main.includes("timeout server 90s"));
     });
 
@@ -652,7 +652,7 @@ describe("nginx files", () => {
     test("routes.conf: body size, backend timeouts; the entrypoint follows DNS every resolverValid s", () => {
         const lines = linesOf(routes.content);
         assert.ok(linesOf(filesOf(nginx).entrypoint.content).some((l) => l.startsWith("while sleep 20 && ")), "the upstream watcher's period is resolverValid");
-        for (const line of ["client_max_body_size 2m;", "proxy_connect_timeout 4s;", "proxy_read_timeout 30s;", "proxy_send_timeout 90s;"]) {
+        for (const line of ["client_max_body_size 2m;", "proxy_connect_timeout 4000ms;", "proxy_read_timeout 30s;", "proxy_send_timeout 90s;"]) {
             assert.ok(lines.includes(line), `routes.conf has ${JSON.stringify(line)}`);
         }
     });

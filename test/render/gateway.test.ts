@@ -129,8 +129,8 @@ describe("nginx routes", () => {
             assert.match(
                 routes,
                 new RegExp(
-                    `proxy_connect_timeout ${t.connect}s;\\n(?:#.*\\n)*proxy_next_upstream error timeout;\\nproxy_next_upstream_tries ${retry.tries};\\n` +
-                        `proxy_next_upstream_timeout ${retry.withinSeconds}s;\\nproxy_read_timeout ${t.read}s;\\nproxy_send_timeout ${t.send}s;`,
+                    `proxy_connect_timeout ${Math.round(t.connect * 1000)}ms;\\n(?:#.*\\n)*proxy_next_upstream error timeout;\\nproxy_next_upstream_tries ${retry.tries};\\n` +
+                        `proxy_next_upstream_timeout ${Math.round(retry.withinSeconds * 1000)}ms;\\nproxy_read_timeout ${t.read}s;\\nproxy_send_timeout ${t.send}s;`,
                 ),
             );
             assert.doesNotMatch(routes, /non_idempotent/, "a POST that reached a task is never sent to another");
