@@ -367,6 +367,35 @@ export async function promotion(apps: LabApp[], to: string, label: string): Prom
     return { applySeconds: r.seconds, afterApply: lastOther - end, failed: answers.filter(failed).length };
 }
 
+/**
+ * What any promotion's apply needs at least, on this platform and under the promotion's probe: a no-op apply of the
+ * same config (engine, SDK, program, diff; no step runs), and one round trip from the host into the gateway's
+ * container on a gateway node, the path every routes step takes (`docker exec` into the node, then into the task);
+ * a routes change needs at least one to write, signal and confirm. Measured now, beside the promotions.
+ */
+export async function promotionFloor(apps: LabApp[]): Promise<{ noop: number; exec: number }> {
+    const p = labPlan({ apps });
+    if (!p.ok) throw new Error(`the lab config does not validate: ${p.errors}`);
+    const service = p.plan.gateway.service;
+    const l = load(["sklep.localhost"], { workers: 4, pauseMs: 10, timeoutMs: 2000, maxRequests: 60_000, maxSeconds: 180 });
+    try {
+        await sleep(1000);
+        const { r } = await up({ apps }, "no-op (promotion floor)");
+        if (changed(r) !== 0) throw new Error(`the promotion floor's no-op apply changed ${changed(r)} resources`);
+        const trips: number[] = [];
+        for (let i = 0; i < 5; i++) {
+            const t = now();
+            const x = await onNode(GATEWAYS[0], `docker exec "$(docker ps -q --filter label=com.docker.swarm.service.name=${service} | head -n 1)" true`);
+            if (x.code !== 0) throw new Error(`a round trip into the gateway on ${GATEWAYS[0]}: ${x.stderr}`);
+            trips.push(now() - t);
+        }
+        trips.sort((a, b) => a - b);
+        return { noop: r.seconds, exec: trips[2] };
+    } finally {
+        await l.stop();
+    }
+}
+
 /** shop 2.0 from 2 to 4 tasks: when the gateway has sent a request to each new task. */
 export async function newReplicas(base: LabApp[]): Promise<{ reaction: Reaction; apps: LabApp[] }> {
     const apps = structuredClone(base);

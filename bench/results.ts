@@ -55,6 +55,8 @@ export interface ReactionRow {
     afterApply: number[];
     afterHealthy?: number[];
     failed?: number[];
+    /** Promotion: its floor in the same run, a no-op apply under the same probe and one round trip into a gateway container. */
+    floor?: { noop: number[]; exec: number[] };
 }
 export interface ReactionData {
     promotion: ReactionRow;
@@ -191,10 +193,20 @@ function reactionRows(p: Part<ReactionData>): Row[] {
     const d = p.data;
     const apply = stat(d.promotion.apply);
     const allNew = stat(d.promotion.afterApply);
+    const noop = stat(d.promotion.floor?.noop ?? []);
+    const exec = stat(d.promotion.floor?.exec ?? []);
     const rep = stat(d.replicas.afterHealthy ?? []);
     const back = stat(d.backend.afterHealthy ?? []);
     return [
-        { figure: "Promotion to a running release: apply (lab engine, health gate included)", target: "≤ 2 s", measured: range(apply), ok: apply ? apply.median <= 2 : undefined },
+        {
+            figure: "Promotion to a running release: apply (lab engine, health gate included)",
+            target: "≤ 2 s",
+            measured: `${range(apply)}${noop && exec ? `; floor ${f(noop.median + exec.median)} (a no-op apply under the same probe ${f(noop.median)}, one round trip into a gateway container ${f(exec.median)})` : ""}`,
+            ok: apply ? apply.median <= 2 : undefined,
+            ...(noop && exec && noop.median + exec.median > 2
+                ? { floor: `a no-op apply under the same probe takes ${f(noop.median)} and a round trip into a gateway container ${f(exec.median)} in the same run` }
+                : {}),
+        },
         { figure: "Promotion: all answers new, after the apply", target: "≤ 0.5 s", measured: `${range(allNew)}; failed requests ${d.promotion.failed?.join(", ")}`, ok: allNew ? allNew.median <= 0.5 : undefined },
         { figure: "New replicas: apply (lab engine)", target: "", measured: range(stat(d.replicas.apply)) },
         { figure: "New replicas: served, after their health check passed", target: "≤ 2 s", measured: `${range(rep)}; after the apply ${range(stat(d.replicas.afterApply))}`, ok: rep ? rep.median <= 2 : undefined },

@@ -25,6 +25,7 @@ import {
     programDestroy,
     programNoop,
     promotion,
+    promotionFloor,
     returningBackend,
     vipWithProfile,
     vrrpFloors,
@@ -217,6 +218,10 @@ async function reaction(): Promise<Part<ReactionData>> {
         const to19 = structuredClone(apps);
         to19[0].releases[1].hostnames = ["nowy.sklep.localhost"];
         to19[0].releases[0].hostnames = ["stary.sklep.localhost", "sklep.localhost"];
+        await step("promotion floor", async () => {
+            const f = await promotionFloor(apps);
+            d.promotion.floor = { noop: [...(d.promotion.floor?.noop ?? []), f.noop], exec: [...(d.promotion.floor?.exec ?? []), f.exec] };
+        });
         for (const [label, target, to] of [["promotion 2.0 → 1.9", to19, "1.9"], ["promotion back 1.9 → 2.0", apps, "2.0"]] as const) {
             await step(label, async () => {
                 const p = await promotion(structuredClone(target), to, label);

@@ -79,6 +79,21 @@ describe("bench results", () => {
         assert.match(rowOf(growth(25), "12 nodes ÷ 4 nodes"), /\| \*\*missed\*\* \|$/);
     });
 
+    it("promotion apply: out of reach only when its floor (a no-op apply and a round trip into the gateway) misses 2 s itself", () => {
+        const none = { apply: [], afterApply: [], afterHealthy: [] };
+        const reaction = (apply: number[], noop: number[], exec: number[]) => ({
+            status: "ok" as const,
+            data: { promotion: { apply, afterApply: [0], failed: [0], floor: { noop, exec } }, replicas: none, backend: none, release: none },
+        });
+        const figure = "Promotion to a running release: apply";
+        const high = renderResults(results({ reaction: reaction([2.5, 2.7], [1.9, 2.0], [0.2]) }));
+        assert.match(rowOf(high, figure), /2\.60 s \(min 2\.50, max 2\.70, n=2\); floor 2\.15 s \(a no-op apply under the same probe 1\.95 s, one round trip into a gateway container 0\.20 s\) \| \*\*missed\*\*; out of reach here: a no-op apply/);
+        const low = renderResults(results({ reaction: reaction([2.5], [1.5], [0.2]) }));
+        assert.match(rowOf(low, figure), /floor 1\.70 s .* \| \*\*missed\*\* \|$/);
+        const met = renderResults(results({ reaction: reaction([1.9], [1.5], [0.2]) }));
+        assert.match(rowOf(met, figure), /\| met \|$/);
+    });
+
     it("outage: the longest gap between 200s from the fault on, across the failed requests", () => {
         const a = (t: number, status: number): Answer => ({ t, host: "h", status, body: "" });
         const answers = [a(8, 200), a(9.9, 200), a(10.1, 0), a(11, 0), a(13.2, 200), a(13.3, 200)];
