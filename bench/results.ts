@@ -352,7 +352,8 @@ const HOW_MEASURED = `## How measured
   while the engine still waited for its convergence gate): a promotion moves sklep.localhost between two running
   releases under a continuous probe (the time of the last answer from the old one); new replicas and a returning
   backend are timed from the moment swarm marked each new task running (its health check passed) to the first
-  request the gateway sent to it; a new release to its first 200.
+  request the gateway sent to it; a new release to its first 200. The promotion's floor: a no-op apply under the
+  same probe, plus one round trip from the host into a gateway container on a gateway node (the routes step's path).
 - Gateway overhead and program scale come from bench/gateway.ts and bench/scale.ts (their last stdout line,
-  \`BENCH {json}\`).
+  \`BENCH {json}\`); scale's counted runs register without the mock tests' bookkeeping.
 `;
