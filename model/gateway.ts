@@ -95,7 +95,7 @@ export const GatewaySchema = z
                 connect: seconds(0.05)
                     .default(0.2)
                     .describe(
-                        "Seconds to connect to a backend (from 0.05; rendered in milliseconds); then the request is retried on another task. A task on a lost node black-holes its connections, and until swarm drops it from DNS each request sent to it waits this long: on an overlay a connection is accepted in well under a millisecond, so the default 0.2 s is a lost SYN, not a slow task (the kernel's own resend comes only after 1 s).",
+                        "Seconds to connect to a backend (from 0.05; rendered in milliseconds); then the request is retried on another task. A task on a lost node black-holes its connections until swarm drops it from DNS, and a request sent to it waits this long before its retry: on an overlay a connection is accepted in well under a millisecond, so the default 0.2 s is a lost SYN, not a slow task (the kernel's own resend comes only after 1 s).",
                     ),
                 read: seconds(1).default(60).describe("Seconds between two reads from a backend."),
                 send: seconds(1).default(60).describe("Seconds between two writes to a backend."),
