@@ -95,6 +95,12 @@ probe_gaining_releases() {
             while :; do
                 answer=$(probe_once "$container" "$service" "$port" "$path" "$host") || true
                 [[ ! $answer =~ ^[23][0-9][0-9]$ ]] || break
+                # Stopped since `docker ps` (swarm replacing the task, as during a gateway update): it carries no
+                # traffic to protect, and its successor reads the routes file when it starts.
+                if [[ $(docker inspect -f '{{.State.Running}}' "$container" 2>/dev/null) != true ]]; then
+                    log "gateway container $container stopped while probing release $release: skipped"
+                    continue 3
+                fi
                 ((SECONDS < deadline)) || die "release $release (service $service) does not answer http://$service:$port$path from the gateway in container $container: ${answer:-no answer}; it was to gain $host. The routes are unchanged"
                 sleep 1
             done

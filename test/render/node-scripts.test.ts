@@ -657,6 +657,19 @@ describe("gateway-routes-apply", () => {
         assert.equal(n.run("gateway-routes-apply", moved).stdout, "routes: reloaded\n");
     });
 
+    test("a gateway container that stopped since docker ps is skipped, not a failed probe", (t) => {
+        if (!needTools(t, "bash")) return;
+        const n = fakeNode({ containers: "c0ffee", probe_out: "Error response from daemon: Container c0ffee is not running", probe_rc: "1", container_running: "false" });
+        const r = n.run("gateway-routes-apply", { ...routesEnv(n.state, "v1\n"), SERVED: SERVED_A });
+        assert.equal(r.status, 0, r.stderr);
+        assert.match(r.stderr, /gateway container c0ffee stopped while probing release shop\/1\.0: skipped/);
+        assert.deepEqual(probes(n), ["http://shop-1-0:8000/healthz Host: a.example"], "probed once, not retried");
+        // still running: the failed probe fails the step as before
+        n.set("container_running", "true");
+        const moved = { ...routesEnv(n.state, "v2\n"), SERVED: SERVED_AB };
+        assert.equal(n.run("gateway-routes-apply", moved).status, 1);
+    });
+
     test("without a running gateway nothing is probed (no live traffic to protect)", (t) => {
         if (!needTools(t, "bash")) return;
         const n = fakeNode({ probe_out: "502" });
