@@ -23,8 +23,8 @@ export interface DeliveredImageArgs {
     readonly registry?: { readonly server: pulumi.Input<string>; readonly username: pulumi.Input<string>; readonly password: pulumi.Input<string> };
     /** Nodes that must hold the image (load delivery); a load waits only for what its runner needs (engine, firewall). */
     readonly targets: readonly NodeRunner[];
-    /** What the loads wait for besides their node (loads the first answer needs before those it does not). */
-    readonly loadAfter?: Promise<pulumi.Resource[]>;
+    /** Per node name: what its load waits for besides the node (loads the first answer waits for longest go first). */
+    readonly loadAfter?: (node: string) => pulumi.Resource[] | Promise<pulumi.Resource[]>;
 }
 
 /** An image built locally (optional) and delivered to the nodes that run it. */
@@ -60,9 +60,10 @@ export class DeliveredImage extends pulumi.ComponentResource {
                 triggers: [ref],
                 addPreviousOutputInEnv: false,
             }, { parent: this });
-            const after: pulumi.Input<pulumi.Resource[]> = args.loadAfter ? args.loadAfter.then((more): pulumi.Resource[] => [save, ...more]) : [save];
             for (const runner of args.targets) {
                 const node = runner.node.name;
+                const more = args.loadAfter?.(node);
+                const after: pulumi.Input<pulumi.Resource[]> = more ? Promise.resolve(more).then((m): pulumi.Resource[] => [save, ...m]) : [save];
                 this.deliveries[node] = runner.loadImage(`${name}-load-${node}`, ref, { parent: this, dependsOn: after }).resource;
             }
         }

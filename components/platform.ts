@@ -143,9 +143,10 @@ export class Platform extends pulumi.ComponentResource {
             }, child("virtualIp"));
         }
         // Releases before the gateway: its routes wait for the convergence gates of the releases they route to.
-        // Image loads the first answer needs go first: the gateway's and those of the releases a route reaches. The
-        // images of releases no route reaches load after them, so they do not share the machine's CPU (docker
-        // driver) or uplink (ssh) with the loads the first answer waits for.
+        // Image loads the first answer needs go first: those of the releases a route reaches, then (on a node with
+        // both) the gateway's, which is served sooner after it starts. The images of releases no route reaches load
+        // after them, so they do not share the machine's CPU (docker driver) or uplink (ssh) with the loads the first
+        // answer waits for.
         const routed = new Set(routedServices(plan.routes));
         const firstLoads = deferred<pulumi.Resource[]>();
         const networkIds = Object.fromEntries(plan.networks.overlays.map((n) => [n.name, this.networks.idOf(n.name)]));
@@ -158,7 +159,7 @@ export class Platform extends pulumi.ComponentResource {
                 networkIds,
                 zoneNodes: zoneNodes.map((n) => runners[n.name]),
                 manager: runners[bootstrap],
-                ...(routed.has(release.service) ? {} : { loadAfter: firstLoads.promise }),
+                ...(routed.has(release.service) ? {} : { loadAfter: () => firstLoads.promise }),
                 dependsOn: [
                     ...zoneNodes.map((n) => this.swarm.memberships[n.name]),
                     ...Object.values(this.networks.byName),
@@ -181,6 +182,7 @@ export class Platform extends pulumi.ComponentResource {
             buildDir: path.join(args.buildDir, "gateway"),
             tls,
             registryPassword: secret(plan.gateway.registry?.passwordSecret),
+            imageLoadAfter: Object.fromEntries(plan.gateway.nodes.map((n) => [n, [...routed].flatMap((service) => this.releases[service]?.deliveries[n] ?? [])])),
             after: Object.fromEntries(plan.gateway.nodes.map((n) => [n, [...membership(n), ...(keepalived[n] ? [keepalived[n]] : [])]])),
             dependsOn: this.networks.ingress ? [this.networks.ingress] : [],
             releaseGates: Object.fromEntries(Object.entries(this.releases).map(([service, release]) => [service, release.converged])),
@@ -190,7 +192,7 @@ export class Platform extends pulumi.ComponentResource {
         }, child("gateway"));
         firstLoads.resolve([
             ...Object.values(this.gateway.imageDeliveries),
-            ...[...routed].flatMap((service) => this.releases[service]?.deliveries ?? []),
+            ...[...routed].flatMap((service) => Object.values(this.releases[service]?.deliveries ?? {})),
         ]);
 
         // Each node back at work: Ready, and the tasks the swarm placed on it (a gateway node's gateway) running and

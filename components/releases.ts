@@ -26,8 +26,8 @@ export interface ReleaseArgs {
     readonly dependsOn: pulumi.Input<pulumi.Resource>[];
     /** The bootstrap manager: the convergence gate asks the swarm there. */
     readonly manager: NodeRunner;
-    /** What its image loads wait for besides their node (see DeliveredImageArgs.loadAfter). */
-    readonly loadAfter?: Promise<pulumi.Resource[]>;
+    /** What its image loads wait for besides their node, per node (see DeliveredImageArgs.loadAfter). */
+    readonly loadAfter?: (node: string) => pulumi.Resource[] | Promise<pulumi.Resource[]>;
 }
 
 /** One app release as one swarm service. */
@@ -40,14 +40,14 @@ export class Release extends pulumi.ComponentResource {
     public readonly specHash: pulumi.Output<string>;
     /** Done once the swarm runs this spec with every task healthy (routes to the release wait for it). */
     public readonly converged: pulumi.CustomResource;
-    /** Its image's delivery steps (load delivery), one per zone node. */
-    public readonly deliveries: readonly pulumi.Resource[];
+    /** Its image's delivery step per zone node name (load delivery). */
+    public readonly deliveries: Readonly<Record<string, pulumi.Resource>>;
 
     constructor(name: string, args: ReleaseArgs, opts?: pulumi.ComponentResourceOptions) {
         super("swarm:releases:Release", name, {}, opts);
         const r = args.release;
         let image: pulumi.Input<string> = r.image;
-        const deliveries: pulumi.Resource[] = [];
+        let deliveries: Readonly<Record<string, pulumi.Resource>> = {};
         if (r.build || r.load) {
             const delivered = new DeliveredImage(`${name}-image`, {
                 // A built image is tagged by its context's content: rebuilt code reaches the nodes and the service.
@@ -58,7 +58,7 @@ export class Release extends pulumi.ComponentResource {
                 ...(args.loadAfter ? { loadAfter: args.loadAfter } : {}),
             }, { parent: this, providers: { docker: args.localEngine } });
             image = delivered.ref;
-            deliveries.push(...Object.values(delivered.deliveries));
+            deliveries = delivered.deliveries;
         }
         this.deliveries = deliveries;
         const networks = r.networks.map((n) => {
@@ -104,7 +104,7 @@ export class Release extends pulumi.ComponentResource {
         this.service = new docker.Service(`${name}-service`, { ...spec, labels: withSpecLabel(spec.labels, this.specHash) }, {
             parent: this,
             provider: args.swarmProvider,
-            dependsOn: [...args.dependsOn, ...deliveries],
+            dependsOn: [...args.dependsOn, ...Object.values(deliveries)],
             deleteBeforeReplace: true,
         });
         this.converged = convergeGate(`${name}-converge`, {

@@ -160,7 +160,7 @@ describe("dev stack (docker driver)", () => {
         for (const o of overlays) assert.match(String(o.provider), /platform-swarm-manager/);
     });
 
-    it("saves each loaded image once before its loads; images no route reaches load after those the first answer needs", () => {
+    it("saves each loaded image once before its loads; routed releases, then the gateway, then images no route reaches", () => {
         const deps = (name: string) => dev.declared.get(name)?.dependsOn ?? assert.fail(`${name} not declared`);
         const loads = ofType(dev, COMMAND).map((c) => c.name).filter((n) => /-image-load-/.test(n)).sort();
         assert.deepEqual(loads, [
@@ -181,6 +181,17 @@ describe("dev stack (docker driver)", () => {
             for (const first of firstAnswer) assert.ok(deps(stock).includes(first), `${stock} waits for ${first}`);
         }
         for (const first of firstAnswer) assert.ok(!deps(first).some((d) => d.includes("stock")), `${first} waits for no stock load`);
+        // On a gateway node, the routed releases' images before the gateway's (a release is served one healthcheck
+        // interval after it starts, the gateway at once); never the other way round, and only that node's.
+        for (const node of ["gw-1", "gw-2"]) {
+            const other = node === "gw-1" ? "gw-2" : "gw-1";
+            const gatewayLoad = `platform-gateway-image-load-${node}`;
+            for (const shop of ["platform-shop-1-9", "platform-shop-2-0"]) {
+                assert.ok(deps(gatewayLoad).includes(`${shop}-image-load-${node}`), `${gatewayLoad} waits for ${shop}-image-load-${node}`);
+                assert.ok(!deps(gatewayLoad).includes(`${shop}-image-load-${other}`), `${gatewayLoad} waits for no load on ${other}`);
+                assert.ok(!deps(`${shop}-image-load-${node}`).some((d) => d.includes("gateway")), `${shop}-image-load-${node} waits for no gateway load`);
+            }
+        }
     });
 
     it("runs one swarm init, three joins and a membership step per node", () => {
