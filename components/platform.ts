@@ -131,7 +131,8 @@ export class Platform extends pulumi.ComponentResource {
         this.networks = new Networks(`${name}-networks`, {
             networks: plan.networks,
             manager: runners[bootstrap],
-            swarmReady: [this.swarm.memberships[bootstrap]],
+            // Init, not the bootstrap's membership: the chain of membership steps is no reason to wait.
+            swarmReady: [this.swarm.initialized],
         }, onSwarm("networks"));
 
         if (plan.virtualIp) {

@@ -44,6 +44,8 @@ export class Swarm extends pulumi.ComponentResource {
      * placed on a node waits for it, so Pulumi deletes those before the drain step's delete takes the node out.
      */
     public readonly memberships: Record<string, pulumi.Resource> = {};
+    /** The swarm init step: once done the swarm exists, and that is all its networks need. */
+    public readonly initialized: pulumi.Resource;
     /** A docker provider talking to the bootstrap manager, for networks, secrets and services. */
     public readonly provider: docker.Provider;
 
@@ -76,6 +78,7 @@ export class Swarm extends pulumi.ComponentResource {
             onDelete: { script: "swarm-leave", env: { BOOTSTRAP: "true" } },
             secretStdout: true,
         }, { parent: this });
+        this.initialized = init.resource;
         const initOut = this.parseJson<InitOutput>(init, `swarm init on ${first.name}`);
         this.unlockKey = pulumi.secret(initOut.apply((o) => o.unlockKey));
         this.nodeIds[first.name] = pulumi.unsecret(initOut.apply((o) => o.nodeId));

@@ -28,7 +28,7 @@ die() { log "ERROR: $*"; exit 1; }
 deadline=$((SECONDS + ${DRAIN_TIMEOUT:-120}))
 until [[ $(docker node inspect --format '{{.Status.State}}' "$NODE_ID") == ready ]]; do
     ((SECONDS < deadline)) || die "not Ready after ${DRAIN_TIMEOUT:-120} s"
-    sleep 1
+    sleep 0.2
 done
 # Tasks desired on the node that are not Running yet (a healthchecked task is Running only once healthy).
 # The gateway's task is waited for like any other: the next gateway node of a rollout goes down only once this
