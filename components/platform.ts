@@ -124,6 +124,7 @@ export class Platform extends pulumi.ComponentResource {
             // The bootstrap manager's ssh client options: its pinned host key, then drivers.ssh.sshOpts.
             sshOpts: plan.nodes.find((n) => n.bootstrap)?.ssh?.clientOptions ?? [],
             ...(this.nodes.managerTls ? { managerTls: this.nodes.managerTls } : {}),
+            ...(args.swarmExists === undefined ? {} : { swarmExists: args.swarmExists }),
         }, child("swarm"));
         const onSwarm = (concept: keyof typeof LEGACY_NAMES) => ({ ...child(concept), providers: { docker: this.swarm.provider } });
         const membership = (node: string) => [this.swarm.memberships[node]];

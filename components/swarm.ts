@@ -22,6 +22,12 @@ export interface SwarmArgs {
     readonly sshOpts?: readonly string[];
     /** Client TLS material for a tcp:// managerHost (an engine with --tlsverify); a secret. */
     readonly managerTls?: pulumi.Output<EngineClientTls>;
+    /**
+     * Whether a swarm answered before this run (see PlatformArgs.swarmExists). Only then can a membership step change
+     * a node's role, so only then do they run one node at a time; on a first `up` every node joins with its planned
+     * role and its membership (labels, availability) runs as soon as it joined. Default true (the safe order).
+     */
+    readonly swarmExists?: boolean;
 }
 
 /** The one JSON line swarm-init prints. */
@@ -131,7 +137,9 @@ export class Swarm extends pulumi.ComponentResource {
         }
 
         // Per node: its membership (labels, role, availability), then its drain step. Role changes run one node at a
-        // time (a demotion changes the Raft membership): each membership waits for the previous one.
+        // time (a demotion changes the Raft membership): each membership waits for the previous one, unless no swarm
+        // existed before this run (no role to change).
+        const oneAtATime = args.swarmExists ?? true;
         let previousMembership: pulumi.Resource | undefined;
         let previousManagerDrain: pulumi.Resource | undefined;
         for (const node of rolloutOrder(args.nodes).map(nodeOf)) {
@@ -139,7 +147,7 @@ export class Swarm extends pulumi.ComponentResource {
             const membership = runner(first.name).run(`${name}-member-${node.name}`, {
                 script: "node-membership",
                 env: { NODE_ID: this.nodeIds[node.name], MEMBER_NAME: node.name, ROLE: node.role, AVAILABILITY: node.availability, LABELS: labels },
-            }, { parent: this, dependsOn: [joinOf[node.name], ...(previousMembership ? [previousMembership] : [])] });
+            }, { parent: this, dependsOn: [joinOf[node.name], ...(oneAtATime && previousMembership ? [previousMembership] : [])] });
             previousMembership = membership.resource;
             // The drain step's delete takes the node out before anything of it goes: it follows a replaced node
             // (its ready steps' ids), and everything placed on the node (VIP, gateway routes, images) depends on it,
