@@ -14,6 +14,7 @@
 #         STATE_DIR    host directory shared by the gateway and keepalived's check (created here)
 #         RELOAD_WAIT_SECONDS, RETIRE_WAIT_SECONDS (optional, 15 and 10) how long a reload may take to start a new
 #                      worker (else the script fails), and how long the old workers are waited for (then logged)
+#         PROC_ROOT    optional: where this node's processes are listed (default /proc; tests give another)
 #         SERVED       the routes as lines `hostname service port probe-path app/release`, kept next to the
 #                      routes file once applied: what this node serves, to tell which releases gain a hostname
 #         SERVED_FILE  that sidecar's file name in ROUTES_DIR
@@ -161,12 +162,26 @@ for container in "${containers[@]}"; do
         die "$ENGINE rejected the new routes in container $container; the previous routes are restored"
     fi
 done
-# The engine's workers in a container: processes of the engine whose parent is the engine too (the master), from the
-# node's ps through `docker top` (the gateway image needs no ps). Only the engine's: the entrypoint's own subshells
-# (its DNS watcher) also have a parent of their name, and a watcher never retires.
+# The engine's workers in a container, read from this node's /proc (PROC_ROOT; the node sees its containers'
+# processes): processes named like the engine whose parent is the engine's master, the child of the container's
+# init ($1: its pid here) named like the engine. No docker call per read, so the waits below poll every 20 ms.
+# Only the engine's: the entrypoint's own subshells (its DNS watcher) are children of the init, not of the master.
+PROC_ROOT=${PROC_ROOT:-/proc}
 workers_of() {
-    docker top "$1" -eo pid,ppid,comm | awk -v engine="$ENGINE" 'NR > 1 { pid[NR] = $1; ppid[NR] = $2; comm[NR] = $3; of[$1] = $3 }
-        END { for (i in pid) if (comm[i] == engine && of[ppid[i]] == engine) print pid[i] }' | sort
+    local init=$1 status pid key value name ppid
+    local -A names=() parents=()
+    for status in "$PROC_ROOT"/[0-9]*/status; do
+        name="" ppid=""
+        { while IFS=$' \t:' read -r key value _; do
+            case $key in Name) name=$value ;; PPid) ppid=$value && break ;; esac
+        done <"$status"; } 2>/dev/null || continue # the process ended meanwhile
+        pid=${status%/status} && pid=${pid##*/}
+        names[$pid]=$name && parents[$pid]=$ppid
+    done
+    for pid in "${!names[@]}"; do
+        ppid=${parents[$pid]}
+        if [[ ${names[$pid]} == "$ENGINE" && ${names[$ppid]:-} == "$ENGINE" && ${parents[$ppid]:-} == "$init" ]]; then echo "$pid"; fi
+    done | sort # comm's order
 }
 
 # A reload has taken effect once a worker started after the signal serves (a config the engine refused to load
@@ -174,33 +189,44 @@ workers_of() {
 # may keep one up to the engine's stop timeout; it serves the old routes only on its open connections).
 RELOAD_WAIT_SECONDS=${RELOAD_WAIT_SECONDS:-15}
 RETIRE_WAIT_SECONDS=${RETIRE_WAIT_SECONDS:-10}
-wait_for_reload() { # $1 = container, $2 = its workers before the signal
-    local container=$1 before=$2 now new old waited=0
+# Polls every 20 ms for the first second (a reload takes tens of milliseconds), then every 100 ms.
+poll_pause() { if (($1 < 50)); then sleep 0.02; else sleep 0.1; fi; }
+# Seconds polled after $1 polls (the pauses above, the reads' own time aside).
+polled_seconds() { if (($1 <= 50)); then echo $(($1 / 50)); else echo $((1 + ($1 - 50) / 10)); fi; }
+wait_for_reload() { # $1 = container, $2 = its init's pid on this node, $3 = its workers before the signal
+    local container=$1 init=$2 before=$3 now new old polls=0
     while :; do
-        now=$(workers_of "$container") || die "docker top failed for $container"
+        now=$(workers_of "$init")
         new=$(comm -13 <(printf '%s\n' "$before") <(printf '%s\n' "$now") | grep -c . || true)
         ((new == 0)) || break
-        ((waited < RELOAD_WAIT_SECONDS * 10)) || die "$ENGINE in $container started no new worker within ${RELOAD_WAIT_SECONDS}s of the reload signal"
-        sleep 0.1
-        waited=$((waited + 1))
+        (($(polled_seconds "$polls") < RELOAD_WAIT_SECONDS)) || die "$ENGINE in $container started no new worker within ${RELOAD_WAIT_SECONDS}s of the reload signal"
+        poll_pause "$polls"
+        polls=$((polls + 1))
     done
-    waited=0
+    polls=0
     while :; do
-        old=$(comm -12 <(printf '%s\n' "$before") <(workers_of "$container") | grep -c . || true)
+        old=$(comm -12 <(printf '%s\n' "$before") <(workers_of "$init") | grep -c . || true)
         ((old > 0)) || break
-        if ((waited >= RETIRE_WAIT_SECONDS * 10)); then
+        if (($(polled_seconds "$polls") >= RETIRE_WAIT_SECONDS)); then
             log "$ENGINE in $container: $old old worker(s) still finishing requests after ${RETIRE_WAIT_SECONDS}s (they take no new connections)"
             break
         fi
-        sleep 0.1
-        waited=$((waited + 1))
+        poll_pause "$polls"
+        polls=$((polls + 1))
     done
 }
 
 for container in "${containers[@]}"; do
-    before=$(workers_of "$container") || die "docker top failed for $container"
+    init=$(docker inspect -f '{{.State.Pid}}' "$container") || die "docker inspect failed for $container"
+    [[ $init =~ ^[1-9][0-9]*$ ]] || die "$container has no running process (pid '$init')"
+    before=$(workers_of "$init")
+    for ((i = 0; i < 50 && ${#before} == 0; i++)); do # a gateway that started a moment ago: its workers come at once
+        sleep 0.02
+        before=$(workers_of "$init")
+    done
+    [[ -n $before ]] || die "no $ENGINE worker found in $container (its init: pid $init) under $PROC_ROOT"
     docker kill -s "$RELOAD_SIGNAL" "$container" >/dev/null
-    wait_for_reload "$container" "$before"
+    wait_for_reload "$container" "$init" "$before"
 done
 printf '%s\n' "$wanted" >"$stamp"
 record_served
