@@ -163,13 +163,15 @@ for container in "${containers[@]}"; do
     fi
 done
 # The engine's workers in a container, read from this node's /proc (PROC_ROOT; the node sees its containers'
-# processes): processes named like the engine whose parent is the engine's master, the child of the container's
-# init ($1: its pid here) named like the engine. No docker call per read, so the waits below poll every 20 ms.
-# Only the engine's: the entrypoint's own subshells (its DNS watcher) are children of the init, not of the master.
+# processes) into WORKERS: processes named like the engine whose parent is the engine's master, the child of the
+# container's init ($1: its pid here) named like the engine. Only the engine's: the entrypoint's own subshells (its
+# DNS watcher) are children of the init, not of the master. No docker call and no fork per read, so the waits below
+# poll every 20 ms.
 PROC_ROOT=${PROC_ROOT:-/proc}
-workers_of() {
+read_workers() {
     local init=$1 status pid key value name ppid
     local -A names=() parents=()
+    WORKERS=()
     for status in "$PROC_ROOT"/[0-9]*/status; do
         name="" ppid=""
         { while IFS=$' \t:' read -r key value _; do
@@ -180,8 +182,8 @@ workers_of() {
     done
     for pid in "${!names[@]}"; do
         ppid=${parents[$pid]}
-        if [[ ${names[$pid]} == "$ENGINE" && ${names[$ppid]:-} == "$ENGINE" && ${parents[$ppid]:-} == "$init" ]]; then echo "$pid"; fi
-    done | sort # comm's order
+        if [[ ${names[$pid]} == "$ENGINE" && ${names[$ppid]:-} == "$ENGINE" && ${parents[$ppid]:-} == "$init" ]]; then WORKERS+=("$pid"); fi
+    done
 }
 
 # A reload has taken effect once a worker started after the signal serves (a config the engine refused to load
@@ -189,44 +191,47 @@ workers_of() {
 # may keep one up to the engine's stop timeout; it serves the old routes only on its open connections).
 RELOAD_WAIT_SECONDS=${RELOAD_WAIT_SECONDS:-15}
 RETIRE_WAIT_SECONDS=${RETIRE_WAIT_SECONDS:-10}
-# Polls every 20 ms for the first second (a reload takes tens of milliseconds), then every 100 ms.
-poll_pause() { if (($1 < 50)); then sleep 0.02; else sleep 0.1; fi; }
-# Seconds polled after $1 polls (the pauses above, the reads' own time aside).
-polled_seconds() { if (($1 <= 50)); then echo $(($1 / 50)); else echo $((1 + ($1 - 50) / 10)); fi; }
-wait_for_reload() { # $1 = container, $2 = its init's pid on this node, $3 = its workers before the signal
-    local container=$1 init=$2 before=$3 now new old polls=0
+# A pause between two reads: 20 ms for the first second (a reload takes tens of milliseconds), then 100 ms. $1 is
+# the centiseconds waited so far; the pause's are added to WAITED.
+pause() { if (($1 < 100)); then sleep 0.02 && WAITED=$(($1 + 2)); else sleep 0.1 && WAITED=$(($1 + 10)); fi; }
+wait_for_reload() { # $1 = container, $2 = its init's pid on this node, then its workers before the signal
+    local container=$1 init=$2 pid count
+    local -A before=()
+    for pid in "${@:3}"; do before[$pid]=1; done
+    WAITED=0
     while :; do
-        now=$(workers_of "$init")
-        new=$(comm -13 <(printf '%s\n' "$before") <(printf '%s\n' "$now") | grep -c . || true)
-        ((new == 0)) || break
-        (($(polled_seconds "$polls") < RELOAD_WAIT_SECONDS)) || die "$ENGINE in $container started no new worker within ${RELOAD_WAIT_SECONDS}s of the reload signal"
-        poll_pause "$polls"
-        polls=$((polls + 1))
+        read_workers "$init"
+        count=0
+        for pid in "${WORKERS[@]}"; do [[ -v "before[$pid]" ]] || count=$((count + 1)); done
+        ((count == 0)) || break
+        ((WAITED < RELOAD_WAIT_SECONDS * 100)) || die "$ENGINE in $container started no new worker within ${RELOAD_WAIT_SECONDS}s of the reload signal"
+        pause "$WAITED"
     done
-    polls=0
+    WAITED=0
     while :; do
-        old=$(comm -12 <(printf '%s\n' "$before") <(workers_of "$init") | grep -c . || true)
-        ((old > 0)) || break
-        if (($(polled_seconds "$polls") >= RETIRE_WAIT_SECONDS)); then
-            log "$ENGINE in $container: $old old worker(s) still finishing requests after ${RETIRE_WAIT_SECONDS}s (they take no new connections)"
+        read_workers "$init"
+        count=0
+        for pid in "${WORKERS[@]}"; do [[ ! -v "before[$pid]" ]] || count=$((count + 1)); done
+        ((count > 0)) || break
+        if ((WAITED >= RETIRE_WAIT_SECONDS * 100)); then
+            log "$ENGINE in $container: $count old worker(s) still finishing requests after ${RETIRE_WAIT_SECONDS}s (they take no new connections)"
             break
         fi
-        poll_pause "$polls"
-        polls=$((polls + 1))
+        pause "$WAITED"
     done
 }
 
 for container in "${containers[@]}"; do
     init=$(docker inspect -f '{{.State.Pid}}' "$container") || die "docker inspect failed for $container"
     [[ $init =~ ^[1-9][0-9]*$ ]] || die "$container has no running process (pid '$init')"
-    before=$(workers_of "$init")
-    for ((i = 0; i < 50 && ${#before} == 0; i++)); do # a gateway that started a moment ago: its workers come at once
+    read_workers "$init"
+    for ((i = 0; i < 50 && ${#WORKERS[@]} == 0; i++)); do # a gateway that started a moment ago: its workers come at once
         sleep 0.02
-        before=$(workers_of "$init")
+        read_workers "$init"
     done
-    [[ -n $before ]] || die "no $ENGINE worker found in $container (its init: pid $init) under $PROC_ROOT"
+    ((${#WORKERS[@]})) || die "no $ENGINE worker found in $container (its init: pid $init) under $PROC_ROOT"
     docker kill -s "$RELOAD_SIGNAL" "$container" >/dev/null
-    wait_for_reload "$container" "$init" "$before"
+    wait_for_reload "$container" "$init" "${WORKERS[@]}"
 done
 printf '%s\n' "$wanted" >"$stamp"
 record_served
