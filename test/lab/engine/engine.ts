@@ -364,7 +364,9 @@ export async function up(opts: EngineOptions): Promise<EngineResult> {
                     return store(c.id, c.outputs, ++state.seq);
                 }
                 log(`~ update ${args.type} ${args.name} (${diffKeys(prior.outputs, inputs, changed)})`);
+                const updateStarted = Date.now();
                 const outputs = await handler.update(args.name, prior.id, prior.outputs, inputs, ctx);
+                log(`  updated ${args.name} in ${((Date.now() - updateStarted) / 1000).toFixed(2)} s`);
                 result.counts.updated++;
                 result.changes.push({ urn, op: "update" });
                 return store(prior.id, outputs, prior.seq);
