@@ -3,7 +3,8 @@
 #   in place. A release that gains a hostname on this node is probed first from the running gateway, through
 #   the path live traffic takes (Docker DNS on the gateway network, the app's port and health path): when it
 #   does not answer, nothing is written. The new file is checked inside the running gateway; when the check
-#   fails the previous file is restored and nothing is reloaded.
+#   fails the previous file is restored and nothing is reloaded. Probes, check and reload go through one agent
+#   per gateway container (one `docker exec` for the whole step; see GATEWAY_AGENT below).
 # env:    ROUTES_DIR   host directory of the routes file (bind-mounted at the same path in the gateway)
 #         ROUTES_FILE  file name: routes.conf (nginx) or routes.cfg (haproxy)
 #         ROUTES       the file's content
@@ -14,7 +15,6 @@
 #         STATE_DIR    host directory shared by the gateway and keepalived's check (created here)
 #         RELOAD_WAIT_SECONDS, RETIRE_WAIT_SECONDS (optional, 15 and 10) how long a reload may take to start a new
 #                      worker (else the script fails), and how long the old workers are waited for (then logged)
-#         PROC_ROOT    optional: where this node's processes are listed (default /proc; tests give another)
 #         SERVED       the routes as lines `hostname service port probe-path app/release`, kept next to the
 #                      routes file once applied: what this node serves, to tell which releases gain a hostname
 #         SERVED_FILE  that sidecar's file name in ROUTES_DIR
@@ -80,10 +80,115 @@ gaining_releases() {
         <(printf '%s\n' "$now") <(printf '%s\n' "$SERVED")
 }
 
-# One probe from gateway container $1 to `http://$2:$3$4` with Host $5: prints the HTTP status or curl's error.
-probe_once() {
-    docker exec "$1" curl -sS -o /dev/null -w '%{http_code}' --max-time 3 -H "Host: $5" "http://$2:$3$4" 2>&1
+# The agent: run in each gateway container on this node through ONE `docker exec` per container and step (its
+# session), it answers one line per request line, so the probes, the check and the reload cost no round trip each.
+# POSIX sh (the gateway image may have no bash). Requests and answers:
+#   probe SERVICE PORT PATH HOST  ->  probe <HTTP status, or curl's error on one line>
+#   check                         ->  check ok | check failed <the engine's output on one line>
+#   reload NEW_WAIT RETIRE_WAIT   ->  reload ok <old workers still finishing> | reload no-worker | reload no-new-worker
+#                                     | reload signal-failed
+# A reload signals the container's init (the entrypoint turns it into the engine's graceful reload) and has taken
+# effect once a worker started after the signal serves (a config the engine refused to load leaves only the old
+# ones); then the old workers finish their requests and retire, waited for at most RETIRE_WAIT seconds (a long
+# request may keep one up to the engine's stop timeout; it serves the old routes only on its open connections).
+# The engine's workers: processes named like the engine whose parent is its master, the init's child of that name
+# (not the entrypoint's own subshells, such as its DNS watcher). /proc is read every 20 ms for a second, then every
+# 100 ms. GATEWAY_AGENT_PROC and GATEWAY_AGENT_INIT stand in for /proc and pid 1 in tests only.
+read -r -d '' GATEWAY_AGENT <<'AGENT' || true
+engine=$1 signal=$2 main=$3 routes=$4
+proc=${GATEWAY_AGENT_PROC:-/proc} init=${GATEWAY_AGENT_INIT:-1}
+workers() {
+    masters="" candidates=""
+    for status in "$proc"/[0-9]*/status; do
+        name="" ppid=""
+        { while IFS=' 	:' read -r key value rest; do
+            case $key in Name) name=$value ;; PPid) ppid=$value && break ;; esac
+        done <"$status"; } 2>/dev/null || continue
+        [ "$name" = "$engine" ] || continue
+        pid=${status%/status} && pid=${pid##*/}
+        if [ "$ppid" = "$init" ]; then masters="$masters $pid "; else candidates="$candidates $pid:$ppid"; fi
+    done
+    for c in $candidates; do
+        case "$masters" in *" ${c#*:} "*) printf ' %s ' "${c%%:*}" ;; esac
+    done
 }
+pause() { if [ "$waited" -lt 100 ]; then sleep 0.02 && waited=$((waited + 2)); else sleep 0.1 && waited=$((waited + 10)); fi; }
+one_line() { tr '\n' ' ' | sed 's/ *$//'; }
+while read -r request a b c d; do
+    case $request in
+        probe) echo "probe $(curl -sS -o /dev/null -w '%{http_code}' --max-time 3 -H "Host: $d" "http://$a:$b$c" 2>&1 | one_line)" ;;
+        check)
+            if [ "$engine" = nginx ]; then out=$(nginx -t -q 2>&1); else out=$(haproxy -c -f "$main" -f "$routes" 2>&1); fi
+            if [ $? -eq 0 ]; then echo "check ok"; else echo "check failed $(printf '%s' "$out" | one_line)"; fi
+            ;;
+        reload)
+            before=$(workers) && waited=0
+            while [ -z "$before" ] && [ "$waited" -lt 100 ]; do pause && before=$(workers); done
+            if [ -z "$before" ]; then echo "reload no-worker" && continue; fi
+            if ! kill -s "$signal" "$init" 2>/dev/null; then echo "reload signal-failed" && continue; fi
+            waited=0 fresh=0
+            while :; do
+                for pid in $(workers); do case "$before" in *" $pid "*) ;; *) fresh=1 ;; esac; done
+                [ "$fresh" = 0 ] && [ "$waited" -lt $((a * 100)) ] || break
+                pause
+            done
+            if [ "$fresh" = 0 ]; then echo "reload no-new-worker" && continue; fi
+            waited=0
+            while :; do
+                old=0
+                for pid in $(workers); do case "$before" in *" $pid "*) old=$((old + 1)) ;; esac; done
+                [ "$old" -gt 0 ] && [ "$waited" -lt $((b * 100)) ] || break
+                pause
+            done
+            echo "reload ok $old"
+            ;;
+        *) echo "unknown request: $request" ;;
+    esac
+done
+AGENT
+
+# One session per gateway container: the agent behind a pair of FIFOs (requests in, answers out).
+sessions=$(mktemp -d)
+declare -A TO=() FROM=() AGENT_PIDS=()
+close_sessions() {
+    local c to from
+    for c in "${!TO[@]}"; do
+        to=${TO[$c]} from=${FROM[$c]}
+        exec {to}>&- {from}<&- # the agent reads the end of its requests and exits
+    done
+    for c in "${!AGENT_PIDS[@]}"; do wait "${AGENT_PIDS[$c]}" 2>/dev/null || true; done
+    rm -rf "$sessions"
+}
+trap close_sessions EXIT
+trap '' PIPE # a session whose container stopped: writing to it fails, it does not kill this script
+open_session() { # $1 = container
+    local c=$1
+    mkfifo "$sessions/$c.in" "$sessions/$c.out"
+    (
+        # Only its own FIFOs: not this script's result (fd 3), not another session's ends (its agent would not see
+        # the end of its requests while this one runs).
+        local fd
+        exec 3>&-
+        for fd in "${TO[@]}" "${FROM[@]}"; do exec {fd}>&-; done
+        exec docker exec -i "$c" sh -c "$GATEWAY_AGENT" gateway-agent "$ENGINE" "$RELOAD_SIGNAL" "$MAIN_CONFIG" "$target" \
+            <"$sessions/$c.in" >"$sessions/$c.out"
+    ) &
+    AGENT_PIDS[$c]=$!
+    local to from
+    exec {to}>"$sessions/$c.in" {from}<"$sessions/$c.out"
+    TO[$c]=$to FROM[$c]=$from
+}
+# Sends request $2 to container $1's agent and reads its answer into ANSWER within $3 seconds; fails when the
+# session ended (the container stopped, or docker exec failed) or did not answer in time.
+ask() {
+    [[ -v "TO[$1]" ]] || open_session "$1"
+    ANSWER=""
+    printf '%s\n' "$2" 2>/dev/null 1>&"${TO[$1]}" || return 1
+    IFS= read -r -t "$3" -u "${FROM[$1]}" ANSWER || return 1
+}
+# Whether container $1 has stopped (swarm replacing the task, as during a gateway update): it carries no traffic
+# to protect, and its successor reads the routes file when it starts.
+stopped() { [[ $(docker inspect -f '{{.State.Running}}' "$1" 2>/dev/null) != true ]]; }
 
 # Health-gated routes: every release gaining a hostname answers its health path through each running gateway
 # container on this node (retried for PROBE_SECONDS: a new service's DNS name appears with its tasks), else fail.
@@ -94,27 +199,21 @@ probe_gaining_releases() {
             [[ -n $service ]] || continue
             deadline=$((SECONDS + PROBE_SECONDS))
             while :; do
-                answer=$(probe_once "$container" "$service" "$port" "$path" "$host") || true
-                [[ ! $answer =~ ^[23][0-9][0-9]$ ]] || break
-                # Stopped since `docker ps` (swarm replacing the task, as during a gateway update): it carries no
-                # traffic to protect, and its successor reads the routes file when it starts.
-                if [[ $(docker inspect -f '{{.State.Running}}' "$container" 2>/dev/null) != true ]]; then
-                    log "gateway container $container stopped while probing release $release: skipped"
-                    continue 3
+                if ! ask "$container" "probe $service $port $path $host" 10; then
+                    if stopped "$container"; then
+                        log "gateway container $container stopped while probing release $release: skipped"
+                        continue 3
+                    fi
+                    die "no answer from the gateway agent in container $container while probing release $release; the routes are unchanged"
                 fi
+                answer=${ANSWER#probe }
+                [[ ! $answer =~ ^[23][0-9][0-9]$ ]] || break
                 ((SECONDS < deadline)) || die "release $release (service $service) does not answer http://$service:$port$path from the gateway in container $container: ${answer:-no answer}; it was to gain $host. The routes are unchanged"
                 sleep 1
             done
             log "probed release $release (service $service): $answer from container $container"
         done < <(gaining_releases)
     done
-}
-
-validate_in() {
-    case "$ENGINE" in
-        nginx) docker exec "$1" nginx -t -q ;;
-        haproxy) docker exec "$1" haproxy -c -q -f "$MAIN_CONFIG" -f "$target" ;;
-    esac
 }
 
 mkdir -p "$ROUTES_DIR" "$STATE_DIR"
@@ -143,7 +242,8 @@ elif [[ ! -f $target ]]; then
     printf '%s' "$ROUTES" | write_atomically "$target"
 fi
 
-# Not `mapfile < <(docker ps …)`: a failing docker ps must fail the script, not look like "no gateway here".
+# Again after the write: a container that started meanwhile read the file before it changed. Not
+# `mapfile < <(docker ps …)`: a failing docker ps must fail the script, not look like "no gateway here".
 ids=$(docker ps -q --filter "label=com.docker.swarm.service.name=$SERVICE") || die "docker ps failed on this node"
 containers=()
 [[ -z $ids ]] || mapfile -t containers <<<"$ids"
@@ -155,85 +255,44 @@ if ((${#containers[@]} == 0)); then
     exit 0
 fi
 
+# Checked in every container before any reloads (two containers run during a gateway update).
+live=()
 for container in "${containers[@]}"; do
-    if ! out=$(validate_in "$container" 2>&1); then
-        printf '%s\n' "$out" >&2
+    if ! ask "$container" check 60; then
+        if stopped "$container"; then
+            log "gateway container $container stopped before its check: skipped"
+            continue
+        fi
+        restore_previous
+        die "no answer from the gateway agent in container $container to the check; the previous routes are restored"
+    fi
+    if [[ $ANSWER != "check ok" ]]; then
+        printf '%s\n' "${ANSWER#check failed }" >&2
         restore_previous
         die "$ENGINE rejected the new routes in container $container; the previous routes are restored"
     fi
+    live+=("$container")
 done
-# The engine's workers in a container, read from this node's /proc (PROC_ROOT; the node sees its containers'
-# processes) into WORKERS: processes named like the engine whose parent is the engine's master, the child of the
-# container's init ($1: its pid here) named like the engine. Only the engine's: the entrypoint's own subshells (its
-# DNS watcher) are children of the init, not of the master. No docker call and no fork per read, so the waits below
-# poll every 20 ms.
-PROC_ROOT=${PROC_ROOT:-/proc}
-read_workers() {
-    local init=$1 status pid key value name ppid
-    local -A names=() parents=()
-    WORKERS=()
-    for status in "$PROC_ROOT"/[0-9]*/status; do
-        name="" ppid=""
-        { while IFS=$' \t:' read -r key value _; do
-            case $key in Name) name=$value ;; PPid) ppid=$value && break ;; esac
-        done <"$status"; } 2>/dev/null || continue # the process ended meanwhile
-        pid=${status%/status} && pid=${pid##*/}
-        names[$pid]=$name && parents[$pid]=$ppid
-    done
-    for pid in "${!names[@]}"; do
-        ppid=${parents[$pid]}
-        if [[ ${names[$pid]} == "$ENGINE" && ${names[$ppid]:-} == "$ENGINE" && ${parents[$ppid]:-} == "$init" ]]; then WORKERS+=("$pid"); fi
-    done
-}
 
-# A reload has taken effect once a worker started after the signal serves (a config the engine refused to load
-# would leave only the old ones); then the old workers finish their requests and retire (bounded: a long request
-# may keep one up to the engine's stop timeout; it serves the old routes only on its open connections).
 RELOAD_WAIT_SECONDS=${RELOAD_WAIT_SECONDS:-15}
 RETIRE_WAIT_SECONDS=${RETIRE_WAIT_SECONDS:-10}
-# A pause between two reads: 20 ms for the first second (a reload takes tens of milliseconds), then 100 ms. $1 is
-# the centiseconds waited so far; the pause's are added to WAITED.
-pause() { if (($1 < 100)); then sleep 0.02 && WAITED=$(($1 + 2)); else sleep 0.1 && WAITED=$(($1 + 10)); fi; }
-wait_for_reload() { # $1 = container, $2 = its init's pid on this node, then its workers before the signal
-    local container=$1 init=$2 pid count
-    local -A before=()
-    for pid in "${@:3}"; do before[$pid]=1; done
-    WAITED=0
-    while :; do
-        read_workers "$init"
-        count=0
-        for pid in "${WORKERS[@]}"; do [[ -v "before[$pid]" ]] || count=$((count + 1)); done
-        ((count == 0)) || break
-        ((WAITED < RELOAD_WAIT_SECONDS * 100)) || die "$ENGINE in $container started no new worker within ${RELOAD_WAIT_SECONDS}s of the reload signal"
-        pause "$WAITED"
-    done
-    WAITED=0
-    while :; do
-        read_workers "$init"
-        count=0
-        for pid in "${WORKERS[@]}"; do [[ ! -v "before[$pid]" ]] || count=$((count + 1)); done
-        ((count > 0)) || break
-        if ((WAITED >= RETIRE_WAIT_SECONDS * 100)); then
-            log "$ENGINE in $container: $count old worker(s) still finishing requests after ${RETIRE_WAIT_SECONDS}s (they take no new connections)"
-            break
+for container in "${live[@]}"; do
+    if ! ask "$container" "reload $RELOAD_WAIT_SECONDS $RETIRE_WAIT_SECONDS" $((RELOAD_WAIT_SECONDS + RETIRE_WAIT_SECONDS + 10)); then
+        if stopped "$container"; then
+            log "gateway container $container stopped before its reload: skipped"
+            continue
         fi
-        pause "$WAITED"
-    done
-}
-
-for container in "${containers[@]}"; do
-    init=$(docker inspect -f '{{.State.Pid}}' "$container") || die "docker inspect failed for $container"
-    [[ $init =~ ^[1-9][0-9]*$ ]] || die "$container has no running process (pid '$init')"
-    read_workers "$init"
-    for ((i = 0; i < 50 && ${#WORKERS[@]} == 0; i++)); do # a gateway that started a moment ago: its workers come at once
-        sleep 0.02
-        read_workers "$init"
-    done
-    ((${#WORKERS[@]})) || die "no $ENGINE worker found in $container (its init: pid $init) under $PROC_ROOT"
-    docker kill -s "$RELOAD_SIGNAL" "$container" >/dev/null
-    wait_for_reload "$container" "$init" "${WORKERS[@]}"
+        die "no answer from the gateway agent in container $container to the reload"
+    fi
+    case $ANSWER in
+        "reload ok 0") ;;
+        "reload ok "*) log "$ENGINE in $container: ${ANSWER#reload ok } old worker(s) still finishing requests after ${RETIRE_WAIT_SECONDS}s (they take no new connections)" ;;
+        "reload no-new-worker") die "$ENGINE in $container started no new worker within ${RELOAD_WAIT_SECONDS}s of the reload signal" ;;
+        "reload no-worker") die "no $ENGINE worker found in $container: is $ENGINE running there?" ;;
+        *) die "$ENGINE in $container: the reload signal failed (${ANSWER:-no answer})" ;;
+    esac
 done
 printf '%s\n' "$wanted" >"$stamp"
 record_served
-log "reloaded $ENGINE in ${containers[*]}"
+log "reloaded $ENGINE in ${live[*]}"
 echo "routes: reloaded" >&3

@@ -14,7 +14,7 @@ import {
     webSocketHandshake,
 } from "./gateway-harness";
 import type { Outcome } from "./fixtures/load-client";
-import { planOf, rawConfig, run } from "./helpers";
+import { needTools, planOf, rawConfig, run } from "./helpers";
 import { renderGatewayFiles } from "../../model/gateway";
 
 type Engine = "nginx" | "haproxy";
@@ -534,6 +534,90 @@ describe("both engines retry an idempotent request on another task, never resend
             assert.equal(entrypoint.exitCode, null, `${engine}: the entrypoint must keep running`);
             assert.equal(codes.length, 300, `${engine}: every request got an answer line`);
             assert.deepEqual(failures, [], `${engine}: ${failures.length} of ${codes.length} requests failed through ${RELOADS} reloads`);
+        }
+    });
+});
+
+// ---- the routes step's agent in a running gateway ---------------------------------------------------------------
+
+/** The agent gateway-routes-apply runs in each gateway container (its heredoc, as the script sends it). */
+function routesAgent(): string {
+    const script = fs.readFileSync(path.join(__dirname, "..", "..", "templates", "gateway", "gateway-routes-apply.sh"), "utf8");
+    const m = /<<'AGENT' \|\| true\n([\s\S]*?)\nAGENT\n/.exec(script);
+    if (!m) throw new Error("no agent heredoc in gateway-routes-apply.sh");
+    return m[1];
+}
+
+/** The engine's workers under the entrypoint `init`: children of its engine child, from /proc. */
+function workersUnder(init: number, engine: string): number[] {
+    const status = (pid: string) => {
+        try {
+            const text = fs.readFileSync(`/proc/${pid}/status`, "utf8");
+            return { name: /^Name:\s*(\S+)/m.exec(text)?.[1], ppid: Number(/^PPid:\s*(\d+)/m.exec(text)?.[1]) };
+        } catch {
+            return undefined;
+        }
+    };
+    const all = fs.readdirSync("/proc").filter((d) => /^\d+$/.test(d)).map((pid) => ({ pid: Number(pid), ...status(pid) }));
+    const masters = new Set(all.filter((p) => p.name === engine && p.ppid === init).map((p) => p.pid));
+    return all.filter((p) => p.name === engine && masters.has(p.ppid as number)).map((p) => p.pid);
+}
+
+describe("the routes step's agent, in the namespaces of the image's entrypoint (as docker exec puts it)", () => {
+    const labs = new Map<Engine, Lab>();
+    const entrypoints = new Map<Engine, ChildProcess>();
+    before(async () => {
+        if (!ENGINES.every(labPossible)) return;
+        for (const engine of ENGINES) {
+            const lab = await startLab(behaviourPlan(engine));
+            labs.set(engine, lab);
+            entrypoints.set(engine, await startEntrypoint(lab, 0));
+            await eventually(`${engine}: first route`, () => http(lab, PLAIN, "/").code, (c) => c === 200);
+        }
+    });
+    after(async () => {
+        for (const e of entrypoints.values()) await stop(e);
+        for (const lab of labs.values()) stopLab(lab);
+        await stopAll();
+    });
+
+    test("probes a release through the gateway's DNS, checks the routes with the engine, reloads: a new worker serves, the old ones retired", (t) => {
+        if (!ENGINES.every((e) => canRunLab(t, e)) || labs.size < ENGINES.length || !needTools(t, "nsenter")) return;
+        for (const engine of ENGINES) {
+            const lab = labs.get(engine) as Lab;
+            const init = (entrypoints.get(engine) as ChildProcess).pid as number;
+            const gw = lab.plan.gateway;
+            const route = lab.plan.routes.find((r) => r.hostname === PLAIN) ?? assert.fail(`no route for ${PLAIN}`);
+            const backend = route.backends[0];
+            const before = workersUnder(init, engine);
+            assert.ok(before.length > 0, `${engine}: workers under the entrypoint (pid ${init}) before the reload`);
+            const agent = (requests: string[]) =>
+                run("nsenter", ["-t", String(init), "-m", "-n", "sh", "-c", routesAgent(), "gateway-agent", engine, gw.reloadSignal, gw.mainFile.path, gw.routesFile.path], {
+                    input: `${requests.join("\n")}\n`,
+                    env: { ...process.env, GATEWAY_AGENT_INIT: String(init) },
+                    encoding: "utf8",
+                    timeout: 60_000,
+                });
+            const r = agent([`probe ${backend.service} ${backend.port} /healthz ${PLAIN}`, "probe no-such-service 8000 /healthz x.example", "check", "reload 5 5"]);
+            const answers = r.stdout.trim().split("\n");
+            assert.equal(answers.length, 4, `${engine}: one answer per request: ${JSON.stringify(r.stdout)} ${r.stderr}`);
+            assert.equal(answers[0], "probe 200", `${engine}: the release answers through the gateway's resolver`);
+            assert.match(answers[1], /^probe (000|curl: \(6\))/, `${engine}: a service Docker's DNS does not know fails the probe`);
+            assert.equal(answers[2], "check ok", `${engine}: the engine accepts its routes`);
+            assert.equal(answers[3], "reload ok 0", `${engine}: a new worker serves and the old ones retired`);
+            const after = workersUnder(init, engine);
+            assert.ok(after.length > 0 && after.every((p) => !before.includes(p)), `${engine}: only new workers now (before ${before.join(",")}, after ${after.join(",")})`);
+            assert.equal(http(lab, PLAIN, "/").code, 200, `${engine}: still serving after the reload`);
+            // A routes file the engine refuses: the check names it, and the agent reloads nothing.
+            const routesFile = gw.routesFile.path;
+            const good = fs.readFileSync(routesFile, "utf8");
+            fs.writeFileSync(routesFile, `${good}\nthis is not ${engine} configuration\n`);
+            try {
+                const bad = agent(["check"]);
+                assert.match(bad.stdout, /^check failed \S/, `${engine}: ${bad.stdout}`);
+            } finally {
+                fs.writeFileSync(routesFile, good);
+            }
         }
     });
 });
