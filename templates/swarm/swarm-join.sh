@@ -31,7 +31,7 @@ wait_active() {
     while ((SECONDS < deadline)); do
         state=$(swarm_state)
         [[ $state == active ]] && return 0
-        sleep 0.2
+        sleep 1
     done
     die "the node is still '$state' 60 s after joining"
 }
