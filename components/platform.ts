@@ -192,9 +192,13 @@ export class Platform extends pulumi.ComponentResource {
             routesAfterGates: args.swarmExists ?? true,
             manager: runners[bootstrap],
         }, child("gateway"));
+        // On a first up (no swarm before this run) nothing waits for them: they also wait for the gateway to run, so
+        // their CPU (docker driver) or uplink (ssh) goes to the first answer first.
+        const firstUp = !(args.swarmExists ?? true);
         firstLoads.resolve([
             ...Object.values(this.gateway.imageDeliveries),
             ...[...routed].flatMap((service) => Object.values(this.releases[service]?.deliveries ?? {})),
+            ...(firstUp ? [this.gateway.converged] : []),
         ]);
 
         // Each node back at work: Ready, and the tasks the swarm placed on it (a gateway node's gateway) running and
@@ -214,7 +218,9 @@ export class Platform extends pulumi.ComponentResource {
                 },
                 triggers: readyIds(runners[node.name]),
                 keepWhenNodeReplaced: node.name !== bootstrap,
-            }, { parent: this, dependsOn: onNode });
+                // On a first up no rollout waits for it: it waits for the gateway to run, so its polling of the swarm
+                // does not compete with the first answer.
+            }, { parent: this, dependsOn: [...onNode, ...(firstUp ? [this.gateway.converged] : [])] });
             settled[node.name].resolve(settle.resource);
         }
         this.dns = new Dns(`${name}-dns`, { dns: plan.dns }, { parent: this });

@@ -674,6 +674,19 @@ describe("convergence gates: `up` waits for the swarm", () => {
         }
     });
 
+    it("on a first up, the loads no route needs and the settle steps wait for the gateway to run; with a swarm they do not", async () => {
+        const live = await runProgram({ stack: "dev", config: stackConfig("dev"), liveManagers: [{ name: "manager-1", reachable: true }] });
+        const gate = "platform-gateway-converge";
+        const later = ["platform-stock-1-0-image-load-manager-1", "platform-stock-1-0-image-load-worker-1", ...["manager-1", "gw-1", "gw-2", "worker-1"].map((n) => `platform-settle-${n}`)];
+        for (const name of later) {
+            assert.ok(dev.declared.get(name)?.dependsOn.includes(gate), `first up: ${name} waits for ${gate}`);
+            assert.ok(!live.declared.get(name)?.dependsOn.includes(gate), `with a swarm: ${name} does not wait for ${gate} (a rollout waits for the settle steps)`);
+        }
+        for (const first of ["platform-shop-2-0-image-load-gw-1", "platform-gateway-image-load-gw-1"]) {
+            assert.ok(!dev.declared.get(first)?.dependsOn.includes(gate), `${first} is what the gateway needs: it does not wait for it`);
+        }
+    });
+
     it("with a swarm, each gateway node's routes wait for the gates of the releases they route to; on a first up they do not", async () => {
         const live = await runProgram({ stack: "dev", config: stackConfig("dev"), liveManagers: [{ name: "manager-1", reachable: true }] });
         for (const node of ["gw-1", "gw-2"]) {
