@@ -192,9 +192,18 @@ up() {
     for n in "${nodes[@]}"; do
         (
             wait_file "$work/joined-$n"
-            # shellcheck disable=SC2046
-            docker exec "$mgr" docker node update \
-                $(q --arg n "$n" '.nodes[] | select(.name == $n) | "--label-add zone=\(.zone)" + (if .gateway then " --label-add gateway=true" else "" end)') "$n" >/dev/null
+            # The swarm updates a node that just joined too: a write based on an older version is refused as "update
+            # out of sequence" (as the program's membership step does, try again; the CLI reads the node afresh).
+            local try out
+            for try in 1 2 3 4 5; do
+                # shellcheck disable=SC2046
+                if out=$(docker exec "$mgr" docker node update \
+                    $(q --arg n "$n" '.nodes[] | select(.name == $n) | "--label-add zone=\(.zone)" + (if .gateway then " --label-add gateway=true" else "" end)') "$n" 2>&1 >/dev/null); then
+                    exit 0
+                fi
+                [[ $out == *"update out of sequence"* && $try -lt 5 ]] || die "labels on $n: $out"
+                sleep 0.2
+            done
         ) &
         setup+=($!)
     done
