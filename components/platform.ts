@@ -132,8 +132,9 @@ export class Platform extends pulumi.ComponentResource {
         this.networks = new Networks(`${name}-networks`, {
             networks: plan.networks,
             manager: runners[bootstrap],
-            // Init, not the bootstrap's membership: the chain of membership steps is no reason to wait.
-            swarmReady: [this.swarm.initialized],
+            // Init, not the bootstrap's membership: the chain of membership steps is no reason to wait. Not beside
+            // the token reads either: a burst of sessions at the bootstrap manager's sshd (see Swarm).
+            swarmReady: [this.swarm.initialized, ...this.swarm.tokenReads],
         }, onSwarm("networks"));
 
         if (plan.virtualIp) {

@@ -50,8 +50,10 @@ export class Swarm extends pulumi.ComponentResource {
      * placed on a node waits for it, so Pulumi deletes those before the drain step's delete takes the node out.
      */
     public readonly memberships: Record<string, pulumi.Resource> = {};
-    /** The swarm init step: once done the swarm exists, and that is all its networks need. */
+    /** The swarm init step: once done the swarm exists. */
     public readonly initialized: pulumi.Resource;
+    /** The join-token reads, sessions on the bootstrap manager: the overlays' docker connections come after them. */
+    public readonly tokenReads: pulumi.Resource[] = [];
     /** A docker provider talking to the bootstrap manager, for networks, secrets and services. */
     public readonly provider: docker.Provider;
 
@@ -90,7 +92,12 @@ export class Swarm extends pulumi.ComponentResource {
         this.nodeIds[first.name] = pulumi.unsecret(initOut.apply((o) => o.nodeId));
 
         // Managers join one at a time (each changes the Raft membership); workers in parallel after the managers.
+        // Each join's token is read by a session on the bootstrap manager, whose sshd drops new connections at random
+        // once 10 are unauthenticated (MaxStartups 10:30:100): the managers' tokens are read one at a time, in join
+        // order (their joins come one at a time anyway), the workers' together once those are read, and the overlays'
+        // first docker connections, which the provider does not dial again, only after all of them.
         let previous: pulumi.Resource = init.resource;
+        let previousToken: pulumi.Resource | undefined;
         const joins: pulumi.Resource[] = [];
         const joinOf: Record<string, pulumi.Resource> = { [first.name]: init.resource };
         const join = (node: PlanNode, after: pulumi.Resource) => {
@@ -106,7 +113,9 @@ export class Swarm extends pulumi.ComponentResource {
                 },
                 triggers: readyIds(joiner),
                 secretStdout: true,
-            }, { parent: this, dependsOn: [init.resource] });
+            }, { parent: this, dependsOn: [init.resource, ...(previousToken ? [previousToken] : [])] });
+            this.tokenReads.push(token.resource);
+            if (node.role === "manager") previousToken = token.resource;
             const run = joiner.run(`${name}-join-${node.name}`, {
                 script: "swarm-join",
                 env: {

@@ -22,6 +22,7 @@
 # stdout: image-deliver: loaded|present <image id> <IMAGE>, or with SAVE_ONLY: image-deliver: saved <image id> <IMAGE>
 set -euo pipefail
 exec 3>&1 1>&2 # stdout is the result only; everything else goes to stderr
+exec 4>&2       # notes that a caller's `2>/dev/null` must not hide
 
 : "${IMAGE:?IMAGE is required}"
 : "${CACHE_DIR:?CACHE_DIR is required}"
@@ -57,13 +58,39 @@ fi
 : "${NODE_KEY:?NODE_KEY is required}"
 [[ $NODE_KEY =~ ^[A-Za-z0-9._@:-]+$ ]] || die "NODE_KEY '$NODE_KEY' is not a plain name"
 
-# docker "$@" on the node, stdin passed through.
+# docker "$@" on the node; `on_node --input FILE …` sends FILE on its stdin (read anew by each try).
 if [[ -n ${CONTAINER:-} ]]; then
-    on_node() { docker exec -i "$CONTAINER" docker "$@"; }
+    on_node() {
+        local input=/dev/null
+        if [[ $1 == --input ]]; then input=$2; shift 2; fi
+        docker exec -i "$CONTAINER" docker "$@" <"$input"
+    }
 elif [[ -n ${SSH_ARGS:-} ]]; then
     mapfile -t ssh_args <<<"$SSH_ARGS"
-    # ssh joins its remote words with blanks: each word is quoted for the node's shell.
-    on_node() { ssh "${ssh_args[@]}" "${REMOTE_DOCKER:-docker} $(printf '%q ' "$@")"; }
+    # ssh's own failure to get in (exit 255 with one of these) is tried again 1, 2 and 4 s later, as the command
+    # provider dials again: the node's sshd drops new connections at random while 10 or more are unauthenticated
+    # (MaxStartups 10:30:100 by default), and a node's first up brings it bursts of sessions. A timeout is not
+    # tried again (a node that does not answer would cost minutes), nor a refused host key or login.
+    dropped='kex_exchange_identification|Connection reset by|Connection closed by|Connection refused'
+    on_node() {
+        local input=/dev/null err rc try
+        if [[ $1 == --input ]]; then input=$2; shift 2; fi
+        err=$(mktemp)
+        for try in 1 2 3 4; do
+            rc=0
+            # ssh joins its remote words with blanks: each word is quoted for the node's shell.
+            ssh "${ssh_args[@]}" "${REMOTE_DOCKER:-docker} $(printf '%q ' "$@")" <"$input" 2>"$err" || rc=$?
+            if ((rc == 255 && try < 4)) && grep -Eq "$dropped" "$err"; then
+                echo "image-deliver ($NODE_NAME): ssh did not get in ($(tail -n 1 "$err" | tr -d '\r')), trying again" >&4
+                sleep $((1 << (try - 1)))
+                continue
+            fi
+            break
+        done
+        cat "$err" >&2
+        rm -f "$err"
+        return "$rc"
+    }
 else
     die "neither CONTAINER (driver docker) nor SSH_ARGS (driver ssh) is set"
 fi
@@ -77,7 +104,7 @@ if on_node_has; then
 else
     save_once
     echo "image-deliver: loading $IMAGE ($id) into $NODE_NAME" >&2
-    on_node load -q <"$archive" >&2
+    on_node --input "$archive" load -q >&2
     on_node_has || die "the node does not hold $id after loading it"
     state=loaded
 fi

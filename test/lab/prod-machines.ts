@@ -115,3 +115,45 @@ export async function stopMachines(): Promise<void> {
     await sh(`vols=$(docker volume ls -q --filter name=^${PRODLAB_PREFIX}); [ -z "$vols" ] || docker volume rm -f $vols`, 120_000);
     await sh(`nets=$(docker network ls -q --filter name=^${PRODLAB_PREFIX}); [ -z "$nets" ] || docker network rm $nets`, 60_000);
 }
+
+/**
+ * The most connections each machine's sshd held unauthenticated at once while sampling: its listener's process title
+ * reads "N of 10-100 startups", and from 10 it drops new connections at random (MaxStartups 10:30:100, Debian's
+ * default, which the machines keep). Read from the host's /proc every 25 ms; the listeners are found again every 2 s.
+ */
+export async function sampleSshStartups(): Promise<{ stop(): Record<string, number> }> {
+    const ids = await must(`docker ps --no-trunc --filter label=swarm-platform.prodlab --format '{{.ID}} {{.Label "swarm-platform.prodlab"}}'`);
+    const machineOfContainer = new Map(ids.trim().split("\n").filter(Boolean).map((l) => l.split(" ") as [string, string]));
+    const read = (file: string) => {
+        try {
+            return fs.readFileSync(file, "utf8");
+        } catch {
+            return ""; // the process is gone
+        }
+    };
+    let listeners: [string, string][] = []; // [pid, machine]
+    const find = () => {
+        listeners = [];
+        for (const pid of fs.readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
+            if (!read(`/proc/${pid}/cmdline`).startsWith("sshd: /usr/sbin/sshd [listener]")) continue;
+            const cgroup = read(`/proc/${pid}/cgroup`);
+            const machine = [...machineOfContainer].find(([id]) => cgroup.includes(id))?.[1];
+            if (machine) listeners.push([pid, machine]);
+        }
+    };
+    const peak: Record<string, number> = {};
+    let ticks = 0;
+    const timer = setInterval(() => {
+        if (ticks++ % 80 === 0) find();
+        for (const [pid, machine] of listeners) {
+            const n = Number(/\] (\d+) of \d+-\d+ startups/.exec(read(`/proc/${pid}/cmdline`))?.[1] ?? 0);
+            peak[machine] = Math.max(peak[machine] ?? 0, n);
+        }
+    }, 25);
+    return {
+        stop() {
+            clearInterval(timer);
+            return peak;
+        },
+    };
+}

@@ -263,9 +263,11 @@ describe("dev stack (docker driver)", () => {
             assert.ok(gateway.includes(d), `gateway waits for ${d}`);
         }
         assert.ok(deps("platform-virtualIp-keepalived-gw-1").includes("platform-swarm-drain-gw-1"));
-        // The networks need the swarm, not the chain of membership steps (which would hold the first services back).
+        // The networks need the swarm, not the chain of membership steps (which would hold the first services back);
+        // they come after the join-token reads (sessions at the bootstrap manager).
+        const tokenReads = [...dev.declared.keys()].filter((n) => n.startsWith("platform-swarm-join-token-")).sort();
         for (const n of ["platform-networks-zone-dmz", "platform-networks-gateway"]) {
-            assert.deepEqual(deps(n), ["platform-swarm-init"], `${n} waits for the swarm init only`);
+            assert.deepEqual(deps(n), ["platform-swarm-init", ...tokenReads], `${n} waits for the swarm init and the token reads only`);
         }
     });
 
@@ -431,6 +433,21 @@ describe("prod stack (ssh driver)", () => {
         assert.ok(deps("platform-swarm-join-manager-3").includes("platform-swarm-join-manager-2"));
         assert.ok(deps("platform-swarm-join-gw-1").includes("platform-swarm-join-manager-3"));
         assert.ok(!deps("platform-swarm-join-gw-1").includes("platform-swarm-join-gw-2"), "workers join in parallel");
+    });
+
+    it("reads the managers' join tokens one at a time, the workers' after them, and creates the overlays only then (bursts of sessions at the bootstrap manager's sshd)", () => {
+        // besides the bootstrap manager's own ready steps
+        const deps = (n: string) => prod.declared.get(n)!.dependsOn.filter((d) => d.startsWith("platform-swarm-"));
+        const reads = [...prod.declared.keys()].filter((n) => n.startsWith("platform-swarm-join-token-"));
+        const workers = reads.filter((n) => !n.includes("-manager-"));
+        assert.deepEqual(deps("platform-swarm-join-token-manager-2"), ["platform-swarm-init"]);
+        assert.deepEqual(deps("platform-swarm-join-token-manager-3"), ["platform-swarm-init", "platform-swarm-join-token-manager-2"]);
+        assert.ok(workers.length >= 3, workers.join());
+        for (const w of workers) assert.deepEqual(deps(w), ["platform-swarm-init", "platform-swarm-join-token-manager-3"], w);
+        for (const net of ofType(prod, "docker:index/network:Network").map((n) => n.name)) {
+            for (const read of reads) assert.ok(prod.declared.get(net)!.dependsOn.includes(read) || prod.declared.get(net)!.dependsOn.includes("platform-networks-default-ingress-removed"), `${net} waits for ${read}`);
+        }
+        for (const read of reads) assert.ok(prod.declared.get("platform-networks-default-ingress-removed")!.dependsOn.includes(read), read);
     });
 
     it("keeps the SSH key secret and drains the managers", () => {

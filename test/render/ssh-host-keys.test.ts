@@ -90,6 +90,25 @@ describe("pinned host keys against a real sshd", () => {
             timeout: 30_000,
         });
 
+    const imageLoadAsync = (target: PlanNodeSsh): Promise<{ status: number | null; stderr: string }> =>
+        new Promise((resolve) => {
+            const child = spawn("bash", ["-s"], { env: env() });
+            let stderr = "";
+            child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+            child.stdout.resume();
+            const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
+            child.on("close", (status) => {
+                clearTimeout(timer);
+                resolve({ status, stderr });
+            });
+            child.stdin.end(
+                renderNodeScript("image-deliver", {
+                    node: "gw-1",
+                    env: { IMAGE, CACHE_DIR: path.join(work as string, "cache"), NODE_KEY: "gw-1", SSH_ARGS: sshDeliveryArgs(target).join("\n"), REMOTE_DOCKER: sshRemoteDocker(false) },
+                }),
+            );
+        });
+
     before(async () => {
         if (!TOOLS.every((tool) => run("bash", ["-c", `command -v ${tool}`]).status === 0) || process.getuid?.() !== 0) return;
         work = tempDir("sshd");
@@ -208,7 +227,46 @@ describe("pinned host keys against a real sshd", () => {
         const r = imageLoad(gatewaySsh(port, wrongKey, clientKey()));
         assert.notEqual(r.status, 0);
         assert.match(r.stderr, /Host key verification failed/);
+        assert.doesNotMatch(r.stderr, /trying again/, "a refused host key is not tried again");
         assert.equal(ranCommand(), undefined, "no remote command ran");
+    });
+
+    test("an image load whose ssh the node's sshd drops (MaxStartups reached) tries again and delivers", async (t) => {
+        if (!ready(t)) return;
+        clean();
+        const w = work as string;
+        // A second sshd like the first, but one unauthenticated connection is all it takes in (MaxStartups 1:100:1:
+        // every other new connection is dropped, as sshd's default 10:30:100 drops some beyond 10).
+        const busyPort = await freePort();
+        const config = fs
+            .readFileSync(path.join(w, "sshd_config"), "utf8")
+            .replace(/^ListenAddress .*$/m, `ListenAddress 127.0.0.1:${busyPort}`)
+            .replace(/^PidFile .*$/m, `PidFile ${path.join(w, "sshd-busy.pid")}`);
+        writeFile(path.join(w, "sshd_busy_config"), `${config}MaxStartups 1:100:1\n`, 0o600);
+        const busy = spawn(run("bash", ["-c", "command -v sshd"]).stdout.trim(), ["-D", "-e", "-f", path.join(w, "sshd_busy_config")], { stdio: "ignore" });
+        let holder: net.Socket | undefined;
+        try {
+            await waitForPort(busyPort, 10_000);
+            await new Promise((r) => setTimeout(r, 200)); // the probe's connection gone from sshd's count
+            // A connection that never authenticates holds that one place for 0.8 s: the load's first ssh is dropped.
+            const held = net.connect(busyPort, "127.0.0.1");
+            holder = held;
+            await new Promise<void>((resolve, reject) => held.once("connect", resolve).once("error", reject));
+            await new Promise((r) => setTimeout(r, 200)); // accepted by sshd: its count is 1
+            setTimeout(() => held.destroy(), 800);
+            const started = Date.now();
+            const r = await imageLoadAsync(gatewaySsh(busyPort, rightKey, clientKey()));
+            assert.equal(r.status, 0, r.stderr);
+            assert.match(r.stderr, /image-deliver \(gw-1\): ssh did not get in \(.*(kex_exchange_identification|Connection (reset|closed) by).*\), trying again/);
+            assert.ok(Date.now() - started >= 1000, "the first try was dropped, the next came a second later");
+            const commands = ranCommands();
+            assert.ok(commands.includes("docker load -q"), commands.join("\n"));
+            assert.equal(commands.at(-1), `docker tag ${IMAGE_ID} ${IMAGE}`);
+            assert.equal(fs.readFileSync(`${marker()}.stdin`, "utf8"), `image-bytes:${IMAGE_ID}`, "the image went whole");
+        } finally {
+            holder?.destroy();
+            busy.kill("SIGTERM");
+        }
     });
 
     test("options added after the pinned ones cannot relax them (ssh keeps the first value), even past validation", (t) => {
