@@ -68,7 +68,7 @@ if [[ -n ${CONTAINER:-} ]]; then
 elif [[ -n ${SSH_ARGS:-} ]]; then
     mapfile -t ssh_args <<<"$SSH_ARGS"
     # ssh's own failure to get in (exit 255 with one of these) is tried again 1, 2 and 4 s later, as the command
-    # provider dials again: the node's sshd drops new connections at random while 10 or more are unauthenticated
+    # provider dials again: the node's sshd refuses new connections at random while 10 or more are unauthenticated
     # (MaxStartups 10:30:100 by default), and a node's first up brings it bursts of sessions. A timeout is not
     # tried again (a node that does not answer would cost minutes), nor a refused host key or login.
     dropped='kex_exchange_identification|Connection reset by|Connection closed by|Connection refused'
