@@ -882,9 +882,12 @@ test("t. zero failures: draining the VIP holder (a gateway node running release 
 });
 
 // ---- n, o. a failed `up` is safe: health-gated routes, a rollback `up` reports ----------------------------
-/** The dev config with a short convergence timeout for shop: its floor, update monitor 25 s + healthcheck interval 5 s. */
-function shortGates(apps: LabApp[]): LabApp[] {
-    return apps.map((a) => (a.name === "shop" ? { ...a, update: { convergeTimeout: 30 } } : a));
+/**
+ * The dev config with a short convergence timeout for shop: by default its floor, update monitor 25 s + healthcheck
+ * interval 5 s.
+ */
+function shortGates(apps: LabApp[], convergeTimeout = 30): LabApp[] {
+    return apps.map((a) => (a.name === "shop" ? { ...a, update: { convergeTimeout } } : a));
 }
 
 /** The spec hash the swarm runs for a service (its swarm-platform.spec label). */
@@ -930,7 +933,10 @@ test("o. zero failures: a crash-looping change on 2.0 is rolled back by swarm; `
     await backToDev("o: the dev config first");
     const specBefore = await runningSpec("shop-2-0");
     try {
-        const crash = shortGates(withRelease(devApps(), "shop", "2.0", (r) => (r.env = { RELEASE: "2.0", EXIT_AT_START: "3" })));
+        // 60 s, not the floor: the gate must see swarm's rollback, which comes only after the new task started and
+        // crashed. A node's engine tries the image's registry before every task start (the lab has none: its log
+        // says `pulling image failed … lookup registry-1.docker.io`); CI once saw that hold the task Preparing past 30 s.
+        const crash = shortGates(withRelease(devApps(), "shop", "2.0", (r) => (r.env = { RELEASE: "2.0", EXIT_AT_START: "3" })), 60);
         const l = steadyLoad(["sklep.localhost", "nowy.sklep.localhost"], 240);
         await sleep(1000);
         const first = await up({ apps: crash }, "o: 2.0 crash-looping");
