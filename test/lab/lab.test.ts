@@ -859,11 +859,24 @@ test("t. zero failures: draining the VIP holder (a gateway node running release 
     await onManager(`node update --availability pause ${other}`);
     try {
         await onManager("service update --detach --force shop-1-9");
-        const both = await until(120, async () => ((await tasksOn(drained)).split(" ").filter((s) => s === "shop-1-9").length === 2 && (await converged(1)) ? true : undefined), 1000);
+        // Two tasks on the node and n/n replicas is also the middle of the update: wait for its end.
+        const updated = async () => (await onManager(`service inspect shop-1-9 --format '{{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}'`)) === "completed";
+        const both = await until(120, async () => ((await tasksOn(drained)).split(" ").filter((s) => s === "shop-1-9").length === 2 && (await updated()) && (await converged(1)) ? true : undefined), 1000);
         assert.ok(both, `shop 1.9 did not move both its tasks to ${drained}: ${await tasksOn(drained)}`);
     } finally {
         await onManager(`node update --availability active ${other}`);
     }
+    // The move is the setup, not the drain under test: the load starts once the VIP holder's gateway serves 1.9 from
+    // the moved tasks, 20 answers in a row. (CI saw up to 6.4 s of 502s for 1.9 right after the move, before the
+    // drain's up began: the gateway still listed the stopped tasks. Noted in the resolved note, not hidden.)
+    const steady = await until(60, async () => {
+        for (let i = 0; i < 20; i++) {
+            const a = await get("stary.sklep.localhost");
+            if (a.status !== 200 || a.release !== "1.9") return undefined;
+        }
+        return true;
+    }, 1000);
+    assert.ok(steady, "stary.sklep.localhost did not answer 20 times in a row from 1.9 after its tasks moved");
     figure("node_drain_tasks_before", `${drained}:[${await tasksOn(drained)}]`);
     await zeroFailures("node_drain", async () => {
         const r = await up({ nodes: { [drained]: { availability: "drain" } } }, `drain ${drained}`);
