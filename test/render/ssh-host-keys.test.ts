@@ -80,15 +80,13 @@ describe("pinned host keys against a real sshd", () => {
     /** Runs ssh (or the image load) with nothing from the user's environment: no agent, a scratch HOME. */
     const env = () => ({ PATH: `${path.join(work as string, "bin")}:${process.env.PATH}`, HOME: work as string });
     const ssh = (argv: string[]): RunResult => run("ssh", argv, { env: env(), input: "", timeout: 30_000 });
-    const imageLoad = (target: PlanNodeSsh, image = IMAGE): RunResult =>
-        run("bash", ["-s"], {
-            env: env(),
-            input: renderNodeScript("image-deliver", {
-                node: "gw-1",
-                env: { IMAGE: image, CACHE_DIR: path.join(work as string, "cache"), NODE_KEY: "gw-1", SSH_ARGS: sshDeliveryArgs(target).join("\n"), REMOTE_DOCKER: sshRemoteDocker(false) },
-            }),
-            timeout: 30_000,
+    /** The image load's `bash -s` payload for gw-1 reached at `target`. */
+    const imageLoadScript = (target: PlanNodeSsh, image = IMAGE): string =>
+        renderNodeScript("image-deliver", {
+            node: "gw-1",
+            env: { IMAGE: image, CACHE_DIR: path.join(work as string, "cache"), NODE_KEY: "gw-1", SSH_ARGS: sshDeliveryArgs(target).join("\n"), REMOTE_DOCKER: sshRemoteDocker(false) },
         });
+    const imageLoad = (target: PlanNodeSsh, image = IMAGE): RunResult => run("bash", ["-s"], { env: env(), input: imageLoadScript(target, image), timeout: 30_000 });
 
     const imageLoadAsync = (target: PlanNodeSsh): Promise<{ status: number | null; stderr: string }> =>
         new Promise((resolve) => {
@@ -101,12 +99,7 @@ describe("pinned host keys against a real sshd", () => {
                 clearTimeout(timer);
                 resolve({ status, stderr });
             });
-            child.stdin.end(
-                renderNodeScript("image-deliver", {
-                    node: "gw-1",
-                    env: { IMAGE, CACHE_DIR: path.join(work as string, "cache"), NODE_KEY: "gw-1", SSH_ARGS: sshDeliveryArgs(target).join("\n"), REMOTE_DOCKER: sshRemoteDocker(false) },
-                }),
-            );
+            child.stdin.end(imageLoadScript(target));
         });
 
     before(async () => {
