@@ -221,9 +221,10 @@ export interface Load {
 
 /**
  * A bounded background load: requests round-robin over `hosts`, one at a time per worker, until stop(),
- * `maxRequests` or `maxSeconds` — whichever comes first.
+ * `maxRequests` or `maxSeconds` — whichever comes first. Each worker waits `pauseMs` after an answer, or, with
+ * `periodMs`, starts a request at most every `periodMs` (no pause once answers take that long).
  */
-export function load(hosts: string[], opts: { maxRequests?: number; maxSeconds?: number; workers?: number; pauseMs?: number; timeoutMs?: number; address?: string } = {}): Load {
+export function load(hosts: string[], opts: { maxRequests?: number; maxSeconds?: number; workers?: number; pauseMs?: number; periodMs?: number; timeoutMs?: number; address?: string } = {}): Load {
     const maxRequests = opts.maxRequests ?? 5000;
     const end = Date.now() + (opts.maxSeconds ?? 120) * 1000;
     const answers: Answer[] = [];
@@ -232,8 +233,9 @@ export function load(hosts: string[], opts: { maxRequests?: number; maxSeconds?:
     const worker = async () => {
         while (!stopped && answers.length < maxRequests && Date.now() < end) {
             const host = hosts[i++ % hosts.length];
+            const started = Date.now();
             answers.push(await get(host, "/", opts.timeoutMs ?? 1000, opts.address ?? VIP));
-            await sleep(opts.pauseMs ?? 20);
+            await sleep(opts.periodMs !== undefined ? Math.max(0, opts.periodMs - (Date.now() - started)) : (opts.pauseMs ?? 20));
         }
     };
     const done = Promise.all(Array.from({ length: opts.workers ?? 2 }, worker));
@@ -252,10 +254,12 @@ export const failed = (a: Answer) => a.status !== 200;
 /**
  * The steady load of the zero-failure scenarios (issue: ≥ 100 requests/s through the VIP, a request failing when it
  * gets no 200, a reset, or no answer within 2 s; no retry). 8 workers, fresh connections, bounded in time and count;
- * `address`: another profile's virtual IP.
+ * `address`: another profile's virtual IP. Each worker starts a request every 50 ms (160 requests/s in all) and
+ * does not pause when answers are slower: with a fixed pause after each answer (30 ms), answers slowed to 52 ms by
+ * an `up` loading images on this 2-core machine brought the rate to 98/s, under the floor, with 0 failed.
  */
 export function steadyLoad(hosts: string[], maxSeconds = 300, address = VIP): Load {
-    return load(hosts, { workers: 8, pauseMs: 30, timeoutMs: 2000, maxRequests: 100_000, maxSeconds, address });
+    return load(hosts, { workers: 8, periodMs: 50, timeoutMs: 2000, maxRequests: 100_000, maxSeconds, address });
 }
 
 /** Requests per second over the load's span. */

@@ -1484,7 +1484,7 @@ test("x. every node rebuilt in one up with zero failures: a new node image rolle
     const swarmIds = async () => Object.fromEntries(await Promise.all(NODES.map(async (n) => [n, await onManager(`node inspect ${n} --format '{{.ID}}'`)] as const)));
     try {
         // One up for both kinds of rebuild (each alone was a scenario of its own, minutes apart): the image change
-        // keeps a node's volume and swarm identity, the generation change gives gw-2 new ones.
+        // keeps a node's volumes, the generation change gives gw-2 new ones (and a new swarm node).
         const idsBefore = await swarmIds();
         await must("docker tag swarm-lab/node:latest swarm-lab/node:lab-x");
         const nodes = devNodes().map((n) => (n.name === "gw-2" ? { ...n, generation: 2 } : n));
@@ -1504,13 +1504,17 @@ test("x. every node rebuilt in one up with zero failures: a new node image rolle
             const next = logIndex(log, new RegExp(`- delete docker:index/container:Container platform-nodes-${order[i]} \\((depends on [^)]*, )?replaced delete-first\\)`));
             assert.ok(settled >= 0 && next > settled, `${order[i]} was taken down (log line ${next}) only after ${order[i - 1]} was back (line ${settled})`);
         }
+        // The manager keeps its swarm identity (its data volume); the workers rejoin as new swarm nodes under their
+        // names, gw-2 on its new volume.
         const idsAfter = await swarmIds();
-        for (const n of NODES.filter((x) => x !== "gw-2")) assert.equal(idsAfter[n], idsBefore[n], `${n}: a new image keeps the node's swarm identity`);
+        assert.equal(idsAfter["manager-1"], idsBefore["manager-1"], "manager-1 keeps its swarm identity");
         assert.notEqual(idsAfter["gw-2"], idsBefore["gw-2"], "gw-2 is a new swarm node (the old one removed: swarmNodes checks one per name)");
         assert.deepEqual(Object.keys(await swarmNodes()).sort(), [...NODES].sort(), "every node back, once");
         assert.equal((await swarmNodes())["gw-2"], "ready active worker dmz");
         assert.ok((await sh(`docker volume inspect ${PREFIX}-gw-2-docker-g2`)).code === 0, "gw-2's new data volume");
         assert.ok((await sh(`docker volume inspect ${PREFIX}-gw-2-gateway-routes-g2`)).code === 0, "gw-2's new routes volume");
+        for (const old of [`${PREFIX}-gw-2-docker`, `${PREFIX}-gw-2-gateway-routes`]) assert.notEqual((await sh(`docker volume inspect ${old}`)).code, 0, `gw-2's first-generation volume ${old} is gone`);
+        assert.equal((await sh(`docker volume inspect ${PREFIX}-gw-1-docker`)).code, 0, "gw-1 keeps its data volume (a new image only)");
         assert.equal((await onNode("gw-2", "pgrep -x keepalived >/dev/null && echo running")).stdout, "running", "keepalived on the rebuilt gateway node");
         assert.match(await onManager("service ps gateway --filter desired-state=running --format '{{.Node}} {{.CurrentState}}'"), /gw-2 Running/);
         const spread = await onManager("service ps shop-2-0 --filter desired-state=running --format '{{.Node}}'");
