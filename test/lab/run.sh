@@ -39,12 +39,13 @@ rc=0
 timeout "${LAB_TIMEOUT:-2400}" node --import tsx --test --test-concurrency=1 --test-reporter=spec \
     ${LAB_PATTERN:+--test-name-pattern="$LAB_PATTERN"} test/lab/lab.test.ts || rc=$?
 # The second, shorter pass on HAProxy: what only a real swarm shows of an engine (up and routing through the VIP,
-# new tasks found through Docker's DNS, a routes reload and a rolling gateway update, both under load with 0 failed
-# requests) and destroy. What the engines do with the same requests (weights, pins, retries, metrics, reloads) is
-# proven on both by test/render/gateway-behaviour.test.ts. It runs after a full first pass (no LAB_PATTERN), or when
+# new tasks found through Docker's DNS, a release added beside the others and a promotion, each a routes reload, and
+# a rolling gateway update, all under load with 0 failed requests; e builds on d's release) and destroy. What the
+# engines do with the same requests (weights, pins, retries, metrics, reloads) is proven on both by
+# test/render/gateway-behaviour.test.ts. It runs after a full first pass (no LAB_PATTERN), or when
 # LAB_HAPROXY_PATTERN names its scenarios.
 haproxy_pattern=${LAB_HAPROXY_PATTERN:-${LAB_PATTERN:+skip}}
-haproxy_pattern=${haproxy_pattern:-'^(a|c|e|s|k)\.'}
+haproxy_pattern=${haproxy_pattern:-'^(a|c|d|e|s|k)\.'}
 if [[ $haproxy_pattern != skip ]]; then
     echo "lab: second pass on HAProxy ($haproxy_pattern)" >&2
     bash test/lab/cleanup.sh # whatever the first pass left
