@@ -1322,10 +1322,15 @@ async function swarmNodes(): Promise<Record<string, string>> {
 }
 
 /**
- * v leaves worker-2 running a shop-2-0 task: w's starting point (w removes it, which is v's way back). Whoever comes
- * next while this holds (w failed or did not run) goes back to the dev config first.
+ * v leaves worker-2 running a shop-2-0 task: w's starting point (w removes it, which is v's way back). While this
+ * holds (w failed or did not run), y and x, the scenarios after w, go back to the dev config first.
  */
 let worker2Left = false;
+async function dropWorker2IfLeft(label: string): Promise<void> {
+    if (!worker2Left) return;
+    await backToDev(`${label}: without v's worker-2`);
+    worker2Left = false;
+}
 
 test("v. zero failures: adding a node (worker-2, zone dmz) in one up: it joins with its labels and its zone's images, and receives its zone's tasks", { timeout: 900_000 }, async (t) => {
     if (!need(t)) return;
@@ -1393,10 +1398,7 @@ test("w. zero failures: removing a node that runs release tasks in one up: drain
 
 test("y. restarts: docker restart of the VIP holder with zero failures, and docker kill + start of a node running release tasks: each comes back by itself", { timeout: 900_000 }, async (t) => {
     if (!need(t)) return;
-    if (worker2Left) {
-        await backToDev("y: without v's worker-2");
-        worker2Left = false;
-    }
+    await dropWorker2IfLeft("y");
     const back = async (node: string, since: number, label: string) => {
         const ready = await until(120, async () => (await swarmNodes())[node] === "ready active worker dmz", 1000);
         const keepalived = await until(60, async () => (await onNode(node, "pgrep -x keepalived >/dev/null && echo running")).stdout === "running", 1000);
@@ -1497,6 +1499,7 @@ test("x. every node rebuilt in one up with zero failures: a new node image rolle
         d.docker.image = image;
         return d;
     };
+    await dropWorker2IfLeft("x");
     const swarmIds = async () => Object.fromEntries(await Promise.all(NODES.map(async (n) => [n, await onManager(`node inspect ${n} --format '{{.ID}}'`)] as const)));
     try {
         // One up for both kinds of rebuild (each alone was a scenario of its own, minutes apart): the image change
