@@ -12,6 +12,7 @@ exec 8>"${LAB_LOCK:-/tmp/swarm-platform-lab.lock}"
 flock -w "${LAB_LOCK_WAIT:-0}" 8 || { echo "lab: another lab run holds ${LAB_LOCK:-/tmp/swarm-platform-lab.lock}" >&2; exit 1; }
 : >.lab/figures.txt
 : >.lab/engine.log
+: >.lab/passes.log
 
 # The local ssh client of the docker provider and the image loads authenticates with the agent (as in prod); the
 # suite adds the deploy key it generates. This agent is this run's own, ended by its pid.
@@ -31,6 +32,7 @@ teardown() {
     kill "$SSH_AGENT_PID" 2>/dev/null || true
     echo "---- lab figures ----"
     cat .lab/figures.txt
+    bash test/lab/failures.sh .lab/passes.log
     exit "$rc"
 }
 trap teardown EXIT INT TERM
@@ -39,4 +41,4 @@ bash test/lab/dockerd.sh 8>&- # (a dockerd it starts must not inherit the lock)
 [[ ${LAB_SKIP_BUILD:-0} == 1 ]] || bash test/lab/images/build.sh 8>&-
 bash test/lab/cleanup.sh # leftovers of an interrupted run
 timeout "${LAB_TIMEOUT:-1800}" node --import tsx --test --test-concurrency=1 --test-reporter=spec \
-    ${LAB_PATTERN:+--test-name-pattern="$LAB_PATTERN"} test/lab/prod.test.ts
+    ${LAB_PATTERN:+--test-name-pattern="$LAB_PATTERN"} test/lab/prod.test.ts | tee .lab/passes.log

@@ -15,6 +15,7 @@ exec 8>"${LAB_LOCK:-/tmp/swarm-platform-lab.lock}"
 flock -w "${LAB_LOCK_WAIT:-0}" 8 || { echo "lab: another lab run holds ${LAB_LOCK:-/tmp/swarm-platform-lab.lock}" >&2; exit 1; }
 : >.lab/figures.txt
 : >.lab/engine.log
+: >.lab/passes.log
 
 teardown() {
     local rc=$?
@@ -28,6 +29,7 @@ teardown() {
     fi
     echo "---- lab figures ----"
     cat .lab/figures.txt
+    bash test/lab/failures.sh .lab/passes.log
     exit "$rc"
 }
 trap teardown EXIT INT TERM
@@ -37,7 +39,7 @@ bash test/lab/dockerd.sh 8>&- # (a dockerd it starts must not inherit the lock)
 bash test/lab/cleanup.sh # leftovers of an interrupted run
 rc=0
 timeout "${LAB_TIMEOUT:-2400}" node --import tsx --test --test-concurrency=1 --test-reporter=spec \
-    ${LAB_PATTERN:+--test-name-pattern="$LAB_PATTERN"} test/lab/lab.test.ts || rc=$?
+    ${LAB_PATTERN:+--test-name-pattern="$LAB_PATTERN"} test/lab/lab.test.ts | tee -a .lab/passes.log || rc=$?
 # The second, shorter pass on HAProxy: what only a real swarm shows of an engine (up and routing through the VIP,
 # new tasks found through Docker's DNS, a release added beside the others and a promotion, each a routes reload, and
 # a rolling gateway update, all under load with 0 failed requests; e builds on d's release) and destroy. What the
@@ -50,6 +52,6 @@ if [[ $haproxy_pattern != skip ]]; then
     echo "lab: second pass on HAProxy ($haproxy_pattern)" >&2
     bash test/lab/cleanup.sh # whatever the first pass left
     LAB_GATEWAY_ENGINE=haproxy timeout "${LAB_TIMEOUT:-2400}" node --import tsx --test --test-concurrency=1 --test-reporter=spec \
-        --test-name-pattern="$haproxy_pattern" test/lab/lab.test.ts || rc=$?
+        --test-name-pattern="$haproxy_pattern" test/lab/lab.test.ts | tee -a .lab/passes.log || rc=$?
 fi
 exit "$rc"
