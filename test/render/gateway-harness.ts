@@ -193,6 +193,8 @@ export interface StubOptions {
     /** Addresses whose backends read a request and close without an answer; logged to `<dir>/dropped.log`. */
     readonly drop?: readonly string[];
     readonly dnsDelayMs?: number;
+    /** Names that get no answer for this many milliseconds from their first query. */
+    readonly dnsSilentMs?: Readonly<Record<string, number>>;
 }
 
 /** A namespace with the DNS and backend stub running; `missing` services are not in DNS. */
@@ -204,7 +206,7 @@ export async function startLab(plan: Plan, missing: readonly string[] = [], stub
     try {
         fs.chmodSync(dir, 0o755);
         const ports = [...new Set(plan.routes.flatMap((r) => r.backends.map((b) => b.port)))];
-        const config = { names: lab.names, ports, listen: stub.listen, drop: stub.drop, dropLog: path.join(dir, "dropped.log"), dnsDelayMs: stub.dnsDelayMs };
+        const config = { names: lab.names, ports, listen: stub.listen, drop: stub.drop, dropLog: path.join(dir, "dropped.log"), dnsDelayMs: stub.dnsDelayMs, dnsSilentMs: stub.dnsSilentMs };
         await startIn(netns, [process.execPath, "--import", "tsx", STUB, JSON.stringify(config)], { ready: "ready" });
         const local = withLocalPaths(plan, dir, { certificates: true });
         const stateDir = path.join(dir, "state");

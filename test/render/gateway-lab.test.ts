@@ -8,7 +8,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { type Plan } from "../../model";
-import { RELEASE_HEADER } from "../../model/gateway";
+import { RELEASE_HEADER, renderGatewayFiles } from "../../model/gateway";
 import { servingBackends } from "../../model/releases";
 import {
     canRunLab, curl, echo, eventually, exited, get, health, type Lab, labPossible, rawRequest, serviceOf, startEngine, startEntrypoint, startLab, stop, stopAll, stopLab,
@@ -228,5 +228,32 @@ for (const engine of ["nginx", "haproxy"] as const) {
             assert.notEqual(health(l).code, 200, "nothing listens after the stop");
             assert.notEqual(get(l.netns, 80, "sklep.localhost", "/").code, 200, "nothing listens on the public port after the stop");
         });
+
+        // nginx's upstreams are files the entrypoint writes from DNS (HAProxy resolves in the engine, with retries).
+        if (engine === "nginx") {
+            test("a reload that routes a service new to the gateway asks DNS again when its first answers are lost: it answers without waiting for the next DNS round", async (t) => {
+                if (!canRunLab(t, engine)) return;
+                const host = "stary.sklep.localhost";
+                const base = planNamed(`dev${suffix}`);
+                const service = serviceOf(base, host);
+                // DNS rounds 60 s apart: within the test only the reload's own lookups can fill the new upstream.
+                const plan: Plan = { ...base, gateway: { ...base.gateway, resolverValid: 60 } };
+                const silent = await startLab(plan, [], { dnsSilentMs: { [`tasks.${service}`]: 1_500 } });
+                let child: ChildProcess | undefined;
+                try {
+                    child = await startEntrypointOf({ ...silent, plan: { ...silent.plan, routes: silent.plan.routes.filter((r) => r.hostname !== host) } });
+                    assert.notEqual(get(silent.netns, 80, host, "/").code, 200, `${host} is not routed before the reload`);
+                    const files = renderGatewayFiles(silent.plan.gateway, silent.plan.routes);
+                    fs.writeFileSync(path.join(silent.dir, files.routes.name), files.routes.content);
+                    child.kill("SIGHUP");
+                    const r = await eventually(`${host} after the reload`, () => get(silent.netns, 80, host, "/"), (x) => x.code === 200, 10_000);
+                    assert.deepEqual([echo(r).local], silent.names[service]);
+                    assert.equal(child.exitCode, null, "the entrypoint must keep running");
+                } finally {
+                    if (child) await stop(child);
+                    stopLab(silent);
+                }
+            });
+        }
     });
 }

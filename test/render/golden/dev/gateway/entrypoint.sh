@@ -49,6 +49,11 @@ metrics_exporter=$!
 # empty file (its upstream's `down` placeholder: a 502). $1 names the caller's scratch dir. Succeeds when a file
 # changed (nginx must reload to see it).
 upstreams_dir='/run/gateway-upstreams'
+# tasks.<service> for each service of $1/services without a line in $1/answers.
+unanswered_names() {
+    awk 'FILENAME == ARGV[1] { s = $2; sub(/^tasks\./, "", s); sub(/\.$/, "", s); got[s] = 1; next } !($1 in got) { print "tasks." $1 }' \
+        "$1/answers" "$1/services"
+}
 refresh_upstreams() {
     scratch="$upstreams_dir/.$1"
     rm -rf "$scratch" && mkdir -p "$scratch"
@@ -56,6 +61,17 @@ refresh_upstreams() {
     # One lookup for all names; a try of 1 s each (Docker's DNS is local): a slow answer delays one round only.
     # shellcheck disable=SC2046 # one argument per name
     RES_OPTIONS='timeout:1 attempts:1' getent hosts $(awk '{ print "tasks." $1 }' "$scratch/services") >"$scratch/answers" || true
+    # At a reload the routes may name a service new to this gateway: one lost answer would leave its upstream empty
+    # (502s) until the next round, so a name without an answer is asked twice more. An unknown name is answered at
+    # once (NXDOMAIN): this costs time only when answers are late, the case it is for.
+    if [ "$1" = reload ]; then
+        tries=2
+        while [ "$tries" -gt 0 ] && unanswered=$(unanswered_names "$scratch") && [ -n "$unanswered" ]; do
+            # shellcheck disable=SC2086 # one argument per name
+            RES_OPTIONS='timeout:1 attempts:1' getent hosts $unanswered >>"$scratch/answers" || true
+            tries=$((tries - 1))
+        done
+    fi
     touch "$upstreams_dir/.state"
     awk -v dir="$scratch" '
         FILENAME == ARGV[1] { port[$1] = $2; order[++n] = $1; next }
