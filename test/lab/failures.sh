@@ -5,4 +5,5 @@
 set -euo pipefail
 grep -qs '^✖ failing tests:' "$@" || exit 0
 echo "---- lab failures ----"
-awk '/^✖ failing tests:/ { on = 1 } on && /^ℹ |^# Subtest/ { on = 0 } on && !/^ +at /' "$@" | head -n 300
+# A section ends at the next pass's marker (`==== …`, written by run.sh) or at the end of its log.
+awk '/^==== / { pass = $0; on = 0; next } /^✖ failing tests:/ { on = 1; if (pass != "") print pass } on && /^ℹ |^# Subtest/ { on = 0 } on && !/^ +at /' "$@" | head -n 300

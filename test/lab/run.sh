@@ -38,6 +38,7 @@ bash test/lab/dockerd.sh 8>&- # (a dockerd it starts must not inherit the lock)
 [[ ${LAB_SKIP_BUILD:-0} == 1 ]] || bash test/lab/images/build.sh 8>&- # LAB_SKIP_BUILD=1: use the images as they are
 bash test/lab/cleanup.sh # leftovers of an interrupted run
 rc=0
+echo "==== lab pass: ${LAB_GATEWAY_ENGINE:-nginx}" >>.lab/passes.log
 timeout "${LAB_TIMEOUT:-2400}" node --import tsx --test --test-concurrency=1 --test-reporter=spec \
     ${LAB_PATTERN:+--test-name-pattern="$LAB_PATTERN"} test/lab/lab.test.ts | tee -a .lab/passes.log || rc=$?
 # The second, shorter pass on HAProxy: what only a real swarm shows of an engine (up and routing through the VIP,
@@ -51,6 +52,7 @@ haproxy_pattern=${haproxy_pattern:-'^(a|c|d|e|s|k)\.'}
 if [[ $haproxy_pattern != skip ]]; then
     echo "lab: second pass on HAProxy ($haproxy_pattern)" >&2
     bash test/lab/cleanup.sh # whatever the first pass left
+    echo "==== lab pass: haproxy" >>.lab/passes.log
     LAB_GATEWAY_ENGINE=haproxy timeout "${LAB_TIMEOUT:-2400}" node --import tsx --test --test-concurrency=1 --test-reporter=spec \
         --test-name-pattern="$haproxy_pattern" test/lab/lab.test.ts | tee -a .lab/passes.log || rc=$?
 fi
