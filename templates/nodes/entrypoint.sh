@@ -13,8 +13,11 @@ set -eu
 # /run is not a tmpfs in a container: after `docker restart` or `docker kill` + start it still holds the previous
 # run's pid files, sockets and dockerd's exec-root (/var/run/docker: netns bind-mount targets, containerd's state
 # and pid file). PIDs restart from 1 in the new run, so a stale pid file can name a live, unrelated process, and
-# the engine then waits on a containerd that is not there. A real host clears /run at boot; do the same.
-rm -rf /var/run/docker /var/run/docker.pid /var/run/docker.sock /run/keepalived.pid
+# the engine then waits on a containerd that is not there. A real host clears /run at boot; do the same. That
+# includes keepalived's children's pid files beside its own (a `docker kill` leaves them): keepalived refuses to
+# start ("daemon is already running") when one names a live process, and a node that starts as its previous run
+# did reuses the same low PIDs.
+rm -rf /var/run/docker /var/run/docker.pid /var/run/docker.sock /run/keepalived.pid /run/vrrp.pid /run/checkers.pid /run/bfd.pid
 
 tls=/etc/swarm-platform/engine-tls
 set -- dockerd --host=unix:///var/run/docker.sock

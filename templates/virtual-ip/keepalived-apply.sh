@@ -112,7 +112,9 @@ install_staged() {
 # uses_systemd, running_pid: templates/scripts/lib/keepalived.sh
 
 start_direct() {
-    rm -f "$PIDFILE"
+    # Nothing runs (running_pid found none): a pid file left by a killed keepalived, its children's beside its own,
+    # can name a live process by now, and keepalived then refuses to start ("daemon is already running").
+    rm -f "$PIDFILE" "${PIDFILE%/*}"/{vrrp,checkers,bfd}.pid
     # The daemon must hold none of this script's descriptors (stdin, the stderr log, fd 3 = the result): over ssh
     # the session ends only once every holder of its pipes has closed them, so an inherited one hangs the step.
     clean_env keepalived -D -p "$PIDFILE" -f "$KDIR/keepalived.conf" </dev/null >/dev/null 2>&1 3>&-

@@ -70,6 +70,13 @@ observe vip-gone-after-stop '! has_vip'
 observe no-keepalived-after-stop '! pgrep -x keepalived >/dev/null'
 step stop-again stop.sh
 
+# keepalived killed without its cleanup (docker kill of a node) leaves its VRRP child's pid file beside its own; by the
+# next start that PID can be a live process (here the stand-in gateway): the start must not take it for keepalived.
+echo "$web" >/run/vrrp.pid
+step stale-pid apply.sh
+observe master-despite-stale-pid 'wait_for "state_is MASTER && has_vip"'
+step stop-stale stop.sh
+
 # A keepalived started the old way, with the apply script's variables in its environment, is restarted without them.
 KEEPALIVED_CONF="$(cat "$W/conf-original")" keepalived -D -p /run/keepalived.pid -f /etc/keepalived/keepalived.conf
 wait_for '[ -s /run/keepalived.pid ]'
@@ -202,6 +209,15 @@ describe("keepalived-apply and keepalived-stop on a (namespaced) node", () => {
             }
         }
         assert.ok((read("environ-after-start").match(/^--- pid \d+$/gm) ?? []).length >= 2, "the parent and its VRRP child were both read");
+    });
+
+    test("a start after a killed keepalived: a stale VRRP child pid file naming a live process does not stop it", (t) => {
+        if (!ready(t)) return;
+        const s = step("stale-pid");
+        assert.equal(s.rc, 0, s.err);
+        assert.equal(s.out, "keepalived: started\n");
+        assert.equal(read("master-despite-stale-pid.obs").trim(), "yes", "MASTER with the VIP");
+        assert.equal(step("stop-stale").out, "keepalived: stopped\n");
     });
 
     test("a keepalived started with the variables in its environment (an older apply) is restarted without them", (t) => {

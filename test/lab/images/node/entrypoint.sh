@@ -29,8 +29,10 @@ log() { echo "node-entrypoint: $*" >&2; }
 # --- stale state from a previous run of this container --------------------------------------
 # /var/run is not a tmpfs here: after `docker restart` or `docker kill` + start it still holds the previous
 # run's pid files, sockets and dockerd's exec-root (/var/run/docker: netns bind-mount targets, containerd
-# state), which a fresh dockerd must not find. A real host clears /run at boot; do the same.
-rm -rf /var/run/docker /var/run/docker.pid /var/run/docker.sock /var/run/keepalived.pid /run/sshd
+# state), which a fresh dockerd must not find. A real host clears /run at boot; do the same. keepalived's children's
+# pid files go too: keepalived refuses to start ("daemon is already running") when one names a live process, and a
+# run that starts as the previous one did reuses its low PIDs (lab y failed so in CI).
+rm -rf /var/run/docker /var/run/docker.pid /var/run/docker.sock /var/run/keepalived.pid /run/vrrp.pid /run/checkers.pid /run/bfd.pid /run/sshd
 # keepalived's state directory stays (keepalived-apply made it, owned by the user notify runs as): only its files go.
 find /run/keepalived -mindepth 1 -delete 2>/dev/null || true
 
