@@ -31,11 +31,13 @@ remote_json="[${remote_json%,}]"
 
 managers="" leader=false
 if [[ $state == '"active"' && $control == true ]]; then
-    # node ls answers only while the swarm has a leader (a majority of its managers)
-    if ids=$(docker node ls -q --filter role=manager 2>/dev/null); then
+    # node ls and node inspect answer only while the swarm has a leader (a majority of its managers); the leader can
+    # go between the two (managers just lost), so a failure of either means no leader, not a failed read
+    # shellcheck disable=SC2086 # node ids: one word each
+    if ids=$(docker node ls -q --filter role=manager 2>/dev/null) &&
+        list=$(docker node inspect --format '{"hostname":{{json .Description.Hostname}},"addr":{{json .ManagerStatus.Addr}},"reachability":{{json .ManagerStatus.Reachability}},"leader":{{.ManagerStatus.Leader}}}' $ids 2>/dev/null); then
         leader=true
-        # shellcheck disable=SC2086 # node ids: one word each
-        managers=$(docker node inspect --format '{"hostname":{{json .Description.Hostname}},"addr":{{json .ManagerStatus.Addr}},"reachability":{{json .ManagerStatus.Reachability}},"leader":{{.ManagerStatus.Leader}}}' $ids | paste -sd, -)
+        managers=$(paste -sd, - <<<"$list")
     fi
 fi
 printf '{"engine":"up","state":%s,"controlAvailable":%s,"leader":%s,"remoteManagers":%s,"managers":[%s]}\n' \

@@ -304,6 +304,54 @@ describe("node-membership", () => {
     });
 });
 
+describe("swarm-managers", () => {
+    // The read's own docker stand-in: `docker info` as a manager of an active swarm, `node ls` and `node inspect`
+    // answering or failing as told (a swarm losing its leader between the two: node ls answered, inspect did not).
+    const MANAGERS_DOCKER = `#!/usr/bin/env bash
+case "$1 $2" in
+    "info --format") echo '"active" true [{"NodeID":"b","Addr":"10.0.10.12:2377"},{"NodeID":"c","Addr":"10.0.10.13:2377"}]' ;;
+    "node ls") [[ $LS_OK == 1 ]] || { echo "Error response from daemon: rpc error: code = Unknown desc = The swarm does not have a leader." >&2; exit 1; }; echo a; echo b ;;
+    "node inspect") [[ $INSPECT_OK == 1 ]] || { echo "Error response from daemon: rpc error: code = DeadlineExceeded desc = context deadline exceeded" >&2; exit 1; }
+        echo '{"hostname":"manager-1","addr":"10.0.10.11:2377","reachability":"reachable","leader":true}'
+        echo '{"hostname":"manager-2","addr":"10.0.10.12:2377","reachability":"unreachable","leader":false}' ;;
+    *) echo "unexpected: $*" >&2; exit 2 ;;
+esac
+`;
+    const read = (lsOk: boolean, inspectOk: boolean) => {
+        const root = tempDir("managers");
+        dirs.push(root);
+        writeFile(path.join(root, "bin", "docker"), MANAGERS_DOCKER, 0o755);
+        return run("bash", ["-s"], {
+            input: renderNodeScript("swarm-managers", { node: "n1", env: {} }),
+            env: { PATH: `${path.join(root, "bin")}:${process.env.PATH}`, LS_OK: lsOk ? "1" : "0", INSPECT_OK: inspectOk ? "1" : "0" },
+        });
+    };
+    const remote = ["10.0.10.12:2377", "10.0.10.13:2377"];
+
+    test("with a leader: one JSON line listing the managers", (t) => {
+        if (!needTools(t, "bash")) return;
+        assert.deepEqual(oneJsonLine(read(true, true)), {
+            engine: "up",
+            state: "active",
+            controlAvailable: true,
+            leader: true,
+            remoteManagers: remote,
+            managers: [
+                { hostname: "manager-1", addr: "10.0.10.11:2377", reachability: "reachable", leader: true },
+                { hostname: "manager-2", addr: "10.0.10.12:2377", reachability: "unreachable", leader: false },
+            ],
+        });
+    });
+
+    test("without a leader, whether node ls or only the node inspect after it fails: no leader, no managers, exit 0", (t) => {
+        if (!needTools(t, "bash")) return;
+        const noLeader = { engine: "up", state: "active", controlAvailable: true, leader: false, remoteManagers: remote, managers: [] };
+        assert.deepEqual(oneJsonLine(read(false, false)), noLeader);
+        // seen in the prod-like lab: quorum lost while the read ran; the read failed, so up could not say "quorum is lost"
+        assert.deepEqual(oneJsonLine(read(true, false)), noLeader);
+    });
+});
+
 describe("node-remove", () => {
     test("drains, demotes a manager and removes the node", (t) => {
         if (!needTools(t, "bash")) return;
