@@ -34,7 +34,11 @@ export class Firewall extends pulumi.ComponentResource {
         this.registerOutputs({ nodes: Object.keys(this.applied) });
     }
 
-    /** The same runners, each of whose scripts and image loads waits for its node's firewall. */
+    /**
+     * The same runners, each of whose scripts waits for its node's firewall. Image loads do not: a load puts bytes
+     * into the node's engine through the driver's own path (docker exec, ssh) and opens nothing, and it is the longest
+     * step of a first `up`.
+     */
     guard(runners: Readonly<Record<string, NodeRunner>>): Record<string, NodeRunner> {
         return Object.fromEntries(Object.entries(runners).map(([node, runner]) => [node, guarded(runner, this.applied[node])]));
     }
@@ -52,6 +56,6 @@ function guarded(runner: NodeRunner, firewall: pulumi.Resource | undefined): Nod
         ready: [...runner.ready, firewall],
         imageCacheDir: runner.imageCacheDir,
         run: (name: string, args: RunScriptArgs, opts: pulumi.CustomResourceOptions): ScriptRun => runner.run(name, args, after(opts)),
-        loadImage: (name: string, image: pulumi.Input<string>, opts: pulumi.CustomResourceOptions): ScriptRun => runner.loadImage(name, image, after(opts)),
+        loadImage: (name: string, image: pulumi.Input<string>, opts: pulumi.CustomResourceOptions): ScriptRun => runner.loadImage(name, image, opts),
     };
 }

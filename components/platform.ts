@@ -110,7 +110,8 @@ export class Platform extends pulumi.ComponentResource {
             env: { MEMBER_ADDRS: plan.nodes.map((n) => n.address).sort().join("\n") },
             keepWhenNodeReplaced: true,
         }, { parent: this });
-        // Every node's firewall first: later steps on a node (joins, VIP, gateway, image loads) wait for it.
+        // Every node's firewall first: later steps on a node (joins, VIP, gateway) wait for it; image loads need only
+        // the node's engine (Firewall.guard).
         this.firewall = new Firewall(`${name}-firewall`, { firewall: plan.firewall, runners: this.nodes.runners, after: [departures.resource] }, { parent: this });
         const runners = this.firewall.guard(this.nodes.runners);
         this.managerHost = this.nodes.managerHost;
@@ -174,6 +175,7 @@ export class Platform extends pulumi.ComponentResource {
             });
         }
         const keepalived = this.virtualIp?.keepalived ?? {};
+        const firstUp = !(args.swarmExists ?? true);
         const tls = Object.fromEntries(plan.gateway.tls.map((t) => [t.name, { certificate: secrets[t.certificateSecret], key: secrets[t.keySecret] }]));
         this.gateway = new Gateway(`${name}-gateway`, {
             gateway: plan.gateway,
@@ -186,7 +188,10 @@ export class Platform extends pulumi.ComponentResource {
             tls,
             registryPassword: secret(plan.gateway.registry?.passwordSecret),
             imageLoadAfter: Object.fromEntries(plan.gateway.nodes.map((n) => [n, [...routed].flatMap((service) => this.releases[service]?.deliveries[n] ?? [])])),
-            after: Object.fromEntries(plan.gateway.nodes.map((n) => [n, [...membership(n), ...(keepalived[n] ? [keepalived[n]] : [])]])),
+            // keepalived before the gateway: an update brings a node keepalived's check before the gateway it checks.
+            // On a first up nothing runs to protect: keepalived starts beside the gateway (its check holds the VIP
+            // back until the gateway answers), so the first answer does not wait for it.
+            after: Object.fromEntries(plan.gateway.nodes.map((n) => [n, [...membership(n), ...(keepalived[n] && !firstUp ? [keepalived[n]] : [])]])),
             dependsOn: this.networks.ingress ? [this.networks.ingress] : [],
             releaseGates: Object.fromEntries(Object.entries(this.releases).map(([service, release]) => [service, release.converged])),
             // Health-gated routes protect live traffic; on a first up there is none yet.
@@ -195,7 +200,6 @@ export class Platform extends pulumi.ComponentResource {
         }, child("gateway"));
         // On a first up (no swarm before this run) nothing waits for them: they also wait for the gateway to run, so
         // their CPU (docker driver) or uplink (ssh) goes to the first answer first.
-        const firstUp = !(args.swarmExists ?? true);
         firstLoads.resolve([
             ...Object.values(this.gateway.imageDeliveries),
             ...[...routed].flatMap((service) => Object.values(this.releases[service]?.deliveries ?? {})),

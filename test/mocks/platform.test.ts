@@ -107,8 +107,12 @@ describe("dev stack (docker driver)", () => {
         assert.match(rules("gw-1"), /^-A SWARM-PLATFORM-INPUT -p 112 -s 172\.28\.40\.13\/32 -j ACCEPT$/m);
         assert.doesNotMatch(rules("worker-1"), /-p 112|--dport 80 /, "no VRRP or gateway port off the gateway nodes");
         const deps = (name: string) => dev.declared.get(name)?.dependsOn ?? assert.fail(`${name} not declared`);
-        for (const [step, node] of [["platform-swarm-init", "manager-1"], ["platform-swarm-join-gw-1", "gw-1"], ["platform-virtualIp-keepalived-gw-2", "gw-2"], ["platform-gateway-routes-gw-1", "gw-1"], ["platform-shop-1-9-image-load-gw-1", "gw-1"]]) {
+        for (const [step, node] of [["platform-swarm-init", "manager-1"], ["platform-swarm-join-gw-1", "gw-1"], ["platform-virtualIp-keepalived-gw-2", "gw-2"], ["platform-gateway-routes-gw-1", "gw-1"]]) {
             assert.ok(deps(step).includes(`platform-firewall-${node}`), `${step} waits for ${node}'s firewall (has ${deps(step).join(", ")})`);
+        }
+        // an image load opens nothing on the node: it waits for the node's engine, not its firewall
+        for (const load of ["platform-shop-1-9-image-load-gw-1", "platform-gateway-image-load-gw-1", "platform-stock-1-0-image-load-worker-1"]) {
+            assert.ok(!deps(load).some((d) => d.startsWith("platform-firewall-")), `${load} does not wait for a firewall (has ${deps(load).join(", ")})`);
         }
     });
 
@@ -259,7 +263,7 @@ describe("dev stack (docker driver)", () => {
             assert.ok(shop.includes(d), `shop-1-9 waits for ${d} (has ${shop.join(", ")})`);
         }
         const gateway = deps("platform-gateway-service");
-        for (const d of ["platform-gateway-routes-gw-1", "platform-gateway-routes-gw-2", "platform-gateway-image-load-gw-1", "platform-virtualIp-keepalived-gw-1", "platform-swarm-drain-gw-2"]) {
+        for (const d of ["platform-gateway-routes-gw-1", "platform-gateway-routes-gw-2", "platform-gateway-image-load-gw-1", "platform-swarm-drain-gw-2"]) {
             assert.ok(gateway.includes(d), `gateway waits for ${d}`);
         }
         assert.ok(deps("platform-virtualIp-keepalived-gw-1").includes("platform-swarm-drain-gw-1"));
@@ -277,10 +281,10 @@ describe("dev stack (docker driver)", () => {
             assert.ok(deps(`platform-swarm-drain-${n}`).includes(`platform-swarm-member-${n}`), `${n}: drain after membership`);
             assert.ok(deps(`platform-virtualIp-keepalived-${n}`).includes(`platform-swarm-drain-${n}`), `${n}: keepalived after the drain step (deleted before it)`);
             assert.ok(deps(`platform-gateway-routes-${n}`).includes(`platform-swarm-drain-${n}`), `${n}: routes after the drain step`);
-            // an image delivery needs the node's engine and firewall only: not its membership nor keepalived
+            // an image delivery needs the node's engine only: not its firewall, membership nor keepalived
             const load = deps(`platform-gateway-image-load-${n}`);
-            assert.ok(load.includes(`platform-firewall-${n}`) && load.includes(`platform-nodes-${n}-engine-ready`), `${n}: gateway image after its engine and firewall (${load.join(", ")})`);
-            for (const d of [`platform-swarm-drain-${n}`, `platform-swarm-member-${n}`, `platform-virtualIp-keepalived-${n}`]) assert.ok(!load.includes(d), `${n}: gateway image does not wait for ${d}`);
+            assert.ok(load.includes(`platform-nodes-${n}-engine-ready`), `${n}: gateway image after its engine (${load.join(", ")})`);
+            for (const d of [`platform-firewall-${n}`, `platform-swarm-drain-${n}`, `platform-swarm-member-${n}`, `platform-virtualIp-keepalived-${n}`]) assert.ok(!load.includes(d), `${n}: gateway image does not wait for ${d}`);
         }
         // the drain step's delete: node-remove on the bootstrap manager with the node's id and address
         const drain = byName(dev, "platform-swarm-drain-gw-1").inputs as { create: string; delete: string; triggers: string[] };
@@ -714,6 +718,19 @@ describe("convergence gates: `up` waits for the swarm", () => {
             const first = dev.declared.get(`platform-gateway-routes-${node}`)!.dependsOn;
             assert.ok(!first.some((d) => d.endsWith("-converge")), `${node} on a first up: ${first.join(", ")}`);
             assert.ok(first.includes(`platform-swarm-drain-${node}`), `${node} on a first up: still after its node's membership`);
+        }
+    });
+
+    it("with a swarm, the gateway's routes and service wait for keepalived (its check first); on a first up keepalived starts beside them", async () => {
+        const live = await runProgram({ stack: "dev", config: stackConfig("dev"), liveManagers: [{ name: "manager-1", reachable: true }] });
+        for (const node of ["gw-1", "gw-2"]) {
+            const keepalived = `platform-virtualIp-keepalived-${node}`;
+            for (const step of [`platform-gateway-routes-${node}`, "platform-gateway-service"]) {
+                assert.ok(live.declared.get(step)!.dependsOn.includes(keepalived), `with a swarm: ${step} waits for ${keepalived}`);
+                assert.ok(!dev.declared.get(step)!.dependsOn.includes(keepalived), `on a first up: ${step} does not wait for ${keepalived}`);
+            }
+            // the delete order stays: keepalived and the routes go before the node's drain step, on a first up too
+            for (const step of [keepalived, `platform-gateway-routes-${node}`]) assert.ok(dev.declared.get(step)!.dependsOn.includes(`platform-swarm-drain-${node}`), `${step} after the drain step`);
         }
     });
 
