@@ -476,7 +476,10 @@ export async function up(opts: EngineOptions): Promise<EngineResult> {
     }
     if (JSON.stringify(state) !== before) saveState(opts.statePath, state);
     phase("deletes");
-    log(`up: ${phases.join("; ")}`);
+    // The engine process's own CPU (the SDK, the program, the engine; not the commands it runs): on a machine whose
+    // cores are all busy in a cold up, CPU time is what the cold up costs.
+    const cpu = process.cpuUsage();
+    log(`up: ${phases.join("; ")}; engine process CPU ${((cpu.user + cpu.system) / 1e6).toFixed(2)} s`);
     return { ok: result.errors.length === 0, errors: result.errors, counts: result.counts, changes: result.changes, seconds: (Date.now() - t0) / 1000, outputs };
 }
 
