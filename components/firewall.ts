@@ -1,5 +1,6 @@
-// Firewall: each node's rules (model/firewall.ts) installed and applied through the node's runner, before anything
-// else runs there: the swarm joins, the VIP and the gateway come up behind the firewall, never before it.
+// Firewall: each node's rules (model/firewall.ts) installed and applied through the node's runner, before any other
+// script runs there: the swarm joins, the VIP and the gateway come up behind the firewall, never before it. Image
+// loads (bytes into the node's engine, no port) go beside it.
 import * as pulumi from "@pulumi/pulumi";
 import { type PlanFirewall, renderFirewallApply, renderFirewallRules, renderFirewallUnit } from "../model/firewall";
 import type { NodeRunner, RunScriptArgs, ScriptRun } from "./nodes";

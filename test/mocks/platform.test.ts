@@ -97,7 +97,7 @@ describe("dev stack (docker driver)", () => {
         assert.equal(dev.outputs.dockerCli, "docker exec swarm-platform-dev-manager-1 docker node ls");
     });
 
-    it("applies a firewall on every node before anything else runs there", () => {
+    it("applies a firewall on every node before any other script runs there (image loads need only the engine)", () => {
         const fw = ofType(dev, COMMAND).filter((c) => c.name.startsWith("platform-firewall-")).map((c) => c.name).sort();
         assert.deepEqual(fw, ["platform-firewall-gw-1", "platform-firewall-gw-2", "platform-firewall-manager-1", "platform-firewall-worker-1"]);
         const rules = (node: string) => envOf(byName(dev, `platform-firewall-${node}`)).RULES;
