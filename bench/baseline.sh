@@ -7,6 +7,10 @@
 #
 #   bench/baseline.sh up RENDER_DIR   # RENDER_DIR: what bench/run.ts rendered before the clock (plan.json,
 #                                     # nodes/<gw>/keepalived.conf with the password, keepalived/*.sh, gateway/*)
+#   bench/baseline.sh up RENDER_DIR first-answer
+#                                     # the floor: only what the first answer needs, by hand, nothing else (the
+#                                     # bootstrap manager and the gateway nodes, the images those run, keepalived, the
+#                                     # gateway and the releases behind the probed host); no other node, release or load
 #   bench/baseline.sh down            # remove the node containers, their volumes and the LAN (all in parallel)
 #
 # Same names, subnet and VIP as the lab's dev stack (test/lab/cleanup.sh sweeps them); never run next to the lab.
@@ -58,7 +62,13 @@ down() {
 }
 
 up() {
-    local dir=${1:?usage: baseline.sh up RENDER_DIR}
+    local dir=${1:?usage: baseline.sh up RENDER_DIR [first-answer]}
+    local first_only=false
+    case "${2:-}" in
+        "") ;;
+        first-answer) first_only=true ;;
+        *) die "unknown mode '$2' (known: first-answer)" ;;
+    esac
     local plan=$dir/plan.json
     [[ -f $plan ]] || die "$plan missing (bench/run.ts renders it)"
     q() { jq -r "$@" "$plan"; }
@@ -75,8 +85,15 @@ up() {
     vip=$(q '.virtualIp.groups[0].address')
     probe_host=$(q '.routes[0].hostname')
     local -a nodes gateways
-    mapfile -t nodes < <(q '.nodes[].name')
     mapfile -t gateways < <(q '.gateway.nodes[]')
+    # The releases this run starts: all, or (first-answer) those behind the probed host.
+    local releases_q='.releases[]'
+    if [[ $first_only == true ]]; then
+        releases_q='[.routes[0].backends[].service] as $s | .releases[] | select(.service as $x | $s | any(. == $x))'
+        mapfile -t nodes < <(q --arg m "$manager" '[.nodes[] | select(.name == $m or .gateway) | .name] | unique | .[]')
+    else
+        mapfile -t nodes < <(q '.nodes[].name')
+    fi
 
     # --- images, on the host: the gateway image built, then every image saved once -----------------------------
     local -a pids=()
@@ -88,9 +105,9 @@ up() {
     pids+=($!)
     # One file per zone: the tags of that zone's releases (tags of one image share its layers in the file).
     local zone
-    for zone in $(q '[.nodes[].zone] | unique | .[]'); do
+    for zone in $(q --argjson n "$(printf '%s\n' "${nodes[@]}" | jq -R . | jq -s .)" '[.nodes[] | select(.name as $x | $n | any(. == $x)) | .zone] | unique | .[]'); do
         (
-            mapfile -t tags < <(q --arg z "$zone" '[.releases[] | select(.zone == $z) | .image] | unique | .[]')
+            mapfile -t tags < <(q --arg z "$zone" "[$releases_q | select(.zone == \$z) | .image] | unique | .[]")
             if ((${#tags[@]})); then docker save "${tags[@]}" >"$work/zone-$zone.tar"; fi
             touch "$work/zone-$zone.ready"
         ) &
@@ -226,7 +243,7 @@ up() {
     docker exec "$mgr" docker service create -q "${gw[@]}" "$GATEWAY_TAG" >/dev/null &
     pids+=($!)
     local svc
-    for svc in $(q '.releases[].service'); do
+    for svc in $(q "$releases_q | .service"); do
         local -a args=()
         mapfile -t args < <(q --arg s "$svc" '.releases[] | select(.service == $s) |
             ["--name", .service, "--replicas", (.replicas | tostring), "--endpoint-mode", .endpointMode]
@@ -245,10 +262,14 @@ up() {
     wait_all "${pids[@]}" || die "a service create failed"
     log "services created; waiting for a 200 from $probe_host through $vip"
 
-    local i code
+    # Polled as cheaply as the bench probes the program (a curl costs about 50 ms of CPU here, 20 a second half a core
+    # of a machine the cold up keeps busy): bash's own /dev/tcp, one connection a try, bounded by timeout.
+    local i port
+    port=$(q .gateway.ports.http)
     for ((i = 0; i < LIMIT * 20; i++)); do
-        code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 -H "Host: $probe_host" "http://$vip/" || true)
-        if [[ $code == 200 ]]; then
+        # shellcheck disable=SC2016 # the inner script's own variables
+        if timeout 1 bash -c 'exec 3<>"/dev/tcp/$1/$2" && printf "GET / HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n" "$3" >&3 &&
+            IFS= read -r line <&3 && [[ $line == "HTTP/1."?" 200 "* ]]' _ "$vip" "$port" "$probe_host" 2>/dev/null; then
             log "200 through $vip"
             return 0
         fi
@@ -259,7 +280,7 @@ up() {
 
 command -v jq >/dev/null || die "jq is needed (apt-get install jq)"
 case "${1:-}" in
-    up) up "${2:-}" ;;
+    up) up "${2:-}" "${3:-}" ;;
     down) down ;;
     *) die "usage: baseline.sh up RENDER_DIR | down" ;;
 esac

@@ -92,7 +92,7 @@ async function teardown(): Promise<void> {
 
 async function coldup(): Promise<Part<ColdUpData>> {
     const runs = int("BENCH_RUNS", 5);
-    const d: ColdUpData = { program: [], programEngine: [], baseline: [], destroy: [], teardown: [], noopEngine: [], noopChanges: [], addApply: [], addFirst: [] };
+    const d: ColdUpData = { program: [], programEngine: [], baseline: [], floor: [], destroy: [], teardown: [], noopEngine: [], noopChanges: [], addApply: [], addFirst: [] };
     const errors: string[] = [];
     const render = prepareBaseline(); // before any clock
     for (let i = 1; i <= runs; i++) {
@@ -120,6 +120,14 @@ async function coldup(): Promise<Part<ColdUpData>> {
         } catch (e) {
             errors.push(`baseline run ${i}: ${msg(e)}`);
             log(`baseline run ${i} failed: ${msg(e)}`);
+        }
+        await teardown();
+        log(`cold up ${i}/${runs}: floor (the first answer only, by hand)`);
+        try {
+            (d.floor ??= []).push(await baselineUp(render, {}, true));
+        } catch (e) {
+            errors.push(`floor run ${i}: ${msg(e)}`);
+            log(`floor run ${i} failed: ${msg(e)}`);
         }
         await teardown();
     }

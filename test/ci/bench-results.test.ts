@@ -77,6 +77,13 @@ describe("bench results", () => {
         ] } } }));
         assert.match(rowOf(growth(40), "12 nodes ÷ 4 nodes"), /2\.00; baseline 2\.00 \| \*\*missed\*\*; out of reach here: bench\/baseline\.sh, the by-hand way, grows 2\.00 ×/);
         assert.match(rowOf(growth(25), "12 nodes ÷ 4 nodes"), /\| \*\*missed\*\* \|$/);
+        const coldup = (floor: number[]) => renderResults(results({ coldup: { status: "ok", data: {
+            program: [45], programEngine: [60], baseline: [50], floor, destroy: [5], teardown: [4], noopEngine: [1], noopChanges: [0], addApply: [5], addFirst: [0],
+        } } }));
+        assert.match(rowOf(coldup([42]), "Cold up, program ÷ baseline"), /\| 0\.90; floor ÷ baseline 0\.84 \| \*\*missed\*\*; out of reach here: by hand, only the first answer's work .* takes 0\.84 ×/);
+        assert.match(rowOf(coldup([42]), "Cold up, floor"), /\| 42\.00 s \|/);
+        assert.match(rowOf(coldup([35]), "Cold up, program ÷ baseline"), /\| 0\.90; floor ÷ baseline 0\.70 \| \*\*missed\*\* \|$/, "a floor under 0.75: no excuse");
+        assert.match(rowOf(coldup([]), "Cold up, program ÷ baseline"), /\| 0\.90 \| \*\*missed\*\* \|$/, "no floor measured (older results): plainly missed");
     });
 
     it("promotion apply: out of reach only when its floor (a no-op apply and a round trip into the gateway) misses 2 s itself", () => {
