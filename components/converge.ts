@@ -27,10 +27,13 @@ export interface ConvergeGateArgs {
     readonly specHash: pulumi.Output<string>;
     /** Seconds to wait at most. */
     readonly timeout: number;
+    /** What its polling of the swarm waits for besides the service (on a first up: the gateway's gate). */
+    readonly after?: Promise<pulumi.Resource[]>;
 }
 
 /** Runs release-converge for one service after it; later steps depend on the returned resource. */
 export function convergeGate(name: string, args: ConvergeGateArgs, opts: pulumi.CustomResourceOptions): pulumi.CustomResource {
+    const after: pulumi.Input<pulumi.Resource[]> = args.after ? args.after.then((a): pulumi.Resource[] => [args.service, ...a]) : [args.service];
     return args.manager.run(name, {
         script: "release-converge",
         env: {
@@ -42,5 +45,5 @@ export function convergeGate(name: string, args: ConvergeGateArgs, opts: pulumi.
             SPEC_HASH: args.specHash,
             TIMEOUT: String(args.timeout),
         },
-    }, { ...opts, dependsOn: [args.service] }).resource;
+    }, { ...opts, dependsOn: after }).resource;
 }

@@ -153,6 +153,11 @@ export class Platform extends pulumi.ComponentResource {
         // answer waits for.
         const routed = new Set(routedServices(plan.routes));
         const firstLoads = deferred<pulumi.Resource[]>();
+        const firstUp = !(args.swarmExists ?? true);
+        // On a first up the releases' gates poll the swarm only once the gateway runs: nothing waits for them before
+        // (routes do not, below), and their polling (two docker calls a second each) would share the CPU (docker
+        // driver) with the first answer's work. Their tasks have usually started by then: one poll each.
+        const gatewayConverged = deferred<pulumi.Resource[]>();
         const networkIds = Object.fromEntries(plan.networks.overlays.map((n) => [n.name, this.networks.idOf(n.name)]));
         for (const release of plan.releases) {
             const zoneNodes = plan.nodes.filter((n) => n.zone === release.zone);
@@ -164,6 +169,7 @@ export class Platform extends pulumi.ComponentResource {
                 zoneNodes: zoneNodes.map((n) => runners[n.name]),
                 manager: runners[bootstrap],
                 ...(routed.has(release.service) ? {} : { loadAfter: () => firstLoads.promise }),
+                ...(firstUp ? { gateAfter: gatewayConverged.promise } : {}),
                 dependsOn: [
                     ...zoneNodes.map((n) => this.swarm.memberships[n.name]),
                     ...Object.values(this.networks.byName),
@@ -175,7 +181,6 @@ export class Platform extends pulumi.ComponentResource {
             });
         }
         const keepalived = this.virtualIp?.keepalived ?? {};
-        const firstUp = !(args.swarmExists ?? true);
         const tls = Object.fromEntries(plan.gateway.tls.map((t) => [t.name, { certificate: secrets[t.certificateSecret], key: secrets[t.keySecret] }]));
         this.gateway = new Gateway(`${name}-gateway`, {
             gateway: plan.gateway,
@@ -200,6 +205,7 @@ export class Platform extends pulumi.ComponentResource {
         }, child("gateway"));
         // On a first up (no swarm before this run) nothing waits for them: they also wait for the gateway to run, so
         // their CPU (docker driver) or uplink (ssh) goes to the first answer first.
+        gatewayConverged.resolve([this.gateway.converged]);
         firstLoads.resolve([
             ...Object.values(this.gateway.imageDeliveries),
             ...[...routed].flatMap((service) => Object.values(this.releases[service]?.deliveries ?? {})),

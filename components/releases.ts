@@ -26,6 +26,8 @@ export interface ReleaseArgs {
     readonly dependsOn: pulumi.Input<pulumi.Resource>[];
     /** The bootstrap manager: the convergence gate asks the swarm there. */
     readonly manager: NodeRunner;
+    /** What its convergence gate waits for besides the service (see ConvergeGateArgs.after). */
+    readonly gateAfter?: Promise<pulumi.Resource[]>;
     /** What its image loads wait for besides their node, per node (see DeliveredImageArgs.loadAfter). */
     readonly loadAfter?: (node: string) => pulumi.Resource[] | Promise<pulumi.Resource[]>;
 }
@@ -113,6 +115,7 @@ export class Release extends pulumi.ComponentResource {
             subject: `release ${r.app} ${r.name}`,
             specHash: this.specHash,
             timeout: r.convergeTimeout,
+            ...(args.gateAfter ? { after: args.gateAfter } : {}),
         }, { parent: this });
         this.registerOutputs({ service: this.serviceName, specHash: this.specHash });
     }

@@ -47,9 +47,12 @@ gateway_unrouted() {
         awk -F'|' '$1 == "Shutdown" { found = ($3 ~ /non-zero exit \(78\)/); exit } END { exit !found }'
 }
 unrouted=0
-while [[ ${WAIT_TASKS:-true} == true && -n $(pending) ]]; do
-    ((SECONDS < deadline)) || die "tasks not running after ${DRAIN_TIMEOUT:-120} s: $(pending | paste -sd, -)"
-    if ((!unrouted)) && gateway_unrouted; then
+# One docker call a poll: the gateway's task history is read only while one of its tasks is among those pending.
+while [[ ${WAIT_TASKS:-true} == true ]]; do
+    waiting=$(pending)
+    [[ -n $waiting ]] || break
+    ((SECONDS < deadline)) || die "tasks not running after ${DRAIN_TIMEOUT:-120} s: $(paste -sd, - <<<"$waiting")"
+    if ((!unrouted)) && [[ -n ${GATEWAY_SERVICE:-} && $'\n'$waiting == *$'\n'"$GATEWAY_SERVICE".* ]] && gateway_unrouted; then
         unrouted=1
         log "the gateway here has no routes yet (a new gateway node; its routes step comes later): not waited for"
         continue

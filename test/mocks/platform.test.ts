@@ -734,6 +734,18 @@ describe("convergence gates: `up` waits for the swarm", () => {
         }
     });
 
+    it("on a first up the releases' gates poll the swarm only once the gateway runs; with a swarm the routes wait for them, not they for the gateway", async () => {
+        const live = await runProgram({ stack: "dev", config: stackConfig("dev"), liveManagers: [{ name: "manager-1", reachable: true }] });
+        for (const service of ["shop-1-9", "shop-2-0", "stock-1-0"]) {
+            const gate = `platform-${service}-converge`;
+            assert.ok(dev.declared.get(gate)!.dependsOn.includes("platform-gateway-converge"), `first up: ${gate} after the gateway's gate`);
+            assert.ok(dev.declared.get(gate)!.dependsOn.includes(`platform-${service}-service`), `first up: ${gate} after its service`);
+            assert.ok(!live.declared.get(gate)!.dependsOn.includes("platform-gateway-converge"), `with a swarm: ${gate} does not wait for the gateway`);
+            assert.ok(live.declared.get(gate)!.dependsOn.includes(`platform-${service}-service`), `with a swarm: ${gate} after its service`);
+        }
+        assert.ok(live.declared.get("platform-gateway-routes-gw-1")!.dependsOn.includes("platform-shop-2-0-converge"), "with a swarm the routes wait for the gates");
+    });
+
     it("the routes also wait for the gates of a release that only has weight on a route, or is only pinnable", async () => {
         const weighted = await runProgram({
             stack: "dev",
