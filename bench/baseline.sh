@@ -282,5 +282,5 @@ command -v jq >/dev/null || die "jq is needed (apt-get install jq)"
 case "${1:-}" in
     up) up "${2:-}" "${3:-}" ;;
     down) down ;;
-    *) die "usage: baseline.sh up RENDER_DIR | down" ;;
+    *) die "usage: baseline.sh up RENDER_DIR [first-answer] | down" ;;
 esac
