@@ -155,8 +155,10 @@ export interface PlanVirtualIpGroup {
 export const KEEPALIVED_PATHS = {
     conf: "/etc/keepalived/keepalived.conf",
     check: "/etc/keepalived/check_gateway.sh",
+    /** keepalived's notify FIFO reader: records each instance's state in `<stateDir>/<instance>.state`. */
     notify: "/etc/keepalived/notify.sh",
-    /** notify.sh records each instance's state in `<stateDir>/<instance>.state`. */
+    /** keepalived makes it (owned by the script user) and writes each VRRP transition to it. */
+    notifyFifo: "/run/keepalived/notify.fifo",
     stateDir: "/run/keepalived",
 } as const;
 
@@ -421,7 +423,6 @@ function instanceView(virtualIp: PlanVirtualIp, { group, member }: Membership, a
         auth: authPass !== undefined ? { pass: authPass } : false,
         vip: { address: group.address, prefix: virtualIp.prefix },
         garpMasterDelay: virtualIp.garpMasterDelay,
-        notifyPath: virtualIp.paths.notify,
     };
 }
 
@@ -433,6 +434,7 @@ export function renderKeepalivedConf(virtualIp: PlanVirtualIp, node: string, sec
     return renderTemplate("virtual-ip/keepalived.conf.mustache", {
         node,
         scriptUser: virtualIp.scriptUser,
+        notify: { path: virtualIp.paths.notify, fifo: virtualIp.paths.notifyFifo },
         version3: virtualIp.version === 3,
         check: { path: virtualIp.paths.check, interval: hc.interval, timeout: hc.timeout, fall: hc.fall, rise: hc.rise },
         instances: memberships.map((m) => instanceView(virtualIp, m, authPass)),

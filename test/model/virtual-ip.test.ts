@@ -622,7 +622,7 @@ describe("VRRP settings", () => {
                 garpMasterDelay: 1,
                 groups: undefined,
                 drainSeconds: 5,
-                paths: { conf: "/etc/keepalived/keepalived.conf", check: "/etc/keepalived/check_gateway.sh", notify: "/etc/keepalived/notify.sh", stateDir: "/run/keepalived" },
+                paths: { conf: "/etc/keepalived/keepalived.conf", check: "/etc/keepalived/check_gateway.sh", notify: "/etc/keepalived/notify.sh", notifyFifo: "/run/keepalived/notify.fifo", stateDir: "/run/keepalived" },
             },
         );
     });
@@ -748,6 +748,9 @@ describe("keepalived.conf", () => {
                 "    router_id gw-1",
                 "    enable_script_security",
                 "    script_user keepalived_script",
+                "    # One reader process records the transitions in their order (a notify script per transition can finish late).",
+                "    vrrp_notify_fifo /run/keepalived/notify.fifo",
+                '    vrrp_notify_fifo_script "/etc/keepalived/notify.sh"',
                 "}",
                 "",
                 "vrrp_script chk_gateway {",
@@ -782,7 +785,6 @@ describe("keepalived.conf", () => {
                 "    track_script {",
                 "        chk_gateway",
                 "    }",
-                '    notify "/etc/keepalived/notify.sh"',
                 "}",
                 "",
             ].join("\n"),

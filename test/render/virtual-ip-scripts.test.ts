@@ -55,6 +55,11 @@ cp /etc/keepalived/keepalived.conf "$W/conf-after-bad"
 step changed apply-changed.sh
 cat /run/keepalived.pid >"$W/pid-after" 2>/dev/null
 observe alive-after-reload 'kill -0 "$(cat /run/keepalived.pid)"'
+# After the reload (keepalived restarts its FIFO reader), transitions are still recorded.
+touch ${plan.gateway.stateDir}/draining
+observe fault-after-reload 'wait_for "state_is FAULT && ! has_vip"'
+rm -f ${plan.gateway.stateDir}/draining
+observe master-after-reload 'wait_for "state_is MASTER && has_vip"'
 
 step probe apply-probe.sh
 observe check-env-written 'wait_for "[ -s /run/keepalived/check.env ]"'
@@ -76,6 +81,19 @@ echo "$web" >/run/vrrp.pid
 step stale-pid apply.sh
 observe master-despite-stale-pid 'wait_for "state_is MASTER && has_vip"'
 step stop-stale stop.sh
+observe stop-recorded 'wait_for "state_is STOP"'
+
+# Transitions faster than their recording: the reader is slowed on MASTER lines (a loaded node), and the gateway starts
+# draining as soon as the instance is MASTER. The last state recorded must be the last one keepalived reached (FAULT).
+step slow apply-slow.sh
+observe slow-master-seen 'wait_for "grep -q MASTER /run/keepalived/lines"'
+touch ${plan.gateway.stateDir}/draining
+observe slow-fault 'wait_for "! has_vip && grep -q FAULT /run/keepalived/lines"'
+sleep 4.5 # the slowed MASTER line's record (a per-transition notify script would write MASTER now)
+cat /run/keepalived/${group.name}.state >"$W/slow-state" 2>/dev/null
+cp /run/keepalived/lines "$W/slow-lines" 2>/dev/null
+rm -f ${plan.gateway.stateDir}/draining
+step stop-slow stop.sh
 
 # A keepalived started the old way, with the apply script's variables in its environment, is restarted without them.
 KEEPALIVED_CONF="$(cat "$W/conf-original")" keepalived -D -p /run/keepalived.pid -f /etc/keepalived/keepalived.conf
@@ -117,6 +135,13 @@ describe("keepalived-apply and keepalived-stop on a (namespaced) node", () => {
         writeFile(
             path.join(w, "apply-probe.sh"),
             renderNodeScript("keepalived-apply", { node: NODE, env: { KEEPALIVED_CONF: changed, CHECK_SCRIPT: probeCheck, NOTIFY_SCRIPT: scripts.notify, SCRIPT_USER: vrrp.scriptUser } }),
+        );
+        // The same reader, logging each line it reads and then taking 4 s over a MASTER line before recording it.
+        const slowNotify = scripts.notify.replace(/^( {4}\[ "\$kind" = INSTANCE \] \|\| continue\n)/m, '$1    echo "$state" >>/run/keepalived/lines\n    [ "$state" != MASTER ] || sleep 4\n');
+        assert.notEqual(slowNotify, scripts.notify);
+        writeFile(
+            path.join(w, "apply-slow.sh"),
+            renderNodeScript("keepalived-apply", { node: NODE, env: { KEEPALIVED_CONF: conf, CHECK_SCRIPT: scripts.check, NOTIFY_SCRIPT: slowNotify, SCRIPT_USER: vrrp.scriptUser } }),
         );
         writeFile(path.join(w, "stop.sh"), renderNodeScript("keepalived-stop", { node: NODE }));
         netns = createNetns([vrrp.interface]);
@@ -185,6 +210,26 @@ describe("keepalived-apply and keepalived-stop on a (namespaced) node", () => {
         if (!ready(t)) return;
         assert.equal(read("fault-when-draining.obs").trim(), "yes");
         assert.equal(read("master-after-drain.obs").trim(), "yes");
+    });
+
+    test("a reload keeps the states recorded: the restarted FIFO reader records FAULT and MASTER again", (t) => {
+        if (!ready(t)) return;
+        assert.equal(read("fault-after-reload.obs").trim(), "yes");
+        assert.equal(read("master-after-reload.obs").trim(), "yes");
+    });
+
+    test("transitions are recorded in keepalived's order: a MASTER recorded late does not overwrite the FAULT after it", (t) => {
+        if (!ready(t)) return;
+        assert.equal(read("slow-master-seen.obs").trim(), "yes", "the slowed reader got the MASTER line");
+        assert.equal(read("slow-fault.obs").trim(), "yes", "the instance went FAULT while the MASTER line was being recorded");
+        assert.deepEqual(read("slow-lines").trim().split("\n").slice(-2), ["MASTER", "FAULT"]);
+        assert.equal(read("slow-state"), "FAULT\n");
+        assert.equal(step("stop-slow").out, "keepalived: stopped\n");
+    });
+
+    test("a stop is recorded: keepalived's last lines (STOP) reach the reader after its SIGTERM", (t) => {
+        if (!ready(t)) return;
+        assert.equal(read("stop-recorded.obs").trim(), "yes");
     });
 
     test("keepalived.conf (it holds the VRRP password) is installed mode 0600, written under umask 077", (t) => {

@@ -138,7 +138,10 @@ describe("keepalived rendering rules", () => {
         assert.match(conf, /^\s*enable_script_security$/m);
         assert.match(conf, new RegExp(`^\\s*script_user ${dev.virtualIp?.scriptUser}$`, "m"));
         assert.match(conf, /^\s*router_id gw-1$/m);
-        assert.match(conf, /^\s*notify "\/etc\/keepalived\/notify\.sh"$/m);
+        // Transitions reach one reader, in order: no per-transition notify script (keepalived runs those concurrently).
+        assert.match(conf, /^\s*vrrp_notify_fifo \/run\/keepalived\/notify\.fifo$/m);
+        assert.match(conf, /^\s*vrrp_notify_fifo_script "\/etc\/keepalived\/notify\.sh"$/m);
+        assert.doesNotMatch(conf, /^\s*notify(_master|_backup|_fault|_stop)? /m);
     });
 
     test("VRRPv3 sets vrrp_version 3, has no authentication block, and preempt_delay only with preempt", () => {
