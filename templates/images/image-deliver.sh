@@ -8,6 +8,8 @@
 #   3. A node that already holds the ID gets only the tag (a re-run, a second tag, an image it had before).
 #   4. Otherwise the image is saved ONCE per ID into CACHE_DIR (a lock per ID: the first step saves, every other
 #      node's step waits and reads the same file) and loaded from that file, then tagged.
+#   One command on the node for 3 (check, then tag) and one for 4 (load, check, tag): a `docker exec` or an ssh
+#   session each, not one per docker call.
 #   Cache files unused for CACHE_KEEP_MINUTES (default a day) are removed.
 #   SAVE_ONLY=true does step 4's save alone, for no node: the image's save step runs it as soon as the image is built,
 #   while the nodes still start, so no load waits for the save (a load still saves when the file is gone).
@@ -58,12 +60,20 @@ fi
 : "${NODE_KEY:?NODE_KEY is required}"
 [[ $NODE_KEY =~ ^[A-Za-z0-9._@:-]+$ ]] || die "NODE_KEY '$NODE_KEY' is not a plain name"
 
-# docker "$@" on the node; `on_node --input FILE …` sends FILE on its stdin (read anew by each try).
+# On the node, `sh -c` with the docker command (one word or `sudo -n docker`) as $1, then $2…: the image ID and tag.
+# Exit 3: the node does not hold the image (after a load: it still does not).
+# shellcheck disable=SC2016 # expanded by the node's sh, not here
+TAG_IF_PRESENT='d=$1; $d image inspect "$2" >/dev/null 2>&1 || exit 3; $d tag "$2" "$3"'
+# shellcheck disable=SC2016
+LOAD_AND_TAG='d=$1; $d load -q >&2 || exit; $d image inspect "$2" >/dev/null 2>&1 || exit 3; $d tag "$2" "$3"'
+
+# on_node [--input FILE] SCRIPT: SCRIPT run by sh on the node with the docker command, the ID and IMAGE as its
+# arguments; FILE on its stdin (read anew by each try).
 if [[ -n ${CONTAINER:-} ]]; then
     on_node() {
         local input=/dev/null
         if [[ $1 == --input ]]; then input=$2; shift 2; fi
-        docker exec -i "$CONTAINER" docker "$@" <"$input"
+        docker exec -i "$CONTAINER" sh -c "$1" sh docker "$id" "$IMAGE" <"$input"
     }
 elif [[ -n ${SSH_ARGS:-} ]]; then
     mapfile -t ssh_args <<<"$SSH_ARGS"
@@ -79,7 +89,8 @@ elif [[ -n ${SSH_ARGS:-} ]]; then
         for try in 1 2 3 4; do
             rc=0
             # ssh joins its remote words with blanks: each word is quoted for the node's shell.
-            ssh "${ssh_args[@]}" "${REMOTE_DOCKER:-docker} $(printf '%q ' "$@")" <"$input" 2>"$err" || rc=$?
+            # shellcheck disable=SC2029 # quoted here on purpose: the node's shell gets exactly these words
+            ssh "${ssh_args[@]}" "$(printf '%q ' sh -c "$1" sh "${REMOTE_DOCKER:-docker}" "$id" "$IMAGE")" <"$input" 2>"$err" || rc=$?
             if ((rc == 255 && try < 4)) && grep -Eq "$dropped" "$err"; then
                 echo "image-deliver ($NODE_NAME): ssh did not get in ($(tail -n 1 "$err" | tr -d '\r')), trying again" >&4
                 sleep $((1 << (try - 1)))
@@ -95,20 +106,23 @@ else
     die "neither CONTAINER (driver docker) nor SSH_ARGS (driver ssh) is set"
 fi
 
-on_node_has() { on_node image inspect --format '{{.Id}}' "$id" >/dev/null 2>&1; }
-
 exec 8>"$CACHE_DIR/locks/node-$NODE_KEY.lock"
 flock 8
-if on_node_has; then
+rc=0
+on_node "$TAG_IF_PRESENT" || rc=$?
+if ((rc == 0)); then
     state=present
-else
+elif ((rc == 3)); then
     save_once
     echo "image-deliver: loading $IMAGE ($id) into $NODE_NAME" >&2
-    on_node --input "$archive" load -q >&2
-    on_node_has || die "the node does not hold $id after loading it"
+    rc=0
+    on_node --input "$archive" "$LOAD_AND_TAG" || rc=$?
+    ((rc != 3)) || die "the node does not hold $id after loading it"
+    ((rc == 0)) || die "loading $IMAGE into the node failed (exit $rc)"
     state=loaded
+else
+    die "could not ask the node's engine for $id (exit $rc)"
 fi
-on_node tag "$id" "$IMAGE"
 flock -u 8
 
 find "$CACHE_DIR" -maxdepth 1 \( -name '*.tar' -o -name '*.tar.part.*' \) -mmin "+${CACHE_KEEP_MINUTES:-1440}" -delete 2>/dev/null || true

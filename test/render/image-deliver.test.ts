@@ -12,17 +12,22 @@ import { needTools, removeDir, run, tempDir, writeFile } from "./helpers";
 const ID_SHOP = `sha256:${"a".repeat(64)}`;
 const ID_STOCK = `sha256:${"b".repeat(64)}`;
 
-// The stand-in: `docker image inspect|save|exec -i <container> docker image inspect|load|tag`. Every call that moves
-// bytes or changes a node is appended to $STATE/log; loads take a moment so concurrent steps really overlap.
+// The stand-in: `docker image inspect|save` on the local engine, and `docker exec -i <container> <command>`, which
+// runs the command with this same stand-in as the node's docker (image inspect|load|tag on that node's engine).
+// Every call that moves bytes or changes a node is appended to $STATE/log, and every `docker exec` to
+// $STATE/sessions; loads take a moment so concurrent steps really overlap.
 const FAKE_DOCKER = `#!/usr/bin/env bash
 set -euo pipefail
 key() { printf %s "$1" | md5sum | cut -c1-32; }
-engine=$STATE/local
 if [[ $1 == exec ]]; then
     [[ $2 == -i ]] || exit 2
-    engine=$STATE/nodes/$3; shift 4 # exec -i <container> docker
-    [[ -d $engine ]] || { echo "Error: No such container: $3" >&2; exit 1; }
+    [[ -d $STATE/nodes/$3 ]] || { echo "Error: No such container: $3" >&2; exit 1; }
+    echo "exec $3" >>"$STATE/sessions"
+    export FAKE_NODE=$3; shift 3
+    exec "$@"
 fi
+engine=$STATE/local
+[[ -z \${FAKE_NODE:-} ]] || engine=$STATE/nodes/$FAKE_NODE
 where=$(basename "$engine")
 case $1 in
     image)
@@ -52,6 +57,7 @@ describe("image-deliver: each image's bytes once per node", () => {
     let work = "";
     const state = () => path.join(work, "state");
     const log = () => (fs.existsSync(path.join(state(), "log")) ? fs.readFileSync(path.join(state(), "log"), "utf8").trim().split("\n") : []);
+    const sessions = () => (fs.existsSync(path.join(state(), "sessions")) ? fs.readFileSync(path.join(state(), "sessions"), "utf8").trim().split("\n") : []);
     const env = () => ({ PATH: `${path.join(work, "bin")}:${process.env.PATH}`, STATE: state() });
     const payload = (node: string, image: string) =>
         renderNodeScript("image-deliver", { node, env: { IMAGE: image, CACHE_DIR: path.join(work, "cache"), NODE_KEY: `stack-${node}`, CONTAINER: `stack-${node}` } });
@@ -95,6 +101,8 @@ describe("image-deliver: each image's bytes once per node", () => {
             "tag stack-gw-2 demo/app:2.0",
         ]);
         assert.ok(fs.existsSync(path.join(work, "cache", `${"a".repeat(64)}.tar`)), "the saved image is kept for the next node");
+        // One command on the node to find the image and tag it; one more to load, check and tag when it is missing.
+        assert.deepEqual(sessions(), ["exec stack-gw-1", "exec stack-gw-1", "exec stack-gw-1", "exec stack-gw-2", "exec stack-gw-2"]);
     });
 
     test("concurrent deliveries of two tags of one image to one node ship it once; other nodes and images go in parallel", async (t) => {
@@ -132,6 +140,16 @@ describe("image-deliver: each image's bytes once per node", () => {
         assert.ok(fs.existsSync(path.join(work, "cache", `${"a".repeat(64)}.tar`)));
         assert.equal(deliver("gw-1", "demo/app:2.0").status, 0);
         assert.deepEqual(log(), [`save ${ID_SHOP}`, `load stack-gw-1 ${ID_SHOP}`, "tag stack-gw-1 demo/app:2.0"], "the load used the saved file");
+    });
+
+    test("a node whose engine cannot be asked fails, naming the node and docker's error, and ships nothing", (t) => {
+        if (!needTools(t, "bash", "flock", "md5sum")) return;
+        fs.rmSync(path.join(state(), "nodes", "stack-gw-2"), { recursive: true });
+        const r = deliver("gw-2", "demo/app:2.0");
+        assert.notEqual(r.status, 0);
+        assert.match(String(r.stderr), /No such container: stack-gw-2/);
+        assert.match(String(r.stderr), /image-deliver \(gw-2\): ERROR: could not ask the node's engine for sha256:a{64} \(exit 1\)/);
+        assert.deepEqual(log(), []);
     });
 
     test("an image the local engine does not have fails, naming it, and ships nothing", (t) => {

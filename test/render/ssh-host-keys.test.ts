@@ -75,6 +75,8 @@ describe("pinned host keys against a real sshd", () => {
     /** The remote commands ssh was asked to run, in order (undefined: none). */
     const ranCommand = () => (fs.existsSync(marker()) ? fs.readFileSync(marker(), "utf8").trim() : undefined);
     const ranCommands = () => ranCommand()?.split("\n").map((c) => c.trim()) ?? [];
+    /** The docker calls those commands made on the node, in order. */
+    const dockerCalls = () => (fs.existsSync(`${marker()}.docker`) ? fs.readFileSync(`${marker()}.docker`, "utf8").trim().split("\n") : []);
     const clientKey = () => path.join(work as string, "client");
 
     /** Runs ssh (or the image load) with nothing from the user's environment: no agent, a scratch HOME. */
@@ -115,9 +117,15 @@ describe("pinned host keys against a real sshd", () => {
         rightKey = keygen("host");
         wrongKey = keygen("impostor");
         writeFile(path.join(w, "authorized_keys"), `${keygen("client")}\n`, 0o600);
-        // The "remote command": records what ssh asked to run and what came on stdin (an image load's bytes).
-        // A stand-in node engine: it has the image only once a `docker load` came (image inspect fails before).
-        writeFile(path.join(w, "record.sh"), `#!/bin/sh\nprintf '%s\\n' "$SSH_ORIGINAL_COMMAND" >>${marker()}\ncase "$SSH_ORIGINAL_COMMAND" in\n"docker load"*) cat >${marker()}.stdin; : >${marker()}.loaded ;;\n"docker image inspect"*) [ -f ${marker()}.loaded ] || exit 1 ;;\nesac\n`, 0o755);
+        // The "remote command": records what ssh asked to run, then runs it as the node's shell would, with a stand-in
+        // node docker that records each call (its words quoted) and what came on stdin (an image load's bytes). It has
+        // the image only once a `docker load` came (image inspect fails before).
+        writeFile(path.join(w, "record.sh"), `#!/bin/sh\nprintf '%s\\n' "$SSH_ORIGINAL_COMMAND" >>${marker()}\nPATH=${path.join(w, "node-bin")}:$PATH exec sh -c "$SSH_ORIGINAL_COMMAND"\n`, 0o755);
+        writeFile(
+            path.join(w, "node-bin", "docker"),
+            `#!/bin/bash\n{ printf docker; printf ' %q' "$@"; echo; } >>${marker()}.docker\ncase "$1" in\nload) cat >${marker()}.stdin; : >${marker()}.loaded ;;\nimage) [ -f ${marker()}.loaded ] || exit 1 ;;\nesac\n`,
+            0o755,
+        );
         // The image the load sends: a stand-in for `docker save` on the machine running Pulumi.
         writeFile(path.join(w, "bin", "docker"), `#!/bin/sh\ncase "$1" in\nimage) echo ${IMAGE_ID} ;;\nsave) [ "$3" = -o ] && printf "image-bytes:%s" "$2" >"$4" ;;\n*) exit 2 ;;\nesac\n`, 0o755);
         port = await freePort();
@@ -160,7 +168,7 @@ describe("pinned host keys against a real sshd", () => {
         return true;
     };
     const clean = () => {
-        ["", ".tmp", ".stdin", ".loaded"].forEach((s) => fs.rmSync(`${marker()}${s}`, { force: true }));
+        ["", ".tmp", ".stdin", ".loaded", ".docker"].forEach((s) => fs.rmSync(`${marker()}${s}`, { force: true }));
         fs.rmSync(path.join(work as string, "cache"), { recursive: true, force: true });
     };
 
@@ -188,17 +196,19 @@ describe("pinned host keys against a real sshd", () => {
         clean();
         const r = imageLoad(gatewaySsh(port, rightKey, clientKey()));
         assert.equal(r.status, 0, r.stderr);
-        const commands = ranCommands();
-        assert.match(commands[0], /^docker image inspect /, "first: does the node have the image already");
-        assert.ok(commands.includes("docker load -q"), commands.join("\n"));
-        assert.equal(commands.at(-1), `docker tag ${IMAGE_ID} ${IMAGE}`);
+        const calls = dockerCalls();
+        assert.match(calls[0], /^docker image inspect /, "first: does the node have the image already");
+        assert.ok(calls.includes("docker load -q"), calls.join("\n"));
+        assert.equal(calls.at(-1), `docker tag ${IMAGE_ID} ${IMAGE}`);
         assert.equal(fs.readFileSync(`${marker()}.stdin`, "utf8"), `image-bytes:${IMAGE_ID}`);
-        // again: the node has it, nothing is sent, only the tag
-        fs.rmSync(marker());
-        fs.rmSync(`${marker()}.stdin`);
+        assert.equal(ranCommands().length, 2, `two ssh sessions: look (and tag), then load, check and tag\n${ranCommands().join("\n")}`);
+        // again: the node has it, nothing is sent, only the tag, in one session
+        clean();
+        fs.writeFileSync(`${marker()}.loaded`, "");
         const again = imageLoad(gatewaySsh(port, rightKey, clientKey()));
         assert.equal(again.status, 0, again.stderr);
-        assert.ok(!ranCommands().includes("docker load -q"), ranCommands().join("\n"));
+        assert.deepEqual(dockerCalls(), [`docker image inspect ${IMAGE_ID}`, `docker tag ${IMAGE_ID} ${IMAGE}`]);
+        assert.equal(ranCommands().length, 1);
         assert.ok(!fs.existsSync(`${marker()}.stdin`));
         assert.match(again.stdout, /image-deliver: present /);
     });
@@ -252,9 +262,9 @@ describe("pinned host keys against a real sshd", () => {
             assert.equal(r.status, 0, r.stderr);
             assert.match(r.stderr, /image-deliver \(gw-1\): ssh did not get in \(.*(kex_exchange_identification|Connection (reset|closed) by).*\), trying again/);
             assert.ok(Date.now() - started >= 1000, "the first try was dropped, the next came a second later");
-            const commands = ranCommands();
-            assert.ok(commands.includes("docker load -q"), commands.join("\n"));
-            assert.equal(commands.at(-1), `docker tag ${IMAGE_ID} ${IMAGE}`);
+            const calls = dockerCalls();
+            assert.ok(calls.includes("docker load -q"), calls.join("\n"));
+            assert.equal(calls.at(-1), `docker tag ${IMAGE_ID} ${IMAGE}`);
             assert.equal(fs.readFileSync(`${marker()}.stdin`, "utf8"), `image-bytes:${IMAGE_ID}`, "the image went whole");
         } finally {
             holder?.destroy();
@@ -282,7 +292,7 @@ describe("pinned host keys against a real sshd", () => {
         assert.equal(r.status, 0, r.stderr);
         assert.ok(!fs.existsSync(pwned));
         // the node's shell would split the tag command into exactly these words, running nothing
-        const words = run("bash", ["-c", 'eval "set -- $CMD"; printf "%s\\n" "$@"'], { env: { PATH: process.env.PATH, CMD: ranCommands().at(-1) ?? "" } });
+        const words = run("bash", ["-c", 'eval "set -- $CMD"; printf "%s\\n" "$@"'], { env: { PATH: process.env.PATH, CMD: dockerCalls().at(-1) ?? "" } });
         assert.equal(words.status, 0, words.stderr);
         assert.deepEqual(words.stdout.split("\n").slice(0, -1), ["docker", "tag", IMAGE_ID, image]);
         assert.ok(!fs.existsSync(pwned));
