@@ -5,6 +5,9 @@
 // milliseconds here stops the program before the engine has seen a single resource, in preview and up alike.
 import * as pulumi from "@pulumi/pulumi";
 import { execFileSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import type { Plan, PlanNode } from "../model";
 import { renderNodeScript } from "../model/scripts";
 import { checkManagerQuorum, type LiveManager, type LiveSwarm, liveSwarmOf, type ManagerAnswer, type SwarmManagersReport } from "../model/swarm";
@@ -31,19 +34,61 @@ function shellOn(plan: Plan, node: PlanNode, namePrefix: string): string[] {
     return ["ssh", ...ssh.clientOptions, "-o", "ConnectTimeout=10", "-p", String(ssh.port), "-l", ssh.user, "--", ssh.host, driver.ssh.sudo ? "sudo -n bash -s" : "bash -s"];
 }
 
+/** What one run of the read on a node gave: its stdout when it exited 0, else why not. */
+type ReadRun = { ok: true; stdout: string } | { ok: false; stderr: string; failure: string };
+
+function answerOf(plan: Plan, node: PlanNode, run: ReadRun): ManagerAnswer {
+    if (run.ok) {
+        try {
+            const line = run.stdout.trim().split("\n").pop() ?? "";
+            return { node: node.name, reached: true, report: JSON.parse(line) as SwarmManagersReport };
+        } catch (e) {
+            return { node: node.name, reached: false, reason: String((e as Error).message).slice(0, 200) };
+        }
+    }
+    const stderr = run.stderr.trim();
+    // the docker driver before its first up: the node's container does not exist, so neither does a swarm
+    if (plan.driver.name === "docker" && /No such container/i.test(stderr)) return { node: node.name, reached: true, report: { engine: "absent" } };
+    return { node: node.name, reached: false, reason: (stderr.split("\n").pop() || run.failure).slice(0, 200) };
+}
+
 function ask(plan: Plan, node: PlanNode, namePrefix: string): ManagerAnswer {
     const [cmd, ...args] = shellOn(plan, node, namePrefix);
     try {
-        const out = execFileSync(cmd, args, { input: renderNodeScript("swarm-managers", { node: node.name }), timeout: READ_TIMEOUT_MS, stdio: ["pipe", "pipe", "pipe"], encoding: "utf8" });
-        const line = out.trim().split("\n").pop() ?? "";
-        return { node: node.name, reached: true, report: JSON.parse(line) as SwarmManagersReport };
+        const stdout = execFileSync(cmd, args, { input: renderNodeScript("swarm-managers", { node: node.name }), timeout: READ_TIMEOUT_MS, stdio: ["pipe", "pipe", "pipe"], encoding: "utf8" });
+        return answerOf(plan, node, { ok: true, stdout });
     } catch (e) {
         const err = e as { stderr?: string; message?: string; code?: string };
-        const stderr = String(err.stderr ?? "").trim();
-        // the docker driver before its first up: the node's container does not exist, so neither does a swarm
-        if (plan.driver.name === "docker" && /No such container/i.test(stderr)) return { node: node.name, reached: true, report: { engine: "absent" } };
-        const reason = (stderr.split("\n").pop() || err.code || err.message || "no answer").slice(0, 200);
-        return { node: node.name, reached: false, reason };
+        return answerOf(plan, node, { ok: false, stderr: String(err.stderr ?? ""), failure: err.code || err.message || "no answer" });
+    }
+}
+
+const quoted = (word: string) => `'${word.replace(/'/g, `'\\''`)}'`;
+
+/**
+ * The same read on several nodes at once, still synchronous (the program has declared nothing yet): one bash runs
+ * every node's command in the background and waits for all, each bounded by the read's timeout. Managers that do not
+ * answer cost one timeout together, not one each.
+ */
+function askAll(plan: Plan, nodes: readonly PlanNode[], namePrefix: string): ManagerAnswer[] {
+    if (nodes.length < 2) return nodes.map((node) => ask(plan, node, namePrefix));
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "swarm-platform-quorum-"));
+    try {
+        nodes.forEach((node, i) => {
+            fs.writeFileSync(path.join(dir, `cmd.${i}`), `exec ${shellOn(plan, node, namePrefix).map(quoted).join(" ")}\n`, { mode: 0o600 });
+            fs.writeFileSync(path.join(dir, `in.${i}`), renderNodeScript("swarm-managers", { node: node.name }), { mode: 0o600 });
+        });
+        const seconds = READ_TIMEOUT_MS / 1000;
+        const driver = `for i in $(seq 0 $(($2 - 1))); do (timeout -k 1 ${seconds} bash "$1/cmd.$i" <"$1/in.$i" >"$1/out.$i" 2>"$1/err.$i"; echo $? >"$1/rc.$i") & done; wait`;
+        execFileSync("bash", ["-c", driver, "askAll", dir, String(nodes.length)], { stdio: ["ignore", "ignore", "pipe"], timeout: READ_TIMEOUT_MS + 5_000 });
+        return nodes.map((node, i) => {
+            const read = (f: string) => (fs.existsSync(path.join(dir, `${f}.${i}`)) ? fs.readFileSync(path.join(dir, `${f}.${i}`), "utf8") : "");
+            const rc = read("rc").trim();
+            if (rc === "0") return answerOf(plan, node, { ok: true, stdout: read("out") });
+            return answerOf(plan, node, { ok: false, stderr: read("err"), failure: rc === "124" ? `no answer within ${seconds} s` : `exit ${rc || "?"}` });
+        });
+    } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
     }
 }
 
@@ -53,20 +98,19 @@ function managersToAsk(plan: Plan): PlanNode[] {
     return order.map((name) => plan.nodes.find((n) => n.name === name)).filter((n): n is PlanNode => n !== undefined);
 }
 
-/** Reads the live swarm: each planned manager in turn until one lists the managers. */
+/** Reads the live swarm: the bootstrap manager; when it lists no managers, every other planned manager at once. */
 export function readLiveSwarm(plan: Plan, namePrefix: string): LiveSwarm {
     const fixed = process.env[LIVE_MANAGERS_ENV];
     if (fixed !== undefined) {
         const managers = JSON.parse(fixed) as LiveManager[];
         return managers.length ? { kind: "managers", managers } : { kind: "none" };
     }
-    const answers: ManagerAnswer[] = [];
-    for (const node of managersToAsk(plan)) {
-        const a = ask(plan, node, namePrefix);
-        answers.push(a);
-        if (a.reached && a.report.leader) break;
-    }
-    return liveSwarmOf(answers, plan.nodes);
+    // The bootstrap manager first: it usually has a leader and names every manager. Otherwise the others, at once.
+    const [first, ...others] = managersToAsk(plan);
+    if (!first) return liveSwarmOf([], plan.nodes);
+    const answer = ask(plan, first, namePrefix);
+    if (answer.reached && answer.report.leader) return liveSwarmOf([answer], plan.nodes);
+    return liveSwarmOf([answer, ...askAll(plan, others, namePrefix)], plan.nodes);
 }
 
 /**
