@@ -63,6 +63,9 @@ function ask(plan: Plan, node: PlanNode, namePrefix: string): ManagerAnswer {
     }
 }
 
+/** askAll's bash exits so when `timeout` is missing. */
+const NO_TIMEOUT_EXIT = 90;
+
 const quoted = (word: string) => `'${word.replace(/'/g, `'\\''`)}'`;
 
 /**
@@ -79,8 +82,16 @@ function askAll(plan: Plan, nodes: readonly PlanNode[], namePrefix: string): Man
             fs.writeFileSync(path.join(dir, `in.${i}`), renderNodeScript("swarm-managers", { node: node.name }), { mode: 0o600 });
         });
         const seconds = READ_TIMEOUT_MS / 1000;
-        const driver = `for i in $(seq 0 $(($2 - 1))); do (timeout -k 1 ${seconds} bash "$1/cmd.$i" <"$1/in.$i" >"$1/out.$i" 2>"$1/err.$i"; echo $? >"$1/rc.$i") & done; wait`;
-        execFileSync("bash", ["-c", driver, "askAll", dir, String(nodes.length)], { stdio: ["ignore", "ignore", "pipe"], timeout: READ_TIMEOUT_MS + 5_000 });
+        // Without coreutils' timeout (a Mac without coreutils) the reads run one after the other, as before.
+        const driver = `command -v timeout >/dev/null || exit ${NO_TIMEOUT_EXIT}
+for ((i = 0; i < $2; i++)); do (timeout -k 1 ${seconds} bash "$1/cmd.$i" <"$1/in.$i" >"$1/out.$i" 2>"$1/err.$i"; echo $? >"$1/rc.$i") & done
+wait`;
+        try {
+            execFileSync("bash", ["-c", driver, "askAll", dir, String(nodes.length)], { stdio: ["ignore", "ignore", "pipe"], timeout: READ_TIMEOUT_MS + 5_000 });
+        } catch (e) {
+            if ((e as { status?: number }).status === NO_TIMEOUT_EXIT) return nodes.map((node) => ask(plan, node, namePrefix));
+            throw e;
+        }
         return nodes.map((node, i) => {
             const read = (f: string) => (fs.existsSync(path.join(dir, `${f}.${i}`)) ? fs.readFileSync(path.join(dir, `${f}.${i}`), "utf8") : "");
             const rc = read("rc").trim();

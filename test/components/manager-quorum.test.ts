@@ -2,6 +2,7 @@
 // three managers over ssh): the bootstrap manager is asked first; without a leader there, the other managers are asked
 // at once, so managers that do not answer cost one wait together, not one each.
 import * as assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, afterEach, beforeEach, describe, test } from "node:test";
@@ -74,6 +75,21 @@ describe("the manager quorum read", () => {
         assert.ok(at("end", first.name) <= at("start", second.name) && at("end", first.name) <= at("start", third.name), "the bootstrap manager first");
         // asked at once: each of the two started before the other one's answer ended
         assert.ok(at("start", second.name) < at("end", third.name) && at("start", third.name) < at("end", second.name), lines.join("\n"));
+    });
+
+    test("without coreutils' timeout on the machine, the other managers are asked one after the other, with the same answers", (t) => {
+        if (!needTools(t, "bash", "timeout", "seq")) return;
+        // A PATH with the stand-in ssh and only what it and the read need: no timeout.
+        const bin = path.join(work, "min-bin");
+        fs.mkdirSync(bin);
+        for (const tool of ["bash", "cat", "date", "sleep"]) fs.symlinkSync(execFileSync("bash", ["-c", `command -v ${tool}`], { encoding: "utf8" }).trim(), path.join(bin, tool));
+        process.env.PATH = `${path.join(work, "bin")}:${bin}`;
+        const [first, second, third] = managers;
+        answer(first.name, `report ${noLeader}`);
+        answer(second.name, "down");
+        answer(third.name, "down");
+        assert.deepEqual(readLiveSwarm(plan, "prod"), { kind: "no-leader", managers: managers.map((m) => ({ name: m.name, reachable: m === first })) });
+        assert.deepEqual(log().map(([w, n]) => `${w} ${n}`), [`start ${first.name}`, `end ${first.name}`, `start ${second.name}`, `end ${second.name}`, `start ${third.name}`, `end ${third.name}`]);
     });
 
     test("a bootstrap manager with a leader is the only one asked", (t) => {
