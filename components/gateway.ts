@@ -8,7 +8,7 @@ import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { PlanGateway, PlanRoute } from "../model";
-import { type GatewayFiles, renderGatewayFiles } from "../model/gateway";
+import { type GatewayFiles, gatewayImageScripts, renderGatewayFiles } from "../model/gateway";
 import { routedServices } from "../model/releases";
 import { convergeGate, serviceSpecHash, withSpecLabel } from "./converge";
 import { seconds, updateConfig } from "./durations";
@@ -207,7 +207,7 @@ export class Gateway extends pulumi.ComponentResource {
 
 function contentTag(files: GatewayFiles): string {
     const h = crypto.createHash("sha256");
-    for (const f of [files.main, files.entrypoint, ...(files.metricsExporter ? [files.metricsExporter] : [])]) h.update(f.name).update("\0").update(f.content).update("\0");
+    for (const f of [files.main, files.entrypoint, ...gatewayImageScripts(files)]) h.update(f.name).update("\0").update(f.content).update("\0");
     h.update(files.dockerfile);
     return h.digest("hex").slice(0, 12);
 }
@@ -218,6 +218,6 @@ function writeBuildContext(dir: string, files: GatewayFiles): string {
     fs.writeFileSync(path.join(dir, "Dockerfile"), files.dockerfile);
     fs.writeFileSync(path.join(dir, files.main.name), files.main.content);
     fs.writeFileSync(path.join(dir, files.entrypoint.name), files.entrypoint.content, { mode: 0o755 });
-    if (files.metricsExporter) fs.writeFileSync(path.join(dir, files.metricsExporter.name), files.metricsExporter.content, { mode: 0o755 });
+    for (const f of gatewayImageScripts(files)) fs.writeFileSync(path.join(dir, f.name), f.content, { mode: 0o755 });
     return dir;
 }

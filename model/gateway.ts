@@ -9,7 +9,7 @@ import { type ConvergeTimings, convergeTimeoutFloor, defaultConvergeTimeout, MAX
 import { compare } from "./order";
 import { type PlanRoute, type PlanRouteBackend, type PlanUpdatePolicy, reachableBackends, servingBackends, stickyCookieOf, updateSurge } from "./releases";
 import type { StackConfig } from "./schema";
-import { type Artifact, renderTemplate, shellSafe } from "./templates";
+import { type Artifact, readTemplate, renderTemplate, shellSafe } from "./templates";
 import { drainSecondsOf, type PlanVirtualIp } from "./virtual-ip";
 import { firstDuplicates, type Report } from "./validation";
 import { metricsExporterScript, metricsRoutesLines, type PlanMetrics, planMetrics } from "./metrics";
@@ -230,6 +230,16 @@ const ENGINES = {
     },
 } as const;
 
+/** HAProxy's access log without metrics: the FIFO it writes into and the relay that copies it on in batches
+ *  (templates/gateway/haproxy/log-relay.pl; nginx buffers its own log). With metrics on, the exporter reads it. */
+const HAPROXY_LOG_RELAY = {
+    path: "/usr/local/lib/swarm-gateway/log-relay.pl",
+    fifo: "/run/gateway-log/access.fifo",
+    // Lines gather this long before one write to stdout: one wakeup of Docker's log reader per pause, not per request.
+    pauseSeconds: 0.1,
+    restartSeconds: 1,
+} as const;
+
 /** Attempts per request (the first included): an idempotent request that cannot reach a task tries another. */
 const BACKEND_TRIES = 3;
 
@@ -340,6 +350,9 @@ export interface PlanGateway {
     readonly serverState: { readonly socket: string; readonly file: string } | null;
     /** The metrics exporter beside the engine (model/metrics.ts). */
     readonly metrics: PlanMetrics;
+    /** HAProxy with metrics off: its log lines go through a FIFO and a relay that copies them to stdout in batches,
+     *  `pauseSeconds` apart. None for nginx (its log is buffered) and with metrics on (the exporter copies them). */
+    readonly logRelay: { readonly path: string; readonly fifo: string; readonly pauseSeconds: number; readonly restartSeconds: number } | null;
     readonly delivery: "load" | "registry";
     readonly registry?: { readonly server: string; readonly username: string; readonly passwordSecret: string };
     /** Where the routes file lives on each gateway node. */
@@ -531,6 +544,7 @@ export function planGateway(c: StackConfig, nodes: readonly PlanNode[], tls: rea
         retry: { tries: BACKEND_TRIES, withinSeconds: Math.round(BACKEND_TRIES * g.timeouts.connect * 1000) / 1000 },
         serverState: engine.serverState ? { ...engine.serverState } : null,
         metrics: planMetrics(c),
+        logRelay: g.engine === "haproxy" && !c.metrics.enabled ? { ...HAPROXY_LOG_RELAY } : null,
         delivery: g.delivery,
         ...(g.registry ? { registry: { ...g.registry } } : {}),
         routesDir: GATEWAY_ROUTES_DIR,
@@ -572,6 +586,8 @@ export interface GatewayFiles {
     readonly entrypoint: { readonly name: string; readonly content: string };
     /** The metrics exporter baked into the image; none when metrics are off. */
     readonly metricsExporter: { readonly name: string; readonly content: string } | null;
+    /** HAProxy's log relay baked into the image (PlanGateway.logRelay); none without one. */
+    readonly logRelay: { readonly name: string; readonly content: string } | null;
     readonly dockerfile: string;
 }
 
@@ -838,7 +854,24 @@ function gatewayView(gateway: PlanGateway, planRoutes: readonly PlanRoute[]) {
                   restartSeconds: gateway.metrics.restartSeconds,
               }
             : false,
+        logRelay: gateway.logRelay
+            ? {
+                  path: shellSafe("gateway.logRelay.path", gateway.logRelay.path),
+                  name: LOG_RELAY_NAME,
+                  fifo: shellSafe("gateway.logRelay.fifo", gateway.logRelay.fifo),
+                  fifoDir: shellSafe("gateway.logRelay.fifo", path.posix.dirname(gateway.logRelay.fifo)),
+                  pauseSeconds: gateway.logRelay.pauseSeconds,
+                  restartSeconds: gateway.logRelay.restartSeconds,
+              }
+            : false,
     };
+}
+
+const LOG_RELAY_NAME = "log-relay.pl";
+
+/** The scripts baked into the image beside the entrypoint: the metrics exporter, HAProxy's log relay. */
+export function gatewayImageScripts(files: GatewayFiles): { readonly name: string; readonly content: string }[] {
+    return [files.metricsExporter, files.logRelay].filter((f): f is { name: string; content: string } => f !== null);
 }
 
 export function renderGatewayFiles(gateway: PlanGateway, routes: readonly PlanRoute[]): GatewayFiles {
@@ -850,6 +883,7 @@ export function renderGatewayFiles(gateway: PlanGateway, routes: readonly PlanRo
         served: { name: gateway.servedFile, content: renderTemplate("gateway/routes.served.mustache", { routes: servedLines(routes) }) },
         entrypoint: { name: ENTRYPOINT_NAME, content: renderTemplate("gateway/entrypoint.sh.mustache", view) },
         metricsExporter: gateway.metrics.enabled ? metricsExporterScript() : null,
+        logRelay: gateway.logRelay ? { name: LOG_RELAY_NAME, content: readTemplate(`gateway/haproxy/${LOG_RELAY_NAME}`) } : null,
         dockerfile: renderTemplate("gateway/Dockerfile.mustache", view),
     };
 }
@@ -871,6 +905,6 @@ export function gatewayArtifacts(gateway: PlanGateway, routes: readonly PlanRout
         { path: `gateway/${files.entrypoint.name}`, content: files.entrypoint.content, mode: 0o755 },
         { path: `gateway/${files.routes.name}`, content: files.routes.content, mode: 0o644 },
         { path: `gateway/${files.served.name}`, content: files.served.content, mode: 0o644 },
-        ...(files.metricsExporter ? [{ path: `gateway/${files.metricsExporter.name}`, content: files.metricsExporter.content, mode: 0o755 }] : []),
+        ...gatewayImageScripts(files).map((f) => ({ path: `gateway/${f.name}`, content: f.content, mode: 0o755 })),
     ];
 }

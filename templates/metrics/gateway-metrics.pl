@@ -235,12 +235,15 @@ if ($opt{parse} ne '') {
 die "gateway-metrics: --fifo and --port are required\n" unless $opt{fifo} ne '' && $opt{port} =~ /^\d+$/ && $opt{port} > 0;
 $SIG{PIPE} = 'IGNORE';
 $| = 1;
-$SIG{TERM} = sub { exit 0 };
+my $stopping = 0;
+# On SIGTERM (the entrypoint, after the engine stopped): count and copy on the lines left in the FIFO, then exit.
+$SIG{TERM} = sub { $stopping = 1 };
 read_routes();
 
 # O_RDWR: this process is a writer too, so a read never sees end-of-file while the engine reopens the FIFO.
 sysopen(my $fifo, $opt{fifo}, O_RDWR | O_NONBLOCK) or die "gateway-metrics: $opt{fifo}: $!\n";
 fcntl($fifo, $F_SETPIPE_SZ, $PIPE_BYTES);   # best effort: the default 64 kB still works, with less slack
+my $fifo_capacity = fcntl($fifo, 1032, 0) || 65536;   # F_GETPIPE_SZ: what the pipe holds
 my $listener = IO::Socket::INET->new(LocalAddr => '0.0.0.0', LocalPort => $opt{port}, Proto => 'tcp', Listen => 64, ReuseAddr => 1)
     or die "gateway-metrics: cannot listen on port $opt{port}: $!\n";
 $listener->blocking(0);
@@ -249,6 +252,32 @@ print STDERR "gateway-metrics: counting $opt{engine} requests from $opt{fifo}, s
 my $select = IO::Select->new($fifo, $listener);
 my %clients;   # fileno => { sock, in, out, since }
 my $pending = '';
+# After a read the FIFO rests this long (out of the select): the engine's lines gather in the pipe and are read in
+# one go, one wakeup per pause instead of one per request (HAProxy writes each line on its own).
+my $FIFO_PAUSE = 0.1;
+my $fifo_resting = 0;
+
+# Reads everything the FIFO holds now, copies it on (--forward) and counts its whole lines; returns the bytes read.
+sub read_fifo {
+    my $total = 0;
+    while (1) {
+        my $n = sysread($fifo, my $chunk, $PIPE_BYTES);
+        if (!defined $n) {
+            next if $! == EINTR;
+            last;    # EAGAIN: empty
+        }
+        last if $n == 0;
+        $total += $n;
+        print STDOUT $chunk if $opt{forward};
+        $pending .= $chunk;
+    }
+    my $cut = rindex($pending, "\n");
+    if ($cut >= 0) {
+        count_line($_) for split(/\n/, substr($pending, 0, $cut));
+        $pending = substr($pending, $cut + 1);
+    }
+    return $total;
+}
 my $last_poll = 0;
 
 # HAProxy's own count of log lines it could not write (the FIFO full): DroppedLogs of the current worker, kept per
@@ -296,17 +325,22 @@ sub answer_client {
 
 while (1) {
     my @writable = grep { $_->{out} ne '' } values %clients;
-    my ($readable, $can_write) = IO::Select->select($select, IO::Select->new(map { $_->{sock} } @writable), undef, 1);
+    my ($readable, $can_write) = IO::Select->select($select, IO::Select->new(map { $_->{sock} } @writable), undef, $fifo_resting ? $FIFO_PAUSE : 1);
+    if ($stopping) {
+        read_fifo();
+        exit 0;
+    }
+    if ($fifo_resting) {
+        $fifo_resting = 0;
+        $select->add($fifo);
+    }
     for my $fh (@{ $readable || [] }) {
         if ($fh == $fifo) {
-            my $n = sysread($fifo, my $chunk, 1 << 16);
-            next unless $n;
-            print STDOUT $chunk if $opt{forward};
-            $pending .= $chunk;
-            my $cut = rindex($pending, "\n");
-            next if $cut < 0;
-            count_line($_) for split(/\n/, substr($pending, 0, $cut));
-            $pending = substr($pending, $cut + 1);
+            # A pipe found half full does not rest: the pause would overflow it.
+            if (read_fifo() < $fifo_capacity / 2) {
+                $fifo_resting = 1;
+                $select->remove($fifo);
+            }
         } elsif ($fh == $listener) {
             while (my $sock = $listener->accept) {
                 $sock->blocking(0);

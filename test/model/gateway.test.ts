@@ -704,7 +704,7 @@ describe("gateway image files", () => {
         const haproxyEntry = filesOf(haproxy).entrypoint.content;
         assert.ok(!haproxyEntry.includes("nginx -g"));
         // With metrics on (the default) HAProxy's log goes into the metrics FIFO (model/metrics.ts).
-        assert.ok(haproxyEntry.includes(`haproxy -W -db -f '/usr/local/etc/haproxy/haproxy.cfg' -f '/etc/swarm-gateway/routes.cfg' >"$metrics_fifo" &`));
+        assert.ok(haproxyEntry.includes(`exec 4>"$metrics_fifo"\nhaproxy -W -db -f '/usr/local/etc/haproxy/haproxy.cfg' -f '/etc/swarm-gateway/routes.cfg' >&4 3>&- 4>&- &`));
         assert.ok(haproxyEntry.includes('kill -USR1 "$engine"') && haproxyEntry.includes('kill -USR2 "$engine"'));
         const noVip = filesOf(planOf(mutate(EDGE, (d) => unset(d, "virtualIp")))).entrypoint.content;
         assert.ok(noVip.includes("drain_seconds=0\n"));

@@ -2,10 +2,13 @@
 // (the exporter in the image, the engine's per-request line into the FIFO, the lines the exporter reads from the
 // routes file), with metrics on and off, on both engines.
 import * as assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
 import { describe, test } from "node:test";
 import { BASE, invalidConfigs, mutate, planOf, stackConfig, validConfigs } from "./fixtures";
 import { gatewayArtifacts, renderGatewayFiles } from "../../model/gateway";
 import { METRICS_BUCKETS, METRICS_EXPORTER_PATH, METRICS_FIFO, metricsExporterScript } from "../../model/metrics";
+import { TEMPLATES_DIR } from "../../model/templates";
 import type { StackConfigInput } from "../../model";
 
 invalidConfigs(
@@ -80,6 +83,7 @@ describe("the gateway's files with metrics on and off", () => {
             const plan = planOf(withMetrics(stackConfig("dev"), engine, { enabled: true, port: 9200 }));
             const files = renderGatewayFiles(plan.gateway, plan.routes);
             assert.deepEqual(files.metricsExporter, metricsExporterScript());
+            assert.equal(files.logRelay, null, "the exporter copies HAProxy's log on: no relay");
             assert.match(files.dockerfile, new RegExp(`^COPY gateway-metrics\\.pl ${METRICS_EXPORTER_PATH}$`, "m"));
             assert.match(files.entrypoint.content, new RegExp(`perl '${METRICS_EXPORTER_PATH}' --engine ${engine} --fifo "\\$metrics_fifo" --routes '${plan.gateway.routesFile.path}' --port 9200`));
             assert.match(files.entrypoint.content, /^mkfifo -m 600 "\$metrics_fifo"$/m);
@@ -94,7 +98,7 @@ describe("the gateway's files with metrics on and off", () => {
                 assert.doesNotMatch(files.main.content, /^ *option httplog$/m);
                 assert.match(files.main.content, /^ {4}nbthread 1$/m);
                 assert.match(files.main.content, /log-format ".* %tsc .* %\[var\(txn\.host\)\]"/);
-                assert.match(content, /haproxy -W -db .* >"\$metrics_fifo" &/);
+                assert.match(content, /^exec 4>"\$metrics_fifo"\nhaproxy -W -db .* >&4 3>&- 4>&- &$/m);
                 assert.match(content, /--haproxy-socket '\/run\/haproxy-admin\.sock' --forward/);
             }
             // Every routed backend and hostname is named for the exporter, after the engine's own config.
@@ -124,6 +128,19 @@ describe("the gateway's files with metrics on and off", () => {
             }
             if (engine === "haproxy") assert.match(files.main.content, /^ {4}option httplog$/m);
             assert.ok(!gatewayArtifacts(plan.gateway, plan.routes).some((a) => a.path.includes("metrics")));
+            // HAProxy's log goes through the log relay instead (batched to stdout); nginx buffers its own.
+            if (engine === "haproxy") {
+                assert.ok(plan.gateway.logRelay && files.logRelay);
+                assert.equal(files.logRelay.content, fs.readFileSync(path.join(TEMPLATES_DIR, "gateway", "haproxy", "log-relay.pl"), "utf8"));
+                assert.match(files.dockerfile, new RegExp(`^COPY log-relay\\.pl ${plan.gateway.logRelay.path}$`, "m"));
+                assert.match(files.entrypoint.content, new RegExp(`^ {12}perl '${plan.gateway.logRelay.path}' "\\$log_fifo" 0\\.1 3>&- &$`, "m"));
+                assert.match(files.entrypoint.content, /^\[ -z "\$log_fifo" \] \|\| exec 4>"\$log_fifo"\nhaproxy -W -db .* >&4 3>&- 4>&- &$/m);
+                assert.ok(gatewayArtifacts(plan.gateway, plan.routes).some((a) => a.path === "gateway/log-relay.pl" && a.mode === 0o755));
+            } else {
+                assert.equal(plan.gateway.logRelay, null);
+                assert.equal(files.logRelay, null);
+                assert.doesNotMatch(files.entrypoint.content + files.dockerfile, /log_fifo|log-relay/);
+            }
         });
     }
 });

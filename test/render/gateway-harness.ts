@@ -19,10 +19,12 @@ const TOOLS = ["curl", "openssl"];
 
 const started: ChildProcess[] = [];
 
-/** Starts `cmd` inside the namespace; resolves once `ready` appears on stdout (or at once without `ready`). */
-export function startIn(netns: string, cmd: string[], opts: { ready?: string } = {}): Promise<ChildProcess> {
-    const child = spawn("ip", ["netns", "exec", netns, ...cmd], { stdio: ["ignore", opts.ready ? "pipe" : "ignore", "pipe"] });
+/** Starts `cmd` inside the namespace; resolves once `ready` appears on stdout (or at once without `ready`).
+ *  `onStdout` gets each chunk of its stdout as read. */
+export function startIn(netns: string, cmd: string[], opts: { ready?: string; onStdout?: (chunk: Buffer) => void } = {}): Promise<ChildProcess> {
+    const child = spawn("ip", ["netns", "exec", netns, ...cmd], { stdio: ["ignore", opts.ready || opts.onStdout ? "pipe" : "ignore", "pipe"] });
     started.push(child);
+    if (opts.onStdout) child.stdout?.on("data", opts.onStdout);
     let stderr = "";
     child.stderr?.on("data", (d: Buffer) => (stderr += d.toString()));
     if (!opts.ready) return Promise.resolve(child);
@@ -243,7 +245,7 @@ export async function startEngine(lab: Lab): Promise<ChildProcess> {
  * The image's entrypoint (drain on SIGTERM, reload forwarding, HAProxy's server state) around the engine: main
  * config at its image path (a private mount), routes and state in the lab dir; resolves once healthy.
  */
-export async function startEntrypoint(lab: Lab, drainSeconds: number): Promise<ChildProcess> {
+export async function startEntrypoint(lab: Lab, drainSeconds: number, opts: { onStdout?: (chunk: Buffer) => void } = {}): Promise<ChildProcess> {
     const gwPlan: Plan = { ...lab.plan, gateway: { ...lab.plan.gateway, drainSeconds } };
     const files = renderGatewayFiles(gwPlan.gateway, gwPlan.routes);
     const mainPath = gwPlan.gateway.mainFile.path;
@@ -256,7 +258,7 @@ export async function startEntrypoint(lab: Lab, drainSeconds: number): Promise<C
             ? `mount --bind "$1" ${mainPath}`
             : `mount -t tmpfs tmpfs /usr/local/etc && mkdir -p ${path.dirname(mainPath)} && cp "$1" ${mainPath}`;
     const script = `mount -t tmpfs tmpfs /run && ${placeMain} && exec sh "$2"`;
-    const child = await startIn(lab.netns, ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "_", main, entrypoint]);
+    const child = await startIn(lab.netns, ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "_", main, entrypoint], opts);
     await eventually("entrypoint health", () => health({ ...lab, plan: gwPlan }).code, (c) => c === 200);
     return child;
 }

@@ -14,7 +14,7 @@ import {
     canRunLab, curl, echo, eventually, exited, get, health, type Lab, labPossible, rawRequest, serviceOf, startEngine, startEntrypoint, startLab, stop, stopAll, stopLab,
     webSocketHandshake,
 } from "./gateway-harness";
-import { variants } from "./helpers";
+import { planOf, rawConfig, run, variants } from "./helpers";
 
 const ALL = variants();
 const planNamed = (name: string): Plan => {
@@ -24,6 +24,15 @@ const planNamed = (name: string): Plan => {
 };
 
 after(stopAll);
+
+/** A process's command line (none once it is gone). */
+function cmdOf(pid: string): string[] {
+    try {
+        return fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter(Boolean);
+    } catch {
+        return [];
+    }
+}
 
 /** One answer header's value (names compared case-insensitively: HAProxy lower-cases them). */
 function headerOf(reply: { headers: string }, name: string): string | undefined {
@@ -228,6 +237,75 @@ for (const engine of ["nginx", "haproxy"] as const) {
             assert.notEqual(health(l).code, 200, "nothing listens after the stop");
             assert.notEqual(get(l.netns, 80, "sklep.localhost", "/").code, 200, "nothing listens on the public port after the stop");
         });
+
+        // HAProxy cannot buffer a stdout log (nginx's access_log does): the entrypoint's relay batches it.
+        if (engine === "haproxy") {
+            test("HAProxy's access log reaches stdout through the relay: batched, every line whole and once, none lost while the relay restarts or at the stop", async (t) => {
+                if (!canRunLab(t, engine)) return;
+                // With metrics on, the exporter reads HAProxy's log (metrics.test.ts); off, the relay does.
+                const raw = rawConfig("dev");
+                raw.gateway = { ...raw.gateway, engine };
+                raw.metrics = { enabled: false };
+                const l = await startLab(planOf(raw));
+                const relay = l.plan.gateway.logRelay;
+                assert.ok(relay, "HAProxy with metrics off has a log relay");
+                let out = "";
+                const child = await startEntrypoint(l, 0, { onStdout: (d) => (out += d.toString()) });
+                const routes = path.join(l.dir, l.plan.gateway.routesFile.name);
+                const pidsOf = (match: (cmd: string[]) => boolean) =>
+                    fs.readdirSync("/proc").filter((p) => /^\d+$/.test(p) && cmdOf(p).length > 0 && match(cmdOf(p)));
+                const relayPids = () => pidsOf((cmd) => cmd.includes(relay.path) && cmd.includes(relay.fifo));
+                // The lines whose request path starts with /<prefix>- (httplog: "GET /path HTTP/1.1"), by path.
+                const logged = (prefix: string) => {
+                    const counts = new Map<string, number>();
+                    for (const m of out.matchAll(new RegExp(`"GET (/${prefix}-\\d+) HTTP/1\\.1"\n`, "g"))) counts.set(m[1], (counts.get(m[1]) ?? 0) + 1);
+                    return counts;
+                };
+                // n requests in one curl, at most 100 a second.
+                const paced = (prefix: string, n: number) => {
+                    const r = run("ip", ["netns", "exec", l.netns, "curl", "-s", "--rate", "100/s", "-H", "Host: sklep.localhost", "-w", "CODE %{http_code}\n", `http://127.0.0.1:80/${prefix}-[1-${n}]`]);
+                    assert.equal(r.stdout.split("CODE 200\n").length - 1, n, `${prefix}: ${n} answers: ${r.stderr}`);
+                };
+                const allOnce = async (prefix: string, n: number) => {
+                    const counts = await eventually(`${prefix}: ${n} log lines`, () => logged(prefix), (c) => c.size === n, 10_000);
+                    assert.deepEqual([...counts.values()].filter((k) => k !== 1), [], `${prefix}: every line once`);
+                };
+                try {
+                    // HAProxy's stdout is the relay's FIFO.
+                    const haproxy = pidsOf((cmd) => cmd[0] === "haproxy" && cmd.includes(routes));
+                    assert.ok(haproxy.length >= 1, "HAProxy runs");
+                    for (const p of haproxy) assert.equal(fs.readlinkSync(`/proc/${p}/fd/1`), relay.fifo, `HAProxy ${p}'s stdout`);
+                    const [first] = relayPids();
+                    assert.ok(first, "the relay runs");
+                    const writes = () => Number(/^syscw: (\d+)$/m.exec(fs.readFileSync(`/proc/${first}/io`, "utf8"))?.[1]);
+
+                    // 60 requests over about 0.6 s: one line each, written by the relay in a few batches, not 60 writes.
+                    const before = writes();
+                    paced("paced", 60);
+                    await allOnce("paced", 60);
+                    const batches = writes() - before;
+                    assert.ok(batches >= 1 && batches <= 20, `the relay wrote 60 lines in ${batches} writes`);
+
+                    // A killed relay: the lines written meanwhile wait in the FIFO for the next one.
+                    process.kill(Number(first), "SIGKILL");
+                    paced("while-restarting", 20);
+                    await allOnce("while-restarting", 20);
+                    const [second] = await eventually("a restarted relay", relayPids, (p) => p.length === 1 && p[0] !== first);
+                    assert.ok(second);
+
+                    // The stop: HAProxy stops first, then the relay copies what is left.
+                    paced("at-stop", 10);
+                    child.kill("SIGTERM");
+                    assert.equal(await exited(child, 10_000), 0);
+                    const counts = logged("at-stop");
+                    assert.equal(counts.size, 10, `the last lines reached stdout before the entrypoint exited: ${[...counts.keys()].join(" ")}`);
+                    assert.deepEqual(relayPids(), [], "no relay left");
+                } finally {
+                    await stop(child);
+                    stopLab(l);
+                }
+            });
+        }
 
         // nginx's upstreams are files the entrypoint writes from DNS (HAProxy resolves in the engine, with retries).
         if (engine === "nginx") {

@@ -290,8 +290,10 @@ describe("gateway image", () => {
             assert.match(e, new RegExp(`state_dir='${gw.stateDir}'`));
             assert.match(e, new RegExp(`drain_seconds=${gw.drainSeconds}\\n`));
             assert.match(e, new RegExp(`touch "\\$state_dir/draining"\\n\\s+sleep "\\$drain_seconds"\\n\\s+kill -${gw.stopSignal} "\\$engine"`));
-            const start = gw.engine === "nginx" ? "nginx -g 'daemon off;' &" : `haproxy -W -db -f '${gw.mainFile.path}' -f '${gw.routesFile.path}'${gw.metrics.enabled ? ' >"$metrics_fifo"' : ""} &`;
+            const start = gw.engine === "nginx" ? "nginx -g 'daemon off;' &" : `haproxy -W -db -f '${gw.mainFile.path}' -f '${gw.routesFile.path}' >&4 3>&- 4>&- &`;
             assert.ok(e.includes(start), start);
+            // HAProxy's log (fd 4): the metrics FIFO, else the log relay's FIFO.
+            if (gw.engine === "haproxy") assert.ok(e.includes(gw.metrics.enabled ? 'exec 4>"$metrics_fifo"\n' : '[ -z "$log_fifo" ] || exec 4>"$log_fifo"\n'));
         });
 
         test(`${v.name}: with no routes file the entrypoint exits 78 at once, before touching anything (node-settle reads the code)`, () => {

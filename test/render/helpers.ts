@@ -313,7 +313,9 @@ export function withLocalPaths(plan: Plan, dir: string, opts: { certificates: bo
     if (serverState) fs.writeFileSync(serverState.file, "1\n");
     // The metrics FIFO in the test dir (nginx -t creates a plain file there); the exporter from the templates dir.
     const metrics = { ...plan.gateway.metrics, fifo: path.join(dir, "metrics.fifo"), exporterPath: path.join(TEMPLATES_DIR, "metrics", "gateway-metrics.pl") };
-    return { ...plan, gateway: { ...plan.gateway, tls, routesDir: dir, routesFile, healthSocket, serverState, metrics } };
+    // HAProxy's log relay likewise (its FIFO beside the metrics one).
+    const logRelay = plan.gateway.logRelay && { ...plan.gateway.logRelay, fifo: path.join(dir, "log.fifo"), path: path.join(TEMPLATES_DIR, "gateway", "haproxy", "log-relay.pl") };
+    return { ...plan, gateway: { ...plan.gateway, tls, routesDir: dir, routesFile, healthSocket, serverState, metrics, logRelay } };
 }
 
 // ---- the real tools on rendered files ------------------------------------------------------------------

@@ -31,7 +31,8 @@ mkfifo -m 600 "$metrics_fifo"
 exec 3<>"$metrics_fifo"
 run_metrics_exporter() {
     child=
-    trap '[ -z "$child" ] || kill "$child" 2>/dev/null; exit 0' TERM
+    # The exporter copies on the lines left in the FIFO before it exits: wait for it.
+    trap '[ -z "$child" ] || { kill "$child" 2>/dev/null; wait "$child"; }; exit 0' TERM
     while :; do
         perl '/usr/local/lib/swarm-gateway/gateway-metrics.pl' --engine nginx --fifo "$metrics_fifo" --routes '/etc/swarm-gateway/routes.conf' --port 9145 3>&- &
         child=$!
@@ -143,6 +144,7 @@ while :; do
     if wait "$engine"; then status=0; else status=$?; fi
     [ "$interrupted" = 1 ] || break
 done
-# After the engine: its last lines are counted, and a scrape answers while it stops.
+# After the engine: its last lines are counted (and copied on), and a scrape answers while it stops.
 kill "$metrics_exporter" 2>/dev/null || true
+wait "$metrics_exporter" || true
 exit "$status"
