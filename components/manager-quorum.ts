@@ -63,18 +63,30 @@ function ask(plan: Plan, node: PlanNode, namePrefix: string): ManagerAnswer {
     }
 }
 
-/** askAll's bash exits so when `timeout` is missing. */
+/** askManagers' bash exits so when `timeout` is missing. */
 const NO_TIMEOUT_EXIT = 90;
+/**
+ * Seconds the bootstrap manager is asked alone. With a leader it answers well within this (one session per read);
+ * without one its `docker node ls` can hang until swarm's own deadline (moby#29367), so the others are asked
+ * meanwhile instead of after it.
+ */
+const BOOTSTRAP_ALONE_SECONDS = 2;
 
 const quoted = (word: string) => `'${word.replace(/'/g, `'\\''`)}'`;
 
 /**
- * The same read on several nodes at once, still synchronous (the program has declared nothing yet): one bash runs
- * every node's command in the background and waits for all, each bounded by the read's timeout. Managers that do not
- * answer cost one timeout together, not one each.
+ * The read on the planned managers, still synchronous (the program has declared nothing yet): one bash asks the
+ * bootstrap manager (`nodes[0]`); when it has not answered with a leader within BOOTSTRAP_ALONE_SECONDS, every other
+ * manager is asked at once while it still may, each read bounded by the read's timeout. Managers that do not answer
+ * cost one timeout together, not one each. Returns the answers of the managers asked (the bootstrap manager's first).
  */
-function askAll(plan: Plan, nodes: readonly PlanNode[], namePrefix: string): ManagerAnswer[] {
-    if (nodes.length < 2) return nodes.map((node) => ask(plan, node, namePrefix));
+function askManagers(plan: Plan, nodes: readonly PlanNode[], namePrefix: string): ManagerAnswer[] {
+    const [first, ...others] = nodes;
+    const serial = () => {
+        const answer = ask(plan, first, namePrefix);
+        return answer.reached && answer.report.leader ? [answer] : [answer, ...others.map((node) => ask(plan, node, namePrefix))];
+    };
+    if (others.length === 0) return [ask(plan, first, namePrefix)];
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "swarm-platform-quorum-"));
     try {
         nodes.forEach((node, i) => {
@@ -82,21 +94,45 @@ function askAll(plan: Plan, nodes: readonly PlanNode[], namePrefix: string): Man
             fs.writeFileSync(path.join(dir, `in.${i}`), renderNodeScript("swarm-managers", { node: node.name }), { mode: 0o600 });
         });
         const seconds = READ_TIMEOUT_MS / 1000;
-        // Without coreutils' timeout (a Mac without coreutils) the reads run one after the other, as before.
+        // Without coreutils' timeout (a Mac without coreutils) the reads run one after the other, as before. Each read
+        // writes pid.<i> when it starts and rc.<i> whole (mv) when it ends. The leader test matches the read's own JSON
+        // (swarm-managers.sh). A bootstrap manager that names a leader after the others were asked ends their reads.
         const driver = `command -v timeout >/dev/null || exit ${NO_TIMEOUT_EXIT}
-for ((i = 0; i < $2; i++)); do (timeout -k 1 ${seconds} bash "$1/cmd.$i" <"$1/in.$i" >"$1/out.$i" 2>"$1/err.$i"; echo $? >"$1/rc.$i") & done
+read_on() {
+    timeout -k 1 ${seconds} bash "$1/cmd.$2" <"$1/in.$2" >"$1/out.$2" 2>"$1/err.$2" &
+    echo $! >"$1/pid.$2"
+    wait $! && rc=0 || rc=$?
+    echo "$rc" >"$1/rc.$2.new"
+    mv "$1/rc.$2.new" "$1/rc.$2"
+}
+has_leader() { [[ $(<"$1/rc.0") == 0 ]] && grep -q '"leader":true' "$1/out.0"; }
+read_on "$1" 0 &
+for ((t = 0; t < ${BOOTSTRAP_ALONE_SECONDS * 20}; t++)); do
+    [[ -e $1/rc.0 ]] && break
+    sleep 0.05
+done
+if [[ -e $1/rc.0 ]] && has_leader "$1"; then exit 0; fi
+for ((i = 1; i < $2; i++)); do read_on "$1" "$i" & done
+until [[ -e $1/rc.0 ]]; do sleep 0.05; done
+if has_leader "$1"; then
+    for ((i = 1; i < $2; i++)); do
+        until [[ -e $1/pid.$i ]]; do sleep 0.05; done
+        [[ -e $1/rc.$i ]] || kill "$(<"$1/pid.$i")" 2>/dev/null || true
+    done
+fi
 wait`;
         try {
-            execFileSync("bash", ["-c", driver, "askAll", dir, String(nodes.length)], { stdio: ["ignore", "ignore", "pipe"], timeout: READ_TIMEOUT_MS + 5_000 });
+            execFileSync("bash", ["-c", driver, "askManagers", dir, String(nodes.length)], { stdio: ["ignore", "ignore", "pipe"], timeout: READ_TIMEOUT_MS + 5_000 });
         } catch (e) {
-            if ((e as { status?: number }).status === NO_TIMEOUT_EXIT) return nodes.map((node) => ask(plan, node, namePrefix));
+            if ((e as { status?: number }).status === NO_TIMEOUT_EXIT) return serial();
             throw e;
         }
-        return nodes.map((node, i) => {
+        return nodes.flatMap((node, i) => {
             const read = (f: string) => (fs.existsSync(path.join(dir, `${f}.${i}`)) ? fs.readFileSync(path.join(dir, `${f}.${i}`), "utf8") : "");
             const rc = read("rc").trim();
-            if (rc === "0") return answerOf(plan, node, { ok: true, stdout: read("out") });
-            return answerOf(plan, node, { ok: false, stderr: read("err"), failure: rc === "124" ? `no answer within ${seconds} s` : `exit ${rc || "?"}` });
+            if (i > 0 && rc === "") return []; // not asked: the bootstrap manager answered with a leader
+            if (rc === "0") return [answerOf(plan, node, { ok: true, stdout: read("out") })];
+            return [answerOf(plan, node, { ok: false, stderr: read("err"), failure: rc === "124" ? `no answer within ${seconds} s` : `exit ${rc || "?"}` })];
         });
     } finally {
         fs.rmSync(dir, { recursive: true, force: true });
@@ -117,11 +153,12 @@ export function readLiveSwarm(plan: Plan, namePrefix: string): LiveSwarm {
         return managers.length ? { kind: "managers", managers } : { kind: "none" };
     }
     // The bootstrap manager first: it usually has a leader and names every manager. Otherwise the others, at once.
-    const [first, ...others] = managersToAsk(plan);
-    if (!first) return liveSwarmOf([], plan.nodes);
-    const answer = ask(plan, first, namePrefix);
+    const nodes = managersToAsk(plan);
+    if (nodes.length === 0) return liveSwarmOf([], plan.nodes);
+    const answers = askManagers(plan, nodes, namePrefix);
+    const [answer] = answers;
     if (answer.reached && answer.report.leader) return liveSwarmOf([answer], plan.nodes);
-    return liveSwarmOf([answer, ...askAll(plan, others, namePrefix)], plan.nodes);
+    return liveSwarmOf(answers, plan.nodes);
 }
 
 /**

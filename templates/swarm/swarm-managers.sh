@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # swarm-managers: what this node knows of its swarm's managers — read before every up and preview, changes nothing.
-#   Runs on the bootstrap manager first; when it lists no managers (no leader there, or no answer), on every other
-#   planned manager at once.
+#   Runs on the bootstrap manager first; when it lists no managers (no leader there, or no answer) or has not answered
+#   within 2 s, on every other planned manager at once.
 # env:    none
 # stdout: one JSON line:
 #         {"engine":"absent"}                       no docker CLI here (a machine not bootstrapped yet: no swarm)

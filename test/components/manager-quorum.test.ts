@@ -1,6 +1,6 @@
 // The manager quorum read (components/manager-quorum.ts) run for real against a stand-in `ssh` on PATH (the prod stack:
-// three managers over ssh): the bootstrap manager is asked first; without a leader there, the other managers are asked
-// at once, so managers that do not answer cost one wait together, not one each.
+// three managers over ssh): the bootstrap manager is asked first; without a leader there (or without its answer within
+// 2 s), the other managers are asked at once, so managers that do not answer cost one wait together, not one each.
 import * as assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
@@ -13,7 +13,8 @@ const plan = stackPlan("prod");
 const managers = plan.nodes.filter((n) => n.role === "manager");
 
 // The stand-in: finds the host after `--`, logs `start|end <node> <epoch ms>`, then answers as $WORK/answers/<node> says:
-// `report <json>` (the read's last line, exit 0) or `down` (waits $WORK/down-seconds, then fails as ssh does).
+// `report <json>` (the read's last line, exit 0), `slow <seconds> <json>` (the same after a wait: `docker node ls` on a
+// manager without quorum hangs until swarm's deadline) or `down` (waits $WORK/down-seconds, then fails as ssh does).
 const FAKE_SSH = String.raw`#!/usr/bin/env bash
 while [[ $# -gt 0 && $1 != -- ]]; do shift; done
 host=$2
@@ -21,6 +22,11 @@ node=$(cat "$WORK/hosts/$host")
 cat >/dev/null
 echo "start $node $(date +%s%3N)" >>"$WORK/log"
 read -r kind rest <"$WORK/answers/$node"
+if [[ $kind == slow ]]; then
+    read -r seconds rest <<<"$rest"
+    sleep "$seconds"
+    kind=report
+fi
 if [[ $kind == report ]]; then
     echo "$rest"
     echo "end $node $(date +%s%3N)" >>"$WORK/log"
@@ -101,6 +107,37 @@ describe("the manager quorum read", () => {
         const live = readLiveSwarm(plan, "prod");
         assert.deepEqual(live, { kind: "managers", managers: managers.map((m) => ({ name: m.name, reachable: true })) });
         assert.deepEqual(log().map(([w, n]) => `${w} ${n}`), [`start ${first.name}`, `end ${first.name}`]);
+    });
+
+    test("quorum lost and the bootstrap manager's read hangs (swarm's deadline): the others are asked after 2 s, while it still waits", (t) => {
+        if (!needTools(t, "bash", "timeout", "seq")) return;
+        const [first, second, third] = managers;
+        answer(first.name, `slow 4 ${noLeader}`);
+        answer(second.name, "down");
+        answer(third.name, "down");
+        const live = readLiveSwarm(plan, "prod");
+        assert.deepEqual(live, { kind: "no-leader", managers: managers.map((m) => ({ name: m.name, reachable: m === first })) });
+        const lines = log();
+        const at = (what: string, node: string) => Number(lines.find(([w, n]) => w === what && n === node)?.[2]);
+        for (const other of [second, third]) {
+            assert.ok(at("start", other.name) - at("start", first.name) >= 1_900, `the bootstrap manager alone for 2 s: ${lines.join("\n")}`);
+            assert.ok(at("start", other.name) < at("end", first.name), `${other.name} asked while the bootstrap manager's read still waited: ${lines.join("\n")}`);
+        }
+    });
+
+    test("a bootstrap manager that names a leader after the others were asked decides, and their reads are ended", (t) => {
+        if (!needTools(t, "bash", "timeout", "seq")) return;
+        const [first, ...others] = managers;
+        const listed = managers.map((m, i) => ({ hostname: m.name, addr: `${m.address}:2377`, reachability: "reachable", leader: i === 0 }));
+        answer(first.name, `slow 3 ${JSON.stringify({ engine: "up", state: "active", controlAvailable: true, leader: true, managers: listed })}`);
+        for (const m of others) answer(m.name, "down");
+        writeFile(path.join(work, "down-seconds"), "8\n");
+        const started = Date.now();
+        const live = readLiveSwarm(plan, "prod");
+        const seconds = (Date.now() - started) / 1000;
+        assert.deepEqual(live, { kind: "managers", managers: managers.map((m) => ({ name: m.name, reachable: true })) });
+        assert.deepEqual(new Set(log().filter(([w]) => w === "start").map(([, n]) => n)), new Set(managers.map((m) => m.name)), "the others were asked");
+        assert.ok(seconds < 7, `the read ended ${seconds} s after its start: the others' 8 s reads were not waited for`);
     });
 
     test("a bootstrap manager that does not answer: the others are asked at once, and one with a leader decides", (t) => {
