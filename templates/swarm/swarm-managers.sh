@@ -31,17 +31,12 @@ remote_json="[${remote_json%,}]"
 [[ ${#addrs[@]} -gt 0 ]] || remote_json="[]"
 
 managers="" leader=false
-# On a manager whose swarm lost its quorum, node ls hangs until swarm's own deadline (about 20 s, moby#29367): after
-# 10 s it counts as no leader (the read asks the other managers meanwhile). A swarm with a leader answers in well
-# under a second.
-bounded=()
-if command -v timeout >/dev/null 2>&1; then bounded=(timeout 10); fi
 if [[ $state == '"active"' && $control == true ]]; then
     # node ls and node inspect answer only while the swarm has a leader (a majority of its managers); the leader can
     # go between the two (managers just lost), so a failure of either means no leader, not a failed read
     # shellcheck disable=SC2086 # node ids: one word each
-    if ids=$(${bounded[@]+"${bounded[@]}"} docker node ls -q --filter role=manager 2>/dev/null) &&
-        list=$(${bounded[@]+"${bounded[@]}"} docker node inspect --format '{"hostname":{{json .Description.Hostname}},"addr":{{json .ManagerStatus.Addr}},"reachability":{{json .ManagerStatus.Reachability}},"leader":{{.ManagerStatus.Leader}}}' $ids 2>/dev/null); then
+    if ids=$(docker node ls -q --filter role=manager 2>/dev/null) &&
+        list=$(docker node inspect --format '{"hostname":{{json .Description.Hostname}},"addr":{{json .ManagerStatus.Addr}},"reachability":{{json .ManagerStatus.Reachability}},"leader":{{.ManagerStatus.Leader}}}' $ids 2>/dev/null); then
         leader=true
         managers=$(paste -sd, - <<<"$list")
     fi

@@ -310,21 +310,20 @@ describe("swarm-managers", () => {
     const MANAGERS_DOCKER = `#!/usr/bin/env bash
 case "$1 $2" in
     "info --format") echo '"active" true [{"NodeID":"b","Addr":"10.0.10.12:2377"},{"NodeID":"c","Addr":"10.0.10.13:2377"}]' ;;
-    "node ls") [[ $LS_HANG != 1 ]] || exec sleep 60
-        [[ $LS_OK == 1 ]] || { echo "Error response from daemon: rpc error: code = Unknown desc = The swarm does not have a leader." >&2; exit 1; }; echo a; echo b ;;
+    "node ls") [[ $LS_OK == 1 ]] || { echo "Error response from daemon: rpc error: code = Unknown desc = The swarm does not have a leader." >&2; exit 1; }; echo a; echo b ;;
     "node inspect") [[ $INSPECT_OK == 1 ]] || { echo "Error response from daemon: rpc error: code = DeadlineExceeded desc = context deadline exceeded" >&2; exit 1; }
         echo '{"hostname":"manager-1","addr":"10.0.10.11:2377","reachability":"reachable","leader":true}'
         echo '{"hostname":"manager-2","addr":"10.0.10.12:2377","reachability":"unreachable","leader":false}' ;;
     *) echo "unexpected: $*" >&2; exit 2 ;;
 esac
 `;
-    const read = (lsOk: boolean, inspectOk: boolean, lsHangs = false) => {
+    const read = (lsOk: boolean, inspectOk: boolean) => {
         const root = tempDir("managers");
         dirs.push(root);
         writeFile(path.join(root, "bin", "docker"), MANAGERS_DOCKER, 0o755);
         return run("bash", ["-s"], {
             input: renderNodeScript("swarm-managers", { node: "n1", env: {} }),
-            env: { PATH: `${path.join(root, "bin")}:${process.env.PATH}`, LS_OK: lsOk ? "1" : "0", INSPECT_OK: inspectOk ? "1" : "0", LS_HANG: lsHangs ? "1" : "0" },
+            env: { PATH: `${path.join(root, "bin")}:${process.env.PATH}`, LS_OK: lsOk ? "1" : "0", INSPECT_OK: inspectOk ? "1" : "0" },
         });
     };
     const remote = ["10.0.10.12:2377", "10.0.10.13:2377"];
@@ -350,15 +349,6 @@ esac
         assert.deepEqual(oneJsonLine(read(false, false)), noLeader);
         // seen in the prod-like lab: quorum lost while the read ran; the read failed, so up could not say "quorum is lost"
         assert.deepEqual(oneJsonLine(read(true, false)), noLeader);
-    });
-
-    test("a node ls that hangs (a manager that lost its quorum waits for swarm's deadline): no leader after 10 s", (t) => {
-        if (!needTools(t, "bash", "timeout")) return;
-        const started = Date.now();
-        const r = read(true, true, true);
-        const seconds = (Date.now() - started) / 1000;
-        assert.deepEqual(oneJsonLine(r), { engine: "up", state: "active", controlAvailable: true, leader: false, remoteManagers: remote, managers: [] });
-        assert.ok(seconds >= 9.5 && seconds < 20, `answered after ${seconds} s`);
     });
 });
 
