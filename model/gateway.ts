@@ -753,6 +753,8 @@ function gatewayView(gateway: PlanGateway, planRoutes: readonly PlanRoute[]) {
     const redirects = (r: RouteView) => gateway.httpsRedirect && r.tls !== undefined;
     const maxBodyBytes = sizeInBytes(gateway.clientMaxBodySize);
     const hsts = gateway.hsts;
+    // The entrypoint's restart loop for the reader of the engine's FIFO: the exporter or the log relay (never both).
+    const readerRestartSeconds = gateway.metrics.enabled ? gateway.metrics.restartSeconds : gateway.logRelay?.restartSeconds;
     const frontendView = (name: string, bind: string, proto: "http" | "https", routesHere: readonly RouteView[], redirect: (r: RouteView) => boolean, defaultsTo: RouteView | false) => {
         const rules = hostRules(routesHere, redirect);
         const dynamicRoutes = rules.flatMap((r) => (r.route ? [r.route] : []));
@@ -851,9 +853,9 @@ function gatewayView(gateway: PlanGateway, planRoutes: readonly PlanRoute[]) {
                   exporterName: metricsExporterScript().name,
                   fifo: shellSafe("gateway.metrics.fifo", gateway.metrics.fifo),
                   fifoDir: shellSafe("gateway.metrics.fifo", path.posix.dirname(gateway.metrics.fifo)),
-                  restartSeconds: gateway.metrics.restartSeconds,
               }
             : false,
+        supervisor: readerRestartSeconds === undefined ? false : { restartSeconds: readerRestartSeconds },
         logRelay: gateway.logRelay
             ? {
                   path: shellSafe("gateway.logRelay.path", gateway.logRelay.path),
@@ -861,7 +863,6 @@ function gatewayView(gateway: PlanGateway, planRoutes: readonly PlanRoute[]) {
                   fifo: shellSafe("gateway.logRelay.fifo", gateway.logRelay.fifo),
                   fifoDir: shellSafe("gateway.logRelay.fifo", path.posix.dirname(gateway.logRelay.fifo)),
                   pauseSeconds: gateway.logRelay.pauseSeconds,
-                  restartSeconds: gateway.logRelay.restartSeconds,
               }
             : false,
     };

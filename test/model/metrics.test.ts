@@ -85,7 +85,7 @@ describe("the gateway's files with metrics on and off", () => {
             assert.deepEqual(files.metricsExporter, metricsExporterScript());
             assert.equal(files.logRelay, null, "the exporter copies HAProxy's log on: no relay");
             assert.match(files.dockerfile, new RegExp(`^COPY gateway-metrics\\.pl ${METRICS_EXPORTER_PATH}$`, "m"));
-            assert.match(files.entrypoint.content, new RegExp(`perl '${METRICS_EXPORTER_PATH}' --engine ${engine} --fifo "\\$metrics_fifo" --routes '${plan.gateway.routesFile.path}' --port 9200`));
+            assert.match(files.entrypoint.content, new RegExp(`^supervise 'metrics exporter' perl '${METRICS_EXPORTER_PATH}' --engine ${engine} --fifo "\\$metrics_fifo" --routes '${plan.gateway.routesFile.path}' --port 9200`, "m"));
             assert.match(files.entrypoint.content, /^mkfifo -m 600 "\$metrics_fifo"$/m);
             assert.match(files.entrypoint.content, /^exec 3<>"\$metrics_fifo"$/m);
             // Stopped after the engine: the kill comes after the wait loop.
@@ -133,13 +133,15 @@ describe("the gateway's files with metrics on and off", () => {
                 assert.ok(plan.gateway.logRelay && files.logRelay);
                 assert.equal(files.logRelay.content, fs.readFileSync(path.join(TEMPLATES_DIR, "gateway", "haproxy", "log-relay.pl"), "utf8"));
                 assert.match(files.dockerfile, new RegExp(`^COPY log-relay\\.pl ${plan.gateway.logRelay.path}$`, "m"));
-                assert.match(files.entrypoint.content, new RegExp(`^ {12}perl '${plan.gateway.logRelay.path}' "\\$log_fifo" 0\\.1 3>&- &$`, "m"));
+                assert.match(files.entrypoint.content, new RegExp(`^ {4}supervise 'log relay' perl '${plan.gateway.logRelay.path}' "\\$log_fifo" 0\\.1 &$`, "m"));
+                // The supervised reader does not hold the FIFO's extra descriptor (fd 3) open.
+                assert.match(files.entrypoint.content, /^supervise\(\) \{\n(?: {4}.*\n)* {8}"\$@" 3>&- &$/m);
                 assert.match(files.entrypoint.content, /^\[ -z "\$log_fifo" \] \|\| exec 4>"\$log_fifo"\nhaproxy -W -db .* >&4 3>&- 4>&- &$/m);
                 assert.ok(gatewayArtifacts(plan.gateway, plan.routes).some((a) => a.path === "gateway/log-relay.pl" && a.mode === 0o755));
             } else {
                 assert.equal(plan.gateway.logRelay, null);
                 assert.equal(files.logRelay, null);
-                assert.doesNotMatch(files.entrypoint.content + files.dockerfile, /log_fifo|log-relay/);
+                assert.doesNotMatch(files.entrypoint.content + files.dockerfile, /log_fifo|log-relay|supervise/);
             }
         });
     }

@@ -20,6 +20,23 @@ mkdir -p "$state_dir"
 # A socket left by a killed gateway would make nginx's listen fail (address in use).
 rm -f "$state_dir/draining" "$health_socket"
 
+# `supervise NAME COMMAND...`, started with &: runs COMMAND (a reader of the engine's FIFO) and runs it again
+# 1 s after each exit. On TERM it stops COMMAND and waits for it: the reader copies on the lines still in
+# the FIFO before it exits.
+supervise() {
+    name=$1
+    shift
+    child=
+    trap '[ -z "$child" ] || { kill "$child" 2>/dev/null; wait "$child"; }; exit 0' TERM
+    while :; do
+        "$@" 3>&- &
+        child=$!
+        wait "$child" || true
+        echo "gateway: the $name exited; restarting it in 1 s" >&2
+        sleep 1
+    done
+}
+
 # Metrics (docs/metrics.md): the engine writes one line per request into a FIFO that the exporter reads
 # (HAProxy: its stdout log; the exporter copies it on to this container's stdout). This shell holds the FIFO
 # open too, so the engine never meets it without a reader while the exporter restarts (nginx's open would wait,
@@ -29,19 +46,7 @@ mkdir -p '/run/gateway-metrics'
 rm -f "$metrics_fifo"
 mkfifo -m 600 "$metrics_fifo"
 exec 3<>"$metrics_fifo"
-run_metrics_exporter() {
-    child=
-    # The exporter copies on the lines left in the FIFO before it exits: wait for it.
-    trap '[ -z "$child" ] || { kill "$child" 2>/dev/null; wait "$child"; }; exit 0' TERM
-    while :; do
-        perl '/usr/local/lib/swarm-gateway/gateway-metrics.pl' --engine nginx --fifo "$metrics_fifo" --routes '/etc/swarm-gateway/routes.conf' --port 9145 3>&- &
-        child=$!
-        wait "$child" || true
-        echo "gateway: the metrics exporter exited; restarting it in 1 s" >&2
-        sleep 1
-    done
-}
-run_metrics_exporter &
+supervise 'metrics exporter' perl '/usr/local/lib/swarm-gateway/gateway-metrics.pl' --engine nginx --fifo "$metrics_fifo" --routes '/etc/swarm-gateway/routes.conf' --port 9145 &
 metrics_exporter=$!
 
 # nginx's upstreams: the task addresses of every service the routes file names (`include <dir>/<service>@<port>.conf*;`
