@@ -2,7 +2,8 @@
 # swarm-managers: what this node knows of its swarm's managers — read before every up and preview, changes nothing.
 #   Runs on the bootstrap manager first; when it lists no managers (no leader there, or no answer) or has not answered
 #   within 2 s, on every other planned manager at once.
-# env:    none
+# env:    INFO_TIMEOUT_SECONDS (optional, 5) how long `docker info` may take (see below)
+#         DOCKER_DATA_ROOT (optional) the engine's data root, when it cannot be found (below)
 # stdout: one JSON line:
 #         {"engine":"absent"}                       no docker CLI here (a machine not bootstrapped yet: no swarm)
 #         {"engine":"down"}                         docker is installed but its engine does not answer
@@ -17,7 +18,37 @@ if ! command -v docker >/dev/null 2>&1; then
     echo '{"engine":"absent"}' >&3
     exit 0
 fi
-if ! info=$(docker info --format '{{json .Swarm.LocalNodeState}} {{.Swarm.ControlAvailable}} {{json .Swarm.RemoteManagers}}' 2>/dev/null); then
+
+# The Docker data root (the swarm's own files are under <root>/swarm): dockerd's --data-root, else daemon.json's
+# "data-root", else the default. DOCKER_DATA_ROOT overrides it.
+data_root() {
+    local root=${DOCKER_DATA_ROOT:-} pid
+    if [[ -z $root ]] && pid=$(pgrep -xo dockerd 2>/dev/null); then
+        root=$(tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null | sed -n 's/^--data-root=//p; /^--data-root$/{n;p;}' | tail -n 1) || root=
+    fi
+    if [[ -z $root && -r /etc/docker/daemon.json ]]; then
+        root=$(sed -n 's/.*"data-root"[[:space:]]*:[[:space:]]*"\([^"]*\)".*/\1/p' /etc/docker/daemon.json | head -n 1) || root=
+    fi
+    echo "${root:-/var/lib/docker}"
+}
+
+# `docker info` answers at once, except on a manager whose swarm has no leader: there it asks the control API for the
+# cluster and its nodes and waits for a leader until swarm's request deadline, 20 s (moby daemon/cluster, Info). So
+# it gets INFO_TIMEOUT_SECONDS; an engine that then still answers `docker version` is such a manager, and the managers
+# it knows are those swarm keeps on disk for it (<data root>/swarm/state.json, what info lists as RemoteManagers).
+info_timeout=${INFO_TIMEOUT_SECONDS:-5}
+bounded=()
+if command -v timeout >/dev/null 2>&1; then bounded=(timeout -k 1 "$info_timeout"); fi
+info_rc=0 leaderless=0
+info=$("${bounded[@]}" docker info --format '{{json .Swarm.LocalNodeState}} {{.Swarm.ControlAvailable}} {{json .Swarm.RemoteManagers}}' 2>/dev/null) || info_rc=$?
+if ((info_rc == 124 || info_rc == 137)) && "${bounded[@]}" docker version --format '{{.Server.Version}}' >/dev/null 2>&1; then
+    echo "swarm-managers: docker info did not answer within ${info_timeout} s: a manager without a leader" >&2
+    remote=null
+    persisted="$(data_root)/swarm/state.json"
+    if [[ -r $persisted ]]; then remote=$(sed 's/"addr":/"Addr":/g' "$persisted" | tr -d '\n'); fi
+    info="\"active\" true $remote"
+    leaderless=1
+elif ((info_rc != 0)); then
     echo '{"engine":"down"}' >&3
     exit 0
 fi
@@ -31,7 +62,7 @@ remote_json="[${remote_json%,}]"
 [[ ${#addrs[@]} -gt 0 ]] || remote_json="[]"
 
 managers="" leader=false
-if [[ $state == '"active"' && $control == true ]]; then
+if [[ $state == '"active"' && $control == true && $leaderless == 0 ]]; then
     # node ls and node inspect answer only while the swarm has a leader (a majority of its managers); the leader can
     # go between the two (managers just lost), so a failure of either means no leader, not a failed read
     # shellcheck disable=SC2086 # node ids: one word each

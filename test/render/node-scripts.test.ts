@@ -317,15 +317,24 @@ case "$1 $2" in
     *) echo "unexpected: $*" >&2; exit 2 ;;
 esac
 `;
-    const read = (lsOk: boolean, inspectOk: boolean) => {
+    const read = (lsOk: boolean, inspectOk: boolean, env: Record<string, string> = {}, docker = MANAGERS_DOCKER) => {
         const root = tempDir("managers");
         dirs.push(root);
-        writeFile(path.join(root, "bin", "docker"), MANAGERS_DOCKER, 0o755);
+        writeFile(path.join(root, "bin", "docker"), docker, 0o755);
         return run("bash", ["-s"], {
             input: renderNodeScript("swarm-managers", { node: "n1", env: {} }),
-            env: { PATH: `${path.join(root, "bin")}:${process.env.PATH}`, LS_OK: lsOk ? "1" : "0", INSPECT_OK: inspectOk ? "1" : "0" },
+            env: { PATH: `${path.join(root, "bin")}:${process.env.PATH}`, LS_OK: lsOk ? "1" : "0", INSPECT_OK: inspectOk ? "1" : "0", ...env },
         });
     };
+    // A manager whose swarm lost its leader: info waits for one (swarm's 20 s deadline), version answers at once.
+    const LEADERLESS_DOCKER = `#!/usr/bin/env bash
+case "$1" in
+    info) sleep 30 ;;
+    version) [[ $VERSION_OK == 1 ]] || exit 1; echo 28.2.2 ;;
+    node) echo "node ls/inspect must not be called without a leader" >&2; sleep 30 ;;
+    *) echo "unexpected: $*" >&2; exit 2 ;;
+esac
+`;
     const remote = ["10.0.10.12:2377", "10.0.10.13:2377"];
 
     test("with a leader: one JSON line listing the managers", (t) => {
@@ -349,6 +358,31 @@ esac
         assert.deepEqual(oneJsonLine(read(false, false)), noLeader);
         // seen in the prod-like lab: quorum lost while the read ran; the read failed, so up could not say "quorum is lost"
         assert.deepEqual(oneJsonLine(read(true, false)), noLeader);
+    });
+
+    test("a docker info that waits for a leader is cut short: no leader, the managers swarm keeps on disk, no node ls", (t) => {
+        if (!needTools(t, "bash", "timeout")) return;
+        const dataRoot = tempDir("data-root");
+        dirs.push(dataRoot);
+        // swarmkit's persisted remotes (api.Peer as JSON), as in <data root>/swarm/state.json
+        writeFile(path.join(dataRoot, "swarm", "state.json"), '[{"node_id":"a1","addr":"10.0.10.11:2377"},{"node_id":"b2","addr":"10.0.10.12:2377"}]');
+        const started = Date.now();
+        const r = read(false, false, { INFO_TIMEOUT_SECONDS: "1", DOCKER_DATA_ROOT: dataRoot, VERSION_OK: "1" }, LEADERLESS_DOCKER);
+        assert.ok(Date.now() - started < 5000, `the read took ${Date.now() - started} ms`);
+        assert.deepEqual(oneJsonLine(r), {
+            engine: "up",
+            state: "active",
+            controlAvailable: true,
+            leader: false,
+            remoteManagers: ["10.0.10.11:2377", "10.0.10.12:2377"],
+            managers: [],
+        });
+        assert.match(r.stderr, /docker info did not answer within 1 s: a manager without a leader/);
+        // Nothing kept on disk: still a leaderless manager, knowing no other manager.
+        const bare = read(false, false, { INFO_TIMEOUT_SECONDS: "1", DOCKER_DATA_ROOT: path.join(dataRoot, "none"), VERSION_OK: "1" }, LEADERLESS_DOCKER);
+        assert.deepEqual(oneJsonLine(bare), { engine: "up", state: "active", controlAvailable: true, leader: false, remoteManagers: [], managers: [] });
+        // An engine that answers nothing at all (info hangs, version too) is down, not a leaderless manager.
+        assert.deepEqual(oneJsonLine(read(false, false, { INFO_TIMEOUT_SECONDS: "1", DOCKER_DATA_ROOT: dataRoot, VERSION_OK: "0" }, LEADERLESS_DOCKER)), { engine: "down" });
     });
 });
 
