@@ -79,9 +79,10 @@ elif [[ -n ${SSH_ARGS:-} ]]; then
     mapfile -t ssh_args <<<"$SSH_ARGS"
     # ssh's own failure to get in (exit 255 with one of these) is tried again 1, 2 and 4 s later, as the command
     # provider dials again: the node's sshd refuses new connections at random while 10 or more are unauthenticated
-    # (MaxStartups 10:30:100 by default), and a node's first up brings it bursts of sessions. A timeout is not
-    # tried again (a node that does not answer would cost minutes), nor a refused host key or login.
-    dropped='kex_exchange_identification|Connection reset by|Connection closed by|Connection refused'
+    # (MaxStartups 10:30:100 by default), and a node's first up brings it bursts of sessions; a busy sshd may also
+    # accept and send no banner within ConnectTimeout. A connect timeout is not tried again (a node that does not
+    # answer would cost minutes), nor a refused host key or login.
+    dropped='kex_exchange_identification|Connection reset by|Connection closed by|Connection refused|timed out during banner exchange'
     on_node() {
         local input=/dev/null err rc try
         if [[ $1 == --input ]]; then input=$2; shift 2; fi
@@ -92,7 +93,7 @@ elif [[ -n ${SSH_ARGS:-} ]]; then
             # shellcheck disable=SC2029 # quoted here on purpose: the node's shell gets exactly these words
             ssh "${ssh_args[@]}" "$(printf '%q ' sh -c "$1" sh "${REMOTE_DOCKER:-docker}" "$id" "$IMAGE")" <"$input" 2>"$err" || rc=$?
             if ((rc == 255 && try < 4)) && grep -Eq "$dropped" "$err"; then
-                echo "image-deliver ($NODE_NAME): ssh did not get in ($(tail -n 1 "$err" | tr -d '\r')), trying again" >&4
+                echo "image-deliver ($NODE_NAME): ssh did not get in ($(grep -Em 1 "$dropped" "$err" | tr -d '\r')), trying again" >&4
                 sleep $((1 << (try - 1)))
                 continue
             fi

@@ -272,6 +272,36 @@ describe("pinned host keys against a real sshd", () => {
         }
     });
 
+    test("an image load whose ssh gets no banner in time (a busy sshd accepted and stayed silent) tries again and delivers", async (t) => {
+        if (!ready(t)) return;
+        clean();
+        // In front of the node's sshd: the first connection is accepted and never answered; the next ones reach sshd.
+        let connections = 0;
+        const silent: net.Socket[] = [];
+        const front = net.createServer((client) => {
+            if (++connections === 1) {
+                silent.push(client);
+                return;
+            }
+            const upstream = net.connect(port, "127.0.0.1");
+            client.pipe(upstream).pipe(client);
+            client.on("error", () => upstream.destroy());
+            upstream.on("error", () => client.destroy());
+        });
+        await new Promise<void>((resolve) => front.listen(0, "127.0.0.1", resolve));
+        try {
+            const target = gatewaySsh((front.address() as net.AddressInfo).port, rightKey, clientKey());
+            const r = await imageLoadAsync({ ...target, clientOptions: [...target.clientOptions, "-o", "ConnectTimeout=1"] });
+            assert.equal(r.status, 0, r.stderr);
+            assert.match(r.stderr, /image-deliver \(gw-1\): ssh did not get in \(.*timed out during banner exchange.*\), trying again/);
+            assert.ok(connections >= 2, `${connections} connection(s)`);
+            assert.equal(fs.readFileSync(`${marker()}.stdin`, "utf8"), `image-bytes:${IMAGE_ID}`, "the image went whole");
+        } finally {
+            silent.forEach((s) => s.destroy());
+            await new Promise((resolve) => front.close(resolve));
+        }
+    });
+
     test("options added after the pinned ones cannot relax them (ssh keeps the first value), even past validation", (t) => {
         if (!ready(t)) return;
         clean();
