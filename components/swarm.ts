@@ -1,5 +1,5 @@
-// Swarm: init on the bootstrap manager, join managers one at a time and workers in parallel, then labels, role and
-// availability per node from the bootstrap manager. Deleting a node removes it and makes it leave.
+// Swarm: init on the bootstrap manager, join managers one at a time and workers in parallel beside them, then
+// labels, role and availability per node from the bootstrap manager. Deleting a node removes it and makes it leave.
 // Join tokens: each join reads the current token from the bootstrap manager just before it runs, and both tokens
 // are rotated once the joins are done; so a token kept in the state is void, and a node added later still joins.
 import * as docker from "@pulumi/docker";
@@ -91,8 +91,9 @@ export class Swarm extends pulumi.ComponentResource {
         this.unlockKey = pulumi.secret(initOut.apply((o) => o.unlockKey));
         this.nodeIds[first.name] = pulumi.unsecret(initOut.apply((o) => o.nodeId));
 
-        // Managers join one at a time (each changes the Raft membership); workers in parallel after the managers.
-        // Each join's token is read by a session on the bootstrap manager, whose sshd drops new connections at random
+        // Managers join one at a time (each changes the Raft membership); workers all at once as soon as the swarm
+        // exists, beside the managers' joins (a worker's join changes no Raft membership; waiting for the managers cost
+        // a 12-node first up their joins' time before any worker, and so any release, could be placed). Each join's token is read by a session on the bootstrap manager, whose sshd drops new connections at random
         // once 10 are unauthenticated (MaxStartups 10:30:100): the managers' tokens are read one at a time, in join
         // order (their joins come one at a time anyway), the workers' together once those are read, and the overlays'
         // first docker connections, which the provider does not dial again, only after all of them.
@@ -134,7 +135,7 @@ export class Swarm extends pulumi.ComponentResource {
             previous = join(nodeOf(m), previous);
             joins.push(previous);
         }
-        for (const w of swarm.bootstrap.workers) joins.push(join(nodeOf(w), previous));
+        for (const w of swarm.bootstrap.workers) joins.push(join(nodeOf(w), init.resource));
 
         // Once every join is done, and again whenever a node joined (a new node id), both tokens are replaced.
         const joined = [...swarm.bootstrap.managers, ...swarm.bootstrap.workers];

@@ -431,14 +431,6 @@ describe("prod stack (ssh driver)", () => {
         assert.equal(join.create, "sudo -n bash -s");
     });
 
-    it("joins managers one at a time, then the workers", () => {
-        const deps = (n: string) => prod.declared.get(n)!.dependsOn;
-        assert.ok(deps("platform-swarm-join-manager-2").includes("platform-swarm-init"));
-        assert.ok(deps("platform-swarm-join-manager-3").includes("platform-swarm-join-manager-2"));
-        assert.ok(deps("platform-swarm-join-gw-1").includes("platform-swarm-join-manager-3"));
-        assert.ok(!deps("platform-swarm-join-gw-1").includes("platform-swarm-join-gw-2"), "workers join in parallel");
-    });
-
     it("reads the managers' join tokens one at a time, the workers' after them, and creates the overlays only then (bursts of sessions at the bootstrap manager's sshd)", () => {
         // besides the bootstrap manager's own ready steps
         const deps = (n: string) => prod.declared.get(n)!.dependsOn.filter((d) => d.startsWith("platform-swarm-"));
@@ -452,6 +444,18 @@ describe("prod stack (ssh driver)", () => {
             for (const read of reads) assert.ok(prod.declared.get(net)!.dependsOn.includes(read) || prod.declared.get(net)!.dependsOn.includes("platform-networks-default-ingress-removed"), `${net} waits for ${read}`);
         }
         for (const read of reads) assert.ok(prod.declared.get("platform-networks-default-ingress-removed")!.dependsOn.includes(read), read);
+    });
+
+    it("joins the managers one at a time and the workers as soon as the swarm exists, beside the managers' joins", () => {
+        const deps = (n: string) => prod.declared.get(n)!.dependsOn.filter((d) => d.startsWith("platform-swarm-"));
+        assert.deepEqual(deps("platform-swarm-join-manager-2").sort(), ["platform-swarm-init", "platform-swarm-join-token-manager-2"]);
+        assert.deepEqual(deps("platform-swarm-join-manager-3").sort(), ["platform-swarm-join-manager-2", "platform-swarm-join-token-manager-3"]);
+        const workerJoins = [...prod.declared.keys()].filter((n) => n.startsWith("platform-swarm-join-") && !n.includes("join-token") && !n.includes("-manager-"));
+        assert.ok(workerJoins.length >= 3, workerJoins.join());
+        for (const join of workerJoins) {
+            assert.deepEqual(deps(join).sort(), ["platform-swarm-init", join.replace("platform-swarm-join-", "platform-swarm-join-token-")], join);
+        }
+        assert.ok(!prod.declared.get("platform-swarm-join-gw-1")!.dependsOn.includes("platform-swarm-join-gw-2"), "workers join in parallel");
     });
 
     it("keeps the SSH key secret and drains the managers", () => {
