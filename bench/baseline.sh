@@ -210,15 +210,17 @@ up() {
         (
             wait_file "$work/joined-$n"
             # The swarm updates a node that just joined too: a write based on an older version is refused as "update
-            # out of sequence" (as the program's membership step does, try again; the CLI reads the node afresh).
+            # out of sequence" (as the program's membership step does, try again; the CLI reads the node afresh). While
+            # managers join beside it, a node whose join returned can still be unknown to the manager for a moment
+            # ("No such node"; seen with 3 managers and 12 nodes): tried again too, for up to 10 s.
             local try out
-            for try in 1 2 3 4 5; do
+            for ((try = 1; try <= 50; try++)); do
                 # shellcheck disable=SC2046
                 if out=$(docker exec "$mgr" docker node update \
                     $(q --arg n "$n" '.nodes[] | select(.name == $n) | "--label-add zone=\(.zone)" + (if .gateway then " --label-add gateway=true" else "" end)') "$n" 2>&1 >/dev/null); then
                     exit 0
                 fi
-                [[ $out == *"update out of sequence"* && $try -lt 5 ]] || die "labels on $n: $out"
+                [[ ($out == *"update out of sequence"* || $out == *"No such node"*) && $try -lt 50 ]] || die "labels on $n: $out"
                 sleep 0.2
             done
         ) &
