@@ -93,7 +93,8 @@ export class Swarm extends pulumi.ComponentResource {
 
         // Managers join one at a time (each changes the Raft membership); workers all at once as soon as the swarm
         // exists, beside the managers' joins (a worker's join changes no Raft membership; waiting for the managers cost
-        // a 12-node first up their joins' time before any worker, and so any release, could be placed). Each join's token is read by a session on the bootstrap manager, whose sshd drops new connections at random
+        // a 12-node first up their joins' time before any worker, and so any release, could be placed).
+        // Each join's token is read by a session on the bootstrap manager, whose sshd drops new connections at random
         // once 10 are unauthenticated (MaxStartups 10:30:100): the managers' tokens are read one at a time, in join
         // order (their joins come one at a time anyway), the workers' together once those are read, and the overlays'
         // first docker connections, which the provider does not dial again, only after all of them.
