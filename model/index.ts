@@ -131,6 +131,6 @@ export type { PlanMetrics } from "./metrics";
 export type { PlanIngress, PlanNetwork, PlanNetworks } from "./networks";
 export type { PlanDriver, PlanEngineApi, PlanNode } from "./nodes";
 export type { PlanRelease, PlanRoute, PlanUpdatePolicy } from "./releases";
-export { routedServices } from "./releases";
+export { firstAnswerNodes, routedServices } from "./releases";
 export type { PlanSwarm } from "./swarm";
 export type { PlanVirtualIp, PlanVirtualIpGroup, PlanVirtualIpMember } from "./virtual-ip";

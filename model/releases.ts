@@ -275,6 +275,20 @@ export function routedServices(routes: readonly PlanRoute[]): string[] {
     return [...new Set(routes.flatMap((r) => reachableBackends(r).map((b) => b.service)))].sort();
 }
 
+/**
+ * The nodes the first answer through the gateway needs, sorted: the bootstrap manager, the gateway nodes and every
+ * node of a zone a routed release runs in (its service waits for its image on each of them).
+ */
+export function firstAnswerNodes(
+    nodes: readonly { readonly name: string; readonly zone: string; readonly bootstrap: boolean; readonly gateway: boolean }[],
+    releases: readonly Pick<PlanRelease, "service" | "zone">[],
+    routes: readonly PlanRoute[],
+): string[] {
+    const routed = new Set(routedServices(routes));
+    const zones = new Set(releases.filter((r) => routed.has(r.service)).map((r) => r.zone));
+    return nodes.filter((n) => n.bootstrap || n.gateway || zones.has(n.zone)).map((n) => n.name).sort(compare);
+}
+
 /** `shop 2.0` or `shop 2.0 90%, 2.1 10%`: a route's releases as the diff and the docs write them. */
 export function describeRouteReleases(route: PlanRoute): string {
     const serving = servingBackends(route);

@@ -24,10 +24,11 @@ export interface DockerNodesArgs {
     /** The gateway's routes and state dirs: each on a volume of its own on gateway nodes (a rebuilt container keeps them). */
     readonly gatewayDirs: { readonly routes: string; readonly state: string };
     /**
-     * Per node, what its container waits for: the previous node of the rollout back at work. So a change that
-     * replaces every container (a new node image) replaces them one at a time, each drained first.
+     * Per node, what its container waits for: the previous node of the rollout back at work, so a change that
+     * replaces every container (a new node image) replaces them one at a time, each drained first; on a first up,
+     * for a node the first answer does not need, the image loads that answer waits for.
      */
-    readonly rolloutAfter?: Readonly<Record<string, pulumi.Input<pulumi.Resource>[]>>;
+    readonly rolloutAfter?: Readonly<Record<string, pulumi.Input<pulumi.Input<pulumi.Resource>[]>>>;
 }
 
 /** What a client of an engine API with `--tlsverify` holds (PEM text; secret as a whole). */

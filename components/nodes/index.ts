@@ -25,8 +25,8 @@ export interface NodesArgs {
     readonly gatewayDirs: { readonly routes: string; readonly state: string };
     /** The deploy user's private key (ssh driver; a secret). */
     readonly sshPrivateKey?: pulumi.Input<string>;
-    /** Per node, what its (re)build waits for: the previous node of the rollout back at work (docker driver). */
-    readonly rolloutAfter?: Readonly<Record<string, pulumi.Input<pulumi.Resource>[]>>;
+    /** Per node, what its (re)build waits for (docker driver): the previous node of the rollout back at work, or on a first up the loads the first answer needs. */
+    readonly rolloutAfter?: Readonly<Record<string, pulumi.Input<pulumi.Input<pulumi.Resource>[]>>>;
 }
 
 /** The nodes, whatever their driver. */

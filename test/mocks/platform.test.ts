@@ -267,12 +267,48 @@ describe("dev stack (docker driver)", () => {
             assert.ok(gateway.includes(d), `gateway waits for ${d}`);
         }
         assert.ok(deps("platform-virtualIp-keepalived-gw-1").includes("platform-swarm-drain-gw-1"));
-        // The networks need the swarm, not the chain of membership steps (which would hold the first services back);
-        // they come after the join-token reads (sessions at the bootstrap manager).
-        const tokenReads = [...dev.declared.keys()].filter((n) => n.startsWith("platform-swarm-join-token-")).sort();
+        // The networks need the swarm, not the chain of membership steps (which would hold the first services back),
+        // nor, with the docker driver (the engine API over TLS, no sshd to spare), the join-token reads.
         for (const n of ["platform-networks-zone-dmz", "platform-networks-gateway"]) {
-            assert.deepEqual(deps(n), ["platform-swarm-init", ...tokenReads], `${n} waits for the swarm init and the token reads only`);
+            assert.deepEqual(deps(n), ["platform-swarm-init"], `${n} waits for the swarm init only`);
         }
+    });
+
+    it("driver docker, first up: the nodes the first answer needs are built at once, the others after the loads that answer waits for", async () => {
+        const deps = (r: RunResult, name: string) => r.declared.get(name)?.dependsOn ?? assert.fail(`${name} not declared`);
+        const firstAnswerLoads = [...dev.declared.keys()].filter((n) => /^platform-(shop-1-9|shop-2-0|gateway)-image-load-/.test(n)).sort();
+        assert.equal(firstAnswerLoads.length, 6, firstAnswerLoads.join(", ")); // shop 1.9, 2.0 and the gateway on gw-1 and gw-2
+        // worker-1 is in zone intra, where only stock runs (no hostname): built once the first answer's images are in
+        for (const d of firstAnswerLoads) assert.ok(deps(dev, "platform-nodes-worker-1").includes(d), `worker-1 after ${d} (has ${deps(dev, "platform-nodes-worker-1").join(", ")})`);
+        assert.ok(deps(dev, "platform-nodes-worker-1-data").includes(firstAnswerLoads[0]), "its data volume too");
+        for (const n of ["manager-1", "gw-1", "gw-2"]) {
+            assert.ok(!deps(dev, `platform-nodes-${n}`).some((d) => d.includes("-image-load-")), `${n} waits for no load (has ${deps(dev, `platform-nodes-${n}`).join(", ")})`);
+        }
+        // nothing of it once a swarm exists: each node waits for the previous node of the rollout, as before
+        const live = await runProgram({ stack: "dev", config: stackConfig("dev"), liveManagers: [{ name: "manager-1", reachable: true }] });
+        assert.ok(!deps(live, "platform-nodes-worker-1").some((d) => d.includes("-image-load-")), deps(live, "platform-nodes-worker-1").join(", "));
+        assert.ok(deps(live, "platform-nodes-worker-1").includes("platform-settle-gw-2"), deps(live, "platform-nodes-worker-1").join(", "));
+        // the stock image still loads last (after the gateway runs), so worker-1's load after its node: no cycle
+        assert.ok(deps(dev, "platform-stock-1-0-image-load-worker-1").includes("platform-nodes-worker-1-engine-ready"));
+    });
+
+    it("driver docker with 3 managers: managers built later hold neither the workers' token reads nor the overlays", async () => {
+        const config = stackConfig("dev");
+        config.nodes = [
+            { name: "manager-1", role: "manager", zone: "intra", address: "172.28.40.11", bootstrap: true },
+            { name: "manager-2", role: "manager", zone: "intra", address: "172.28.40.15" },
+            { name: "manager-3", role: "manager", zone: "intra", address: "172.28.40.16" },
+            { name: "gw-1", role: "worker", zone: "dmz", address: "172.28.40.12", gateway: true, priority: 2 },
+            { name: "gw-2", role: "worker", zone: "dmz", address: "172.28.40.13", gateway: true, priority: 1 },
+            { name: "worker-1", role: "worker", zone: "intra", address: "172.28.40.14" },
+        ];
+        const r = await runProgram({ stack: "dev", config });
+        const deps = (name: string) => r.declared.get(name)?.dependsOn ?? assert.fail(`${name} not declared`);
+        const swarmDeps = (name: string) => deps(name).filter((d) => d.startsWith("platform-swarm-"));
+        for (const n of ["manager-2", "manager-3", "worker-1"]) assert.ok(deps(`platform-nodes-${n}`).includes("platform-gateway-image-load-gw-1"), `${n} is built after the first answer's loads`);
+        assert.deepEqual(swarmDeps("platform-swarm-join-token-manager-3"), ["platform-swarm-init", "platform-swarm-join-token-manager-2"], "managers' reads one at a time");
+        for (const w of ["gw-1", "gw-2", "worker-1"]) assert.deepEqual(swarmDeps(`platform-swarm-join-token-${w}`), ["platform-swarm-init"], `${w}'s token read waits for no manager's`);
+        for (const n of ["platform-networks-zone-dmz", "platform-networks-gateway"]) assert.deepEqual(deps(n), ["platform-swarm-init"], n);
     });
 
     it("node lifecycle: what is placed on a node depends on its drain step, which depends on its membership; so Pulumi deletes the VIP and routes first, then drains, then the node leaves", () => {
@@ -316,8 +352,9 @@ describe("dev stack (docker driver)", () => {
             assert.deepEqual(liveDeps(`platform-nodes-${node}-data`), [`platform-settle-${previous}`], `${node}'s volume (a rebuild) waits for ${previous}`);
         }
         // no swarm answered (the default of these runs): nothing runs on any node yet, so no node waits for another
+        // (worker-1, which the first answer does not need, waits for that answer's image loads: the next test)
         const deps = (name: string) => dev.declared.get(name)?.dependsOn ?? assert.fail(`${name} not declared`);
-        for (const node of ["manager-1", "gw-1", "gw-2", "worker-1"]) {
+        for (const node of ["manager-1", "gw-1", "gw-2"]) {
             assert.deepEqual(deps(`platform-nodes-${node}`), [], `${node}'s container waits for no other node on a first up`);
             assert.deepEqual(deps(`platform-nodes-${node}-data`), [], `${node}'s volume waits for no other node on a first up`);
         }
@@ -431,7 +468,7 @@ describe("prod stack (ssh driver)", () => {
         assert.equal(join.create, "sudo -n bash -s");
     });
 
-    it("reads the managers' join tokens one at a time, the workers' after them, and creates the overlays only then (bursts of sessions at the bootstrap manager's sshd)", () => {
+    it("over ssh reads the managers' join tokens one at a time, the workers' after them, and creates the overlays only then (bursts of sessions at the bootstrap manager's sshd)", () => {
         // besides the bootstrap manager's own ready steps
         const deps = (n: string) => prod.declared.get(n)!.dependsOn.filter((d) => d.startsWith("platform-swarm-"));
         const reads = [...prod.declared.keys()].filter((n) => n.startsWith("platform-swarm-join-token-"));
@@ -444,6 +481,12 @@ describe("prod stack (ssh driver)", () => {
             for (const read of reads) assert.ok(prod.declared.get(net)!.dependsOn.includes(read) || prod.declared.get(net)!.dependsOn.includes("platform-networks-default-ingress-removed"), `${net} waits for ${read}`);
         }
         for (const read of reads) assert.ok(prod.declared.get("platform-networks-default-ingress-removed")!.dependsOn.includes(read), read);
+    });
+
+    it("over ssh builds every node at once on a first up: each is a machine of its own", () => {
+        const nodeSteps = [...prod.declared.keys()].filter((n) => n.startsWith("platform-nodes-"));
+        assert.equal(nodeSteps.length, 8, nodeSteps.join(", ")); // one bootstrap step per machine
+        for (const n of nodeSteps) assert.ok(!prod.declared.get(n)!.dependsOn.some((d) => d.includes("-image-load-")), `${n}: ${prod.declared.get(n)!.dependsOn.join(", ")}`);
     });
 
     it("joins the managers one at a time and the workers as soon as the swarm exists, beside the managers' joins", () => {

@@ -4,7 +4,7 @@ import * as assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { BASE, diffPaths, errorsOf, invalidConfigs, json, mutate, partial, planOf, stackConfig, validConfigs } from "./fixtures";
 import type { Plan, PlanRelease } from "../../model";
-import { routedServices, serviceNameOf, updateSurge } from "../../model/releases";
+import { firstAnswerNodes, routedServices, serviceNameOf, updateSurge } from "../../model/releases";
 
 const DEV = stackConfig("dev");
 const PROD = stackConfig("prod");
@@ -899,6 +899,17 @@ describe("planned weighted routes", () => {
             d.apps[0].releases[2].pinnable = false;
         }));
         assert.ok(!routedServices(unpinnable.routes).includes("shop-2-1"), "weight 0 and not pinnable");
+    });
+
+    test("first-answer nodes: the bootstrap manager, the gateway nodes and the zones of routed releases", () => {
+        // dev: stock (zone intra) has no hostname, so worker-1 (intra) is not needed; manager-1 is, as the bootstrap
+        assert.deepEqual(firstAnswerNodes(dev.nodes, dev.releases, dev.routes), ["gw-1", "gw-2", "manager-1"]);
+        // BASE routes stock (intra) too: every node, the managers of intra included
+        assert.deepEqual(firstAnswerNodes(plan.nodes, plan.releases, plan.routes), ["gw-1", "gw-2", "manager-1", "manager-2", "manager-3", "worker-1"]);
+        assert.deepEqual(firstAnswerNodes(plan.nodes, plan.releases.filter((r) => r.zone === "dmz"), plan.routes), ["gw-1", "gw-2", "manager-1"], "only dmz releases: intra's other nodes are not needed");
+        assert.deepEqual(firstAnswerNodes(dev.nodes, dev.releases, []), ["gw-1", "gw-2", "manager-1"], "no route: the gateway's nodes and the bootstrap");
+        const everyZone = dev.releases.map((r) => ({ ...r, service: "shop-2-0" }));
+        assert.deepEqual(firstAnswerNodes(dev.nodes, everyZone, dev.routes), dev.nodes.map((n) => n.name).sort(), "a routed release in every zone: every node");
     });
 
     test("a weighted hostname carries each release's weight and its percentage, plus sticky and the app's cookie", () => {
