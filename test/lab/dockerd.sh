@@ -39,7 +39,8 @@ _lab_dockerd_main() (
     if mountpoint -q "$mnt"; then echo "$mnt"; return 0; fi
     local src fstype
     read -r src fstype < <(findmnt -no SOURCE,FSTYPE -T "$(dirname "$img")" 2>/dev/null || findmnt -no SOURCE,FSTYPE -T /var/lib)
-    if [[ $fstype != ext4 ]] || compgen -G "/proc/fs/jbd2/$(basename "$src")-*" >/dev/null; then
+    # jbd2 names a journal by its kernel device (dm-0, not /dev/mapper/root)
+    if [[ $fstype != ext4 ]] || compgen -G "/proc/fs/jbd2/$(basename "$(readlink -f "$src")")-*" >/dev/null; then
       echo "$data_root"; return 0 # not ext4, or journaled: nothing to work around
     fi
     mkdir -p "$(dirname "$img")" "$mnt"
