@@ -97,11 +97,11 @@ export class Swarm extends pulumi.ComponentResource {
         // a 12-node first up their joins' time before any worker, and so any release, could be placed).
         // Each join's token is read by a session on the bootstrap manager, whose sshd drops new connections at random
         // once 10 are unauthenticated (MaxStartups 10:30:100): the managers' tokens are read one at a time, in join
-        // order (their joins come one at a time anyway); over ssh the workers' together once those are read (the
-        // prod-like lab's peak of sessions at the bootstrap manager: 8, and 10 with the workers' reads beside the
-        // managers'), and the overlays' first docker connections, which the provider does not dial again, only after
-        // all of them. With the docker driver (docker exec, no sshd) the workers' as soon as the swarm exists: a
-        // manager's token read waits for its node, which on a first up may be built later (Platform).
+        // order (their joins come one at a time anyway); over ssh the workers' together once those are read, and the
+        // overlays' first docker connections, which the provider does not dial again, only after all of them (fewer
+        // sessions at once at the bootstrap manager's sshd). With the docker driver (docker exec, no sshd) the
+        // workers' as soon as the swarm exists: a manager's token read waits for its node, which on a first up may be
+        // built later (Platform).
         let previous: pulumi.Resource = init.resource;
         let previousToken: pulumi.Resource | undefined;
         const joins: pulumi.Resource[] = [];
