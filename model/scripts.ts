@@ -39,7 +39,14 @@ export type NodeScript = keyof typeof NODE_SCRIPT_FILES;
 export const NODE_SCRIPTS = Object.keys(NODE_SCRIPT_FILES) as NodeScript[];
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
-const RESERVED_ENV = new Set(["NODE_NAME", "SP_BODY_OFFSET"]);
+const RESERVED_ENV = new Set(["NODE_NAME", "SP_BODY_OFFSET", "SP_LIBS"]);
+const LIB_FILE = /^[A-Za-z0-9._/-]+$/;
+
+/** A shared function library sent ahead of a script: its file (relative to templates/, for error messages) and text. */
+export interface NodeScriptLib {
+    readonly file: string;
+    readonly text: string;
+}
 
 function entryOf(name: NodeScript): { readonly file: string; readonly libs?: readonly string[] } {
     const entry: { readonly file: string; readonly libs?: readonly string[] } | undefined = NODE_SCRIPT_FILES[name];
@@ -63,8 +70,8 @@ export function nodeScriptLibFiles(name: NodeScript): readonly string[] {
 }
 
 /** Shared function libraries a node script needs, sent ahead of it. */
-export function nodeScriptLibs(name: NodeScript): string[] {
-    return nodeScriptLibFiles(name).map((file) => readTemplate(file));
+export function nodeScriptLibs(name: NodeScript): NodeScriptLib[] {
+    return nodeScriptLibFiles(name).map((file) => ({ file, text: readTemplate(file) }));
 }
 
 function base64(value: string): string {
@@ -91,15 +98,19 @@ export function renderEnvelope(
     script: string,
     body: string,
     ctx: { node: string; env?: Readonly<Record<string, string>> },
-    libs: readonly string[] = [],
+    libs: readonly NodeScriptLib[] = [],
 ): string {
     return renderTemplate("scripts/envelope.sh.mustache", {
         script,
         node: ctx.node,
         nodeBase64: base64(ctx.node),
         env: envEntries(ctx.env ?? {}),
+        hasLibs: libs.length > 0,
         // Before the body's line offset, so error line numbers still count from the script's first line.
-        libs: libs.map((l) => l.replace(/\n$/, "")),
+        libs: libs.map((l) => {
+            if (!LIB_FILE.test(l.file)) throw new Error(`library file "${l.file}" is not a plain relative path`);
+            return { file: l.file, text: l.text.replace(/\n$/, "") };
+        }),
         body: body.replace(/\n$/, ""),
     });
 }

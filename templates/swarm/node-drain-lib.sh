@@ -1,7 +1,23 @@
 # shellcheck shell=bash
-# Shared by node-remove, swarm-departures and node-membership (sent ahead of each by the envelope): draining a node
-# so that its work is running and healthy elsewhere before it goes.
-# Reads DRAIN_TIMEOUT (seconds, default 120).
+# Shared by node-remove, swarm-departures and node-membership (sent ahead of each by the envelope): writing a node
+# object, and draining a node so that its work is running and healthy elsewhere before it goes.
+# Reads DRAIN_TIMEOUT (seconds, default 120). The script defines log().
+
+# `docker node update|promote|demote ARGS…`, tried again when refused as "update out of sequence": the swarm writes
+# node objects too (a node's status, a drain settling, a task leaving), and a write based on an older version of the
+# node is refused. The CLI reads the node afresh on each try. Other errors, and a fifth refusal, fail with the error.
+node_write() {
+    local try out
+    for try in 1 2 3 4 5; do
+        if out=$(docker node "$@" 2>&1 >/dev/null); then return 0; fi
+        if [[ $out != *"update out of sequence"* || $try -eq 5 ]]; then
+            log "ERROR: docker node $1 failed: $out"
+            return 1
+        fi
+        log "the node changed while docker node $1 was writing it: trying again"
+        sleep 0.5
+    done
+}
 
 # The services with a task that should run on node $1.
 services_on_node() {
@@ -66,7 +82,7 @@ drain_and_wait() {
     hostname=$(docker node inspect --format '{{.Description.Hostname}}' "$node")
     surged=$(surge_sole_tasks "$node" "$hostname" "$deadline")
     log "draining $who (services there: ${services[*]:-none})"
-    docker node update --availability drain "$node" >/dev/null
+    node_write update --availability drain "$node"
     while (($(running_on_node "$node") > 0)); do
         ((SECONDS < deadline)) || { log "ERROR: tasks still run on $who ${DRAIN_TIMEOUT:-120} s after the drain"; return 1; }
         sleep "$DRAIN_POLL"

@@ -61,12 +61,12 @@ converge_role() {
     [[ $node_role == "$ROLE" ]] && return 0
     if [[ $ROLE == manager ]]; then
         log "promoting to manager"
-        docker node promote "$NODE_ID" >/dev/null
+        node_write promote "$NODE_ID"
     else
         self=$(docker info --format '{{.Swarm.NodeID}}')
         [[ $self != "$NODE_ID" ]] || die "refusing to demote the manager this script runs on"
         log "demoting to worker"
-        docker node demote "$NODE_ID" >/dev/null
+        node_write demote "$NODE_ID"
     fi
 }
 
@@ -103,15 +103,7 @@ converge_labels_and_availability() {
     managed=""
     if ((${#desired[@]})); then managed=$(printf '%s\n' "${!desired[@]}" | LC_ALL=C sort | paste -sd, -); fi
     args+=(--label-add "$MANAGED_KEY=$managed" --availability "$AVAILABILITY")
-    # The swarm updates node objects too (a join, a drain settling): a write based on an older version is refused as
-    # "update out of sequence"; the CLI reads the node afresh on each try.
-    local try out
-    for try in 1 2 3 4 5; do
-        if out=$(docker node update "${args[@]}" "$NODE_ID" 2>&1 >/dev/null); then return 0; fi
-        [[ $out == *"update out of sequence"* && $try -lt 5 ]] || die "docker node update failed: $out"
-        log "the node changed while it was being updated: trying again"
-        sleep 1
-    done
+    node_write update "${args[@]}" "$NODE_ID" # tried again when the swarm changed the node meanwhile
 }
 
 wait_ready

@@ -18,7 +18,7 @@ exec 3>&1 1>&2 # stdout is the result only; everything else goes to stderr
 log() { echo "node-remove ($MEMBER_NAME): $*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
-# drain_and_wait: templates/swarm/node-drain-lib.sh
+# drain_and_wait, node_write: templates/swarm/node-drain-lib.sh
 
 # The swarm node whose address (or manager address) is $1; nothing when there is none.
 node_by_address() {
@@ -61,14 +61,14 @@ fi
 
 if [[ $(docker node inspect --format '{{.Status.State}}' "$NODE_ID") == down ]]; then
     log "is down: its tasks are already rescheduled; not waiting for a drain"
-    docker node update --availability drain "$NODE_ID" >/dev/null
+    node_write update --availability drain "$NODE_ID"
 else
     drain_and_wait "$NODE_ID" "$MEMBER_NAME"
 fi
 
 if [[ $(docker node inspect --format '{{.Spec.Role}}' "$NODE_ID") == manager ]]; then
     log "demoting"
-    docker node demote "$NODE_ID" >/dev/null
+    node_write demote "$NODE_ID"
 fi
 docker node rm --force "$NODE_ID" >/dev/null
 log "removed"

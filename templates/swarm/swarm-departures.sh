@@ -13,7 +13,7 @@ exec 3>&1 1>&2 # stdout is the result only; everything else goes to stderr
 
 log() { echo "swarm-departures: $*" >&2; }
 
-# drain_and_wait: templates/swarm/node-drain-lib.sh
+# drain_and_wait, node_write: templates/swarm/node-drain-lib.sh
 
 if [[ $(docker info --format '{{.Swarm.LocalNodeState}} {{.Swarm.ControlAvailable}}') != "active true" ]]; then
     log "no swarm managed here yet"
@@ -33,7 +33,7 @@ while read -r id addr state availability role name; do
     if [[ $availability != drain ]]; then drain_and_wait "$id" "$name"; fi
     if [[ $role == manager ]]; then
         log "demoting $name"
-        docker node demote "$id" >/dev/null
+        node_write demote "$id"
     fi
     departed+=("$name")
 done < <(docker node ls -q | xargs -r docker node inspect --format '{{.ID}} {{.Status.Addr}} {{.Status.State}} {{.Spec.Availability}} {{.Spec.Role}} {{.Description.Hostname}}')

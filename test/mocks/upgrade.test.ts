@@ -174,7 +174,8 @@ for (const stack of ["dev", "prod"] as const) {
             // node at a time, the VIP moving away first).
             // swarm-init no longer prints the join tokens; keepalived-apply writes with umask 077 and starts keepalived
             // with an empty environment, and keepalived.conf gains check_unicast_src (VRRP only from the listed peers);
-            // keepalived's check script now asks the gateway's health socket.
+            // keepalived's check script now asks the gateway's health socket. Its delete (keepalived-stop) changed with the
+            // envelope of scripts that have libraries (a failure in one is named by the library's file and line).
             // Every release gains resource limits (and, on dev, a read-only root): a rolling start-first update.
             // Every service gains its spec label (`swarm-platform.spec`, top-level: updated in place), and the routes
             // their served-routes sidecar and probe settings.
@@ -190,8 +191,8 @@ for (const stack of ["dev", "prod"] as const) {
                 ["platform-gateway-image-build", ["imageName"]],
                 ["platform-gateway-service", ["labels", "taskSpec"]],
                 ["platform-swarm-init", ["stdin"]],
-                ["platform-virtualIp-keepalived-gw-1", ["stdin"]],
-                ["platform-virtualIp-keepalived-gw-2", ["stdin"]],
+                ["platform-virtualIp-keepalived-gw-1", ["delete", "stdin"]],
+                ["platform-virtualIp-keepalived-gw-2", ["delete", "stdin"]],
                 ...(stack === "dev"
                     ? ([
                           ["platform-nodes-image", ["build"]],

@@ -863,22 +863,24 @@ describe("node scripts", () => {
         }
         assert.deepEqual(nodeScriptLibFiles("keepalived-apply"), ["virtual-ip/keepalived-lib.sh"]);
         assert.deepEqual(nodeScriptLibFiles("swarm-init"), []);
-        assert.deepEqual(nodeScriptLibs("keepalived-stop"), [readTemplate("virtual-ip/keepalived-lib.sh")]);
+        assert.deepEqual(nodeScriptLibs("keepalived-stop"), [{ file: "virtual-ip/keepalived-lib.sh", text: readTemplate("virtual-ip/keepalived-lib.sh") }]);
         assert.throws(() => nodeScriptFile("nope" as NodeScript), /unknown node script "nope" \(known: node-bootstrap, /);
     });
 
     test("the envelope exports the node name and every env value base64-encoded, sorted, then runs the body", () => {
-        const text = renderEnvelope("demo", "echo hi\n", { node: "gw-1", env: { ZED: "last", ALPHA: "it's\n" } }, ["lib() { :; }\n"]);
+        const text = renderEnvelope("demo", "echo hi\n", { node: "gw-1", env: { ZED: "last", ALPHA: "it's\n" } }, [{ file: "demo/lib.sh", text: "lib() { :; }\n" }]);
         const lines = text.split("\n");
         assert.ok(lines[1].includes('node script "demo" for node gw-1'), lines[1]);
         assert.ok(lines.includes(`sp_env NODE_NAME '${Buffer.from("gw-1").toString("base64")}'`));
         const env = lines.filter((l) => /^sp_env [A-Z]/.test(l) && !l.startsWith("sp_env NODE_NAME"));
         assert.deepEqual(env, [`sp_env ALPHA '${Buffer.from("it's\n").toString("base64")}'`, `sp_env ZED '${Buffer.from("last").toString("base64")}'`]);
-        assert.ok(text.includes("\nlib() { :; }\nSP_BODY_OFFSET=$((LINENO + 2))\n"), "libraries before the body offset, without their last newline");
+        assert.ok(text.includes('\nSP_LIBS+=("$((LINENO + 1)) demo/lib.sh")\nlib() { :; }\nSP_BODY_OFFSET=$((LINENO + 2))\n'), "libraries (each after its first line's record) before the body offset, without their last newline");
         assert.ok(text.includes("{\necho hi\n} </dev/null"), "the body without its last newline, in braces");
-        assert.ok(text.includes('demo failed (line $(($1 - SP_BODY_OFFSET)))'));
+        assert.ok(text.includes('local where="line $(($1 - SP_BODY_OFFSET))"'), "with libraries, a failure is placed in the body or a library");
+        assert.throws(() => renderEnvelope("demo", "true", { node: "n" }, [{ file: "a b\"", text: "" }]), /library file "a b"" is not a plain relative path/);
         const bare = renderEnvelope("demo", "true", { node: "m-1" });
-        assert.ok(bare.includes("\n}\nSP_BODY_OFFSET=$((LINENO + 2))\n"), "no libraries: nothing between sp_failed and the body offset");
+        assert.ok(bare.includes('\n    echo "node ${NODE_NAME}: demo failed (line $(($1 - SP_BODY_OFFSET)))" >&2\n}\nSP_BODY_OFFSET=$((LINENO + 2))\n'), "no libraries: the envelope's text as before, nothing between sp_failed and the body offset");
+        assert.ok(!bare.includes("SP_LIBS"), "no libraries, no library list");
         assert.ok(renderEnvelope("demo", "a\nb\n", { node: "m-1" }).includes("\n{\na\nb\n} </dev/null"), "only the body's last newline is dropped");
         assert.ok(!bare.split("\n").some((l) => /^sp_env [A-Z]/.test(l) && !l.startsWith("sp_env NODE_NAME")), "no env, no exports");
     });

@@ -255,11 +255,15 @@ describe("node-membership", () => {
     test("a node update refused as out of sequence (the swarm changed the node meanwhile) is tried again, then fails plainly", (t) => {
         if (!needTools(t, "bash")) return;
         const n = fakeNode({ node_exists: "", node_update_conflicts: "2" });
-        oneJsonLine(n.run("node-membership", { ...ENV, AVAILABILITY: "drain" }));
+        oneJsonLine(n.run("node-membership", { ...ENV, ROLE: "worker", AVAILABILITY: "drain" }));
         assert.equal(n.get("availability"), "drain");
         assert.equal(n.calls().filter((c) => c.startsWith("node update")).length, 3, "two refused, the third applied");
+        const promoted = fakeNode({ node_exists: "", node_update_conflicts: "1" });
+        oneJsonLine(promoted.run("node-membership", ENV));
+        assert.equal(promoted.get("role"), "manager");
+        assert.deepEqual(promoted.calls().filter((c) => /^node (promote|update)/.test(c)).map((c) => c.split(" ")[1]), ["promote", "promote", "update"], "the promotion tried again");
         const stuck = fakeNode({ node_exists: "", node_update_conflicts: "9" });
-        const r = stuck.run("node-membership", ENV);
+        const r = stuck.run("node-membership", { ...ENV, ROLE: "worker" });
         assert.notEqual(r.status, 0);
         assert.equal(r.stdout, "");
         assert.match(r.stderr, /docker node update failed: .*update out of sequence/);
@@ -489,6 +493,29 @@ describe("node lifecycle: drain before removal, departures, settle, the bootstra
         const r = n.run("node-remove", { NODE_ID: "abc123", MEMBER_NAME: "manager-1", KEEP_IN_SWARM: "true" });
         assert.equal(r.stdout, "node-remove: drained\n", r.stderr);
         assert.deepEqual(n.calls().filter((c) => /^node (update|demote|rm)/.test(c)), ["node update --availability drain abc123"]);
+    });
+
+    test("node writes refused as out of sequence (the swarm changed the node meanwhile) are tried again: drain, demote; then they fail naming the library's line", (t) => {
+        if (!needTools(t, "bash")) return;
+        // CI, a prod-like destroy: `docker node update --availability drain web-1` refused once as out of sequence
+        const n = fakeNode({ state: "active", node_exists: "", role: "manager", node_id: "self0", node_tasks: "Shutdown 1 second ago", node_update_conflicts: "2" });
+        const r = n.run("node-remove", { NODE_ID: "abc123", MEMBER_NAME: "web-1" });
+        assert.equal(r.stdout, "node-remove: removed\n", r.stderr);
+        assert.equal(n.calls().filter((c) => c === "node update --availability drain abc123").length, 3, "two refused, the third applied");
+        assert.match(r.stderr, /the node changed while docker node update was writing it: trying again/);
+
+        const drained = "self0 10.0.10.11 ready active manager manager-1\nm2 10.0.10.12 ready drain manager manager-2\n";
+        const departures = fakeNode({ state: "active", control: "true", node_exists: "", node_details: drained, node_update_conflicts: "1" });
+        assert.equal(departures.run("swarm-departures", { MEMBER_ADDRS: "10.0.10.11" }).stdout, "swarm-departures: drained manager-2\n");
+        assert.deepEqual(departures.calls().filter((c) => /^node (update|demote)/.test(c)), ["node demote m2", "node demote m2"], "the demotion tried again");
+
+        const stuck = fakeNode({ state: "active", node_exists: "", node_id: "self0", node_tasks: "Shutdown 1 second ago", node_update_conflicts: "9" });
+        const failed = stuck.run("node-remove", { NODE_ID: "abc123", MEMBER_NAME: "web-1" });
+        assert.notEqual(failed.status, 0);
+        assert.equal(failed.stdout, "");
+        assert.match(failed.stderr, /docker node update failed: .*update out of sequence/);
+        assert.match(failed.stderr, /^node n1: node-remove failed \(templates\/swarm\/node-drain-lib\.sh line \d+\)$/m, "the line is the library's, not a negative body line");
+        assert.ok(!stuck.calls().some((c) => c.startsWith("node rm")), "a node that was not drained is not removed");
     });
 
     test("node-remove does not wait for a drain of a node that is down (its tasks were rescheduled)", (t) => {

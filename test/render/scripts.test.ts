@@ -182,6 +182,21 @@ describe("the envelope, run by real bash -s", () => {
         assert.match(r.stderr, /^node gw-2: probe-script failed \(line 4\)$/m);
     });
 
+    test("a command failing inside a library names the library's file and its line there, not a line of the body", (t) => {
+        if (!needTools(t, "bash", "base64")) return;
+        const libs = [
+            { file: "demo/first-lib.sh", text: "first() {\n    true\n}\n" },
+            { file: "demo/second-lib.sh", text: "# shellcheck shell=bash\nsecond() {\n    echo in-second\n    false\n}\n" },
+        ];
+        const body = "#!/usr/bin/env bash\nset -euo pipefail\nfirst\nsecond\necho after\n";
+        const r = run("bash", ["-s"], { input: renderEnvelope("probe-script", body, { node: "gw-2" }, libs) });
+        assert.notEqual(r.status, 0);
+        assert.equal(r.stdout, "in-second\n");
+        assert.match(r.stderr, /^node gw-2: probe-script failed \(templates\/demo\/second-lib\.sh line 4\)$/m);
+        const inBody = run("bash", ["-s"], { input: renderEnvelope("probe-script", "first\nfalse\n", { node: "gw-2" }, libs) });
+        assert.match(inBody.stderr, /^node gw-2: probe-script failed \(line 2\)$/m, "a failure in the body still counts from the body's first line");
+    });
+
     test("a command reading stdin cannot swallow the rest of the script", (t) => {
         if (!needTools(t, "bash", "base64")) return;
         const body = "#!/usr/bin/env bash\ncat >/dev/null\necho still-running\n";
