@@ -123,8 +123,9 @@ export class Platform extends pulumi.ComponentResource {
             keepWhenNodeReplaced: true,
         }, { parent: this });
         // Every node's firewall first: later steps on a node (joins, VIP, gateway) wait for it; image loads need only
-        // the node's engine (Firewall.guard).
-        this.firewall = new Firewall(`${name}-firewall`, { firewall: plan.firewall, runners: this.nodes.runners, after: [departures.resource] }, { parent: this });
+        // the node's engine (Firewall.guard). On a first up no planned manager is in a swarm, so there is nothing to
+        // drain, and the firewalls (and the swarm init after them) do not wait for the departures' empty look.
+        this.firewall = new Firewall(`${name}-firewall`, { firewall: plan.firewall, runners: this.nodes.runners, after: firstUp ? [] : [departures.resource] }, { parent: this });
         const runners = this.firewall.guard(this.nodes.runners);
         this.managerHost = this.nodes.managerHost;
         this.managerCli = this.nodes.managerCli;

@@ -360,7 +360,7 @@ describe("dev stack (docker driver)", () => {
         }
     });
 
-    it("node lifecycle: a node settles after its drain step and keepalived; firewalls wait for departed nodes to be drained", () => {
+    it("node lifecycle: a node settles after its drain step and keepalived; with a swarm, firewalls wait for departed nodes to be drained", async () => {
         const deps = (name: string) => dev.declared.get(name)?.dependsOn ?? assert.fail(`${name} not declared`);
         const settle = deps("platform-settle-gw-1");
         for (const d of ["platform-swarm-drain-gw-1", "platform-virtualIp-keepalived-gw-1"]) assert.ok(settle.includes(d), `settle-gw-1 waits for ${d}`);
@@ -373,7 +373,13 @@ describe("dev stack (docker driver)", () => {
         assert.deepEqual(settleInputs.triggers, ["platform-nodes-gw-1-engine-ready-id", "platform-firewall-gw-1-id"]);
         // dev's fast profile: rise 1 × interval 1 s + one 0.2 s advert, rounded up
         assert.ok(settleInputs.stdin.includes(`sp_env SETTLE_SECONDS '${Buffer.from("2").toString("base64")}'`), "a gateway node waits rise × interval + one advert");
-        for (const n of ["manager-1", "gw-1", "gw-2", "worker-1"]) assert.ok(deps(`platform-firewall-${n}`).includes("platform-departures"), `${n}'s firewall after the departures`);
+        const live = await runProgram({ stack: "dev", config: stackConfig("dev"), liveManagers: [{ name: "manager-1", reachable: true }] });
+        for (const n of ["manager-1", "gw-1", "gw-2", "worker-1"]) {
+            assert.ok(live.declared.get(`platform-firewall-${n}`)?.dependsOn.includes("platform-departures"), `with a swarm, ${n}'s firewall after the departures`);
+            // a first up: no planned manager is in a swarm, nothing departs; the swarm init (after the firewalls) does not wait
+            assert.ok(!deps(`platform-firewall-${n}`).includes("platform-departures"), `first up: ${n}'s firewall does not wait for the departures`);
+        }
+        assert.ok(byName(dev, "platform-departures"), "the departures step is declared on a first up too (a later up keeps it unchanged)");
         const departures = byName(dev, "platform-departures").inputs as { stdin: string };
         assert.ok(departures.stdin.includes(Buffer.from("172.28.40.11\n172.28.40.12\n172.28.40.13\n172.28.40.14").toString("base64")), "the planned members' addresses");
     });

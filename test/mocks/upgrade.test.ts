@@ -196,6 +196,8 @@ for (const stack of ["dev", "prod"] as const) {
                 ...(stack === "dev"
                     ? ([
                           ["platform-nodes-image", ["build"]],
+                          // node-ready asks every 0.2 s (was 1 s): an update that runs it once more (the engine answers at once)
+                          ...["manager-1", "gw-1", "gw-2", "worker-1"].map((n) => [`platform-nodes-${n}-engine-ready`, ["stdin"]] as [string, string[]]),
                           ...demoAppBuilds.map((n) => [n, ["imageName"]] as [string, string[]]),
                           ["platform-swarm-manager", ["caMaterial", "certMaterial", "keyMaterial"]],
                       ] as [string, string[]][])

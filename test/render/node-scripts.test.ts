@@ -390,6 +390,24 @@ esac
     });
 });
 
+describe("node-ready", () => {
+    test("answers with the engine's version once it answers, asking again every 0.2 s; fails naming the wait when it never does", (t) => {
+        if (!needTools(t, "bash")) return;
+        const starting = fakeNode({ engine_down_calls: "3" });
+        const r = starting.run("node-ready", {});
+        assert.equal(r.status, 0, r.stderr);
+        assert.equal(r.stdout, "docker: ready 27.5.1\n");
+        assert.equal(starting.calls().filter((c) => c.startsWith("version")).length, 4, "three refused, the fourth answered");
+
+        const down = fakeNode({ engine_down_calls: "999" });
+        const failed = down.run("node-ready", { DOCKER_WAIT_SECONDS: "1" });
+        assert.notEqual(failed.status, 0);
+        assert.equal(failed.stdout, "");
+        assert.match(failed.stderr, /docker engine did not answer within 1s/);
+        assert.ok(down.calls().filter((c) => c.startsWith("version")).length >= 3, "asked several times within its one second, not once a second");
+    });
+});
+
 describe("node-remove", () => {
     test("drains, demotes a manager and removes the node", (t) => {
         if (!needTools(t, "bash")) return;
