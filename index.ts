@@ -13,7 +13,8 @@ const stack = pulumi.getStack();
 const { config, secrets } = readRuntimeConfig(project);
 const plan = planStack(config);
 // A read of the live swarm's managers, before any resource: a lost quorum, or a change that would lose it, stops here.
-const swarmExists = assertManagerQuorum(plan, `${project}-${stack}`);
+// It also lists the swarm's networks, so that a network's late read-back never replaces it (components/networks.ts).
+const { swarmExists, liveNetworks } = assertManagerQuorum(plan, `${project}-${stack}`);
 
 // The local engine, named explicitly so that DOCKER_HOST never decides where nodes and images go. Stacks deployed
 // before it existed used the default docker provider: the alias adopts that provider without replacing anything.
@@ -29,6 +30,7 @@ const platform = new Platform("platform", {
     buildDir: process.env.SWARM_PLATFORM_BUILD_DIR ?? path.join(__dirname, ".build", stack),
     secrets,
     swarmExists,
+    ...(liveNetworks ? { liveNetworks } : {}),
 }, { providers: { docker: localEngine } });
 
 export const virtualIp = plan.virtualIp?.groups[0]?.address;

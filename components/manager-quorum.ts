@@ -8,7 +8,7 @@ import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import type { Plan, PlanNode } from "../model";
+import type { LiveNetwork, Plan, PlanNode } from "../model";
 import { renderNodeScript } from "../model/scripts";
 import { checkManagerQuorum, type LiveManager, type LiveSwarm, liveSwarmOf, type ManagerAnswer, type SwarmManagersReport } from "../model/swarm";
 
@@ -17,6 +17,8 @@ import { checkManagerQuorum, type LiveManager, type LiveSwarm, liveSwarmOf, type
  * for runs that must not touch any machine (the mock tests, `npm run diff`).
  */
 export const LIVE_MANAGERS_ENV = "SWARM_PLATFORM_LIVE_MANAGERS";
+/** With LIVE_MANAGERS_ENV naming managers: a JSON list of the swarm's networks (model's LiveNetwork); unset, none known. */
+export const LIVE_NETWORKS_ENV = "SWARM_PLATFORM_LIVE_NETWORKS";
 
 /** How long one manager may take to answer (connect included). */
 const READ_TIMEOUT_MS = 30_000;
@@ -150,7 +152,8 @@ export function readLiveSwarm(plan: Plan, namePrefix: string): LiveSwarm {
     const fixed = process.env[LIVE_MANAGERS_ENV];
     if (fixed !== undefined) {
         const managers = JSON.parse(fixed) as LiveManager[];
-        return managers.length ? { kind: "managers", managers } : { kind: "none" };
+        const networks = process.env[LIVE_NETWORKS_ENV];
+        return managers.length ? { kind: "managers", managers, ...(networks ? { networks: JSON.parse(networks) as LiveNetwork[] } : {}) } : { kind: "none" };
     }
     // The bootstrap manager first: it usually has a leader and names every manager. Otherwise the others, at once.
     const nodes = managersToAsk(plan);
@@ -161,19 +164,27 @@ export function readLiveSwarm(plan: Plan, namePrefix: string): LiveSwarm {
     return liveSwarmOf(answers, plan.nodes);
 }
 
+/** What the read before `up` found, for the components. */
+export interface SwarmRead {
+    /** false: no planned manager has a swarm (a first `up`). */
+    readonly swarmExists: boolean;
+    /** The swarm's networks as its leader's manager lists them; absent when that list could not be read. */
+    readonly liveNetworks?: readonly LiveNetwork[];
+}
+
 /**
  * Throws (a plain message, no stack) when the change must not be made: quorum lost, or a step without a majority.
- * Returns whether a swarm exists (false: no planned manager has one, a first `up`).
+ * Returns whether a swarm exists, and its networks.
  */
-export function assertManagerQuorum(plan: Plan, namePrefix: string): boolean {
+export function assertManagerQuorum(plan: Plan, namePrefix: string): SwarmRead {
     const planned = plan.nodes.filter((n) => n.role === "manager").map((n) => n.name);
     for (let attempt = 0; ; attempt++) {
         const live = readLiveSwarm(plan, namePrefix);
-        if (live.kind === "none") return false;
+        if (live.kind === "none") return { swarmExists: false };
         if (live.kind === "unknown") throw new pulumi.RunError(live.message);
         const verdict = checkManagerQuorum(live.managers, planned);
         if (!verdict.ok) throw new pulumi.RunError(verdict.message);
-        if (live.kind === "managers") return true;
+        if (live.kind === "managers") return { swarmExists: true, ...(live.networks ? { liveNetworks: live.networks } : {}) };
         // no leader although a majority answers: an election under way; read again, then give up plainly
         if (attempt >= ELECTION_RETRIES) {
             throw new pulumi.RunError(`the swarm has no leader although ${live.managers.filter((m) => m.reachable).map((m) => m.name).join(", ")} answer: nothing was changed; check \`docker node ls\` on a manager and run up again.`);

@@ -2,7 +2,7 @@
 // Created through the swarm's docker provider, which comes in `opts.providers`.
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import type { PlanIngress, PlanNetwork, PlanNetworks } from "../model";
+import { LATE_NETWORK_FIELDS, type LiveNetwork, networksAsPlanned, type PlanIngress, type PlanNetwork, type PlanNetworks } from "../model";
 import type { NodeRunner } from "./nodes";
 
 /** The networks slice of the plan and where it is created. */
@@ -13,6 +13,11 @@ export interface NetworksArgs {
     readonly manager: NodeRunner;
     /** The swarm must exist (init done) before networks are created. */
     readonly swarmReady: pulumi.Input<pulumi.Resource>[];
+    /**
+     * The swarm's networks as read before this run. Where one is live exactly as planned, the fields the provider may
+     * have read back before swarm allocated it are ignored (model/networks.ts networksAsPlanned); absent, none are.
+     */
+    readonly live?: readonly LiveNetwork[];
 }
 
 /** The swarm's overlay networks (and its custom ingress). */
@@ -25,13 +30,16 @@ export class Networks extends pulumi.ComponentResource {
     constructor(name: string, args: NetworksArgs, opts?: pulumi.ComponentResourceOptions) {
         super("swarm:networks:Networks", name, {}, opts);
         const { networks } = args;
+        // The engine reads overlay options back with an extra vxlanid key: ignore that diff; the options label
+        // (overlayArgs) carries the real options, so changing them still replaces the network. A network live as
+        // planned also ignores what a read before its allocation left empty: else the next up replaces it.
+        const asPlanned = new Set(networksAsPlanned(networks, args.live));
+        const ignoreChanges = (network: string) => ["options", ...(asPlanned.has(network) ? LATE_NETWORK_FIELDS : [])];
         for (const net of networks.overlays) {
             this.byName[net.name] = new docker.Network(`${name}-${net.name}`, overlayArgs(net), {
                 parent: this,
                 dependsOn: args.swarmReady,
-                // The engine reads overlay options back with an extra vxlanid key: ignore that diff; the
-                // options label below carries the real options, so changing them still replaces the network.
-                ignoreChanges: ["options"],
+                ignoreChanges: ignoreChanges(net.name),
                 // Names are fixed and unique in a swarm; a network still used by tasks refuses deletion (clear error).
                 deleteBeforeReplace: true,
             });
@@ -45,7 +53,7 @@ export class Networks extends pulumi.ComponentResource {
             this.ingress = new docker.Network(`${name}-ingress`, ingressArgs(networks.ingress), {
                 parent: this,
                 dependsOn: [removal.resource],
-                ignoreChanges: ["options"],
+                ignoreChanges: ignoreChanges(networks.ingress.name),
                 deleteBeforeReplace: true,
             });
         }

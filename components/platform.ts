@@ -6,7 +6,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as path from "node:path";
-import { firstAnswerNodes, type Plan, routedServices } from "../model";
+import { firstAnswerNodes, type LiveNetwork, type Plan, routedServices } from "../model";
 import { gatewaySettleSeconds, rolloutOrder } from "../model/nodes";
 import { Dns } from "./dns";
 import { Firewall } from "./firewall";
@@ -42,6 +42,8 @@ export interface PlatformArgs {
      * node comes up at once. Default true (the safe order).
      */
     readonly swarmExists?: boolean;
+    /** The swarm's networks as read before this run (the manager quorum read); absent: not known. */
+    readonly liveNetworks?: readonly LiveNetwork[];
 }
 
 // Before concepts had one name each, the program's one platform was named `platform` and its components were named
@@ -151,6 +153,7 @@ export class Platform extends pulumi.ComponentResource {
             // docker driver reaches the engine API over TLS, and the token reads of nodes built later (above) must not
             // hold the overlays, so the releases, back.
             swarmReady: [this.swarm.initialized, ...(plan.driver.name === "ssh" ? this.swarm.tokenReads : [])],
+            ...(args.liveNetworks ? { live: args.liveNetworks } : {}),
         }, onSwarm("networks"));
 
         if (plan.virtualIp) {

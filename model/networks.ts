@@ -176,3 +176,66 @@ export function planNetworks(c: StackConfig): PlanNetworks {
             : {}),
     };
 }
+
+/** One swarm-scoped network as a manager's engine reports it (swarm-managers.sh: `docker network inspect`). */
+export interface LiveNetworkReport {
+    readonly name: string;
+    readonly driver: string;
+    readonly ingress: boolean;
+    readonly ipamDriver: string;
+    readonly ipam: readonly { readonly Subnet?: string; readonly Gateway?: string }[] | null;
+}
+
+/** A live swarm network, read before `up`: the fields the docker provider reads back late on a slow manager. */
+export interface LiveNetwork {
+    readonly name: string;
+    /** "" while swarm has not allocated the network yet. */
+    readonly driver: string;
+    readonly ingress: boolean;
+    /** "" while not allocated, else "default" (the program never sets another). */
+    readonly ipamDriver: string;
+    readonly ipam: readonly { readonly subnet: string; readonly gateway: string }[];
+}
+
+export function liveNetworksOf(reports: readonly LiveNetworkReport[]): LiveNetwork[] {
+    return reports
+        .map((n) => ({
+            name: n.name,
+            driver: n.driver ?? "",
+            ingress: n.ingress === true,
+            ipamDriver: n.ipamDriver ?? "",
+            ipam: (n.ipam ?? []).map((c) => ({ subnet: c.Subnet ?? "", gateway: c.Gateway ?? "" })),
+        }))
+        .sort((a, b) => compare(a.name, b.name));
+}
+
+/** The state fields a network created on a slow manager may hold empty (see networksAsPlanned). */
+export const LATE_NETWORK_FIELDS = ["driver", "ipamDriver", "ipamConfigs"] as const;
+
+/**
+ * The planned networks (overlays, custom ingress) that the live swarm already has exactly as planned: an allocated
+ * overlay, IPAM by the default driver with the planned subnet and gateway (any one, when swarm picks the subnet),
+ * ingress or not as planned.
+ *
+ * Why: the docker provider reads a network back once, 2 s after creating it. On a slow or loaded manager swarm has
+ * not allocated it yet, and the state keeps driver "", IPAM driver "" and no IPAM config (moby's
+ * BasicNetworkFromGRPC fills them from the allocation only). Every later `up` would then replace the network,
+ * delete first, with its services. For the networks named here the Networks component ignores those fields
+ * (LATE_NETWORK_FIELDS): the live network proves they hold what the plan asks. A planned change of subnet, gateway
+ * or kind makes the live network differ, so it is not named and still replaces.
+ */
+export function networksAsPlanned(networks: PlanNetworks, live: readonly LiveNetwork[] | undefined): string[] {
+    if (!live) return [];
+    const planned: { name: string; subnet?: string; gateway?: string; ingress: boolean }[] = [
+        ...networks.overlays.map((n) => ({ name: n.name, subnet: n.subnet, gateway: n.gateway, ingress: false })),
+        ...(networks.ingress ? [{ name: networks.ingress.name, subnet: networks.ingress.subnet, gateway: networks.ingress.gateway, ingress: true }] : []),
+    ];
+    return planned
+        .filter((p) => {
+            const l = live.find((n) => n.name === p.name);
+            if (!l || l.driver !== "overlay" || l.ipamDriver !== "default" || l.ingress !== p.ingress || l.ipam.length === 0) return false;
+            if (!p.subnet) return true;
+            return l.ipam.length === 1 && l.ipam[0].subnet === p.subnet && (!p.gateway || l.ipam[0].gateway === p.gateway);
+        })
+        .map((p) => p.name);
+}

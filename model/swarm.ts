@@ -1,6 +1,7 @@
 // Swarm: init on the bootstrap manager, managers joining one at a time, workers in parallel, swarm-wide settings.
 import { z } from "zod";
 import { cidr, interfaceName, port } from "./fields";
+import { type LiveNetwork, liveNetworksOf, type LiveNetworkReport } from "./networks";
 import type { PlanNode } from "./nodes";
 import { compare } from "./order";
 import { parseCidr } from "./net";
@@ -163,12 +164,15 @@ export interface SwarmManagersReport {
     readonly leader?: boolean;
     readonly remoteManagers?: readonly string[];
     readonly managers?: readonly { readonly hostname: string; readonly addr: string; readonly reachability: string; readonly leader: boolean }[];
+    /** With a leader: the swarm's networks (null: that read failed). */
+    readonly networks?: readonly LiveNetworkReport[] | null;
 }
 
 /** The live swarm as far as the read can tell. */
 export type LiveSwarm =
     | { readonly kind: "none" }
-    | { readonly kind: "managers"; readonly managers: readonly LiveManager[] }
+    /** `networks`: the swarm's networks, when the manager that answered could list them. */
+    | { readonly kind: "managers"; readonly managers: readonly LiveManager[]; readonly networks?: readonly LiveNetwork[] }
     /** Managers answer but none lists the members: no leader (quorum lost, or an election under way). */
     | { readonly kind: "no-leader"; readonly managers: readonly LiveManager[] }
     | { readonly kind: "unknown"; readonly message: string };
@@ -189,7 +193,8 @@ export function liveSwarmOf(answers: readonly ManagerAnswer[], nodes: readonly {
     const byName = (list: LiveManager[]) => [...list].sort((a, b) => compare(a.name, b.name));
     for (const a of answers) {
         if (a.reached && a.report.engine === "up" && a.report.leader && a.report.managers?.length) {
-            return { kind: "managers", managers: byName(a.report.managers.map((m) => ({ name: nameAt(m.addr, m.hostname), reachable: m.reachability === "reachable" }))) };
+            const managers = byName(a.report.managers.map((m) => ({ name: nameAt(m.addr, m.hostname), reachable: m.reachability === "reachable" })));
+            return { kind: "managers", managers, ...(a.report.networks ? { networks: liveNetworksOf(a.report.networks) } : {}) };
         }
     }
     const asManager = answers.filter((a) => a.reached && a.report.engine === "up" && a.report.state === "active" && a.report.controlAvailable);

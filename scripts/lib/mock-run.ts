@@ -5,7 +5,8 @@ import * as pulumi from "@pulumi/pulumi";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { LIVE_MANAGERS_ENV } from "../../components/manager-quorum";
+import { LIVE_MANAGERS_ENV, LIVE_NETWORKS_ENV } from "../../components/manager-quorum";
+import type { LiveNetwork } from "../../model";
 import { PROJECT } from "../../model/config";
 
 
@@ -33,6 +34,8 @@ export interface Declared {
     readonly urn: string;
     /** Aliases given in the resource options, as the program passed them. */
     readonly aliases: readonly (string | pulumi.Alias)[];
+    /** The resource's ignoreChanges option. */
+    readonly ignoreChanges: readonly string[];
 }
 
 export interface RunResult {
@@ -57,6 +60,8 @@ export interface RunOptions {
     readonly buildDir?: string;
     /** The live swarm's managers the program's quorum read sees (default: none, a first up); mock runs never touch a machine. */
     readonly liveManagers?: readonly { readonly name: string; readonly reachable: boolean }[];
+    /** With liveManagers: the swarm's networks the read lists (default: not known). */
+    readonly liveNetworks?: readonly LiveNetwork[];
     /** Record what each resource declares (`declared`: dependsOn, parent, secret inputs, URN) and each one's inputs
      *  (default true). bench/scale.ts turns it off: the tests' bookkeeping is not the program's cost. */
     readonly record?: boolean;
@@ -145,6 +150,7 @@ export async function runProgram(opts: RunOptions): Promise<RunResult> {
     const buildDir = opts.buildDir ?? path.join(os.tmpdir(), `swarm-platform-mocks-${process.pid}`, opts.stack);
     process.env.SWARM_PLATFORM_BUILD_DIR = buildDir;
     process.env[LIVE_MANAGERS_ENV] = JSON.stringify(opts.liveManagers ?? []);
+    if (opts.liveNetworks) process.env[LIVE_NETWORKS_ENV] = JSON.stringify(opts.liveNetworks);
     try {
         let program: Record<string, unknown> = {};
         let loadError: unknown;
@@ -190,6 +196,7 @@ export async function runProgram(opts: RunOptions): Promise<RunResult> {
     } finally {
         delete process.env.SWARM_PLATFORM_BUILD_DIR;
         delete process.env[LIVE_MANAGERS_ENV];
+        delete process.env[LIVE_NETWORKS_ENV];
     }
 }
 
@@ -201,7 +208,7 @@ async function describe(args: pulumi.ResourceTransformationArgs, urn: string): P
         if (pulumi.Output.isInstance(value) && (await pulumi.isSecret(value))) secretInputs.push(key);
     }
     const aliases = (args.opts.aliases ?? []) as (string | pulumi.Alias)[];
-    return { type: args.type, name: args.name, dependsOn, ...(parent ? { parent } : {}), secretInputs, urn, aliases };
+    return { type: args.type, name: args.name, dependsOn, ...(parent ? { parent } : {}), secretInputs, urn, aliases, ignoreChanges: args.opts.ignoreChanges ?? [] };
 }
 
 const SECRET_SIG = "4dabf18193072939515e22adb298388d";

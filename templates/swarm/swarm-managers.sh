@@ -9,8 +9,10 @@
 #         {"engine":"down"}                         docker is installed but its engine does not answer
 #         {"engine":"up","state":"<LocalNodeState>","controlAvailable":true|false,"leader":true|false,
 #          "remoteManagers":["<addr:port>",…],
-#          "managers":[{"hostname":…,"addr":"<addr:port>","reachability":"reachable|unreachable|unknown","leader":true|false},…]}
-#         (managers is [] when this node is no manager or the swarm has no leader: node ls needs one)
+#          "managers":[{"hostname":…,"addr":"<addr:port>","reachability":"reachable|unreachable|unknown","leader":true|false},…],
+#          "networks":[{"name":…,"driver":…,"ingress":true|false,"ipamDriver":…,"ipam":[{"Subnet":…,"Gateway":…},…]},…]|null}
+#         (managers is [] when this node is no manager or the swarm has no leader: node ls needs one; networks, the
+#         swarm-scoped networks, is read with a leader only and null otherwise or when that read fails)
 set -euo pipefail
 exec 3>&1 1>&2 # stdout is the result only; everything else goes to stderr
 
@@ -72,5 +74,16 @@ if [[ $state == '"active"' && $control == true && $leaderless == 0 ]]; then
         managers=$(paste -sd, - <<<"$list")
     fi
 fi
-printf '{"engine":"up","state":%s,"controlAvailable":%s,"leader":%s,"remoteManagers":%s,"managers":[%s]}\n' \
-    "$state" "$control" "$leader" "$remote_json" "$managers" >&3
+# The swarm's networks as allocated: the program ignores the provider's late read of a network only where the live
+# network is as planned (model/networks.ts networksAsPlanned). A failed read is null: then it assumes nothing.
+networks=null
+# shellcheck disable=SC2086 # network ids: one word each
+if [[ $leader == true ]] && ids=$(docker network ls -q --filter scope=swarm 2>/dev/null); then
+    if [[ -z $ids ]]; then
+        networks="[]"
+    elif list=$(docker network inspect --format '{"name":{{json .Name}},"driver":{{json .Driver}},"ingress":{{.Ingress}},"ipamDriver":{{json .IPAM.Driver}},"ipam":{{json .IPAM.Config}}}' $ids 2>/dev/null); then
+        networks="[$(paste -sd, - <<<"$list")]"
+    fi
+fi
+printf '{"engine":"up","state":%s,"controlAvailable":%s,"leader":%s,"remoteManagers":%s,"managers":[%s],"networks":%s}\n' \
+    "$state" "$control" "$leader" "$remote_json" "$managers" "$networks" >&3

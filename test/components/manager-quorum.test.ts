@@ -98,14 +98,19 @@ describe("the manager quorum read", () => {
         assert.deepEqual(log().map(([w, n]) => `${w} ${n}`), [`start ${first.name}`, `end ${first.name}`, `start ${second.name}`, `end ${second.name}`, `start ${third.name}`, `end ${third.name}`]);
     });
 
-    test("a bootstrap manager with a leader is the only one asked", (t) => {
+    test("a bootstrap manager with a leader is the only one asked; its list of the swarm's networks comes with the managers", (t) => {
         if (!needTools(t, "bash", "timeout", "seq")) return;
         const [first, ...others] = managers;
         const listed = managers.map((m, i) => ({ hostname: m.name, addr: `${m.address}:2377`, reachability: "reachable", leader: i === 0 }));
-        answer(first.name, `report ${JSON.stringify({ engine: "up", state: "active", controlAvailable: true, leader: true, managers: listed })}`);
+        const networks = [{ name: "zone-web", driver: "overlay", ingress: false, ipamDriver: "default", ipam: [{ Subnet: "10.229.1.0/24", Gateway: "10.229.1.1" }] }];
+        answer(first.name, `report ${JSON.stringify({ engine: "up", state: "active", controlAvailable: true, leader: true, managers: listed, networks })}`);
         for (const m of others) answer(m.name, "down");
         const live = readLiveSwarm(plan, "prod");
-        assert.deepEqual(live, { kind: "managers", managers: managers.map((m) => ({ name: m.name, reachable: true })) });
+        assert.deepEqual(live, {
+            kind: "managers",
+            managers: managers.map((m) => ({ name: m.name, reachable: true })),
+            networks: [{ name: "zone-web", driver: "overlay", ingress: false, ipamDriver: "default", ipam: [{ subnet: "10.229.1.0/24", gateway: "10.229.1.1" }] }],
+        });
         assert.deepEqual(log().map(([w, n]) => `${w} ${n}`), [`start ${first.name}`, `end ${first.name}`]);
     });
 

@@ -194,6 +194,26 @@ test("b. idempotency: re-applying an unchanged config changes nothing anywhere",
     assert.equal(await snapshot(), before, "containers, tasks or files on the nodes changed");
 });
 
+// ---- b2. a network read back before swarm allocated it --------------------------------------------
+test("b2. overlays read back before swarm allocated them (driver, IPAM driver, IPAM config empty in state, as on a slow manager): the next up keeps them and their services", { timeout: 300_000 }, async (t) => {
+    if (!need(t)) return;
+    // The docker provider reads a network once, 2 s after creating it; a loaded manager had not allocated it by then
+    // (CI), and the next up replaced it with its services. Here the state is given that early read directly.
+    const state = JSON.parse(fs.readFileSync(STATE, "utf8")) as { resources: Record<string, { type: string; name: string; id: string; outputs: Record<string, unknown> }> };
+    const overlays = Object.values(state.resources).filter((r) => r.type === "docker:index/network:Network" && r.outputs.scope === "swarm");
+    assert.deepEqual(overlays.map((r) => r.name).sort(), ["platform-networks-gateway", "platform-networks-zone-dmz", "platform-networks-zone-intra"]);
+    for (const r of overlays) r.outputs = { ...r.outputs, driver: "", ipamDriver: "", ipamConfigs: [], options: {} };
+    fs.writeFileSync(STATE, JSON.stringify(state, null, 1));
+    const ids = await onManager("network ls -q --filter scope=swarm --no-trunc");
+    const before = await snapshot();
+    const r = await up({}, "overlays read early");
+    assert.equal(r.ok, true, r.errors.join("\n"));
+    assert.equal(changed(r), 0, `changes: ${JSON.stringify(r.changes)}`);
+    assert.equal(await onManager("network ls -q --filter scope=swarm --no-trunc"), ids, "the overlays were not replaced");
+    assert.equal(await snapshot(), before, "containers, tasks or files on the nodes changed");
+    figure("early_read_overlays_up_seconds", r.seconds);
+});
+
 // ---- c. new replicas followed --------------------------------------------------------------------
 test("c. new replicas followed: 2.0 from 2 to 4 tasks, the gateway spreads over all 4 within 15 s, untouched", { timeout: 300_000 }, async (t) => {
     if (!need(t)) return;

@@ -164,6 +164,29 @@ describe("dev stack (docker driver)", () => {
         for (const o of overlays) assert.match(String(o.provider), /platform-swarm-manager/);
     });
 
+    it("ignores an overlay's late-read fields (driver, IPAM) only where the live swarm has it as planned", async () => {
+        const fields = (r: RunResult, name: string) => r.declared.get(`platform-networks-${name}`)!.ignoreChanges;
+        // no live read of the networks (a first up, or the read failed): only the options, as always
+        for (const n of ["gateway", "zone-dmz", "zone-intra"]) assert.deepEqual(fields(dev, n), ["options"], n);
+        const overlay = (name: string, subnet: string, gateway: string) => ({ name, driver: "overlay", ingress: false, ipamDriver: "default", ipam: [{ subnet, gateway }] });
+        const live = await runProgram({
+            stack: "dev",
+            config: stackConfig("dev"),
+            liveManagers: [{ name: "manager-1", reachable: true }],
+            liveNetworks: [
+                overlay("gateway", "10.209.0.0/24", "10.209.0.1"),
+                // zone-dmz was created with another subnet: the plan's change still replaces it
+                overlay("zone-dmz", "10.209.7.0/24", "10.209.7.1"),
+                overlay("zone-intra", "10.209.2.0/24", "10.209.2.1"),
+            ],
+        });
+        assert.deepEqual(fields(live, "gateway"), ["options", "driver", "ipamDriver", "ipamConfigs"]);
+        assert.deepEqual(fields(live, "zone-intra"), ["options", "driver", "ipamDriver", "ipamConfigs"]);
+        assert.deepEqual(fields(live, "zone-dmz"), ["options"]);
+        // the inputs do not change: the fields are still sent as planned when a network is created
+        for (const n of ["gateway", "zone-dmz", "zone-intra"]) assert.deepEqual(byName(live, `platform-networks-${n}`).inputs, byName(dev, `platform-networks-${n}`).inputs, n);
+    });
+
     it("saves each loaded image once before its loads; routed releases, then the gateway, then images no route reaches", () => {
         const deps = (name: string) => dev.declared.get(name)?.dependsOn ?? assert.fail(`${name} not declared`);
         const loads = ofType(dev, COMMAND).map((c) => c.name).filter((n) => /-image-load-/.test(n)).sort();

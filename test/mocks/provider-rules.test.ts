@@ -90,6 +90,19 @@ describe("the lab engine's service diff", () => {
     });
 });
 
+describe("the lab engine's network diff", () => {
+    const network = HANDLERS["docker:index/network:Network"];
+    const planned: Props = { name: "gateway", driver: "overlay", attachable: false, ipamConfigs: [{ subnet: "10.209.0.0/24", gateway: "10.209.0.1" }], options: {}, labels: [{ label: "swarm-platform.network", value: "gateway" }] };
+    const allocated: Props = { ...planned, internal: false, ingress: false, ipv6: false, ipamDriver: "default", ipamOptions: {}, ipamConfigs: [{ subnet: "10.209.0.0/24", ipRange: "", gateway: "10.209.0.1", auxAddress: {} }], options: { "com.docker.network.driver.overlay.vxlanid_list": "4097" }, scope: "swarm" };
+    test("an overlay read back after swarm allocated it does not differ (ipam_driver's default is what docker reports)", () => {
+        assert.deepEqual(network.diff(allocated, planned, planned).changed, []);
+    });
+    test("read back before allocation (driver, IPAM driver and IPAM config empty), every one of the three replaces it", () => {
+        const early = { ...allocated, driver: "", ipamDriver: "", ipamConfigs: [], options: {} };
+        assert.deepEqual(network.diff(early, planned, planned), { changed: ["driver", "ipamConfigs", "ipamDriver"], replaces: ["driver", "ipamConfigs", "ipamDriver"] });
+    });
+});
+
 describe("lab engine: deletion schedule (the engine's ScheduleDeletes)", () => {
     const res = (urn: string, seq: number, dependencies: string[] = [], more: { propertyDependencies?: Record<string, string[]>; provider?: string; parent?: string } = {}) => ({ urn, seq, dependencies, ...more });
     const names = (layers: { urn: string }[][]) => layers.map((l) => l.map((r) => r.urn));

@@ -2,7 +2,7 @@
 // gateway overlay, one per zone) and the optional custom ingress.
 import * as assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { firstHost } from "../../model/networks";
+import { firstHost, type LiveNetwork, liveNetworksOf, networksAsPlanned } from "../../model/networks";
 import { BASE, invalidConfigs, json, mutate, partial, planOf, stackConfig, useSsh, validConfigs } from "./fixtures";
 
 const DEV = stackConfig("dev");
@@ -209,5 +209,61 @@ describe("firstHost", () => {
     test("is the subnet's first address; a non-subnet is refused", () => {
         assert.equal(firstHost("10.209.1.0/24"), "10.209.1.1");
         assert.throws(() => firstHost("10.209.1.1/24"), /^Error: not a subnet: 10.209.1.1\/24$/);
+    });
+});
+
+describe("networksAsPlanned", () => {
+    // dev: gateway 10.209.0.0/24, zone-dmz 10.209.1.0/24, zone-intra 10.209.2.0/24 (fixed subnets)
+    const allocated = (name: string, subnet: string, gateway: string, extra: Partial<LiveNetwork> = {}): LiveNetwork => ({ name, driver: "overlay", ingress: false, ipamDriver: "default", ipam: [{ subnet, gateway }], ...extra });
+    const asPlannedLive = [allocated("gateway", "10.209.0.0/24", "10.209.0.1"), allocated("zone-dmz", "10.209.1.0/24", "10.209.1.1"), allocated("zone-intra", "10.209.2.0/24", "10.209.2.1")];
+
+    test("names every planned overlay the live swarm has allocated with the planned subnet and gateway", () => {
+        assert.deepEqual(networksAsPlanned(dev.networks, asPlannedLive).sort(), ["gateway", "zone-dmz", "zone-intra"]);
+        // other live networks (swarm's default ingress) change nothing
+        assert.deepEqual(networksAsPlanned(dev.networks, [...asPlannedLive, allocated("ingress", "10.0.0.0/24", "10.0.0.1", { ingress: true })]).sort(), ["gateway", "zone-dmz", "zone-intra"]);
+    });
+
+    test("names none that differ from the plan, are not allocated yet, or are unknown: those diff as before", () => {
+        const without = (name: string, live: LiveNetwork) => networksAsPlanned(dev.networks, asPlannedLive.map((n) => (n.name === name ? live : n)));
+        const others = (name: string) => ["gateway", "zone-dmz", "zone-intra"].filter((n) => n !== name);
+        // a planned change of subnet or gateway: the live network is the old one, so it still replaces
+        assert.deepEqual(without("zone-intra", allocated("zone-intra", "10.209.9.0/24", "10.209.9.1")), others("zone-intra"));
+        assert.deepEqual(without("zone-dmz", allocated("zone-dmz", "10.209.1.0/24", "10.209.1.254")), others("zone-dmz"));
+        // not allocated yet (as the provider's early read sees it), another driver or IPAM driver, an ingress
+        assert.deepEqual(without("gateway", { name: "gateway", driver: "", ingress: false, ipamDriver: "", ipam: [] }), others("gateway"));
+        assert.deepEqual(without("gateway", allocated("gateway", "10.209.0.0/24", "10.209.0.1", { driver: "bridge" })), others("gateway"));
+        assert.deepEqual(without("gateway", allocated("gateway", "10.209.0.0/24", "10.209.0.1", { ipamDriver: "other" })), others("gateway"));
+        assert.deepEqual(without("gateway", allocated("gateway", "10.209.0.0/24", "10.209.0.1", { ingress: true })), others("gateway"));
+        // a second IPAM config
+        assert.deepEqual(without("gateway", { ...allocated("gateway", "10.209.0.0/24", "10.209.0.1"), ipam: [{ subnet: "10.209.0.0/24", gateway: "10.209.0.1" }, { subnet: "10.209.8.0/24", gateway: "10.209.8.1" }] }), others("gateway"));
+        // missing live, or no live read at all
+        assert.deepEqual(networksAsPlanned(dev.networks, asPlannedLive.slice(1)).sort(), ["zone-dmz", "zone-intra"]);
+        assert.deepEqual(networksAsPlanned(dev.networks, undefined), []);
+        assert.deepEqual(networksAsPlanned(dev.networks, []), []);
+    });
+
+    test("a subnet swarm picks matches any allocation; the custom ingress must be live as an ingress with its subnet", () => {
+        const plan = planOf(mutate(BASE, (d) => {
+            d.networks.zones.dmz = partial({});
+            d.networks.ingress = partial({ subnet: "10.210.0.0/24" });
+        }));
+        const dmz = plan.networks.overlays.find((n) => n.zone === "dmz")!;
+        assert.equal(dmz.subnet, undefined);
+        const live = [allocated(dmz.name, "10.208.3.0/24", "10.208.3.1"), allocated("ingress", "10.210.0.0/24", "10.210.0.1", { ingress: true })];
+        assert.deepEqual(networksAsPlanned(plan.networks, live), [dmz.name, "ingress"]);
+        // swarm's default ingress still there (the custom one not created yet): not as planned
+        assert.deepEqual(networksAsPlanned(plan.networks, [live[0], allocated("ingress", "10.0.0.0/24", "10.0.0.1", { ingress: true })]), [dmz.name]);
+        // a swarm-picked subnet not allocated yet
+        assert.deepEqual(networksAsPlanned(plan.networks, [{ name: dmz.name, driver: "overlay", ingress: false, ipamDriver: "default", ipam: [] }]), []);
+    });
+
+    test("liveNetworksOf reads docker's inspect shape: no IPAM config (null) and missing fields are empty, sorted by name", () => {
+        assert.deepEqual(liveNetworksOf([
+            { name: "zone-dmz", driver: "overlay", ingress: false, ipamDriver: "default", ipam: [{ Subnet: "10.209.1.0/24", Gateway: "10.209.1.1" }] },
+            { name: "gateway", driver: "", ingress: false, ipamDriver: "", ipam: null },
+        ]), [
+            { name: "gateway", driver: "", ingress: false, ipamDriver: "", ipam: [] },
+            { name: "zone-dmz", driver: "overlay", ingress: false, ipamDriver: "default", ipam: [{ subnet: "10.209.1.0/24", gateway: "10.209.1.1" }] },
+        ]);
     });
 });

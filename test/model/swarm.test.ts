@@ -320,6 +320,17 @@ describe("liveSwarmOf (the read's answers)", () => {
         });
     });
 
+    test("the deciding manager's networks come with the managers; a failed networks read (null) gives none", () => {
+        const leader = { state: "active", controlAvailable: true, leader: true, managers: [{ hostname: "m1", addr: "10.0.10.11:2377", reachability: "reachable", leader: true }] };
+        const report = { name: "gateway", driver: "overlay", ingress: false, ipamDriver: "default", ipam: [{ Subnet: "10.229.0.0/24", Gateway: "10.229.0.1" }] };
+        assert.deepEqual(liveSwarmOf([up("manager-1", { ...leader, networks: [report] })], nodes), {
+            kind: "managers",
+            managers: [{ name: "manager-1", reachable: true }],
+            networks: [{ name: "gateway", driver: "overlay", ingress: false, ipamDriver: "default", ipam: [{ subnet: "10.229.0.0/24", gateway: "10.229.0.1" }] }],
+        });
+        assert.deepEqual(liveSwarmOf([up("manager-1", { ...leader, networks: null })], nodes), { kind: "managers", managers: [{ name: "manager-1", reachable: true }] });
+    });
+
     test("no leader: the managers any answering manager knows, reachable only when it answered; quorum lost names the others", () => {
         const live = liveSwarmOf(
             [up("manager-1", { state: "active", controlAvailable: true, leader: false, remoteManagers: ["10.0.10.11:2377", "10.0.10.12:2377", "10.0.10.13:2377"], managers: [] }), down("manager-2"), down("manager-3")],

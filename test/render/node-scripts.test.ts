@@ -318,6 +318,11 @@ case "$1 $2" in
     "node inspect") [[ $INSPECT_OK == 1 ]] || { echo "Error response from daemon: rpc error: code = DeadlineExceeded desc = context deadline exceeded" >&2; exit 1; }
         echo '{"hostname":"manager-1","addr":"10.0.10.11:2377","reachability":"reachable","leader":true}'
         echo '{"hostname":"manager-2","addr":"10.0.10.12:2377","reachability":"unreachable","leader":false}' ;;
+    "network ls") [[ $* == "network ls -q --filter scope=swarm" ]] || { echo "unexpected: $*" >&2; exit 2; }
+        [[ $NETWORKS == none ]] || { echo n1; echo n2; } ;;
+    "network inspect") [[ $NETWORKS == ok && $* == *" n1 n2" ]] || { echo "Error: No such network: n2" >&2; exit 1; }
+        echo '{"name":"gateway","driver":"overlay","ingress":false,"ipamDriver":"default","ipam":[{"Subnet":"10.209.0.0/24","Gateway":"10.209.0.1"}]}'
+        echo '{"name":"zone-dmz","driver":"","ingress":false,"ipamDriver":"","ipam":null}' ;;
     *) echo "unexpected: $*" >&2; exit 2 ;;
 esac
 `;
@@ -327,7 +332,7 @@ esac
         writeFile(path.join(root, "bin", "docker"), docker, 0o755);
         return run("bash", ["-s"], {
             input: renderNodeScript("swarm-managers", { node: "n1", env: {} }),
-            env: { PATH: `${path.join(root, "bin")}:${process.env.PATH}`, LS_OK: lsOk ? "1" : "0", INSPECT_OK: inspectOk ? "1" : "0", ...env },
+            env: { PATH: `${path.join(root, "bin")}:${process.env.PATH}`, LS_OK: lsOk ? "1" : "0", INSPECT_OK: inspectOk ? "1" : "0", NETWORKS: "ok", ...env },
         });
     };
     // A manager whose swarm lost its leader: info waits for one (swarm's 20 s deadline), version answers at once.
@@ -341,9 +346,9 @@ esac
 `;
     const remote = ["10.0.10.12:2377", "10.0.10.13:2377"];
 
-    test("with a leader: one JSON line listing the managers", (t) => {
+    test("with a leader: one JSON line listing the managers and the swarm's networks (null when that read fails)", (t) => {
         if (!needTools(t, "bash")) return;
-        assert.deepEqual(oneJsonLine(read(true, true)), {
+        const withLeader = {
             engine: "up",
             state: "active",
             controlAvailable: true,
@@ -353,12 +358,24 @@ esac
                 { hostname: "manager-1", addr: "10.0.10.11:2377", reachability: "reachable", leader: true },
                 { hostname: "manager-2", addr: "10.0.10.12:2377", reachability: "unreachable", leader: false },
             ],
+        };
+        assert.deepEqual(oneJsonLine(read(true, true)), {
+            ...withLeader,
+            networks: [
+                { name: "gateway", driver: "overlay", ingress: false, ipamDriver: "default", ipam: [{ Subnet: "10.209.0.0/24", Gateway: "10.209.0.1" }] },
+                { name: "zone-dmz", driver: "", ingress: false, ipamDriver: "", ipam: null },
+            ],
         });
+        assert.deepEqual(oneJsonLine(read(true, true, { NETWORKS: "none" })), { ...withLeader, networks: [] });
+        // a network gone between ls and inspect: not known, so the program assumes nothing
+        const failed = read(true, true, { NETWORKS: "gone" });
+        assert.deepEqual(oneJsonLine(failed), { ...withLeader, networks: null });
+        assert.doesNotMatch(failed.stderr, /unexpected/);
     });
 
     test("without a leader, whether node ls or only the node inspect after it fails: no leader, no managers, exit 0", (t) => {
         if (!needTools(t, "bash")) return;
-        const noLeader = { engine: "up", state: "active", controlAvailable: true, leader: false, remoteManagers: remote, managers: [] };
+        const noLeader = { engine: "up", state: "active", controlAvailable: true, leader: false, remoteManagers: remote, managers: [], networks: null };
         assert.deepEqual(oneJsonLine(read(false, false)), noLeader);
         // seen in the prod-like lab: quorum lost while the read ran; the read failed, so up could not say "quorum is lost"
         assert.deepEqual(oneJsonLine(read(true, false)), noLeader);
@@ -380,11 +397,12 @@ esac
             leader: false,
             remoteManagers: ["10.0.10.11:2377", "10.0.10.12:2377"],
             managers: [],
+            networks: null,
         });
         assert.match(r.stderr, /docker info did not answer within 1 s: a manager without a leader/);
         // Nothing kept on disk: still a leaderless manager, knowing no other manager.
         const bare = read(false, false, { INFO_TIMEOUT_SECONDS: "1", DOCKER_DATA_ROOT: path.join(dataRoot, "none"), VERSION_OK: "1" }, LEADERLESS_DOCKER);
-        assert.deepEqual(oneJsonLine(bare), { engine: "up", state: "active", controlAvailable: true, leader: false, remoteManagers: [], managers: [] });
+        assert.deepEqual(oneJsonLine(bare), { engine: "up", state: "active", controlAvailable: true, leader: false, remoteManagers: [], managers: [], networks: null });
         // An engine that answers nothing at all (info hangs, version too) is down, not a leaderless manager.
         assert.deepEqual(oneJsonLine(read(false, false, { INFO_TIMEOUT_SECONDS: "1", DOCKER_DATA_ROOT: dataRoot, VERSION_OK: "0" }, LEADERLESS_DOCKER)), { engine: "down" });
     });

@@ -15,7 +15,7 @@ interface Inspect {
     IPAM: { Driver: string; Options: Record<string, string> | null; Config: { Subnet?: string; Gateway?: string; IPRange?: string; AuxiliaryAddresses?: Record<string, string> }[] | null };
 }
 
-/** The state as the provider reads it: 2 s after the create (its read's first delay), so swarm has allocated the network. */
+/** The state as the provider reads it: once, 2 s after the create (its read's first delay). A swarm network not allocated by then reads back with driver "", IPAM driver "" and no IPAM config. */
 async function read(id: string, ctx: Ctx, afterCreate: boolean): Promise<Props> {
     if (afterCreate) await sleep(2000);
     const n = (await dockerApi(ctx.engine, "GET", `/networks/${id}`)) as Inspect;
@@ -61,7 +61,9 @@ export const network: Handler = {
         return { id: res.Id, outputs: await read(res.Id, ctx, true) };
     },
     diff(state, olds, news): Diff {
-        const changed = changedKeys(state, olds, news, (k, s, n) => {
+        // `ipam_driver` has the schema default "default": the bridge's check writes it into the inputs
+        const withDefault = (p: Props): Props => ({ ...p, ipamDriver: p.ipamDriver ?? "default" });
+        const changed = changedKeys(state, withDefault(olds), withDefault(news), (k, s, n) => {
             if (n === UNKNOWN) return false;
             if (k === "ipamConfigs") return JSON.stringify(ipamSet(s)) === JSON.stringify(ipamSet(n));
             if (k === "labels") return matches(labelSet(s), labelSet(n));
