@@ -305,13 +305,20 @@ export async function gracefulFailover(): Promise<Failover> {
         throw new Error(`SIGTERM to keepalived on ${h}: ${term.stderr}`);
     }
     const answers = await settle(l, t0);
+    // The stopped keepalived may still be shutting down: started before it exits, the start below would find it
+    // running and start none (seen: the next hard failover then had no backup, and no figure).
+    const gone = await until(30, async () => ((await onNode(h, "pgrep -x keepalived")).code === 1 ? true : undefined), 200);
+    if (!gone) throw new Error(`keepalived on ${h} still runs 30 s after its SIGTERM`);
     await startKeepalived(h);
     await sleep(3000);
     return summarise(answers, t0);
 }
 
+/** Starts keepalived on a node where none runs; fails when none runs after that (bounded). */
 async function startKeepalived(node: string): Promise<void> {
     await onNode(node, "pgrep -x keepalived >/dev/null || (rm -f /run/keepalived.pid; keepalived -D -p /run/keepalived.pid -f /etc/keepalived/keepalived.conf </dev/null >/dev/null 2>&1)");
+    const running = await until(10, async () => ((await onNode(node, "pgrep -x keepalived")).code === 0 ? true : undefined), 200);
+    if (!running) throw new Error(`keepalived did not start again on ${node}`);
 }
 
 /** Hard: the holder's node container is killed; afterwards it is started again and the platform converges (bounded). */

@@ -46,11 +46,17 @@ case "$state" in
         log "joining the swarm at $MANAGER_ADDR as $ADVERTISE_ADDR"
         # Through the Engine API with the request on stdin (printf is a builtin): the token is on no command
         # line (the CLI would put it in the process list, on a docker-in-docker host visible to the host too).
-        printf '{"ListenAddr":"0.0.0.0:2377","AdvertiseAddr":"%s","RemoteAddrs":["%s"],"JoinToken":"%s"}' \
+        if ! answer=$(printf '{"ListenAddr":"0.0.0.0:2377","AdvertiseAddr":"%s","RemoteAddrs":["%s"],"JoinToken":"%s"}' \
             "$ADVERTISE_ADDR" "$MANAGER_ADDR" "$JOIN_TOKEN" |
             curl -sS --fail-with-body --unix-socket "$DOCKER_SOCKET" -H 'Content-Type: application/json' \
-                --data-binary @- http://localhost/swarm/join >/dev/null ||
-            die "the engine refused to join the swarm at $MANAGER_ADDR"
+                --data-binary @- http://localhost/swarm/join 2>&1); then
+            answer=${answer//"$JOIN_TOKEN"/<token>}
+            # The engine gives up waiting after swarm's join deadline (20 s; a manager joining a busy swarm can take
+            # longer) and answers 503 while the join goes on in the background: then wait for it like any join.
+            [[ $answer == *"Timeout was reached before node joined"* ]] ||
+                die "the engine refused to join the swarm at $MANAGER_ADDR: ${answer//$'\n'/ }"
+            log "the join goes on in the background after swarm's join deadline: waiting for it"
+        fi
         wait_active
         ;;
     pending) wait_active ;;

@@ -228,9 +228,11 @@ for (const stack of ["dev", "prod"] as const) {
                 }
             }
             // Memberships carry the drain library now (`availability: drain` surges a release whose every task is on
-            // the node): their script changed; the update runs it once more, converging what already is.
+            // the node): their script changed; the update runs it once more, converging what already is. The joins
+            // now wait out swarm's join deadline (503) and name the engine's refusal: the update finds the node in
+            // the swarm and does not join again.
             for (const r of resolved) {
-                if (r.oldUrn && /^platform-swarm-member-/.test(r.resource.name)) changes.set(r.resource.name, [...(changes.get(r.resource.name) ?? []), "stdin"]);
+                if (r.oldUrn && /^platform-swarm-(member|join)-(?!token-)/.test(r.resource.name)) changes.set(r.resource.name, [...(changes.get(r.resource.name) ?? []), "stdin"]);
             }
             const expected = [...changes].map(([name, keys]) => `${name} (${[...keys].sort().join(", ")})`);
             assert.deepEqual(updated.sort(), expected.sort());

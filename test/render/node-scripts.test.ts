@@ -176,6 +176,19 @@ describe("swarm-join and swarm-leave", () => {
         assert.equal(n.calls().filter((c) => c.includes("/swarm/join")).length, 1);
     });
 
+    test("swarm's join deadline (503, the join goes on in the background) is waited out; a refusal fails with the engine's message, never the token", (t) => {
+        if (!needTools(t, "bash")) return;
+        const late = fakeNode({ join_answer: "deadline" });
+        const r = late.run("swarm-join", JOIN_ENV);
+        assert.deepEqual(oneJsonLine(r), { nodeId: "node1join" });
+        assert.match(r.stderr, /the join goes on in the background after swarm's join deadline: waiting for it/);
+        const refused = fakeNode({ join_answer: "refused" }).run("swarm-join", JOIN_ENV);
+        assert.notEqual(refused.status, 0);
+        assert.equal(refused.stdout, "");
+        assert.match(refused.stderr, /ERROR: the engine refused to join the swarm at 10\.0\.10\.11:2377: \{"message":"rpc error: code = InvalidArgument desc = A valid join token is necessary to join this cluster \(<token>\)"\} curl: \(22\) The requested URL returned error: 400/);
+        assert.doesNotMatch(refused.stderr, /SWMTKN/);
+    });
+
     test("a node already in another swarm is not joined", (t) => {
         if (!needTools(t, "bash")) return;
         const r = fakeNode({ state: "active", node_id: "x1", managers: "192.0.2.1:2377 " }).run("swarm-join", JOIN_ENV);
