@@ -309,6 +309,7 @@ export async function gracefulFailover(): Promise<Failover> {
     // running and start none (seen: the next hard failover then had no backup, and no figure).
     const gone = await until(30, async () => ((await onNode(h, "pgrep -x keepalived")).code === 1 ? true : undefined), 200);
     if (!gone) throw new Error(`keepalived on ${h} still runs 30 s after its SIGTERM`);
+    log(`keepalived on ${h} exited ${(now() - t0).toFixed(2)} s after its SIGTERM; starting it again`);
     await startKeepalived(h);
     await sleep(3000);
     return summarise(answers, t0);
