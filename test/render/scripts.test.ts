@@ -227,13 +227,15 @@ describe("node script contracts that need no machine", () => {
         }
     });
 
-    test("join tokens and unlock keys are never echoed: swarm init/join/update output goes to /dev/null", () => {
+    test("join tokens and unlock keys are never echoed: swarm init/update output goes to /dev/null, the join's answer is printed only with its token scrubbed", () => {
         assert.match(nodeScriptBody("swarm-init"), /docker swarm init "\$\{args\[@\]\}" >\/dev\/null/);
         assert.match(nodeScriptBody("swarm-init"), /docker swarm update --autolock="\$AUTOLOCK" >\/dev\/null/);
         const join = nodeScriptBody("swarm-join");
         assert.doesNotMatch(join, /--token/, "the join token is on no command line");
         assert.match(join, /"JoinToken":"%s"\}' \\\n\s*"\$ADVERTISE_ADDR" "\$MANAGER_ADDR" "\$JOIN_TOKEN" \|/, "the token goes into the request on stdin");
-        assert.match(join, /--data-binary @- http:\/\/localhost\/swarm\/join >\/dev\/null/);
+        // the engine's answer is kept (a refusal names its cause), and the token is replaced before any use of it
+        assert.match(join, /--data-binary @- http:\/\/localhost\/swarm\/join 2>&1\); then\n\s*answer=\$\{answer\/\/"\$JOIN_TOKEN"\/<token>\}\n/);
+        assert.equal(join.match(/\$answer|\$\{answer/g)?.length, 3, "answer is used only after the scrub: the scrub, the deadline test, the refusal");
         for (const name of NODE_SCRIPTS) assert.doesNotMatch(nodeScriptBody(name), /(echo|printf)[^\n]*(JOIN_TOKEN|_token\b)[^\n]*>&2/, name);
     });
 
