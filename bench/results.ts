@@ -193,7 +193,9 @@ function failoverRows(p: Part<FailoverData>): Row[] {
         return {
             figure: `Failover ${r.kind}, ${r.profile} profile (VRRPv${r.version}, advert ${r.advertInt} s): outage`,
             target: target.text,
-            measured: `${range(s)}; floor ${r.floor.toFixed(2)} s; ${r.late ? `late requests ${r.late.join(", ")}, of them ` : ""}failed ${r.failed.join(", ")}; probe ${Math.min(...r.rps).toFixed(0)} req/s`,
+            measured: !s
+                ? `no figure: no run ended (see the runs that failed); floor ${r.floor.toFixed(2)} s`
+                : `${range(s)}; floor ${r.floor.toFixed(2)} s; ${r.late ? `late requests ${r.late.join(", ")}, of them ` : ""}failed ${r.failed.join(", ")}; probe ${Math.min(...r.rps).toFixed(0)} req/s`,
             ok: target.limit === undefined || !s ? undefined : s.median <= target.limit,
         };
     });

@@ -47,6 +47,16 @@ describe("bench results", () => {
         assert.match(rowOf(md, "Cold up to the first 200"), /40\.00 s \(min 30\.00, max 50\.00, n=3\)/);
     });
 
+    it("a failover row whose every run failed says so, with no verdict, and the failure is listed", () => {
+        const row = (kind: "hard" | "graceful", outage: number[]) => ({ profile: "default" as const, kind, outage, failed: outage.map(() => 0), late: outage.map(() => 1), rps: outage.map(() => 48), floor: kind === "hard" ? 3.26 : 0.26, advertInt: 1, version: 2 });
+        const failover = { status: "ok" as const, data: { rows: [row("hard", []), row("graceful", [0.04])], skipped: [] }, errors: ["default: the outage had not ended when the probe stopped"] };
+        const md = renderResults(results({ failover }));
+        assert.match(rowOf(md, "Failover hard, default profile"), /\| no figure: no run ended \(see the runs that failed\); floor 3\.26 s \| — \|$/);
+        assert.doesNotMatch(md, /Infinity/);
+        assert.match(rowOf(md, "Failover graceful, default profile"), /0\.04 s; floor 0\.26 s; late requests 1, of them failed 0; probe 48 req\/s/);
+        assert.match(md, /- failover: default: the outage had not ended when the probe stopped/);
+    });
+
     it("gateway and scale rows from the documented BENCH JSON shapes", () => {
         const row = (engine: string, backend: string, path: string, rps: number, p99ms: number, cpuUsPerReq: number) => ({ engine, backend, path, rps, p50ms: 1, p99ms, cpuUsPerReq });
         const gateway = [row("nginx", "1ms", "direct", 1000, 3, 50), row("nginx", "1ms", "gateway", 900, 4, 80), row("nginx", "trivial", "gateway", 5000, 2, 90), row("nginx", "trivial", "hand-tuned", 6000, 1, 50)];
