@@ -10,7 +10,7 @@
 // The engine's stdout goes through a pipe to `cat` (standing in for Docker's log copier); cat's CPU counts as the
 // gateway's. A figure script, not a test. Needs root, nginx, haproxy (with Lua) and wrk (Debian package `wrk`).
 // Takes the lab's machine-wide lock (it loads the machine) unless the caller holds it (LAB_LOCK_HELD=1).
-// Usage: npx tsx bench/gateway.ts    env: GW_BENCH_RUNS (3), GW_BENCH_SECONDS (3), GW_BENCH_CONNECTIONS (16),
+// Usage: npx tsx bench/gateway.ts    env: GW_BENCH_RUNS (5), GW_BENCH_SECONDS (3), GW_BENCH_CONNECTIONS (16),
 //        GW_BENCH_ENGINES (nginx,haproxy: one alone for a quick look; `npm run bench` runs both)
 // Last stdout line: BENCH {"gateway":[{engine, backend, path, rps, p50ms, p99ms, cpuUsPerReq}]} (medians).
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
@@ -21,7 +21,9 @@ import { renderGatewayFiles } from "../model/gateway";
 import { useDockerDns } from "../test/render/gateway-harness";
 import { createNetns, deleteNetns, planOf, rawConfig, removeDir, tempDir, withLocalPaths, writeFile } from "../test/render/helpers";
 
-const RUNS = Number(process.env.GW_BENCH_RUNS ?? 3);
+// Five runs per figure: a 3 s p99 on this 2-core machine (wrk, the gateway and the backend share it) swings by 1 ms
+// or more from one run to the next; the median of five is steadier than that of three.
+const RUNS = Number(process.env.GW_BENCH_RUNS ?? 5);
 const SECONDS = Number(process.env.GW_BENCH_SECONDS ?? 3);
 const CONNECTIONS = Number(process.env.GW_BENCH_CONNECTIONS ?? 16);
 const ENGINES = (process.env.GW_BENCH_ENGINES ?? "nginx,haproxy").split(",").filter((e): e is Engine => e === "nginx" || e === "haproxy");

@@ -1,6 +1,7 @@
 // The bench's measurements against the lab (test/lab): the program driven by the lab engine, the hand-written
 // baseline (bench/baseline.sh), and the VIP and gateway probed from the host. Every wait is bounded; nothing here
 // asserts: each function returns figures (seconds) for bench/run.ts to put next to the targets.
+import { spawnSync } from "node:child_process";
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -71,6 +72,24 @@ export interface ColdUp {
     readonly seconds: number;
     /** The lab engine's own time for the apply. */
     readonly engineSeconds?: number;
+    /** The machine's busy CPU time (core-seconds, every process) from the start of the run to that first 200. */
+    readonly cpu?: number;
+}
+
+const CLK_TCK = (() => {
+    const r = spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" });
+    const v = Number(r.stdout?.trim());
+    return Number.isInteger(v) && v > 0 ? v : 100;
+})();
+
+/**
+ * The machine's busy CPU time so far, in core-seconds: user, nice, system, irq, softirq and steal of every core
+ * (/proc/stat); idle and iowait are not busy. The difference of two readings is the CPU work done in between.
+ */
+export function busyCoreSeconds(): number {
+    const f = fs.readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).slice(1).map(Number);
+    const [user, nice, system, , , irq, softirq, steal] = f;
+    return (user + nice + system + irq + softirq + (steal ?? 0)) / CLK_TCK;
 }
 
 /** Sweeps everything the lab or the baseline can have left (test/lab/cleanup.sh), bounded. */
@@ -83,15 +102,16 @@ export async function cleanup(): Promise<void> {
 export async function programColdUp(o: LabOverrides = {}, label = "program"): Promise<ColdUp> {
     await tagReleases(o); // before the clock (the engine helper tags again: a no-op then)
     const t0 = now();
+    const cpu0 = busyCoreSeconds();
     // The probe runs from the start of the apply, beside it: the first 200 can come before `up` ends (`up` still
-    // waits for every convergence gate, and loads the images no route needs last).
-    const first = firstOk(FIRST_HOST, FIRST_RELEASE, 300);
+    // waits for every convergence gate, and loads the images no route needs last). The CPU is read at that answer.
+    const first = firstOk(FIRST_HOST, FIRST_RELEASE, 300).then((t) => (t === undefined ? undefined : { t, cpu: busyCoreSeconds() }));
     const r = await engine("up", o, 1_200_000);
     if (!r.ok) throw new Error(`${label} up failed: ${r.errors.join(" | ").slice(0, 1500)}`);
     const ok = await first;
     if (ok === undefined) throw new Error(`${label}: no 200 from ${FIRST_HOST} within 300 s of the start of the apply`);
-    log(`${label} cold up: first 200 after ${(ok - t0).toFixed(1)} s (engine ${r.seconds} s)`);
-    return { seconds: ok - t0, engineSeconds: r.seconds };
+    log(`${label} cold up: first 200 after ${(ok.t - t0).toFixed(1)} s, ${(ok.cpu - cpu0).toFixed(1)} busy core-seconds (engine ${r.seconds} s)`);
+    return { seconds: ok.t - t0, engineSeconds: r.seconds, cpu: ok.cpu - cpu0 };
 }
 
 /** The program's destroy: its wall time (the whole engine run). */
@@ -114,16 +134,18 @@ export async function programNoop(o: LabOverrides = {}): Promise<{ seconds: numb
  * The baseline's cold up: bench/baseline.sh up (it ends on a 200 through the VIP), checked once more from here.
  * `firstAnswer`: the floor, only what that first answer needs, by hand (bench/baseline.sh's first-answer mode).
  */
-export async function baselineUp(renderDir: string, o: LabOverrides = {}, firstAnswer = false): Promise<number> {
+export async function baselineUp(renderDir: string, o: LabOverrides = {}, firstAnswer = false): Promise<ColdUp> {
     await tagReleases(o); // the release tags, as the program's runs get them, before the clock
     const t0 = now();
+    const cpu0 = busyCoreSeconds();
     const r = await sh(`cd ${PROJECT_DIR} && BASELINE_TIMEOUT=300 bash bench/baseline.sh up ${renderDir}${firstAnswer ? " first-answer" : ""}`, 420_000);
     const t1 = now();
+    const cpu = busyCoreSeconds() - cpu0;
     if (r.code !== 0) throw new Error(`baseline up failed (exit ${r.code}): ${r.stderr.slice(-1500)}`);
     const a = await get(FIRST_HOST);
     if (a.status !== 200 || a.release !== FIRST_RELEASE) throw new Error(`baseline up ended but ${FIRST_HOST} answers ${a.status} ${a.body.slice(0, 200)}`);
-    log(`baseline cold up${firstAnswer ? " (first answer only)" : ""}: ${(t1 - t0).toFixed(1)} s`);
-    return t1 - t0;
+    log(`baseline cold up${firstAnswer ? " (first answer only)" : ""}: ${(t1 - t0).toFixed(1)} s, ${cpu.toFixed(1)} busy core-seconds`);
+    return { seconds: t1 - t0, cpu };
 }
 
 export async function baselineDown(): Promise<number> {

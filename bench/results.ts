@@ -23,6 +23,10 @@ export interface ColdUpData {
     baseline: number[];
     /** bench/baseline.sh's first-answer mode: only what the first answer needs, by hand (absent in older results). */
     floor?: number[];
+    /** Busy core-seconds of the whole machine from the start to the first 200, per run (absent in older results). */
+    programCpu?: number[];
+    baselineCpu?: number[];
+    floorCpu?: number[];
     destroy: number[];
     teardown: number[];
     noopEngine: number[];
@@ -136,6 +140,7 @@ function coldupRows(p: Part<ColdUpData>): Row[] {
         { figure: "Cold up, program: the whole apply (lab engine; every convergence gate)", target: "", measured: range(stat(d.programEngine)) },
         { figure: "Cold up, baseline (bench/baseline.sh)", target: "", measured: range(base) },
         { figure: "Cold up, floor: the first answer only, by hand (bench/baseline.sh first-answer)", target: "", measured: range(floor) },
+        ...cpuRow(d),
         {
             figure: "Cold up, program ÷ baseline (medians)",
             target: "≤ 0.75",
@@ -157,6 +162,27 @@ function coldupRows(p: Part<ColdUpData>): Row[] {
         { figure: "Adding one release: apply (lab engine)", target: "", measured: range(stat(d.addApply)) },
         { figure: "Adding one release: first 200 after the apply", target: "", measured: range(stat(d.addFirst)) },
     ];
+}
+
+/**
+ * The CPU work each way did before its first 200 (busy core-seconds of the whole machine), with the cores it kept
+ * busy on average: on this 2-core machine it says whether a way waited on the CPU or on something else.
+ */
+function cpuRow(d: ColdUpData): Row[] {
+    const ways = [
+        ["program", d.program, d.programCpu],
+        ["baseline", d.baseline, d.baselineCpu],
+        ["floor", d.floor ?? [], d.floorCpu],
+    ] as const;
+    const measured = ways.filter(([, secs, cpu]) => cpu?.length && cpu.length === secs.length);
+    if (!measured.length) return [];
+    const cpuOf = measured.map(([, , cpu]) => stat(cpu ?? [])?.median ?? 0);
+    const coresOf = measured.map(([, secs, cpu]) => stat((cpu ?? []).map((c, i) => c / secs[i]))?.median ?? 0);
+    return [{
+        figure: `Cold up, CPU work to the first 200 (busy core-seconds of the whole machine, medians): ${measured.map(([w]) => w).join(" / ")}`,
+        target: "",
+        measured: `${cpuOf.map((c) => c.toFixed(1)).join(" / ")} core-s; on average ${coresOf.map((c) => c.toFixed(2)).join(" / ")} cores busy`,
+    }];
 }
 
 function growthRows(p: Part<GrowthData>): Row[] {
@@ -353,7 +379,9 @@ const HOW_MEASURED = `## How measured
   fresh connection every 50 ms, 1 s timeout, probing beside the apply from its start; the apply itself goes on to
   every convergence gate, its time in its own row). The baseline, bench/baseline.sh, makes the same platform with the docker CLI
   (parallel steps, each image saved once and loaded from that file, the program's rendered keepalived config, made
-  before its clock) and ends on the same 200. Program and baseline runs alternate (BENCH_RUNS each).
+  before its clock) and ends on the same 200. Program and baseline runs alternate (BENCH_RUNS each). CPU work: the
+  machine's busy time (/proc/stat: user, nice, system, irq, softirq, steal of both cores) from the start to that
+  200, every process counted (the engines, the nodes, the lab engine, the bench's own probe).
 - Destroy: the engine's destroy; teardown: \`bench/baseline.sh down\`. No-op: a second apply of the same config, the
   lab engine's own time. "Lab engine" figures are the lab engine's, not the Pulumi CLI's.
 - Growth: cold up of the dev apps on 4, 8 and 12 nodes (1, 3, 3 managers, 2 gateway nodes, the rest workers).

@@ -92,7 +92,10 @@ async function teardown(): Promise<void> {
 
 async function coldup(): Promise<Part<ColdUpData>> {
     const runs = int("BENCH_RUNS", 5);
-    const d: ColdUpData = { program: [], programEngine: [], baseline: [], floor: [], destroy: [], teardown: [], noopEngine: [], noopChanges: [], addApply: [], addFirst: [] };
+    const d: ColdUpData = {
+        program: [], programEngine: [], baseline: [], floor: [], programCpu: [], baselineCpu: [], floorCpu: [],
+        destroy: [], teardown: [], noopEngine: [], noopChanges: [], addApply: [], addFirst: [],
+    };
     const errors: string[] = [];
     const render = prepareBaseline(); // before any clock
     for (let i = 1; i <= runs; i++) {
@@ -101,6 +104,7 @@ async function coldup(): Promise<Part<ColdUpData>> {
             const c = await programColdUp({}, `program ${i}`);
             d.program.push(c.seconds);
             if (c.engineSeconds !== undefined) d.programEngine.push(c.engineSeconds);
+            if (c.cpu !== undefined) (d.programCpu ??= []).push(c.cpu);
             const noop = await programNoop({});
             d.noopEngine.push(noop.engineSeconds);
             d.noopChanges.push(noop.changes);
@@ -115,7 +119,9 @@ async function coldup(): Promise<Part<ColdUpData>> {
         await teardown();
         log(`cold up ${i}/${runs}: baseline`);
         try {
-            d.baseline.push(await baselineUp(render));
+            const b = await baselineUp(render);
+            d.baseline.push(b.seconds);
+            if (b.cpu !== undefined) (d.baselineCpu ??= []).push(b.cpu);
             d.teardown.push(await baselineDown());
         } catch (e) {
             errors.push(`baseline run ${i}: ${msg(e)}`);
@@ -124,7 +130,9 @@ async function coldup(): Promise<Part<ColdUpData>> {
         await teardown();
         log(`cold up ${i}/${runs}: floor (the first answer only, by hand)`);
         try {
-            (d.floor ??= []).push(await baselineUp(render, {}, true));
+            const b = await baselineUp(render, {}, true);
+            (d.floor ??= []).push(b.seconds);
+            if (b.cpu !== undefined) (d.floorCpu ??= []).push(b.cpu);
         } catch (e) {
             errors.push(`floor run ${i}: ${msg(e)}`);
             log(`floor run ${i} failed: ${msg(e)}`);
@@ -156,7 +164,7 @@ async function growth(): Promise<Part<GrowthData>> {
             await teardown();
             if (!render) continue;
             try {
-                row.baseline.push(await baselineUp(render, { extra: { nodes } }));
+                row.baseline.push((await baselineUp(render, { extra: { nodes } })).seconds);
             } catch (e) {
                 errors.push(`${count} nodes, baseline run ${i}: ${msg(e)}`);
             }

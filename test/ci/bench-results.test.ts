@@ -96,6 +96,19 @@ describe("bench results", () => {
         assert.match(rowOf(coldup([]), "Cold up, program ÷ baseline"), /\| 0\.90 \| \*\*missed\*\* \|$/, "no floor measured (older results): plainly missed");
     });
 
+    it("cold up: each way's CPU work to its first 200 and the cores it kept busy, only for ways whose every run has it", () => {
+        const coldup = (extra: Record<string, number[]>) => renderResults(results({ coldup: { status: "ok", data: {
+            program: [20, 24, 22], programEngine: [30, 30, 30], baseline: [30, 32], floor: [25, 25], destroy: [5], teardown: [4], noopEngine: [1], noopChanges: [0], addApply: [5], addFirst: [0],
+            ...extra,
+        } } }));
+        const all = rowOf(coldup({ programCpu: [36, 48, 33], baselineCpu: [48, 48], floorCpu: [35, 40] }), "Cold up, CPU work");
+        // program: core-s 33/36/48 → 36; cores 1.5/1.8/2.0 → 1.8. baseline 48 → 1.6/1.5 → 1.55. floor 35/40 → 37.5; 1.4/1.6 → 1.5.
+        assert.match(all, /medians\): program \/ baseline \/ floor \| — \| 36\.0 \/ 48\.0 \/ 37\.5 core-s; on average 1\.80 \/ 1\.55 \/ 1\.50 cores busy \|/);
+        const partial = rowOf(coldup({ programCpu: [36, 48, 33], baselineCpu: [48] }), "Cold up, CPU work");
+        assert.match(partial, /medians\): program \| — \| 36\.0 core-s; on average 1\.80 cores busy \|/, "a way with a run lacking its CPU figure is left out");
+        assert.ok(!coldup({}).includes("Cold up, CPU work"), "older results without CPU figures: no row");
+    });
+
     it("promotion apply: out of reach only when its floor (a no-op apply and a round trip into the gateway) misses 2 s itself", () => {
         const none = { apply: [], afterApply: [], afterHealthy: [] };
         const reaction = (apply: number[], noop: number[], exec: number[]) => ({
