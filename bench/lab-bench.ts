@@ -1,7 +1,6 @@
 // The bench's measurements against the lab (test/lab): the program driven by the lab engine, the hand-written
 // baseline (bench/baseline.sh), and the VIP and gateway probed from the host. Every wait is bounded; nothing here
 // asserts: each function returns figures (seconds) for bench/run.ts to put next to the targets.
-import { spawnSync } from "node:child_process";
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -76,11 +75,8 @@ export interface ColdUp {
     readonly cpu?: number;
 }
 
-const CLK_TCK = (() => {
-    const r = spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" });
-    const v = Number(r.stdout?.trim());
-    return Number.isInteger(v) && v > 0 ? v : 100;
-})();
+/** /proc/stat counts in USER_HZ, which Linux fixes at 100 whatever the kernel's own HZ (as bench/gateway.ts). */
+const USER_HZ = 100;
 
 /**
  * The machine's busy CPU time so far, in core-seconds: user, nice, system, irq, softirq and steal of every core
@@ -89,7 +85,7 @@ const CLK_TCK = (() => {
 export function busyCoreSeconds(): number {
     const f = fs.readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).slice(1).map(Number);
     const [user, nice, system, , , irq, softirq, steal] = f;
-    return (user + nice + system + irq + softirq + (steal ?? 0)) / CLK_TCK;
+    return (user + nice + system + irq + softirq + (steal ?? 0)) / USER_HZ;
 }
 
 /** Sweeps everything the lab or the baseline can have left (test/lab/cleanup.sh), bounded. */
