@@ -323,15 +323,18 @@ describe("node-membership", () => {
 
 describe("swarm-managers", () => {
     // The read's own docker stand-in: `docker info` as a manager of an active swarm, `node ls` and `node inspect`
-    // answering or failing as told (a swarm losing its leader between the two: node ls answered, inspect did not).
+    // answering or failing as told (a swarm losing its leader between the two: node ls answered, inspect did not);
+    // NETWORKS=hang: network ls waits (as for a leader), and node ls answers only once it has started.
     const MANAGERS_DOCKER = `#!/usr/bin/env bash
 case "$1 $2" in
     "info --format") echo '"active" true [{"NodeID":"b","Addr":"10.0.10.12:2377"},{"NodeID":"c","Addr":"10.0.10.13:2377"}]' ;;
-    "node ls") [[ $LS_OK == 1 ]] || { echo "Error response from daemon: rpc error: code = Unknown desc = The swarm does not have a leader." >&2; exit 1; }; echo a; echo b ;;
+    "node ls") if [[ $NETWORKS == hang ]]; then for ((i = 0; i < 250; i++)); do [[ -s $HANG_PID ]] && break; sleep 0.02; done; fi
+        [[ $LS_OK == 1 ]] || { echo "Error response from daemon: rpc error: code = Unknown desc = The swarm does not have a leader." >&2; exit 1; }; echo a; echo b ;;
     "node inspect") [[ $INSPECT_OK == 1 ]] || { echo "Error response from daemon: rpc error: code = DeadlineExceeded desc = context deadline exceeded" >&2; exit 1; }
         echo '{"hostname":"manager-1","addr":"10.0.10.11:2377","reachability":"reachable","leader":true}'
         echo '{"hostname":"manager-2","addr":"10.0.10.12:2377","reachability":"unreachable","leader":false}' ;;
     "network ls") [[ $* == "network ls -q --filter scope=swarm" ]] || { echo "unexpected: $*" >&2; exit 2; }
+        [[ $NETWORKS != hang ]] || { echo $$ >"$HANG_PID"; sleep 30; }
         [[ $NETWORKS == none ]] || { echo n1; echo n2; } ;;
     "network inspect") [[ $NETWORKS == ok && $* == *" n1 n2" ]] || { echo "Error: No such network: n2" >&2; exit 1; }
         echo '{"name":"gateway","driver":"overlay","ingress":false,"ipamDriver":"default","ipam":[{"Subnet":"10.209.0.0/24","Gateway":"10.209.0.1"}]}'
@@ -392,6 +395,19 @@ esac
         assert.deepEqual(oneJsonLine(read(false, false)), noLeader);
         // seen in the prod-like lab: quorum lost while the read ran; the read failed, so up could not say "quorum is lost"
         assert.deepEqual(oneJsonLine(read(true, false)), noLeader);
+    });
+
+    test("the networks are read beside the managers: without a leader a networks read still waiting is ended", (t) => {
+        if (!needTools(t, "bash", "pgrep")) return;
+        const hang = path.join(tempDir("hang"), "pid");
+        dirs.push(path.dirname(hang));
+        const started = Date.now();
+        const r = read(false, false, { NETWORKS: "hang", HANG_PID: hang });
+        assert.ok(Date.now() - started < 5000, `the read took ${Date.now() - started} ms`);
+        assert.deepEqual(oneJsonLine(r), { engine: "up", state: "active", controlAvailable: true, leader: false, remoteManagers: remote, managers: [], networks: null });
+        // it had started (the stand-in wrote its pid), and it was ended, not left behind
+        const pid = Number(fs.readFileSync(hang, "utf8"));
+        assert.throws(() => process.kill(pid, 0), /ESRCH/);
     });
 
     test("a docker info that waits for a leader is cut short: no leader, the managers swarm keeps on disk, no node ls", (t) => {
