@@ -8,7 +8,7 @@ import { planStack, renderAll, validateConfig } from "../model";
 import type { Plan } from "../model";
 import { renderKeepalivedConf } from "../model/virtual-ip";
 import { devApps, LAB_DIR, LabApp, labConfig, LabOverrides, PROJECT, PROJECT_DIR } from "../test/lab/lab-config";
-import { Answer, changed, containerOf, engine, EngineRun, failed, GATEWAYS, get, load, Load, must, now, onManager, onNode, sh, sleep, tagReleases, until, vipHolders } from "../test/lab/helpers";
+import { Answer, changed, containerOf, engine, EngineRun, failed, GATEWAYS, get, load, Load, must, now, onManager, onNode, sh, shQuote, sleep, tagReleases, until, vipHolders } from "../test/lab/helpers";
 
 export const BENCH_DIR = path.join(LAB_DIR, "bench");
 const log = (m: string) => console.log(`bench ${new Date().toISOString().slice(11, 19)} ${m}`);
@@ -396,30 +396,58 @@ export async function promotion(apps: LabApp[], to: string, label: string): Prom
     return { applySeconds: r.seconds, afterApply: lastOther - end, failed: answers.filter(failed).length };
 }
 
+/** The agent the routes step runs in each gateway container (one session per step), as the template ships it. */
+function gatewayAgent(): string {
+    const text = fs.readFileSync(path.join(PROJECT_DIR, "templates", "gateway", "gateway-routes-apply.sh"), "utf8");
+    const found = /^read -r -d '' GATEWAY_AGENT <<'AGENT' \|\| true\n([\s\S]*?)\nAGENT$/m.exec(text);
+    if (!found) throw new Error("no GATEWAY_AGENT in templates/gateway/gateway-routes-apply.sh");
+    return found[1];
+}
+
 /**
- * What any promotion's apply needs at least, on this platform and under the promotion's probe: a no-op apply of the
- * same config (engine, SDK, program, diff; no step runs), and one round trip from the host into the gateway's
- * container on a gateway node, the path every routes step takes (`docker exec` into the node, then into the task);
- * a routes change needs at least one to write, signal and confirm. Measured now, beside the promotions.
+ * What any promotion's apply needs at least, on this platform and under the promotion's probe:
+ * - noop: a no-op apply of the same config (engine, SDK, program, diff; no step runs);
+ * - exec: one round trip from the host into the gateway's container on a gateway node, the path every routes step
+ *   takes (`docker exec` into the node, then into the task);
+ * - gate: that round trip carrying what a routes change cannot skip, through the routes step's own agent: the health
+ *   gate's probe of the release that would gain sklep.localhost, the engine's check, and a reload until a new
+ *   worker serves (the old ones not waited for). Same config, so nothing changes for the probe's traffic.
+ * The floor is noop + gate: a promotion's routes steps on the two gateway nodes run beside each other. Measured now,
+ * beside the promotions.
  */
-export async function promotionFloor(apps: LabApp[]): Promise<{ noop: number; exec: number }> {
+export async function promotionFloor(apps: LabApp[]): Promise<{ noop: number; exec: number; gate: number }> {
     const p = labPlan({ apps });
     if (!p.ok) throw new Error(`the lab config does not validate: ${p.errors}`);
-    const service = p.plan.gateway.service;
+    const gw = p.plan.gateway;
+    // the release a promotion moves sklep.localhost to: the first app's release without it, as routed elsewhere
+    const gaining = apps[0].releases.find((r) => !(r.hostnames ?? []).includes("sklep.localhost"));
+    const backend = p.plan.routes.filter((r) => r.app === apps[0].name).flatMap((r) => r.backends).find((b) => b.release === gaining?.name);
+    if (!backend) throw new Error("no release of the first app to probe (one without sklep.localhost)");
+    const container = `"$(docker ps -q --filter label=com.docker.swarm.service.name=${gw.service} | head -n 1)"`;
     const l = load(["sklep.localhost"], { workers: 4, pauseMs: 10, timeoutMs: 2000, maxRequests: 60_000, maxSeconds: 180 });
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
     try {
         await sleep(1000);
         const { r } = await up({ apps }, "no-op (promotion floor)");
         if (changed(r) !== 0) throw new Error(`the promotion floor's no-op apply changed ${changed(r)} resources`);
         const trips: number[] = [];
+        const gates: number[] = [];
+        const agent = `docker exec -i ${container} sh -c ${shQuote(gatewayAgent())} gateway-agent ${gw.engine} ${gw.reloadSignal} ${gw.mainFile.path} ${gw.routesFile.path}`;
         for (let i = 0; i < 5; i++) {
-            const t = now();
-            const x = await onNode(GATEWAYS[0], `docker exec "$(docker ps -q --filter label=com.docker.swarm.service.name=${service} | head -n 1)" true`);
+            let t = now();
+            const x = await onNode(GATEWAYS[0], `docker exec ${container} true`);
             if (x.code !== 0) throw new Error(`a round trip into the gateway on ${GATEWAYS[0]}: ${x.stderr}`);
             trips.push(now() - t);
+            t = now();
+            const g = await sh(`docker exec -i ${containerOf(GATEWAYS[0])} sh -c ${shQuote(agent)}`, 60_000, `probe ${backend.service} ${backend.port} ${backend.probePath} sklep.localhost\ncheck\nreload 15 0\n`);
+            const answers = g.stdout.split("\n");
+            if (g.code !== 0 || !/^probe [23][0-9][0-9]$/.test(answers[0] ?? "") || answers[1] !== "check ok" || !answers[2]?.startsWith("reload ok")) {
+                throw new Error(`probe, check and reload in the gateway on ${GATEWAYS[0]}: exit ${g.code}, answers ${JSON.stringify(answers)}: ${g.stderr}`);
+            }
+            gates.push(now() - t);
+            await sleep(500);
         }
-        trips.sort((a, b) => a - b);
-        return { noop: r.seconds, exec: trips[2] };
+        return { noop: r.seconds, exec: median(trips), gate: median(gates) };
     } finally {
         await l.stop();
     }

@@ -236,7 +236,7 @@ async function reaction(): Promise<Part<ReactionData>> {
         to19[0].releases[0].hostnames = ["stary.sklep.localhost", "sklep.localhost"];
         await step("promotion floor", async () => {
             const f = await promotionFloor(apps);
-            d.promotion.floor = { noop: [...(d.promotion.floor?.noop ?? []), f.noop], exec: [...(d.promotion.floor?.exec ?? []), f.exec] };
+            d.promotion.floor = { noop: [...(d.promotion.floor?.noop ?? []), f.noop], exec: [...(d.promotion.floor?.exec ?? []), f.exec], gate: [...(d.promotion.floor?.gate ?? []), f.gate] };
         });
         for (const [label, target, to] of [["promotion 2.0 → 1.9", to19, "1.9"], ["promotion back 1.9 → 2.0", apps, "2.0"]] as const) {
             await step(label, async () => {

@@ -109,18 +109,24 @@ describe("bench results", () => {
         assert.ok(!coldup({}).includes("Cold up, CPU work"), "older results without CPU figures: no row");
     });
 
-    it("promotion apply: out of reach only when its floor (a no-op apply and a round trip into the gateway) misses 2 s itself", () => {
+    it("promotion apply: out of reach only when its floor (a no-op apply and the routes step's least work) misses 2 s itself", () => {
         const none = { apply: [], afterApply: [], afterHealthy: [] };
-        const reaction = (apply: number[], noop: number[], exec: number[]) => ({
+        const reaction = (apply: number[], noop: number[], exec: number[], gate?: number[]) => ({
             status: "ok" as const,
-            data: { promotion: { apply, afterApply: [0], failed: [0], floor: { noop, exec } }, replicas: none, backend: none, release: none },
+            data: { promotion: { apply, afterApply: [0], failed: [0], floor: { noop, exec, ...(gate ? { gate } : {}) } }, replicas: none, backend: none, release: none },
         });
         const figure = "Promotion to a running release: apply";
+        // the floor's routes step: the round trip that probes, checks and reloads (gate), not the bare round trip
+        const gated = rowOf(renderResults(results({ reaction: reaction([2.5, 2.7], [1.7, 1.8], [0.2], [0.35]) })), figure);
+        assert.match(gated, /2\.60 s \(min 2\.50, max 2\.70, n=2\); floor 2\.10 s \(a no-op apply under the same probe 1\.75 s, then one round trip into a gateway container that probes the release, checks the routes and reloads until a new worker serves 0\.35 s \(the round trip alone 0\.20 s\)\) \| \*\*missed\*\*; out of reach here: its floor takes 2\.10 s in the same run: a no-op apply/);
+        const gatedLow = rowOf(renderResults(results({ reaction: reaction([2.5], [1.5], [0.2], [0.35]) })), figure);
+        assert.match(gatedLow, /floor 1\.85 s .* \| \*\*missed\*\* \|$/);
+        // older results (no gate): noop + the bare round trip, as they were rendered
         const high = renderResults(results({ reaction: reaction([2.5, 2.7], [1.9, 2.0], [0.2]) }));
-        assert.match(rowOf(high, figure), /2\.60 s \(min 2\.50, max 2\.70, n=2\); floor 2\.15 s \(a no-op apply under the same probe 1\.95 s, one round trip into a gateway container 0\.20 s\) \| \*\*missed\*\*; out of reach here: a no-op apply/);
+        assert.match(rowOf(high, figure), /2\.60 s \(min 2\.50, max 2\.70, n=2\); floor 2\.15 s \(a no-op apply under the same probe 1\.95 s, one round trip into a gateway container 0\.20 s\) \| \*\*missed\*\*; out of reach here: its floor takes 2\.15 s/);
         const low = renderResults(results({ reaction: reaction([2.5], [1.5], [0.2]) }));
         assert.match(rowOf(low, figure), /floor 1\.70 s .* \| \*\*missed\*\* \|$/);
-        const met = renderResults(results({ reaction: reaction([1.9], [1.5], [0.2]) }));
+        const met = renderResults(results({ reaction: reaction([1.9], [1.5], [0.2], [0.3]) }));
         assert.match(rowOf(met, figure), /\| met \|$/);
     });
 
