@@ -2,6 +2,7 @@
 import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
+import * as fs from "node:fs";
 import * as path from "node:path";
 import type { PlanDriver, PlanEngineApi, PlanNode } from "../../model";
 import { gatewayVolumeName, nodeVolumeName } from "../../model/nodes";
@@ -39,6 +40,18 @@ export interface EngineClientTls {
     readonly cert: string;
     /** Its key. */
     readonly key: string;
+}
+
+/**
+ * Where each node container mounts its image inbox, read-only: a directory of its own under the image cache on the
+ * machine running Pulumi, where image-deliver hard-links a saved image for the node's engine to load from the file
+ * (cheaper than streaming it through `docker exec`; templates/images/image-deliver.sh).
+ */
+export const IMAGE_INBOX_MOUNT = "/var/lib/swarm-platform/image-inbox";
+
+/** A node container's image inbox on the machine running Pulumi (absolute: it is a bind mount's source). */
+export function imageInboxDir(imageCacheDir: string, containerName: string): string {
+    return path.resolve(imageCacheDir, "inbox", containerName);
 }
 
 /** The one JSON line engine-tls prints (base64-encoded PEMs). */
@@ -121,8 +134,12 @@ export class DockerNodes extends pulumi.ComponentResource {
                       containerPath: args.gatewayDirs[dir],
                   }))
                 : [];
+            const containerName = `${namePrefix}-${node.name}`;
+            // The bind mount's source exists before the container (else the engine makes it, owned by root).
+            const inbox = imageInboxDir(args.imageCacheDir, containerName);
+            fs.mkdirSync(inbox, { recursive: true });
             const container = new docker.Container(`${name}-${node.name}`, {
-                name: `${namePrefix}-${node.name}`,
+                name: containerName,
                 hostname: node.name,
                 image,
                 restart: "unless-stopped",
@@ -134,6 +151,7 @@ export class DockerNodes extends pulumi.ComponentResource {
                     { volumeName: volume.name, containerPath: "/var/lib/docker" },
                     ...gatewayMounts,
                     ...(cfg.mountCgroup ? [{ hostPath: "/sys/fs/cgroup", containerPath: "/sys/fs/cgroup" }] : []),
+                    { hostPath: inbox, containerPath: IMAGE_INBOX_MOUNT, readOnly: true },
                 ],
                 // Read by the node image's entrypoint (templates/nodes/entrypoint.sh, and the lab's node image).
                 envs: [`DOCKERD_STORAGE_DRIVER=${cfg.storageDriver}`],
@@ -211,7 +229,14 @@ class DockerRunner implements NodeRunner {
     loadImage(name: string, image: pulumi.Input<string>, opts: pulumi.CustomResourceOptions): ScriptRun {
         return toScriptRun(new command.local.Command(name, {
             create: "bash -s",
-            stdin: scriptPayload(this.node.name, "image-deliver", { IMAGE: image, CACHE_DIR: this.imageCacheDir, NODE_KEY: this.container, CONTAINER: this.container }),
+            stdin: scriptPayload(this.node.name, "image-deliver", {
+                IMAGE: image,
+                CACHE_DIR: this.imageCacheDir,
+                NODE_KEY: this.container,
+                CONTAINER: this.container,
+                INBOX: this.container.apply((c) => imageInboxDir(this.imageCacheDir, c)),
+                INBOX_MOUNT: IMAGE_INBOX_MOUNT,
+            }),
             interpreter: ["/bin/bash", "-c"],
             // A replaced node container is an empty engine: its id in the triggers delivers again.
             triggers: [image, this.containerId],

@@ -163,9 +163,10 @@ for (const stack of ["dev", "prod"] as const) {
             assert.deepEqual(replaced.sort(), [
                 "platform-gateway-image-load-gw-1 (triggers)",
                 "platform-gateway-image-load-gw-2 (triggers)",
-                ...(stack === "dev" ? ["platform-nodes-manager-1 (ports, uploads)", ...demoAppLoads.map((n) => `platform-${n} (triggers)`)] : []),
-                // dev: the gateway nodes mount their routes volume (one at a time, each drained first)
-                ...(stack === "dev" ? ["platform-nodes-gw-1 (volumes)", "platform-nodes-gw-2 (volumes)"] : []),
+                ...(stack === "dev" ? ["platform-nodes-manager-1 (ports, uploads, volumes)", ...demoAppLoads.map((n) => `platform-${n} (triggers)`)] : []),
+                // dev: the gateway nodes mount their routes volume, and every node its image inbox (one at a time, each
+                // drained first)
+                ...(stack === "dev" ? ["platform-nodes-gw-1 (volumes)", "platform-nodes-gw-2 (volumes)", "platform-nodes-worker-1 (volumes)"] : []),
             ].sort());
             // gateway-routes-apply now receives the engine's main config path and reload signal from the plan (it re-runs,
             // finds the routes file unchanged and reloads nothing); dev's node image is built from templates/nodes/ (its

@@ -14,8 +14,8 @@ const ID_STOCK = `sha256:${"b".repeat(64)}`;
 
 // The stand-in: `docker image inspect|save` on the local engine, and `docker exec -i <container> <command>`, which
 // runs the command with this same stand-in as the node's docker (image inspect|load|tag on that node's engine).
-// Every call that moves bytes or changes a node is appended to $STATE/log, and every `docker exec` to
-// $STATE/sessions; loads take a moment so concurrent steps really overlap.
+// Every call that moves bytes or changes a node is appended to $STATE/log (`load-file`: from a file the node sees, the
+// inbox), and every `docker exec` to $STATE/sessions; loads take a moment so concurrent steps really overlap.
 const FAKE_DOCKER = `#!/usr/bin/env bash
 set -euo pipefail
 key() { printf %s "$1" | md5sum | cut -c1-32; }
@@ -39,10 +39,13 @@ case $1 in
         echo "save $2" >>"$STATE/log"
         printf 'bytes:%s' "$2" >"$4" ;;
     load)
-        bytes=$(cat); id=\${bytes#bytes:}
+        how=load
+        if [[ \${3:-} == -i ]]; then bytes=$(cat "$4"); how=load-file; else bytes=$(cat); fi
+        [[ -z \${FAKE_LOAD_FAILS:-} ]] || { echo "Error: unexpected EOF" >&2; exit 1; }
+        id=\${bytes#bytes:}
         sleep 0.3
         mkdir -p "$engine/ids"; printf '%s\\n' "$id" >"$engine/ids/$(key "$id")"
-        echo "load $where $id" >>"$STATE/log" ;;
+        echo "$how $where $id" >>"$STATE/log" ;;
     tag)
         mkdir -p "$engine/tags"; printf '%s\\n' "$2" >"$engine/tags/$(key "$3")"
         echo "tag $where $3" >>"$STATE/log" ;;
@@ -140,6 +143,53 @@ describe("image-deliver: each image's bytes once per node", () => {
         assert.ok(fs.existsSync(path.join(work, "cache", `${"a".repeat(64)}.tar`)));
         assert.equal(deliver("gw-1", "demo/app:2.0").status, 0);
         assert.deepEqual(log(), [`save ${ID_SHOP}`, `load stack-gw-1 ${ID_SHOP}`, "tag stack-gw-1 demo/app:2.0"], "the load used the saved file");
+    });
+
+    describe("driver docker: the node's inbox", () => {
+        const inbox = (node: string) => path.join(work, "cache", "inbox", `stack-${node}`);
+        // mount: where the node sees its inbox (the stand-in's node runs here, so the same path is "mounted")
+        const deliverInbox = (node: string, image: string, mount: string, extra: Record<string, string> = {}) =>
+            run("bash", ["-s"], {
+                input: renderNodeScript("image-deliver", {
+                    node,
+                    env: { IMAGE: image, CACHE_DIR: path.join(work, "cache"), NODE_KEY: `stack-${node}`, CONTAINER: `stack-${node}`, INBOX: inbox(node), INBOX_MOUNT: mount },
+                }),
+                env: { ...env(), ...extra },
+                encoding: "utf8",
+            });
+        const linksIn = (node: string) => (fs.existsSync(inbox(node)) ? fs.readdirSync(inbox(node)) : []);
+
+        test("a node that sees its inbox loads the saved file from there, once; the link goes after the load", (t) => {
+            if (!needTools(t, "bash", "flock", "md5sum")) return;
+            // a link a killed run left behind is cleared first
+            writeFile(path.join(inbox("gw-1"), `${"f".repeat(64)}.tar`), "stale");
+            const r = deliverInbox("gw-1", "demo/app:1.9", inbox("gw-1"));
+            assert.equal(r.status, 0, String(r.stderr));
+            assert.equal(String(r.stdout).trim(), `image-deliver: loaded ${ID_SHOP} demo/app:1.9`);
+            assert.equal(deliverInbox("gw-1", "demo/app:2.0", inbox("gw-1")).status, 0);
+            assert.deepEqual(log(), [`save ${ID_SHOP}`, `load-file stack-gw-1 ${ID_SHOP}`, "tag stack-gw-1 demo/app:1.9", "tag stack-gw-1 demo/app:2.0"]);
+            assert.deepEqual(linksIn("gw-1"), [], "no link is left in the inbox");
+            assert.ok(fs.existsSync(path.join(work, "cache", `${"a".repeat(64)}.tar`)), "the saved image stays in the cache");
+            assert.doesNotMatch(String(r.stderr), /streaming/);
+        });
+
+        test("a node that does not see its inbox (a container made before it) is streamed the bytes, and says so", (t) => {
+            if (!needTools(t, "bash", "flock", "md5sum")) return;
+            const r = deliverInbox("gw-2", "demo/app:1.9", path.join(work, "not-mounted"));
+            assert.equal(r.status, 0, String(r.stderr));
+            assert.deepEqual(log(), [`save ${ID_SHOP}`, `load stack-gw-2 ${ID_SHOP}`, "tag stack-gw-2 demo/app:1.9"]);
+            assert.match(String(r.stderr), /image-deliver \(gw-2\): the node does not see its inbox; streaming the image/);
+            assert.deepEqual(linksIn("gw-2"), []);
+        });
+
+        test("a load from the inbox that fails fails the step, naming the node, and leaves no link", (t) => {
+            if (!needTools(t, "bash", "flock", "md5sum")) return;
+            const r = deliverInbox("gw-1", "demo/app:1.9", inbox("gw-1"), { FAKE_LOAD_FAILS: "1" });
+            assert.notEqual(r.status, 0);
+            assert.match(String(r.stderr), /unexpected EOF/);
+            assert.match(String(r.stderr), /image-deliver \(gw-1\): ERROR: loading demo\/app:1\.9 into the node failed \(exit 1\)/);
+            assert.deepEqual(linksIn("gw-1"), []);
+        });
     });
 
     test("a node whose engine cannot be asked fails, naming the node and docker's error, and ships nothing", (t) => {
