@@ -83,8 +83,8 @@ end_tree() {
 
 managers="" leader=false networks=null
 if [[ $state == '"active"' && $control == true && $leaderless == 0 ]]; then
-    # The networks are read beside the managers (two docker calls each: a tenth of a second less per up and
-    # preview). They count only with a leader; without one the networks read is ended, not waited for.
+    # The networks are read beside the managers (two docker calls each: about 50 ms less per up and preview). They
+    # count only with a leader; without one the networks read is ended, not waited for.
     networks_file=$(mktemp)
     trap 'rm -f "$networks_file"' EXIT
     read_networks >"$networks_file" 2>/dev/null &
