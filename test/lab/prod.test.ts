@@ -66,10 +66,23 @@ async function answers(host: string, release: string, seconds = 60) {
 }
 
 const stopMachine = (node: string) => must(`docker stop -t 10 ${machineName(node)}`, 60_000);
-async function startMachine(node: string): Promise<void> {
-    await must(`docker start ${machineName(node)}`, 60_000);
-    const ok = await until(60, async () => (await sshTo(node, "docker info --format '{{.Swarm.LocalNodeState}}'", machines, 10_000)).stdout === "active", 1000);
-    assert.ok(ok, `${node} did not come back with its engine in the swarm`);
+/**
+ * Starts machines again and waits until each one's engine is back in the swarm. Machines that come back together
+ * start together: a manager restarted while the swarm has no quorum stays "pending" until enough managers are up.
+ * On a timeout the message carries what the machine's engine said (its swarm state and error, its log's tail).
+ */
+async function restartMachines(...nodes: string[]): Promise<void> {
+    await Promise.all(nodes.map((node) => must(`docker start ${machineName(node)}`, 60_000)));
+    const swarmState = async (node: string) => (await sshTo(node, "docker info --format '{{.Swarm.LocalNodeState}} {{.Swarm.Error}}'", machines, 15_000)).stdout.trim();
+    const late: string[] = [];
+    await Promise.all(
+        nodes.map(async (node) => {
+            if (await until(120, async () => (await swarmState(node)).startsWith("active"), 1000)) return;
+            const log = (await sh(`docker logs --tail 15 ${machineName(node)} 2>&1`)).stdout;
+            late.push(`${node}: swarm state "${await swarmState(node).catch((e) => String(e))}"; its log's tail:\n${log}`);
+        }),
+    );
+    assert.equal(late.length, 0, `not back with their engine in the swarm after 120 s:\n${late.join("\n")}`);
 }
 /** Waits until every manager is Leader or Reachable again (bounded). */
 async function managersBack(seconds = 90): Promise<void> {
@@ -208,7 +221,7 @@ test("b. one manager down: the swarm keeps serving through the VIP and up still 
         try {
             assertZeroFailures("prod_one_manager_down", answersSeen);
         } finally {
-            await startMachine("manager-3");
+            await restartMachines("manager-3");
             await managersBack();
             const back = await up({}, "back to dev apps");
             assert.equal(back.ok, true, back.errors.join("\n"));
@@ -246,15 +259,16 @@ test("c. quorum lost: up fails before any change, naming the unreachable manager
         assert.equal(await tasksSnapshot(PRODLAB_NODES.map((n) => n.name).filter((n) => n !== "manager-2" && n !== "manager-3")), tasksBefore, "containers on the machines changed");
         console.log(`# refusal: ${message.slice(0, 600)}`);
 
-        await startMachine("manager-2");
-        await startMachine("manager-3");
+        await restartMachines("manager-2", "manager-3");
         await managersBack();
         const again = await up({ apps }, "2.0 x3, quorum back");
         assert.equal(again.ok, true, `up after the managers came back failed: ${again.errors.join("\n")}`);
         assert.ok(await converged(120, { "shop-2-0": 3 }), `2.0 did not reach 3 tasks: ${JSON.stringify(await replicas())}`);
         figure("prod_quorum_back_up_seconds", again.seconds);
     } finally {
-        for (const m of ["manager-2", "manager-3"]) if ((await sh(`docker inspect -f '{{.State.Running}}' ${machineName(m)}`)).stdout !== "true") await startMachine(m);
+        const stopped: string[] = [];
+        for (const m of ["manager-2", "manager-3"]) if ((await sh(`docker inspect -f '{{.State.Running}}' ${machineName(m)}`)).stdout !== "true") stopped.push(m);
+        await restartMachines(...stopped);
         await managersBack();
         const back = await up({}, "back to dev apps");
         assert.equal(back.ok, true, back.errors.join("\n"));
@@ -285,7 +299,7 @@ test("d. demoting managers while one is down is refused before any change, namin
         assert.deepEqual(await managerStatus(), { "manager-1": "Leader", "manager-2": "Reachable", "manager-3": "Unreachable" });
         console.log(`# refusal: ${message.slice(0, 600)}`);
     } finally {
-        await startMachine("manager-3");
+        await restartMachines("manager-3");
         await managersBack();
     }
     figure("prod_unsafe_demotion_scenario_seconds", now() - t0);
