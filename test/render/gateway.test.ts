@@ -138,6 +138,78 @@ describe("nginx routes", () => {
     }
 });
 
+describe("nginx gateway: the entrypoint's upstream rounds (its own functions under sh, getent stubbed)", () => {
+    const v = ALL.find((x) => x.plan.gateway.engine === "nginx");
+    assert.ok(v, "an nginx variant");
+    const files = renderGatewayFiles(v.plan.gateway, v.plan.routes);
+
+    test("a round that finds the same tasks writes nothing; a new task, a task gone (after one more round) and a reload's new services are written", (t) => {
+        const dir = tempDir("upstream-rounds-");
+        t.after(() => removeDir(dir));
+        const upstreams = path.join(dir, "upstreams");
+        const routesPath = path.join(dir, "routes.conf");
+        const local = (text: string) => text.split(NGINX_UPSTREAMS_DIR).join(upstreams).split(v.plan.gateway.routesFile.path).join(routesPath);
+        const entrypoint = local(files.entrypoint.content);
+        const from = entrypoint.indexOf("upstreams_dir=");
+        const to = entrypoint.indexOf('mkdir -p "$upstreams_dir"\nrefresh_upstreams start');
+        assert.ok(from > 0 && to > from, "the entrypoint's upstream functions");
+        const functions = writeFile(path.join(dir, "functions.sh"), entrypoint.slice(from, to));
+        let routes = local(files.routes.content);
+        writeFile(routesPath, routes);
+        const services = [...routes.matchAll(/include \S+\/([^@/]+)@(\d+)\.conf\*;/g)].map((m) => ({ name: m[1], port: m[2] }));
+        assert.ok(services.length >= 2, "two routed services");
+        const [a, b] = services;
+        // getent stub: answers `hosts NAME...` from dns.txt (`address name` lines), logs each call's names
+        const bin = path.join(dir, "bin");
+        fs.mkdirSync(bin);
+        writeFile(path.join(bin, "getent"), `#!/bin/sh\nshift\necho "$*" >>${dir}/getent.log\nfor n in "$@"; do grep " $n$" ${dir}/dns.txt || true; done\n`, 0o755);
+        fs.mkdirSync(upstreams);
+        const round = (mode: "start" | "watch" | "reload", dns: Record<string, string[]>) => {
+            writeFile(path.join(dir, "dns.txt"), Object.entries(dns).flatMap(([name, addrs]) => addrs.map((x) => `${x} tasks.${name}\n`)).join(""));
+            const r = run("sh", ["-euc", `. "$1"; mkdir -p "$upstreams_dir"; if refresh_upstreams ${mode}; then echo changed; else echo unchanged; fi`, "round", functions], {
+                env: { ...process.env, PATH: `${bin}:${process.env.PATH}` },
+            });
+            assert.equal(r.status, 0, r.stderr);
+            return r.stdout.trim();
+        };
+        const conf = (s: { name: string; port: string }) => fs.readFileSync(path.join(upstreams, `${s.name}@${s.port}.conf`), "utf8");
+        const servers = (s: { port: string }, ...addrs: string[]) => addrs.map((x) => `server ${x}:${s.port} max_fails=1 fail_timeout=${v.plan.gateway.resolverValid}s;\n`).join("");
+        const lookups = () => fs.readFileSync(path.join(dir, "getent.log"), "utf8").trim().split("\n");
+
+        assert.equal(round("start", { [a.name]: ["10.0.9.2", "10.0.9.1"] }), "changed");
+        assert.equal(conf(a), servers(a, "10.0.9.1", "10.0.9.2"), "addresses sorted");
+        assert.equal(conf(b), "", "a service that never answered: an empty file (its upstream's down placeholder)");
+
+        // the same tasks in another order: nothing is rewritten (the files keep their old times)
+        const old = new Date(Date.now() - 60_000);
+        const touched = [".state", ".addresses", `${a.name}@${a.port}.conf`, `${b.name}@${b.port}.conf`].map((f) => path.join(upstreams, f));
+        for (const f of touched) fs.utimesSync(f, old, old);
+        assert.equal(round("watch", { [a.name]: ["10.0.9.1", "10.0.9.2"] }), "unchanged");
+        for (const f of touched) assert.equal(fs.statSync(f).mtimeMs, old.getTime(), `${path.basename(f)} was rewritten`);
+        assert.deepEqual(fs.readdirSync(upstreams).filter((f) => f.startsWith(".") && fs.statSync(path.join(upstreams, f)).isDirectory()), [], "no scratch dir left");
+        assert.equal(lookups().at(-1), services.map((s) => `tasks.${s.name}`).join(" "), "a watcher round: one lookup of every routed service");
+
+        assert.equal(round("watch", { [a.name]: ["10.0.9.1", "10.0.9.2", "10.0.9.3"] }), "changed");
+        assert.equal(conf(a), servers(a, "10.0.9.1", "10.0.9.2", "10.0.9.3"));
+        // no answer: kept one more round (a lost answer is not a removed service), then emptied
+        assert.equal(round("watch", {}), "unchanged");
+        assert.equal(conf(a), servers(a, "10.0.9.1", "10.0.9.2", "10.0.9.3"));
+        assert.match(fs.readFileSync(path.join(upstreams, ".state"), "utf8"), new RegExp(`^${a.name} ${a.port} -$`, "m"));
+        assert.equal(round("watch", {}), "changed");
+        assert.equal(conf(a), "");
+        assert.equal(round("watch", { [a.name]: ["10.0.9.4"] }), "changed");
+        assert.equal(conf(a), servers(a, "10.0.9.4"));
+
+        // routes without the first service: a reload reads them again; the watcher then asks only for what is routed
+        routes = routes.replace(new RegExp(`^.*include \\S+/${a.name}@${a.port}\\.conf\\*;\n`, "gm"), "");
+        writeFile(routesPath, routes);
+        assert.equal(round("reload", { [a.name]: ["10.0.9.4"], [b.name]: ["10.0.9.5"] }), "changed");
+        assert.equal(conf(b), servers(b, "10.0.9.5"));
+        assert.equal(round("watch", { [a.name]: ["10.0.9.4"], [b.name]: ["10.0.9.5"] }), "unchanged");
+        assert.ok(!lookups().at(-1)?.split(" ").includes(`tasks.${a.name}`), `no longer asked for ${a.name}: ${lookups().at(-1)}`);
+    });
+});
+
 /** An HAProxy section: from its header line (after any comment lines) to the next blank line. */
 function section(cfg: string, header: string): string {
     const found = cfg

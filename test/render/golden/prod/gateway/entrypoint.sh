@@ -52,55 +52,75 @@ metrics_exporter=$!
 # nginx's upstreams: the task addresses of every service the routes file names (`include <dir>/<service>@<port>.conf*;`
 # in its upstream), from Docker's DNS (tasks.<service>), one `server` line per task. A service that stops answering
 # keeps its addresses one more round (a lost DNS answer is not a removed service); one that never answered gets an
-# empty file (its upstream's `down` placeholder: a 502). $1 names the caller's scratch dir. Succeeds when a file
-# changed (nginx must reload to see it).
+# empty file (its upstream's `down` placeholder: a 502). $1 (start, reload or watch) names the caller's files: the
+# watcher and a reload may run at once. Succeeds when a file changed (nginx must reload to see it).
 upstreams_dir='/run/gateway-upstreams'
-# tasks.<service> for each service of $1/services without a line in $1/answers.
+# The services the routes file names (`service port` lines) and their DNS names on one line: read at start and at
+# each reload, the only times nginx reads the routes, so that a watcher round is one lookup and one awk.
+read_services() {
+    sed -n "s|^[[:space:]]*include $upstreams_dir/\([^@/]*\)@\([0-9]*\)\.conf\*;\$|\1 \2|p" '/etc/swarm-gateway/routes.conf' | sort -u >"$upstreams_dir/.services.$1"
+    awk '{ printf "%stasks.%s", (NR > 1 ? " " : ""), $1 } END { print "" }' "$upstreams_dir/.services.$1" >"$upstreams_dir/.names.$1"
+    mv -f "$upstreams_dir/.names.$1" "$upstreams_dir/.names"
+    mv -f "$upstreams_dir/.services.$1" "$upstreams_dir/.services"
+}
+# tasks.<service> for each service of $1 (services) without a line in $2 (answers).
 unanswered_names() {
     awk 'FILENAME == ARGV[1] { s = $2; sub(/^tasks\./, "", s); sub(/\.$/, "", s); got[s] = 1; next } !($1 in got) { print "tasks." $1 }' \
-        "$1/answers" "$1/services"
+        "$2" "$1"
+}
+# The next state from the services, this round's answers ($answers) and the last state: `service port =` (answered),
+# `service port -` (no answer this round, its addresses kept once more), then `service port address` per task,
+# addresses sorted. Without -v dir it only compares: it exits 0 when the state would not change (a watcher round
+# that found nothing new writes nothing). With -v dir it writes dir/state and dir/<service>@<port>.conf.
+next_state() {
+    awk "$@" '
+        FILENAME == ARGV[1] { port[$1] = $2; order[++n] = $1; next }
+        FILENAME == ARGV[2] { s = $2; sub(/^tasks\./, "", s); sub(/\.$/, "", s); if (!((s, $1) in seen)) { seen[s, $1] = 1; now[s] = now[s] " " $1 }; next }
+        FILENAME == ARGV[3] { last = last $0 "\n"; if ($3 == "-") missed[$1] = 1; else if ($3 != "=") before[$1] = before[$1] " " $3; next }
+        END {
+            for (i = 1; i <= n; i++) {
+                s = order[i]; p = port[s]
+                state = state s " " p " =\n"
+                if (s in now) addrs = now[s]
+                else if ((s in before) && !(s in missed)) { addrs = before[s]; state = state s " " p " -\n" }
+                else addrs = ""
+                k = split(addrs, a, " ")
+                for (x = 2; x <= k; x++) for (y = x; y > 1 && a[y - 1] > a[y]; y--) { t = a[y]; a[y] = a[y - 1]; a[y - 1] = t }
+                conf[s] = ""
+                for (x = 1; x <= k; x++) {
+                    state = state s " " p " " a[x] "\n"
+                    conf[s] = conf[s] sprintf("server %s:%s max_fails=1 fail_timeout=1s;\n", (index(a[x], ":") ? "[" a[x] "]" : a[x]), p)
+                }
+            }
+            if (dir == "") exit (state == last ? 0 : 1)
+            printf "%s", state >(dir "/state")
+            for (i = 1; i <= n; i++) { s = order[i]; file = dir "/" s "@" port[s] ".conf"; printf "%s", conf[s] >file; close(file) }
+        }' "$upstreams_dir/.services" "$answers" "$upstreams_dir/.state"
 }
 refresh_upstreams() {
-    scratch="$upstreams_dir/.$1"
-    rm -rf "$scratch" && mkdir -p "$scratch"
-    sed -n "s|^[[:space:]]*include $upstreams_dir/\([^@/]*\)@\([0-9]*\)\.conf\*;\$|\1 \2|p" '/etc/swarm-gateway/routes.conf' | sort -u >"$scratch/services"
+    [ "$1" = watch ] || read_services "$1"
+    answers="$upstreams_dir/.answers.$1"
+    names=
+    read -r names <"$upstreams_dir/.names" || true
     # One lookup for all names; a try of 1 s each (Docker's DNS is local): a slow answer delays one round only.
-    # shellcheck disable=SC2046 # one argument per name
-    RES_OPTIONS='timeout:1 attempts:1' getent hosts $(awk '{ print "tasks." $1 }' "$scratch/services") >"$scratch/answers" || true
+    # shellcheck disable=SC2086 # one argument per name
+    if [ -n "$names" ]; then RES_OPTIONS='timeout:1 attempts:1' getent hosts $names >"$answers" || true; else : >"$answers"; fi
     # At a reload the routes may name a service new to this gateway: one lost answer would leave its upstream empty
     # (502s) until the next round, so a name without an answer is asked twice more. An unknown name is answered at
     # once (NXDOMAIN): this costs time only when answers are late, the case it is for.
     if [ "$1" = reload ]; then
         tries=2
-        while [ "$tries" -gt 0 ] && unanswered=$(unanswered_names "$scratch") && [ -n "$unanswered" ]; do
+        while [ "$tries" -gt 0 ] && unanswered=$(unanswered_names "$upstreams_dir/.services" "$answers") && [ -n "$unanswered" ]; do
             # shellcheck disable=SC2086 # one argument per name
-            RES_OPTIONS='timeout:1 attempts:1' getent hosts $unanswered >>"$scratch/answers" || true
+            RES_OPTIONS='timeout:1 attempts:1' getent hosts $unanswered >>"$answers" || true
             tries=$((tries - 1))
         done
     fi
-    touch "$upstreams_dir/.state"
-    awk -v dir="$scratch" '
-        FILENAME == ARGV[1] { port[$1] = $2; order[++n] = $1; next }
-        FILENAME == ARGV[2] { s = $2; sub(/^tasks\./, "", s); sub(/\.$/, "", s); if (!((s, $1) in seen)) { seen[s, $1] = 1; now[s] = now[s] " " $1 }; next }
-        FILENAME == ARGV[3] { if ($3 == "-") missed[$1] = 1; else if ($3 != "=") before[$1] = before[$1] " " $3; next }
-        END {
-            for (i = 1; i <= n; i++) {
-                s = order[i]; p = port[s]
-                print s, p, "=" >(dir "/state")
-                if (s in now) addrs = now[s]
-                else if ((s in before) && !(s in missed)) { addrs = before[s]; print s, p, "-" >(dir "/state") }
-                else addrs = ""
-                k = split(addrs, a, " ")
-                for (x = 2; x <= k; x++) for (y = x; y > 1 && a[y - 1] > a[y]; y--) { t = a[y]; a[y] = a[y - 1]; a[y - 1] = t }
-                file = dir "/" s "@" p ".conf"
-                printf "" >file
-                for (x = 1; x <= k; x++) {
-                    print s, p, a[x] >(dir "/state")
-                    printf "server %s:%s max_fails=1 fail_timeout=1s;\n", (index(a[x], ":") ? "[" a[x] "]" : a[x]), p >file
-                }
-                close(file)
-            }
-        }' "$scratch/services" "$scratch/answers" "$upstreams_dir/.state"
+    [ -e "$upstreams_dir/.state" ] || : >"$upstreams_dir/.state"
+    if next_state; then return 1; fi
+    scratch="$upstreams_dir/.$1"
+    rm -rf "$scratch" && mkdir -p "$scratch"
+    next_state -v dir="$scratch"
     touch "$scratch/state"
     changed=1
     if ! grep -v ' -$' "$scratch/state" | cmp -s - "$upstreams_dir/.addresses"; then
