@@ -207,6 +207,13 @@ describe("nginx gateway: the entrypoint's upstream rounds (its own functions und
         assert.equal(conf(b), servers(b, "10.0.9.5"));
         assert.equal(round("watch", { [a.name]: ["10.0.9.4"], [b.name]: ["10.0.9.5"] }), "unchanged");
         assert.ok(!lookups().at(-1)?.split(" ").includes(`tasks.${a.name}`), `no longer asked for ${a.name}: ${lookups().at(-1)}`);
+
+        // a watcher round that read the names before a reload changed the services (here: the names of the routes
+        // before) writes nothing, even with new answers: the reload's own round has written those files
+        const before = conf(b);
+        writeFile(path.join(upstreams, ".names"), services.map((s) => `tasks.${s.name}`).join(" ") + "\n");
+        assert.equal(round("watch", { [a.name]: ["10.0.9.4"], [b.name]: ["10.0.9.6"] }), "unchanged");
+        assert.equal(conf(b), before, "a stale round rewrote an upstream");
     });
 });
 

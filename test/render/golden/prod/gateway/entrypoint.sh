@@ -71,13 +71,16 @@ unanswered_names() {
 # The next state from the services, this round's answers ($answers) and the last state: `service port =` (answered),
 # `service port -` (no answer this round, its addresses kept once more), then `service port address` per task,
 # addresses sorted. Without -v dir it only compares: it exits 0 when the state would not change (a watcher round
-# that found nothing new writes nothing). With -v dir it writes dir/state and dir/<service>@<port>.conf.
+# that found nothing new writes nothing). With -v dir it writes dir/state and dir/<service>@<port>.conf. It exits 2,
+# writing nothing, when the services are not the ones this round asked DNS for ($names): a reload changed them
+# meanwhile, and its own round has written their files.
 next_state() {
-    awk "$@" '
-        FILENAME == ARGV[1] { port[$1] = $2; order[++n] = $1; next }
+    awk -v asked="$names" "$@" '
+        FILENAME == ARGV[1] { port[$1] = $2; order[++n] = $1; listed = listed (n > 1 ? " " : "") "tasks." $1; next }
         FILENAME == ARGV[2] { s = $2; sub(/^tasks\./, "", s); sub(/\.$/, "", s); if (!((s, $1) in seen)) { seen[s, $1] = 1; now[s] = now[s] " " $1 }; next }
         FILENAME == ARGV[3] { last = last $0 "\n"; if ($3 == "-") missed[$1] = 1; else if ($3 != "=") before[$1] = before[$1] " " $3; next }
         END {
+            if (listed != asked) exit 2
             for (i = 1; i <= n; i++) {
                 s = order[i]; p = port[s]
                 state = state s " " p " =\n"
@@ -117,10 +120,15 @@ refresh_upstreams() {
         done
     fi
     [ -e "$upstreams_dir/.state" ] || : >"$upstreams_dir/.state"
-    if next_state; then return 1; fi
+    compared=0
+    next_state || compared=$?
+    [ "$compared" = 1 ] || return 1
     scratch="$upstreams_dir/.$1"
     rm -rf "$scratch" && mkdir -p "$scratch"
-    next_state -v dir="$scratch"
+    if ! next_state -v dir="$scratch"; then
+        rm -rf "$scratch"
+        return 1
+    fi
     touch "$scratch/state"
     changed=1
     if ! grep -v ' -$' "$scratch/state" | cmp -s - "$upstreams_dir/.addresses"; then
