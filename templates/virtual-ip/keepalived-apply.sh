@@ -67,8 +67,10 @@ clean_env() {
 }
 
 # A keepalived started by an older apply script may still hold these variables (a reload keeps its environment).
+# grep reads the whole environment (no -q): one that stops at the first match may end tr with SIGPIPE, and under
+# pipefail the match would read as "none" (/proc hands out an environment a page at a time).
 inherited_variables() {
-    tr '\0' '\n' <"/proc/$1/environ" 2>/dev/null | grep -qE '^(KEEPALIVED_CONF|CHECK_SCRIPT|NOTIFY_SCRIPT)='
+    tr '\0' '\n' <"/proc/$1/environ" 2>/dev/null | grep -E '^(KEEPALIVED_CONF|CHECK_SCRIPT|NOTIFY_SCRIPT)=' >/dev/null
 }
 
 # keepalived < 2.2.8 kills itself during `-t` when it checks a script run as another user and its parent

@@ -289,3 +289,36 @@ describe("keepalived-apply and keepalived-stop on a (namespaced) node", () => {
         assert.deepEqual({ ...step("stop-again"), err: "" }, { rc: 0, out: "keepalived: not-running\n", err: "" });
     });
 });
+
+describe("keepalived-apply: a keepalived holding the apply step's variables is found (under pipefail, as the step runs)", () => {
+    test("found in a large environment, every time (a reader stopping at the first match ended tr with SIGPIPE: none found)", (t) => {
+        const body = nodeScriptBody("keepalived-apply");
+        const fn = /^inherited_variables\(\) \{\n[\s\S]*?^\}$/m.exec(body)?.[0];
+        assert.ok(fn, "inherited_variables in keepalived-apply.sh");
+        const dir = tempDir("inherited-variables");
+        t.after(() => removeDir(dir));
+        // The variable first, then more than a pipe holds (/proc hands the environment out a page at a time).
+        const script = writeFile(
+            path.join(dir, "check.sh"),
+            `set -Eeuo pipefail
+${fn}
+env -i KEEPALIVED_CONF=x PAD="$(head -c 120000 /dev/zero | tr '\\0' x)" sleep 60 >/dev/null 2>&1 &
+held=$!
+env -i PATH="$PATH" sleep 60 >/dev/null 2>&1 &
+clean=$!
+trap 'kill "$held" "$clean"' EXIT
+# each one's environment is its own once it runs sleep (before, it is this shell's)
+until [ "$(cat "/proc/$held/comm")" = sleep ] && [ "$(cat "/proc/$clean/comm")" = sleep ]; do sleep 0.01; done
+found=0 missed=0
+for _ in $(seq 40); do
+    if inherited_variables "$held"; then found=$((found + 1)); fi
+    if inherited_variables "$clean"; then missed=$((missed + 1)); fi
+done
+echo "$found $missed"
+`,
+        );
+        const r = run("bash", [script]);
+        assert.equal(r.status, 0, r.stderr);
+        assert.equal(r.stdout.trim(), "40 0", "found in the one holding them, 40 of 40; in the clean one, 0 of 40");
+    });
+});
