@@ -75,7 +75,9 @@ start_docker() {
     die "the Docker engine is not answering after 30 s (docker info fails)"
 }
 
-ufw_active() { command -v ufw >/dev/null 2>&1 && ufw status 2>/dev/null | grep -q '^Status: active'; }
+# The readers of a pipe read to the end (no grep -q): under pipefail a reader that stops at its first match can end
+# the writer with SIGPIPE, and the match then reads as a failure (a long ufw rule list).
+ufw_active() { command -v ufw >/dev/null 2>&1 && ufw status 2>/dev/null | grep '^Status: active' >/dev/null; }
 firewalld_active() { command -v firewall-cmd >/dev/null 2>&1 && firewall-cmd --state >/dev/null 2>&1; }
 
 # ufw has no rule syntax for VRRP (IP protocol 112): it goes into before.rules, once.
@@ -113,7 +115,7 @@ open_firewall() {
 
 grant_docker() {
     [[ -n ${DOCKER_USER:-} && $DOCKER_USER != root ]] || return 0
-    id -nG "$DOCKER_USER" | tr ' ' '\n' | grep -qx docker && return 0
+    id -nG "$DOCKER_USER" | tr ' ' '\n' | grep -x docker >/dev/null && return 0
     log "adding $DOCKER_USER to the docker group"
     usermod -aG docker "$DOCKER_USER" 2>/dev/null || addgroup "$DOCKER_USER" docker
 }
