@@ -209,6 +209,9 @@ for (const stack of ["dev", "prod"] as const) {
                     ? ([
                           ["platform-swarm-manager", ["sshOpts"]],
                           ["platform-networks-default-ingress-removed", ["stdin"]],
+                          // node-bootstrap reads ufw's status and the docker group to the end (no grep -q under
+                          // pipefail): the update runs the idempotent bootstrap once more on every machine.
+                          ...(stackConfig(stack).nodes as { name: string }[]).map((n) => [`platform-nodes-${n.name}-bootstrap`, ["stdin"]] as [string, string[]]),
                       ] as [string, string[]][])
                     : []),
             ]);
