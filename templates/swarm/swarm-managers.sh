@@ -35,13 +35,59 @@ data_root() {
     echo "${root:-/var/lib/docker}"
 }
 
-# `docker info` answers at once, except on a manager whose swarm has no leader: there it asks the control API for the
-# cluster and its nodes and waits for a leader until swarm's request deadline, 20 s (moby daemon/cluster, Info). So
-# it gets INFO_TIMEOUT_SECONDS; an engine that then still answers `docker version` is such a manager, and the managers
-# it knows are those swarm keeps on disk for it (<data root>/swarm/state.json, what info lists as RemoteManagers).
+# Every docker call here is bounded: INFO_TIMEOUT_SECONDS (optional, 5) each, where coreutils' timeout exists.
 info_timeout=${INFO_TIMEOUT_SECONDS:-5}
 bounded=()
 if command -v timeout >/dev/null 2>&1; then bounded=(timeout -k 1 "$info_timeout"); fi
+
+# The swarm's networks as allocated: the program ignores the provider's late read of a network only where the live
+# network is as planned (model/networks.ts networksAsPlanned). A failed read is null: then it assumes nothing.
+read_networks() {
+    local ids list
+    ids=$("${bounded[@]}" docker network ls -q --filter scope=swarm 2>/dev/null) || { echo null && return; }
+    [[ -n $ids ]] || { echo "[]" && return; }
+    # shellcheck disable=SC2086 # network ids: one word each
+    list=$("${bounded[@]}" docker network inspect --format '{"name":{{json .Name}},"driver":{{json .Driver}},"ingress":{{.Ingress}},"ipamDriver":{{json .IPAM.Driver}},"ipam":{{json .IPAM.Config}}}' $ids 2>/dev/null) || { echo null && return; }
+    echo "[$(paste -sd, - <<<"$list")]"
+}
+# The managers, one JSON object a line. node ls and node inspect answer only while the swarm has a leader (a
+# majority of its managers); the leader can go between the two (managers just lost), so a failure of either means no
+# leader, not a failed read.
+read_managers() {
+    local ids
+    ids=$("${bounded[@]}" docker node ls -q --filter role=manager 2>/dev/null) || return 1
+    # shellcheck disable=SC2086 # node ids: one word each
+    "${bounded[@]}" docker node inspect --format '{"hostname":{{json .Description.Hostname}},"addr":{{json .ManagerStatus.Addr}},"reachability":{{json .ManagerStatus.Reachability}},"leader":{{.ManagerStatus.Leader}}}' $ids 2>/dev/null
+}
+# Ends a process and its descendants (a docker call still waiting for a leader).
+end_tree() {
+    local child
+    for child in $(pgrep -P "$1" 2>/dev/null); do end_tree "$child"; done
+    kill "$1" 2>/dev/null || true
+}
+
+# The managers and the networks are read beside `docker info` (three docker calls at once: about 0.1 s less per up and
+# preview than one after the other). They count only on a manager with a leader; elsewhere they are ended, not
+# waited for (on a manager without a leader they would wait for one).
+scratch=$(mktemp -d)
+reads=()
+stop_reads() {
+    local pid
+    for pid in "${reads[@]}"; do end_tree "$pid"; done
+    for pid in "${reads[@]}"; do wait "$pid" 2>/dev/null || true; done
+    reads=()
+}
+trap 'stop_reads; rm -rf "$scratch"' EXIT
+read_managers >"$scratch/managers" 2>/dev/null &
+managers_read=$!
+read_networks >"$scratch/networks" 2>/dev/null &
+networks_read=$!
+reads=("$managers_read" "$networks_read")
+
+# `docker info` answers at once, except on a manager whose swarm has no leader: there it asks the control API for the
+# cluster and its nodes and waits for a leader until swarm's request deadline, 20 s (moby daemon/cluster, Info). So
+# it gets INFO_TIMEOUT_SECONDS (above); an engine that then still answers `docker version` is such a manager, and the managers
+# it knows are those swarm keeps on disk for it (<data root>/swarm/state.json, what info lists as RemoteManagers).
 info_rc=0 leaderless=0
 info=$("${bounded[@]}" docker info --format '{{json .Swarm.LocalNodeState}} {{.Swarm.ControlAvailable}} {{json .Swarm.RemoteManagers}}' 2>/dev/null) || info_rc=$?
 if ((info_rc == 124 || info_rc == 137)) && "${bounded[@]}" docker version --format '{{.Server.Version}}' >/dev/null 2>&1; then
@@ -64,47 +110,17 @@ remote_json=$(printf '"%s",' "${addrs[@]}")
 remote_json="[${remote_json%,}]"
 [[ ${#addrs[@]} -gt 0 ]] || remote_json="[]"
 
-# The swarm's networks as allocated: the program ignores the provider's late read of a network only where the live
-# network is as planned (model/networks.ts networksAsPlanned). A failed read is null: then it assumes nothing.
-read_networks() {
-    local ids list
-    ids=$("${bounded[@]}" docker network ls -q --filter scope=swarm 2>/dev/null) || { echo null && return; }
-    [[ -n $ids ]] || { echo "[]" && return; }
-    # shellcheck disable=SC2086 # network ids: one word each
-    list=$("${bounded[@]}" docker network inspect --format '{"name":{{json .Name}},"driver":{{json .Driver}},"ingress":{{.Ingress}},"ipamDriver":{{json .IPAM.Driver}},"ipam":{{json .IPAM.Config}}}' $ids 2>/dev/null) || { echo null && return; }
-    echo "[$(paste -sd, - <<<"$list")]"
-}
-# Ends a process and its descendants (a docker call still waiting for a leader).
-end_tree() {
-    local child
-    for child in $(pgrep -P "$1" 2>/dev/null); do end_tree "$child"; done
-    kill "$1" 2>/dev/null || true
-}
-
 managers="" leader=false networks=null
 if [[ $state == '"active"' && $control == true && $leaderless == 0 ]]; then
-    # The networks are read beside the managers (two docker calls each: about 50 ms less per up and preview). They
-    # count only with a leader; without one the networks read is ended, not waited for.
-    networks_file=$(mktemp)
-    trap 'rm -f "$networks_file"' EXIT
-    read_networks >"$networks_file" 2>/dev/null &
-    networks_read=$!
-    # node ls and node inspect answer only while the swarm has a leader (a majority of its managers); the leader can
-    # go between the two (managers just lost), so a failure of either means no leader, not a failed read
-    # shellcheck disable=SC2086 # node ids: one word each
-    if ids=$(docker node ls -q --filter role=manager 2>/dev/null) &&
-        list=$(docker node inspect --format '{"hostname":{{json .Description.Hostname}},"addr":{{json .ManagerStatus.Addr}},"reachability":{{json .ManagerStatus.Reachability}},"leader":{{.ManagerStatus.Leader}}}' $ids 2>/dev/null); then
+    if wait "$managers_read"; then
         leader=true
-        managers=$(paste -sd, - <<<"$list")
-    fi
-    if [[ $leader == true ]]; then
+        managers=$(paste -sd, - <"$scratch/managers")
         wait "$networks_read" || true
-        networks=$(<"$networks_file")
+        networks=$(<"$scratch/networks")
         [[ -n $networks ]] || networks=null
-    else
-        end_tree "$networks_read"
-        wait "$networks_read" 2>/dev/null || true
+        reads=() # both ended on their own
     fi
 fi
+stop_reads
 printf '{"engine":"up","state":%s,"controlAvailable":%s,"leader":%s,"remoteManagers":%s,"managers":[%s],"networks":%s}\n' \
     "$state" "$control" "$leader" "$remote_json" "$managers" "$networks" >&3

@@ -356,7 +356,7 @@ esac
 case "$1" in
     info) sleep 30 ;;
     version) [[ $VERSION_OK == 1 ]] || exit 1; echo 28.2.2 ;;
-    node) echo "node ls/inspect must not be called without a leader" >&2; sleep 30 ;;
+    node) [[ -z \${NODE_PIDS:-} ]] || echo $$ >>"$NODE_PIDS"; sleep 30 ;; # waits for a leader, as swarm's node ls does
     *) echo "unexpected: $*" >&2; exit 2 ;;
 esac
 `;
@@ -410,15 +410,20 @@ esac
         assert.throws(() => process.kill(pid, 0), /ESRCH/);
     });
 
-    test("a docker info that waits for a leader is cut short: no leader, the managers swarm keeps on disk, no node ls", (t) => {
+    test("a docker info that waits for a leader is cut short: no leader, the managers swarm keeps on disk, the node ls beside it ended", (t) => {
         if (!needTools(t, "bash", "timeout")) return;
         const dataRoot = tempDir("data-root");
         dirs.push(dataRoot);
         // swarmkit's persisted remotes (api.Peer as JSON), as in <data root>/swarm/state.json
         writeFile(path.join(dataRoot, "swarm", "state.json"), '[{"node_id":"a1","addr":"10.0.10.11:2377"},{"node_id":"b2","addr":"10.0.10.12:2377"}]');
         const started = Date.now();
-        const r = read(false, false, { INFO_TIMEOUT_SECONDS: "1", DOCKER_DATA_ROOT: dataRoot, VERSION_OK: "1" }, LEADERLESS_DOCKER);
+        const nodePids = path.join(dataRoot, "node-pids");
+        const r = read(false, false, { INFO_TIMEOUT_SECONDS: "1", DOCKER_DATA_ROOT: dataRoot, VERSION_OK: "1", NODE_PIDS: nodePids }, LEADERLESS_DOCKER);
         assert.ok(Date.now() - started < 5000, `the read took ${Date.now() - started} ms`);
+        // the managers' read started beside docker info and was ended with it, not left waiting for a leader
+        const asked = fs.readFileSync(nodePids, "utf8").trim().split("\n").map(Number);
+        assert.equal(asked.length, 1, "one node ls, no node inspect");
+        assert.throws(() => process.kill(asked[0], 0), /ESRCH/);
         assert.deepEqual(oneJsonLine(r), {
             engine: "up",
             state: "active",
