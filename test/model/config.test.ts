@@ -1,6 +1,7 @@
 // The config as a whole: the base config, stack files, all errors at once, the error words, the generated JSON
 // Schema, and the plan's independence from the order of every list in the config.
 import * as assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import { describe, test } from "node:test";
 import fc from "fast-check";
@@ -528,6 +529,16 @@ describe("the whole config of a stack (checkStackConfig: keys, platform config, 
 });
 
 describe("stack files (parseStackFile, checkStackFile: what render checks)", () => {
+    test("the program's modules (index.ts's imports) leave yaml unloaded: its config comes from the engine", () => {
+        // What index.ts imports, loaded in a fresh node the way the lab engine loads the program.
+        const imports = [...fs.readFileSync(`${ROOT}/index.ts`, "utf8").matchAll(/^import .* from "([^"]+)";$/gm)].map((m) => m[1]);
+        assert.ok(imports.includes("./components/platform") && imports.includes("./model/runtime-config"), imports.join(", "));
+        const probe = `for (const m of ${JSON.stringify(imports)}) require(m); process.stdout.write(JSON.stringify(Object.keys(require.cache).filter((f) => f.includes("/node_modules/yaml/"))));`;
+        const r = spawnSync(process.execPath, ["--require", "./test/lab/engine/ts-loader.cjs", "-e", probe], { cwd: ROOT, encoding: "utf8" });
+        assert.equal(r.status, 0, r.stderr);
+        assert.deepEqual(JSON.parse(r.stdout), [], "yaml's files loaded by the program's modules");
+    });
+
     test("both committed stack files pass every check", () => {
         for (const stack of ["dev", "prod"]) {
             assert.deepEqual(stackFileErrors(fs.readFileSync(`${ROOT}/Pulumi.${stack}.yaml`, "utf8")), [], stack);
