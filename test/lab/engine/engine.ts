@@ -460,8 +460,11 @@ export async function up(opts: EngineOptions): Promise<EngineResult> {
             }
         }
         if (!result.errors.length) await settings.waitForRPCs();
-        // let the unhandled-rejection hook see failed outputs before deciding
-        await new Promise((r) => setTimeout(r, 50));
+        // Let the unhandled-rejection hook see failed outputs before deciding: Node reports a rejection nobody handled
+        // once the microtasks of its turn have run, so one more turn of the event loop is enough (it was a 50 ms
+        // sleep, 50 ms of every run that the Pulumi CLI does not spend).
+        await new Promise((r) => setImmediate(r));
+        await new Promise((r) => setImmediate(r));
         phase("stack outputs");
         if (result.errors.length === 0) {
             const gone = Object.values(state.resources).filter((r) => !seen.has(r.urn));
