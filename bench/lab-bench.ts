@@ -396,22 +396,18 @@ export async function promotion(apps: LabApp[], to: string, label: string): Prom
     return { applySeconds: r.seconds, afterApply: lastOther - end, failed: answers.filter(failed).length };
 }
 
-/** The agent the routes step runs in each gateway container (one session per step), as the template ships it. */
-function gatewayAgent(): string {
-    const text = fs.readFileSync(path.join(PROJECT_DIR, "templates", "gateway", "gateway-routes-apply.sh"), "utf8");
-    const found = /^read -r -d '' GATEWAY_AGENT <<'AGENT' \|\| true\n([\s\S]*?)\nAGENT$/m.exec(text);
-    if (!found) throw new Error("no GATEWAY_AGENT in templates/gateway/gateway-routes-apply.sh");
-    return found[1];
-}
+/** One session with the agent a gateway container serves on its FIFO pair (`$1`.in/.out on the node), as the routes
+ *  step opens it: each request line in, its answer line out. */
+const SERVED_SESSION = 'exec {to}<>"$1.in" {from}<>"$1.out"; shift; for r in "$@"; do printf "%s\\n" "$r" >&"$to"; IFS= read -r -t 30 -u "$from" a || a="(no answer)"; printf "%s\\n" "$a"; done';
 
 /**
  * What any promotion's apply needs at least, on this platform and under the promotion's probe:
  * - noop: a no-op apply of the same config (engine, SDK, program, diff; no step runs);
- * - exec: one round trip from the host into the gateway's container on a gateway node, the path every routes step
- *   takes (`docker exec` into the node, then into the task);
- * - gate: that round trip carrying what a routes change cannot skip, through the routes step's own agent: the health
- *   gate's probe of the release that would gain sklep.localhost, the engine's check, and a reload until a new
- *   worker serves (the old ones not waited for). Same config, so nothing changes for the probe's traffic.
+ * - exec: one round trip from the host into a gateway node, the path every routes step takes (`docker exec` into
+ *   the node; there the step talks to the agent its gateway container serves on a FIFO pair);
+ * - gate: that round trip carrying what a routes change cannot skip, through that agent: the health gate's probe of
+ *   the release that would gain sklep.localhost, the engine's check, and a reload until a new worker serves (the
+ *   old ones not waited for). Same config, so nothing changes for the probe's traffic.
  * The floor is noop + gate: a promotion's routes steps on the two gateway nodes run beside each other. Measured now,
  * beside the promotions.
  */
@@ -423,7 +419,6 @@ export async function promotionFloor(apps: LabApp[]): Promise<{ noop: number; ex
     const gaining = apps[0].releases.find((r) => !(r.hostnames ?? []).includes("sklep.localhost"));
     const backend = p.plan.routes.filter((r) => r.app === apps[0].name).flatMap((r) => r.backends).find((b) => b.release === gaining?.name);
     if (!backend) throw new Error("no release of the first app to probe (one without sklep.localhost)");
-    const container = `"$(docker ps -q --filter label=com.docker.swarm.service.name=${gw.service} | head -n 1)"`;
     const l = load(["sklep.localhost"], { workers: 4, pauseMs: 10, timeoutMs: 2000, maxRequests: 60_000, maxSeconds: 180 });
     const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
     try {
@@ -432,14 +427,15 @@ export async function promotionFloor(apps: LabApp[]): Promise<{ noop: number; ex
         if (changed(r) !== 0) throw new Error(`the promotion floor's no-op apply changed ${changed(r)} resources`);
         const trips: number[] = [];
         const gates: number[] = [];
-        const agent = `docker exec -i ${container} sh -c ${shQuote(gatewayAgent())} gateway-agent ${gw.engine} ${gw.reloadSignal} ${gw.mainFile.path} ${gw.routesFile.path}`;
+        const requests = [`probe ${backend.service} ${backend.port} ${backend.probePath} sklep.localhost`, "check", "reload 15 0"];
+        const session = `bash -c ${shQuote(SERVED_SESSION)} session ${shQuote(gw.agent.fifo)} ${requests.map(shQuote).join(" ")}`;
         for (let i = 0; i < 5; i++) {
             let t = now();
-            const x = await onNode(GATEWAYS[0], `docker exec ${container} true`);
-            if (x.code !== 0) throw new Error(`a round trip into the gateway on ${GATEWAYS[0]}: ${x.stderr}`);
+            const x = await sh(`docker exec ${containerOf(GATEWAYS[0])} true`, 60_000);
+            if (x.code !== 0) throw new Error(`a round trip into ${GATEWAYS[0]}: ${x.stderr}`);
             trips.push(now() - t);
             t = now();
-            const g = await sh(`docker exec -i ${containerOf(GATEWAYS[0])} sh -c ${shQuote(agent)}`, 60_000, `probe ${backend.service} ${backend.port} ${backend.probePath} sklep.localhost\ncheck\nreload 15 0\n`);
+            const g = await sh(`docker exec ${containerOf(GATEWAYS[0])} ${session}`, 60_000);
             const answers = g.stdout.split("\n");
             if (g.code !== 0 || !/^probe [23][0-9][0-9]$/.test(answers[0] ?? "") || answers[1] !== "check ok" || !answers[2]?.startsWith("reload ok")) {
                 throw new Error(`probe, check and reload in the gateway on ${GATEWAYS[0]}: exit ${g.code}, answers ${JSON.stringify(answers)}: ${g.stderr}`);

@@ -63,8 +63,8 @@ export interface ReactionRow {
     failed?: number[];
     /**
      * Promotion: its floor in the same run (bench/lab-bench.ts promotionFloor): a no-op apply under the same probe, one
-     * round trip into a gateway container, and that round trip with the gate's probe, the check and a reload (absent in
-     * older results: their floor is noop + exec).
+     * round trip into a gateway node, and that round trip with the gate's probe, the check and a reload through the
+     * gateway's agent (absent in older results: their floor is noop + exec).
      */
     floor?: { noop: number[]; exec: number[]; gate?: number[] };
 }
@@ -247,7 +247,7 @@ function reactionRows(p: Part<ReactionData>): Row[] {
     const floorWords =
         noop && exec
             ? gate
-                ? `a no-op apply under the same probe ${f(noop.median)}, then one round trip into a gateway container that probes the release, checks the routes and reloads until a new worker serves ${f(gate.median)} (the round trip alone ${f(exec.median)})`
+                ? `a no-op apply under the same probe ${f(noop.median)}, then one round trip into a gateway node that asks its gateway's agent to probe the release, check the routes and reload until a new worker serves ${f(gate.median)} (the round trip alone ${f(exec.median)})`
                 : `a no-op apply under the same probe ${f(noop.median)}, one round trip into a gateway container ${f(exec.median)}`
             : "";
     const rep = stat(d.replicas.afterHealthy ?? []);
@@ -408,9 +408,10 @@ const HOW_MEASURED = `## How measured
   releases under a continuous probe (the time of the last answer from the old one); new replicas and a returning
   backend are timed from the moment swarm marked each new task running (its health check passed) to the first
   request the gateway sent to it; a new release to its first 200. The promotion's floor: a no-op apply under the
-  same probe, plus one round trip from the host into a gateway container on a gateway node (the routes step's path)
-  that does what no routes change can skip, through the routes step's own agent: the health gate's probe of the
-  release, the engine's check and a reload until a new worker serves (same routes, not waiting for the old workers).
+  same probe, plus one round trip from the host into a gateway node (the routes step's path) that does what no routes
+  change can skip, through the agent the node's gateway container serves on its FIFO pair (the routes step's own):
+  the health gate's probe of the release, the engine's check and a reload until a new worker serves (same routes,
+  not waiting for the old workers).
 - Gateway overhead and program scale come from bench/gateway.ts and bench/scale.ts (their last stdout line,
   \`BENCH {json}\`); scale's counted runs register without the mock tests' bookkeeping.
 `;

@@ -122,6 +122,8 @@ export class Gateway extends pulumi.ComponentResource {
                     SERVED: files.served.content,
                     SERVED_FILE: files.served.name,
                     PROBE_SECONDS: String(gw.probeSeconds),
+                    GATEWAY_AGENT: files.agent.content,
+                    AGENT_FIFO: gw.agent.fifo,
                 },
             }, { parent: this, dependsOn: [...(args.after?.[node] ?? []), ...(args.routesAfterGates === false ? [] : gates)] }).resource;
         }

@@ -198,6 +198,12 @@ export const NGINX_UPSTREAMS_DIR = "/run/gateway-upstreams";
 const NGINX_UPSTREAM_KEEPALIVE = { connections: 32, idleSeconds: 4 } as const;
 /** Seconds the routes step keeps probing a release that gains a hostname before it gives up. */
 export const ROUTE_PROBE_SECONDS = 10;
+/**
+ * The routes step's agent in a gateway container (templates/gateway/gateway-agent.sh): baked into the image at `path`,
+ * where the entrypoint serves it on the FIFO pair `<fifo>.in` and `<fifo>.out`. The routes step keeps that pair in
+ * the routes dir, read-only in the container (nothing there can put a link in place of a FIFO the node opens).
+ */
+export const GATEWAY_AGENT = { name: "gateway-agent.sh", path: "/usr/local/bin/gateway-agent", fifo: `${GATEWAY_ROUTES_DIR}/agent` } as const;
 
 /** Response header the gateway adds to every routed answer: `<app>/<release>` of the route that served it. */
 export const RELEASE_HEADER = "X-Served-By-Release";
@@ -359,6 +365,8 @@ export interface PlanGateway {
     readonly routesDir: string;
     /** The draining flag's dir, shared with keepalived's check. */
     readonly stateDir: string;
+    /** The routes step's agent: where the image has it, and the FIFO pair the entrypoint serves it on (GATEWAY_AGENT). */
+    readonly agent: { readonly path: string; readonly fifo: string };
     /** The static engine config baked into the image: file name and path inside the image. */
     readonly mainFile: { readonly name: string; readonly path: string };
     /** The routes file: name, and path on the node and in the container. */
@@ -549,6 +557,7 @@ export function planGateway(c: StackConfig, nodes: readonly PlanNode[], tls: rea
         ...(g.registry ? { registry: { ...g.registry } } : {}),
         routesDir: GATEWAY_ROUTES_DIR,
         stateDir: GATEWAY_STATE_DIR,
+        agent: { path: GATEWAY_AGENT.path, fifo: GATEWAY_AGENT.fifo },
         mainFile: { name: engine.main, path: engine.mainPath },
         routesFile: { name: engine.routes, path: path.posix.join(GATEWAY_ROUTES_DIR, engine.routes) },
         reloadSignal: engine.reloadSignal,
@@ -588,6 +597,8 @@ export interface GatewayFiles {
     readonly metricsExporter: { readonly name: string; readonly content: string } | null;
     /** HAProxy's log relay baked into the image (PlanGateway.logRelay); none without one. */
     readonly logRelay: { readonly name: string; readonly content: string } | null;
+    /** The routes step's agent, baked into the image and sent by the step to a gateway that does not serve it. */
+    readonly agent: { readonly name: string; readonly content: string };
     readonly dockerfile: string;
 }
 
@@ -796,6 +807,7 @@ function gatewayView(gateway: PlanGateway, planRoutes: readonly PlanRoute[]) {
         routesDir: gateway.routesDir,
         routesPath: gateway.routesFile.path,
         stateDir: shellSafe("gateway.stateDir", gateway.stateDir),
+        agent: { name: GATEWAY_AGENT.name, path: shellSafe("gateway.agent.path", gateway.agent.path), fifo: shellSafe("gateway.agent.fifo", gateway.agent.fifo) },
         healthSocket: shellSafe("gateway.healthSocket", gateway.healthSocket),
         drainSeconds: gateway.drainSeconds,
         reloadSignal: gateway.reloadSignal,
@@ -870,9 +882,9 @@ function gatewayView(gateway: PlanGateway, planRoutes: readonly PlanRoute[]) {
 
 const LOG_RELAY_NAME = "log-relay.pl";
 
-/** The scripts baked into the image beside the entrypoint: the metrics exporter, HAProxy's log relay. */
+/** The scripts baked into the image beside the entrypoint: the routes step's agent, the metrics exporter, HAProxy's log relay. */
 export function gatewayImageScripts(files: GatewayFiles): { readonly name: string; readonly content: string }[] {
-    return [files.metricsExporter, files.logRelay].filter((f): f is { name: string; content: string } => f !== null);
+    return [files.agent, files.metricsExporter, files.logRelay].filter((f): f is { name: string; content: string } => f !== null);
 }
 
 export function renderGatewayFiles(gateway: PlanGateway, routes: readonly PlanRoute[]): GatewayFiles {
@@ -885,6 +897,7 @@ export function renderGatewayFiles(gateway: PlanGateway, routes: readonly PlanRo
         entrypoint: { name: ENTRYPOINT_NAME, content: renderTemplate("gateway/entrypoint.sh.mustache", view) },
         metricsExporter: gateway.metrics.enabled ? metricsExporterScript() : null,
         logRelay: gateway.logRelay ? { name: LOG_RELAY_NAME, content: readTemplate(`gateway/haproxy/${LOG_RELAY_NAME}`) } : null,
+        agent: { name: GATEWAY_AGENT.name, content: readTemplate(`gateway/${GATEWAY_AGENT.name}`) },
         dockerfile: renderTemplate("gateway/Dockerfile.mustache", view),
     };
 }

@@ -4,7 +4,8 @@
 #   the path live traffic takes (Docker DNS on the gateway network, the app's port and health path): when it
 #   does not answer, nothing is written. The new file is checked inside the running gateway; when the check
 #   fails the previous file is restored and nothing is reloaded. Probes, check and reload go through one agent
-#   per gateway container (one `docker exec` for the whole step; see GATEWAY_AGENT below).
+#   session per gateway container (gateway-agent.sh): the one the container's entrypoint serves on the FIFO pair
+#   kept here, else one `docker exec` for the whole step.
 # env:    ROUTES_DIR   host directory of the routes file (bind-mounted at the same path in the gateway)
 #         ROUTES_FILE  file name: routes.conf (nginx) or routes.cfg (haproxy)
 #         ROUTES       the file's content
@@ -19,6 +20,8 @@
 #                      routes file once applied: what this node serves, to tell which releases gain a hostname
 #         SERVED_FILE  that sidecar's file name in ROUTES_DIR
 #         PROBE_SECONDS  seconds a gaining release may take to answer its probe
+#         GATEWAY_AGENT  the agent's script (templates/gateway/gateway-agent.sh), for a gateway that does not serve it
+#         AGENT_FIFO     the agent's FIFO pair, AGENT_FIFO.in and AGENT_FIFO.out, in ROUTES_DIR (created here)
 # stdout: routes: unchanged|written|reloaded
 set -euo pipefail
 exec 3>&1 1>&2 # stdout is the result only; everything else goes to stderr
@@ -34,6 +37,8 @@ exec 3>&1 1>&2 # stdout is the result only; everything else goes to stderr
 : "${SERVED?SERVED is required}"
 : "${SERVED_FILE:?SERVED_FILE is required}"
 : "${PROBE_SECONDS:?PROBE_SECONDS is required}"
+: "${GATEWAY_AGENT:?GATEWAY_AGENT is required}"
+: "${AGENT_FIFO:?AGENT_FIFO is required}"
 
 log() { echo "gateway-routes-apply: $*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -41,6 +46,7 @@ die() { log "ERROR: $*"; exit 1; }
 [[ $ROUTES_FILE != */* ]] || die "ROUTES_FILE must be a file name, not a path ('$ROUTES_FILE')"
 [[ $SERVED_FILE != */* ]] || die "SERVED_FILE must be a file name, not a path ('$SERVED_FILE')"
 [[ $PROBE_SECONDS =~ ^[1-9][0-9]*$ ]] || die "PROBE_SECONDS must be a positive number (got '$PROBE_SECONDS')"
+[[ ${AGENT_FIFO%/*} == "$ROUTES_DIR" && ${AGENT_FIFO##*/} != "" ]] || die "AGENT_FIFO must be a name in ROUTES_DIR (got '$AGENT_FIFO')"
 case "$ENGINE" in nginx | haproxy) ;; *) die "ENGINE must be nginx or haproxy (got '$ENGINE')" ;; esac
 case "$RELOAD_SIGNAL" in HUP | USR2) ;; *) die "RELOAD_SIGNAL must be HUP or USR2 (got '$RELOAD_SIGNAL')" ;; esac
 
@@ -80,76 +86,13 @@ gaining_releases() {
         <(printf '%s\n' "$now") <(printf '%s\n' "$SERVED")
 }
 
-# The agent: run in each gateway container on this node through ONE `docker exec` per container and step (its
-# session), it answers one line per request line, so the probes, the check and the reload cost no round trip each.
-# POSIX sh (the gateway image may have no bash). Requests and answers:
-#   probe SERVICE PORT PATH HOST  ->  probe <HTTP status, or curl's error on one line>
-#   check                         ->  check ok | check failed <the engine's output on one line>
-#   reload NEW_WAIT RETIRE_WAIT   ->  reload ok <old workers still finishing> | reload no-worker | reload no-new-worker
-#                                     | reload signal-failed
-# A reload signals the container's init (the entrypoint turns it into the engine's graceful reload) and has taken
-# effect once a worker started after the signal serves (a config the engine refused to load leaves only the old
-# ones); then the old workers finish their requests and retire, waited for at most RETIRE_WAIT seconds (a long
-# request may keep one up to the engine's stop timeout; it serves the old routes only on its open connections).
-# The engine's workers: processes named like the engine whose parent is its master, the init's child of that name
-# (not the entrypoint's own subshells, such as its DNS watcher). /proc is read every 20 ms for a second, then every
-# 100 ms. GATEWAY_AGENT_PROC and GATEWAY_AGENT_INIT stand in for /proc and pid 1 in tests only.
-read -r -d '' GATEWAY_AGENT <<'AGENT' || true
-engine=$1 signal=$2 main=$3 routes=$4
-proc=${GATEWAY_AGENT_PROC:-/proc} init=${GATEWAY_AGENT_INIT:-1}
-workers() {
-    masters="" candidates=""
-    for status in "$proc"/[0-9]*/status; do
-        name="" ppid=""
-        { while IFS=' 	:' read -r key value rest; do
-            case $key in Name) name=$value ;; PPid) ppid=$value && break ;; esac
-        done <"$status"; } 2>/dev/null || continue
-        [ "$name" = "$engine" ] || continue
-        pid=${status%/status} && pid=${pid##*/}
-        if [ "$ppid" = "$init" ]; then masters="$masters $pid "; else candidates="$candidates $pid:$ppid"; fi
-    done
-    for c in $candidates; do
-        case "$masters" in *" ${c#*:} "*) printf ' %s ' "${c%%:*}" ;; esac
-    done
-}
-pause() { if [ "$waited" -lt 100 ]; then sleep 0.02 && waited=$((waited + 2)); else sleep 0.1 && waited=$((waited + 10)); fi; }
-one_line() { tr '\n' ' ' | sed 's/ *$//'; }
-while read -r request a b c d; do
-    case $request in
-        probe) echo "probe $(curl -sS -o /dev/null -w '%{http_code}' --max-time 3 -H "Host: $d" "http://$a:$b$c" 2>&1 | one_line)" ;;
-        check)
-            if [ "$engine" = nginx ]; then out=$(nginx -t -q 2>&1); else out=$(haproxy -c -f "$main" -f "$routes" 2>&1); fi
-            if [ $? -eq 0 ]; then echo "check ok"; else echo "check failed $(printf '%s' "$out" | one_line)"; fi
-            ;;
-        reload)
-            before=$(workers) && waited=0
-            while [ -z "$before" ] && [ "$waited" -lt 100 ]; do pause && before=$(workers); done
-            if [ -z "$before" ]; then echo "reload no-worker" && continue; fi
-            if ! kill -s "$signal" "$init" 2>/dev/null; then echo "reload signal-failed" && continue; fi
-            waited=0 fresh=0
-            while :; do
-                for pid in $(workers); do case "$before" in *" $pid "*) ;; *) fresh=1 ;; esac; done
-                [ "$fresh" = 0 ] && [ "$waited" -lt $((a * 100)) ] || break
-                pause
-            done
-            if [ "$fresh" = 0 ]; then echo "reload no-new-worker" && continue; fi
-            waited=0
-            while :; do
-                old=0
-                for pid in $(workers); do case "$before" in *" $pid "*) old=$((old + 1)) ;; esac; done
-                [ "$old" -gt 0 ] && [ "$waited" -lt $((b * 100)) ] || break
-                pause
-            done
-            echo "reload ok $old"
-            ;;
-        *) echo "unknown request: $request" ;;
-    esac
-done
-AGENT
 
-# One session per gateway container: the agent behind a pair of FIFOs (requests in, answers out).
+# One agent session per gateway container (requests in, answers out): the pair of FIFOs its entrypoint serves the
+# agent on, or a `docker exec` of the agent behind a pair of FIFOs of this script's own.
 sessions=$(mktemp -d)
 declare -A TO=() FROM=() AGENT_PIDS=()
+agent_in="$AGENT_FIFO.in" agent_out="$AGENT_FIFO.out"
+served_by="" # the container whose served agent this step talks to (one session at a time on the pair)
 close_sessions() {
     local c to from
     for c in "${!TO[@]}"; do
@@ -161,8 +104,25 @@ close_sessions() {
 }
 trap close_sessions EXIT
 trap '' PIPE # a session whose container stopped: writing to it fails, it does not kill this script
+# A session with the agent container $1 serves: its entrypoint left the hint agent.<id> in the state dir, and the agent
+# answers `hello` with that id within 2 s (not an older session's answer, not another container). The hint is only
+# a hint: the answer decides.
+served_session() {
+    local c=$1 to from answer=""
+    [[ -z $served_by && -e $STATE_DIR/agent.$c && -p $agent_in && -p $agent_out ]] || return 1
+    exec {to}<>"$agent_in" {from}<>"$agent_out" # read-write: opening never waits for the other end
+    if printf 'hello\n' 2>/dev/null 1>&"$to" && IFS= read -r -t 2 -u "$from" answer && [[ $answer == "hello $c" ]]; then
+        TO[$c]=$to FROM[$c]=$from
+        served_by=$c
+        return 0
+    fi
+    exec {to}>&- {from}<&-
+    log "gateway container $c did not answer on its agent's FIFOs (${answer:-no answer}): docker exec instead"
+    return 1
+}
 open_session() { # $1 = container
     local c=$1
+    served_session "$c" && return 0
     mkfifo "$sessions/$c.in" "$sessions/$c.out"
     (
         # Only its own FIFOs: not this script's result (fd 3), not another session's ends (its agent would not see
@@ -178,13 +138,33 @@ open_session() { # $1 = container
     exec {to}>"$sessions/$c.in" {from}<"$sessions/$c.out"
     TO[$c]=$to FROM[$c]=$from
 }
-# Sends request $2 to container $1's agent and reads its answer into ANSWER within $3 seconds; fails when the
-# session ended (the container stopped, or docker exec failed) or did not answer in time.
-ask() {
+# Sends request $2 to container $1's agent (opening its session first); fails when the session ended.
+send() {
     [[ -v "TO[$1]" ]] || open_session "$1"
+    printf '%s\n' "$2" 2>/dev/null 1>&"${TO[$1]}"
+}
+# Reads the answer of container $1's agent to the request sent last into ANSWER within $2 seconds; fails when the
+# session ended (the container stopped, or docker exec failed) or did not answer in time.
+answer() {
     ANSWER=""
-    printf '%s\n' "$2" 2>/dev/null 1>&"${TO[$1]}" || return 1
-    IFS= read -r -t "$3" -u "${FROM[$1]}" ANSWER || return 1
+    if [[ $1 != "$served_by" ]]; then
+        IFS= read -r -t "$2" -u "${FROM[$1]}" ANSWER || return 1
+        return 0
+    fi
+    # The served pair stays open on this side, so a container that stops leaves no end of file: look every second
+    # (read keeps what it got of a line when its time is up).
+    local left=$2 part=""
+    until IFS= read -r -t 1 -u "${FROM[$1]}" part; do
+        ANSWER+=$part
+        if ((--left <= 0)) || stopped "$1"; then return 1; fi
+    done
+    ANSWER+=$part
+}
+# Sends request $2 to container $1's agent and reads its answer into ANSWER within $3 seconds.
+ask() {
+    ANSWER=""
+    send "$1" "$2" || return 1
+    answer "$1" "$3"
 }
 # Whether container $1 has stopped (swarm replacing the task, as during a gateway update): it carries no traffic
 # to protect, and its successor reads the routes file when it starts.
@@ -217,10 +197,23 @@ probe_gaining_releases() {
 }
 
 mkdir -p "$ROUTES_DIR" "$STATE_DIR"
+# The agent's FIFO pair, for the gateway containers to serve on (also before the first gateway starts: its
+# entrypoint looks for them). Root's only; anything else in their place is replaced.
+for fifo in "$agent_in" "$agent_out"; do
+    if [[ ! -p $fifo || -L $fifo ]]; then
+        rm -f "$fifo"
+        mkfifo -m 0600 "$fifo"
+    fi
+done
 # The hash of the routes the gateway last loaded: a run that wrote the file but failed to reload is not "done".
+# The gateway containers running here, asked now: docker ps takes about as long as the checks below.
+gateways_ps() { docker ps -q --filter "label=com.docker.swarm.service.name=$SERVICE" >"$sessions/$1" 2>"$sessions/$1.err"; }
+gateways_ps running &
+running_ps=$!
 stamp="$STATE_DIR/routes.applied"
 wanted=$(printf '%s' "$ROUTES" | sha256sum | cut -d' ' -f1)
 if [[ -f $target ]] && printf '%s' "$ROUTES" | cmp -s - "$target" && [[ $(cat "$stamp" 2>/dev/null) == "$wanted" ]]; then
+    kill "$running_ps" 2>/dev/null || true
     record_served
     echo "routes: unchanged" >&3
     exit 0
@@ -228,7 +221,8 @@ fi
 
 # Before anything is written: the releases gaining a hostname answer through the running gateway (none: no probe,
 # there is no live traffic on this node to protect).
-running=$(docker ps -q --filter "label=com.docker.swarm.service.name=$SERVICE") || die "docker ps failed on this node"
+wait "$running_ps" || die "docker ps failed on this node: $(<"$sessions/running.err")"
+running=$(<"$sessions/running")
 if [[ -n $running ]]; then
     mapfile -t probe_containers <<<"$running"
     probe_gaining_releases "${probe_containers[@]}"
@@ -243,8 +237,16 @@ elif [[ ! -f $target ]]; then
 fi
 
 # Again after the write: a container that started meanwhile read the file before it changed. Not
-# `mapfile < <(docker ps …)`: a failing docker ps must fail the script, not look like "no gateway here".
-ids=$(docker ps -q --filter "label=com.docker.swarm.service.name=$SERVICE") || die "docker ps failed on this node"
+# `mapfile < <(docker ps …)`: a failing docker ps must fail the script, not look like "no gateway here". While it
+# runs, the containers whose sessions are open (probed above) already check the new file.
+gateways_ps after &
+after_ps=$!
+declare -A CHECKING=()
+for container in "${!TO[@]}"; do
+    if send "$container" check; then CHECKING[$container]=1; fi
+done
+wait "$after_ps" || die "docker ps failed on this node: $(<"$sessions/after.err")"
+ids=$(<"$sessions/after")
 containers=()
 [[ -z $ids ]] || mapfile -t containers <<<"$ids"
 if ((${#containers[@]} == 0)); then
@@ -258,7 +260,9 @@ fi
 # Checked in every container before any reloads (two containers run during a gateway update).
 live=()
 for container in "${containers[@]}"; do
-    if ! ask "$container" check 60; then
+    checked=0
+    if [[ -v "CHECKING[$container]" ]]; then answer "$container" 60 && checked=1; else ask "$container" check 60 && checked=1; fi
+    if ((checked == 0)); then
         if stopped "$container"; then
             log "gateway container $container stopped before its check: skipped"
             continue

@@ -118,7 +118,7 @@ describe("bench results", () => {
         const figure = "Promotion to a running release: apply";
         // the floor's routes step: the round trip that probes, checks and reloads (gate), not the bare round trip
         const gated = rowOf(renderResults(results({ reaction: reaction([2.5, 2.7], [1.7, 1.8], [0.2], [0.35]) })), figure);
-        assert.match(gated, /2\.60 s \(min 2\.50, max 2\.70, n=2\); floor 2\.10 s \(a no-op apply under the same probe 1\.75 s, then one round trip into a gateway container that probes the release, checks the routes and reloads until a new worker serves 0\.35 s \(the round trip alone 0\.20 s\)\) \| \*\*missed\*\*; out of reach here: its floor takes 2\.10 s in the same run: a no-op apply/);
+        assert.match(gated, /2\.60 s \(min 2\.50, max 2\.70, n=2\); floor 2\.10 s \(a no-op apply under the same probe 1\.75 s, then one round trip into a gateway node that asks its gateway.s agent to probe the release, check the routes and reload until a new worker serves 0\.35 s \(the round trip alone 0\.20 s\)\) \| \*\*missed\*\*; out of reach here: its floor takes 2\.10 s in the same run: a no-op apply/);
         const gatedLow = rowOf(renderResults(results({ reaction: reaction([2.5], [1.5], [0.2], [0.35]) })), figure);
         assert.match(gatedLow, /floor 1\.85 s .* \| \*\*missed\*\* \|$/);
         // older results (no gate): noop + the bare round trip, as they were rendered

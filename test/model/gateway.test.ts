@@ -5,6 +5,7 @@ import { describe, test } from "node:test";
 import { BASE, invalidConfigs, json, mutate, partial, planOf, stackConfig, unset, validConfigs } from "./fixtures";
 import type { Plan, StackConfigInput } from "../../model";
 import { gatewayArtifacts, renderGatewayFiles } from "../../model/gateway";
+import { readTemplate } from "../../model/templates";
 
 const DEV = stackConfig("dev");
 const PROD = stackConfig("prod");
@@ -719,7 +720,7 @@ describe("gateway image files", () => {
         assert.ok(filesOf(haproxy).dockerfile.includes("COPY haproxy.cfg /usr/local/etc/haproxy/haproxy.cfg\n"));
     });
 
-    test("render writes the Dockerfile, the main config, the entrypoint (executable), the routes file, its served-routes sidecar and the metrics exporter", () => {
+    test("render writes the Dockerfile, the main config, the entrypoint (executable), the routes file, its served-routes sidecar, the routes step's agent and the metrics exporter", () => {
         const files = filesOf(haproxy);
         assert.deepEqual(gatewayArtifacts(haproxy.gateway, haproxy.routes), [
             { path: "gateway/Dockerfile", content: files.dockerfile, mode: 0o644 },
@@ -727,8 +728,10 @@ describe("gateway image files", () => {
             { path: "gateway/entrypoint.sh", content: files.entrypoint.content, mode: 0o755 },
             { path: "gateway/routes.cfg", content: files.routes.content, mode: 0o644 },
             { path: "gateway/routes.served", content: files.served.content, mode: 0o644 },
+            { path: "gateway/gateway-agent.sh", content: readTemplate("gateway/gateway-agent.sh"), mode: 0o755 },
             { path: "gateway/gateway-metrics.pl", content: files.metricsExporter?.content, mode: 0o755 },
         ]);
+        assert.ok(files.dockerfile.includes("COPY gateway-agent.sh /usr/local/bin/gateway-agent\n"), "the agent is baked into the image");
     });
 
     test("the served-routes sidecar lists each route as `hostname service port probe-path app/release`, the app's health path included", () => {

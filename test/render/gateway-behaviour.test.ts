@@ -540,12 +540,17 @@ describe("both engines retry an idempotent request on another task, never resend
 
 // ---- the routes step's agent in a running gateway ---------------------------------------------------------------
 
-/** The agent gateway-routes-apply runs in each gateway container (its heredoc, as the script sends it). */
+/** The routes step's agent (templates/gateway/gateway-agent.sh), as the step sends it through `docker exec`. */
 function routesAgent(): string {
-    const script = fs.readFileSync(path.join(__dirname, "..", "..", "templates", "gateway", "gateway-routes-apply.sh"), "utf8");
-    const m = /<<'AGENT' \|\| true\n([\s\S]*?)\nAGENT\n/.exec(script);
-    if (!m) throw new Error("no agent heredoc in gateway-routes-apply.sh");
-    return m[1];
+    return fs.readFileSync(path.join(__dirname, "..", "..", "templates", "gateway", "gateway-agent.sh"), "utf8");
+}
+
+/** One session with the agent the entrypoint serves on the FIFO pair `fifo`.in/.out, as the routes step opens it: each
+ *  request line, then its answer line (30 s at most). */
+function servedAgent(fifo: string, requests: string[]): string[] {
+    const session = 'exec {to}<>"$1.in" {from}<>"$1.out"; shift; for r in "$@"; do printf "%s\\n" "$r" >&"$to"; IFS= read -r -t 30 -u "$from" a || a="(no answer)"; printf "%s\\n" "$a"; done';
+    const r = run("bash", ["-c", session, "session", fifo, ...requests], { encoding: "utf8", timeout: 120_000 });
+    return r.stdout.trim().split("\n");
 }
 
 /** The engine's workers under the entrypoint `init`: children of its engine child, from /proc. */
@@ -618,6 +623,26 @@ describe("the routes step's agent, in the namespaces of the image's entrypoint (
             } finally {
                 fs.writeFileSync(routesFile, good);
             }
+        }
+    });
+
+    test("the entrypoint serves the same agent on the routes step's FIFO pair, session after session: hello with its hostname, probe, check, reload", (t) => {
+        if (!ENGINES.every((e) => canRunLab(t, e)) || labs.size < ENGINES.length) return;
+        const hostname = fs.readFileSync("/proc/sys/kernel/hostname", "utf8").trim();
+        for (const engine of ENGINES) {
+            const lab = labs.get(engine) as Lab;
+            const init = (entrypoints.get(engine) as ChildProcess).pid as number;
+            const gw = lab.plan.gateway;
+            assert.ok(fs.existsSync(path.join(gw.stateDir, `agent.${hostname}`)), `${engine}: the entrypoint's hint that it serves`);
+            const route = lab.plan.routes.find((r) => r.hostname === PLAIN) ?? assert.fail(`no route for ${PLAIN}`);
+            const backend = route.backends[0];
+            const before = workersUnder(init, engine);
+            const answers = servedAgent(gw.agent.fifo, ["hello", `probe ${backend.service} ${backend.port} /healthz ${PLAIN}`, "check", "reload 5 5"]);
+            assert.deepEqual(answers, [`hello ${hostname}`, "probe 200", "check ok", "reload ok 0"], `${engine}: the served agent's answers`);
+            const after = workersUnder(init, engine);
+            assert.ok(after.length > 0 && after.every((p) => !before.includes(p)), `${engine}: the reload signalled this entrypoint: only new workers (before ${before.join(",")}, after ${after.join(",")})`);
+            assert.equal(http(lab, PLAIN, "/").code, 200, `${engine}: still serving after the reload`);
+            assert.deepEqual(servedAgent(gw.agent.fifo, ["hello"]), [`hello ${hostname}`], `${engine}: a second session on the same pair`);
         }
     });
 });

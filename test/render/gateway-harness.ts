@@ -213,6 +213,11 @@ export async function startLab(plan: Plan, missing: readonly string[] = [], stub
         const local = withLocalPaths(plan, dir, { certificates: true });
         const stateDir = path.join(dir, "state");
         fs.mkdirSync(stateDir, { mode: 0o755 });
+        // The routes step's FIFO pair (gateway-routes-apply makes it on a node): the entrypoint serves the agent on it.
+        for (const end of ["in", "out"]) {
+            const made = run("mkfifo", ["-m", "0600", `${local.gateway.agent.fifo}.${end}`]);
+            if (made.status !== 0) throw new Error(`mkfifo: ${made.stderr}`);
+        }
         return { ...lab, plan: { ...local, gateway: { ...local.gateway, stateDir, healthSocket: path.join(stateDir, "health.sock") } } };
     } catch (err) {
         stopLab(lab);

@@ -315,7 +315,9 @@ export function withLocalPaths(plan: Plan, dir: string, opts: { certificates: bo
     const metrics = { ...plan.gateway.metrics, fifo: path.join(dir, "metrics.fifo"), exporterPath: path.join(TEMPLATES_DIR, "metrics", "gateway-metrics.pl") };
     // HAProxy's log relay likewise (its FIFO beside the metrics one).
     const logRelay = plan.gateway.logRelay && { ...plan.gateway.logRelay, fifo: path.join(dir, "log.fifo"), path: path.join(TEMPLATES_DIR, "gateway", "haproxy", "log-relay.pl") };
-    return { ...plan, gateway: { ...plan.gateway, tls, routesDir: dir, routesFile, healthSocket, serverState, metrics, logRelay } };
+    // The routes step's agent from the templates dir (run with sh), served on a FIFO pair in the test dir.
+    const agent = { path: path.join(TEMPLATES_DIR, "gateway", "gateway-agent.sh"), fifo: path.join(dir, "agent") };
+    return { ...plan, gateway: { ...plan.gateway, tls, routesDir: dir, routesFile, healthSocket, serverState, metrics, logRelay, agent } };
 }
 
 // ---- the real tools on rendered files ------------------------------------------------------------------

@@ -688,6 +688,7 @@ describe("node lifecycle: drain before removal, departures, settle, the bootstra
 });
 
 describe("gateway-routes-apply", () => {
+    const AGENT = fs.readFileSync(path.join(__dirname, "..", "..", "templates", "gateway", "gateway-agent.sh"), "utf8");
     function routesEnv(dir: string, routes: string, engine = "nginx") {
         const facts = engine === "nginx" ? { MAIN_CONFIG: "/etc/nginx/nginx.conf", RELOAD_SIGNAL: "HUP" } : { MAIN_CONFIG: "/usr/local/etc/haproxy/haproxy.cfg", RELOAD_SIGNAL: "USR2" };
         return {
@@ -701,6 +702,8 @@ describe("gateway-routes-apply", () => {
             SERVED: "",
             SERVED_FILE: "routes.served",
             PROBE_SECONDS: "1",
+            GATEWAY_AGENT: AGENT,
+            AGENT_FIFO: path.join(dir, "routes", "agent"),
         };
     }
     const file = (env: ReturnType<typeof routesEnv>) => path.join(env.ROUTES_DIR, env.ROUTES_FILE);
@@ -849,6 +852,61 @@ describe("gateway-routes-apply", () => {
         n.set("container_running", "true");
         const moved = { ...routesEnv(n.state, "v2\n"), SERVED: SERVED_AB };
         assert.equal(n.run("gateway-routes-apply", moved).status, 1);
+    });
+
+    test("the agent's FIFO pair is made (and remade) root's only in the routes dir; a link in its place is replaced, its target untouched", (t) => {
+        if (!needTools(t, "bash", "mkfifo")) return;
+        const n = fakeNode();
+        const env = routesEnv(n.state, "v1\n");
+        fs.mkdirSync(env.ROUTES_DIR, { recursive: true });
+        const target = path.join(n.state, "not-a-fifo");
+        fs.writeFileSync(target, "precious\n");
+        fs.symlinkSync(target, `${env.AGENT_FIFO}.out`);
+        assert.equal(n.run("gateway-routes-apply", env).stdout, "routes: written\n");
+        for (const end of ["in", "out"]) {
+            const st = fs.lstatSync(`${env.AGENT_FIFO}.${end}`);
+            assert.ok(st.isFIFO(), `${end} is a FIFO`);
+            assert.equal(st.mode & 0o777, 0o600, `${end} is root's only`);
+        }
+        assert.equal(fs.readFileSync(target, "utf8"), "precious\n");
+        assert.equal(n.run("gateway-routes-apply", { ...env, AGENT_FIFO: "/elsewhere/agent" }).status, 1, "a pair outside the routes dir is refused");
+    });
+
+    test("a gateway that serves its agent is asked on the FIFO pair, without a docker exec; one that does not answer there gets one", (t) => {
+        if (!needTools(t, "bash", "mkfifo")) return;
+        const n = fakeNode({ containers: "c0ffee", workers: "101 102" });
+        const env = { ...routesEnv(n.state, "v1\n"), SERVED: SERVED_A };
+        assert.equal(n.run("gateway-routes-apply", env).stdout, "routes: reloaded\n", "the first step makes the pair");
+        const execs = () => n.calls().filter((c) => c.startsWith("exec -i c0ffee sh -c ")).length;
+        assert.equal(execs(), 1);
+        // The image's entrypoint: the agent served on the pair, session after session, and the hint in the state dir.
+        const server = spawn("bash", ["-c", 'for ((i = 0; i < 100; i++)); do docker __agent c0ffee "$AGENT" nginx HUP /etc/nginx/nginx.conf "$ROUTES" <"$FIFO.in" >"$FIFO.out" || sleep 0.1; done'], {
+            stdio: "ignore",
+            detached: true,
+            env: { ...process.env, PATH: `${n.bin}:${process.env.PATH}`, FAKE_DOCKER_STATE: n.state, AGENT, FIFO: env.AGENT_FIFO, ROUTES: file(env) },
+        });
+        try {
+            fs.writeFileSync(path.join(env.STATE_DIR, "agent.c0ffee"), "");
+            n.set("probes", "");
+            n.set("kills", "");
+            const served = n.run("gateway-routes-apply", { ...env, ROUTES: "v2\n", SERVED: SERVED_AB });
+            assert.equal(served.stdout, "routes: reloaded\n", served.stderr);
+            assert.equal(execs(), 1, `no docker exec: ${n.calls().join("; ")}`);
+            assert.deepEqual(probes(n), ["http://shop-2-0:8000/ready Host: b.example"], "the probe went through the served agent");
+            assert.ok(n.calls().some((c) => c.startsWith("nginx -t")), "so did the check");
+            assert.equal(n.get("kills"), "HUP c0ffee\n", "and the reload");
+            assert.equal(n.get("workers"), "104", "a new worker serves, the old ones retired");
+            // again: each step is a session of its own on the same pair
+            assert.equal(n.run("gateway-routes-apply", { ...env, ROUTES: "v3\n", SERVED: SERVED_AB }).stdout, "routes: reloaded\n");
+            assert.equal(execs(), 1);
+        } finally {
+            process.kill(-(server.pid as number), "SIGKILL");
+        }
+        // The hint without a server behind the pair (an agent that died): after 2 s without an answer, a docker exec.
+        const fallback = n.run("gateway-routes-apply", { ...env, ROUTES: "v4\n", SERVED: SERVED_AB });
+        assert.equal(fallback.stdout, "routes: reloaded\n", fallback.stderr);
+        assert.match(fallback.stderr, /gateway container c0ffee did not answer on its agent's FIFOs \(no answer\): docker exec instead/);
+        assert.equal(execs(), 2);
     });
 
     test("without a running gateway nothing is probed (no live traffic to protect)", (t) => {

@@ -65,6 +65,8 @@ const SAMPLE_ENV: Readonly<Record<NodeScript, Readonly<Record<string, string>>>>
         SERVED: "sklep.pl shop-2-0 8000 /healthz shop/2.0\n",
         SERVED_FILE: "routes.served",
         PROBE_SECONDS: "10",
+        GATEWAY_AGENT: "#!/bin/sh\nwhile read -r request rest; do echo \"$request\"; done\n",
+        AGENT_FIFO: "/etc/swarm-gateway/agent",
     },
     "release-converge": {
         SERVICE: "shop-2-0",
@@ -94,13 +96,13 @@ function checkShell(text: string, label: string, shell: "bash" | "sh"): void {
 }
 
 describe("node scripts pass bash -n and shellcheck -S warning", () => {
-    test("every script under templates/<concept>/ is a known node script, a library of one, or the node image's entrypoint", () => {
+    test("every script under templates/<concept>/ is a known node script, a library of one, the node image's entrypoint or the gateway's agent", () => {
         const templates = path.join(__dirname, "..", "..", "templates");
         const shells = fs
             .readdirSync(templates, { recursive: true, encoding: "utf8" })
             .filter((f) => f.endsWith(".sh"))
             .sort();
-        const known = new Set([...NODE_SCRIPTS.map(nodeScriptFile), ...NODE_SCRIPTS.flatMap(nodeScriptLibFiles), "nodes/entrypoint.sh"]);
+        const known = new Set([...NODE_SCRIPTS.map(nodeScriptFile), ...NODE_SCRIPTS.flatMap(nodeScriptLibFiles), "nodes/entrypoint.sh", "gateway/gateway-agent.sh"]);
         assert.deepEqual(shells, [...known].sort());
         for (const name of NODE_SCRIPTS) assert.equal(path.basename(nodeScriptFile(name)), `${name}.sh`, "a script's file is named after it");
     });
@@ -132,6 +134,14 @@ describe("rendered gateway and keepalived scripts pass sh -n and shellcheck -S w
             checkShell(s.notify, `${v.name} notify.sh`, "sh");
         });
     }
+});
+
+describe("the gateway's agent passes sh -n and shellcheck -S warning", () => {
+    const file = path.join(__dirname, "..", "..", "templates", "gateway", "gateway-agent.sh");
+    test("templates/gateway/gateway-agent.sh", (t) => {
+        if (!needTools(t, "sh", "shellcheck")) return;
+        checkShell(fs.readFileSync(file, "utf8"), "templates/gateway/gateway-agent.sh", "sh");
+    });
 });
 
 describe("the lab node image's entrypoint passes sh -n and shellcheck -S warning", () => {

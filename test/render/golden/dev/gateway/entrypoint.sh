@@ -151,7 +151,7 @@ while sleep 1 && kill -0 "$engine" 2>/dev/null; do
     if refresh_upstreams watch; then kill -HUP "$engine" 2>/dev/null || true; fi
 done &
 watcher=$!
-trap 'kill "$watcher" 2>/dev/null || true' EXIT
+trap 'kill "$watcher" 2>/dev/null || true' EXIT # until the agent's server starts (below)
 
 interrupted=0
 drain() {
@@ -169,6 +169,27 @@ reload() {
 }
 trap drain TERM INT
 trap reload HUP USR2
+
+# The routes step's agent (/usr/local/bin/gateway-agent), served on the FIFO pair the step keeps in the routes dir
+# (/etc/swarm-gateway/agent.in and .out, read-only here: nothing in this container can swap them): a session per step, request
+# lines in, answer lines out, without the `docker exec` a session costs otherwise (0.2-0.3 s on a loaded node).
+# Started after the traps above: its reload signals this shell ($$, the container's pid 1). agent.<hostname> in the state dir tells the step
+# that this container serves; a new gateway replaces those of gone containers (stop-first: one gateway per node).
+agent_hint="$state_dir/agent.$(cat /proc/sys/kernel/hostname)"
+rm -f "$state_dir"/agent.*
+(
+    while :; do
+        if [ -p '/etc/swarm-gateway/agent.in' ] && [ -p '/etc/swarm-gateway/agent.out' ]; then
+            GATEWAY_AGENT_INIT=$$ sh '/usr/local/bin/gateway-agent' nginx HUP '/etc/nginx/nginx.conf' '/etc/swarm-gateway/routes.conf' \
+                <'/etc/swarm-gateway/agent.in' >'/etc/swarm-gateway/agent.out' || sleep 1
+        else
+            sleep 5
+        fi
+    done
+) &
+agent_server=$!
+: >"$agent_hint"
+trap 'kill "$watcher" "$agent_server" 2>/dev/null || true; rm -f "$agent_hint"' EXIT
 
 # `wait` returns early (status > 128) whenever a trapped signal arrives: wait again, also when the engine exited
 # during the handler (the shell keeps its status for the next wait), so the exit status is the engine's own.
