@@ -86,7 +86,6 @@ gaining_releases() {
         <(printf '%s\n' "$now") <(printf '%s\n' "$SERVED")
 }
 
-
 # One agent session per gateway container (requests in, answers out): the pair of FIFOs its entrypoint serves the
 # agent on, or a `docker exec` of the agent behind a pair of FIFOs of this script's own.
 sessions=$(mktemp -d)
@@ -205,12 +204,15 @@ for fifo in "$agent_in" "$agent_out"; do
         mkfifo -m 0600 "$fifo"
     fi
 done
-# The hash of the routes the gateway last loaded: a run that wrote the file but failed to reload is not "done".
 # The gateway containers running here, asked now: docker ps takes about as long as the checks below.
 gateways_ps() { docker ps -q --filter "label=com.docker.swarm.service.name=$SERVICE" >"$sessions/$1" 2>"$sessions/$1.err"; }
 gateways_ps running &
 running_ps=$!
-stamp="$STATE_DIR/routes.applied"
+# The hash of the routes the gateway last loaded: a run that wrote the file but failed to reload is not "done". Kept
+# in the routes dir, read-only in the gateway container: the state dir is writable there, and a link left in it would
+# have this root script write through it. The stamp older steps kept there is dropped (rm removes a link itself).
+stamp="$ROUTES_DIR/routes.applied"
+rm -f "$STATE_DIR/routes.applied" 2>/dev/null || true
 wanted=$(printf '%s' "$ROUTES" | sha256sum | cut -d' ' -f1)
 if [[ -f $target ]] && printf '%s' "$ROUTES" | cmp -s - "$target" && [[ $(cat "$stamp" 2>/dev/null) == "$wanted" ]]; then
     kill "$running_ps" 2>/dev/null || true

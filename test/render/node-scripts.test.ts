@@ -872,6 +872,21 @@ describe("gateway-routes-apply", () => {
         assert.equal(n.run("gateway-routes-apply", { ...env, AGENT_FIFO: "/elsewhere/agent" }).status, 1, "a pair outside the routes dir is refused");
     });
 
+    test("nothing is written through a link in the state dir (writable in the gateway container): the applied stamp is in the routes dir", (t) => {
+        if (!needTools(t, "bash")) return;
+        const n = fakeNode({ containers: "c0ffee" });
+        const env = routesEnv(n.state, "v1\n");
+        fs.mkdirSync(env.STATE_DIR, { recursive: true });
+        const target = path.join(n.state, "precious");
+        fs.writeFileSync(target, "precious\n");
+        // what a compromised gateway could leave where older steps kept their stamp
+        fs.symlinkSync(target, path.join(env.STATE_DIR, "routes.applied"));
+        assert.equal(n.run("gateway-routes-apply", env).stdout, "routes: reloaded\n");
+        assert.equal(fs.readFileSync(target, "utf8"), "precious\n", "the link's target is untouched");
+        assert.ok(!fs.existsSync(path.join(env.STATE_DIR, "routes.applied")), "the old stamp's place is cleared");
+        assert.equal(n.run("gateway-routes-apply", env).stdout, "routes: unchanged\n", "the stamp in the routes dir counts");
+    });
+
     test("a gateway that serves its agent is asked on the FIFO pair, without a docker exec; one that does not answer there gets one", (t) => {
         if (!needTools(t, "bash", "mkfifo")) return;
         const n = fakeNode({ containers: "c0ffee", workers: "101 102" });
