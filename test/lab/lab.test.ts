@@ -89,7 +89,9 @@ async function snapshot(): Promise<string> {
         parts.push(`${n}: ${r.stdout}`);
     }
     for (const n of GATEWAYS) {
-        const r = await onNode(n, "md5sum /etc/keepalived/*.conf /etc/keepalived/*.sh /etc/swarm-gateway/* 2>/dev/null; cat /run/keepalived.pid");
+        // Regular files only: the routes dir also holds the gateway agent's FIFO pair, which a reader would wait on.
+        const r = await onNode(n, "{ md5sum /etc/keepalived/*.conf /etc/keepalived/*.sh; find /etc/swarm-gateway -maxdepth 1 -type f -exec md5sum {} + | sort; } 2>/dev/null; cat /run/keepalived.pid");
+        assert.equal(r.code, 0, `${n}: the files' snapshot: ${r.stderr}`);
         parts.push(`${n} files: ${r.stdout}`);
     }
     parts.push(await onManager(`service ls --format '{{.ID}} {{.Name}} {{.Image}}'`));
