@@ -171,10 +171,11 @@ trap drain TERM INT
 trap reload HUP USR2
 
 # The routes step's agent (/usr/local/bin/gateway-agent), served on the FIFO pair the step keeps in the routes dir
-# (/etc/swarm-gateway/agent.in and .out, read-only here: nothing in this container can swap them): a session per step, request
-# lines in, answer lines out, without the `docker exec` a session costs otherwise (0.2-0.3 s on a loaded node).
-# Started after the traps above: its reload signals this shell ($$, the container's pid 1). agent.<hostname> in the state dir tells the step
-# that this container serves; a new gateway replaces those of gone containers (stop-first: one gateway per node).
+# (/etc/swarm-gateway/agent.in and .out, read-only here: nothing in this container can swap them): a session per step,
+# request lines in, answer lines out, without the `docker exec` a session costs otherwise (0.2-0.3 s on a loaded
+# node). Started after the traps above: its reload signals this shell ($$, the container's pid 1). agent.<hostname>
+# in the state dir tells the step that this container serves; a new gateway replaces those of gone containers
+# (stop-first: one gateway per node).
 agent_hint="$state_dir/agent.$(cat /proc/sys/kernel/hostname)"
 rm -f "$state_dir"/agent.*
 (
